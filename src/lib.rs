@@ -1,0 +1,24 @@
+//! sweeper: declare an LLM inference benchmark sweep once in YAML, run it with aiperf, report it.
+//!
+//! Data flows one way, one module per stage:
+//!
+//! ```text
+//! config (YAML -> validated Config) -> plan (Cartesian product -> Combinations + argv)
+//!   -> run (venv, server, one aiperf per combination, records on disk)
+//!   -> results (parse aiperf artifacts from disk) -> report (templates -> md/csv/json/html)
+//! ```
+//!
+//! `app` is the only module that calls the stages in sequence; `records` holds the on-disk
+//! formats that `run` writes and `results` reads; `mockserver` is the built-in inference server.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod mockserver;
+pub mod plan;
+pub mod records;
+pub mod redact;
+pub mod report;
+pub mod results;
+pub mod run;

@@ -1,0 +1,1 @@
+//! Expand a validated config into combinations, each with its directory and aiperf argv.

@@ -1,0 +1,228 @@
+//! On-disk formats of a batch directory: written by `run`, read by `results` and `report`.
+//!
+//! Layout (NeMo runner compatible):
+//!
+//! ```text
+//! <output_base_dir>/<batch_name>/<YYYYMMDD_HHMMSS>/
+//!   batch_manifest.json      BatchManifest, rewritten after every run
+//!   plan.json                PlanRecord: every combination, its parameters, argv and targets
+//!   config.yaml              the config file as given (it holds no secrets: keys come from env vars)
+//!   server-<id>.log          output of each inference server started
+//!   <combination dir>/       one per combination ("concurrency1_prompt_input_tokens_mean100")
+//!     run_metadata.json      RunMetadata, written before aiperf starts
+//!     process_result.json    ProcessResult, written after it ends, whatever the outcome
+//!     aiperf.log             aiperf's stdout and stderr
+//!     profile_export*        aiperf's own artifacts
+//! ```
+//!
+//! With no sweep (a single combination without parameters) the run files go straight into the
+//! batch directory, as the NeMo runner does. Every file carries `format_version`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Version of every JSON file in this module; bump on an incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+pub const MANIFEST_FILE: &str = "batch_manifest.json";
+pub const PLAN_FILE: &str = "plan.json";
+pub const CONFIG_COPY_FILE: &str = "config.yaml";
+pub const RUN_METADATA_FILE: &str = "run_metadata.json";
+pub const PROCESS_RESULT_FILE: &str = "process_result.json";
+pub const AIPERF_LOG_FILE: &str = "aiperf.log";
+
+/// Parameters of one combination: config key (as written in the file) -> value.
+/// A `BTreeMap`, so every export lists them in the same (sorted) order.
+pub type Params = BTreeMap<String, Value>;
+
+/// How a combination ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Not started yet.
+    Pending,
+    /// Started; a manifest still saying this after sweeper is gone means sweeper was killed.
+    Running,
+    /// aiperf exited 0, its ready marker and `profile_export_aiperf.json` exist, no request failed.
+    Succeeded,
+    /// As `Succeeded`, but some requests failed (`error_count` > 0).
+    Partial,
+    /// aiperf failed, or exited 0 without its artifacts, or the server died.
+    Failed,
+    /// aiperf ran past the per-run timeout and was stopped.
+    TimedOut,
+    /// Stopped by Ctrl-C.
+    Interrupted,
+    /// Not run: skipped by `--resume` (already succeeded) or because the sweep was interrupted.
+    Skipped,
+}
+
+impl RunStatus {
+    /// Results are usable (artifacts complete).
+    pub fn is_success(self) -> bool {
+        matches!(self, RunStatus::Succeeded | RunStatus::Partial)
+    }
+}
+
+/// One target a combination is checked against (from the config's `targets` or a
+/// tt-inference-server `model_performance_reference.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetCheck {
+    /// Metric: `ttft_ms`, `tpot_ms`, `itl_ms`, `e2el_ms` (lower is better) or `tput_user`,
+    /// `tput`, `req_tput` (higher is better).
+    pub metric: String,
+    /// The reference value.
+    pub target: f64,
+    /// Relative tolerance: PASS when measured is within `target * (1 + tolerance)` for
+    /// lower-is-better metrics and above `target * (1 - tolerance)` for higher-is-better ones.
+    pub tolerance: f64,
+    /// Where the target came from, e.g. `config` or `theoretical` (a tier of the reference file).
+    pub source: String,
+}
+
+/// One combination as planned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedCombination {
+    /// Position in expansion order, 0-based; stable for a given config.
+    pub index: usize,
+    /// Directory name relative to the batch dir; empty for a single un-swept run.
+    pub dir: String,
+    /// The swept parameters (sweeps, scenario and server.* keys) of this combination.
+    pub params: Params,
+    /// The full merged base config (base_config + scenario + sweep values).
+    pub merged: serde_json::Map<String, Value>,
+    /// Server group: combinations with the same id share one server.
+    pub server_id: String,
+    /// The aiperf argv (program first), secrets masked, `--artifact-dir` relative to the batch dir.
+    pub argv: Vec<String>,
+    /// Targets that apply to this combination.
+    #[serde(default)]
+    pub targets: Vec<TargetCheck>,
+}
+
+/// `plan.json`: the whole plan, written once when a batch starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanRecord {
+    pub format_version: u32,
+    pub batch_name: String,
+    pub config_file: String,
+    /// Keys that vary across combinations (sweep, scenario and server.* keys), in sweep order.
+    pub swept_keys: Vec<String>,
+    pub combinations: Vec<PlannedCombination>,
+}
+
+/// `run_metadata.json`: written before aiperf starts. NeMo runner fields first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMetadata {
+    pub format_version: u32,
+    pub run_index: usize,
+    /// ISO 8601 local time the run started.
+    pub timestamp: String,
+    pub config_file: String,
+    /// The swept parameters, `null` for a single run (as the NeMo runner writes).
+    pub sweep_params: Option<Params>,
+    /// The merged configuration of this run (secrets are never in it: keys come from env vars).
+    pub base_config: serde_json::Map<String, Value>,
+    /// The aiperf command line, shell-quoted, secrets masked.
+    pub command: String,
+    pub batch_name: String,
+    pub combination_dir: String,
+    pub server_id: String,
+    pub sweeper_version: String,
+    pub aiperf_version: String,
+}
+
+/// `process_result.json`: written after aiperf ends, for every outcome.
+/// `args`, `returncode`, `stdout`, `stderr` are the NeMo runner's (`CompletedProcess`) fields;
+/// stdout/stderr are `null` because aiperf's output goes to `aiperf.log`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessResult {
+    pub format_version: u32,
+    pub args: Vec<String>,
+    pub returncode: Option<i32>,
+    pub stdout: Option<String>,
+    pub stderr: Option<String>,
+    pub status: RunStatus,
+    /// Signal that ended aiperf, if any (e.g. 9 after a timeout).
+    pub signal: Option<i32>,
+    /// Why the run did not succeed, in one line; `null` on success.
+    pub reason: Option<String>,
+    /// Requests that failed, from aiperf's `error_request_count` (when the artifacts exist).
+    pub error_count: Option<u64>,
+    pub started_at: String,
+    pub ended_at: String,
+    pub duration_s: f64,
+    pub server_id: String,
+    pub sweeper_version: String,
+    pub aiperf_version: String,
+    /// The last lines of `aiperf.log` when the run failed (secrets masked).
+    #[serde(default)]
+    pub log_tail: Option<String>,
+}
+
+/// One line of the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    pub index: usize,
+    pub dir: String,
+    pub params: Params,
+    pub status: RunStatus,
+    pub reason: Option<String>,
+    pub duration_s: Option<f64>,
+}
+
+/// `batch_manifest.json`: the state of the whole batch, rewritten atomically after every run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchManifest {
+    pub format_version: u32,
+    pub batch_name: String,
+    pub config_file: String,
+    pub started_at: String,
+    pub updated_at: String,
+    /// True once sweeper finished (normally or interrupted) and wrote the summary.
+    pub finished: bool,
+    pub interrupted: bool,
+    pub sweeper_version: String,
+    pub aiperf_version: String,
+    pub runs: Vec<ManifestEntry>,
+}
+
+/// Writes `bytes` to `path` atomically: a temp file in the same directory, fsync, rename.
+/// A reader (or a crash) never sees a half-written file.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or_else(|| std::path::Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// Serializes `value` as pretty JSON and writes it atomically.
+pub fn write_json_atomic<T: Serialize>(path: &std::path::Path, value: &T) -> std::io::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
+
+/// Reads and parses a JSON record, with the path in the error.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("failed to read `{}`: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "failed to parse `{}` at line {}, column {}: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })
+}
