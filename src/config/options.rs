@@ -37,3 +37,57 @@ pub struct AiperfOption {
     /// The first sentence of its help.
     pub help: &'static str,
 }
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use super::aiperf_options::OPTIONS;
+
+/// Looks up an option by config key (`prompt_input_tokens_mean`, `isl`, `request_rate_mode`...)
+/// or by flag (`prompt-input-tokens-mean`). Every long alias of a flag is a valid key.
+pub fn lookup(key: &str) -> Option<&'static AiperfOption> {
+    static INDEX: OnceLock<HashMap<String, usize>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut m = HashMap::new();
+        for (i, o) in OPTIONS.iter().enumerate() {
+            for f in o.flags {
+                m.insert(f.replace('-', "_"), i);
+            }
+        }
+        m
+    });
+    index.get(&key.replace('-', "_")).map(|&i| &OPTIONS[i])
+}
+
+/// The canonical config key of an option (`isl` -> `prompt_input_tokens_mean`), so that two
+/// spellings of one option can be recognised as the same parameter. Keys that are not aiperf
+/// options (sweeper's own, `server.*`) are returned unchanged.
+pub fn canonical(key: &str) -> String {
+    match lookup(key) {
+        Some(o) => o.flags[0].replace('-', "_"),
+        None => key.to_owned(),
+    }
+}
+
+/// Every config key that names an aiperf option (all aliases), for "did you mean" hints.
+pub fn all_keys() -> impl Iterator<Item = String> {
+    OPTIONS.iter().flat_map(|o| o.flags.iter().map(|f| f.replace('-', "_")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_share_one_canonical_key() {
+        assert_eq!(canonical("isl"), "prompt_input_tokens_mean");
+        assert_eq!(canonical("synthetic_input_tokens_mean"), "prompt_input_tokens_mean");
+        assert_eq!(canonical("osl"), "prompt_output_tokens_mean");
+        assert_eq!(canonical("request_rate_mode"), "arrival_pattern");
+        assert_eq!(canonical("num_requests"), "request_count");
+        assert_eq!(canonical("model"), "model_names");
+        assert_eq!(canonical("server.port"), "server.port");
+        assert!(matches!(lookup("streaming").unwrap().kind, OptKind::Bool));
+        assert!(matches!(lookup("concurrency").unwrap().kind, OptKind::Int { min: 1 }));
+    }
+}
