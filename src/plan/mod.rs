@@ -1,1 +1,365 @@
-//! Expand a validated config into combinations, each with its directory and aiperf argv.
+//! Expand a validated config into combinations, each with its index, directory, merged config,
+//! server group, targets and exact aiperf argv. Pure: no I/O, no processes.
+//!
+//! Order (pinned by tests): scenarios are the outermost dimension, then the `sweeps` keys in
+//! file order, the last key varying fastest (as `itertools::multi_cartesian_product`).
+//! Excluded combinations are dropped before indices are assigned, so indices are 0..N-1.
+
+pub mod argv;
+pub mod id;
+pub mod server;
+
+use std::collections::BTreeMap;
+
+use itertools::Itertools;
+use serde_json::{Map, Value};
+
+use crate::config::locate::escape_segment;
+use crate::config::options::canonical;
+use crate::config::{Config, ConfigError, Diagnostic, ServerConfig};
+use crate::records::{Params, TargetCheck};
+pub use argv::{Arg, ArgContext};
+
+/// One point of the sweep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Combination {
+    pub index: usize,
+    /// Directory name inside the batch dir; empty for a single un-swept run.
+    pub dir: String,
+    /// Swept keys (as written) -> values.
+    pub params: Params,
+    /// base_config with this combination's values applied.
+    pub merged: Map<String, Value>,
+    /// The server of this combination (`None`: external at the base URL).
+    pub server: Option<ServerConfig>,
+    /// Combinations with equal `server_id` share one server process.
+    pub server_id: String,
+    /// aiperf arguments after the program.
+    pub args: Vec<Arg>,
+    pub targets: Vec<TargetCheck>,
+}
+
+impl Combination {
+    /// The base URL aiperf is pointed at (`None` for the mock server until it starts).
+    pub fn url(&self) -> Option<String> {
+        self.merged
+            .iter()
+            .find(|(k, _)| canonical(k) == "url")
+            .and_then(|(_, v)| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Array(a) => a.first().and_then(Value::as_str).map(str::to_owned),
+                _ => None,
+            })
+            .or_else(|| server_url(self.server.as_ref()))
+    }
+
+    /// A value of the merged config by any alias of its key.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        let c = canonical(key);
+        self.merged.iter().find(|(k, _)| canonical(k) == c).map(|(_, v)| v)
+    }
+}
+
+/// The URL a server section declares.
+pub fn server_url(server: Option<&ServerConfig>) -> Option<String> {
+    match server? {
+        ServerConfig::External { url, .. } => url.clone(),
+        ServerConfig::Command { url, .. }
+        | ServerConfig::Docker { url, .. }
+        | ServerConfig::TtInferenceServer { url, .. } => Some(url.clone()),
+        ServerConfig::Mock(_) => None,
+    }
+}
+
+/// The expanded sweep.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub combinations: Vec<Combination>,
+    /// Keys that vary (scenario keys, then sweep keys), in first-seen order.
+    pub swept_keys: Vec<String>,
+    /// Problems that do not stop the run (an exclude entry that matches nothing, ...).
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Plan {
+    /// Indices in run order: grouped by server (first appearance order), expansion order inside
+    /// a group, so a server is started once per distinct setting. Indices do not change.
+    pub fn run_order(&self) -> Vec<usize> {
+        let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
+        for c in &self.combinations {
+            match groups.iter_mut().find(|(id, _)| *id == c.server_id) {
+                Some((_, v)) => v.push(c.index),
+                None => groups.push((&c.server_id, vec![c.index])),
+            }
+        }
+        groups.into_iter().flat_map(|(_, v)| v).collect()
+    }
+}
+
+/// One value of one dimension: the (key, value) pairs it sets, and where it is written.
+type Point = (Vec<(String, Value)>, String);
+
+/// Expands `config`. Fails (with every problem) when a merged combination is contradictory.
+pub fn expand(config: &Config) -> Result<Plan, ConfigError> {
+    let mut dims: Vec<Vec<Point>> = Vec::new();
+    let mut swept_keys: Vec<String> = Vec::new();
+    if !config.scenarios.is_empty() {
+        let dim = config
+            .scenarios
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                (s.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), format!("/scenarios/{i}"))
+            })
+            .collect();
+        for s in &config.scenarios {
+            for k in s.keys() {
+                if !swept_keys.contains(k) {
+                    swept_keys.push(k.clone());
+                }
+            }
+        }
+        dims.push(dim);
+    }
+    for (k, values) in &config.sweeps {
+        swept_keys.push(k.clone());
+        let p = format!("/sweeps/{}", escape_segment(k));
+        dims.push(
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (vec![(k.clone(), v.clone())], format!("{p}/{i}")))
+                .collect(),
+        );
+    }
+    let points: Vec<Vec<Point>> = if dims.is_empty() {
+        vec![Vec::new()]
+    } else {
+        dims.into_iter().multi_cartesian_product().collect()
+    };
+
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    let mut exclude_hits = vec![0usize; config.exclude.len()];
+    let mut combinations = Vec::with_capacity(points.len());
+    let mut server_ids: Vec<Value> = Vec::new();
+    for point in points {
+        let pairs: Vec<(&String, &Value, &String)> =
+            point.iter().flat_map(|(kv, src)| kv.iter().map(move |(k, v)| (k, v, src))).collect();
+        if let Some(i) = config.exclude.iter().position(|ex| excluded(ex, &pairs)) {
+            exclude_hits[i] += 1;
+            continue;
+        }
+        let mut params = Params::new();
+        let mut merged = config.base.clone();
+        let mut server_value = config.server_value.clone();
+        for (k, v, _) in &pairs {
+            params.insert((*k).clone(), (*v).clone());
+            if let Some(field) = k.strip_prefix("server.") {
+                if let Some(s) = server_value.as_mut() {
+                    s.insert(field.to_owned(), (*v).clone());
+                }
+                continue;
+            }
+            let c = canonical(k);
+            if !merged.contains_key(k.as_str()) {
+                merged.retain(|bk, _| canonical(bk) != c);
+            }
+            merged.insert((*k).clone(), (*v).clone());
+        }
+        let server: Option<ServerConfig> = match &server_value {
+            Some(v) => match serde_json::from_value(Value::Object(v.clone())) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    diags.push(Diagnostic::new("/server", format!("invalid server settings: {e}")));
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let key = server_value.clone().map(Value::Object).unwrap_or(Value::Null);
+        let group = match server_ids.iter().position(|s| *s == key) {
+            Some(i) => i,
+            None => {
+                server_ids.push(key);
+                server_ids.len() - 1
+            }
+        };
+        check_combination(&merged, &pairs, &mut diags);
+        let mock = matches!(server, Some(ServerConfig::Mock(_)));
+        let args = argv::build(&merged, server_url(server.as_ref()).as_deref(), mock);
+        let index = combinations.len();
+        let mut c = Combination {
+            index,
+            dir: String::new(),
+            params,
+            merged,
+            server,
+            server_id: format!("server-{group}"),
+            args,
+            targets: Vec::new(),
+        };
+        c.targets = targets_for(config, &c);
+        combinations.push(c);
+    }
+    if !diags.is_empty() {
+        return Err(config.error(dedup(diags)));
+    }
+    id::assign_dirs(&mut combinations);
+    let mut warnings = Vec::new();
+    for (i, hits) in exclude_hits.iter().enumerate() {
+        if *hits == 0 {
+            warnings.push(
+                Diagnostic::new(
+                    format!("/exclude/{i}"),
+                    "this exclude entry matches no combination",
+                )
+                .hint("check its keys and values against `sweeps` and `scenarios`"),
+            );
+        }
+    }
+    if combinations.is_empty() {
+        return Err(config.error(vec![
+            Diagnostic::new("/exclude", "every combination is excluded: nothing to run")
+                .hint("remove or narrow the `exclude` entries"),
+        ]));
+    }
+    let warnings = config.error(warnings).diagnostics;
+    Ok(Plan { combinations, swept_keys, warnings })
+}
+
+fn dedup(mut diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut seen = std::collections::HashSet::new();
+    diags.retain(|d| seen.insert((d.pointer.clone(), d.message.clone())));
+    diags
+}
+
+/// Loose equality for config values: `1` equals `1.0`.
+pub fn values_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+fn excluded(ex: &Map<String, Value>, pairs: &[(&String, &Value, &String)]) -> bool {
+    ex.iter().all(|(k, v)| {
+        let c = canonical(k);
+        pairs.iter().any(|(pk, pv, _)| canonical(pk) == c && values_equal(pv, v))
+    })
+}
+
+/// Contradictions that only show once a combination's values are merged.
+fn check_combination(
+    merged: &Map<String, Value>,
+    pairs: &[(&String, &Value, &String)],
+    diags: &mut Vec<Diagnostic>,
+) {
+    let get = |k: &str| merged.iter().find(|(mk, _)| canonical(mk) == canonical(k));
+    // Where a key got its value: the sweep/scenario entry, else base_config.
+    let source = |k: &str| -> String {
+        let c = canonical(k);
+        pairs
+            .iter()
+            .find(|(pk, _, _)| canonical(pk) == c)
+            .map(|(_, _, src)| (*src).clone())
+            .or_else(|| get(k).map(|(mk, _)| format!("/base_config/{}", escape_segment(mk))))
+            .unwrap_or_default()
+    };
+    const NO_STREAMING: &[&str] = &[
+        "embeddings",
+        "nim-embeddings",
+        "chat-embeddings",
+        "cohere-rankings",
+        "hf-tei-rankings",
+        "nim-rankings",
+        "image-retrieval",
+    ];
+    if let (Some((_, Value::Bool(true))), Some((_, Value::String(t)))) =
+        (get("streaming"), get("endpoint_type"))
+        && NO_STREAMING.contains(&t.replace('_', "-").as_str())
+    {
+        diags.push(
+            Diagnostic::new(
+                source("streaming"),
+                format!(
+                    "`streaming: true` contradicts `endpoint_type: {t}`, which does not stream"
+                ),
+            )
+            .hint("set `streaming: false`, or use a generating endpoint type (chat, completions)"),
+        );
+    }
+    if get("prompt_output_tokens_stddev").is_some_and(|(_, v)| v.as_f64().unwrap_or(0.0) > 0.0)
+        && get("prompt_output_tokens_mean").is_none()
+    {
+        diags.push(
+            Diagnostic::new(
+                source("prompt_output_tokens_stddev"),
+                "an output-length stddev without an output-length mean",
+            )
+            .hint("set `prompt_output_tokens_mean` (or `osl`) too"),
+        );
+    }
+    if let (Some((_, w)), Some((_, r))) = (get("warmup_request_count"), get("request_count"))
+        && let (Some(w), Some(r)) = (w.as_u64(), r.as_u64())
+        && w > 0
+        && r > 0
+        && w > r * 100
+    {
+        diags.push(
+            Diagnostic::new(
+                source("warmup_request_count"),
+                format!("{w} warmup requests for {r} measured ones"),
+            )
+            .hint("warmup is not measured; lower `warmup_request_count`"),
+        );
+    }
+}
+
+/// Targets that apply to a combination: config points whose `match` it satisfies, and entries
+/// of the reference file whose ISL/OSL/concurrency (and N, if both give it) equal its own.
+fn targets_for(config: &Config, c: &Combination) -> Vec<TargetCheck> {
+    let Some(t) = &config.targets else { return Vec::new() };
+    let mut out = Vec::new();
+    for p in &t.points {
+        let matches = p.match_.iter().all(|(k, v)| c.get(k).is_some_and(|mv| values_equal(mv, v)));
+        if matches {
+            let tol = p.tolerance.unwrap_or(t.tolerance);
+            for (metric, target) in p.metrics() {
+                out.push(TargetCheck {
+                    metric: metric.into(),
+                    target,
+                    tolerance: tol,
+                    source: "config".into(),
+                });
+            }
+        }
+    }
+    let num = |k: &str| c.get(k).and_then(Value::as_u64);
+    let (isl, osl, conc, n) = (num("isl"), num("osl"), num("concurrency"), num("request_count"));
+    for r in &config.reference_targets {
+        let eq = |want: Option<u64>, have: Option<u64>| want.is_none() || want == have;
+        let n_ok = r.num_prompts.is_none() || n.is_none() || r.num_prompts == n;
+        if eq(r.isl, isl) && eq(r.osl, osl) && eq(r.max_concurrency, conc) && n_ok {
+            for (metric, target) in &r.metrics {
+                out.push(TargetCheck {
+                    metric: metric.clone(),
+                    target: *target,
+                    tolerance: r.tolerance.unwrap_or(t.tolerance),
+                    source: r.tier.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The params of every combination as a table (for printing): rows of (index, values, dir).
+pub fn params_table(plan: &Plan) -> Vec<(usize, BTreeMap<String, String>, String)> {
+    plan.combinations
+        .iter()
+        .map(|c| {
+            let vals = c.params.iter().map(|(k, v)| (k.clone(), argv::scalar_text(v))).collect();
+            (c.index, vals, c.dir.clone())
+        })
+        .collect()
+}

@@ -1,0 +1,543 @@
+//! The config file's types, mirroring the YAML one to one (serde + schemars). The JSON Schema in
+//! `schemas/sweeper.schema.json` is generated from these types and the aiperf option table.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::aiperf_options::OPTIONS;
+use super::options::OptKind;
+
+/// A sweeper batch config. The NeMo Guardrails aiperf runner's format (`batch_name`,
+/// `output_base_dir`, `base_config`, `sweeps`) works unchanged; the other keys are sweeper's.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "sweeper batch config")]
+pub struct RawConfig {
+    /// Name of this batch; results go to `<output_base_dir>/<batch_name>/<YYYYMMDD_HHMMSS>/`.
+    #[serde(default = "default_batch_name")]
+    #[schemars(length(min = 1), regex(pattern = r"^[A-Za-z0-9._-]+$"))]
+    pub batch_name: String,
+
+    /// Base directory of all results (relative paths are relative to the working directory).
+    #[serde(default = "default_output_base_dir")]
+    #[schemars(length(min = 1))]
+    pub output_base_dir: PathBuf,
+
+    /// Options of `aiperf profile` applied to every run, by the snake_case name of any of its long
+    /// flags (`concurrency`, `prompt_input_tokens_mean` or `isl`, `request_rate_mode` or
+    /// `arrival_pattern`, ...), plus sweeper's `api_key_env_var`, `health_check_endpoint` and
+    /// `extra_args`.
+    #[schemars(schema_with = "base_config_schema")]
+    pub base_config: Map<String, Value>,
+
+    /// Parameter sweeps: key -> non-empty list of values. Sweeper runs their Cartesian product
+    /// (file order, the last key varies fastest). A `server.<field>` key sweeps a server setting
+    /// (one server per value).
+    #[serde(default)]
+    #[schemars(schema_with = "sweeps_schema")]
+    pub sweeps: Map<String, Value>,
+
+    /// Explicit points, each a partial base_config (e.g. ISL/OSL pairs), crossed with `sweeps`.
+    /// Scenarios are the outermost dimension of the product.
+    #[serde(default)]
+    #[schemars(schema_with = "scenarios_schema")]
+    pub scenarios: Vec<Map<String, Value>>,
+
+    /// Partial combinations to drop: a combination is skipped when it has every key/value of
+    /// one entry.
+    #[serde(default)]
+    #[schemars(schema_with = "exclude_schema")]
+    pub exclude: Vec<Map<String, Value>>,
+
+    /// How the inference server is provisioned. Default: `external` at base_config.url.
+    #[serde(default)]
+    pub server: Option<ServerConfig>,
+
+    /// The aiperf installation sweeper uses.
+    #[serde(default)]
+    pub aiperf: AiperfSettings,
+
+    /// Reference numbers per point, checked in every report (PASS/FAIL).
+    #[serde(default)]
+    pub targets: Option<TargetsConfig>,
+
+    /// Refuse sweeps with more combinations than this (a typo in a sweep list can mean days of
+    /// GPU time). Default 1000; `--max-combinations` on the command line also raises it.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub max_combinations: Option<u64>,
+}
+
+fn default_batch_name() -> String {
+    "benchmark".into()
+}
+fn default_output_base_dir() -> PathBuf {
+    PathBuf::from("aiperf_results")
+}
+
+/// How the inference server is provisioned, chosen by `kind`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ServerConfig {
+    /// A server that is already up; sweeper only checks its health.
+    External {
+        /// Base URL; default: base_config.url.
+        #[serde(default)]
+        url: Option<String>,
+        /// Path to GET before running; default: base_config.health_check_endpoint or `/v1/models`.
+        #[serde(default)]
+        health_path: Option<String>,
+        /// Seconds to wait for the health check to pass.
+        #[serde(default = "default_external_timeout")]
+        #[schemars(range(min = 0.0))]
+        startup_timeout_s: f64,
+    },
+    /// Any program that serves an OpenAI-compatible API (e.g. `vllm serve`).
+    Command {
+        /// Program and arguments.
+        #[schemars(length(min = 1))]
+        argv: Vec<String>,
+        /// Extra environment variables.
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+        /// Working directory.
+        #[serde(default)]
+        cwd: Option<PathBuf>,
+        /// Base URL the server listens on (aiperf's `--url` defaults to it).
+        url: String,
+        /// Path polled until it answers 2xx.
+        #[serde(default = "default_health_path")]
+        health_path: String,
+        /// Seconds to wait for health after start.
+        #[serde(default = "default_startup_timeout")]
+        #[schemars(range(min = 0.0))]
+        startup_timeout_s: f64,
+        /// Seconds between SIGTERM and SIGKILL when stopping.
+        #[serde(default = "default_stop_grace")]
+        #[schemars(range(min = 0.0))]
+        stop_grace_s: f64,
+    },
+    /// A container, started with `docker run`.
+    Docker {
+        /// Image, e.g. `vllm/vllm-openai:v0.14.1`.
+        #[schemars(length(min = 1))]
+        image: String,
+        /// Arguments after the image (the server's own flags).
+        #[serde(default)]
+        args: Vec<String>,
+        /// Published ports, `HOST:CONTAINER`.
+        #[serde(default)]
+        ports: Vec<String>,
+        /// Mounts, `SRC:DST[:ro]`.
+        #[serde(default)]
+        mounts: Vec<String>,
+        /// Environment variables set in the container. Values are written in the config, so
+        /// secrets go in `env_passthrough` instead.
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+        /// Names of environment variables passed from sweeper's environment (`-e NAME`), values
+        /// never printed.
+        #[serde(default)]
+        env_passthrough: Vec<String>,
+        /// Extra `docker run` options before the image (e.g. `--gpus all`, `--ipc host`).
+        #[serde(default)]
+        docker_args: Vec<String>,
+        /// The docker CLI.
+        #[serde(default = "default_docker")]
+        docker_bin: String,
+        /// Base URL the server is reachable at from the host.
+        url: String,
+        #[serde(default = "default_health_path")]
+        health_path: String,
+        #[serde(default = "default_startup_timeout")]
+        #[schemars(range(min = 0.0))]
+        startup_timeout_s: f64,
+        #[serde(default = "default_stop_grace")]
+        #[schemars(range(min = 0.0))]
+        stop_grace_s: f64,
+    },
+    /// Tenstorrent's tt-inference-server:
+    /// `python3 run.py --model M --device D --workflow server --docker-server` in `repo_dir`.
+    TtInferenceServer {
+        /// Checkout of tt-inference-server.
+        repo_dir: PathBuf,
+        /// Model name as run.py knows it, e.g. `Llama-3.3-70B-Instruct`.
+        model: String,
+        /// Device, e.g. `n300`, `t3k`, `galaxy`.
+        device: String,
+        /// Python used to run run.py.
+        #[serde(default = "default_python")]
+        python: String,
+        /// Extra run.py arguments.
+        #[serde(default)]
+        extra_args: Vec<String>,
+        /// Base URL of the vLLM server it starts.
+        #[serde(default = "default_tt_url")]
+        url: String,
+        #[serde(default = "default_health_path")]
+        health_path: String,
+        /// Model loading on device takes long: default one hour.
+        #[serde(default = "default_tt_startup_timeout")]
+        #[schemars(range(min = 0.0))]
+        startup_timeout_s: f64,
+        #[serde(default = "default_stop_grace")]
+        #[schemars(range(min = 0.0))]
+        stop_grace_s: f64,
+    },
+    /// The built-in server (`sweeper mock-server`), on a free port of 127.0.0.1.
+    Mock(crate::mockserver::MockParams),
+}
+
+fn default_external_timeout() -> f64 {
+    30.0
+}
+fn default_startup_timeout() -> f64 {
+    600.0
+}
+fn default_tt_startup_timeout() -> f64 {
+    3600.0
+}
+fn default_stop_grace() -> f64 {
+    10.0
+}
+fn default_health_path() -> String {
+    "/health".into()
+}
+fn default_docker() -> String {
+    "docker".into()
+}
+fn default_python() -> String {
+    "python3".into()
+}
+fn default_tt_url() -> String {
+    "http://127.0.0.1:8000".into()
+}
+
+impl ServerConfig {
+    /// The `kind` as written in the config.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServerConfig::External { .. } => "external",
+            ServerConfig::Command { .. } => "command",
+            ServerConfig::Docker { .. } => "docker",
+            ServerConfig::TtInferenceServer { .. } => "tt-inference-server",
+            ServerConfig::Mock(_) => "mock",
+        }
+    }
+}
+
+/// The aiperf that sweeper runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AiperfSettings {
+    /// aiperf version installed in the managed venv.
+    #[serde(default = "default_aiperf_version")]
+    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+)*([a-z0-9.+-]*)$"))]
+    pub version: String,
+    /// Python interpreter used to create the venv (3.11 to 3.13). Default: `python3`.
+    #[serde(default)]
+    pub python: Option<String>,
+    /// Where the managed venv lives. Default: `$SWEEPER_VENV_DIR`, else
+    /// `<user cache dir>/sweeper/venvs/aiperf-<version>-py<X.Y>`.
+    #[serde(default)]
+    pub venv_dir: Option<PathBuf>,
+    /// Use this aiperf executable instead of a managed venv.
+    #[serde(default)]
+    pub executable: Option<PathBuf>,
+    /// Seconds one aiperf run may take before it is stopped and recorded as timed out.
+    /// Default: benchmark_duration + grace + 600 when a duration is set, else 3600.
+    #[serde(default)]
+    #[schemars(range(min = 1.0))]
+    pub run_timeout_s: Option<f64>,
+    /// Extra environment variables for aiperf (e.g. `TIKTOKEN_CACHE_DIR`).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+fn default_aiperf_version() -> String {
+    "0.13.0".into()
+}
+
+impl Default for AiperfSettings {
+    fn default() -> Self {
+        Self {
+            version: default_aiperf_version(),
+            python: None,
+            venv_dir: None,
+            executable: None,
+            run_timeout_s: None,
+            env: BTreeMap::new(),
+        }
+    }
+}
+
+/// Reference numbers, as in tt-inference-server's `model_performance_reference.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetsConfig {
+    /// Default relative tolerance (0.05 = 5%).
+    #[serde(default = "default_tolerance")]
+    #[schemars(range(min = 0.0))]
+    pub tolerance: f64,
+    /// A tt-inference-server `model_performance_reference.json` (relative to the config file).
+    #[serde(default)]
+    pub reference_file: Option<PathBuf>,
+    /// Model key in the reference file (e.g. `Llama-3.3-70B`).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Device key in the reference file (e.g. `t3k`).
+    #[serde(default)]
+    pub device: Option<String>,
+    /// Targets written in the config.
+    #[serde(default)]
+    pub points: Vec<TargetPoint>,
+}
+
+fn default_tolerance() -> f64 {
+    0.05
+}
+
+/// Targets for the combinations that match `match`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetPoint {
+    /// Config keys and values a combination must have (`{isl: 128, osl: 128, concurrency: 1}`);
+    /// empty matches every combination.
+    #[serde(default, rename = "match")]
+    pub match_: Map<String, Value>,
+    /// Time to first token, ms (lower is better).
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub ttft_ms: Option<f64>,
+    /// Time per output token, ms (lower is better).
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub tpot_ms: Option<f64>,
+    /// Inter-token latency, ms (lower is better).
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub itl_ms: Option<f64>,
+    /// End-to-end request latency, ms (lower is better).
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub e2el_ms: Option<f64>,
+    /// Output tokens/s per user, = 1000 / TPOT (higher is better).
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub tput_user: Option<f64>,
+    /// Total output tokens/s (higher is better).
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub tput: Option<f64>,
+    /// Requests/s (higher is better).
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub req_tput: Option<f64>,
+    /// Relative tolerance for this point; default: `targets.tolerance`.
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub tolerance: Option<f64>,
+}
+
+impl TargetPoint {
+    /// The metrics this point sets, as (name, value).
+    pub fn metrics(&self) -> Vec<(&'static str, f64)> {
+        [
+            ("ttft_ms", self.ttft_ms),
+            ("tpot_ms", self.tpot_ms),
+            ("itl_ms", self.itl_ms),
+            ("e2el_ms", self.e2el_ms),
+            ("tput_user", self.tput_user),
+            ("tput", self.tput),
+            ("req_tput", self.req_tput),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
+    }
+}
+
+// ---- sweeper's own keys inside base_config -------------------------------------------------
+
+/// Keys of base_config that sweeper handles itself (not aiperf flags).
+pub const SWEEPER_KEYS: &[(&str, &str)] = &[
+    (
+        "api_key_env_var",
+        "Name of the environment variable holding the API key; passed as `--api-key`, shown as `***`.",
+    ),
+    (
+        "health_check_endpoint",
+        "Path sweeper GETs to check the server is up (NeMo runner key). Default `/v1/models`.",
+    ),
+    ("extra_args", "Arguments appended verbatim to the aiperf command line."),
+];
+
+/// Keys sweeper owns or forbids, with the reason shown when a config sets them.
+pub const FORBIDDEN_KEYS: &[(&str, &str)] = &[
+    (
+        "api_key",
+        "an API key must not be written in a config file; put it in an environment variable and set `api_key_env_var: THAT_VARIABLE`",
+    ),
+    (
+        "output_artifact_dir",
+        "sweeper sets aiperf's artifact dir to each combination's directory; set `output_base_dir` instead",
+    ),
+    (
+        "artifact_dir",
+        "sweeper sets aiperf's artifact dir to each combination's directory; set `output_base_dir` instead",
+    ),
+    ("ui_type", "sweeper sets `--ui` itself (`none`, or `simple` with --verbose)"),
+    ("ui", "sweeper sets `--ui` itself (`none`, or `simple` with --verbose)"),
+];
+
+fn sweeper_key_schema(key: &str) -> Value {
+    match key {
+        "api_key_env_var" => {
+            json!({"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"})
+        }
+        "health_check_endpoint" => json!({"type": "string", "pattern": "^/"}),
+        _ => json!({"type": "array", "items": {"type": "string"}}),
+    }
+}
+
+/// The JSON Schema of one aiperf option's value.
+pub fn option_value_schema(kind: OptKind) -> Value {
+    match kind {
+        OptKind::Bool => json!({"type": "boolean"}),
+        OptKind::Int { min } if min == i64::MIN => json!({"type": "integer"}),
+        OptKind::Int { min } => json!({"type": "integer", "minimum": min}),
+        OptKind::Number { min, .. } if min == f64::MIN => json!({"type": "number"}),
+        OptKind::Number { min, exclusive: true } => {
+            json!({"type": "number", "exclusiveMinimum": min})
+        }
+        OptKind::Number { min, exclusive: false } => json!({"type": "number", "minimum": min}),
+        OptKind::Str => json!({"type": "string"}),
+        OptKind::Enum(choices) => {
+            let mut all: Vec<String> = Vec::new();
+            for c in choices {
+                for v in [c.to_string(), c.replace('-', "_")] {
+                    if !all.contains(&v) {
+                        all.push(v);
+                    }
+                }
+            }
+            json!({"type": "string", "enum": all})
+        }
+        OptKind::List => json!({
+            "type": ["string", "array"],
+            "items": {"type": ["string", "number", "boolean"]},
+            "minItems": 1
+        }),
+        OptKind::KeyValues => json!({
+            "type": ["array", "object"],
+            "items": {"type": "string", "pattern": "^[^:]+:"},
+            "additionalProperties": {"type": ["string", "number", "boolean"]}
+        }),
+        OptKind::Goodput => json!({
+            "type": ["string", "object"],
+            "pattern": "^\\s*[a-z_]+:[0-9.]+(\\s+[a-z_]+:[0-9.]+)*\\s*$",
+            "additionalProperties": {"type": "number", "exclusiveMinimum": 0}
+        }),
+        OptKind::Scalar => json!({"type": ["number", "string"]}),
+    }
+}
+
+/// Schema of every key base_config may hold, by key.
+pub fn base_config_properties() -> Map<String, Value> {
+    let mut props = Map::new();
+    for o in OPTIONS {
+        let mut s = option_value_schema(o.kind);
+        for (i, f) in o.flags.iter().enumerate() {
+            let key = f.replace('-', "_");
+            if FORBIDDEN_KEYS.iter().any(|(k, _)| *k == key) {
+                continue;
+            }
+            let alias = if i == 0 {
+                String::new()
+            } else {
+                format!(" Alias of `{}`.", o.flags[0].replace('-', "_"))
+            };
+            s["description"] = json!(format!("{} (aiperf `--{f}`).{alias}", o.help));
+            props.insert(key, s.clone());
+        }
+    }
+    for (k, doc) in SWEEPER_KEYS {
+        let mut s = sweeper_key_schema(k);
+        s["description"] = json!(doc);
+        props.insert((*k).to_owned(), s);
+    }
+    props
+}
+
+const SERVER_KEY_PATTERN: &str = "^server\\.[a-z_]+$";
+
+fn base_config_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "properties": base_config_properties(),
+        "additionalProperties": false
+    })
+}
+
+fn partial_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": base_config_properties(),
+        "patternProperties": { SERVER_KEY_PATTERN: {"type": ["string", "number", "boolean"]} },
+        "additionalProperties": false
+    })
+}
+
+fn sweeps_schema(_: &mut SchemaGenerator) -> Schema {
+    let mut props = Map::new();
+    for (k, v) in base_config_properties() {
+        let desc = v.get("description").cloned().unwrap_or(Value::Null);
+        let mut item = v;
+        if let Some(o) = item.as_object_mut() {
+            o.remove("description");
+        }
+        props
+            .insert(k, json!({"type": "array", "minItems": 1, "items": item, "description": desc}));
+    }
+    json_schema!({
+        "type": "object",
+        "properties": props,
+        "patternProperties": {
+            SERVER_KEY_PATTERN: {
+                "type": "array", "minItems": 1,
+                "items": {"type": ["string", "number", "boolean"]},
+                "description": "Sweep a field of the `server` section: one server per value."
+            }
+        },
+        "additionalProperties": false
+    })
+}
+
+fn scenarios_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "array", "items": partial_schema()})
+}
+
+fn exclude_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({"type": "array", "items": partial_schema()})
+}
+
+/// The schema of the config file, as committed in `schemas/sweeper.schema.json`.
+pub fn schema() -> Value {
+    let mut root = schemars::generate::SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<RawConfig>()
+        .to_value();
+    root["$id"] = json!("https://github.com/sweeper-bench/sweeper/schemas/sweeper.schema.json");
+    root
+}
+
+/// The schema as pretty JSON with a trailing newline (the committed file's exact bytes).
+pub fn schema_text() -> String {
+    let mut s = serde_json::to_string_pretty(&schema()).unwrap_or_default();
+    s.push('\n');
+    s
+}

@@ -1,0 +1,734 @@
+//! Validation: YAML parse (with budgets), the JSON Schema, then the semantic checks that a
+//! schema cannot express. Collects every problem before giving up.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::OnceLock;
+
+use jsonschema::error::ValidationErrorKind;
+use serde_json::{Map, Value};
+
+use super::error::{ConfigError, Diagnostic};
+use super::locate::{LocationIndex, Pos, escape_segment};
+use super::options::{self, canonical};
+use super::raw::{self, FORBIDDEN_KEYS, RawConfig, SWEEPER_KEYS, ServerConfig};
+use super::{Config, DEFAULT_MAX_COMBINATIONS, LoadOptions, reference};
+
+/// Top-level keys, for "did you mean" hints.
+const TOP_KEYS: &[&str] = &[
+    "batch_name",
+    "output_base_dir",
+    "base_config",
+    "sweeps",
+    "scenarios",
+    "exclude",
+    "server",
+    "aiperf",
+    "targets",
+    "max_combinations",
+];
+
+fn compiled_schema() -> &'static Result<jsonschema::Validator, String> {
+    static V: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
+    V.get_or_init(|| jsonschema::validator_for(&raw::schema()).map_err(|e| e.to_string()))
+}
+
+pub(super) fn validate(
+    path: &Path,
+    text: String,
+    opts: &LoadOptions,
+) -> Result<Config, ConfigError> {
+    let fail = |diagnostics: Vec<Diagnostic>, text: &str| ConfigError {
+        file: path.to_path_buf(),
+        diagnostics,
+        source: text.to_owned(),
+    };
+
+    // 1. YAML, with budgets: depth, node count and alias expansion are bounded ("billion
+    //    laughs" fails fast), and a duplicate key is an error rather than a silent overwrite.
+    let yaml_opts = serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_depth: 48,
+            max_nodes: 200_000,
+            max_aliases: 2_000,
+            max_total_scalar_bytes: 4 * 1024 * 1024,
+            max_documents: 1,
+        },
+        duplicate_keys: serde_saphyr::options::DuplicateKeyPolicy::Error,
+        with_snippet: false,
+    };
+    let doc: Value = match serde_saphyr::from_str_with_options::<Value>(&text, yaml_opts) {
+        Ok(v) => v,
+        Err(e) => {
+            let pos =
+                e.location().map(|l| Pos { line: l.line() as usize, col: l.column() as usize });
+            let msg = e.without_snippet().to_string();
+            let msg = msg.lines().next().unwrap_or("invalid YAML").to_owned();
+            let hint = if msg.contains("duplicate") {
+                "each key may appear once per mapping; remove or rename the repeated one"
+            } else if msg.to_lowercase().contains("budget") || msg.to_lowercase().contains("alias")
+            {
+                "the document is too deep, too large or expands too many aliases for a config"
+            } else {
+                "fix the YAML syntax (indentation, quotes, `key: value` pairs)"
+            };
+            let d = Diagnostic::new("", format!("invalid YAML: {msg}")).at(pos).hint(hint);
+            return Err(fail(vec![d], &text));
+        }
+    };
+    let index = LocationIndex::build(&text);
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    let at = |d: Diagnostic, key: bool| {
+        let pos = if key { index.key(&d.pointer) } else { index.value(&d.pointer) };
+        d.at(pos)
+    };
+
+    let Some(top) = doc.as_object() else {
+        let d = Diagnostic::new(
+            "",
+            format!("expected a mapping of config keys, found {}", kind_of(&doc)),
+        )
+        .hint(
+            "start from aiperf_configs/quickstart.yaml: `batch_name`, `base_config`, `sweeps`, ...",
+        );
+        return Err(fail(vec![at(d, false)], &text));
+    };
+
+    // 2. Keys sweeper forbids (secrets, what it sets itself), reported with the reason, then
+    //    removed so the schema does not report them again as unknown.
+    let mut work = doc.clone();
+    for section in ["base_config", "sweeps"] {
+        forbid_keys(&mut work, &format!("/{section}"), &mut diags, &at);
+    }
+    for section in ["scenarios", "exclude"] {
+        let n = work.get(section).and_then(Value::as_array).map_or(0, Vec::len);
+        for i in 0..n {
+            forbid_keys(&mut work, &format!("/{section}/{i}"), &mut diags, &at);
+        }
+    }
+
+    // Placeholders: a base_config key that every combination overrides (by a sweep or by every
+    // scenario) is never used, so `concurrency: 0  # Overridden by sweep` is fine.
+    let overridden = overridden_keys(top);
+    if let Some(base) = work.get_mut("base_config").and_then(Value::as_object_mut) {
+        base.retain(|k, _| !overridden.contains(&canonical(k)));
+    }
+
+    alias_duplicates(top, &mut diags, &at);
+
+    // 3. The schema: every violation at once.
+    match compiled_schema() {
+        Ok(validator) => {
+            for e in validator.iter_errors(&work) {
+                diags.extend(schema_diagnostic(&e, &work, &index));
+            }
+        }
+        Err(e) => diags
+            .push(Diagnostic::new("", format!("internal error: the schema does not compile: {e}"))),
+    }
+    if !diags.is_empty() {
+        sort_dedup(&mut diags);
+        return Err(fail(diags, &text));
+    }
+
+    // 4. Typed view (cannot fail after the schema, but never panic if it does).
+    let raw_cfg: RawConfig = match serde_json::from_value(doc.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            let d = Diagnostic::new("", format!("config does not match its types: {e}"))
+                .hint("run `sweeper schema` to see what each key takes");
+            return Err(fail(vec![d], &text));
+        }
+    };
+
+    // 5. Semantic checks.
+    let mut warnings = Vec::new();
+    semantic(&raw_cfg, top, &mut diags, &mut warnings, &at);
+
+    let max_combinations =
+        opts.max_combinations.or(raw_cfg.max_combinations).unwrap_or(DEFAULT_MAX_COMBINATIONS);
+    let sweeps: Vec<(String, Vec<Value>)> = raw_cfg
+        .sweeps
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_array().cloned().unwrap_or_default()))
+        .collect();
+    // The product size, computed without overflow before anything is expanded.
+    let mut product: u64 = raw_cfg.scenarios.len().max(1) as u64;
+    for (_, v) in &sweeps {
+        product = product.saturating_mul(v.len() as u64);
+    }
+    if product > max_combinations {
+        let shown = if product == u64::MAX {
+            "more than 18446744073709551615".into()
+        } else {
+            product.to_string()
+        };
+        diags.push(at(
+            Diagnostic::new("/sweeps", format!("the sweep expands to {shown} combinations, more than the cap of {max_combinations}"))
+                .hint("shorten the sweep lists, add `exclude` entries, or raise the cap with `max_combinations: N` or `--max-combinations N`"),
+            true,
+        ));
+    }
+
+    // Targets reference file, relative to the config file.
+    let mut reference_targets = Vec::new();
+    if let Some(t) = &raw_cfg.targets
+        && let Some(file) = &t.reference_file
+    {
+        let resolved = if file.is_absolute() {
+            file.clone()
+        } else {
+            path.parent().unwrap_or(Path::new(".")).join(file)
+        };
+        match reference::load(&resolved, t.model.as_deref(), t.device.as_deref()) {
+            Ok(points) => reference_targets = points,
+            Err(e) => diags.push(at(
+                Diagnostic::new("/targets/reference_file", e)
+                    .hint("point `targets.reference_file` at a model_performance_reference.json, relative to this config"),
+                false,
+            )),
+        }
+    }
+
+    if !diags.is_empty() {
+        sort_dedup(&mut diags);
+        return Err(fail(diags, &text));
+    }
+    let server_value = top.get("server").and_then(Value::as_object).cloned();
+    Ok(Config {
+        file: path.to_path_buf(),
+        batch_name: raw_cfg.batch_name,
+        output_base_dir: raw_cfg.output_base_dir,
+        base: raw_cfg.base_config,
+        sweeps,
+        scenarios: raw_cfg.scenarios,
+        exclude: raw_cfg.exclude,
+        server: raw_cfg.server,
+        server_value,
+        aiperf: raw_cfg.aiperf,
+        targets: raw_cfg.targets,
+        reference_targets,
+        max_combinations,
+        index,
+        warnings,
+        source: text,
+    })
+}
+
+fn sort_dedup(diags: &mut Vec<Diagnostic>) {
+    diags.sort_by(|a, b| (a.pos, &a.pointer, &a.message).cmp(&(b.pos, &b.pointer, &b.message)));
+    diags.dedup_by(|a, b| a.pointer == b.pointer && a.message == b.message);
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null (an empty value)",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn forbid_keys(
+    work: &mut Value,
+    pointer: &str,
+    diags: &mut Vec<Diagnostic>,
+    at: &impl Fn(Diagnostic, bool) -> Diagnostic,
+) {
+    let Some(map) = work.pointer_mut(pointer).and_then(Value::as_object_mut) else { return };
+    let keys: Vec<String> = map.keys().cloned().collect();
+    for k in keys {
+        if let Some((_, why)) = FORBIDDEN_KEYS.iter().find(|(f, _)| *f == k.replace('-', "_")) {
+            let p = format!("{pointer}/{}", escape_segment(&k));
+            diags
+                .push(at(Diagnostic::new(p, format!("`{k}` cannot be set here")).hint(*why), true));
+            map.remove(&k);
+        }
+    }
+}
+
+/// Canonical keys that every combination sets (sweeps, or every scenario).
+fn overridden_keys(top: &Map<String, Value>) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = BTreeSet::new();
+    if let Some(s) = top.get("sweeps").and_then(Value::as_object) {
+        out.extend(s.keys().map(|k| canonical(k)));
+    }
+    if let Some(list) = top.get("scenarios").and_then(Value::as_array)
+        && !list.is_empty()
+    {
+        let mut common: Option<BTreeSet<String>> = None;
+        for sc in list {
+            let keys: BTreeSet<String> = sc
+                .as_object()
+                .map(|m| m.keys().map(|k| canonical(k)).collect())
+                .unwrap_or_default();
+            common = Some(match common {
+                None => keys,
+                Some(c) => c.intersection(&keys).cloned().collect(),
+            });
+        }
+        out.extend(common.unwrap_or_default());
+    }
+    out
+}
+
+/// The keys allowed where an "unknown key" error was found, for "did you mean".
+fn candidates_for(pointer: &str, work: &Value) -> Vec<String> {
+    let segs: Vec<&str> = pointer.split('/').skip(1).collect();
+    match segs.as_slice() {
+        [] => TOP_KEYS.iter().map(|s| (*s).to_owned()).collect(),
+        ["base_config"] | ["sweeps"] | ["scenarios", _] | ["exclude", _] => {
+            let mut v: Vec<String> = options::all_keys().collect();
+            v.extend(SWEEPER_KEYS.iter().map(|(k, _)| (*k).to_owned()));
+            v
+        }
+        ["server"] => {
+            server_fields(work.pointer("/server/kind").and_then(Value::as_str).unwrap_or(""))
+        }
+        ["aiperf"] => ["version", "python", "venv_dir", "executable", "run_timeout_s", "env"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        ["targets"] => ["tolerance", "reference_file", "model", "device", "points"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        ["targets", "points", _] => [
+            "match",
+            "ttft_ms",
+            "tpot_ms",
+            "itl_ms",
+            "e2el_ms",
+            "tput_user",
+            "tput",
+            "req_tput",
+            "tolerance",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The fields a server `kind` accepts (from the generated schema).
+pub(crate) fn server_fields(kind: &str) -> Vec<String> {
+    server_variant_schema(kind)
+        .and_then(|s| {
+            s.get("properties").and_then(Value::as_object).map(|p| p.keys().cloned().collect())
+        })
+        .unwrap_or_default()
+}
+
+fn server_variant_schema(kind: &str) -> Option<Value> {
+    let schema = raw::schema();
+    schema
+        .pointer("/$defs/ServerConfig/oneOf")?
+        .as_array()?
+        .iter()
+        .find(|v| v.pointer("/properties/kind/const").and_then(Value::as_str) == Some(kind))
+        .cloned()
+}
+
+const SERVER_KINDS: &[&str] = &["external", "command", "docker", "tt-inference-server", "mock"];
+
+/// Best suggestions for `word` among `candidates`.
+pub(crate) fn did_you_mean(word: &str, candidates: &[String]) -> Option<String> {
+    let w = word.to_lowercase().replace('-', "_");
+    let mut best: Option<(f64, &String)> = None;
+    for c in candidates {
+        let score = strsim::jaro_winkler(&w, c);
+        let close = strsim::damerau_levenshtein(&w, c) <= 2.max(w.len() / 5);
+        if (score >= 0.88 || close) && best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, c));
+        }
+    }
+    best.map(|(_, c)| c.clone())
+}
+
+fn schema_diagnostic(
+    e: &jsonschema::ValidationError<'_>,
+    work: &Value,
+    index: &LocationIndex,
+) -> Vec<Diagnostic> {
+    let pointer = e.instance_path().as_str().to_owned();
+    let instance = work.pointer(&pointer).unwrap_or(&Value::Null);
+    let key_path = super::error::pointer_to_key_path(&pointer);
+    match e.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
+            .iter()
+            .map(|k| {
+                let p = format!("{pointer}/{}", escape_segment(k));
+                let candidates = candidates_for(&pointer, work);
+                let mut d = Diagnostic::new(p.clone(), format!("unknown key `{k}`"));
+                d = match did_you_mean(k, &candidates) {
+                    Some(s) => d.hint(format!("did you mean `{s}`?")),
+                    None if pointer.starts_with("/base_config") || pointer.starts_with("/sweeps") => d.hint(
+                        "not an aiperf 0.13 `profile` option; pass other flags verbatim with `extra_args: [\"--flag\", \"value\"]`",
+                    ),
+                    None if pointer.starts_with("/sweeps") => d,
+                    None => d.hint(format!("allowed here: {}", candidates.join(", "))),
+                };
+                d.at(index.key(&p))
+            })
+            .collect(),
+        ValidationErrorKind::Required { property } => {
+            let prop = property.as_str().unwrap_or("?");
+            let hint = match prop {
+                "base_config" => "add `base_config:` with at least `model` and `url`",
+                "kind" => "set `kind:` to one of external, command, docker, tt-inference-server, mock",
+                _ => "add the missing key",
+            };
+            vec![Diagnostic::new(pointer.clone(), format!("missing required key `{prop}`")).hint(hint).at(index.key(&pointer))]
+        }
+        ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. }
+            if pointer == "/server" =>
+        {
+            server_diagnostics(instance, index)
+        }
+        ValidationErrorKind::MinItems { limit } if pointer.starts_with("/sweeps/") && *limit == 1 => {
+            vec![Diagnostic::new(pointer.clone(), "empty sweep list".to_owned())
+                .hint("give at least one value, or remove the key from `sweeps`")
+                .at(index.value(&pointer))]
+        }
+        _ => {
+            let mut msg = e.to_string();
+            if msg.len() > 300 {
+                msg.truncate(300);
+                msg.push_str("...");
+            }
+            let hint = value_hint(&pointer);
+            let mut d = Diagnostic::new(pointer.clone(), format!("{msg} (found {})", kind_of(instance)));
+            if let Some(h) = hint {
+                d = d.hint(h);
+            } else if key_path == "(document)" {
+                d = d.hint("see `sweeper schema` for the config format");
+            }
+            vec![d.at(index.value(&pointer))]
+        }
+    }
+}
+
+/// What a key takes, from the option table.
+fn value_hint(pointer: &str) -> Option<String> {
+    let segs: Vec<&str> = pointer.split('/').skip(1).collect();
+    let key = match segs.as_slice() {
+        ["base_config", k] | ["sweeps", k, _] | ["scenarios", _, k] | ["exclude", _, k] => *k,
+        _ => return None,
+    };
+    let o = options::lookup(key)?;
+    let takes = match o.kind {
+        options::OptKind::Bool => "true or false".to_owned(),
+        options::OptKind::Int { min } if min == i64::MIN => "an integer".to_owned(),
+        options::OptKind::Int { min } => format!("an integer >= {min}"),
+        options::OptKind::Number { min, exclusive: true } => format!("a number > {min}"),
+        options::OptKind::Number { min, .. } if min == f64::MIN => "a number".to_owned(),
+        options::OptKind::Number { min, .. } => format!("a number >= {min}"),
+        options::OptKind::Str => "a string".to_owned(),
+        options::OptKind::Enum(c) => format!("one of: {}", c.join(", ")),
+        options::OptKind::List => "a string or a list of strings".to_owned(),
+        options::OptKind::KeyValues => "a mapping (`{key: value}`) or a list of `key:value` strings".to_owned(),
+        options::OptKind::Goodput => {
+            "a mapping of metric tag to value (`{time_to_first_token: 25}`) or one string `'tag:value tag:value'`".to_owned()
+        }
+        options::OptKind::Scalar => "a number or a string".to_owned(),
+    };
+    Some(format!("`{key}` (aiperf --{}) takes {takes}", o.flags[0]))
+}
+
+/// Precise errors for the `server` section: pick the variant by `kind`, validate against it.
+fn server_diagnostics(instance: &Value, index: &LocationIndex) -> Vec<Diagnostic> {
+    let kind = instance.get("kind").and_then(Value::as_str);
+    let Some(kind) = kind else {
+        return vec![
+            Diagnostic::new("/server", "the server section needs a `kind`")
+                .hint(format!("set `kind:` to one of: {}", SERVER_KINDS.join(", ")))
+                .at(index.key("/server")),
+        ];
+    };
+    let Some(variant) = server_variant_schema(kind) else {
+        let mut d = Diagnostic::new("/server/kind", format!("unknown server kind `{kind}`"));
+        let kinds: Vec<String> = SERVER_KINDS.iter().map(|s| (*s).to_owned()).collect();
+        d = match did_you_mean(kind, &kinds) {
+            Some(s) => d.hint(format!("did you mean `{s}`? kinds: {}", SERVER_KINDS.join(", "))),
+            None => d.hint(format!("kinds: {}", SERVER_KINDS.join(", "))),
+        };
+        return vec![d.at(index.value("/server/kind"))];
+    };
+    let Ok(v) = jsonschema::validator_for(&variant) else { return Vec::new() };
+    let mut out = Vec::new();
+    for e in v.iter_errors(instance) {
+        // Re-root the paths under /server.
+        let sub = schema_diagnostic(&e, instance, index);
+        for mut d in sub {
+            let rel = d.pointer.clone();
+            d.pointer = if rel.starts_with("/server") { rel } else { format!("/server{rel}") };
+            if matches!(e.kind(), ValidationErrorKind::AdditionalProperties { .. }) {
+                let key = d.pointer.rsplit('/').next().unwrap_or("").to_owned();
+                let fields = server_fields(kind);
+                d.hint = Some(match did_you_mean(&key, &fields) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("a `{kind}` server takes: {}", fields.join(", ")),
+                });
+            }
+            d.pos = if matches!(e.kind(), ValidationErrorKind::AdditionalProperties { .. }) {
+                index.key(&d.pointer)
+            } else {
+                index.value(&d.pointer)
+            };
+            out.push(d);
+        }
+    }
+    out
+}
+
+/// Two spellings of one option in one mapping (`isl` and `prompt_input_tokens_mean`).
+fn alias_duplicates(
+    top: &Map<String, Value>,
+    diags: &mut Vec<Diagnostic>,
+    at: &impl Fn(Diagnostic, bool) -> Diagnostic,
+) {
+    let mut check = |map: &Map<String, Value>, pointer: &str| {
+        let mut seen: HashMap<String, String> = HashMap::new();
+        for k in map.keys() {
+            let c = canonical(k);
+            if let Some(first) = seen.get(&c) {
+                let p = format!("{pointer}/{}", escape_segment(k));
+                diags.push(at(
+                    Diagnostic::new(
+                        p,
+                        format!(
+                            "`{k}` and `{first}` set the same aiperf option (`--{}`)",
+                            c.replace('_', "-")
+                        ),
+                    )
+                    .hint("keep one of them"),
+                    true,
+                ));
+            } else {
+                seen.insert(c, k.clone());
+            }
+        }
+    };
+    for section in ["base_config", "sweeps"] {
+        if let Some(m) = top.get(section).and_then(Value::as_object) {
+            check(m, &format!("/{section}"));
+        }
+    }
+    for (i, s) in top.get("scenarios").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        if let Some(m) = s.as_object() {
+            check(m, &format!("/scenarios/{i}"));
+        }
+    }
+}
+
+/// Checks the schema cannot express.
+fn semantic(
+    cfg: &RawConfig,
+    top: &Map<String, Value>,
+    diags: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Diagnostic>,
+    at: &impl Fn(Diagnostic, bool) -> Diagnostic,
+) {
+    // Repeated values in one sweep list would run the same point twice into one directory.
+    for (k, v) in &cfg.sweeps {
+        let Some(list) = v.as_array() else { continue };
+        for (i, item) in list.iter().enumerate() {
+            if list[..i].contains(item) {
+                diags.push(at(
+                    Diagnostic::new(
+                        format!("/sweeps/{}/{i}", escape_segment(k)),
+                        format!("`{item}` is listed twice in sweep `{k}`"),
+                    )
+                    .hint("remove the repeated value"),
+                    false,
+                ));
+            }
+        }
+    }
+
+    // Scenarios: no duplicates, no key that a sweep also sets (which would win is unclear).
+    let sweep_keys: BTreeSet<String> = cfg.sweeps.keys().map(|k| canonical(k)).collect();
+    for (i, s) in cfg.scenarios.iter().enumerate() {
+        if s.is_empty() {
+            diags.push(at(
+                Diagnostic::new(format!("/scenarios/{i}"), "empty scenario")
+                    .hint("give it at least one key, or remove it"),
+                false,
+            ));
+        }
+        if cfg.scenarios[..i].iter().any(|o| o == s) {
+            diags.push(at(
+                Diagnostic::new(format!("/scenarios/{i}"), "this scenario repeats an earlier one")
+                    .hint("remove it"),
+                false,
+            ));
+        }
+        for k in s.keys() {
+            if sweep_keys.contains(&canonical(k)) {
+                diags.push(at(
+                    Diagnostic::new(
+                        format!("/scenarios/{i}/{}", escape_segment(k)),
+                        format!("`{k}` is set both by this scenario and by `sweeps`"),
+                    )
+                    .hint("set it in one place: either each scenario or the sweep"),
+                    true,
+                ));
+            }
+        }
+    }
+
+    // Exclude entries may only name keys that vary.
+    let mut varying: BTreeSet<String> = sweep_keys.clone();
+    for s in &cfg.scenarios {
+        varying.extend(s.keys().map(|k| canonical(k)));
+    }
+    for (i, ex) in cfg.exclude.iter().enumerate() {
+        if ex.is_empty() {
+            diags.push(at(
+                Diagnostic::new(
+                    format!("/exclude/{i}"),
+                    "empty exclude entry would drop every combination",
+                )
+                .hint("name the key/values to drop"),
+                false,
+            ));
+        }
+        for k in ex.keys() {
+            if !varying.contains(&canonical(k)) {
+                diags.push(at(
+                    Diagnostic::new(
+                        format!("/exclude/{i}/{}", escape_segment(k)),
+                        format!("`{k}` is not swept, so excluding on it drops all or nothing"),
+                    )
+                    .hint(format!(
+                        "exclude on swept keys: {}",
+                        varying.iter().cloned().collect::<Vec<_>>().join(", ")
+                    )),
+                    true,
+                ));
+            }
+        }
+    }
+
+    // server.* sweeps: the field must exist for the kind, each value must be valid.
+    let server_obj = top.get("server").and_then(Value::as_object);
+    for (k, v) in &cfg.sweeps {
+        let Some(field) = k.strip_prefix("server.") else { continue };
+        let p = format!("/sweeps/{}", escape_segment(k));
+        let Some(server) = server_obj else {
+            diags.push(at(
+                Diagnostic::new(
+                    p,
+                    format!("`{k}` sweeps a server setting, but there is no `server` section"),
+                )
+                .hint("add a `server:` section (e.g. `kind: mock`)"),
+                true,
+            ));
+            continue;
+        };
+        let kind = server.get("kind").and_then(Value::as_str).unwrap_or("");
+        let fields = server_fields(kind);
+        if field == "kind" || !fields.iter().any(|f| f == field) {
+            let mut d = Diagnostic::new(p, format!("a `{kind}` server has no setting `{field}`"));
+            d = match did_you_mean(field, &fields) {
+                Some(s) if s != "kind" => d.hint(format!("did you mean `server.{s}`?")),
+                _ => d.hint(format!(
+                    "sweepable settings: {}",
+                    fields.iter().filter(|f| *f != "kind").cloned().collect::<Vec<_>>().join(", ")
+                )),
+            };
+            diags.push(at(d, true));
+            continue;
+        }
+        for (i, item) in v.as_array().into_iter().flatten().enumerate() {
+            let mut merged = server.clone();
+            merged.insert(field.to_owned(), item.clone());
+            if let Err(e) = serde_json::from_value::<ServerConfig>(Value::Object(merged)) {
+                diags.push(at(
+                    Diagnostic::new(
+                        format!("{p}/{i}"),
+                        format!("invalid value for `server.{field}`: {e}"),
+                    )
+                    .hint("see the `server` section of `sweeper schema`"),
+                    false,
+                ));
+            }
+        }
+    }
+
+    // Contradictions that do not depend on the combination.
+    let base = &cfg.base_config;
+    let get = |k: &str| {
+        base.iter().find(|(bk, _)| canonical(bk) == canonical(k)).map(|(bk, v)| (bk.clone(), v))
+    };
+    if let Some(ServerConfig::Mock(_)) = &cfg.server
+        && let Some((k, _)) = get("url")
+    {
+        diags.push(at(
+            Diagnostic::new(format!("/base_config/{k}"), "`url` cannot be set with `server: {kind: mock}`")
+                .hint("remove it: sweeper starts the mock server on a free port of 127.0.0.1 and points aiperf at it"),
+            true,
+        ));
+    }
+    let has_url = get("url").is_some()
+        || sweep_keys.contains(&canonical("url"))
+        || matches!(cfg.server, Some(ServerConfig::Mock(_)))
+        || matches!(&cfg.server, Some(ServerConfig::External { url: Some(_), .. }))
+        || matches!(
+            &cfg.server,
+            Some(
+                ServerConfig::Command { .. }
+                    | ServerConfig::Docker { .. }
+                    | ServerConfig::TtInferenceServer { .. }
+            )
+        );
+    if !has_url {
+        diags.push(at(
+            Diagnostic::new("/base_config", "missing `url`: sweeper needs to know which server to benchmark")
+                .hint("add `url: http://HOST:PORT` to base_config, or a `server:` section (`kind: mock` to rehearse locally)"),
+            true,
+        ));
+    }
+    let has_model = get("model_names").is_some()
+        || sweep_keys.contains(&canonical("model"))
+        || cfg.scenarios.iter().all(|s| s.keys().any(|k| canonical(k) == "model_names"))
+            && !cfg.scenarios.is_empty();
+    if !has_model {
+        diags.push(at(
+            Diagnostic::new("/base_config", "missing `model`: aiperf needs the model name to put in each request")
+                .hint("add `model: NAME` to base_config (the name the server serves, e.g. `meta/llama-3.3-70b-instruct`)"),
+            true,
+        ));
+    }
+    if let Some(ServerConfig::External { url: Some(u), .. }) = &cfg.server
+        && let Some((k, Value::String(bu))) = get("url")
+        && bu.trim_end_matches('/') != u.trim_end_matches('/')
+    {
+        warnings.push(at(
+            Diagnostic::new(
+                format!("/base_config/{k}"),
+                format!("aiperf will benchmark `{bu}` but sweeper checks the health of `{u}`"),
+            )
+            .hint("make them the same unless a proxy sits in between"),
+            false,
+        ));
+    }
+    if let Some((k, Value::String(var))) = get("api_key_env_var")
+        && std::env::var_os(var).is_none()
+    {
+        warnings.push(at(
+            Diagnostic::new(
+                format!("/base_config/{k}"),
+                format!("environment variable `{var}` is not set"),
+            )
+            .hint(format!(
+                "`export {var}=...` before running; the run refuses to start without it"
+            )),
+            false,
+        ));
+    }
+}

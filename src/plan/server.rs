@@ -1,0 +1,186 @@
+//! The exact command that starts each kind of server (pure: the run stage executes it).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::config::ServerConfig;
+
+/// How to start one server process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Launch {
+    pub argv: Vec<String>,
+    /// Environment variables with values written in the config.
+    pub env: BTreeMap<String, String>,
+    /// Environment variables passed from sweeper's own environment (values never shown).
+    pub env_passthrough: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    /// For docker: the container name, so stopping can also `docker stop` it.
+    pub container: Option<String>,
+    /// Base URL the server will answer on (`None` for the mock until its port is known).
+    pub url: Option<String>,
+    pub health_path: String,
+    pub startup_timeout_s: f64,
+    pub stop_grace_s: f64,
+}
+
+/// A docker container name from the batch name and server id.
+pub fn container_name(batch_name: &str, server_id: &str) -> String {
+    let clean: String = batch_name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .collect();
+    format!("sweeper-{clean}-{server_id}")
+}
+
+/// The launch of a server; `None` for `external` (nothing to start).
+/// `program` is sweeper's own executable (for `mock`), `mock_port` its port once chosen.
+pub fn launch(
+    server: &ServerConfig,
+    batch_name: &str,
+    server_id: &str,
+    program: &str,
+    mock_port: Option<u16>,
+) -> Option<Launch> {
+    match server {
+        ServerConfig::External { .. } => None,
+        ServerConfig::Command {
+            argv,
+            env,
+            cwd,
+            url,
+            health_path,
+            startup_timeout_s,
+            stop_grace_s,
+        } => Some(Launch {
+            argv: argv.clone(),
+            env: env.clone(),
+            env_passthrough: Vec::new(),
+            cwd: cwd.clone(),
+            container: None,
+            url: Some(url.clone()),
+            health_path: health_path.clone(),
+            startup_timeout_s: *startup_timeout_s,
+            stop_grace_s: *stop_grace_s,
+        }),
+        ServerConfig::Docker {
+            image,
+            args,
+            ports,
+            mounts,
+            env,
+            env_passthrough,
+            docker_args,
+            docker_bin,
+            url,
+            health_path,
+            startup_timeout_s,
+            stop_grace_s,
+        } => {
+            let name = container_name(batch_name, server_id);
+            let mut argv = vec![
+                docker_bin.clone(),
+                "run".into(),
+                "--rm".into(),
+                "--name".into(),
+                name.clone(),
+            ];
+            for p in ports {
+                argv.extend(["-p".into(), p.clone()]);
+            }
+            for m in mounts {
+                argv.extend(["-v".into(), m.clone()]);
+            }
+            for (k, v) in env {
+                argv.extend(["-e".into(), format!("{k}={v}")]);
+            }
+            for k in env_passthrough {
+                // `-e NAME` copies the value from docker's environment: it never appears in argv.
+                argv.extend(["-e".into(), k.clone()]);
+            }
+            argv.extend(docker_args.iter().cloned());
+            argv.push(image.clone());
+            argv.extend(args.iter().cloned());
+            Some(Launch {
+                argv,
+                env: BTreeMap::new(),
+                env_passthrough: env_passthrough.clone(),
+                cwd: None,
+                container: Some(name),
+                url: Some(url.clone()),
+                health_path: health_path.clone(),
+                startup_timeout_s: *startup_timeout_s,
+                stop_grace_s: *stop_grace_s,
+            })
+        }
+        ServerConfig::TtInferenceServer {
+            repo_dir,
+            model,
+            device,
+            python,
+            extra_args,
+            url,
+            health_path,
+            startup_timeout_s,
+            stop_grace_s,
+        } => {
+            let mut argv = vec![
+                python.clone(),
+                "run.py".into(),
+                "--model".into(),
+                model.clone(),
+                "--device".into(),
+                device.clone(),
+                "--workflow".into(),
+                "server".into(),
+                "--docker-server".into(),
+            ];
+            argv.extend(extra_args.iter().cloned());
+            Some(Launch {
+                argv,
+                env: BTreeMap::new(),
+                env_passthrough: Vec::new(),
+                cwd: Some(repo_dir.clone()),
+                container: None,
+                url: Some(url.clone()),
+                health_path: health_path.clone(),
+                startup_timeout_s: *startup_timeout_s,
+                stop_grace_s: *stop_grace_s,
+            })
+        }
+        ServerConfig::Mock(params) => {
+            let port = mock_port.map_or_else(|| "<port>".to_owned(), |p| p.to_string());
+            let mut argv = vec![
+                program.to_owned(),
+                "mock-server".into(),
+                "--host".into(),
+                "127.0.0.1".into(),
+                "--port".into(),
+                port.clone(),
+            ];
+            if let Ok(Value::Object(fields)) = serde_json::to_value(params) {
+                for (k, v) in fields {
+                    let flag = format!("--{}", k.replace('_', "-"));
+                    match v {
+                        Value::Null | Value::Bool(false) => {}
+                        Value::Bool(true) => argv.push(flag),
+                        Value::String(s) => argv.extend([flag, s]),
+                        other => argv.extend([flag, other.to_string()]),
+                    }
+                }
+            }
+            Some(Launch {
+                argv,
+                env: BTreeMap::new(),
+                env_passthrough: Vec::new(),
+                cwd: None,
+                container: None,
+                url: mock_port.map(|p| format!("http://127.0.0.1:{p}")),
+                health_path: "/health".into(),
+                startup_timeout_s: 60.0,
+                stop_grace_s: 5.0,
+            })
+        }
+    }
+}
