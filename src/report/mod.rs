@@ -16,3 +16,20 @@ pub fn report_command(
 pub fn compare_command(_a: &Path, _b: &Path, _output: Option<&Path>) -> Result<u8, String> {
     Err("compare is not built yet".into())
 }
+
+/// What rendering a batch produced.
+#[derive(Debug, Default, Clone)]
+pub struct RenderOutcome {
+    /// Target checks that FAILed.
+    pub target_failures: usize,
+    /// Files written.
+    pub files: Vec<std::path::PathBuf>,
+}
+
+/// Renders every report of a batch directory (called after every run). STUB.
+pub fn render_batch(
+    _batch_dir: &Path,
+    _targets_file: Option<&Path>,
+) -> Result<RenderOutcome, String> {
+    Ok(RenderOutcome::default())
+}

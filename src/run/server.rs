@@ -1,0 +1,183 @@
+//! One inference server's lifecycle: launch in its own process group with its output in a log
+//! file, poll health until ready (or the process dies, or the timeout), stop it cleanly.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::process::{Child, Command};
+
+use super::process;
+use crate::plan::server::Launch;
+
+/// A running (or external) server.
+pub struct Server {
+    pub id: String,
+    pub url: String,
+    pub health_url: String,
+    child: Option<(Child, i32)>,
+    pub log: Option<PathBuf>,
+    stop_grace: Duration,
+    container: Option<(String, String)>,
+}
+
+/// Why a server could not be used.
+#[derive(Debug, Clone)]
+pub struct ServerError(pub String);
+
+impl Server {
+    /// A server that is already up (`external`): nothing to start or stop.
+    pub fn external(id: &str, url: &str, health_path: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            url: url.to_owned(),
+            health_url: join_url(url, health_path),
+            child: None,
+            log: None,
+            stop_grace: Duration::ZERO,
+            container: None,
+        }
+    }
+
+    /// Starts `launch` with its output in `log`. `url` is where it will answer.
+    pub fn spawn(id: &str, launch: &Launch, url: &str, log: &Path) -> Result<Self, ServerError> {
+        let file = std::fs::File::create(log).map_err(|e| {
+            ServerError(format!("failed to create server log `{}`: {e}", log.display()))
+        })?;
+        let file2 =
+            file.try_clone().map_err(|e| ServerError(format!("failed to open server log: {e}")))?;
+        let Some((program, args)) = launch.argv.split_first() else {
+            return Err(ServerError("the server command is empty".into()));
+        };
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .envs(&launch.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::from(file2))
+            .process_group(0)
+            .kill_on_drop(false);
+        if let Some(cwd) = &launch.cwd {
+            cmd.current_dir(cwd);
+        }
+        let child = cmd.spawn().map_err(|e| {
+            ServerError(format!(
+                "failed to start server `{program}`: {e} (is it installed and on PATH?)"
+            ))
+        })?;
+        let pgid = child.id().map_or(0, |p| p as i32);
+        let docker_bin = launch.argv.first().cloned().unwrap_or_default();
+        Ok(Self {
+            id: id.to_owned(),
+            url: url.to_owned(),
+            health_url: join_url(url, &launch.health_path),
+            child: Some((child, pgid)),
+            log: Some(log.to_path_buf()),
+            stop_grace: Duration::from_secs_f64(launch.stop_grace_s),
+            container: launch.container.clone().map(|c| (docker_bin, c)),
+        })
+    }
+
+    /// Polls health until 2xx. Fails at once when the process exits, or after `timeout`.
+    pub async fn wait_ready(&mut self, timeout: Duration) -> Result<Duration, ServerError> {
+        let start = Instant::now();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| ServerError(format!("failed to build the HTTP client: {e}")))?;
+        let mut delay = Duration::from_millis(50);
+        loop {
+            if let Some(reason) = self.exited() {
+                return Err(ServerError(format!(
+                    "server exited while starting ({reason}){}",
+                    self.log_tail()
+                )));
+            }
+            if let Ok(resp) = client.get(&self.health_url).send().await
+                && resp.status().is_success()
+            {
+                return Ok(start.elapsed());
+            }
+            if start.elapsed() >= timeout {
+                return Err(ServerError(format!(
+                    "server not ready: GET {} did not answer 2xx within {:.0}s{}",
+                    self.health_url,
+                    timeout.as_secs_f64(),
+                    self.log_tail()
+                )));
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// `Some(reason)` when the server process has exited.
+    pub fn exited(&mut self) -> Option<String> {
+        let (child, _) = self.child.as_mut()?;
+        match child.try_wait() {
+            Ok(Some(st)) => Some(process::describe_status(&st)),
+            _ => None,
+        }
+    }
+
+    /// Resolves when the server process exits (never for an external server).
+    pub async fn died(&mut self) -> String {
+        match self.child.as_mut() {
+            Some((child, _)) => match child.wait().await {
+                Ok(st) => process::describe_status(&st),
+                Err(e) => e.to_string(),
+            },
+            None => std::future::pending().await,
+        }
+    }
+
+    /// The last lines of the server log, prefixed for an error message.
+    pub fn log_tail(&self) -> String {
+        match &self.log {
+            Some(l) => {
+                let t = process::tail(l, 15);
+                if t.is_empty() {
+                    format!("; its log `{}` is empty", l.display())
+                } else {
+                    format!("; last lines of `{}`:\n    {}", l.display(), t.replace('\n', "\n    "))
+                }
+            }
+            None => String::new(),
+        }
+    }
+
+    /// Stops the server and its process group (SIGTERM, grace, SIGKILL); for docker also
+    /// `docker stop`s the container, which a killed client would leave running.
+    pub async fn stop(&mut self) {
+        if let Some((child, pgid)) = self.child.as_mut() {
+            process::stop_group(child, *pgid, self.stop_grace).await;
+        }
+        if let Some((docker, name)) = self.container.take() {
+            let _ = Command::new(docker)
+                .args(["stop", "-t", &self.stop_grace.as_secs().to_string(), &name])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .await;
+        }
+        self.child = None;
+    }
+
+    /// Process group id (0 for external), for the second-Ctrl-C hard kill.
+    pub fn pgid(&self) -> i32 {
+        self.child.as_ref().map_or(0, |(_, p)| *p)
+    }
+}
+
+/// `http://h:1/` + `/health` -> `http://h:1/health`.
+pub fn join_url(base: &str, path: &str) -> String {
+    let base = if base.contains("://") { base.to_owned() } else { format!("http://{base}") };
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+/// A free TCP port on 127.0.0.1 (for the mock server).
+pub fn free_port() -> std::io::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
