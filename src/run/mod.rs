@@ -376,6 +376,7 @@ impl Runner<'_> {
                 }
                 if let Some(reason) = failed_servers.get(&c.server_id) {
                     let reason = reason.clone();
+                    say(&format!("#{} FAILED: {} did not start (see above)", c.index, c.server_id));
                     self.record_not_run(c, manifest, RunStatus::Failed, &reason);
                     summary.failed += 1;
                     continue;
@@ -699,6 +700,7 @@ impl Runner<'_> {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
+        process::die_with_parent(cmd.as_std_mut());
         let mut child = match cmd.spawn() {
             Ok(ch) => ch,
             Err(e) => return fail(format!("failed to start aiperf `{}`: {e}", real[0])),

@@ -57,6 +57,7 @@ impl Server {
             .stderr(Stdio::from(file2))
             .process_group(0)
             .kill_on_drop(false);
+        super::process::die_with_parent(cmd.as_std_mut());
         if let Some(cwd) = &launch.cwd {
             cmd.current_dir(cwd);
         }

@@ -129,7 +129,7 @@ pub fn ensure(settings: &AiperfSettings, log: &mut dyn FnMut(&str)) -> Result<Ai
         })?;
     }
     // One builder at a time: the others wait, then find the finished venv.
-    let lock_path = dir.with_extension("lock");
+    let lock_path = PathBuf::from(format!("{}.lock", dir.display()));
     let lock = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)

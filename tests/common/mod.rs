@@ -1,0 +1,92 @@
+//! Helpers shared by the integration tests: the sweeper binary, temp dirs, fake aiperf, pids.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub fn sweeper() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sweeper"))
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fake_aiperf() -> PathBuf {
+    root().join("tests/fixtures/bin/fake-aiperf")
+}
+
+pub fn fake_artifacts() -> PathBuf {
+    root().join("tests/fixtures/fake-aiperf/artifacts")
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// The only batch directory under `out/<batch>/`.
+pub fn batch_dir(out: &Path, batch: &str) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out.join(batch))
+        .unwrap_or_else(|e| panic!("no batch dir under {}: {e}", out.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "expected one batch dir, found {dirs:?}");
+    dirs[0].clone()
+}
+
+pub fn read_json(p: &Path) -> serde_json::Value {
+    let t = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
+    serde_json::from_str(&t).unwrap_or_else(|e| panic!("parse {}: {e}", p.display()))
+}
+
+pub fn pid_alive(pid: i32) -> bool {
+    // A zombie counts as dead: it is not running anything.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+/// Waits up to `t` for `f` to be true.
+pub fn wait_for(t: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < t {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+/// Pids written one per line into a file by the fake aiperf.
+pub fn pids_in(file: &Path) -> Vec<i32> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// Every file under `dir`, recursively.
+pub fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

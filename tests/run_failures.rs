@@ -1,0 +1,384 @@
+//! The run stage's failure modes: each leaves correct records, the other combinations still run,
+//! and no process is left behind. A fake aiperf is used only where a real one cannot be made to
+//! misbehave on demand (hang, crash, exit 0 without artifacts); the server is a real HTTP server.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+
+/// A config running the fake aiperf against a real HTTP server (python's http.server) on a
+/// free loopback port. `extra` is appended to the YAML.
+fn config(
+    dir: &Path,
+    server_cmd: &str,
+    port: u16,
+    timeout_s: u32,
+    extra: &str,
+) -> std::path::PathBuf {
+    let out = dir.join("out");
+    let yaml = format!(
+        "batch_name: t\noutput_base_dir: {out}\nserver:\n  kind: command\n  argv: {server_cmd}\n  url: http://127.0.0.1:{port}\n  health_path: /\n  startup_timeout_s: 10\n  stop_grace_s: 2\naiperf:\n  executable: {fake}\n  run_timeout_s: {timeout_s}\nbase_config:\n  model: m\nsweeps:\n  concurrency: [1, 2, 4]\n{extra}",
+        out = out.display(),
+        fake = fake_aiperf().display(),
+    );
+    let p = dir.join("cfg.yaml");
+    std::fs::write(&p, yaml).unwrap();
+    p
+}
+
+fn http_server(port: u16) -> String {
+    format!("[python3, -m, http.server, \"{port}\", --bind, 127.0.0.1]")
+}
+
+fn statuses(batch: &Path) -> Vec<String> {
+    let m = read_json(&batch.join("batch_manifest.json"));
+    m["runs"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap().to_owned()).collect()
+}
+
+fn process_result(batch: &Path, dir: &str) -> serde_json::Value {
+    read_json(&batch.join(dir).join("process_result.json"))
+}
+
+#[test]
+fn aiperf_failures_are_recorded_and_the_sweep_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = config(tmp.path(), &http_server(port), port, 3, "");
+    let pids = tmp.path().join("pids");
+    let out = sweeper()
+        .arg("--config-file")
+        .arg(&cfg)
+        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
+        .env("FAKE_AIPERF_COUNTER", tmp.path().join("n"))
+        .env("FAKE_AIPERF_PIDS", &pids)
+        .env("FAKE_AIPERF_MODE_1", "fail")
+        .env("FAKE_AIPERF_MODE_2", "hang")
+        .env("FAKE_AIPERF_MODE_3", "noartifacts")
+        .output()
+        .unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(1), "some runs failed -> exit 1\n{log}");
+    let batch = batch_dir(&tmp.path().join("out"), "t");
+    assert_eq!(statuses(&batch), ["failed", "timed_out", "failed"], "{log}");
+
+    let fail = process_result(&batch, "concurrency1");
+    assert_eq!(fail["returncode"], 1);
+    assert!(
+        fail["reason"].as_str().unwrap().contains("All 10 inference request(s) failed"),
+        "{fail}"
+    );
+    assert!(fail["log_tail"].as_str().unwrap().contains("Reason:"));
+
+    let hang = process_result(&batch, "concurrency2");
+    assert_eq!(hang["status"], "timed_out");
+    assert!(hang["reason"].as_str().unwrap().contains("per-run timeout of 3s"));
+    assert!(hang["duration_s"].as_f64().unwrap() >= 3.0);
+
+    let empty = process_result(&batch, "concurrency4");
+    assert_eq!(empty["returncode"], 0);
+    assert!(empty["reason"].as_str().unwrap().contains("results are incomplete"), "{empty}");
+
+    // run_metadata.json exists for every run, written before it started.
+    for d in ["concurrency1", "concurrency2", "concurrency4"] {
+        let m = read_json(&batch.join(d).join("run_metadata.json"));
+        assert_eq!(
+            m["sweep_params"]["concurrency"].as_u64().unwrap().to_string(),
+            d.trim_start_matches("concurrency")
+        );
+        assert!(m["command"].as_str().unwrap().contains("--artifact-dir"));
+    }
+    // The hung fake aiperf and its background child were stopped; so was the server.
+    let pids = pids_in(&pids);
+    assert!(pids.len() >= 4, "pids recorded: {pids:?}");
+    for p in pids {
+        assert!(wait_for(Duration::from_secs(5), || !pid_alive(p)), "process {p} was orphaned");
+    }
+    assert!(
+        wait_for(Duration::from_secs(5), || std::net::TcpStream::connect(("127.0.0.1", port))
+            .is_err()),
+        "server still up"
+    );
+    assert!(log.contains("SUMMARY") && log.contains("failed    : 3"), "{log}");
+}
+
+#[test]
+fn success_records_and_crash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = config(tmp.path(), &http_server(port), port, 30, "");
+    let out = sweeper()
+        .arg("-c")
+        .arg(&cfg)
+        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
+        .env("FAKE_AIPERF_COUNTER", tmp.path().join("n"))
+        .env("FAKE_AIPERF_MODE_2", "crash")
+        .output()
+        .unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    let batch = batch_dir(&tmp.path().join("out"), "t");
+    assert_eq!(statuses(&batch), ["succeeded", "failed", "succeeded"], "{log}");
+    let ok = process_result(&batch, "concurrency1");
+    assert_eq!(ok["returncode"], 0);
+    assert_eq!(ok["error_count"], 0);
+    assert!(ok["reason"].is_null());
+    let crash = process_result(&batch, "concurrency2");
+    assert_eq!(crash["signal"], 11, "{crash}");
+    assert!(crash["returncode"].is_null());
+    // Layout: config copy, plan, manifest, server log, artifacts in each combination dir.
+    for f in ["config.yaml", "plan.json", "batch_manifest.json", "server-0.log"] {
+        assert!(batch.join(f).is_file(), "{f} missing");
+    }
+    assert!(batch.join("concurrency4/profile_export_aiperf.json").is_file());
+    assert!(!batch.join(".tmp").exists(), "per-run temp dirs are removed");
+    let plan = read_json(&batch.join("plan.json"));
+    assert_eq!(plan["combinations"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn server_never_ready_fails_its_combinations_without_orphans() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // A process that never listens: the health check can never pass.
+    let cfg =
+        config(tmp.path(), "[sleep, \"1000.25\"]", port, 30, "").to_string_lossy().into_owned();
+    let text_cfg = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("startup_timeout_s: 10", "startup_timeout_s: 2");
+    std::fs::write(&cfg, text_cfg).unwrap();
+    let out = sweeper()
+        .arg("-c")
+        .arg(&cfg)
+        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
+        .output()
+        .unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    let batch = batch_dir(&tmp.path().join("out"), "t");
+    assert_eq!(statuses(&batch), ["failed", "failed", "failed"]);
+    let pr = process_result(&batch, "concurrency2");
+    assert!(pr["reason"].as_str().unwrap().contains("did not answer 2xx within 2s"), "{pr}");
+    // The server was started once, not once per combination.
+    assert_eq!(log.matches("starting command server").count(), 1, "{log}");
+    let left =
+        std::process::Command::new("pgrep").args(["-f", "^sleep 1000.25$"]).output().unwrap();
+    assert!(
+        !left.status.success(),
+        "the never-ready server was orphaned: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}
+
+#[test]
+fn server_that_dies_while_starting_is_reported_at_once_with_its_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg =
+        config(tmp.path(), "[sh, -c, \"echo model weights missing >&2; exit 3\"]", port, 30, "");
+    let start = std::time::Instant::now();
+    let out = sweeper().arg("-c").arg(&cfg).output().unwrap();
+    let log = text(&out);
+    assert!(start.elapsed() < Duration::from_secs(8), "reported at once, not after the timeout");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(log.contains("server exited while starting (exit code 3)"), "{log}");
+    assert!(log.contains("model weights missing"), "{log}");
+}
+
+#[test]
+fn server_dying_mid_sweep_fails_that_run_and_is_restarted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let pidfile = tmp.path().join("server.pid");
+    let server = format!(
+        "[sh, -c, \"echo $$ > {} && exec python3 -m http.server {port} --bind 127.0.0.1\"]",
+        pidfile.display()
+    );
+    let cfg = config(tmp.path(), &server, port, 60, "");
+    // Run 2 kills the server and then hangs like an aiperf waiting on a dead server.
+    let killer = tmp.path().join("killer.sh");
+    std::fs::write(
+        &killer,
+        format!(
+            "#!/bin/sh\nkill -9 $(cat {})\nexec {} \"$@\"\n",
+            pidfile.display(),
+            fake_aiperf().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&killer, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let text_cfg = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(&fake_aiperf().display().to_string(), &killer.display().to_string());
+    std::fs::write(&cfg, text_cfg).unwrap();
+    let out = sweeper()
+        .arg("-c")
+        .arg(&cfg)
+        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
+        .env("FAKE_AIPERF_MODE", "hang")
+        .output()
+        .unwrap();
+    let log = text(&out);
+    let batch = batch_dir(&tmp.path().join("out"), "t");
+    let st = statuses(&batch);
+    assert!(st.iter().all(|s| s == "failed"), "{st:?}\n{log}");
+    let pr = process_result(&batch, "concurrency1");
+    assert!(pr["reason"].as_str().unwrap().contains("the server died during the run"), "{pr}");
+    // Restarted for each following combination.
+    assert_eq!(log.matches("starting command server").count(), 3, "{log}");
+}
+
+#[test]
+fn api_key_never_touches_disk_or_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = config(tmp.path(), &http_server(port), port, 30, "");
+    let yaml = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("  model: m\n", "  model: m\n  api_key_env_var: SWEEPER_TEST_KEY\n");
+    std::fs::write(&cfg, yaml).unwrap();
+    let key = "sk-test-9f8e7d6c5b4a";
+    let out = sweeper()
+        .args(["-c"])
+        .arg(&cfg)
+        .arg("--verbose")
+        .env("SWEEPER_TEST_KEY", key)
+        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
+        .env("FAKE_AIPERF_COUNTER", tmp.path().join("n"))
+        .env("FAKE_AIPERF_MODE_2", "fail")
+        .output()
+        .unwrap();
+    let log = text(&out);
+    assert!(!log.contains(key), "key printed:\n{log}");
+    let batch = batch_dir(&tmp.path().join("out"), "t");
+    let files = all_files(&batch);
+    assert!(files.len() > 10);
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains(key), "key written to {}", f.display());
+    }
+    // The fake aiperf echoes its argv: the log has the mask where the key was.
+    let alog = std::fs::read_to_string(batch.join("concurrency1/aiperf.log")).unwrap();
+    assert!(alog.contains("--api-key ***"), "{alog}");
+    let meta = std::fs::read_to_string(batch.join("concurrency1/run_metadata.json")).unwrap();
+    assert!(meta.contains("--api-key '***'") || meta.contains("--api-key ***"), "{meta}");
+    // The dry run does not need (or show) the key either.
+    let dry = sweeper()
+        .arg("-c")
+        .arg(&cfg)
+        .arg("--dry-run")
+        .env("SWEEPER_TEST_KEY", key)
+        .output()
+        .unwrap();
+    assert!(!text(&dry).contains(key));
+    // Without the variable the run refuses to start: exit 2, nothing written.
+    let out2 = sweeper().arg("-c").arg(&cfg).env_remove("SWEEPER_TEST_KEY").output().unwrap();
+    assert_eq!(out2.status.code(), Some(2), "{}", text(&out2));
+    assert!(text(&out2).contains("SWEEPER_TEST_KEY"));
+}
+
+#[test]
+fn ctrl_c_stops_cleanly_records_interrupted_and_exits_130() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = config(tmp.path(), &http_server(port), port, 600, "");
+    let pids = tmp.path().join("pids");
+    let child = sweeper()
+        .arg("-c")
+        .arg(&cfg)
+        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
+        .env("FAKE_AIPERF_COUNTER", tmp.path().join("n"))
+        .env("FAKE_AIPERF_PIDS", &pids)
+        .env("FAKE_AIPERF_MODE_2", "hang")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the second run (the hanging one) is running.
+    assert!(
+        wait_for(Duration::from_secs(30), || pids_in(&pids).len() >= 3),
+        "the hanging run never started"
+    );
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{log}");
+    let batch = batch_dir(&tmp.path().join("out"), "t");
+    assert_eq!(statuses(&batch), ["succeeded", "interrupted", "skipped"], "{log}");
+    let m = read_json(&batch.join("batch_manifest.json"));
+    assert_eq!(m["interrupted"], true);
+    assert_eq!(m["finished"], true);
+    assert!(log.contains("SUMMARY"));
+    for p in pids_in(&pids) {
+        assert!(wait_for(Duration::from_secs(5), || !pid_alive(p)), "process {p} orphaned");
+    }
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "server left running");
+}
+
+#[test]
+fn kill_9_then_resume_runs_only_what_did_not_succeed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = config(tmp.path(), &http_server(port), port, 600, "");
+    let pids = tmp.path().join("pids");
+    let mut child = sweeper()
+        .arg("-c")
+        .arg(&cfg)
+        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
+        .env("FAKE_AIPERF_COUNTER", tmp.path().join("n"))
+        .env("FAKE_AIPERF_PIDS", &pids)
+        .env("FAKE_AIPERF_MODE_2", "hang")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_for(Duration::from_secs(30), || pids_in(&pids).len() >= 3),
+        "the hanging run never started"
+    );
+    child.kill().unwrap(); // SIGKILL: no cleanup code in sweeper runs
+    child.wait().unwrap();
+    // Its children die with it (PR_SET_PDEATHSIG): the aiperf leader and the server.
+    let leader = pids_in(&pids)[1];
+    assert!(
+        wait_for(Duration::from_secs(5), || !pid_alive(leader)),
+        "aiperf outlived a killed sweeper"
+    );
+    assert!(wait_for(Duration::from_secs(5), || std::net::TcpStream::connect(("127.0.0.1", port))
+        .is_err()));
+    for p in pids_in(&pids) {
+        unsafe { libc::kill(p, libc::SIGKILL) }; // the fake's own background child, if any
+    }
+    let batch = batch_dir(&tmp.path().join("out"), "t");
+    assert_eq!(statuses(&batch), ["succeeded", "running", "pending"]);
+    let first = std::fs::read_to_string(batch.join("concurrency1/process_result.json")).unwrap();
+
+    let out = sweeper()
+        .arg("-c")
+        .arg(&cfg)
+        .arg("--resume")
+        .arg(&batch)
+        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
+        .output()
+        .unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert_eq!(statuses(&batch), ["succeeded", "succeeded", "succeeded"]);
+    assert!(log.contains("already succeeded"), "{log}");
+    assert_eq!(
+        first,
+        std::fs::read_to_string(batch.join("concurrency1/process_result.json")).unwrap(),
+        "a finished run is not touched"
+    );
+    // Still one batch dir: resume writes into the given one.
+    assert_eq!(std::fs::read_dir(tmp.path().join("out/t")).unwrap().count(), 1);
+    // A different config cannot resume it.
+    let other = std::fs::read_to_string(&cfg).unwrap().replace("[1, 2, 4]", "[1, 2, 8]");
+    std::fs::write(&cfg, other).unwrap();
+    let out = sweeper().arg("-c").arg(&cfg).arg("--resume").arg(&batch).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("plans different combinations"));
+}
