@@ -23,6 +23,7 @@ pub fn main(cli: Cli) -> ExitCode {
             EXIT_OK
         }
         Some(Command::Validate { file, max_combinations }) => validate(&file, max_combinations),
+        Some(Command::Setup { config_file }) => setup(config_file.as_deref()),
         Some(Command::Run(args)) => run_main(&args),
         None => run_main(&cli.run),
     };
@@ -76,6 +77,35 @@ fn validate(file: &Path, max_combinations: Option<u64>) -> u8 {
             EXIT_OK
         }
         Err(code) => code,
+    }
+}
+
+fn setup(file: Option<&Path>) -> u8 {
+    let settings = match file {
+        Some(f) => match load_and_plan(f, None) {
+            Ok((cfg, _)) => cfg.aiperf,
+            Err(code) => return code,
+        },
+        None => config::AiperfSettings::default(),
+    };
+    let mut log = |l: &str| eprintln!("sweeper: {l}");
+    let result = crate::run::venv::ensure(&settings, &mut log)
+        .and_then(|a| crate::run::venv::offline_tokenizer(&a, &mut log).map(|t| (a, t)));
+    match result {
+        Ok((a, t)) => {
+            println!(
+                "aiperf {} ready: {}
+offline tokenizer: {}",
+                a.version,
+                a.exe.display(),
+                t.display()
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_CONFIG
+        }
     }
 }
 

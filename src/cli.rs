@@ -61,6 +61,13 @@ pub enum Command {
     },
     /// Print the JSON Schema of the config file.
     Schema,
+    /// Install what runs need: the managed aiperf venv (and the offline tokenizer). Runs do this
+    /// on first use; this is for provisioning a machine ahead of time.
+    Setup {
+        /// Use this config's `aiperf` section (version, python, venv_dir).
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config_file: Option<PathBuf>,
+    },
     /// Run the built-in OpenAI-compatible inference server (for rehearsals and tests).
     MockServer(crate::mockserver::MockServerArgs),
     /// Render the reports of a batch directory (after or during a sweep).

@@ -115,6 +115,10 @@ pub fn ensure(settings: &AiperfSettings, log: &mut dyn FnMut(&str)) -> Result<Ai
         return Ok(Aiperf { exe: exe.clone(), version: settings.version.clone(), venv: None });
     }
     let python = python_of(settings);
+    // Warm path, no process spawned: a complete venv built from this interpreter name.
+    if let Some(a) = find_warm(settings, &python) {
+        return Ok(a);
+    }
     let py = python_version(&python)?;
     let dir = venv_dir(settings, &py);
     if let Some(a) = check_built(&dir, &settings.version) {
@@ -173,6 +177,32 @@ pub fn ensure(settings: &AiperfSettings, log: &mut dyn FnMut(&str)) -> Result<Ai
     log(&format!("venv ready in {:.1}s", start.elapsed().as_secs_f64()));
     drop(lock);
     Ok(a)
+}
+
+/// A complete venv for these settings, found without running Python: the configured directory,
+/// or a cached `aiperf-<version>-py*` whose marker names the same interpreter.
+fn find_warm(settings: &AiperfSettings, python: &str) -> Option<Aiperf> {
+    if settings.venv_dir.is_some() || std::env::var_os("SWEEPER_VENV_DIR").is_some() {
+        return check_built(&venv_dir(settings, "unused"), &settings.version);
+    }
+    let root = cache_dir().join("sweeper").join("venvs");
+    let prefix = format!("aiperf-{}-py", settings.version);
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix))
+        })
+        .collect();
+    dirs.sort();
+    dirs.into_iter().find_map(|d| {
+        let text = std::fs::read_to_string(d.join(MARKER)).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        (v.get("python")?.as_str()? == python).then_some(())?;
+        check_built(&d, &settings.version)
+    })
 }
 
 /// The venv is complete: marker present with the right version, executable present.
