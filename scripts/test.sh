@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The test command (README "Run the tests"). Installs what the tests need on a fresh Debian
+# machine, then runs the whole suite. The aiperf venv is built by sweeper's own managed-venv code
+# (`sweeper setup`; the tests would also build it on first use).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing: ${need_apt[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  else
+    echo "error: the tests need: ${need_apt[*]} (e.g. sudo apt-get install ${need_apt[*]})" >&2
+    exit 2
+  fi
+fi
+
+cargo build --locked
+./target/debug/sweeper setup
+cargo test --locked "$@"
