@@ -404,7 +404,30 @@ impl Runner<'_> {
             }
             let Some(srv) = server.as_mut() else { continue };
             let started = Instant::now();
-            let outcome = self.run_one(c, srv, manifest, &mut interrupts).await;
+            let outcome = {
+                let run = self.run_one(c, srv, manifest, &mut interrupts);
+                tokio::pin!(run);
+                // On a terminal, one status line redrawn every second; plain lines otherwise.
+                let tty = interactive() && !self.verbose;
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                let eta_left = durations.iter().sum::<f64>() / durations.len().max(1) as f64 * (to_run - pos) as f64;
+                loop {
+                    tokio::select! {
+                        o = &mut run => break o,
+                        _ = tick.tick(), if tty => {
+                            let el = started.elapsed().as_secs_f64();
+                            let eta = if durations.is_empty() { "?".to_owned() } else {
+                                let mean = durations.iter().sum::<f64>() / durations.len() as f64;
+                                hms((mean - el).max(0.0) + eta_left)
+                            };
+                            eprint!("\r\x1b[2K[{pos}/{to_run}] {}  elapsed {}  ETA {eta}", describe(c), hms(el));
+                        }
+                    }
+                }
+            };
+            if interactive() && !self.verbose {
+                eprint!("\r\x1b[2K");
+            }
             let took = started.elapsed().as_secs_f64();
             durations.push(took);
             match outcome.status {
