@@ -416,9 +416,41 @@ fn schema_diagnostic(
 fn value_hint(pointer: &str) -> Option<String> {
     let segs: Vec<&str> = pointer.split('/').skip(1).collect();
     let key = match segs.as_slice() {
+        ["sweeps", k] => {
+            return Some(format!("a sweep is a non-empty list of values, e.g. `{k}: [1, 2, 4]`"));
+        }
+        ["batch_name"] => {
+            return Some(
+                "`batch_name` becomes a directory name: letters, digits, `.`, `_`, `-`".to_owned(),
+            );
+        }
+        ["max_combinations"] => {
+            return Some("`max_combinations` takes an integer >= 1".to_owned());
+        }
+        ["base_config", "goodput", ..] => "goodput",
         ["base_config", k] | ["sweeps", k, _] | ["scenarios", _, k] | ["exclude", _, k] => *k,
         _ => return None,
     };
+    match key {
+        "api_key_env_var" => {
+            return Some(
+                "`api_key_env_var` takes the NAME of an environment variable (e.g. `NVIDIA_API_KEY`), not the key itself"
+                    .to_owned(),
+            );
+        }
+        "health_check_endpoint" => {
+            return Some(
+                "`health_check_endpoint` takes a path starting with `/`, e.g. `/v1/models`"
+                    .to_owned(),
+            );
+        }
+        "extra_args" => {
+            return Some(
+                "`extra_args` takes a list of strings, e.g. `[\"--flag\", \"value\"]`".to_owned(),
+            );
+        }
+        _ => {}
+    }
     let o = options::lookup(key)?;
     let takes = match o.kind {
         options::OptKind::Bool => "true or false".to_owned(),
