@@ -116,6 +116,8 @@ const CASES: &[(&str, Option<&str>, &str, &str)] = &[
     ("empty_sweep", Some("6:16"), "sweeps.concurrency", "empty sweep list"),
     ("huge_product", Some("5:1"), "sweeps", "1331 combinations, more than the cap of 1000"),
     ("duplicate_sweep_values", Some("6:23"), "sweeps.concurrency[2]", "listed twice"),
+    // Regression: `1` and `1.0` were not recognised as the same value.
+    ("duplicate_sweep_values_int_float", Some("6:23"), "sweeps.concurrency[2]", "listed twice"),
     ("duplicate_scenarios", Some("7:5"), "scenarios[1]", "repeats an earlier one"),
     (
         "scenario_and_sweep_same_key",

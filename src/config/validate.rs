@@ -569,7 +569,8 @@ fn semantic(
     for (k, v) in &cfg.sweeps {
         let Some(list) = v.as_array() else { continue };
         for (i, item) in list.iter().enumerate() {
-            if list[..i].contains(item) {
+            // Loose equality: `1` and `1.0` are the same point (aiperf parses both as 1).
+            if list[..i].iter().any(|prev| crate::plan::values_equal(prev, item)) {
                 diags.push(at(
                     Diagnostic::new(
                         format!("/sweeps/{}/{i}", escape_segment(k)),
