@@ -307,3 +307,16 @@ fn target_point_matching_nothing_is_a_warning() {
     );
     assert_eq!(p.combinations[0].targets.len(), 1);
 }
+
+#[test]
+fn integral_floats_of_integer_options_print_as_integers() {
+    // Regression: `concurrency: 4.0` passed the schema (JSON Schema integers include 4.0) and
+    // became `--concurrency 4.0`, which aiperf's integer option rejects.
+    let p = plan(&format!("{HEAD}  concurrency: 4.0\n  benchmark_duration: 60.0\n"));
+    let a = argv_of(&p, 0);
+    let i = a.iter().position(|s| s == "--concurrency").unwrap();
+    assert_eq!(a[i + 1], "4");
+    // A float option keeps its float.
+    let d = a.iter().position(|s| s == "--benchmark-duration").unwrap();
+    assert_eq!(a[d + 1], "60.0");
+}
