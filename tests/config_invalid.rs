@@ -73,6 +73,8 @@ const CASES: &[(&str, Option<&str>, &str, &str)] = &[
     // Wrong types.
     ("type_string_for_int", Some("5:16"), "base_config.concurrency", "is not of type \"integer\""),
     ("type_list_for_bool", Some("5:14"), "base_config.streaming", "is not of type \"boolean\""),
+    // Regression: the message said only `false is not of type "string"`; the hint now says why.
+    ("yaml11_boolean_for_string", Some("3:10"), "base_config.model", "quote the value"),
     ("sweep_not_a_list", Some("6:16"), "sweeps.concurrency", "is not of type \"array\""),
     // Unknown keys.
     ("unknown_top_level_key", Some("5:1"), "sweep", "did you mean `sweeps`?"),

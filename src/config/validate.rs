@@ -400,7 +400,14 @@ fn schema_diagnostic(
                 msg.truncate(300);
                 msg.push_str("...");
             }
-            let hint = value_hint(&pointer);
+            let mut hint = value_hint(&pointer);
+            // YAML 1.1 reads plain `y`, `n`, `yes`, `no`, `on`, `off` as booleans.
+            if instance.is_boolean() && msg.contains("\"string\"") {
+                hint = Some(format!(
+                    "{}YAML reads unquoted y/n/yes/no/on/off as booleans: quote the value (`\"y\"`) to keep it a string",
+                    hint.map(|h| format!("{h}; ")).unwrap_or_default()
+                ));
+            }
             let mut d = Diagnostic::new(pointer.clone(), format!("{msg} (found {})", kind_of(instance)));
             if let Some(h) = hint {
                 d = d.hint(h);
