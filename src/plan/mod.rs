@@ -274,7 +274,10 @@ fn check_combination(
     pairs: &[(&String, &Value, &String)],
     diags: &mut Vec<Diagnostic>,
 ) {
-    let get = |k: &str| merged.iter().find(|(mk, _)| canonical(mk) == canonical(k));
+    let get = |k: &str| {
+        let c = canonical(k);
+        merged.iter().find(|(mk, _)| canonical(mk) == c)
+    };
     // Where a key got its value: the sweep/scenario entry, else base_config.
     let source = |k: &str| -> String {
         let c = canonical(k);
