@@ -88,10 +88,14 @@ fn read_text(path: &Path) -> Result<String, ConfigError> {
         ConfigError::single(path.to_path_buf(), Diagnostic::new("", message).hint(hint))
     };
     let meta = std::fs::metadata(path).map_err(|e| {
-        fail(
-            format!("failed to read the config file: {e}"),
-            "check the path given to --config-file",
-        )
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            fail(
+                format!("failed to read the config file: it is a symbolic link to a file that cannot be read ({e})"),
+                "fix or remove the dangling symbolic link, or pass the target file's path",
+            )
+        } else {
+            fail(format!("failed to read the config file: {e}"), "check the config file's path")
+        }
     })?;
     if meta.is_dir() {
         return Err(fail(

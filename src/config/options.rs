@@ -56,7 +56,10 @@ pub fn lookup(key: &str) -> Option<&'static AiperfOption> {
         }
         m
     });
-    index.get(&key.replace('-', "_")).map(|&i| &OPTIONS[i])
+    // No allocation for the common spelling (snake_case): this runs for every key of every
+    // combination while planning.
+    let found = if key.contains('-') { index.get(&key.replace('-', "_")) } else { index.get(key) };
+    found.map(|&i| &OPTIONS[i])
 }
 
 /// The canonical config key of an option (`isl` -> `prompt_input_tokens_mean`), so that two

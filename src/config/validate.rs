@@ -400,7 +400,14 @@ fn schema_diagnostic(
                 msg.truncate(300);
                 msg.push_str("...");
             }
-            let hint = value_hint(&pointer);
+            let mut hint = value_hint(&pointer);
+            // YAML 1.1 reads plain `y`, `n`, `yes`, `no`, `on`, `off` as booleans.
+            if instance.is_boolean() && msg.contains("\"string\"") {
+                hint = Some(format!(
+                    "{}YAML reads unquoted y/n/yes/no/on/off as booleans: quote the value (`\"y\"`) to keep it a string",
+                    hint.map(|h| format!("{h}; ")).unwrap_or_default()
+                ));
+            }
             let mut d = Diagnostic::new(pointer.clone(), format!("{msg} (found {})", kind_of(instance)));
             if let Some(h) = hint {
                 d = d.hint(h);
@@ -416,9 +423,41 @@ fn schema_diagnostic(
 fn value_hint(pointer: &str) -> Option<String> {
     let segs: Vec<&str> = pointer.split('/').skip(1).collect();
     let key = match segs.as_slice() {
+        ["sweeps", k] => {
+            return Some(format!("a sweep is a non-empty list of values, e.g. `{k}: [1, 2, 4]`"));
+        }
+        ["batch_name"] => {
+            return Some(
+                "`batch_name` becomes a directory name: letters, digits, `.`, `_`, `-`".to_owned(),
+            );
+        }
+        ["max_combinations"] => {
+            return Some("`max_combinations` takes an integer >= 1".to_owned());
+        }
+        ["base_config", "goodput", ..] => "goodput",
         ["base_config", k] | ["sweeps", k, _] | ["scenarios", _, k] | ["exclude", _, k] => *k,
         _ => return None,
     };
+    match key {
+        "api_key_env_var" => {
+            return Some(
+                "`api_key_env_var` takes the NAME of an environment variable (e.g. `NVIDIA_API_KEY`), not the key itself"
+                    .to_owned(),
+            );
+        }
+        "health_check_endpoint" => {
+            return Some(
+                "`health_check_endpoint` takes a path starting with `/`, e.g. `/v1/models`"
+                    .to_owned(),
+            );
+        }
+        "extra_args" => {
+            return Some(
+                "`extra_args` takes a list of strings, e.g. `[\"--flag\", \"value\"]`".to_owned(),
+            );
+        }
+        _ => {}
+    }
     let o = options::lookup(key)?;
     let takes = match o.kind {
         options::OptKind::Bool => "true or false".to_owned(),
@@ -537,7 +576,8 @@ fn semantic(
     for (k, v) in &cfg.sweeps {
         let Some(list) = v.as_array() else { continue };
         for (i, item) in list.iter().enumerate() {
-            if list[..i].contains(item) {
+            // Loose equality: `1` and `1.0` are the same point (aiperf parses both as 1).
+            if list[..i].iter().any(|prev| crate::plan::values_equal(prev, item)) {
                 diags.push(at(
                     Diagnostic::new(
                         format!("/sweeps/{}/{i}", escape_segment(k)),

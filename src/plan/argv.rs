@@ -150,6 +150,14 @@ pub fn build(merged: &Map<String, Value>, default_url: Option<&str>, mock: bool)
                 args.push(Arg::OfflineTokenizer);
             }
             (_, Value::Null) => {}
+            // JSON Schema's `integer` accepts `4.0`; aiperf's integer options do not parse "4.0".
+            (OptKind::Int { .. }, Value::Number(n))
+                if n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                    && !(n.is_i64() || n.is_u64()) =>
+            {
+                args.push(Arg::Lit(flag));
+                args.push(Arg::Lit(format!("{}", n.as_f64().unwrap_or_default() as i64)));
+            }
             (_, v) => {
                 args.push(Arg::Lit(flag));
                 args.push(Arg::Lit(scalar_text(v)));

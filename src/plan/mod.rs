@@ -217,6 +217,26 @@ pub fn expand(config: &Config) -> Result<Plan, ConfigError> {
             );
         }
     }
+    // A target point whose `match` fits no combination (a typo in a key or a value) would
+    // silently check nothing.
+    if let Some(t) = &config.targets {
+        for (i, p) in t.points.iter().enumerate() {
+            let hit = combinations.iter().any(|c| {
+                p.match_.iter().all(|(k, v)| c.get(k).is_some_and(|mv| values_equal(mv, v)))
+            });
+            if !hit && !combinations.is_empty() {
+                warnings.push(
+                    Diagnostic::new(
+                        format!("/targets/points/{i}/match"),
+                        "this target point matches no combination: its targets are never checked",
+                    )
+                    .hint(
+                        "check its keys and values against `base_config`, `sweeps` and `scenarios`",
+                    ),
+                );
+            }
+        }
+    }
     if combinations.is_empty() {
         return Err(config.error(vec![
             Diagnostic::new("/exclude", "every combination is excluded: nothing to run")
@@ -254,7 +274,10 @@ fn check_combination(
     pairs: &[(&String, &Value, &String)],
     diags: &mut Vec<Diagnostic>,
 ) {
-    let get = |k: &str| merged.iter().find(|(mk, _)| canonical(mk) == canonical(k));
+    let get = |k: &str| {
+        let c = canonical(k);
+        merged.iter().find(|(mk, _)| canonical(mk) == c)
+    };
     // Where a key got its value: the sweep/scenario entry, else base_config.
     let source = |k: &str| -> String {
         let c = canonical(k);

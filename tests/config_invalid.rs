@@ -1,0 +1,327 @@
+//! A corpus of invalid configs (`tests/fixtures/invalid/*.yaml`, each with a comment saying what
+//! is wrong), run through the real binary: `sweeper validate FILE` must exit 2 without a panic and
+//! name the file, line and column, the key path, the problem and a hint.
+//!
+//! Cases that cannot be a committed file (unreadable, a directory, non-UTF-8, > 1 MiB) are
+//! created at test time in a temporary directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sweeper");
+
+struct Out {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+}
+
+/// Runs the binary with a time limit (the child is killed past it and the test fails).
+fn run(args: &[&str], limit: Duration) -> Out {
+    let start = Instant::now();
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sweeper");
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`sweeper {}` did not finish within {limit:?}", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().expect("output");
+    Out {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: start.elapsed(),
+    }
+}
+
+fn validate(file: &str) -> Out {
+    run(&["validate", file], Duration::from_secs(20))
+}
+
+/// (fixture, expected `LINE:COL` (None: no position), expected key path, message fragment)
+const CASES: &[(&str, Option<&str>, &str, &str)] = &[
+    // Malformed YAML.
+    ("yaml_bad_indent", Some("4:3"), "(document)", "did not find expected key"),
+    ("yaml_unclosed_bracket", Some("6:16"), "(document)", "unclosed bracket"),
+    ("yaml_tab_indent", Some("3:2"), "(document)", "tabs disallowed"),
+    ("duplicate_yaml_key", Some("6:3"), "(document)", "duplicate mapping key: concurrency"),
+    ("multiple_documents", Some("5:1"), "(document)", "Documents"),
+    ("deep_nesting", Some("2:61"), "(document)", "Depth"),
+    ("alias_bomb", Some("7:15"), "(document)", "budget breached"),
+    (
+        "top_level_list",
+        Some("2:1"),
+        "(document)",
+        "expected a mapping of config keys, found a list",
+    ),
+    ("empty_file", None, "(document)", "found null"),
+    ("only_comments", None, "(document)", "found null"),
+    // Wrong types.
+    ("type_string_for_int", Some("5:16"), "base_config.concurrency", "is not of type \"integer\""),
+    ("type_list_for_bool", Some("5:14"), "base_config.streaming", "is not of type \"boolean\""),
+    // Regression: the message said only `false is not of type "string"`; the hint now says why.
+    ("yaml11_boolean_for_string", Some("3:10"), "base_config.model", "quote the value"),
+    ("sweep_not_a_list", Some("6:16"), "sweeps.concurrency", "is not of type \"array\""),
+    // Unknown keys.
+    ("unknown_top_level_key", Some("5:1"), "sweep", "did you mean `sweeps`?"),
+    (
+        "unknown_base_config_key",
+        Some("5:3"),
+        "base_config.concurency",
+        "did you mean `concurrency`?",
+    ),
+    ("unknown_base_config_key_no_match", Some("5:3"), "base_config.frobnicate_level", "extra_args"),
+    ("unknown_server_field", Some("4:3"), "server.argvs", "did you mean `argv`?"),
+    ("unknown_aiperf_key", Some("6:3"), "aiperf.verison", "did you mean `version`?"),
+    // Bad enum values.
+    ("bad_endpoint_type", Some("5:18"), "base_config.endpoint_type", "\"chatty\" is not one of"),
+    ("bad_request_rate_mode", Some("6:22"), "base_config.request_rate_mode", "poisson"),
+    ("bad_server_kind", Some("3:9"), "server.kind", "did you mean `docker`?"),
+    ("server_without_kind", Some("2:1"), "server", "needs a `kind`"),
+    // Numbers out of range (judged after merging placeholders).
+    (
+        "negative_concurrency_in_sweep",
+        Some("6:20"),
+        "sweeps.concurrency[1]",
+        "-4 is less than the minimum of 1",
+    ),
+    (
+        "zero_concurrency_no_sweep",
+        Some("5:16"),
+        "base_config.concurrency",
+        "0 is less than the minimum of 1",
+    ),
+    (
+        "zero_concurrency_other_key_swept",
+        Some("5:16"),
+        "base_config.concurrency",
+        "0 is less than the minimum of 1",
+    ),
+    ("negative_duration", Some("5:23"), "base_config.benchmark_duration", "-60"),
+    ("max_combinations_zero", Some("2:19"), "max_combinations", "less than the minimum of 1"),
+    ("bad_goodput", Some("6:26"), "base_config.goodput.time_to_first_token", "-5"),
+    // Sweeps.
+    ("empty_sweep", Some("6:16"), "sweeps.concurrency", "empty sweep list"),
+    ("huge_product", Some("5:1"), "sweeps", "1331 combinations, more than the cap of 1000"),
+    ("duplicate_sweep_values", Some("6:23"), "sweeps.concurrency[2]", "listed twice"),
+    // Regression: `1` and `1.0` were not recognised as the same value.
+    ("duplicate_sweep_values_int_float", Some("6:23"), "sweeps.concurrency[2]", "listed twice"),
+    ("duplicate_scenarios", Some("7:5"), "scenarios[1]", "repeats an earlier one"),
+    (
+        "scenario_and_sweep_same_key",
+        Some("6:16"),
+        "scenarios[0].concurrency",
+        "set both by this scenario and by `sweeps`",
+    ),
+    ("server_sweep_without_server", Some("6:3"), "sweeps.server.ttft_ms", "no `server` section"),
+    ("server_sweep_unknown_field", Some("9:3"), "sweeps.server.port", "has no setting `port`"),
+    ("exclude_unswept_key", Some("9:22"), "exclude[0].isl", "not swept"),
+    ("exclude_empty_entry", Some("8:5"), "exclude[0]", "empty exclude entry"),
+    ("exclude_everything", Some("8:3"), "exclude", "every combination is excluded"),
+    // Missing required fields.
+    ("missing_base_config", Some("2:1"), "(document)", "missing required key `base_config`"),
+    ("missing_model", Some("2:1"), "base_config", "missing `model`"),
+    ("missing_url", Some("2:1"), "base_config", "missing `url`"),
+    // Keys sweeper refuses or owns.
+    ("alias_duplicate_isl", Some("6:3"), "base_config.isl", "set the same aiperf option"),
+    ("api_key_literal", Some("5:3"), "base_config.api_key", "api_key_env_var"),
+    ("artifact_dir", Some("5:3"), "base_config.artifact_dir", "output_base_dir"),
+    ("bad_api_key_env_var", Some("5:20"), "base_config.api_key_env_var", "does not match"),
+    (
+        "bad_health_check_endpoint",
+        Some("5:26"),
+        "base_config.health_check_endpoint",
+        "does not match \"^/\"",
+    ),
+    ("bad_batch_name", Some("2:13"), "batch_name", "does not match"),
+    // Contradictions only visible in a merged combination.
+    ("streaming_embeddings", Some("6:14"), "base_config.streaming", "endpoint_type: embeddings"),
+    (
+        "streaming_embeddings_swept",
+        Some("5:14"),
+        "base_config.streaming",
+        "endpoint_type: embeddings",
+    ),
+];
+
+/// Checks one failed validation; returns the problems found (empty when it is as expected).
+fn check(file: &str, out: &Out, pos: Option<&str>, key: &str, fragment: &str) -> Vec<String> {
+    let mut bad = Vec::new();
+    let e = &out.stderr;
+    if out.code != Some(2) {
+        bad.push(format!("exit code {:?}, expected 2", out.code));
+    }
+    if e.contains("panicked") || e.contains("RUST_BACKTRACE") {
+        bad.push("panicked".into());
+    }
+    let loc = match pos {
+        Some(p) => format!("--> {file}:{p}: `{key}`"),
+        None => format!("--> {file}: `{key}`"),
+    };
+    if !e.contains(&loc) {
+        bad.push(format!("no `{loc}`"));
+    }
+    if !e.contains(fragment) {
+        bad.push(format!("message lacks `{fragment}`"));
+    }
+    if !e.lines().any(|l| l.trim_start().starts_with("hint: ") && l.trim().len() > 6) {
+        bad.push("no hint line".into());
+    }
+    if !out.stdout.is_empty() {
+        bad.push(format!("unexpected stdout: {}", out.stdout));
+    }
+    bad
+}
+
+#[test]
+fn every_invalid_fixture_fails_with_location_key_path_message_and_hint() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
+    // Every fixture is in the table (and vice versa), and says what is wrong with it.
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(".yaml").to_owned())
+        .filter(|n| n != "many_problems")
+        .collect();
+    on_disk.sort();
+    let mut listed: Vec<String> = CASES.iter().map(|c| c.0.to_owned()).collect();
+    listed.sort();
+    assert_eq!(on_disk, listed, "tests/fixtures/invalid and CASES differ");
+    assert!(CASES.len() >= 30);
+
+    let mut failures = Vec::new();
+    for (name, pos, key, fragment) in CASES {
+        let file = format!("tests/fixtures/invalid/{name}.yaml");
+        let text = std::fs::read_to_string(dir.join(format!("{name}.yaml"))).unwrap();
+        if *name != "empty_file" && !text.starts_with("# WRONG: ") {
+            failures.push(format!("{file}: first line must be `# WRONG: <what is wrong>`"));
+        }
+        let out = validate(&file);
+        let bad = check(&file, &out, *pos, key, fragment);
+        if !bad.is_empty() {
+            failures.push(format!("{file}: {}\n--- stderr:\n{}", bad.join("; "), out.stderr));
+        }
+    }
+    assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n\n"));
+}
+
+#[test]
+fn many_problems_are_reported_at_once() {
+    let file = "tests/fixtures/invalid/many_problems.yaml";
+    let out = validate(file);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("7 problems"), "{}", out.stderr);
+    assert_eq!(out.stderr.matches("\n  --> ").count(), 7, "{}", out.stderr);
+    for key in [
+        "batch_name",
+        "base_config.concurency",
+        "base_config.endpoint_type",
+        "base_config.streaming",
+        "base_config.api_key",
+        "sweeps.isl",
+        "sweeps.osl[1]",
+    ] {
+        assert!(out.stderr.contains(&format!(": `{key}`")), "missing {key}:\n{}", out.stderr);
+    }
+    // In file order.
+    let lines: Vec<usize> = out
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("  --> "))
+        .map(|l| l.split(':').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(lines, [2, 6, 7, 8, 9, 11, 12]);
+}
+
+#[test]
+fn alias_bomb_fails_fast() {
+    // 9^9 nodes if expanded. Killed (and failed) after 10 s of wall time; it needs well under
+    // 0.1 s of CPU, the margin is for loaded shared machines.
+    let out = run(&["validate", "tests/fixtures/invalid/alias_bomb.yaml"], Duration::from_secs(10));
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("budget breached"), "{}", out.stderr);
+    assert!(out.elapsed < Duration::from_secs(10), "took {:?}", out.elapsed);
+}
+
+#[test]
+fn placeholders_overridden_by_every_combination_are_valid() {
+    for f in ["placeholder_overridden", "placeholder_overridden_by_scenarios"] {
+        let out = validate(&format!("tests/fixtures/valid/{f}.yaml"));
+        assert_eq!(out.code, Some(0), "{f}: {}", out.stderr);
+        assert!(out.stdout.contains("is valid"), "{f}: {}", out.stdout);
+    }
+}
+
+#[test]
+fn max_combinations_flag_raises_the_cap() {
+    let f = "tests/fixtures/invalid/huge_product.yaml";
+    let out = run(&["validate", f, "--max-combinations", "2000"], Duration::from_secs(20));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("1331 combinations"), "{}", out.stdout);
+    // Still refused below the product.
+    let out = run(&["validate", f, "--max-combinations", "1330"], Duration::from_secs(20));
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("cap of 1330"), "{}", out.stderr);
+}
+
+/// Files that cannot be committed: created in a temporary directory.
+#[test]
+fn unreadable_directory_non_utf8_and_oversized_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |n: &str| -> PathBuf { tmp.path().join(n) };
+    let s = |p: &Path| p.display().to_string();
+
+    // Unreadable: tests run as root, where mode 000 is still readable, so use a path inside a
+    // directory that does not exist, and a dangling symbolic link.
+    let missing = p("no-such-dir/config.yaml");
+    let out = validate(&s(&missing));
+    let bad = check(&s(&missing), &out, None, "(document)", "No such file or directory");
+    assert!(bad.is_empty(), "missing: {bad:?}\n{}", out.stderr);
+
+    let link = p("dangling.yaml");
+    std::os::unix::fs::symlink(p("gone.yaml"), &link).unwrap();
+    let out = validate(&s(&link));
+    let bad = check(&s(&link), &out, None, "(document)", "symbolic link");
+    assert!(bad.is_empty(), "dangling symlink: {bad:?}\n{}", out.stderr);
+
+    let dir = p("dir.yaml");
+    std::fs::create_dir(&dir).unwrap();
+    let out = validate(&s(&dir));
+    let bad = check(&s(&dir), &out, None, "(document)", "is a directory");
+    assert!(bad.is_empty(), "directory: {bad:?}\n{}", out.stderr);
+
+    // Non-UTF-8: 0xFF at line 3, column 12.
+    let bin = p("latin1.yaml");
+    std::fs::write(
+        &bin,
+        b"# WRONG: not UTF-8\nbase_config:\n  model: \"m\xff\xfe\"\n  url: http://x\n",
+    )
+    .unwrap();
+    let out = validate(&s(&bin));
+    let bad = check(&s(&bin), &out, Some("3:12"), "(document)", "not valid UTF-8");
+    assert!(bad.is_empty(), "non-UTF-8: {bad:?}\n{}", out.stderr);
+
+    // Over 1 MiB (valid YAML otherwise: the size alone is refused, before parsing).
+    let big = p("big.yaml");
+    let mut text = String::from("base_config:\n  model: m\n  url: http://127.0.0.1:8000\n");
+    while text.len() <= 1024 * 1024 {
+        text.push_str("# padding padding padding padding padding padding padding padding\n");
+    }
+    std::fs::write(&big, text).unwrap();
+    let out = validate(&s(&big));
+    let bad = check(&s(&big), &out, None, "(document)", "a config may be at most 1048576");
+    assert!(bad.is_empty(), "big file: {bad:?}\n{}", out.stderr);
+}

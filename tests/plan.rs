@@ -1,0 +1,322 @@
+//! The plan stage: expansion order, indices, directory names, exclude, argv, servers, targets,
+//! and the `--dry-run` output of the real binary.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{Value, json};
+use sweeper::config::{Config, LoadOptions, load_str};
+use sweeper::plan::{Arg, ArgContext, Plan, argv, expand};
+
+fn load(text: &str) -> Config {
+    load_str(Path::new("t.yaml"), text.to_owned(), &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("config should load:\n{e}\n---\n{text}"))
+}
+
+fn plan(text: &str) -> Plan {
+    let cfg = load(text);
+    expand(&cfg).unwrap_or_else(|e| panic!("config should expand:\n{e}"))
+}
+
+const HEAD: &str = "base_config:\n  model: m\n  url: http://127.0.0.1:8000\n";
+
+/// The rendered argv of combination `i`, program and placeholders as `--dry-run` shows them.
+fn argv_of(p: &Plan, i: usize) -> Vec<String> {
+    argv::render(&p.combinations[i].args, &ArgContext::default())
+}
+
+fn params(p: &Plan) -> Vec<Vec<(String, Value)>> {
+    p.combinations
+        .iter()
+        .map(|c| c.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .collect()
+}
+
+#[test]
+fn sweeps_expand_in_file_order_last_key_fastest() {
+    // `b` before `a` in the file: file order, not alphabetical, decides the nesting.
+    let p = plan(&format!("{HEAD}sweeps:\n  request_count: [1, 2]\n  tokenizer: [tx, ty]\n"));
+    let got: Vec<(Value, Value)> = p
+        .combinations
+        .iter()
+        .map(|c| (c.params["request_count"].clone(), c.params["tokenizer"].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (json!(1), json!("tx")),
+            (json!(1), json!("ty")),
+            (json!(2), json!("tx")),
+            (json!(2), json!("ty"))
+        ]
+    );
+    let p2 = plan(&format!("{HEAD}sweeps:\n  tokenizer: [tx, ty]\n  request_count: [1, 2]\n"));
+    let got2: Vec<(Value, Value)> = p2
+        .combinations
+        .iter()
+        .map(|c| (c.params["tokenizer"].clone(), c.params["request_count"].clone()))
+        .collect();
+    assert_eq!(
+        got2,
+        [
+            (json!("tx"), json!(1)),
+            (json!("tx"), json!(2)),
+            (json!("ty"), json!(1)),
+            (json!("ty"), json!(2))
+        ]
+    );
+    // Indices are 0..N-1 in expansion order.
+    assert_eq!(p.combinations.iter().map(|c| c.index).collect::<Vec<_>>(), [0, 1, 2, 3]);
+    assert_eq!(p.swept_keys, ["request_count", "tokenizer"]);
+}
+
+#[test]
+fn scenarios_are_the_outermost_dimension() {
+    let p = plan(&format!(
+        "{HEAD}scenarios:\n  - {{isl: 128, osl: 128}}\n  - {{isl: 2048, osl: 64}}\nsweeps:\n  concurrency: [1, 8]\n"
+    ));
+    let got: Vec<(u64, u64, u64)> = p
+        .combinations
+        .iter()
+        .map(|c| {
+            let n = |k: &str| c.params[k].as_u64().unwrap();
+            (n("isl"), n("osl"), n("concurrency"))
+        })
+        .collect();
+    assert_eq!(got, [(128, 128, 1), (128, 128, 8), (2048, 64, 1), (2048, 64, 8)]);
+}
+
+#[test]
+fn indices_are_stable_and_dense_after_exclude() {
+    let text = format!(
+        "{HEAD}sweeps:\n  concurrency: [1, 2, 4]\n  isl: [10, 20]\nexclude:\n  - {{concurrency: 2, isl: 20}}\n  - {{concurrency: 4}}\n"
+    );
+    let p = plan(&text);
+    let got: Vec<(usize, u64, u64)> = p
+        .combinations
+        .iter()
+        .map(|c| {
+            (c.index, c.params["concurrency"].as_u64().unwrap(), c.params["isl"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(got, [(0, 1, 10), (1, 1, 20), (2, 2, 10)]);
+    // Same input, same plan.
+    let again = plan(&text);
+    assert_eq!(params(&p), params(&again));
+    assert_eq!(
+        p.combinations.iter().map(|c| &c.dir).collect::<Vec<_>>(),
+        again.combinations.iter().map(|c| &c.dir).collect::<Vec<_>>()
+    );
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+}
+
+#[test]
+fn exclude_matching_nothing_is_a_warning() {
+    let p =
+        plan(&format!("{HEAD}sweeps:\n  concurrency: [1, 2]\nexclude:\n  - {{concurrency: 3}}\n"));
+    assert_eq!(p.combinations.len(), 2);
+    assert_eq!(p.warnings.len(), 1);
+    assert!(p.warnings[0].message.contains("matches no combination"));
+    assert_eq!(p.warnings[0].key_path(), "exclude[0]");
+    assert!(p.warnings[0].pos.is_some());
+}
+
+#[test]
+fn nemo_directory_names() {
+    // Keys sorted, `{key}{value}` joined with `_`, as the NeMo runner names them.
+    let p = plan(&format!(
+        "{HEAD}  concurrency: 0\nsweeps:\n  prompt_input_tokens_mean: [100]\n  concurrency: [1, 2]\n"
+    ));
+    let dirs: Vec<&str> = p.combinations.iter().map(|c| c.dir.as_str()).collect();
+    assert_eq!(
+        dirs,
+        ["concurrency1_prompt_input_tokens_mean100", "concurrency2_prompt_input_tokens_mean100"]
+    );
+    // Booleans as Python prints them; `/` in values sanitized.
+    let p = plan(&format!("{HEAD}sweeps:\n  streaming: [true, false]\n  tokenizer: [org/tok]\n"));
+    let dirs: Vec<&str> = p.combinations.iter().map(|c| c.dir.as_str()).collect();
+    assert_eq!(dirs, ["streamingTrue_tokenizerorg-tok", "streamingFalse_tokenizerorg-tok"]);
+    // No sweep: one run, straight in the batch directory.
+    let p = plan(&format!("{HEAD}  concurrency: 1\n"));
+    assert_eq!(p.combinations.len(), 1);
+    assert_eq!(p.combinations[0].dir, "");
+    assert!(p.combinations[0].params.is_empty());
+}
+
+#[test]
+fn alias_in_sweep_overrides_base_spelling() {
+    let p = plan(&format!("{HEAD}  prompt_input_tokens_mean: 100\nsweeps:\n  isl: [128, 256]\n"));
+    for (c, want) in p.combinations.iter().zip(["128", "256"]) {
+        let a = argv_of(&p, c.index);
+        assert!(!a.iter().any(|s| s == "--prompt-input-tokens-mean"), "{a:?}");
+        let i = a.iter().position(|s| s == "--isl").expect("--isl");
+        assert_eq!(a[i + 1], want);
+        assert_eq!(a.iter().filter(|s| *s == "--isl").count(), 1);
+        assert!(!c.merged.contains_key("prompt_input_tokens_mean"));
+    }
+}
+
+#[test]
+fn argv_booleans_goodput_secret_and_extra_args() {
+    let p = plan(&format!(
+        "{HEAD}  streaming: true\n  no_gpu_telemetry: true\n  goodput:\n    time_to_first_token: 25\n    request_latency: 100\n  api_key_env_var: SWEEPER_TEST_KEY\n  extra_args: [\"--foo\", \"bar baz\"]\n  concurrency: 2\n"
+    ));
+    let c = &p.combinations[0];
+    let a = argv_of(&p, 0);
+    assert_eq!(a[0], "aiperf");
+    assert_eq!(a[1], "profile");
+    // Booleans are bare flags.
+    let i = a.iter().position(|s| s == "--streaming").unwrap();
+    assert!(a[i + 1].starts_with("--"), "{a:?}");
+    assert!(a.iter().any(|s| s == "--no-gpu-telemetry"));
+    assert!(!a.iter().any(|s| s == "true"), "{a:?}");
+    // goodput: ONE argument.
+    let g = a.iter().position(|s| s == "--goodput").unwrap();
+    assert_eq!(a[g + 1], "time_to_first_token:25 request_latency:100");
+    assert_eq!(a.iter().filter(|s| s.contains("time_to_first_token")).count(), 1);
+    // The key: a placeholder in the plan, masked when shown.
+    let k = c.args.iter().position(|x| *x == Arg::Lit("--api-key".into())).unwrap();
+    assert_eq!(c.args[k + 1], Arg::Secret { env_var: "SWEEPER_TEST_KEY".into() });
+    assert_eq!(a[k + 2], "***"); // +1 for the program in the rendered argv
+    // extra_args verbatim, at the very end.
+    assert_eq!(&a[a.len() - 2..], ["--foo", "bar baz"]);
+    assert!(!a.iter().any(|s| s == "--extra-args" || s == "--api-key-env-var"));
+}
+
+#[test]
+fn goodput_as_a_string_is_one_argument() {
+    let p = plan(&format!("{HEAD}  goodput: 'time_to_first_token:25   request_latency:100'\n"));
+    let a = argv_of(&p, 0);
+    let g = a.iter().position(|s| s == "--goodput").unwrap();
+    assert_eq!(a[g + 1], "time_to_first_token:25 request_latency:100");
+}
+
+#[test]
+fn server_sweeps_make_distinct_servers_and_run_order_groups_them() {
+    let p = plan(
+        "server:\n  kind: mock\nbase_config:\n  model: m\nsweeps:\n  server.max_num_seqs: [4, 8]\n  concurrency: [1, 2]\n",
+    );
+    let ids: Vec<&str> = p.combinations.iter().map(|c| c.server_id.as_str()).collect();
+    assert_eq!(ids, ["server-0", "server-0", "server-1", "server-1"]);
+    // Server values go to the server, not to aiperf.
+    let a = argv_of(&p, 0);
+    assert!(!a.iter().any(|s| s.contains("max-num-seqs")), "{a:?}");
+    assert!(a.contains(&"http://127.0.0.1:<port>".to_owned()), "{a:?}");
+
+    // Server key varying fastest: run order still groups by server, indices unchanged.
+    let p = plan(
+        "server:\n  kind: mock\nbase_config:\n  model: m\nsweeps:\n  concurrency: [1, 2]\n  server.max_num_seqs: [4, 8]\n",
+    );
+    let ids: Vec<&str> = p.combinations.iter().map(|c| c.server_id.as_str()).collect();
+    assert_eq!(ids, ["server-0", "server-1", "server-0", "server-1"]);
+    assert_eq!(p.run_order(), [0, 2, 1, 3]);
+    assert_eq!(p.combinations.iter().map(|c| c.index).collect::<Vec<_>>(), [0, 1, 2, 3]);
+}
+
+#[test]
+fn targets_attach_to_matching_combinations() {
+    let p = plan(&format!(
+        "{HEAD}scenarios:\n  - {{isl: 128, osl: 128}}\n  - {{isl: 2048, osl: 128}}\nsweeps:\n  concurrency: [1, 32]\ntargets:\n  tolerance: 0.1\n  points:\n    - match: {{isl: 128, osl: 128, concurrency: 1}}\n      ttft_ms: 38\n      tput_user: 28\n    - match: {{prompt_input_tokens_mean: 2048}}\n      ttft_ms: 800\n      tolerance: 0.2\n"
+    ));
+    let t: Vec<Vec<(String, f64, f64)>> = p
+        .combinations
+        .iter()
+        .map(|c| c.targets.iter().map(|t| (t.metric.clone(), t.target, t.tolerance)).collect())
+        .collect();
+    assert_eq!(t[0], [("ttft_ms".into(), 38.0, 0.1), ("tput_user".into(), 28.0, 0.1)]);
+    assert!(t[1].is_empty());
+    // Matched through an alias (`prompt_input_tokens_mean` vs `isl`), both concurrencies.
+    assert_eq!(t[2], [("ttft_ms".into(), 800.0, 0.2)]);
+    assert_eq!(t[3], [("ttft_ms".into(), 800.0, 0.2)]);
+}
+
+#[test]
+fn contradiction_in_one_combination_is_reported_with_its_sweep_entry() {
+    let cfg =
+        load(&format!("{HEAD}  streaming: true\nsweeps:\n  endpoint_type: [chat, embeddings]\n"));
+    let e = expand(&cfg).unwrap_err();
+    assert_eq!(e.diagnostics.len(), 1, "{e}");
+    assert!(e.diagnostics[0].message.contains("embeddings"));
+}
+
+// ---- the binary: --dry-run ------------------------------------------------------------------
+
+const BIN: &str = env!("CARGO_BIN_EXE_sweeper");
+
+#[test]
+fn dry_run_writes_nothing_masks_the_key_and_shows_merged_config_with_verbose() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("results");
+    let cfg = tmp.path().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "batch_name: dry\noutput_base_dir: {}\n{HEAD}  api_key_env_var: SWEEPER_DRY_KEY\n  concurrency: 0\nsweeps:\n  concurrency: [1, 2]\n",
+            out_dir.display()
+        ),
+    )
+    .unwrap();
+    let secret = "sk-very-secret-value-42";
+    for verbose in [false, true] {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--config-file").arg(&cfg).arg("--dry-run").env("SWEEPER_DRY_KEY", secret);
+        if verbose {
+            cmd.arg("--verbose");
+        }
+        let out = cmd.current_dir(tmp.path()).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+        assert!(!stdout.contains(secret) && !stderr.contains(secret), "secret leaked");
+        assert!(stdout.contains("--api-key '***'") || stdout.contains("--api-key ***"), "{stdout}");
+        assert!(stdout.contains("2 combinations"), "{stdout}");
+        assert!(stdout.contains("concurrency1"), "{stdout}");
+        assert_eq!(stdout.contains("merged config:"), verbose, "{stdout}");
+        if verbose {
+            assert!(stdout.contains("\"concurrency\": 2"), "{stdout}");
+        }
+        assert!(!out_dir.exists(), "--dry-run created {}", out_dir.display());
+        // Nothing else written next to the config either.
+        let entries: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
+        assert_eq!(entries.len(), 1, "{entries:?}");
+    }
+}
+
+#[test]
+fn dry_run_of_an_invalid_config_exits_2() {
+    let out = Command::new(BIN)
+        .args(["--config-file", "tests/fixtures/invalid/missing_url.yaml", "--dry-run"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn target_point_matching_nothing_is_a_warning() {
+    // Regression: a typo in `match` (`foo`, or a value no combination has) silently checked
+    // nothing.
+    let p = plan(&format!(
+        "{HEAD}sweeps:\n  concurrency: [1, 2]\ntargets:\n  points:\n    - match: {{concurrency: 1}}\n      ttft_ms: 3\n    - match: {{foo: 1}}\n      ttft_ms: 3\n    - match: {{concurrency: 64}}\n      ttft_ms: 3\n"
+    ));
+    let w: Vec<String> = p.warnings.iter().map(|d| d.key_path()).collect();
+    assert_eq!(w, ["targets.points[1].match", "targets.points[2].match"]);
+    assert!(
+        p.warnings.iter().all(|d| d.message.contains("matches no combination") && d.pos.is_some())
+    );
+    assert_eq!(p.combinations[0].targets.len(), 1);
+}
+
+#[test]
+fn integral_floats_of_integer_options_print_as_integers() {
+    // Regression: `concurrency: 4.0` passed the schema (JSON Schema integers include 4.0) and
+    // became `--concurrency 4.0`, which aiperf's integer option rejects.
+    let p = plan(&format!("{HEAD}  concurrency: 4.0\n  benchmark_duration: 60.0\n"));
+    let a = argv_of(&p, 0);
+    let i = a.iter().position(|s| s == "--concurrency").unwrap();
+    assert_eq!(a[i + 1], "4");
+    // A float option keeps its float.
+    let d = a.iter().position(|s| s == "--benchmark-duration").unwrap();
+    assert_eq!(a[d + 1], "60.0");
+}
