@@ -23,7 +23,8 @@ fn parse_ts(s: &str) -> f64 {
 }
 
 fn main() {
-    let n: usize = std::env::var("BENCH_COMBINATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let n: usize =
+        std::env::var("BENCH_COMBINATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let tmp = tempfile::tempdir().unwrap();
 
@@ -35,7 +36,8 @@ fn main() {
             let mut s = s;
             let mut buf = [0u8; 1024];
             let _ = s.read(&mut buf);
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
         }
     });
 
@@ -60,11 +62,13 @@ fn main() {
         .unwrap();
     let wall = start.elapsed().as_secs_f64();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let batch = std::fs::read_dir(tmp.path().join("out/bench")).unwrap().next().unwrap().unwrap().path();
+    let batch =
+        std::fs::read_dir(tmp.path().join("out/bench")).unwrap().next().unwrap().unwrap().path();
 
     let mut spans: Vec<(f64, f64, f64)> = Vec::new(); // start, end, aiperf duration
     for i in 1..=n {
-        let t = std::fs::read_to_string(batch.join(format!("concurrency{i}/process_result.json"))).unwrap();
+        let t = std::fs::read_to_string(batch.join(format!("concurrency{i}/process_result.json")))
+            .unwrap();
         let v: serde_json::Value = serde_json::from_str(&t).unwrap();
         spans.push((
             parse_ts(v["started_at"].as_str().unwrap()),
@@ -85,7 +89,10 @@ fn main() {
         percentile(&gaps, 95.0),
         gaps.last().copied().unwrap_or(f64::NAN)
     );
-    println!("  all of sweeper's own time per combination: {:.2} ms", (wall - aiperf_total) * 1000.0 / n as f64);
+    println!(
+        "  all of sweeper's own time per combination: {:.2} ms",
+        (wall - aiperf_total) * 1000.0 / n as f64
+    );
 
     // The warm venv check.
     let settings = sweeper::config::AiperfSettings::default();
@@ -97,7 +104,11 @@ fn main() {
             times.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         times.sort_by(f64::total_cmp);
-        println!("  managed venv warm check: p50 {:.3} ms, max {:.3} ms (target well under 100 ms)", percentile(&times, 50.0), times[times.len() - 1]);
+        println!(
+            "  managed venv warm check: p50 {:.3} ms, max {:.3} ms (target well under 100 ms)",
+            percentile(&times, 50.0),
+            times[times.len() - 1]
+        );
     } else {
         println!("  managed venv not built: run `sweeper setup` to time its warm check");
     }

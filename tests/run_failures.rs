@@ -382,3 +382,82 @@ fn kill_9_then_resume_runs_only_what_did_not_succeed() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("plans different combinations"));
 }
+
+#[test]
+fn second_ctrl_c_kills_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = config(tmp.path(), &http_server(port), port, 600, "");
+    let pids = tmp.path().join("pids");
+    let child = sweeper()
+        .arg("-c")
+        .arg(&cfg)
+        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
+        .env("FAKE_AIPERF_PIDS", &pids)
+        .env("FAKE_AIPERF_MODE", "hang")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_for(Duration::from_secs(30), || !pids_in(&pids).is_empty()),
+        "the run never started"
+    );
+    let pid = child.id() as i32;
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    std::thread::sleep(Duration::from_millis(100));
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let start = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "the second Ctrl-C must not wait for the grace period"
+    );
+    assert!(text(&out).contains("killing everything now"));
+    for p in pids_in(&pids) {
+        assert!(wait_for(Duration::from_secs(5), || !pid_alive(p)), "process {p} orphaned");
+    }
+    assert!(wait_for(Duration::from_secs(5), || std::net::TcpStream::connect(("127.0.0.1", port))
+        .is_err()));
+}
+
+#[test]
+fn progress_on_a_terminal_shows_run_params_elapsed_and_eta() {
+    // `script` gives sweeper a pseudo-terminal, as a person's shell would.
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = config(tmp.path(), &http_server(port), port, 600, "");
+    let slow = tmp.path().join("slow-aiperf.sh");
+    std::fs::write(
+        &slow,
+        format!("#!/bin/sh\nsleep 1.5\nexec {} \"$@\"\n", fake_aiperf().display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&slow, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let yaml = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(&fake_aiperf().display().to_string(), &slow.display().to_string());
+    std::fs::write(&cfg, yaml).unwrap();
+    let cmd = format!("{} -c {}", env!("CARGO_BIN_EXE_sweeper"), cfg.display());
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
+        .output()
+        .expect("`script` (util-linux) is needed for this test");
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("[1/3] concurrency=1  elapsed 0:00:0"), "{t}");
+    assert!(t.contains("[3/3] concurrency=4  elapsed"), "{t}");
+    assert!(t.contains("ETA 0:00:0"), "an ETA once a run has finished: {t}");
+    // Without a terminal: plain lines, no carriage returns.
+    let plain = sweeper()
+        .arg("-c")
+        .arg(&cfg)
+        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
+        .output()
+        .unwrap();
+    let p = text(&plain);
+    assert!(!p.contains('\r'), "{p}");
+    assert!(p.contains("run 2/3 (#1): concurrency=2, ETA 0:00:0"), "{p}");
+}

@@ -410,7 +410,8 @@ impl Runner<'_> {
                 // On a terminal, one status line redrawn every second; plain lines otherwise.
                 let tty = interactive() && !self.verbose;
                 let mut tick = tokio::time::interval(Duration::from_secs(1));
-                let eta_left = durations.iter().sum::<f64>() / durations.len().max(1) as f64 * (to_run - pos) as f64;
+                let eta_left = durations.iter().sum::<f64>() / durations.len().max(1) as f64
+                    * (to_run - pos) as f64;
                 loop {
                     tokio::select! {
                         o = &mut run => break o,
