@@ -5,6 +5,13 @@
 //! 1 ms resolution, which alone would add up to 1 ms of jitter to every chunk, while a thread
 //! waiting on `recv_timeout` wakes within tens of microseconds. HTTP tasks submit sequences over
 //! a channel and receive token indices over a per-sequence tokio channel.
+//!
+//! Waking a tokio task from a foreign thread costs a system call, so the engine does not do it
+//! per token: it releases due tokens in ticks at least [`TICK`] apart, as one batch handed to a
+//! dispatcher task inside the runtime, which forwards them to the sequences (cheap local
+//! wake-ups). A token is therefore released up to one tick after its model time; the gap between
+//! two tokens of a sequence is off by at most one tick either way, and never drifts because every
+//! deadline is computed from the previous deadline, not from when it was released.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -14,6 +21,12 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+/// Shortest time between two releases of due tokens.
+pub const TICK: Duration = Duration::from_micros(250);
+
+/// Tokens released together: each sequence's channel and the token's index.
+type Batch = Vec<(UnboundedSender<u32>, u32)>;
 
 /// Words streamed as output, one per token, in this order (repeating). Each has a leading space
 /// and re-tokenizes as exactly one token, alone and concatenated, with the offline byte-level BPE
@@ -103,17 +116,27 @@ pub struct Engine {
 pub struct EngineGone;
 
 impl Engine {
-    /// Starts the engine thread.
+    /// Starts the engine thread and its dispatcher task. Must be called inside a tokio runtime.
     ///
     /// # Errors
     /// When the OS refuses to create a thread.
     pub fn start(timing: Timing) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
+        let (batch_tx, mut batch_rx) = unbounded_channel::<Batch>();
         let stats = Arc::new(EngineStats::default());
         let thread_stats = Arc::clone(&stats);
         std::thread::Builder::new()
             .name("mock-engine".into())
-            .spawn(move || run(&rx, timing, &thread_stats))?;
+            .spawn(move || run(&rx, &batch_tx, timing, &thread_stats))?;
+        // Ends when the engine thread drops `batch_tx`.
+        tokio::spawn(async move {
+            while let Some(batch) = batch_rx.recv().await {
+                for (tokens, index) in batch {
+                    // A closed channel means the client left; the engine sees it next time.
+                    let _ = tokens.send(index);
+                }
+            }
+        });
         Ok(Self { tx, stats })
     }
 
@@ -174,16 +197,17 @@ impl Scheduler {
         }
     }
 
-    /// Emits every token due at or before `now`.
-    fn emit_due(&mut self, now: Instant, stats: &EngineStats) {
+    /// Adds every token due at or before `now` to `batch`.
+    fn emit_due(&mut self, now: Instant, batch: &mut Batch, stats: &EngineStats) {
         while let Some(&Reverse((due, id))) = self.due.peek() {
             if due > now {
                 break;
             }
             self.due.pop();
             let Some(seq) = self.running.get_mut(&id) else { continue };
-            let alive = seq.tokens.send(seq.emitted).is_ok();
+            let alive = !seq.tokens.is_closed();
             if alive {
+                batch.push((seq.tokens.clone(), seq.emitted));
                 seq.emitted += 1;
                 stats.tokens_generated.fetch_add(1, Ordering::Relaxed);
             }
@@ -198,7 +222,12 @@ impl Scheduler {
     }
 }
 
-fn run(rx: &mpsc::Receiver<Submit>, timing: Timing, stats: &EngineStats) {
+fn run(
+    rx: &mpsc::Receiver<Submit>,
+    batches: &UnboundedSender<Batch>,
+    timing: Timing,
+    stats: &EngineStats,
+) {
     let mut s = Scheduler {
         timing,
         waiting: VecDeque::new(),
@@ -206,14 +235,17 @@ fn run(rx: &mpsc::Receiver<Submit>, timing: Timing, stats: &EngineStats) {
         due: BinaryHeap::new(),
         next_id: 0,
     };
+    let mut released = Instant::now();
     loop {
-        // Sleep until the next token is due or a request arrives.
+        // Sleep until the next token is due (but at least a tick after the last release) or a
+        // request arrives.
         let received = match s.due.peek() {
             None => match rx.recv() {
                 Ok(m) => Some(m),
                 Err(_) => return,
             },
             Some(&Reverse((due, _))) => {
+                let due = due.max(released + TICK);
                 let now = Instant::now();
                 if due <= now {
                     None
@@ -232,7 +264,17 @@ fn run(rx: &mpsc::Receiver<Submit>, timing: Timing, stats: &EngineStats) {
                 s.waiting.push_back(m);
             }
         }
-        s.emit_due(Instant::now(), stats);
+        let now = Instant::now();
+        if now >= released + TICK {
+            let mut batch = Vec::new();
+            s.emit_due(now, &mut batch, stats);
+            if !batch.is_empty() {
+                released = now;
+                if batches.send(batch).is_err() {
+                    return; // the runtime is gone
+                }
+            }
+        }
         s.admit(None);
         stats.running.store(s.running.len() as u64, Ordering::Relaxed);
         stats.waiting.store(s.waiting.len() as u64, Ordering::Relaxed);
