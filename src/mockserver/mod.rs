@@ -331,6 +331,7 @@ pub fn main(args: MockServerArgs) -> u8 {
             return 2;
         }
     };
+    raise_open_files_limit();
     let runtime = match runtime() {
         Ok(r) => r,
         Err(e) => {
@@ -372,6 +373,19 @@ pub fn main(args: MockServerArgs) -> u8 {
             }
         }
     })
+}
+
+/// Raises the soft limit on open files to the hard limit: each streaming client holds a socket,
+/// and a common soft limit of 1024 would cap a 1,000-stream sweep. Failure only lowers capacity.
+fn raise_open_files_limit() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &raw const lim);
+        }
+    }
 }
 
 /// The runtime `sweeper mock-server` runs on: one thread (plus the engine thread). One thread
