@@ -1,27 +1,180 @@
-//! The built-in OpenAI-compatible inference server (`sweeper mock-server`, server kind `mock`).
-//! STUB: filled in by the mock-server work (issue 3).
+//! The built-in OpenAI-compatible inference server (`sweeper mock-server`, server kind `mock`):
+//! its parameters, the accept loop, start-up and shutdown.
+//!
+//! # Endpoints
+//! `POST /v1/chat/completions` and `POST /v1/completions` (streaming SSE and non-streaming JSON),
+//! `GET /v1/models`, `GET /health` (503 during `--startup-delay-ms`), `GET /metrics` (Prometheus).
+//!
+//! # Serving model (see [`model`])
+//! Every inference request becomes one sequence. With `P` = estimated prompt tokens
+//! (`ceil(chars / 4)` over the prompt or all message contents) and `R` = sequences running:
+//!
+//! * at most `max_num_seqs` sequences run at once; the others wait in a FIFO queue, and a waiting
+//!   sequence is admitted the moment a running one finishes (or its client disconnects);
+//! * first token at `admission + prefill_base_ms + prefill_per_token_ms * P`;
+//! * each next token `decode_base_ms + decode_per_seq_ms * R` after the previous one, with `R`
+//!   counted when the previous token was emitted (prefilling sequences count as running);
+//! * exactly `max_completion_tokens` (chat), else `max_tokens`, else `default_max_tokens` tokens.
+//!
+//! So below saturation TTFT is the prefill time and ITL grows slowly with load; past
+//! `max_num_seqs` the queue makes TTFT grow while throughput plateaus at
+//! `max_num_seqs / (decode_base_ms + decode_per_seq_ms * max_num_seqs)` tokens per ms.
+//!
+//! Each token is one short common English word with a leading space (" the", " and", ...), which
+//! re-tokenizes as exactly one token, so clients that count tokens by re-tokenizing agree with
+//! `usage.completion_tokens`.
+//!
+//! # Faults (see [`faults`]), all off by default
+//! start-up delay, seeded HTTP 500s, a required API key read from a named environment variable,
+//! dying after N answered requests, and streams that stall after K tokens.
 
+mod faults;
+mod http;
+pub mod model;
+
+use std::future::Future;
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use faults::{FaultConfig, Faults};
+use http::Shared;
+use model::{Engine, Timing};
 
 /// Parameters of the mock server's serving model and fault injection. The same struct is the
 /// `server: {kind: mock, ...}` section of a config and the flags of `sweeper mock-server`.
 #[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct MockParams {
-    /// Most sequences decoded at once; the rest wait in a queue.
+    /// Model name listed by `GET /v1/models`. Requests may name any model; responses echo it.
+    #[arg(long, default_value = "mock-model")]
+    pub model: String,
+    /// Most sequences decoded at once; the rest wait in a FIFO queue.
     #[arg(long, default_value_t = 64)]
-    #[serde(default = "default_max_num_seqs")]
+    #[schemars(range(min = 1))]
     pub max_num_seqs: u32,
-}
-
-fn default_max_num_seqs() -> u32 {
-    64
+    /// Prefill time in ms that every request pays before its first token.
+    #[arg(long, default_value_t = 10.0)]
+    #[schemars(range(min = 0.0))]
+    pub prefill_base_ms: f64,
+    /// Prefill time in ms per estimated prompt token (estimate: characters / 4, rounded up).
+    #[arg(long, default_value_t = 0.02)]
+    #[schemars(range(min = 0.0))]
+    pub prefill_per_token_ms: f64,
+    /// Fixed part of the time in ms between two tokens of one sequence.
+    #[arg(long, default_value_t = 5.0)]
+    #[schemars(range(min = 0.0))]
+    pub decode_base_ms: f64,
+    /// Time in ms added to every decode step per running sequence.
+    #[arg(long, default_value_t = 0.05)]
+    #[schemars(range(min = 0.0))]
+    pub decode_per_seq_ms: f64,
+    /// Output tokens when a request sets neither `max_tokens` nor `max_completion_tokens`.
+    #[arg(long, default_value_t = 16)]
+    #[schemars(range(min = 1))]
+    pub default_max_tokens: u32,
+    /// Largest request body accepted, in bytes; larger ones get HTTP 413.
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    pub max_body_bytes: u64,
+    /// Fault: ms after start during which `/health` and inference answer HTTP 503.
+    #[arg(long, default_value_t = 0)]
+    pub startup_delay_ms: u64,
+    /// Fault: fraction (0 to 1) of valid inference requests answered HTTP 500, chosen by `seed`.
+    #[arg(long, default_value_t = 0.0)]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub error_rate: f64,
+    /// Fault: fraction (0 to 1) of valid inference requests that stall: after
+    /// `stall_after_tokens` tokens nothing more is sent, but the connection stays open.
+    #[arg(long, default_value_t = 0.0)]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub stall_rate: f64,
+    /// Fault: tokens a stalling request sends before it stalls.
+    #[arg(long, default_value_t = 1)]
+    pub stall_after_tokens: u32,
+    /// Fault: exit (status 1) once this many inference requests have been answered; 0 = never.
+    #[arg(long, default_value_t = 0)]
+    pub exit_after_requests: u64,
+    /// Fault: require `Authorization: Bearer <key>` on `/v1/` paths, where <key> is read at
+    /// start-up from the environment variable of this NAME (the key itself is never a flag).
+    #[arg(long, value_name = "NAME")]
+    pub api_key_env: Option<String>,
+    /// Seed of the `error_rate` and `stall_rate` decisions (the n-th valid request's fate is a
+    /// function of the seed and n).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 impl Default for MockParams {
     fn default() -> Self {
-        Self { max_num_seqs: default_max_num_seqs() }
+        Self {
+            model: "mock-model".into(),
+            max_num_seqs: 64,
+            prefill_base_ms: 10.0,
+            prefill_per_token_ms: 0.02,
+            decode_base_ms: 5.0,
+            decode_per_seq_ms: 0.05,
+            default_max_tokens: 16,
+            max_body_bytes: 4 * 1024 * 1024,
+            startup_delay_ms: 0,
+            error_rate: 0.0,
+            stall_rate: 0.0,
+            stall_after_tokens: 1,
+            exit_after_requests: 0,
+            api_key_env: None,
+            seed: 0,
+        }
+    }
+}
+
+impl MockParams {
+    /// Checks the ranges the types cannot express.
+    ///
+    /// # Errors
+    /// A message naming the first bad parameter.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_num_seqs == 0 {
+            return Err("`max_num_seqs` must be at least 1".into());
+        }
+        if self.default_max_tokens == 0 {
+            return Err("`default_max_tokens` must be at least 1".into());
+        }
+        for (name, v) in [
+            ("prefill_base_ms", self.prefill_base_ms),
+            ("prefill_per_token_ms", self.prefill_per_token_ms),
+            ("decode_base_ms", self.decode_base_ms),
+            ("decode_per_seq_ms", self.decode_per_seq_ms),
+        ] {
+            if !(v.is_finite() && (0.0..=3_600_000.0).contains(&v)) {
+                return Err(format!("`{name}` must be between 0 and 3600000 ms, got {v}"));
+            }
+        }
+        for (name, v) in [("error_rate", self.error_rate), ("stall_rate", self.stall_rate)] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!("`{name}` must be a fraction between 0 and 1, got {v}"));
+            }
+        }
+        if self.api_key_env.as_deref().is_some_and(str::is_empty) {
+            return Err("`api_key_env` must name an environment variable".into());
+        }
+        Ok(())
+    }
+
+    fn timing(&self) -> Timing {
+        Timing {
+            max_num_seqs: self.max_num_seqs as usize,
+            prefill_base_ms: self.prefill_base_ms,
+            prefill_per_token_ms: self.prefill_per_token_ms,
+            decode_base_ms: self.decode_base_ms,
+            decode_per_seq_ms: self.decode_per_seq_ms,
+        }
     }
 }
 
@@ -38,8 +191,257 @@ pub struct MockServerArgs {
     pub params: MockParams,
 }
 
-/// Runs the server until SIGINT/SIGTERM; returns the process exit code.
-pub fn main(_args: MockServerArgs) -> u8 {
-    eprintln!("error: the mock server is not built yet");
-    2
+/// Why [`MockServer::serve`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServeOutcome {
+    /// The shutdown future completed.
+    Shutdown,
+    /// `exit_after_requests` requests were answered (the injected crash).
+    Died,
+}
+
+/// A mock server that could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MockServerError {
+    #[error("invalid mock-server parameters: {0}")]
+    Params(String),
+    #[error(
+        "the API key variable `{0}` (from `api_key_env`) is not set or empty\nhint: export {0}=<key> before starting the server, or drop `api_key_env`"
+    )]
+    MissingApiKey(String),
+    #[error("failed to start the mock engine thread: {0}")]
+    Engine(std::io::Error),
+}
+
+/// A configured server, ready to serve on a listener.
+#[derive(Debug)]
+pub struct MockServer {
+    params: MockParams,
+    api_key: Option<String>,
+}
+
+impl MockServer {
+    /// Validates `params` and reads the API key from the variable `api_key_env` names.
+    ///
+    /// # Errors
+    /// Bad parameters, or an unset key variable.
+    pub fn new(params: MockParams) -> Result<Self, MockServerError> {
+        params.validate().map_err(MockServerError::Params)?;
+        let api_key = match &params.api_key_env {
+            None => None,
+            Some(var) => match std::env::var(var) {
+                Ok(k) if !k.is_empty() => Some(k),
+                _ => return Err(MockServerError::MissingApiKey(var.clone())),
+            },
+        };
+        Ok(Self { params, api_key })
+    }
+
+    /// Serves until `shutdown` completes (then stops accepting, lets open connections finish for
+    /// up to a second, and drops the rest) or the injected crash fires (drops everything at once).
+    ///
+    /// # Errors
+    /// When the engine thread cannot be started.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<ServeOutcome, MockServerError> {
+        let p = self.params;
+        let engine = Engine::start(p.timing()).map_err(MockServerError::Engine)?;
+        let faults = Faults::new(FaultConfig {
+            startup_delay: Duration::from_millis(p.startup_delay_ms),
+            error_rate: p.error_rate,
+            stall_rate: p.stall_rate,
+            stall_after_tokens: p.stall_after_tokens,
+            seed: p.seed,
+            api_key: self.api_key,
+            exit_after_requests: p.exit_after_requests,
+        });
+        let shared =
+            Arc::new(Shared::new(engine, faults, p.model, p.default_max_tokens, p.max_body_bytes));
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut conns = JoinSet::new();
+        tokio::pin!(shutdown);
+        let outcome = loop {
+            tokio::select! {
+                () = &mut shutdown => break ServeOutcome::Shutdown,
+                () = shared.faults.die.notified() => break ServeOutcome::Died,
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        let _ = stream.set_nodelay(true);
+                        let shared = Arc::clone(&shared);
+                        let mut stop = stop_rx.clone();
+                        conns.spawn(async move {
+                            let service = service_fn(move |req| http::handle(req, Arc::clone(&shared)));
+                            let conn = http1::Builder::new()
+                                .timer(TokioTimer::new())
+                                .serve_connection(TokioIo::new(stream), service);
+                            tokio::pin!(conn);
+                            tokio::select! {
+                                _ = conn.as_mut() => return,
+                                _ = stop.changed() => conn.as_mut().graceful_shutdown(),
+                            }
+                            let _ = conn.await;
+                        });
+                    }
+                    // Out of file descriptors or a connection reset before accept: keep serving.
+                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                },
+            }
+        };
+        drop(listener);
+        match outcome {
+            ServeOutcome::Shutdown => {
+                let _ = stop_tx.send(true);
+                let drain = async { while conns.join_next().await.is_some() {} };
+                let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+            }
+            ServeOutcome::Died => {
+                // Let the last answer's bytes reach the socket, then drop every connection.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        conns.shutdown().await;
+        Ok(outcome)
+    }
+}
+
+/// Serves `params` on `listener` until `shutdown` completes; see [`MockServer::serve`].
+///
+/// # Errors
+/// See [`MockServer::new`] and [`MockServer::serve`].
+pub async fn serve(
+    listener: TcpListener,
+    params: MockParams,
+    shutdown: impl Future<Output = ()>,
+) -> Result<ServeOutcome, MockServerError> {
+    MockServer::new(params)?.serve(listener, shutdown).await
+}
+
+/// Runs the server until SIGINT/SIGTERM; returns the process exit code (0 after a signal, 1 after
+/// the injected crash, 2 when it cannot start).
+pub fn main(args: MockServerArgs) -> u8 {
+    let exit_after = args.params.exit_after_requests;
+    let server = match MockServer::new(args.params) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    raise_open_files_limit();
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return 2;
+        }
+    };
+    runtime.block_on(async move {
+        let (host, port) = (args.host.as_str(), args.port);
+        let listener = match TcpListener::bind((host, port)).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!(
+                    "error: failed to listen on `{host}:{port}`: {e}\nhint: pick another --port, or --port 0 for any free port"
+                );
+                return 2;
+            }
+        };
+        let addr = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("error: failed to read the listening address: {e}");
+                return 2;
+            }
+        };
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "listening on http://{addr}");
+        let _ = stdout.flush();
+        drop(stdout);
+        match server.serve(listener, shutdown_signal()).await {
+            Ok(ServeOutcome::Shutdown) => 0,
+            Ok(ServeOutcome::Died) => {
+                eprintln!("mock-server: exiting after {exit_after} requests (--exit-after-requests)");
+                1
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                2
+            }
+        }
+    })
+}
+
+/// Raises the soft limit on open files to the hard limit: each streaming client holds a socket,
+/// and a common soft limit of 1024 would cap a 1,000-stream sweep. Failure only lowers capacity.
+fn raise_open_files_limit() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &raw const lim);
+        }
+    }
+}
+
+/// The runtime `sweeper mock-server` runs on: one thread (plus the engine thread). One thread
+/// serves well over 50,000 streamed tokens/s, and it leaves the other cores to the benchmark
+/// client that shares the machine; a multi-threaded runtime spent more CPU on waking its own
+/// workers than on serving.
+///
+/// # Errors
+/// When the OS refuses the runtime's resources.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
+}
+
+/// Completes on SIGINT or SIGTERM. If the handlers cannot be installed, never completes (the
+/// default signal disposition then ends the process).
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        params: MockParams,
+    }
+
+    #[test]
+    fn clap_serde_and_default_agree() {
+        let from_flags = Cli::parse_from(["x"]).params;
+        let from_yaml: MockParams = serde_json::from_str("{}").expect("empty object is valid");
+        assert_eq!(from_flags, MockParams::default());
+        assert_eq!(from_yaml, MockParams::default());
+        assert!(MockParams::default().validate().is_ok());
+    }
+
+    #[test]
+    fn validate_rejects_bad_values() {
+        let bad = [
+            MockParams { max_num_seqs: 0, ..MockParams::default() },
+            MockParams { error_rate: 1.5, ..MockParams::default() },
+            MockParams { decode_base_ms: f64::NAN, ..MockParams::default() },
+            MockParams { prefill_base_ms: -1.0, ..MockParams::default() },
+        ];
+        for p in bad {
+            assert!(p.validate().is_err(), "{p:?}");
+        }
+    }
 }

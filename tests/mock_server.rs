@@ -1,0 +1,882 @@
+//! Tests of `sweeper mock-server` over HTTP on 127.0.0.1: wire formats, token counts, metrics,
+//! the serving model's timing, every fault, every bad request, and runs of the real aiperf.
+//!
+//! The aiperf tests need `SWEEPER_TEST_AIPERF` (path of the `aiperf` executable) and
+//! `SWEEPER_TEST_TOKENIZER` (a local HF tokenizer dir, see make-offline-tokenizer.py); they fail
+//! when these are unset.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sweeper::mockserver::model::{OUTPUT_WORDS, estimate_tokens};
+use sweeper::mockserver::{MockParams, MockServerError, ServeOutcome, serve};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers (kept in this file on purpose).
+
+struct Server {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<ServeOutcome, MockServerError>>,
+}
+
+impl Server {
+    async fn start(params: MockParams) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, params, async move {
+            let _ = stopped.await;
+        }));
+        Self { addr, stop: Some(stop), task }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn stop(mut self) -> ServeOutcome {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(5), self.task)
+            .await
+            .expect("server stops within 5 s")
+            .expect("server task did not panic")
+            .expect("server ran")
+    }
+}
+
+/// Tests that assert times run one at a time: aiperf is CPU-heavy on small machines and would
+/// skew the others' timings.
+static TIMING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().expect("http client")
+}
+
+/// Model parameters with round numbers, for timing assertions.
+fn timed(max_num_seqs: u32, prefill: f64, decode: f64, per_seq: f64) -> MockParams {
+    MockParams {
+        max_num_seqs,
+        prefill_base_ms: prefill,
+        prefill_per_token_ms: 0.0,
+        decode_base_ms: decode,
+        decode_per_seq_ms: per_seq,
+        ..MockParams::default()
+    }
+}
+
+fn chat_body(max: u32, stream: bool) -> Value {
+    json!({"model": "m", "messages": [{"role": "user", "content": "hello world, how are you"}],
+           "stream": stream, "max_completion_tokens": max, "stream_options": {"include_usage": true}})
+}
+
+/// One SSE event's data and when its bytes arrived.
+struct Event {
+    at: Instant,
+    data: String,
+}
+
+/// Sends a streaming request and collects its events; `sent` is when the request was sent.
+async fn stream(c: &reqwest::Client, url: &str, body: &Value) -> (Instant, Vec<Event>) {
+    let sent = Instant::now();
+    let mut resp = c.post(url).json(body).send().await.expect("request sent");
+    assert_eq!(resp.status(), 200, "streaming request failed");
+    let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(ct.as_deref(), Some("text/event-stream"));
+    let mut buf = String::new();
+    let mut events = Vec::new();
+    while let Some(chunk) = resp.chunk().await.expect("stream chunk") {
+        let at = Instant::now();
+        buf.push_str(std::str::from_utf8(&chunk).expect("utf-8 stream"));
+        while let Some(end) = buf.find("\n\n") {
+            let event: String = buf.drain(..end + 2).collect();
+            let data = event.strip_prefix("data: ").expect("every event is a `data: ` line");
+            events.push(Event { at, data: data.trim_end().to_owned() });
+        }
+    }
+    assert!(buf.is_empty(), "stream ended mid-event: {buf:?}");
+    (sent, events)
+}
+
+fn content_events(events: &[Event]) -> Vec<(Instant, String)> {
+    events
+        .iter()
+        .filter(|e| e.data != "[DONE]")
+        .filter_map(|e| {
+            let v: Value = serde_json::from_str(&e.data).expect("chunk is JSON");
+            let c = &v["choices"][0];
+            let text = c["delta"]["content"].as_str().or(c["text"].as_str())?;
+            (!text.is_empty()).then(|| (e.at, text.to_owned()))
+        })
+        .collect()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn assert_near(what: &str, measured: f64, expected: f64, tolerance: f64) {
+    assert!(
+        (measured - expected).abs() <= tolerance,
+        "{what}: measured {measured:.2} ms, model says {expected:.2} ms (tolerance {tolerance:.2} ms)"
+    );
+}
+
+/// Asserts the OpenAI error shape and returns the error object.
+async fn assert_error(resp: reqwest::Response, status: u16) -> Value {
+    assert_eq!(resp.status(), status, "status");
+    let v: Value = resp.json().await.expect("error body is JSON");
+    let e = &v["error"];
+    assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "error.message in {v}");
+    assert!(e["type"].is_string(), "error.type in {v}");
+    assert!(e.get("param").is_some_and(|p| p.is_string() || p.is_null()), "error.param in {v}");
+    assert!(e.get("code").is_some_and(|p| p.is_string() || p.is_null()), "error.code in {v}");
+    e.clone()
+}
+
+async fn metric(c: &reqwest::Client, s: &Server, name: &str) -> u64 {
+    let text = c.get(s.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("metric {name} missing from:\n{text}"))
+        .parse()
+        .expect("metric value is an integer")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire formats and token counts.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_stream_sends_one_word_per_chunk_then_finish_usage_and_done() {
+    let s = Server::start(MockParams { decode_base_ms: 1.0, ..MockParams::default() }).await;
+    let c = client();
+    let (_, events) = stream(&c, &s.url("/v1/chat/completions"), &chat_body(5, true)).await;
+    assert_eq!(events.len(), 5 + 3, "5 tokens, finish, usage, [DONE]");
+    for (i, e) in events[..5].iter().enumerate() {
+        let v: Value = serde_json::from_str(&e.data).expect("JSON chunk");
+        assert_eq!(v["object"], "chat.completion.chunk");
+        assert_eq!(v["model"], "m", "echoes the requested model");
+        assert_eq!(v["choices"][0]["delta"]["content"], OUTPUT_WORDS[i]);
+        assert_eq!(v["choices"][0]["finish_reason"], Value::Null);
+        assert_eq!(v["choices"][0]["delta"].get("role").is_some(), i == 0, "role only first");
+    }
+    let finish: Value = serde_json::from_str(&events[5].data).expect("JSON");
+    assert_eq!(finish["choices"][0]["finish_reason"], "length");
+    let usage: Value = serde_json::from_str(&events[6].data).expect("JSON");
+    assert_eq!(usage["choices"], json!([]));
+    let prompt = estimate_tokens("hello world, how are you");
+    assert_eq!(
+        usage["usage"],
+        json!({"prompt_tokens": prompt, "completion_tokens": 5, "total_tokens": prompt + 5})
+    );
+    assert_eq!(events[7].data, "[DONE]");
+
+    // Without include_usage there is no usage chunk.
+    let mut body = chat_body(3, true);
+    body["stream_options"] = json!({"include_usage": false});
+    let (_, events) = stream(&c, &s.url("/v1/chat/completions"), &body).await;
+    assert_eq!(events.len(), 3 + 2);
+    assert!(events.iter().all(|e| !e.data.contains("\"usage\"")));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_stream_and_non_streaming_report_exact_usage() {
+    let s = Server::start(MockParams {
+        decode_base_ms: 1.0,
+        default_max_tokens: 7,
+        ..MockParams::default()
+    })
+    .await;
+    let c = client();
+    let body = json!({"prompt": "abcdefgh", "stream": true, "max_tokens": 4, "stream_options": {"include_usage": true}});
+    let (_, events) = stream(&c, &s.url("/v1/completions"), &body).await;
+    let texts: Vec<String> = content_events(&events).into_iter().map(|e| e.1).collect();
+    assert_eq!(texts, OUTPUT_WORDS[..4].to_vec());
+    let first: Value = serde_json::from_str(&events[0].data).expect("JSON");
+    assert_eq!(first["object"], "text_completion");
+    assert_eq!(events.last().map(|e| e.data.as_str()), Some("[DONE]"));
+
+    // Non-streaming completions.
+    let v: Value = c
+        .post(s.url("/v1/completions"))
+        .json(&json!({"prompt": "abcdefgh", "max_tokens": 20}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(v["object"], "text_completion");
+    let text = v["choices"][0]["text"].as_str().expect("text");
+    assert_eq!(text.split_whitespace().count(), 20);
+    assert_eq!(
+        v["usage"],
+        json!({"prompt_tokens": 2, "completion_tokens": 20, "total_tokens": 22})
+    );
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+
+    // Non-streaming chat: max_completion_tokens wins over max_tokens; default when neither is set.
+    let v: Value = c.post(s.url("/v1/chat/completions"))
+        .json(&json!({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 9, "max_completion_tokens": 3}))
+        .send().await.expect("sent").json().await.expect("JSON");
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["choices"][0]["message"]["content"], " the and of");
+    assert_eq!(v["usage"]["completion_tokens"], 3);
+    let v: Value = c
+        .post(s.url("/v1/chat/completions"))
+        .json(&json!({"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(v["usage"]["completion_tokens"], 7, "default_max_tokens");
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_health_and_metrics() {
+    let s = Server::start(MockParams {
+        model: "org/some-model".into(),
+        decode_base_ms: 1.0,
+        ..MockParams::default()
+    })
+    .await;
+    let c = client();
+    let v: Value =
+        c.get(s.url("/v1/models")).send().await.expect("sent").json().await.expect("JSON");
+    assert_eq!(v["data"][0]["id"], "org/some-model");
+    assert_eq!(c.get(s.url("/health")).send().await.expect("sent").status(), 200);
+    for max in [2, 3] {
+        let r = c
+            .post(s.url("/v1/completions"))
+            .json(&json!({"prompt": "x", "max_tokens": max}))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(r.status(), 200);
+    }
+    let r = c.post(s.url("/v1/completions")).json(&json!({})).send().await.expect("sent");
+    assert_eq!(r.status(), 400);
+    let text = c.get(s.url("/metrics")).send().await.expect("sent").text().await.expect("text");
+    for name in [
+        "mock_num_requests_running",
+        "mock_num_requests_waiting",
+        "mock_generation_tokens_total",
+        "mock_requests_total",
+        "mock_request_errors_total",
+    ] {
+        assert!(text.contains(&format!("# TYPE {name} ")), "{name} in\n{text}");
+    }
+    assert_eq!(metric(&c, &s, "mock_generation_tokens_total").await, 5);
+    assert_eq!(metric(&c, &s, "mock_requests_total").await, 3);
+    assert_eq!(metric(&c, &s, "mock_request_errors_total").await, 1);
+    assert_eq!(metric(&c, &s, "mock_num_requests_running").await, 0);
+    assert_eq!(s.stop().await, ServeOutcome::Shutdown);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The serving model.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_one_slot_the_second_request_waits_for_the_first() {
+    // Each request: 20 ms prefill + 9 steps of 10 ms = 110 ms.
+    let _one_at_a_time = TIMING.lock().await;
+    let s = Server::start(timed(1, 20.0, 10.0, 0.0)).await;
+    let c = client();
+    let url = s.url("/v1/chat/completions");
+    let body = chat_body(10, true);
+    let (a, b, m) = tokio::join!(stream(&c, &url, &body), stream(&c, &url, &body), async {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        (
+            metric(&c, &s, "mock_num_requests_running").await,
+            metric(&c, &s, "mock_num_requests_waiting").await,
+        )
+    },);
+    assert_eq!(m, (1, 1), "one running, one waiting while the first decodes");
+    // (sent, first token, last token) of each; the one that got the slot first is `first`.
+    let times = |(sent, ev): &(Instant, Vec<Event>)| {
+        let toks = content_events(ev);
+        (*sent, toks[0].0, toks[toks.len() - 1].0)
+    };
+    let (mut first, mut second) = (times(&a), times(&b));
+    if second.1 < first.1 {
+        std::mem::swap(&mut first, &mut second);
+    }
+    let first_ttft = ms(first.1 - first.0);
+    assert!((19.5..60.0).contains(&first_ttft), "first TTFT {first_ttft:.2} ms, model says 20 ms");
+    assert_near("first decode span (9 steps)", ms(first.2 - first.1), 90.0, 8.0);
+    assert_near("second's first token after first's last", ms(second.1 - first.2), 20.0, 8.0);
+    assert_near(
+        "second TTFT = first duration + prefill",
+        ms(second.1 - second.0),
+        ms(first.2 - first.0) + 20.0,
+        15.0,
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decode_step_grows_with_running_sequences() {
+    // step = 5 + 5 * running: 10 ms alone, 25 ms with 4 running.
+    let _one_at_a_time = TIMING.lock().await;
+    let s = Server::start(timed(8, 5.0, 5.0, 5.0)).await;
+    let c = client();
+    let url = s.url("/v1/chat/completions");
+    let mean_gap = |ev: &[Event]| {
+        let t = content_events(ev);
+        ms(t[t.len() - 1].0 - t[0].0) / (t.len() - 1) as f64
+    };
+    let (_, alone) = stream(&c, &url, &chat_body(11, true)).await;
+    assert_near("ITL alone", mean_gap(&alone), 10.0, 1.5);
+    let body = chat_body(11, true);
+    let (a, b, d, e) = tokio::join!(
+        stream(&c, &url, &body),
+        stream(&c, &url, &body),
+        stream(&c, &url, &body),
+        stream(&c, &url, &body),
+    );
+    for (_, ev) in [a, b, d, e] {
+        assert_near("ITL with 4 running", mean_gap(&ev), 25.0, 2.5);
+    }
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn startup_delay_answers_503_until_ready() {
+    let s = Server::start(MockParams { startup_delay_ms: 400, ..MockParams::default() }).await;
+    let c = client();
+    let e = assert_error(c.get(s.url("/health")).send().await.expect("sent"), 503).await;
+    assert_eq!(e["code"], "not_ready");
+    assert_error(
+        c.post(s.url("/v1/chat/completions"))
+            .json(&chat_body(2, false))
+            .send()
+            .await
+            .expect("sent"),
+        503,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(c.get(s.url("/health")).send().await.expect("sent").status(), 200);
+    assert_eq!(
+        c.post(s.url("/v1/chat/completions"))
+            .json(&chat_body(2, false))
+            .send()
+            .await
+            .expect("sent")
+            .status(),
+        200
+    );
+    s.stop().await;
+}
+
+async fn statuses(params: MockParams, n: usize) -> Vec<u16> {
+    let s = Server::start(params).await;
+    let c = client();
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let r = c
+            .post(s.url("/v1/completions"))
+            .json(&json!({"prompt": "x", "max_tokens": 1}))
+            .send()
+            .await
+            .expect("sent");
+        let status = r.status().as_u16();
+        if status == 500 {
+            let e = assert_error(r, 500).await;
+            assert_eq!(e["type"], "server_error");
+        }
+        out.push(status);
+    }
+    assert_eq!(
+        metric(&c, &s, "mock_request_errors_total").await,
+        out.iter().filter(|s| **s == 500).count() as u64
+    );
+    s.stop().await;
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_rate_is_a_seeded_fraction_of_http_500() {
+    let p = |seed| MockParams {
+        error_rate: 0.5,
+        seed,
+        decode_base_ms: 0.0,
+        prefill_base_ms: 0.0,
+        ..MockParams::default()
+    };
+    let a = statuses(p(11), 40).await;
+    let b = statuses(p(11), 40).await;
+    let other = statuses(p(12), 40).await;
+    assert_eq!(a, b, "same seed, same pattern");
+    assert_ne!(a, other, "another seed, another pattern");
+    let failed = a.iter().filter(|s| **s == 500).count();
+    assert!((10..=30).contains(&failed), "{failed} of 40 failed at error_rate 0.5: {a:?}");
+    assert!(a.iter().all(|s| *s == 200 || *s == 500));
+    let none = statuses(MockParams { error_rate: 0.0, ..p(11) }, 10).await;
+    assert!(none.iter().all(|s| *s == 200));
+    let all = statuses(MockParams { error_rate: 1.0, ..p(11) }, 10).await;
+    assert!(all.iter().all(|s| *s == 500));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_stream_stops_after_k_tokens_and_keeps_the_connection_open() {
+    let s = Server::start(MockParams {
+        stall_rate: 1.0,
+        stall_after_tokens: 2,
+        decode_base_ms: 5.0,
+        ..MockParams::default()
+    })
+    .await;
+    let c = client();
+    let mut resp = c
+        .post(s.url("/v1/chat/completions"))
+        .json(&chat_body(10, true))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status(), 200);
+    let mut body = String::new();
+    let deadline = Instant::now() + Duration::from_millis(600);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, resp.chunk()).await {
+            Err(_) => break, // no data for the rest of the window, connection still open
+            Ok(Ok(Some(b))) => body.push_str(&String::from_utf8_lossy(&b)),
+            Ok(other) => panic!("stream ended instead of stalling: {other:?}; got {body:?}"),
+        }
+    }
+    assert_eq!(body.matches("\"content\"").count(), 2, "exactly 2 tokens before the stall: {body}");
+    assert!(!body.contains("[DONE]"));
+    // A non-streaming request that stalls never answers.
+    let r = tokio::time::timeout(
+        Duration::from_millis(400),
+        c.post(s.url("/v1/completions")).json(&json!({"prompt": "x", "max_tokens": 5})).send(),
+    )
+    .await;
+    assert!(r.is_err(), "non-streaming stalled request answered: {r:?}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_after_requests_stops_serving() {
+    let s = Server::start(MockParams {
+        exit_after_requests: 3,
+        decode_base_ms: 1.0,
+        ..MockParams::default()
+    })
+    .await;
+    let c =
+        reqwest::Client::builder().no_proxy().pool_max_idle_per_host(0).build().expect("client");
+    for _ in 0..2 {
+        let r = c
+            .post(s.url("/v1/completions"))
+            .json(&json!({"prompt": "x", "max_tokens": 2}))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(r.status(), 200);
+    }
+    // The third answer (here a streamed one) arrives complete, then the server dies.
+    let (_, events) = stream(&c, &s.url("/v1/chat/completions"), &chat_body(3, true)).await;
+    assert_eq!(events.last().map(|e| e.data.as_str()), Some("[DONE]"));
+    let outcome = tokio::time::timeout(Duration::from_secs(3), s.task)
+        .await
+        .expect("server dies")
+        .expect("no panic")
+        .expect("ran");
+    assert_eq!(outcome, ServeOutcome::Died);
+    let r = c.get(format!("http://{}/health", s.addr)).send().await;
+    assert!(r.is_err(), "a dead server answered: {r:?}");
+}
+
+/// The `sweeper mock-server` process: the listening line, the API key from the environment,
+/// SIGTERM, and start-up errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_reads_api_key_from_env_and_exits_cleanly_on_sigterm() {
+    use tokio::io::AsyncBufReadExt;
+    let bin = env!("CARGO_BIN_EXE_sweeper");
+    let mut child = tokio::process::Command::new(bin)
+        .args([
+            "mock-server",
+            "--port",
+            "0",
+            "--api-key-env",
+            "SWEEPER_TEST_MOCK_KEY",
+            "--decode-base-ms",
+            "1",
+        ])
+        .env("SWEEPER_TEST_MOCK_KEY", "s3cret")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn sweeper mock-server");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::BufReader::new(stdout).read_line(&mut line),
+    )
+    .await
+    .expect("listening line within 5 s")
+    .expect("read stdout");
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    let c = client();
+    let url = format!("{base}/v1/chat/completions");
+    let e = assert_error(c.post(&url).json(&chat_body(2, false)).send().await.expect("sent"), 401)
+        .await;
+    assert_eq!(e["code"], "invalid_api_key");
+    assert_error(
+        c.post(&url).bearer_auth("wrong").json(&chat_body(2, false)).send().await.expect("sent"),
+        401,
+    )
+    .await;
+    assert_eq!(
+        c.post(&url)
+            .bearer_auth("s3cret")
+            .json(&chat_body(2, false))
+            .send()
+            .await
+            .expect("sent")
+            .status(),
+        200
+    );
+    assert_eq!(
+        c.get(format!("{base}/health")).send().await.expect("sent").status(),
+        200,
+        "health needs no key"
+    );
+
+    let pid = i32::try_from(child.id().expect("pid")).expect("pid fits i32");
+    // SAFETY: plain kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .expect("exits within 5 s")
+        .expect("wait");
+    assert_eq!(status.code(), Some(0), "clean exit on SIGTERM");
+
+    // Start-up errors exit 2 with a message: unset key variable, port in use.
+    let out = std::process::Command::new(bin)
+        .args(["mock-server", "--port", "0", "--api-key-env", "SWEEPER_TEST_MOCK_KEY_UNSET"])
+        .env_remove("SWEEPER_TEST_MOCK_KEY_UNSET")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SWEEPER_TEST_MOCK_KEY_UNSET"));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let out = std::process::Command::new(bin)
+        .args(["mock-server", "--port", &port])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("failed to listen") && err.contains("--port"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad requests.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_openai_style_errors() {
+    let s = Server::start(MockParams { max_body_bytes: 1024, ..MockParams::default() }).await;
+    let c = client();
+    let chat = s.url("/v1/chat/completions");
+    let text = s.url("/v1/completions");
+    let msg = |content: Value| json!({"messages": [{"role": "user", "content": content}]});
+    let cases: Vec<(&str, &String, String, u16, Option<&str>)> = vec![
+        ("malformed JSON", &chat, "{\"messages\": [".into(), 400, None),
+        ("not an object", &chat, "[1, 2]".into(), 400, None),
+        ("missing messages", &chat, json!({"model": "m"}).to_string(), 400, Some("messages")),
+        (
+            "messages not an array",
+            &chat,
+            json!({"messages": "hi"}).to_string(),
+            400,
+            Some("messages"),
+        ),
+        ("empty messages", &chat, json!({"messages": []}).to_string(), 400, Some("messages")),
+        (
+            "message without role",
+            &chat,
+            json!({"messages": [{"content": "hi"}]}).to_string(),
+            400,
+            Some("messages[0].role"),
+        ),
+        ("content a number", &chat, msg(json!(5)).to_string(), 400, Some("messages[0].content")),
+        (
+            "max_tokens a string",
+            &chat,
+            json!({"messages": [{"role": "user", "content": "x"}], "max_tokens": "ten"})
+                .to_string(),
+            400,
+            Some("max_tokens"),
+        ),
+        (
+            "max_completion_tokens zero",
+            &chat,
+            json!({"messages": [{"role": "user", "content": "x"}], "max_completion_tokens": 0})
+                .to_string(),
+            400,
+            Some("max_completion_tokens"),
+        ),
+        (
+            "max_tokens negative",
+            &text,
+            json!({"prompt": "x", "max_tokens": -3}).to_string(),
+            400,
+            Some("max_tokens"),
+        ),
+        (
+            "stream not a bool",
+            &chat,
+            json!({"messages": [{"role": "user", "content": "x"}], "stream": "yes"}).to_string(),
+            400,
+            Some("stream"),
+        ),
+        (
+            "n=2",
+            &chat,
+            json!({"messages": [{"role": "user", "content": "x"}], "n": 2}).to_string(),
+            400,
+            Some("n"),
+        ),
+        ("missing prompt", &text, json!({"max_tokens": 3}).to_string(), 400, Some("prompt")),
+        ("prompt an object", &text, json!({"prompt": {"a": 1}}).to_string(), 400, Some("prompt")),
+        ("body over the cap", &text, json!({"prompt": "x".repeat(4096)}).to_string(), 413, None),
+    ];
+    for (what, url, body, status, param) in cases {
+        let r = c
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("sent");
+        let got = r.status().as_u16();
+        assert_eq!(got, status, "{what}");
+        let e = assert_error(r, status).await;
+        if let Some(p) = param {
+            assert_eq!(e["param"], p, "{what}: {e}");
+        }
+    }
+    let e = assert_error(c.get(s.url("/v2/nothing")).send().await.expect("sent"), 404).await;
+    assert_eq!(e["code"], "unknown_url");
+    let r = c.get(&chat).send().await.expect("sent");
+    assert_eq!(r.headers().get("allow").and_then(|v| v.to_str().ok()), Some("POST"));
+    assert_error(r, 405).await;
+    assert_error(c.post(s.url("/health")).send().await.expect("sent"), 405).await;
+    assert_error(c.delete(s.url("/v1/models")).send().await.expect("sent"), 405).await;
+    // Still serving.
+    assert_eq!(c.post(&chat).json(&chat_body(2, false)).send().await.expect("sent").status(), 200);
+    assert_eq!(s.stop().await, ServeOutcome::Shutdown);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real aiperf.
+
+fn required_env(name: &str, what: &str) -> PathBuf {
+    match std::env::var_os(name) {
+        Some(v) if !v.is_empty() => PathBuf::from(v),
+        _ => panic!(
+            "{name} is not set: it must be the path of {what} for the aiperf tests \
+             (e.g. {name}=/tmp/aiperf-venv/bin/aiperf SWEEPER_TEST_TOKENIZER=/tmp/tok-bpe4k)"
+        ),
+    }
+}
+
+/// Model used by the aiperf tests.
+fn aiperf_params(max_num_seqs: u32) -> MockParams {
+    MockParams {
+        max_num_seqs,
+        prefill_base_ms: 30.0,
+        prefill_per_token_ms: 0.2,
+        decode_base_ms: 12.0,
+        decode_per_seq_ms: 1.5,
+        ..MockParams::default()
+    }
+}
+
+/// Runs `aiperf profile` against `s` and returns (profile_export_aiperf.json, inputs.json).
+async fn aiperf(s: &Server, args: &[&str]) -> (Value, Value) {
+    let aiperf = required_env("SWEEPER_TEST_AIPERF", "the aiperf executable");
+    let tokenizer = required_env("SWEEPER_TEST_TOKENIZER", "a local tokenizer directory");
+    let _one_at_a_time = TIMING.lock().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cmd = tokio::process::Command::new(&aiperf);
+    cmd.args(["profile", "--model", "mock-model", "--url", &format!("http://{}", s.addr)])
+        .args(["--ui", "none", "--no-server-metrics", "--no-gpu-telemetry"])
+        .arg("--tokenizer")
+        .arg(&tokenizer)
+        .arg("--artifact-dir")
+        .arg(dir.path())
+        .args(args)
+        .kill_on_drop(true);
+    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .await
+        .expect("aiperf finished within 120 s")
+        .unwrap_or_else(|e| panic!("failed to run {}: {e}", aiperf.display()));
+    assert!(
+        out.status.success(),
+        "aiperf failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |name: &str| -> Value {
+        let p = dir.path().join(name);
+        let text = std::fs::read_to_string(&p)
+            .unwrap_or_else(|e| panic!("failed to read {}: {e}", p.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", p.display()))
+    };
+    (read("profile_export_aiperf.json"), read("inputs.json"))
+}
+
+fn stat(export: &Value, metric: &str, stat: &str) -> f64 {
+    export[metric][stat]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{metric}.{stat} missing from aiperf's export"))
+}
+
+/// Mean estimated prompt tokens of the requests aiperf sent (from its inputs.json).
+fn mean_prompt_tokens(inputs: &Value) -> f64 {
+    let sessions = inputs["data"].as_array().expect("inputs.json data");
+    let counts: Vec<f64> = sessions
+        .iter()
+        .map(|s| {
+            let p = &s["payloads"][0];
+            let text =
+                p["messages"][0]["content"].as_str().or(p["prompt"].as_str()).expect("prompt text");
+            f64::from(estimate_tokens(text))
+        })
+        .collect();
+    counts.iter().sum::<f64>() / counts.len() as f64
+}
+
+fn assert_within(what: &str, measured: f64, expected: f64, rel: f64) {
+    assert!(
+        (measured - expected).abs() <= expected * rel,
+        "{what}: aiperf measured {measured:.2}, the model says {expected:.2} (tolerance {:.0}%)",
+        rel * 100.0
+    );
+}
+
+fn assert_osl_exact(export: &Value, osl: f64) {
+    for st in ["avg", "min", "max"] {
+        assert_eq!(stat(export, "output_sequence_length", st), osl, "output_sequence_length.{st}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aiperf_chat_streaming_matches_the_model() {
+    let p = aiperf_params(64);
+    let s = Server::start(p.clone()).await;
+    let (export, inputs) = aiperf(
+        &s,
+        &[
+            "--endpoint-type",
+            "chat",
+            "--streaming",
+            "--concurrency",
+            "2",
+            "--request-count",
+            "10",
+            "--isl",
+            "64",
+            "--osl",
+            "16",
+        ],
+    )
+    .await;
+    assert_eq!(stat(&export, "request_count", "avg"), 10.0);
+    assert_osl_exact(&export, 16.0);
+    let ttft = p.prefill_base_ms + p.prefill_per_token_ms * mean_prompt_tokens(&inputs);
+    assert_within("TTFT avg", stat(&export, "time_to_first_token", "avg"), ttft, 0.15);
+    // Two requests run at once almost all the time.
+    let itl = p.decode_base_ms + p.decode_per_seq_ms * 2.0;
+    assert_within("ITL avg", stat(&export, "inter_token_latency", "avg"), itl, 0.15);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aiperf_completions_non_streaming_matches_the_model() {
+    let p = aiperf_params(64);
+    let s = Server::start(p.clone()).await;
+    let (export, inputs) = aiperf(
+        &s,
+        &[
+            "--endpoint-type",
+            "completions",
+            "--concurrency",
+            "2",
+            "--request-count",
+            "10",
+            "--isl",
+            "64",
+            "--osl",
+            "12",
+        ],
+    )
+    .await;
+    assert_eq!(stat(&export, "request_count", "avg"), 10.0);
+    assert_osl_exact(&export, 12.0);
+    let latency = p.prefill_base_ms
+        + p.prefill_per_token_ms * mean_prompt_tokens(&inputs)
+        + 11.0 * (p.decode_base_ms + p.decode_per_seq_ms * 2.0);
+    assert_within("request latency avg", stat(&export, "request_latency", "avg"), latency, 0.15);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aiperf_constant_request_rate_matches_the_model() {
+    // 5 requests/s: one every 200 ms, each done in about 30 + 13 + 7 * 13.5 = 138 ms, so one runs at a time.
+    let p = aiperf_params(4);
+    let s = Server::start(p.clone()).await;
+    let (export, inputs) = aiperf(
+        &s,
+        &[
+            "--endpoint-type",
+            "chat",
+            "--streaming",
+            "--request-rate",
+            "5",
+            "--arrival-pattern",
+            "constant",
+            "--request-count",
+            "8",
+            "--isl",
+            "64",
+            "--osl",
+            "8",
+        ],
+    )
+    .await;
+    assert_eq!(stat(&export, "request_count", "avg"), 8.0);
+    assert_osl_exact(&export, 8.0);
+    let ttft = p.prefill_base_ms + p.prefill_per_token_ms * mean_prompt_tokens(&inputs);
+    assert_within("TTFT avg", stat(&export, "time_to_first_token", "avg"), ttft, 0.15);
+    let itl = p.decode_base_ms + p.decode_per_seq_ms;
+    assert_within("ITL avg", stat(&export, "inter_token_latency", "avg"), itl, 0.15);
+    assert_within("request throughput", stat(&export, "request_throughput", "avg"), 5.0, 0.25);
+    s.stop().await;
+}
