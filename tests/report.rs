@@ -24,7 +24,13 @@ struct Run {
 
 impl Run {
     fn ok(fixture: &'static str, params: Vec<(&'static str, Value)>) -> Run {
-        Run { fixture: Some(fixture), params, status: RunStatus::Succeeded, reason: None, targets: vec![] }
+        Run {
+            fixture: Some(fixture),
+            params,
+            status: RunStatus::Succeeded,
+            reason: None,
+            targets: vec![],
+        }
     }
 }
 
@@ -171,11 +177,18 @@ fn report_md_has_the_tt_table_with_values_from_the_fixture() {
     let batch = make_batch(
         tmp.path(),
         "b",
-        &[Run::ok("chat-stream", vec![("concurrency", json!(2)), ("endpoint_type", json!("chat"))])],
+        &[Run::ok(
+            "chat-stream",
+            vec![("concurrency", json!(2)), ("endpoint_type", json!("chat"))],
+        )],
     );
     let out = render_batch(&batch, None).unwrap();
     for f in ["report.md", "summary.csv", "summary.json", "report.html"] {
-        assert!(out.files_written.contains(&batch.join(f)), "{f} not written: {:?}", out.files_written);
+        assert!(
+            out.files_written.contains(&batch.join(f)),
+            "{f} not written: {:?}",
+            out.files_written
+        );
     }
     let md = read(&batch.join("report.md"));
     assert!(md.contains(
@@ -237,7 +250,10 @@ fn failed_and_pending_runs_are_reported_with_their_reason() {
     assert!(failures.contains("requests failed: ClientConnectorError: 10"), "{failures}");
     // Partial run: aiperf's error_summary.
     assert!(failures.contains("requests failed: Internal Server Error (500): 5"), "{failures}");
-    assert!(md.contains("| - | - | - | - | - | - | - | - | - | - | - | - | - | - | pending |"), "{md}");
+    assert!(
+        md.contains("| - | - | - | - | - | - | - | - | - | - | - | - | - | - | pending |"),
+        "{md}"
+    );
     assert!(md.contains("1 failed, 1 not run (**in progress or stopped**)"), "{md}");
     // No standardized JSON for the failed or pending runs; one for each run with results.
     let std_files: Vec<_> = out
@@ -260,7 +276,10 @@ fn targets_pass_and_fail_with_ratio_and_exit_code() {
     assert_eq!((out.target_passes, out.target_fails), (1, 1));
     let md = read(&batch.join("report.md"));
     assert!(md.contains("| ttft_ms | config | 21.71 | 25.00 | 0.868 | 0% | PASS ✅ |"), "{md}");
-    assert!(md.contains("| tput_user | config | 199.29 | 250.00 | 0.797 | 10% | FAIL ⛔ |"), "{md}");
+    assert!(
+        md.contains("| tput_user | config | 199.29 | 250.00 | 0.797 | 10% | FAIL ⛔ |"),
+        "{md}"
+    );
     let html = read(&batch.join("report.html"));
     assert!(html.contains("FAIL ⛔") && html.contains("PASS ✅"));
     let json = fixture_value(&batch.join("summary.json"));
@@ -301,8 +320,14 @@ fn targets_file_entries_match_by_isl_osl_and_concurrency() {
     // functional ttft 200 PASS. The c=32 and vlm entries never apply.
     assert_eq!((out.target_passes, out.target_fails), (3, 0));
     let md = read(&batch.join("report.md"));
-    assert!(md.contains("| ttft_ms | theoretical | 21.71 | 20.00 | 1.085 | 10% | PASS ✅ |"), "{md}");
-    assert!(md.contains("| ttft_ms | functional | 21.71 | 200.00 | 0.109 | 0% | PASS ✅ |"), "{md}");
+    assert!(
+        md.contains("| ttft_ms | theoretical | 21.71 | 20.00 | 1.085 | 10% | PASS ✅ |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| ttft_ms | functional | 21.71 | 200.00 | 0.109 | 0% | PASS ✅ |"),
+        "{md}"
+    );
     let bad = tmp.path().join("bad.json");
     std::fs::write(&bad, "{\"x\": [1,").unwrap();
     let e = render_batch(&batch, Some(&bad)).unwrap_err();
@@ -373,11 +398,22 @@ fn render_batch_works_on_a_batch_that_is_still_running() {
                 reason: None,
                 targets: vec![],
             },
-            Run { fixture: None, params: vec![("concurrency", json!(2))], status: RunStatus::Pending, reason: None, targets: vec![] },
+            Run {
+                fixture: None,
+                params: vec![("concurrency", json!(2))],
+                status: RunStatus::Pending,
+                reason: None,
+                targets: vec![],
+            },
         ],
     );
     // Remove the artifacts of the running run: aiperf is still writing them.
-    for f in ["profile_export_aiperf.json", "profile_export_aiperf.csv", "profile_export.jsonl"] {
+    for f in [
+        ".aiperf_results_ready.json",
+        "profile_export_aiperf.json",
+        "profile_export_aiperf.csv",
+        "profile_export.jsonl",
+    ] {
         std::fs::remove_file(batch.join("concurrency1").join(f)).unwrap();
     }
     let out = render_batch(&batch, None).unwrap();
@@ -428,7 +464,10 @@ fn compare_shows_absolute_and_percent_change_and_unmatched_combinations() {
         (tb - ta) / ta * 100.0
     );
     assert!(md.contains(&expected), "{expected}\n{md}");
-    assert!(md.contains("- only in A: concurrency=8") && md.contains("- only in B: concurrency=16"), "{md}");
+    assert!(
+        md.contains("- only in A: concurrency=8") && md.contains("- only in B: concurrency=16"),
+        "{md}"
+    );
     assert_eq!(c.rows.len(), compare::METRICS.len());
     let out = tmp.path().join("cmp");
     assert_eq!(report::compare_command(&a, &b, Some(&out)), Ok(0));
@@ -444,7 +483,10 @@ fn chart_batch(root: &Path) -> PathBuf {
     let mut runs = Vec::new();
     for (j, isl) in [64, 128].iter().enumerate() {
         for (i, c) in [1, 2, 4, 8].iter().enumerate() {
-            runs.push(Run::ok(fx[(i + j) % 4], vec![("concurrency", json!(c)), ("isl", json!(isl))]));
+            runs.push(Run::ok(
+                fx[(i + j) % 4],
+                vec![("concurrency", json!(c)), ("isl", json!(isl))],
+            ));
         }
     }
     make_batch(root, "charts", &runs)
@@ -466,7 +508,12 @@ fn html_report_is_self_contained() {
 
 fn chromium() -> String {
     for c in ["chromium", "chromium-browser", "google-chrome"] {
-        if Command::new("sh").arg("-c").arg(format!("command -v {c}")).output().is_ok_and(|o| o.status.success()) {
+        if Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {c}"))
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
             return c.to_owned();
         }
     }
@@ -516,7 +563,8 @@ fn html_charts_render_in_headless_chromium() {
         assert!(dom.contains(&format!("id=\"{id}\"")), "chart {id} missing from the DOM");
     }
     assert_eq!(dom.matches("<svg").count(), 4);
-    assert!(dom.matches("<polyline").count() >= 4 * 2 + 1, "lines missing");
+    // 2 groups: 2 throughput lines, 4 TTFT, 4 ITL (p50 + p99), and the Pareto front.
+    assert_eq!(dom.matches("<polyline").count(), 11, "lines missing");
     assert!(dom.matches("class=\"point\"").count() >= 8 * 4, "points missing");
 
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
@@ -532,6 +580,10 @@ fn html_charts_render_in_headless_chromium() {
         .expect("run chromium");
     assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
     let png = std::fs::read(&shot).expect("screenshot written");
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "screenshot too small: {}", png.len());
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "screenshot too small: {}",
+        png.len()
+    );
     std::fs::copy(batch.join("report.html"), artifacts.join("report.html")).unwrap();
 }

@@ -96,7 +96,8 @@ pub fn compare(a: &BatchResults, b: &BatchResults) -> Comparison {
         for (name, lower, f) in METRICS {
             let (va, vb) = (f(ma), f(mb));
             let change = va.zip(vb).map(|(x, y)| y - x);
-            let change_pct = va.zip(vb).filter(|(x, _)| *x != 0.0).map(|(x, y)| (y - x) / x * 100.0);
+            let change_pct =
+                va.zip(vb).filter(|(x, _)| *x != 0.0).map(|(x, y)| (y - x) / x * 100.0);
             let verdict = match change_pct {
                 Some(p) if p.abs() < SAME_WITHIN_PCT => "same",
                 Some(p) if (p < 0.0) == lower => "better",

@@ -56,13 +56,14 @@ pub fn render(report: &Report) -> Result<Vec<u8>, String> {
         .chain(["reason".to_string()])
         .collect();
     // A parameter named like a fixed column gets a `param.` prefix.
-    let param_cols: Vec<String> = report
-        .param_keys
-        .iter()
-        .map(|k| {
-            if fixed.contains(k) || tail.contains(k) { format!("param.{k}") } else { k.clone() }
-        })
-        .collect();
+    let param_cols: Vec<String> =
+        report
+            .param_keys
+            .iter()
+            .map(|k| {
+                if fixed.contains(k) || tail.contains(k) { format!("param.{k}") } else { k.clone() }
+            })
+            .collect();
     let mut w = csv::Writer::from_writer(Vec::new());
     let err = |e: csv::Error| format!("failed to write summary.csv: {e}");
     fixed.extend(param_cols);

@@ -107,8 +107,14 @@ pub fn charts(report: &Report) -> Vec<ChartView> {
     let m = |r: &Row| r.metrics.clone().unwrap_or_default();
     let mut out = Vec::new();
     let mut push = |id: &str, title: String, y: &str, log_x: bool, series: Vec<Series>| {
-        let chart =
-            Chart { id: id.into(), title: title.clone(), x_label: axis.label().into(), y_label: y.into(), log_x, series };
+        let chart = Chart {
+            id: id.into(),
+            title: title.clone(),
+            x_label: axis.label().into(),
+            y_label: y.into(),
+            log_x,
+            series,
+        };
         out.push(ChartView { id: id.into(), title, svg: chart.render() });
     };
     push(

@@ -211,7 +211,10 @@ fn write(path: PathBuf, bytes: &[u8], written: &mut Vec<PathBuf>) -> Result<(), 
 /// `process_result.json` and aiperf artifacts, and `targets_file` when given. Writes
 /// `report.md`, `summary.csv`, `summary.json` and `report.html` into the batch dir and
 /// `aiperf_benchmark_*.json` into each run dir with results, all atomically.
-pub fn render_batch(batch_dir: &Path, targets_file: Option<&Path>) -> Result<RenderOutcome, String> {
+pub fn render_batch(
+    batch_dir: &Path,
+    targets_file: Option<&Path>,
+) -> Result<RenderOutcome, String> {
     let results = results::collect(batch_dir)?;
     let reference = targets_file.map(targets::load_reference).transpose()?;
     let report = Report::build(&results, reference.as_deref());

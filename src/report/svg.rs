@@ -68,9 +68,7 @@ fn nice_step(range: f64) -> f64 {
 }
 
 fn fmt_tick(v: f64) -> String {
-    if v.abs() >= 1000.0 {
-        format!("{:.0}", v)
-    } else if v.fract().abs() < 1e-9 {
+    if v.abs() >= 1000.0 || v.fract().abs() < 1e-9 {
         format!("{v:.0}")
     } else if v.abs() >= 1.0 {
         format!("{v:.1}")
@@ -125,9 +123,9 @@ impl Chart {
             return s;
         }
         let tx = |x: f64| if self.log_x { x.log2() } else { x };
-        let (mut x0, mut x1) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-            (a.min(tx(p.0)), b.max(tx(p.0)))
-        });
+        let (mut x0, mut x1) = pts
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(tx(p.0)), b.max(tx(p.0))));
         let mut y1 = pts.iter().fold(f64::NEG_INFINITY, |a, p| a.max(p.1));
         let mut y0 = pts.iter().fold(f64::INFINITY, |a, p| a.min(p.1)).min(0.0);
         if x1 - x0 < 1e-12 {

@@ -181,8 +181,12 @@ pub fn checks_from_reference(entries: &[ReferenceEntry], run: &RunResult) -> Vec
     let l = &run.load;
     let matching: Vec<&ReferenceEntry> = entries
         .iter()
-        .filter(|e| same(e.isl, l.isl) && same(e.osl, l.osl) && same(e.max_concurrency, l.concurrency))
-        .filter(|e| e.num_prompts.is_none() || l.num_prompts.is_none() || same(e.num_prompts, l.num_prompts))
+        .filter(|e| {
+            same(e.isl, l.isl) && same(e.osl, l.osl) && same(e.max_concurrency, l.concurrency)
+        })
+        .filter(|e| {
+            e.num_prompts.is_none() || l.num_prompts.is_none() || same(e.num_prompts, l.num_prompts)
+        })
         .collect();
     let model = run.model_id.as_deref().unwrap_or_default().to_lowercase();
     let by_model: Vec<&ReferenceEntry> = matching
@@ -194,7 +198,8 @@ pub fn checks_from_reference(entries: &[ReferenceEntry], run: &RunResult) -> Vec
         })
         .collect();
     let chosen = if by_model.is_empty() { matching } else { by_model };
-    let labels: std::collections::BTreeSet<&str> = entries.iter().map(|e| e.label.as_str()).collect();
+    let labels: std::collections::BTreeSet<&str> =
+        entries.iter().map(|e| e.label.as_str()).collect();
     let mut out = Vec::new();
     for e in chosen {
         for (tier, metrics, tol) in &e.tiers {

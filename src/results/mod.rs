@@ -35,6 +35,8 @@ use aggregate_json::AggregateExport;
 pub const AGGREGATE_JSON_FILE: &str = "profile_export_aiperf.json";
 pub const AGGREGATE_CSV_FILE: &str = "profile_export_aiperf.csv";
 pub const JSONL_FILE: &str = "profile_export.jsonl";
+/// aiperf's marker, written last and only when the run succeeded.
+pub const READY_MARKER_FILE: &str = ".aiperf_results_ready.json";
 
 /// Statistics of one latency metric, in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -388,12 +390,19 @@ fn load_run(
         .exists()
         .then(|| records::read_json(&pr_path))
         .and_then(|r| r.map_err(|e| problems.push(e)).ok());
-    let (status, mut reason) = match (&process, manifest) {
+    let (mut status, mut reason) = match (&process, manifest) {
         (Some(p), _) => (p.status, p.reason.clone()),
         (None, Some(m)) => (m.status, m.reason.clone()),
         (None, None) if meta.is_some() => (RunStatus::Running, None),
         (None, None) => (RunStatus::Pending, None),
     };
+    // Neither record says it finished, but aiperf wrote its ready marker (written last, only on
+    // success): sweeper was stopped between aiperf's exit and process_result.json.
+    let ready = run_dir.join(READY_MARKER_FILE);
+    let unfinished = matches!(status, RunStatus::Pending | RunStatus::Running);
+    if unfinished && process.is_none() && ready.exists() {
+        status = RunStatus::Succeeded;
+    }
     if reason.is_none()
         && !status.is_success()
         && let Some(tail) = process.as_ref().and_then(|p| p.log_tail.as_ref())
@@ -424,6 +433,12 @@ fn load_run(
     };
     let mut error_lines = Vec::new();
     let mut metrics = aggregate.as_ref().map(KeyMetrics::from_aggregate);
+    if status == RunStatus::Succeeded
+        && process.is_none()
+        && metrics.as_ref().and_then(|m| m.errors).is_some_and(|e| e > 0.0)
+    {
+        status = RunStatus::Partial;
+    }
     if let Some(a) = &aggregate {
         for e in &a.error_summary {
             let d = &e["error_details"];
