@@ -317,6 +317,8 @@ fn standardized_json_has_tt_keys_and_tpot_itl_from_the_right_metrics() {
         "aiperf_benchmark_org_Some-Model_2026-11-22_14-00-47_isl-64_osl-16_maxcon-2_n-20.json"
     );
     let path = standard::write(run, &batch).unwrap().unwrap();
+    // A second render finds the same bytes and leaves the file alone.
+    assert_eq!(standard::write(run, &batch).unwrap(), None);
     let v = json_of(&path);
     let a = json_of(&fx("chat-stream", "profile_export_aiperf.json"));
     for key in [

@@ -130,11 +130,18 @@ pub fn file_name(run: &RunResult) -> String {
 }
 
 /// Writes the standardized JSON into the run dir (atomically); returns its path, or `None` when
-/// the run has no metrics.
+/// nothing was written: the run has no metrics, or the file already holds the same bytes (so
+/// re-rendering after every run rewrites only the new run's file).
 pub fn write(run: &RunResult, batch_dir: &Path) -> Result<Option<PathBuf>, String> {
     let Some(rec) = standard_result(run) else { return Ok(None) };
     let path = run.run_dir(batch_dir).join(file_name(run));
-    crate::records::write_json_atomic(&path, &rec)
+    let mut bytes = serde_json::to_vec_pretty(&rec)
+        .map_err(|e| format!("failed to serialize `{}`: {e}", path.display()))?;
+    bytes.push(b'\n');
+    if std::fs::read(&path).is_ok_and(|old| old == bytes) {
+        return Ok(None);
+    }
+    crate::records::write_atomic(&path, &bytes)
         .map_err(|e| format!("failed to write `{}`: {e}", path.display()))?;
     Ok(Some(path))
 }
