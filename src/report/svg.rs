@@ -145,8 +145,11 @@ impl Chart {
         let px = |x: f64| LEFT + (tx(x) - x0) / (x1 - x0) * pw;
         let py = |y: f64| TOP + ph - (y - y0) / (y1 - y0) * ph;
         // Grid and y ticks.
+        // Tick loops are capped: with huge values a small step may not move `y` at all.
         let mut y = y0;
-        while y <= y1 + ystep * 1e-6 {
+        let mut ticks = 0;
+        while y <= y1 + ystep * 1e-6 && ticks < 30 {
+            ticks += 1;
             let yy = TOP + ph - (y - y0) / (y1 - y0) * ph;
             let _ = write!(
                 s,
@@ -161,12 +164,12 @@ impl Chart {
         // X ticks.
         let xticks: Vec<f64> = if self.log_x {
             let (a, b) = ((x0.ceil()) as i32, (x1.floor()) as i32);
-            (a..=b).map(|e| 2f64.powi(e)).collect()
+            (a..=b).take(30).map(|e| 2f64.powi(e)).collect()
         } else {
             let step = nice_step(x1 - x0);
             let mut v = Vec::new();
             let mut x = (x0 / step).ceil() * step;
-            while x <= x1 {
+            while x <= x1 && v.len() < 30 {
                 v.push(x);
                 x += step;
             }
