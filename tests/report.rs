@@ -379,6 +379,26 @@ fn a_corrupt_run_is_named_with_file_and_line_and_the_others_still_report() {
     let out = render_batch(&batch, None).unwrap();
     let md = read(&batch.join("report.md"));
     assert!(md.contains("| 64 | 16 | 2 | 20 | 21.7 |"), "{md}");
+    // The broken run's numbers come from aiperf's CSV instead (2 decimals): chat-goodput's
+    // TTFT avg 22.93 ms, 619.49 output tok/s.
+    assert!(md.contains("| 64 | 16 | 4 | 20 | 22.9 |"), "{md}");
+    assert!(md.contains("| 619.49 |"), "{md}");
+    // With the CSV broken too, both files are named, and the latencies are recomputed from the
+    // JSONL (which has no run-level throughput).
+    let csv_path = batch.join("concurrency4/profile_export_aiperf.csv");
+    let text = read(&csv_path);
+    let mut lines: Vec<&str> = text.split("\r\n").collect();
+    lines[1] = "Active Decode Throughput (tokens/sec),1.2.3";
+    std::fs::write(&csv_path, lines.join("\r\n")).unwrap();
+    render_batch(&batch, None).unwrap();
+    let md = read(&batch.join("report.md"));
+    assert!(md.contains("| 64 | 16 | 4 | 20 | 22.9 | 22.0 | 35.5 |"), "{md}");
+    assert!(md.contains("| 111.0 | - | - | - | succeeded |"), "{md}");
+    assert!(md.contains("recomputed from `profile_export.jsonl`"), "{md}");
+    assert!(
+        md.contains(&format!("unreadable: failed to parse `{}:2`", csv_path.display())),
+        "{md}"
+    );
     assert!(md.contains("- **#1** `concurrency4` (succeeded): results unreadable"), "{md}");
     assert!(md.contains(&format!("unreadable: failed to parse `{}:", agg.display())), "{md}");
     assert!(out.warnings.iter().any(|w| w.contains("profile_export_aiperf.json:")));

@@ -127,6 +127,46 @@ impl KeyMetrics {
         }
     }
 
+    /// From aiperf's CSV export (values rounded to 2 decimals), used when the aggregate JSON is
+    /// unreadable.
+    pub fn from_csv(c: &csv::CsvExport) -> Self {
+        let lat = |name: &str| {
+            let Some(row) = c.stat(name) else { return Latency::default() };
+            let f = match row.unit.as_deref() {
+                Some("sec" | "s") => 1000.0,
+                Some("ns") => 1e-6,
+                _ => 1.0,
+            };
+            let g = |s: &str| row.stats.get(s).map(|v| v * f);
+            Latency {
+                avg: g("avg"),
+                p50: g("p50"),
+                p90: g("p90"),
+                p99: g("p99"),
+                std: g("std"),
+                min: g("min"),
+                max: g("max"),
+            }
+        };
+        let tpot = lat("Inter Token Latency");
+        let completed = c.scalar("Request Count");
+        KeyMetrics {
+            ttft_ms: lat("Time to First Token"),
+            itl_ms: lat("Inter Chunk Latency"),
+            e2el_ms: lat("Request Latency"),
+            tput_user: tpot.avg.filter(|v| *v > 0.0).map(|v| 1000.0 / v),
+            tpot_ms: tpot,
+            output_tok_s: c.scalar("Output Token Throughput"),
+            total_tok_s: c.scalar("Total Token Throughput"),
+            req_s: c.scalar("Request Throughput"),
+            errors: c.scalar("Error Request Count").or(completed.map(|_| 0.0)),
+            completed,
+            total_input_tokens: c.scalar("Total Input Sequence Length"),
+            total_output_tokens: c.scalar("Total Output Sequence Length"),
+            duration_s: c.scalar("Benchmark Duration"),
+        }
+    }
+
     /// From a streamed JSONL summary (used when the aggregate JSON is missing).
     pub fn from_jsonl(s: &jsonl::JsonlSummary) -> Self {
         KeyMetrics {
@@ -433,6 +473,22 @@ fn load_run(
     };
     let mut error_lines = Vec::new();
     let mut metrics = aggregate.as_ref().map(KeyMetrics::from_aggregate);
+    let csv_path = run_dir.join(AGGREGATE_CSV_FILE);
+    if metrics.is_none() && agg_path.exists() && csv_path.exists() {
+        // The JSON is corrupt (its problem is recorded); aiperf's CSV has the same numbers.
+        match csv::read(&csv_path) {
+            Ok(c) => {
+                warnings.push(format!(
+                    "metrics of `{}` taken from `{}` (2 decimals) because `{}` is unreadable",
+                    run_dir.display(),
+                    AGGREGATE_CSV_FILE,
+                    AGGREGATE_JSON_FILE
+                ));
+                metrics = Some(KeyMetrics::from_csv(&c));
+            }
+            Err(e) => problems.push(e),
+        }
+    }
     if status == RunStatus::Succeeded
         && process.is_none()
         && metrics.as_ref().and_then(|m| m.errors).is_some_and(|e| e > 0.0)
@@ -446,14 +502,16 @@ fn load_run(
             let code = d["code"].as_i64().map(|c| format!(" ({c})")).unwrap_or_default();
             error_lines.push(format!("{kind}{code}: {}", e["count"]));
         }
-    } else if matches!(
-        status,
-        RunStatus::Failed
-            | RunStatus::TimedOut
-            | RunStatus::Interrupted
-            | RunStatus::Partial
-            | RunStatus::Succeeded
-    ) {
+    } else if metrics.is_none()
+        && matches!(
+            status,
+            RunStatus::Failed
+                | RunStatus::TimedOut
+                | RunStatus::Interrupted
+                | RunStatus::Partial
+                | RunStatus::Succeeded
+        )
+    {
         // No aggregate: the JSONL (when aiperf got that far) still says what went wrong.
         let jl = run_dir.join(JSONL_FILE);
         if jl.exists() {
@@ -463,6 +521,11 @@ fn load_run(
                         error_lines.push(format!("{k}: {n}"));
                     }
                     if s.succeeded > 0 {
+                        warnings.push(format!(
+                            "latencies and token counts of `{}` recomputed from `{JSONL_FILE}` \
+                             (no readable aggregate)",
+                            run_dir.display()
+                        ));
                         metrics = Some(KeyMetrics::from_jsonl(&s));
                     }
                 }
