@@ -497,7 +497,8 @@ fn compare_shows_absolute_and_percent_change_and_unmatched_combinations() {
     assert_eq!(csv_text.lines().count(), 1 + compare::METRICS.len());
 }
 
-/// A batch over concurrency 1..8 for two ISLs, from four fixtures.
+/// A batch over concurrency 1..8 for two ISLs, from four fixtures, plus a failed and a pending
+/// combination at concurrency 16.
 fn chart_batch(root: &Path) -> PathBuf {
     let fx = ["chat-stream", "chat-goodput", "chat-partial-errors", "chat-rate-constant-warmup"];
     let mut runs = Vec::new();
@@ -509,6 +510,22 @@ fn chart_batch(root: &Path) -> PathBuf {
             ));
         }
     }
+    // A target PASS and FAIL, a failed and a pending combination, so that every section shows.
+    runs[0].targets = vec![target("ttft_ms", 25.0, 0.0), target("tput_user", 250.0, 0.1)];
+    runs.push(Run {
+        fixture: Some("fail-noserver"),
+        params: vec![("concurrency", json!(16)), ("isl", json!(64))],
+        status: RunStatus::Failed,
+        reason: Some("aiperf exited with code 1: All 10 inference request(s) failed"),
+        targets: vec![],
+    });
+    runs.push(Run {
+        fixture: None,
+        params: vec![("concurrency", json!(16)), ("isl", json!(128))],
+        status: RunStatus::Pending,
+        reason: None,
+        targets: vec![],
+    });
     make_batch(root, "charts", &runs)
 }
 
@@ -606,4 +623,54 @@ fn html_charts_render_in_headless_chromium() {
         png.len()
     );
     std::fs::copy(batch.join("report.html"), artifacts.join("report.html")).unwrap();
+}
+
+#[test]
+fn cli_report_and_compare_exit_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut run = Run::ok("chat-stream", vec![("concurrency", json!(2))]);
+    run.targets = vec![target("ttft_ms", 10.0, 0.0)];
+    let batch = make_batch(tmp.path(), "b", &[run]);
+    let sweeper = env!("CARGO_BIN_EXE_sweeper");
+    let out = Command::new(sweeper).arg("report").arg(&batch).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains(&format!("wrote {}", batch.join("report.md").display())), "{stdout}");
+    assert!(stdout.contains("wrote 1 per-run standardized JSON file(s)"), "{stdout}");
+    assert!(stdout.contains("1 combinations, 0 failed; targets: 0 passed, 1 failed"), "{stdout}");
+
+    let out =
+        Command::new(sweeper).args(["report", "--fail-on-target"]).arg(&batch).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: 1 target check(s) failed"));
+
+    let out = Command::new(sweeper).arg("report").arg(tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("error: failed to read batch `{}`", tmp.path().display())),
+        "{stderr}"
+    );
+
+    let out = Command::new(sweeper).arg("compare").arg(&batch).arg(&batch).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("| concurrency=2 | TTFT avg (ms) | 21.71 | 21.71 | +0.00 | +0.0% | same |"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_single_unswept_run_reports_from_the_batch_dir_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    // No parameters: the run's files are in the batch dir (combination dir "").
+    let batch = make_batch(tmp.path(), "single", &[Run::ok("chat-stream", vec![])]);
+    assert!(batch.join("profile_export_aiperf.json").exists());
+    let out = render_batch(&batch, None).unwrap();
+    let md = read(&batch.join("report.md"));
+    assert!(md.contains("| 64 | 16 | 2 | 20 | 21.7 | 21.3 | 27.5 |"), "{md}");
+    let std_file = batch
+        .join("aiperf_benchmark_mock-model_2026-11-22_14-00-47_isl-64_osl-16_maxcon-2_n-20.json");
+    assert!(out.files_written.contains(&std_file), "{:?}", out.files_written);
 }

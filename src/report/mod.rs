@@ -255,8 +255,16 @@ pub fn report_command(
     for w in &out.warnings {
         eprintln!("warning: {w}");
     }
-    for f in &out.files_written {
+    let (reports, per_run): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        out.files_written.iter().partition(|f| f.parent() == Some(batch_dir));
+    for f in reports {
         println!("wrote {}", f.display());
+    }
+    if !per_run.is_empty() {
+        println!(
+            "wrote {} per-run standardized JSON file(s) (aiperf_benchmark_*.json)",
+            per_run.len()
+        );
     }
     println!(
         "{} combinations, {} failed; targets: {} passed, {} failed",
