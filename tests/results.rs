@@ -405,3 +405,29 @@ fn a_directory_that_is_not_a_batch_is_an_error_with_a_hint() {
     assert!(e.starts_with(&format!("failed to read batch `{}`", tmp.path().display())), "{e}");
     assert!(e.contains("hint:"), "{e}");
 }
+
+#[test]
+fn jsonl_tolerates_value_shapes_it_does_not_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("profile_export.jsonl");
+    let lines = [
+        // A single-chunk request whose inter_chunk_latency is a bare number, a null TTFT.
+        r#"{"metadata":{"benchmark_phase":"profiling"},"metrics":{"inter_chunk_latency":{"value":4.0,"unit":"ms"},"time_to_first_token":{"value":null},"request_latency":{"value":10,"unit":"ms"},"output_sequence_length":{"value":2}}}"#,
+        // Nested lists and a string value are ignored, not fatal.
+        r#"{"metadata":{},"metrics":{"inter_chunk_latency":{"value":[1.0,[2.0,"x"],3]},"request_latency":{"value":"n/a"}}}"#,
+        // An error given as a plain string, and one with a code.
+        r#"{"metadata":{"benchmark_phase":"profiling"},"metrics":{},"error":"boom"}"#,
+        r#"{"metadata":{},"metrics":{},"error":{"code":503,"type":"Service Unavailable","extra":[1,{"a":2}]}}"#,
+        "",
+    ];
+    std::fs::write(&p, lines.join("\n")).unwrap();
+    let s = jsonl::summarize(&p, jsonl::JsonlOptions { keep_samples: true }).unwrap();
+    assert_eq!((s.succeeded, s.errors), (2, 2));
+    assert_eq!(s.itl.count, 4);
+    assert_eq!(s.itl.avg, Some(2.5));
+    assert_eq!(s.e2el.count, 1);
+    assert_eq!(s.ttft.count, 0);
+    assert_eq!(s.total_output_tokens, 2.0);
+    assert_eq!(s.error_kinds["boom"], 1);
+    assert_eq!(s.error_kinds["Service Unavailable (503)"], 1);
+}

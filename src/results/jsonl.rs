@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::Path;
 
+use std::fmt;
+
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::stats::{Samples, Summary};
@@ -21,8 +24,8 @@ struct Line<'a> {
     metadata: Meta<'a>,
     #[serde(default)]
     metrics: Metrics,
-    #[serde(borrow, default)]
-    error: Option<ErrorInfo<'a>>,
+    #[serde(default)]
+    error: Option<ErrorInfo>,
 }
 
 #[derive(Deserialize, Default)]
@@ -33,32 +36,155 @@ struct Meta<'a> {
     was_cancelled: Option<bool>,
 }
 
-#[derive(Deserialize)]
-struct ErrorInfo<'a> {
+/// A metric's `value`: a number, a list of numbers, or anything else (ignored rather than
+/// rejected, so that a shape aiperf may change does not make the whole file unreadable).
+#[derive(Default)]
+enum Val {
+    #[default]
+    Nothing,
+    One(f64),
+    Many(Vec<f64>),
+}
+
+impl Val {
+    fn one(&self) -> Option<f64> {
+        match self {
+            Val::One(x) => Some(*x),
+            _ => None,
+        }
+    }
+
+    fn all(&self) -> &[f64] {
+        match self {
+            Val::One(x) => std::slice::from_ref(x),
+            Val::Many(v) => v,
+            Val::Nothing => &[],
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Val {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Val;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or a list of numbers")
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Val, E> {
+                Ok(Val::One(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Val, E> {
+                Ok(Val::One(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Val, E> {
+                Ok(Val::One(v as f64))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Val, E> {
+                Ok(Val::Nothing)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Val, E> {
+                Ok(Val::Nothing)
+            }
+            fn visit_unit<E>(self) -> Result<Val, E> {
+                Ok(Val::Nothing)
+            }
+            fn visit_none<E>(self) -> Result<Val, E> {
+                Ok(Val::Nothing)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Val, A::Error> {
+                let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(16));
+                while let Some(x) = seq.next_element::<Val>()? {
+                    v.extend_from_slice(x.all());
+                }
+                Ok(Val::Many(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Val, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Val::Nothing)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `error`: an object with `type` and maybe `code` (HTTP status), or anything else.
+struct ErrorInfo {
+    kind: Option<String>,
+    code: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for ErrorInfo {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ErrorInfo;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an error object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ErrorInfo, A::Error> {
+                let mut e = ErrorInfo { kind: None, code: None };
+                while let Some(k) = map.next_key::<Cow<'de, str>>()? {
+                    match k.as_ref() {
+                        "type" => {
+                            e.kind =
+                                map.next_value::<serde_json::Value>()?.as_str().map(str::to_owned)
+                        }
+                        "code" => {
+                            let v = map.next_value::<serde_json::Value>()?;
+                            e.code = (!v.is_null()).then(|| v.to_string());
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(e)
+            }
+            fn visit_str<E>(self, v: &str) -> Result<ErrorInfo, E> {
+                Ok(ErrorInfo { kind: Some(v.to_owned()), code: None })
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<ErrorInfo, E> {
+                Ok(ErrorInfo { kind: None, code: None })
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<ErrorInfo, E> {
+                Ok(ErrorInfo { kind: None, code: None })
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<ErrorInfo, E> {
+                Ok(ErrorInfo { kind: None, code: None })
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<ErrorInfo, E> {
+                Ok(ErrorInfo { kind: None, code: None })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ErrorInfo, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ErrorInfo { kind: None, code: None })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct Metric {
     #[serde(default)]
-    code: Option<serde_json::Value>,
-    #[serde(borrow, default, rename = "type")]
-    kind: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct Scalar {
-    value: f64,
-}
-
-#[derive(Deserialize)]
-struct List {
-    value: Vec<f64>,
+    value: Val,
 }
 
 #[derive(Deserialize, Default)]
 struct Metrics {
-    time_to_first_token: Option<Scalar>,
-    inter_token_latency: Option<Scalar>,
-    request_latency: Option<Scalar>,
-    input_sequence_length: Option<Scalar>,
-    output_sequence_length: Option<Scalar>,
-    inter_chunk_latency: Option<List>,
+    #[serde(default)]
+    time_to_first_token: Metric,
+    #[serde(default)]
+    inter_token_latency: Metric,
+    #[serde(default)]
+    request_latency: Metric,
+    #[serde(default)]
+    input_sequence_length: Metric,
+    #[serde(default)]
+    output_sequence_length: Metric,
+    #[serde(default)]
+    inter_chunk_latency: Metric,
 }
 
 /// What to keep while streaming.
@@ -139,33 +265,31 @@ pub fn summarize(path: &Path, opts: JsonlOptions) -> Result<JsonlSummary, String
             s.errors += 1;
             let kind = err.kind.as_deref().unwrap_or("error");
             let key = match err.code {
-                Some(c) if !c.is_null() => format!("{kind} ({c})"),
-                _ => kind.to_owned(),
+                Some(c) => format!("{kind} ({c})"),
+                None => kind.to_owned(),
             };
             *s.error_kinds.entry(key).or_default() += 1;
             continue;
         }
         s.succeeded += 1;
         let m = rec.metrics;
-        if let Some(x) = m.input_sequence_length {
-            s.total_input_tokens += x.value;
+        if let Some(x) = m.input_sequence_length.value.one() {
+            s.total_input_tokens += x;
         }
-        if let Some(x) = m.output_sequence_length {
-            s.total_output_tokens += x.value;
+        if let Some(x) = m.output_sequence_length.value.one() {
+            s.total_output_tokens += x;
         }
-        if let Some(x) = m.time_to_first_token {
-            samples[0].push(x.value);
+        if let Some(x) = m.time_to_first_token.value.one() {
+            samples[0].push(x);
         }
-        if let Some(x) = m.inter_token_latency {
-            samples[1].push(x.value);
+        if let Some(x) = m.inter_token_latency.value.one() {
+            samples[1].push(x);
         }
-        if let Some(x) = m.inter_chunk_latency {
-            for v in x.value {
-                samples[2].push(v);
-            }
+        for &x in m.inter_chunk_latency.value.all() {
+            samples[2].push(x);
         }
-        if let Some(x) = m.request_latency {
-            samples[3].push(x.value);
+        if let Some(x) = m.request_latency.value.one() {
+            samples[3].push(x);
         }
     }
     let mut it = samples.into_iter().map(Samples::finish);
