@@ -623,6 +623,7 @@ fn html_charts_render_in_headless_chromium() {
         png.len()
     );
     std::fs::copy(batch.join("report.html"), artifacts.join("report.html")).unwrap();
+    std::fs::copy(batch.join("report.md"), artifacts.join("report.md")).unwrap();
 }
 
 #[test]
