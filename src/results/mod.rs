@@ -1,2 +1,570 @@
-//! Parse a batch directory's aiperf artifacts and records into typed results.
-//! STUB: filled in by the results work (issue 5).
+//! Parse a batch directory (the records `run` wrote and aiperf's artifacts) into typed results.
+//!
+//! Depends only on what is on disk, so `sweeper report <dir>` works on an old, running or
+//! interrupted batch. A run whose files are missing or corrupt gets a `problem`; the others
+//! still report.
+//!
+//! Metric mapping (aiperf tag -> sweeper/tt-inference-server name):
+//! - TTFT <- `time_to_first_token`
+//! - TPOT <- `inter_token_latency`: per request, (request_latency - TTFT) / (output tokens - 1),
+//!   which is exactly vLLM's TPOT; its statistics are over requests.
+//! - ITL  <- `inter_chunk_latency`: every gap between streamed chunks of every request, which is
+//!   vLLM's ITL; its statistics are over chunks. (tt-inference-server fills both TPOT and ITL from
+//!   `inter_token_latency`; sweeper does not.)
+//! - E2EL <- `request_latency`
+
+pub mod aggregate_json;
+pub mod csv;
+pub mod jsonl;
+pub mod standard;
+pub mod stats;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::options::canonical;
+use crate::records::{
+    self, BatchManifest, PROCESS_RESULT_FILE, PlanRecord, ProcessResult, RUN_METADATA_FILE,
+    RunMetadata, RunStatus, TargetCheck,
+};
+use aggregate_json::AggregateExport;
+
+pub const AGGREGATE_JSON_FILE: &str = "profile_export_aiperf.json";
+pub const AGGREGATE_CSV_FILE: &str = "profile_export_aiperf.csv";
+pub const JSONL_FILE: &str = "profile_export.jsonl";
+/// aiperf's marker, written last and only when the run succeeded.
+pub const READY_MARKER_FILE: &str = ".aiperf_results_ready.json";
+
+/// Statistics of one latency metric, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Latency {
+    pub avg: Option<f64>,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p99: Option<f64>,
+    pub std: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl Latency {
+    fn from_aggregate(agg: &AggregateExport, tag: &str) -> Self {
+        let Some(m) = agg.metrics.get(tag) else { return Latency::default() };
+        let f = m.to_ms_factor();
+        let g = |s: &str| m.get(s).map(|v| v * f);
+        Latency {
+            avg: g("avg"),
+            p50: g("p50"),
+            p90: g("p90"),
+            p99: g("p99"),
+            std: g("std"),
+            min: g("min"),
+            max: g("max"),
+        }
+    }
+
+    fn from_summary(s: &stats::Summary) -> Self {
+        Latency {
+            avg: s.avg,
+            p50: s.p50,
+            p90: s.p90,
+            p99: s.p99,
+            std: s.std,
+            min: s.min,
+            max: s.max,
+        }
+    }
+}
+
+/// The metrics every report shows, for one run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct KeyMetrics {
+    pub ttft_ms: Latency,
+    pub tpot_ms: Latency,
+    pub itl_ms: Latency,
+    pub e2el_ms: Latency,
+    /// Output tokens/s over the whole run.
+    pub output_tok_s: Option<f64>,
+    /// Input + output tokens/s.
+    pub total_tok_s: Option<f64>,
+    pub req_s: Option<f64>,
+    /// Tokens/s one user sees: 1000 / mean TPOT (tt-inference-server's `tput_user`).
+    pub tput_user: Option<f64>,
+    /// Successful requests (aiperf's `request_count`).
+    pub completed: Option<f64>,
+    /// Failed requests (aiperf's `error_request_count`, 0 when absent).
+    pub errors: Option<f64>,
+    pub total_input_tokens: Option<f64>,
+    pub total_output_tokens: Option<f64>,
+    pub duration_s: Option<f64>,
+}
+
+impl KeyMetrics {
+    /// From aiperf's aggregate JSON (the authoritative source).
+    pub fn from_aggregate(agg: &AggregateExport) -> Self {
+        let tpot = Latency::from_aggregate(agg, "inter_token_latency");
+        let completed = agg.avg("request_count");
+        KeyMetrics {
+            ttft_ms: Latency::from_aggregate(agg, "time_to_first_token"),
+            itl_ms: Latency::from_aggregate(agg, "inter_chunk_latency"),
+            e2el_ms: Latency::from_aggregate(agg, "request_latency"),
+            tput_user: tpot.avg.filter(|v| *v > 0.0).map(|v| 1000.0 / v),
+            tpot_ms: tpot,
+            output_tok_s: agg.avg("output_token_throughput"),
+            total_tok_s: agg.avg("total_token_throughput"),
+            req_s: agg.avg("request_throughput"),
+            errors: agg.avg("error_request_count").or(completed.map(|_| 0.0)),
+            completed,
+            total_input_tokens: agg.avg("total_isl"),
+            total_output_tokens: agg.avg("total_osl").or_else(|| agg.avg("total_output_tokens")),
+            duration_s: agg
+                .metrics
+                .get("benchmark_duration")
+                .and_then(|m| m.get("avg").map(|v| v * m.to_ms_factor() / 1000.0)),
+        }
+    }
+
+    /// From aiperf's CSV export (values rounded to 2 decimals), used when the aggregate JSON is
+    /// unreadable.
+    pub fn from_csv(c: &csv::CsvExport) -> Self {
+        let lat = |name: &str| {
+            let Some(row) = c.stat(name) else { return Latency::default() };
+            let f = match row.unit.as_deref() {
+                Some("sec" | "s") => 1000.0,
+                Some("ns") => 1e-6,
+                _ => 1.0,
+            };
+            let g = |s: &str| row.stats.get(s).map(|v| v * f);
+            Latency {
+                avg: g("avg"),
+                p50: g("p50"),
+                p90: g("p90"),
+                p99: g("p99"),
+                std: g("std"),
+                min: g("min"),
+                max: g("max"),
+            }
+        };
+        let tpot = lat("Inter Token Latency");
+        let completed = c.scalar("Request Count");
+        KeyMetrics {
+            ttft_ms: lat("Time to First Token"),
+            itl_ms: lat("Inter Chunk Latency"),
+            e2el_ms: lat("Request Latency"),
+            tput_user: tpot.avg.filter(|v| *v > 0.0).map(|v| 1000.0 / v),
+            tpot_ms: tpot,
+            output_tok_s: c.scalar("Output Token Throughput"),
+            total_tok_s: c.scalar("Total Token Throughput"),
+            req_s: c.scalar("Request Throughput"),
+            errors: c.scalar("Error Request Count").or(completed.map(|_| 0.0)),
+            completed,
+            total_input_tokens: c.scalar("Total Input Sequence Length"),
+            total_output_tokens: c.scalar("Total Output Sequence Length"),
+            duration_s: c.scalar("Benchmark Duration"),
+        }
+    }
+
+    /// From a streamed JSONL summary (used when the aggregate JSON is missing).
+    pub fn from_jsonl(s: &jsonl::JsonlSummary) -> Self {
+        KeyMetrics {
+            ttft_ms: Latency::from_summary(&s.ttft),
+            tpot_ms: Latency::from_summary(&s.tpot),
+            itl_ms: Latency::from_summary(&s.itl),
+            e2el_ms: Latency::from_summary(&s.e2el),
+            tput_user: s.tpot.avg.filter(|v| *v > 0.0).map(|v| 1000.0 / v),
+            completed: Some(s.succeeded as f64),
+            errors: Some(s.errors as f64),
+            total_input_tokens: Some(s.total_input_tokens),
+            total_output_tokens: Some(s.total_output_tokens),
+            ..KeyMetrics::default()
+        }
+    }
+}
+
+/// The load point of a combination: what tt-inference-server calls ISL, OSL, Concur and N.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LoadPoint {
+    pub isl: Option<f64>,
+    pub osl: Option<f64>,
+    pub concurrency: Option<f64>,
+    pub request_rate: Option<f64>,
+    pub num_prompts: Option<f64>,
+}
+
+/// One combination of the batch, whatever its state.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    pub index: usize,
+    /// Directory relative to the batch dir (empty for a single un-swept run).
+    pub dir: String,
+    pub params: records::Params,
+    pub status: RunStatus,
+    /// Why it did not succeed (process_result.json, else the manifest).
+    pub reason: Option<String>,
+    pub load: LoadPoint,
+    pub model_id: Option<String>,
+    pub tokenizer_id: Option<String>,
+    /// When the run started (run_metadata.json), ISO 8601.
+    pub timestamp: Option<String>,
+    /// Present when results could be read.
+    pub metrics: Option<KeyMetrics>,
+    /// `error_summary` entries, one line each (`Internal Server Error (500): 5`).
+    pub error_lines: Vec<String>,
+    pub targets: Vec<TargetCheck>,
+    /// Problems reading this run's files (corrupt or truncated artifacts), with file:line.
+    pub problems: Vec<String>,
+    pub warnings: Vec<String>,
+    #[serde(skip)]
+    pub aggregate: Option<AggregateExport>,
+}
+
+impl RunResult {
+    /// The run directory.
+    pub fn run_dir(&self, batch_dir: &Path) -> PathBuf {
+        if self.dir.is_empty() { batch_dir.to_path_buf() } else { batch_dir.join(&self.dir) }
+    }
+}
+
+/// A whole batch.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchResults {
+    pub batch_dir: PathBuf,
+    pub batch_name: String,
+    /// Keys that vary across combinations, in sweep order.
+    pub swept_keys: Vec<String>,
+    /// True once sweeper finished the batch (from the manifest).
+    pub finished: bool,
+    pub interrupted: bool,
+    pub runs: Vec<RunResult>,
+    pub warnings: Vec<String>,
+}
+
+fn num(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Finds a parameter by canonical key in `params`, then `merged`.
+fn param(
+    params: &records::Params,
+    merged: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Option<Value> {
+    let want = canonical(key);
+    params.iter().chain(merged.iter()).find(|(k, _)| canonical(k) == want).map(|(_, v)| v.clone())
+}
+
+fn load_point(
+    params: &records::Params,
+    merged: &serde_json::Map<String, Value>,
+    agg: Option<&AggregateExport>,
+) -> LoadPoint {
+    let p = |k: &str| param(params, merged, k).as_ref().and_then(num);
+    let mut lp = LoadPoint {
+        isl: p("isl"),
+        osl: p("osl"),
+        concurrency: p("concurrency"),
+        request_rate: p("request_rate"),
+        num_prompts: p("request_count"),
+    };
+    // Fall back on the config aiperf itself recorded.
+    if let Some(cfg) = agg.and_then(|a| a.input_config.as_ref()) {
+        let ds = &cfg["datasets"][0]["prompts"];
+        lp.isl = lp.isl.or_else(|| ds["isl"]["mean"].as_f64());
+        lp.osl = lp.osl.or_else(|| ds["osl"]["mean"].as_f64());
+        if let Some(phases) = cfg["phases"].as_array()
+            && let Some(ph) = phases.iter().find(|p| p["exclude_from_results"] != Value::Bool(true))
+        {
+            lp.concurrency = lp.concurrency.or_else(|| ph["concurrency"].as_f64());
+            lp.request_rate = lp.request_rate.or_else(|| ph["rate"].as_f64());
+            lp.num_prompts = lp.num_prompts.or_else(|| ph["requests"].as_f64());
+        }
+    }
+    lp
+}
+
+/// Loads `plan.json` and `batch_manifest.json` (either may be missing, not both) and every run.
+pub fn collect(batch_dir: &Path) -> Result<BatchResults, String> {
+    let plan_path = batch_dir.join(records::PLAN_FILE);
+    let manifest_path = batch_dir.join(records::MANIFEST_FILE);
+    let mut warnings = Vec::new();
+    let plan: Option<PlanRecord> = if plan_path.exists() {
+        match records::read_json(&plan_path) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                warnings.push(e);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let manifest: Option<BatchManifest> = if manifest_path.exists() {
+        match records::read_json(&manifest_path) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                warnings.push(e);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if plan.is_none() && manifest.is_none() {
+        let why = warnings.join("\n");
+        return Err(if why.is_empty() {
+            format!(
+                "failed to read batch `{}`: neither `{}` nor `{}` exists\nhint: pass the \
+                 timestamped batch directory (`<output_base_dir>/<batch_name>/<YYYYMMDD_HHMMSS>`)",
+                batch_dir.display(),
+                records::PLAN_FILE,
+                records::MANIFEST_FILE
+            )
+        } else {
+            format!("failed to read batch `{}`:\n{why}", batch_dir.display())
+        });
+    }
+    for v in plan.iter().map(|p| p.format_version).chain(manifest.iter().map(|m| m.format_version))
+    {
+        if v > records::FORMAT_VERSION {
+            warnings.push(format!(
+                "`{}` was written with format_version {v}, newer than this sweeper's {}; \
+                 reading it anyway",
+                batch_dir.display(),
+                records::FORMAT_VERSION
+            ));
+        }
+    }
+    let batch_name = plan
+        .as_ref()
+        .map(|p| p.batch_name.clone())
+        .or_else(|| manifest.as_ref().map(|m| m.batch_name.clone()))
+        .unwrap_or_default();
+    let swept_keys = plan.as_ref().map(|p| p.swept_keys.clone()).unwrap_or_default();
+
+    // Every combination: the plan's, else the manifest's.
+    struct Entry {
+        index: usize,
+        dir: String,
+        params: records::Params,
+        merged: serde_json::Map<String, Value>,
+        targets: Vec<TargetCheck>,
+    }
+    let entries: Vec<Entry> = match (&plan, &manifest) {
+        (Some(p), _) => p
+            .combinations
+            .iter()
+            .map(|c| Entry {
+                index: c.index,
+                dir: c.dir.clone(),
+                params: c.params.clone(),
+                merged: c.merged.clone(),
+                targets: c.targets.clone(),
+            })
+            .collect(),
+        (None, Some(m)) => m
+            .runs
+            .iter()
+            .map(|r| Entry {
+                index: r.index,
+                dir: r.dir.clone(),
+                params: r.params.clone(),
+                merged: serde_json::Map::new(),
+                targets: Vec::new(),
+            })
+            .collect(),
+        (None, None) => Vec::new(),
+    };
+    let manifest_by_index: BTreeMap<usize, &records::ManifestEntry> =
+        manifest.iter().flat_map(|m| m.runs.iter()).map(|r| (r.index, r)).collect();
+
+    let runs = entries
+        .into_iter()
+        .map(|e| {
+            let m = manifest_by_index.get(&e.index).copied();
+            load_run(batch_dir, e.index, e.dir, e.params, e.merged, e.targets, m)
+        })
+        .collect();
+    Ok(BatchResults {
+        batch_dir: batch_dir.to_path_buf(),
+        batch_name,
+        swept_keys,
+        finished: manifest.as_ref().is_some_and(|m| m.finished),
+        interrupted: manifest.as_ref().is_some_and(|m| m.interrupted),
+        runs,
+        warnings,
+    })
+}
+
+fn load_run(
+    batch_dir: &Path,
+    index: usize,
+    dir: String,
+    params: records::Params,
+    mut merged: serde_json::Map<String, Value>,
+    targets: Vec<TargetCheck>,
+    manifest: Option<&records::ManifestEntry>,
+) -> RunResult {
+    let run_dir = if dir.is_empty() { batch_dir.to_path_buf() } else { batch_dir.join(&dir) };
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+
+    let meta_path = run_dir.join(RUN_METADATA_FILE);
+    let meta: Option<RunMetadata> = meta_path
+        .exists()
+        .then(|| records::read_json(&meta_path))
+        .and_then(|r| r.map_err(|e| problems.push(e)).ok());
+    if merged.is_empty()
+        && let Some(m) = &meta
+    {
+        merged = m.base_config.clone();
+    }
+    let pr_path = run_dir.join(PROCESS_RESULT_FILE);
+    let process: Option<ProcessResult> = pr_path
+        .exists()
+        .then(|| records::read_json(&pr_path))
+        .and_then(|r| r.map_err(|e| problems.push(e)).ok());
+    let (mut status, mut reason) = match (&process, manifest) {
+        (Some(p), _) => (p.status, p.reason.clone()),
+        (None, Some(m)) => (m.status, m.reason.clone()),
+        (None, None) if meta.is_some() => (RunStatus::Running, None),
+        (None, None) => (RunStatus::Pending, None),
+    };
+    // Neither record says it finished, but aiperf wrote its ready marker (written last, only on
+    // success): sweeper was stopped between aiperf's exit and process_result.json.
+    let ready = run_dir.join(READY_MARKER_FILE);
+    let unfinished = matches!(status, RunStatus::Pending | RunStatus::Running);
+    if unfinished && process.is_none() && ready.exists() {
+        status = RunStatus::Succeeded;
+    }
+    if reason.is_none()
+        && !status.is_success()
+        && let Some(tail) = process.as_ref().and_then(|p| p.log_tail.as_ref())
+    {
+        reason = tail.lines().rev().find(|l| !l.trim().is_empty()).map(|l| l.trim().to_owned());
+    }
+
+    let agg_path = run_dir.join(AGGREGATE_JSON_FILE);
+    let aggregate = if agg_path.exists() {
+        match aggregate_json::read(&agg_path) {
+            Ok(a) => {
+                warnings.extend(a.warnings.iter().cloned());
+                Some(a)
+            }
+            Err(e) => {
+                problems.push(e);
+                None
+            }
+        }
+    } else {
+        if status.is_success() {
+            problems.push(format!(
+                "`{}` is missing although the run is marked {status:?}",
+                agg_path.display()
+            ));
+        }
+        None
+    };
+    let mut error_lines = Vec::new();
+    let mut metrics = aggregate.as_ref().map(KeyMetrics::from_aggregate);
+    let csv_path = run_dir.join(AGGREGATE_CSV_FILE);
+    if metrics.is_none() && agg_path.exists() && csv_path.exists() {
+        // The JSON is corrupt (its problem is recorded); aiperf's CSV has the same numbers.
+        match csv::read(&csv_path) {
+            Ok(c) => {
+                warnings.push(format!(
+                    "metrics of `{}` taken from `{}` (2 decimals) because `{}` is unreadable",
+                    run_dir.display(),
+                    AGGREGATE_CSV_FILE,
+                    AGGREGATE_JSON_FILE
+                ));
+                metrics = Some(KeyMetrics::from_csv(&c));
+            }
+            Err(e) => problems.push(e),
+        }
+    }
+    if status == RunStatus::Succeeded
+        && process.is_none()
+        && metrics.as_ref().and_then(|m| m.errors).is_some_and(|e| e > 0.0)
+    {
+        status = RunStatus::Partial;
+    }
+    if let Some(a) = &aggregate {
+        for e in &a.error_summary {
+            let d = &e["error_details"];
+            let kind = d["type"].as_str().unwrap_or("error");
+            let code = d["code"].as_i64().map(|c| format!(" ({c})")).unwrap_or_default();
+            error_lines.push(format!("{kind}{code}: {}", e["count"]));
+        }
+    } else if metrics.is_none()
+        && matches!(
+            status,
+            RunStatus::Failed
+                | RunStatus::TimedOut
+                | RunStatus::Interrupted
+                | RunStatus::Partial
+                | RunStatus::Succeeded
+        )
+    {
+        // No aggregate: the JSONL (when aiperf got that far) still says what went wrong.
+        let jl = run_dir.join(JSONL_FILE);
+        if jl.exists() {
+            match jsonl::summarize(&jl, jsonl::JsonlOptions { keep_samples: true }) {
+                Ok(s) => {
+                    for (k, n) in &s.error_kinds {
+                        error_lines.push(format!("{k}: {n}"));
+                    }
+                    if s.succeeded > 0 {
+                        warnings.push(format!(
+                            "latencies and token counts of `{}` recomputed from `{JSONL_FILE}` \
+                             (no readable aggregate)",
+                            run_dir.display()
+                        ));
+                        metrics = Some(KeyMetrics::from_jsonl(&s));
+                    }
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+    }
+    let load = load_point(&params, &merged, aggregate.as_ref());
+    let model_id = param(&params, &merged, "model")
+        .and_then(|v| match v {
+            Value::String(s) => Some(s),
+            Value::Array(a) => a.first().and_then(|x| x.as_str()).map(str::to_owned),
+            _ => None,
+        })
+        .or_else(|| {
+            aggregate.as_ref().and_then(|a| {
+                a.input_config.as_ref()?["models"]["items"][0]["name"].as_str().map(str::to_owned)
+            })
+        });
+    let tokenizer_id = param(&params, &merged, "tokenizer")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .or_else(|| model_id.clone());
+    RunResult {
+        index,
+        dir,
+        params,
+        status,
+        reason,
+        load,
+        model_id,
+        tokenizer_id,
+        timestamp: meta
+            .map(|m| m.timestamp)
+            .or_else(|| aggregate.as_ref().and_then(|a| a.start_time.clone())),
+        metrics,
+        error_lines,
+        targets,
+        problems,
+        warnings,
+        aggregate,
+    }
+}

@@ -106,7 +106,7 @@ fn execute_inner(cfg: &Config, plan: &Plan, args: &RunArgs) -> Result<u8, String
     write_manifest(&batch_dir, &mut manifest);
     let report = crate::report::render_batch(&batch_dir, None);
     let target_failures = match &report {
-        Ok(o) => o.target_failures,
+        Ok(o) => o.target_fails,
         Err(e) => {
             say(&format!("warning: failed to render reports: {e}"));
             0
@@ -120,9 +120,7 @@ fn execute_inner(cfg: &Config, plan: &Plan, args: &RunArgs) -> Result<u8, String
         summary.skipped,
         batch_dir.display()
     );
-    if let Ok(o) = &report
-        && !o.files.is_empty()
-    {
+    if report.is_ok() && batch_dir.join("report.md").is_file() {
         eprintln!("  reports   : {}", batch_dir.join("report.md").display());
     }
     if target_failures > 0 {

@@ -1,0 +1,173 @@
+//! `sweeper compare A B`: match the combinations of two batches by parameters and show each key
+//! metric's absolute and relative change (like a before/after table).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::template;
+use crate::config::options::canonical;
+use crate::records;
+use crate::results::{self, BatchResults, KeyMetrics, RunResult};
+
+/// A metric compared: label, lower is better, extractor.
+type MetricDef = (&'static str, bool, fn(&KeyMetrics) -> Option<f64>);
+
+/// The metrics compared, in table order.
+pub const METRICS: [MetricDef; 8] = [
+    ("TTFT avg (ms)", true, |m| m.ttft_ms.avg),
+    ("TTFT p99 (ms)", true, |m| m.ttft_ms.p99),
+    ("TPOT avg (ms)", true, |m| m.tpot_ms.avg),
+    ("ITL avg (ms)", true, |m| m.itl_ms.avg),
+    ("E2EL avg (ms)", true, |m| m.e2el_ms.avg),
+    ("E2EL p99 (ms)", true, |m| m.e2el_ms.p99),
+    ("Output tok/s", false, |m| m.output_tok_s),
+    ("Req/s", false, |m| m.req_s),
+];
+
+/// Changes smaller than this (in %) are `same`.
+pub const SAME_WITHIN_PCT: f64 = 1.0;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CompareRow {
+    /// The combination's parameters (`concurrency=4, isl=128`), `-` without parameters.
+    pub combination: String,
+    pub metric: String,
+    pub a: Option<f64>,
+    pub b: Option<f64>,
+    /// b - a.
+    pub change: Option<f64>,
+    /// (b - a) / a x 100.
+    pub change_pct: Option<f64>,
+    /// `better`, `worse`, `same` (within 1%) or `-`.
+    pub verdict: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub a: String,
+    pub b: String,
+    pub rows: Vec<CompareRow>,
+    /// Combinations only in A / only in B, or without results on one side.
+    pub only_a: Vec<String>,
+    pub only_b: Vec<String>,
+    pub no_results: Vec<String>,
+}
+
+/// Parameters with canonical keys and display values: the matching key.
+fn key(run: &RunResult) -> BTreeMap<String, String> {
+    run.params
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => {
+                    n.as_f64().map(|f| f.to_string()).unwrap_or_else(|| n.to_string())
+                }
+                other => other.to_string(),
+            };
+            (canonical(k), v)
+        })
+        .collect()
+}
+
+fn label(k: &BTreeMap<String, String>) -> String {
+    if k.is_empty() {
+        return "-".into();
+    }
+    k.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Compares two collected batches.
+pub fn compare(a: &BatchResults, b: &BatchResults) -> Comparison {
+    let index = |r: &BatchResults| -> BTreeMap<BTreeMap<String, String>, RunResult> {
+        r.runs.iter().map(|run| (key(run), run.clone())).collect()
+    };
+    let (ia, ib) = (index(a), index(b));
+    let mut rows = Vec::new();
+    let mut no_results = Vec::new();
+    for (k, ra) in &ia {
+        let Some(rb) = ib.get(k) else { continue };
+        let (Some(ma), Some(mb)) = (&ra.metrics, &rb.metrics) else {
+            no_results.push(label(k));
+            continue;
+        };
+        for (name, lower, f) in METRICS {
+            let (va, vb) = (f(ma), f(mb));
+            let change = va.zip(vb).map(|(x, y)| y - x);
+            let change_pct =
+                va.zip(vb).filter(|(x, _)| *x != 0.0).map(|(x, y)| (y - x) / x * 100.0);
+            let verdict = match change_pct {
+                Some(p) if p.abs() < SAME_WITHIN_PCT => "same",
+                Some(p) if (p < 0.0) == lower => "better",
+                Some(_) => "worse",
+                None => "-",
+            };
+            rows.push(CompareRow {
+                combination: label(k),
+                metric: name.into(),
+                a: va,
+                b: vb,
+                change,
+                change_pct,
+                verdict,
+            });
+        }
+    }
+    Comparison {
+        a: a.batch_dir.display().to_string(),
+        b: b.batch_dir.display().to_string(),
+        rows,
+        only_a: ia.keys().filter(|k| !ib.contains_key(*k)).map(label).collect(),
+        only_b: ib.keys().filter(|k| !ia.contains_key(*k)).map(label).collect(),
+        no_results,
+    }
+}
+
+/// The Markdown table (`templates/compare.md.j2`).
+pub fn render_markdown(c: &Comparison) -> Result<String, String> {
+    template::render("compare.md.j2", c)
+}
+
+/// The CSV, one row per (combination, metric).
+pub fn render_csv(c: &Comparison) -> Result<Vec<u8>, String> {
+    let err = |e: csv::Error| format!("failed to write compare.csv: {e}");
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["combination", "metric", "a", "b", "change", "change_pct", "verdict"])
+        .map_err(err)?;
+    let cell = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    for r in &c.rows {
+        w.write_record([
+            r.combination.clone(),
+            r.metric.clone(),
+            cell(r.a),
+            cell(r.b),
+            cell(r.change),
+            cell(r.change_pct),
+            r.verdict.to_string(),
+        ])
+        .map_err(err)?;
+    }
+    w.into_inner().map_err(|e| format!("failed to write compare.csv: {e}"))
+}
+
+/// `sweeper compare A B [--output DIR]`.
+pub fn compare_command(a: &Path, b: &Path, output: Option<&Path>) -> Result<u8, String> {
+    let ra = results::collect(a)?;
+    let rb = results::collect(b)?;
+    let c = compare(&ra, &rb);
+    let md = render_markdown(&c)?;
+    print!("{md}");
+    if let Some(dir) = output {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("failed to create `{}`: {e}", dir.display()))?;
+        for (name, bytes) in [("compare.md", md.into_bytes()), ("compare.csv", render_csv(&c)?)] {
+            let p = dir.join(name);
+            records::write_atomic(&p, &bytes)
+                .map_err(|e| format!("failed to write `{}`: {e}", p.display()))?;
+            eprintln!("wrote {}", p.display());
+        }
+    }
+    Ok(crate::error::EXIT_OK)
+}

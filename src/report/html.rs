@@ -1,0 +1,184 @@
+//! `report.html`: one self-contained page (no external URL, no JavaScript) with the tables of
+//! `report.md` and inline SVG charts: throughput, TTFT and ITL vs load, and tokens/s per user vs
+//! total tokens/s with its Pareto front.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::svg::{Chart, Series, Style, pareto_front};
+use super::{Report, Row, template};
+use crate::config::options::canonical;
+
+/// The x axis of the load charts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LoadAxis {
+    Concurrency,
+    RequestRate,
+    Index,
+}
+
+impl LoadAxis {
+    fn label(self) -> &'static str {
+        match self {
+            LoadAxis::Concurrency => "concurrency",
+            LoadAxis::RequestRate => "request rate (req/s)",
+            LoadAxis::Index => "combination",
+        }
+    }
+    fn key(self) -> Option<String> {
+        match self {
+            LoadAxis::Concurrency => Some(canonical("concurrency")),
+            LoadAxis::RequestRate => Some(canonical("request_rate")),
+            LoadAxis::Index => None,
+        }
+    }
+    fn x(self, r: &Row) -> Option<f64> {
+        match self {
+            LoadAxis::Concurrency => r.load.concurrency,
+            LoadAxis::RequestRate => r.load.request_rate,
+            LoadAxis::Index => Some(r.index as f64),
+        }
+    }
+}
+
+fn distinct(v: impl Iterator<Item = Option<f64>>) -> usize {
+    let mut xs: Vec<f64> = v.flatten().collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    xs.len()
+}
+
+fn load_axis(report: &Report) -> LoadAxis {
+    let c = distinct(report.rows.iter().map(|r| r.load.concurrency));
+    let q = distinct(report.rows.iter().map(|r| r.load.request_rate));
+    if c > 1 || (c == 1 && q <= 1) {
+        LoadAxis::Concurrency
+    } else if q >= 1 {
+        LoadAxis::RequestRate
+    } else {
+        LoadAxis::Index
+    }
+}
+
+/// Series name of a row: its parameters other than the load axis (`isl=128, osl=128`).
+fn group(r: &Row, axis: LoadAxis) -> String {
+    let skip = axis.key();
+    let parts: Vec<String> = r
+        .params
+        .iter()
+        .filter(|(k, _)| Some(canonical(k)) != skip)
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if parts.is_empty() { "all".into() } else { parts.join(", ") }
+}
+
+/// A chart as the template shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChartView {
+    pub id: String,
+    pub title: String,
+    pub svg: String,
+}
+
+/// Every chart of the report.
+pub fn charts(report: &Report) -> Vec<ChartView> {
+    let axis = load_axis(report);
+    let mut groups: BTreeMap<String, Vec<&Row>> = BTreeMap::new();
+    for r in report.rows.iter().filter(|r| r.metrics.is_some()) {
+        groups.entry(group(r, axis)).or_default().push(r);
+    }
+    let xs: Vec<f64> =
+        report.rows.iter().filter(|r| r.metrics.is_some()).filter_map(|r| axis.x(r)).collect();
+    let (lo, hi) = xs.iter().fold((f64::INFINITY, 0f64), |(a, b), x| (a.min(*x), b.max(*x)));
+    let log_x = axis != LoadAxis::Index && lo > 0.0 && hi / lo >= 8.0;
+    let series = |name_suffix: &str, style: Style, f: &dyn Fn(&Row) -> Option<f64>| {
+        groups
+            .iter()
+            .enumerate()
+            .map(|(i, (g, rows))| Series {
+                name: if name_suffix.is_empty() { g.clone() } else { format!("{g} {name_suffix}") },
+                points: rows.iter().filter_map(|r| Some((axis.x(r)?, f(r)?))).collect(),
+                style,
+                color: i,
+            })
+            .collect::<Vec<_>>()
+    };
+    let m = |r: &Row| r.metrics.clone().unwrap_or_default();
+    let mut out = Vec::new();
+    let mut push = |id: &str, title: String, y: &str, log_x: bool, series: Vec<Series>| {
+        let chart = Chart {
+            id: id.into(),
+            title: title.clone(),
+            x_label: axis.label().into(),
+            y_label: y.into(),
+            log_x,
+            series,
+        };
+        out.push(ChartView { id: id.into(), title, svg: chart.render() });
+    };
+    push(
+        "chart-throughput",
+        format!("Output throughput vs {}", axis.label()),
+        "output tokens/s",
+        log_x,
+        series("", Style::Line, &|r| m(r).output_tok_s),
+    );
+    let mut ttft = series("p50", Style::Line, &|r| m(r).ttft_ms.p50);
+    ttft.extend(series("p99", Style::Dashed, &|r| m(r).ttft_ms.p99));
+    push("chart-ttft", format!("TTFT p50 / p99 vs {}", axis.label()), "TTFT (ms)", log_x, ttft);
+    let mut itl = series("p50", Style::Line, &|r| m(r).itl_ms.p50);
+    itl.extend(series("p99", Style::Dashed, &|r| m(r).itl_ms.p99));
+    push(
+        "chart-itl",
+        format!("Inter-token latency p50 / p99 vs {}", axis.label()),
+        "ITL (ms)",
+        log_x,
+        itl,
+    );
+    // Tokens/s per user vs total output tokens/s, every point, and the front.
+    let mut all = Vec::new();
+    let mut scatter: Vec<Series> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, (g, rows))| {
+            let points: Vec<(f64, f64)> = rows
+                .iter()
+                .filter_map(|r| {
+                    let mm = r.metrics.as_ref()?;
+                    Some((mm.output_tok_s?, mm.tput_user?))
+                })
+                .collect();
+            all.extend(points.iter().copied());
+            Series { name: g.clone(), points, style: Style::Points, color: i }
+        })
+        .collect();
+    scatter.push(Series {
+        name: "Pareto front".into(),
+        points: pareto_front(&all),
+        style: Style::Front,
+        color: 0,
+    });
+    out.push(ChartView {
+        id: "chart-pareto".into(),
+        title: "Tokens/s per user vs total output tokens/s".into(),
+        svg: Chart {
+            id: "chart-pareto".into(),
+            title: "Tokens/s per user vs total output tokens/s (Pareto front in red)".into(),
+            x_label: "total output tokens/s".into(),
+            y_label: "tokens/s per user (1000 / TPOT)".into(),
+            log_x: false,
+            series: scatter,
+        }
+        .render(),
+    });
+    out
+}
+
+/// Renders `templates/report.html.j2`.
+pub fn render(report: &Report) -> Result<String, String> {
+    template::render(
+        "report.html.j2",
+        minijinja::context! { r => report, charts => charts(report) },
+    )
+}

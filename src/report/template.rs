@@ -1,0 +1,59 @@
+//! The minijinja environment: templates embedded from `templates/`, strict undefined, filters.
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
+
+/// `{{ x | num(2) }}`: a number with `digits` decimals, `-` for none/undefined.
+fn num(v: Value, digits: Option<usize>) -> String {
+    match f64::try_from(v.clone()) {
+        Ok(x) if x.is_finite() => format!("{x:.*}", digits.unwrap_or(1)),
+        _ if v.is_none() || v.is_undefined() => "-".into(),
+        _ => v.to_string(),
+    }
+}
+
+/// `{{ x | signed(1) }}`: `+1.5`, `-0.3`, `-` for none.
+fn signed(v: Value, digits: Option<usize>) -> String {
+    match f64::try_from(v) {
+        Ok(x) if x.is_finite() => format!("{x:+.*}", digits.unwrap_or(1)),
+        _ => "-".into(),
+    }
+}
+
+/// `{{ ratio | pct }}`: `0.25` -> `25%`.
+fn pct(v: Value) -> String {
+    match f64::try_from(v) {
+        Ok(x) if x.is_finite() => format!("{}%", (x * 1000.0).round() / 10.0),
+        _ => "-".into(),
+    }
+}
+
+/// The environment with every report template.
+pub fn env() -> Result<Environment<'static>, String> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|name| {
+        if name.ends_with(".html.j2") { AutoEscape::Html } else { AutoEscape::None }
+    });
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.add_filter("num", num);
+    env.add_filter("pct", pct);
+    env.add_filter("signed", signed);
+    for (name, src) in [
+        ("report.md.j2", include_str!("../../templates/report.md.j2")),
+        ("report.html.j2", include_str!("../../templates/report.html.j2")),
+        ("compare.md.j2", include_str!("../../templates/compare.md.j2")),
+    ] {
+        // The templates are compiled into the binary; a syntax error fails every test.
+        env.add_template(name, src)
+            .map_err(|e| format!("failed to compile template `{name}`: {e:#}"))?;
+    }
+    Ok(env)
+}
+
+/// Renders `name` with `ctx`.
+pub fn render<S: serde::Serialize>(name: &str, ctx: S) -> Result<String, String> {
+    let env = env()?;
+    let t = env.get_template(name).map_err(|e| format!("failed to load template `{name}`: {e}"))?;
+    t.render(ctx).map_err(|e| format!("failed to render `{name}`: {e:#}"))
+}

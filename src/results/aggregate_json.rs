@@ -1,0 +1,137 @@
+//! `profile_export_aiperf.json`: aiperf's aggregate statistics, every statistic optional.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Schema versions of `profile_export_aiperf.json` this parser was checked against.
+/// Another version is read the same way, with a warning.
+pub const KNOWN_SCHEMA_VERSIONS: &[&str] = &["1.0", "1.1", "1.2", "1.3", "1.4"];
+
+/// One metric entry: its unit and whichever statistics aiperf wrote (`avg`, `p1`..`p99`, `min`,
+/// `max`, `std`, `count`, `sum`, or any other numeric field a later aiperf adds).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MetricStats {
+    pub unit: String,
+    pub stats: BTreeMap<String, f64>,
+}
+
+impl MetricStats {
+    /// A statistic by name (`avg`, `p99`, `std`...).
+    pub fn get(&self, stat: &str) -> Option<f64> {
+        self.stats.get(stat).copied()
+    }
+
+    /// Multiplier that converts this metric's time unit to milliseconds (1 when not a time unit).
+    pub fn to_ms_factor(&self) -> f64 {
+        match self.unit.as_str() {
+            "ns" => 1e-6,
+            "us" | "µs" => 1e-3,
+            "s" | "sec" | "seconds" => 1e3,
+            _ => 1.0,
+        }
+    }
+}
+
+/// The parsed file. Unknown top-level metrics are kept in `metrics` like the known ones.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AggregateExport {
+    pub schema_version: Option<String>,
+    pub aiperf_version: Option<String>,
+    pub benchmark_id: Option<String>,
+    /// Metric tag (`time_to_first_token`) -> statistics.
+    pub metrics: BTreeMap<String, MetricStats>,
+    /// aiperf's normalised config (`models`, `endpoint`, `datasets`, `phases`...), as is.
+    pub input_config: Option<Value>,
+    /// `[{"error_details": {...}, "count": n}]`, as is.
+    pub error_summary: Vec<Value>,
+    pub was_cancelled: Option<bool>,
+    pub is_complete: Option<bool>,
+    pub start_time: Option<String>,
+    pub end_time: Option<String>,
+    /// Non-fatal remarks (unknown schema version, a metric entry that is not an object...).
+    pub warnings: Vec<String>,
+}
+
+impl AggregateExport {
+    /// `avg` of a metric.
+    pub fn avg(&self, tag: &str) -> Option<f64> {
+        self.metrics.get(tag).and_then(|m| m.get("avg"))
+    }
+}
+
+/// Reads and parses `path`.
+pub fn read(path: &Path) -> Result<AggregateExport, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("failed to read `{}`: {e}", path.display()))?;
+    parse_str(&text, path)
+}
+
+/// Parses the text of a `profile_export_aiperf.json`; `path` only names the file in messages.
+pub fn parse_str(text: &str, path: &Path) -> Result<AggregateExport, String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        format!(
+            "failed to parse `{}:{}` (column {}): {e}\nhint: the file is truncated or corrupt; \
+             re-run this combination (`sweeper run --resume`)",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    let Value::Object(map) = value else {
+        return Err(format!(
+            "failed to parse `{}:1`: expected a JSON object at the top level",
+            path.display()
+        ));
+    };
+    let mut out = AggregateExport::default();
+    for (key, v) in map {
+        match key.as_str() {
+            "schema_version" => out.schema_version = v.as_str().map(str::to_owned),
+            "aiperf_version" => out.aiperf_version = v.as_str().map(str::to_owned),
+            "benchmark_id" => out.benchmark_id = v.as_str().map(str::to_owned),
+            "input_config" => out.input_config = Some(v),
+            "error_summary" => {
+                out.error_summary = match v {
+                    Value::Array(a) => a,
+                    _ => Vec::new(),
+                }
+            }
+            "was_cancelled" => out.was_cancelled = v.as_bool(),
+            "is_complete" => out.is_complete = v.as_bool(),
+            "start_time" => out.start_time = v.as_str().map(str::to_owned),
+            "end_time" => out.end_time = v.as_str().map(str::to_owned),
+            "telemetry_data" | "run_info" => {}
+            _ => {
+                // A metric is an object with a `unit`; anything else unknown is ignored.
+                if let Value::Object(m) = &v
+                    && m.contains_key("unit")
+                {
+                    let mut stats = MetricStats {
+                        unit: m.get("unit").and_then(Value::as_str).unwrap_or_default().to_owned(),
+                        stats: BTreeMap::new(),
+                    };
+                    for (s, x) in m {
+                        if let Some(f) = x.as_f64() {
+                            stats.stats.insert(s.clone(), f);
+                        }
+                    }
+                    out.metrics.insert(key, stats);
+                }
+            }
+        }
+    }
+    match out.schema_version.as_deref() {
+        Some(v) if KNOWN_SCHEMA_VERSIONS.contains(&v) => {}
+        Some(v) => out.warnings.push(format!(
+            "`{}` has schema_version {v}, which sweeper was not checked against (known: {}); \
+             reading it anyway",
+            path.display(),
+            KNOWN_SCHEMA_VERSIONS.join(", ")
+        )),
+        None => out.warnings.push(format!("`{}` has no schema_version", path.display())),
+    }
+    Ok(out)
+}

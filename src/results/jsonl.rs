@@ -1,0 +1,301 @@
+//! `profile_export.jsonl`: aiperf's per-request records, read as a stream (one line at a time,
+//! one reused buffer), warmup records excluded, error records counted.
+//!
+//! Memory: the reader holds one line. The summary holds running sums (constant memory) and,
+//! only when [`JsonlOptions::keep_samples`] is set, one `f64` per request per latency metric
+//! (plus one per chunk for ITL) so that exact percentiles can be computed: 8 bytes per value,
+//! against ~2.5 KB per JSONL line.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::Path;
+
+use std::fmt;
+
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use super::stats::{Samples, Summary};
+
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(borrow, default)]
+    metadata: Meta<'a>,
+    #[serde(default)]
+    metrics: Metrics,
+    #[serde(default)]
+    error: Option<ErrorInfo>,
+}
+
+#[derive(Deserialize, Default)]
+struct Meta<'a> {
+    #[serde(borrow, default)]
+    benchmark_phase: Option<Cow<'a, str>>,
+    #[serde(default)]
+    was_cancelled: Option<bool>,
+}
+
+/// A metric's `value`: a number, a list of numbers, or anything else (ignored rather than
+/// rejected, so that a shape aiperf may change does not make the whole file unreadable).
+#[derive(Default)]
+enum Val {
+    #[default]
+    Nothing,
+    One(f64),
+    Many(Vec<f64>),
+}
+
+impl Val {
+    fn one(&self) -> Option<f64> {
+        match self {
+            Val::One(x) => Some(*x),
+            _ => None,
+        }
+    }
+
+    fn all(&self) -> &[f64] {
+        match self {
+            Val::One(x) => std::slice::from_ref(x),
+            Val::Many(v) => v,
+            Val::Nothing => &[],
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Val {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Val;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or a list of numbers")
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Val, E> {
+                Ok(Val::One(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Val, E> {
+                Ok(Val::One(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Val, E> {
+                Ok(Val::One(v as f64))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Val, E> {
+                Ok(Val::Nothing)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Val, E> {
+                Ok(Val::Nothing)
+            }
+            fn visit_unit<E>(self) -> Result<Val, E> {
+                Ok(Val::Nothing)
+            }
+            fn visit_none<E>(self) -> Result<Val, E> {
+                Ok(Val::Nothing)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Val, A::Error> {
+                let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(16));
+                while let Some(x) = seq.next_element::<Val>()? {
+                    v.extend_from_slice(x.all());
+                }
+                Ok(Val::Many(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Val, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Val::Nothing)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `error`: an object with `type` and maybe `code` (HTTP status), or anything else.
+struct ErrorInfo {
+    kind: Option<String>,
+    code: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for ErrorInfo {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ErrorInfo;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an error object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ErrorInfo, A::Error> {
+                let mut e = ErrorInfo { kind: None, code: None };
+                while let Some(k) = map.next_key::<Cow<'de, str>>()? {
+                    match k.as_ref() {
+                        "type" => {
+                            e.kind =
+                                map.next_value::<serde_json::Value>()?.as_str().map(str::to_owned)
+                        }
+                        "code" => {
+                            let v = map.next_value::<serde_json::Value>()?;
+                            e.code = (!v.is_null()).then(|| v.to_string());
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(e)
+            }
+            fn visit_str<E>(self, v: &str) -> Result<ErrorInfo, E> {
+                Ok(ErrorInfo { kind: Some(v.to_owned()), code: None })
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<ErrorInfo, E> {
+                Ok(ErrorInfo { kind: None, code: None })
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<ErrorInfo, E> {
+                Ok(ErrorInfo { kind: None, code: None })
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<ErrorInfo, E> {
+                Ok(ErrorInfo { kind: None, code: None })
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<ErrorInfo, E> {
+                Ok(ErrorInfo { kind: None, code: None })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ErrorInfo, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(ErrorInfo { kind: None, code: None })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct Metric {
+    #[serde(default)]
+    value: Val,
+}
+
+#[derive(Deserialize, Default)]
+struct Metrics {
+    #[serde(default)]
+    time_to_first_token: Metric,
+    #[serde(default)]
+    inter_token_latency: Metric,
+    #[serde(default)]
+    request_latency: Metric,
+    #[serde(default)]
+    input_sequence_length: Metric,
+    #[serde(default)]
+    output_sequence_length: Metric,
+    #[serde(default)]
+    inter_chunk_latency: Metric,
+}
+
+/// What to keep while streaming.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonlOptions {
+    /// Keep every latency value to compute exact percentiles (8 bytes per value).
+    pub keep_samples: bool,
+}
+
+/// Everything the stream yields. Latencies in ms, as aiperf writes them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JsonlSummary {
+    /// Lines read (including warmup and blank lines).
+    pub lines: u64,
+    pub bytes: u64,
+    /// Profiling records that succeeded.
+    pub succeeded: u64,
+    /// Profiling records with an `error`.
+    pub errors: u64,
+    /// Error type (`Internal Server Error (500)`, `ClientConnectorError`) -> count.
+    pub error_kinds: BTreeMap<String, u64>,
+    /// Warmup records (excluded from everything else).
+    pub warmup: u64,
+    pub cancelled: u64,
+    /// Sum of `input_sequence_length` over successful profiling records.
+    pub total_input_tokens: f64,
+    /// Sum of `output_sequence_length` over successful profiling records.
+    pub total_output_tokens: f64,
+    pub ttft: Summary,
+    /// Per request: `inter_token_latency` = (request_latency - ttft) / (osl - 1).
+    pub tpot: Summary,
+    /// Per chunk: every value of `inter_chunk_latency`.
+    pub itl: Summary,
+    pub e2el: Summary,
+}
+
+/// Streams `path` and summarizes it. A line that is not valid JSON (a truncated file, say) is an
+/// error naming `file:line`.
+pub fn summarize(path: &Path, opts: JsonlOptions) -> Result<JsonlSummary, String> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| format!("failed to open `{}`: {e}", path.display()))?;
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut s = JsonlSummary::default();
+    // ttft, tpot, itl, e2el
+    let mut samples: Vec<Samples> = (0..4).map(|_| Samples::new(opts.keep_samples)).collect();
+    let mut buf = Vec::with_capacity(64 * 1024);
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| format!("failed to read `{}:{}`: {e}", path.display(), s.lines + 1))?;
+        if n == 0 {
+            break;
+        }
+        s.lines += 1;
+        s.bytes += n as u64;
+        let line = buf.trim_ascii();
+        if line.is_empty() {
+            continue;
+        }
+        let rec: Line<'_> = serde_json::from_slice(line).map_err(|e| {
+            format!(
+                "failed to parse `{}:{}` (column {}): {e}\nhint: the file is truncated or corrupt; \
+                 the aggregate `profile_export_aiperf.json` may still be usable",
+                path.display(),
+                s.lines,
+                e.column()
+            )
+        })?;
+        if rec.metadata.benchmark_phase.as_deref() == Some("warmup") {
+            s.warmup += 1;
+            continue;
+        }
+        if rec.metadata.was_cancelled == Some(true) {
+            s.cancelled += 1;
+        }
+        if let Some(err) = rec.error {
+            s.errors += 1;
+            let kind = err.kind.as_deref().unwrap_or("error");
+            let key = match err.code {
+                Some(c) => format!("{kind} ({c})"),
+                None => kind.to_owned(),
+            };
+            *s.error_kinds.entry(key).or_default() += 1;
+            continue;
+        }
+        s.succeeded += 1;
+        let m = rec.metrics;
+        if let Some(x) = m.input_sequence_length.value.one() {
+            s.total_input_tokens += x;
+        }
+        if let Some(x) = m.output_sequence_length.value.one() {
+            s.total_output_tokens += x;
+        }
+        if let Some(x) = m.time_to_first_token.value.one() {
+            samples[0].push(x);
+        }
+        if let Some(x) = m.inter_token_latency.value.one() {
+            samples[1].push(x);
+        }
+        for &x in m.inter_chunk_latency.value.all() {
+            samples[2].push(x);
+        }
+        if let Some(x) = m.request_latency.value.one() {
+            samples[3].push(x);
+        }
+    }
+    let mut it = samples.into_iter().map(Samples::finish);
+    s.ttft = it.next().unwrap_or_default();
+    s.tpot = it.next().unwrap_or_default();
+    s.itl = it.next().unwrap_or_default();
+    s.e2el = it.next().unwrap_or_default();
+    Ok(s)
+}

@@ -1,0 +1,677 @@
+//! Reports rendered from small batch directories built out of real aiperf 0.13.0 artifacts.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+use sweeper::records::{
+    self, BatchManifest, FORMAT_VERSION, ManifestEntry, Params, PlanRecord, PlannedCombination,
+    ProcessResult, RunMetadata, RunStatus, TargetCheck,
+};
+use sweeper::report::{self, compare, render_batch};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aiperf");
+
+/// One combination of a test batch.
+struct Run {
+    /// Fixture whose artifacts the run dir gets; `None` for a run that never started.
+    fixture: Option<&'static str>,
+    params: Vec<(&'static str, Value)>,
+    status: RunStatus,
+    reason: Option<&'static str>,
+    targets: Vec<TargetCheck>,
+}
+
+impl Run {
+    fn ok(fixture: &'static str, params: Vec<(&'static str, Value)>) -> Run {
+        Run {
+            fixture: Some(fixture),
+            params,
+            status: RunStatus::Succeeded,
+            reason: None,
+            targets: vec![],
+        }
+    }
+}
+
+fn fixture_value(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Writes plan.json, batch_manifest.json and, per started run, run_metadata.json,
+/// process_result.json and the fixture's artifacts, as the run stage does.
+fn make_batch(root: &Path, name: &str, runs: &[Run]) -> PathBuf {
+    let batch = root.join(name).join("20261122_140000");
+    std::fs::create_dir_all(&batch).unwrap();
+    let mut combos = Vec::new();
+    let mut entries = Vec::new();
+    for (i, r) in runs.iter().enumerate() {
+        let params: Params = r.params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let dir = params
+            .iter()
+            .map(|(k, v)| format!("{k}{}", v.as_str().map(str::to_owned).unwrap_or(v.to_string())))
+            .collect::<Vec<_>>()
+            .join("_");
+        let mut merged = serde_json::Map::new();
+        for (k, v) in [
+            ("model", json!("mock-model")),
+            ("tokenizer", json!("tokenizer/bpe4k")),
+            ("isl", json!(64)),
+            ("osl", json!(16)),
+            ("request_count", json!(20)),
+            ("concurrency", json!(2)),
+        ] {
+            merged.insert(k.into(), v);
+        }
+        for (k, v) in &params {
+            merged.insert(k.clone(), v.clone());
+        }
+        combos.push(PlannedCombination {
+            index: i,
+            dir: dir.clone(),
+            params: params.clone(),
+            merged: merged.clone(),
+            server_id: "s0".into(),
+            argv: vec!["aiperf".into(), "profile".into()],
+            targets: r.targets.clone(),
+        });
+        entries.push(ManifestEntry {
+            index: i,
+            dir: dir.clone(),
+            params: params.clone(),
+            status: r.status,
+            reason: r.reason.map(str::to_owned),
+            duration_s: Some(7.0),
+        });
+        let Some(fx) = r.fixture else { continue };
+        let run_dir = batch.join(&dir);
+        std::fs::create_dir_all(&run_dir).unwrap();
+        for f in std::fs::read_dir(Path::new(FIXTURES).join(fx)).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), run_dir.join(f.file_name())).unwrap();
+        }
+        records::write_json_atomic(
+            &run_dir.join(records::RUN_METADATA_FILE),
+            &RunMetadata {
+                format_version: FORMAT_VERSION,
+                run_index: i,
+                timestamp: "2026-11-22T14:00:47.123456".into(),
+                config_file: "sweep.yaml".into(),
+                sweep_params: Some(params.clone()),
+                base_config: merged,
+                command: "aiperf profile".into(),
+                batch_name: name.into(),
+                combination_dir: dir.clone(),
+                server_id: "s0".into(),
+                sweeper_version: "0.1.0".into(),
+                aiperf_version: "0.13.0".into(),
+            },
+        )
+        .unwrap();
+        if !matches!(r.status, RunStatus::Running) {
+            records::write_json_atomic(
+                &run_dir.join(records::PROCESS_RESULT_FILE),
+                &ProcessResult {
+                    format_version: FORMAT_VERSION,
+                    args: vec!["aiperf".into()],
+                    returncode: Some(if r.status.is_success() { 0 } else { 1 }),
+                    stdout: None,
+                    stderr: None,
+                    status: r.status,
+                    signal: None,
+                    reason: r.reason.map(str::to_owned),
+                    error_count: None,
+                    started_at: "2026-11-22T14:00:47".into(),
+                    ended_at: "2026-11-22T14:00:54".into(),
+                    duration_s: 7.0,
+                    server_id: "s0".into(),
+                    sweeper_version: "0.1.0".into(),
+                    aiperf_version: "0.13.0".into(),
+                    log_tail: None,
+                },
+            )
+            .unwrap();
+        }
+    }
+    records::write_json_atomic(
+        &batch.join(records::PLAN_FILE),
+        &PlanRecord {
+            format_version: FORMAT_VERSION,
+            batch_name: name.into(),
+            config_file: "sweep.yaml".into(),
+            swept_keys: vec!["concurrency".into()],
+            combinations: combos,
+        },
+    )
+    .unwrap();
+    records::write_json_atomic(
+        &batch.join(records::MANIFEST_FILE),
+        &BatchManifest {
+            format_version: FORMAT_VERSION,
+            batch_name: name.into(),
+            config_file: "sweep.yaml".into(),
+            started_at: "2026-11-22T14:00:00".into(),
+            updated_at: "2026-11-22T14:01:00".into(),
+            finished: runs.iter().all(|r| r.fixture.is_some()),
+            interrupted: false,
+            sweeper_version: "0.1.0".into(),
+            aiperf_version: "0.13.0".into(),
+            runs: entries,
+        },
+    )
+    .unwrap();
+    batch
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+}
+
+fn target(metric: &str, value: f64, tol: f64) -> TargetCheck {
+    TargetCheck { metric: metric.into(), target: value, tolerance: tol, source: "config".into() }
+}
+
+#[test]
+fn report_md_has_the_tt_table_with_values_from_the_fixture() {
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = make_batch(
+        tmp.path(),
+        "b",
+        &[Run::ok(
+            "chat-stream",
+            vec![("concurrency", json!(2)), ("endpoint_type", json!("chat"))],
+        )],
+    );
+    let out = render_batch(&batch, None).unwrap();
+    for f in ["report.md", "summary.csv", "summary.json", "report.html"] {
+        assert!(
+            out.files_written.contains(&batch.join(f)),
+            "{f} not written: {:?}",
+            out.files_written
+        );
+    }
+    let md = read(&batch.join("report.md"));
+    assert!(md.contains(
+        "| ISL | OSL | Concur | N | endpoint_type | TTFT Avg (ms) | TTFT P50 (ms) | TTFT P99 (ms) | TPOT Avg (ms)"
+    ), "{md}");
+    // chat-stream: TTFT avg 21.7085, p50 21.2944, p99 27.5274; TPOT (inter_token_latency) avg
+    // 5.0179; ITL (inter_chunk_latency) p99 8.348; E2EL avg 96.977; 321.17 output tok/s.
+    assert!(
+        md.contains("| 64 | 16 | 2 | 20 | chat | 21.7 | 21.3 | 27.5 | 5.0 | 5.0 | 5.3 | 5.0 | 8.3 | 97.0 | 96.4 | 101.1 | 321.17 | 1605.85 | 20.07 | succeeded |"),
+        "{md}"
+    );
+    assert!(md.contains("## Failures\n\nNone."), "{md}");
+    assert_eq!(out.target_fails, 0);
+}
+
+#[test]
+fn failed_and_pending_runs_are_reported_with_their_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = make_batch(
+        tmp.path(),
+        "b",
+        &[
+            Run::ok("chat-stream", vec![("concurrency", json!(2))]),
+            Run {
+                fixture: Some("fail-noserver"),
+                params: vec![("concurrency", json!(4))],
+                status: RunStatus::Failed,
+                reason: Some("aiperf exited with code 1: All 10 inference request(s) failed"),
+                targets: vec![],
+            },
+            Run {
+                fixture: Some("chat-partial-errors"),
+                params: vec![("concurrency", json!(8))],
+                status: RunStatus::Partial,
+                reason: Some("5 of 20 requests failed"),
+                targets: vec![],
+            },
+            Run {
+                fixture: None,
+                params: vec![("concurrency", json!(16))],
+                status: RunStatus::Pending,
+                reason: None,
+                targets: vec![],
+            },
+        ],
+    );
+    let out = render_batch(&batch, None).unwrap();
+    assert_eq!(out.combinations, 4);
+    assert_eq!(out.failed_runs, 1);
+    let md = read(&batch.join("report.md"));
+    let failures = md.split("## Failures").nth(1).unwrap();
+    assert!(
+        failures.contains(
+            "- **#1** `concurrency4` (failed): aiperf exited with code 1: All 10 inference request(s) failed"
+        ),
+        "{failures}"
+    );
+    // From the JSONL, since a failed run has no aggregate: the 10 refused connections.
+    assert!(failures.contains("requests failed: ClientConnectorError: 10"), "{failures}");
+    // Partial run: aiperf's error_summary.
+    assert!(failures.contains("requests failed: Internal Server Error (500): 5"), "{failures}");
+    assert!(
+        md.contains("| - | - | - | - | - | - | - | - | - | - | - | - | - | - | pending |"),
+        "{md}"
+    );
+    assert!(md.contains("1 failed, 1 not run (**in progress or stopped**)"), "{md}");
+    // No standardized JSON for the failed or pending runs; one for each run with results.
+    let std_files: Vec<_> = out
+        .files_written
+        .iter()
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("aiperf_benchmark_"))
+        .collect();
+    assert_eq!(std_files.len(), 2, "{std_files:?}");
+}
+
+#[test]
+fn targets_pass_and_fail_with_ratio_and_exit_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut run = Run::ok("chat-stream", vec![("concurrency", json!(2))]);
+    // TTFT avg 21.7085 vs 25 -> PASS, ratio 0.868; tput_user = 1000 / 5.01787 = 199.29 vs
+    // 250 with 10% tolerance -> FAIL (needs >= 225), ratio 0.797.
+    run.targets = vec![target("ttft_ms", 25.0, 0.0), target("tput_user", 250.0, 0.1)];
+    let batch = make_batch(tmp.path(), "b", &[run]);
+    let out = render_batch(&batch, None).unwrap();
+    assert_eq!((out.target_passes, out.target_fails), (1, 1));
+    let md = read(&batch.join("report.md"));
+    assert!(md.contains("| ttft_ms | config | 21.71 | 25.00 | 0.868 | 0% | PASS ✅ |"), "{md}");
+    assert!(
+        md.contains("| tput_user | config | 199.29 | 250.00 | 0.797 | 10% | FAIL ⛔ |"),
+        "{md}"
+    );
+    let html = read(&batch.join("report.html"));
+    assert!(html.contains("FAIL ⛔") && html.contains("PASS ✅"));
+    let json = fixture_value(&batch.join("summary.json"));
+    assert_eq!(json["target_fails"], 1);
+    assert_eq!(json["rows"][0]["targets"][1]["verdict"], "FAIL");
+    assert_eq!(report::report_command(&batch, true, None), Ok(1));
+    assert_eq!(report::report_command(&batch, false, None), Ok(0));
+}
+
+#[test]
+fn targets_file_entries_match_by_isl_osl_and_concurrency() {
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = make_batch(
+        tmp.path(),
+        "b",
+        &[
+            Run::ok("chat-stream", vec![("concurrency", json!(2))]),
+            Run::ok("chat-goodput", vec![("concurrency", json!(4))]),
+        ],
+    );
+    let tf = tmp.path().join("model_performance_reference.json");
+    std::fs::write(
+        &tf,
+        json!({"mock-model": {"n300": [
+            {"isl": 64, "osl": 16, "max_concurrency": 2, "num_prompts": 20,
+             "targets": {"theoretical": {"ttft_ms": 20, "tput_user": 150, "tolerance": 0.1},
+                         "functional": {"ttft_ms": 200}}},
+            {"isl": 64, "osl": 16, "max_concurrency": 32,
+             "targets": {"theoretical": {"ttft_ms": 1}}},
+            {"isl": 64, "osl": 16, "max_concurrency": 2, "task_type": "vlm",
+             "targets": {"theoretical": {"ttft_ms": 1}}}
+        ]}})
+        .to_string(),
+    )
+    .unwrap();
+    let out = render_batch(&batch, Some(&tf)).unwrap();
+    // Only the c=2 run matches: ttft 21.71 <= 20 x 1.1 PASS, tput_user 199.3 >= 150 x 0.9 PASS,
+    // functional ttft 200 PASS. The c=32 and vlm entries never apply.
+    assert_eq!((out.target_passes, out.target_fails), (3, 0));
+    let md = read(&batch.join("report.md"));
+    assert!(
+        md.contains("| ttft_ms | theoretical | 21.71 | 20.00 | 1.085 | 10% | PASS ✅ |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| ttft_ms | functional | 21.71 | 200.00 | 0.109 | 0% | PASS ✅ |"),
+        "{md}"
+    );
+    let bad = tmp.path().join("bad.json");
+    std::fs::write(&bad, "{\"x\": [1,").unwrap();
+    let e = render_batch(&batch, Some(&bad)).unwrap_err();
+    assert!(e.starts_with(&format!("failed to parse targets file `{}:1`", bad.display())), "{e}");
+}
+
+#[test]
+fn summary_csv_and_json_have_one_row_per_combination() {
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = make_batch(
+        tmp.path(),
+        "b",
+        &[
+            Run::ok("chat-stream", vec![("concurrency", json!(2)), ("isl", json!(64))]),
+            Run::ok("chat-goodput", vec![("concurrency", json!(4)), ("isl", json!(64))]),
+        ],
+    );
+    render_batch(&batch, None).unwrap();
+    let mut rdr = csv::Reader::from_path(batch.join("summary.csv")).unwrap();
+    let header: Vec<String> = rdr.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(&header[..6], ["index", "dir", "status", "concurrency", "param.isl", "isl"]);
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(&rows[0][col("ttft_avg_ms")], "21.708520749999998");
+    assert_eq!(&rows[1][col("concurrency")], "4");
+    assert_eq!(&rows[0][col("total_input_tokens")], "1280");
+    let j = fixture_value(&batch.join("summary.json"));
+    assert_eq!(j["format_version"], 1);
+    assert_eq!(j["rows"].as_array().unwrap().len(), 2);
+    assert_eq!(j["rows"][1]["metrics"]["completed"], 40.0);
+    assert_eq!(j["param_keys"], json!(["concurrency", "isl"]));
+}
+
+#[test]
+fn a_corrupt_run_is_named_with_file_and_line_and_the_others_still_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = make_batch(
+        tmp.path(),
+        "b",
+        &[
+            Run::ok("chat-stream", vec![("concurrency", json!(2))]),
+            Run::ok("chat-goodput", vec![("concurrency", json!(4))]),
+        ],
+    );
+    let agg = batch.join("concurrency4/profile_export_aiperf.json");
+    let text = read(&agg);
+    std::fs::write(&agg, &text[..text.len() / 2]).unwrap();
+    let out = render_batch(&batch, None).unwrap();
+    let md = read(&batch.join("report.md"));
+    assert!(md.contains("| 64 | 16 | 2 | 20 | 21.7 |"), "{md}");
+    // The broken run's numbers come from aiperf's CSV instead (2 decimals): chat-goodput's
+    // TTFT avg 22.93 ms, 619.49 output tok/s.
+    assert!(md.contains("| 64 | 16 | 4 | 20 | 22.9 |"), "{md}");
+    assert!(md.contains("| 619.49 |"), "{md}");
+    // With the CSV broken too, both files are named, and the latencies are recomputed from the
+    // JSONL (which has no run-level throughput).
+    let csv_path = batch.join("concurrency4/profile_export_aiperf.csv");
+    let text = read(&csv_path);
+    let mut lines: Vec<&str> = text.split("\r\n").collect();
+    lines[1] = "Active Decode Throughput (tokens/sec),1.2.3";
+    std::fs::write(&csv_path, lines.join("\r\n")).unwrap();
+    render_batch(&batch, None).unwrap();
+    let md = read(&batch.join("report.md"));
+    assert!(md.contains("| 64 | 16 | 4 | 20 | 22.9 | 22.0 | 35.5 |"), "{md}");
+    assert!(md.contains("| 111.0 | - | - | - | succeeded |"), "{md}");
+    assert!(md.contains("recomputed from `profile_export.jsonl`"), "{md}");
+    assert!(
+        md.contains(&format!("unreadable: failed to parse `{}:2`", csv_path.display())),
+        "{md}"
+    );
+    assert!(md.contains("- **#1** `concurrency4` (succeeded): results unreadable"), "{md}");
+    assert!(md.contains(&format!("unreadable: failed to parse `{}:", agg.display())), "{md}");
+    assert!(out.warnings.iter().any(|w| w.contains("profile_export_aiperf.json:")));
+}
+
+#[test]
+fn render_batch_works_on_a_batch_that_is_still_running() {
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = make_batch(
+        tmp.path(),
+        "b",
+        &[
+            Run {
+                fixture: Some("chat-stream"),
+                params: vec![("concurrency", json!(1))],
+                status: RunStatus::Running,
+                reason: None,
+                targets: vec![],
+            },
+            Run {
+                fixture: None,
+                params: vec![("concurrency", json!(2))],
+                status: RunStatus::Pending,
+                reason: None,
+                targets: vec![],
+            },
+        ],
+    );
+    // Remove the artifacts of the running run: aiperf is still writing them.
+    for f in [
+        ".aiperf_results_ready.json",
+        "profile_export_aiperf.json",
+        "profile_export_aiperf.csv",
+        "profile_export.jsonl",
+    ] {
+        std::fs::remove_file(batch.join("concurrency1").join(f)).unwrap();
+    }
+    let out = render_batch(&batch, None).unwrap();
+    assert_eq!(out.failed_runs, 0);
+    let md = read(&batch.join("report.md"));
+    assert!(md.contains("| running |") && md.contains("| pending |"), "{md}");
+    let html = read(&batch.join("report.html"));
+    assert!(html.contains("no data yet"));
+}
+
+#[test]
+fn compare_shows_absolute_and_percent_change_and_unmatched_combinations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = make_batch(
+        tmp.path(),
+        "a",
+        &[
+            Run::ok("chat-stream", vec![("concurrency", json!(2))]),
+            Run::ok("chat-stream", vec![("concurrency", json!(8))]),
+        ],
+    );
+    let b = make_batch(
+        tmp.path(),
+        "b",
+        &[
+            // Same combination, `isl` spelled as an alias in one: still matched.
+            Run::ok("chat-goodput", vec![("concurrency", json!(2))]),
+            Run::ok("chat-goodput", vec![("concurrency", json!(16))]),
+        ],
+    );
+    let ra = sweeper::results::collect(&a).unwrap();
+    let rb = sweeper::results::collect(&b).unwrap();
+    let c = compare::compare(&ra, &rb);
+    let ja = fixture_value(&Path::new(FIXTURES).join("chat-stream/profile_export_aiperf.json"));
+    let jb = fixture_value(&Path::new(FIXTURES).join("chat-goodput/profile_export_aiperf.json"));
+    let (ta, tb) = (
+        ja["time_to_first_token"]["avg"].as_f64().unwrap(),
+        jb["time_to_first_token"]["avg"].as_f64().unwrap(),
+    );
+    let row = c.rows.iter().find(|r| r.metric == "TTFT avg (ms)").unwrap();
+    assert_eq!(row.combination, "concurrency=2");
+    assert!((row.change.unwrap() - (tb - ta)).abs() < 1e-9);
+    assert!((row.change_pct.unwrap() - (tb - ta) / ta * 100.0).abs() < 1e-9);
+    let md = compare::render_markdown(&c).unwrap();
+    let expected = format!(
+        "| concurrency=2 | TTFT avg (ms) | {ta:.2} | {tb:.2} | {:+.2} | {:+.1}% |",
+        tb - ta,
+        (tb - ta) / ta * 100.0
+    );
+    assert!(md.contains(&expected), "{expected}\n{md}");
+    assert!(
+        md.contains("- only in A: concurrency=8") && md.contains("- only in B: concurrency=16"),
+        "{md}"
+    );
+    assert_eq!(c.rows.len(), compare::METRICS.len());
+    let out = tmp.path().join("cmp");
+    assert_eq!(report::compare_command(&a, &b, Some(&out)), Ok(0));
+    assert_eq!(read(&out.join("compare.md")), md);
+    let csv_text = read(&out.join("compare.csv"));
+    assert!(csv_text.starts_with("combination,metric,a,b,change,change_pct,verdict\n"));
+    assert_eq!(csv_text.lines().count(), 1 + compare::METRICS.len());
+}
+
+/// A batch over concurrency 1..8 for two ISLs, from four fixtures, plus a failed and a pending
+/// combination at concurrency 16.
+fn chart_batch(root: &Path) -> PathBuf {
+    let fx = ["chat-stream", "chat-goodput", "chat-partial-errors", "chat-rate-constant-warmup"];
+    let mut runs = Vec::new();
+    for (j, isl) in [64, 128].iter().enumerate() {
+        for (i, c) in [1, 2, 4, 8].iter().enumerate() {
+            runs.push(Run::ok(
+                fx[(i + j) % 4],
+                vec![("concurrency", json!(c)), ("isl", json!(isl))],
+            ));
+        }
+    }
+    // A target PASS and FAIL, a failed and a pending combination, so that every section shows.
+    runs[0].targets = vec![target("ttft_ms", 25.0, 0.0), target("tput_user", 250.0, 0.1)];
+    runs.push(Run {
+        fixture: Some("fail-noserver"),
+        params: vec![("concurrency", json!(16)), ("isl", json!(64))],
+        status: RunStatus::Failed,
+        reason: Some("aiperf exited with code 1: All 10 inference request(s) failed"),
+        targets: vec![],
+    });
+    runs.push(Run {
+        fixture: None,
+        params: vec![("concurrency", json!(16)), ("isl", json!(128))],
+        status: RunStatus::Pending,
+        reason: None,
+        targets: vec![],
+    });
+    make_batch(root, "charts", &runs)
+}
+
+#[test]
+fn html_report_is_self_contained() {
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = chart_batch(tmp.path());
+    render_batch(&batch, None).unwrap();
+    let html = read(&batch.join("report.html"));
+    let stripped = html.replace("http://www.w3.org/2000/svg", "");
+    for bad in ["http://", "https://", "<script", "<link", " src="] {
+        assert!(!stripped.contains(bad), "report.html contains `{bad}`");
+    }
+    assert_eq!(html.matches("<svg ").count(), 4);
+    assert!(html.contains("id=\"chart-pareto\"") && html.contains("data-name=\"Pareto front\""));
+}
+
+fn chromium() -> String {
+    for c in ["chromium", "chromium-browser", "google-chrome"] {
+        if Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {c}"))
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return c.to_owned();
+        }
+    }
+    panic!(
+        "chromium is not installed: this test renders report.html in a headless browser\n\
+         hint: install the Debian package `chromium` (apt-get install -y chromium)"
+    );
+}
+
+fn chromium_args(profile: &Path) -> Vec<String> {
+    [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,2000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("--user-data-dir={}", profile.display())])
+    .collect()
+}
+
+#[test]
+fn html_charts_render_in_headless_chromium() {
+    let browser = chromium();
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = chart_batch(tmp.path());
+    render_batch(&batch, None).unwrap();
+    let url = format!("file://{}", batch.join("report.html").display());
+
+    let profile = tempfile::tempdir().unwrap();
+    let dom = Command::new(&browser)
+        .args(chromium_args(profile.path()))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .expect("run chromium");
+    assert!(dom.status.success(), "chromium failed: {}", String::from_utf8_lossy(&dom.stderr));
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    // After parsing and layout, the four charts are SVG elements with their series and points.
+    for id in ["chart-throughput", "chart-ttft", "chart-itl", "chart-pareto"] {
+        assert!(dom.contains(&format!("id=\"{id}\"")), "chart {id} missing from the DOM");
+    }
+    assert_eq!(dom.matches("<svg").count(), 4);
+    // 2 groups: 2 throughput lines, 4 TTFT, 4 ITL (p50 + p99), and the Pareto front.
+    assert_eq!(dom.matches("<polyline").count(), 11, "lines missing");
+    assert!(dom.matches("class=\"point\"").count() >= 8 * 4, "points missing");
+
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join("report-html.png");
+    let _ = std::fs::remove_file(&shot);
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(&browser)
+        .args(chromium_args(profile.path()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&url)
+        .output()
+        .expect("run chromium");
+    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 20_000,
+        "screenshot too small: {}",
+        png.len()
+    );
+    std::fs::copy(batch.join("report.html"), artifacts.join("report.html")).unwrap();
+    std::fs::copy(batch.join("report.md"), artifacts.join("report.md")).unwrap();
+}
+
+#[test]
+fn cli_report_and_compare_exit_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut run = Run::ok("chat-stream", vec![("concurrency", json!(2))]);
+    run.targets = vec![target("ttft_ms", 10.0, 0.0)];
+    let batch = make_batch(tmp.path(), "b", &[run]);
+    let sweeper = env!("CARGO_BIN_EXE_sweeper");
+    let out = Command::new(sweeper).arg("report").arg(&batch).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains(&format!("wrote {}", batch.join("report.md").display())), "{stdout}");
+    assert!(stdout.contains("wrote 1 per-run standardized JSON file(s)"), "{stdout}");
+    assert!(stdout.contains("1 combinations, 0 failed; targets: 0 passed, 1 failed"), "{stdout}");
+
+    let out =
+        Command::new(sweeper).args(["report", "--fail-on-target"]).arg(&batch).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: 1 target check(s) failed"));
+
+    let out = Command::new(sweeper).arg("report").arg(tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("error: failed to read batch `{}`", tmp.path().display())),
+        "{stderr}"
+    );
+
+    let out = Command::new(sweeper).arg("compare").arg(&batch).arg(&batch).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("| concurrency=2 | TTFT avg (ms) | 21.71 | 21.71 | +0.00 | +0.0% | same |"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_single_unswept_run_reports_from_the_batch_dir_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    // No parameters: the run's files are in the batch dir (combination dir "").
+    let batch = make_batch(tmp.path(), "single", &[Run::ok("chat-stream", vec![])]);
+    assert!(batch.join("profile_export_aiperf.json").exists());
+    let out = render_batch(&batch, None).unwrap();
+    let md = read(&batch.join("report.md"));
+    assert!(md.contains("| 64 | 16 | 2 | 20 | 21.7 | 21.3 | 27.5 |"), "{md}");
+    let std_file = batch
+        .join("aiperf_benchmark_mock-model_2026-11-22_14-00-47_isl-64_osl-16_maxcon-2_n-20.json");
+    assert!(out.files_written.contains(&std_file), "{:?}", out.files_written);
+}

@@ -1,0 +1,433 @@
+//! Parsing aiperf 0.13.0 artifacts: aggregate JSON, CSV, streamed JSONL, batch collection and the
+//! tt-inference-server standardized JSON.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use sweeper::records::{self, FORMAT_VERSION, PlanRecord, PlannedCombination, RunStatus};
+use sweeper::results::{self, aggregate_json, csv, jsonl, standard, stats};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aiperf");
+const WITH_AGGREGATE: [&str; 5] = [
+    "chat-stream",
+    "chat-partial-errors",
+    "chat-rate-constant-warmup",
+    "completions-nostream",
+    "chat-goodput",
+];
+
+fn fx(run: &str, file: &str) -> PathBuf {
+    Path::new(FIXTURES).join(run).join(file)
+}
+
+fn json_of(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn aggregate_json_keeps_every_metric_with_units_and_optional_stats() {
+    let a = aggregate_json::read(&fx("chat-stream", "profile_export_aiperf.json")).unwrap();
+    assert_eq!(a.schema_version.as_deref(), Some("1.4"));
+    assert_eq!(a.aiperf_version.as_deref(), Some("0.13.0"));
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+    let ttft = &a.metrics["time_to_first_token"];
+    assert_eq!(ttft.unit, "ms");
+    assert_eq!(ttft.get("avg"), Some(21.708520749999998));
+    assert_eq!(ttft.get("p99"), Some(27.527390129999997));
+    assert_eq!(ttft.get("count"), Some(20.0));
+    // avg-only aggregate, time-weighted metric without p1/count, and a metric sweeper does not
+    // use: all kept as they are.
+    assert_eq!(a.metrics["request_throughput"].stats.len(), 1);
+    assert_eq!(a.metrics["request_throughput"].unit, "requests/sec");
+    assert_eq!(a.metrics["effective_concurrency"].get("p1"), None);
+    assert_eq!(a.metrics["effective_concurrency"].get("p99"), Some(2.0));
+    assert_eq!(a.metrics["credit_to_start_latency"].unit, "ms");
+    assert_eq!(a.metrics["benchmark_duration"].unit, "sec");
+    assert_eq!(a.is_complete, Some(true));
+
+    let p = fx("chat-partial-errors", "profile_export_aiperf.json");
+    let a = aggregate_json::read(&p).unwrap();
+    assert_eq!(a.avg("error_request_count"), Some(5.0));
+    assert_eq!(a.error_summary[0]["count"], 5);
+    // `adj_*` metrics: p1..p75, min, count only.
+    let adj = a.metrics.iter().find(|(k, _)| k.starts_with("adj_")).expect("adj_ metric");
+    assert_eq!(adj.1.get("avg"), None);
+}
+
+#[test]
+fn unknown_schema_version_is_a_warning_not_an_error() {
+    let mut v = json_of(&fx("chat-stream", "profile_export_aiperf.json"));
+    v["schema_version"] = json!("9.0");
+    v["brand_new_metric"] = json!({"unit": "widgets", "avg": 3.0, "p42": 1.5});
+    let a = aggregate_json::parse_str(&v.to_string(), Path::new("x/profile_export_aiperf.json"))
+        .unwrap();
+    assert_eq!(a.warnings.len(), 1);
+    assert!(a.warnings[0].contains("schema_version 9.0"), "{}", a.warnings[0]);
+    assert_eq!(a.metrics["brand_new_metric"].get("p42"), Some(1.5));
+    assert_eq!(a.metrics["time_to_first_token"].get("avg"), Some(21.708520749999998));
+}
+
+#[test]
+fn truncated_aggregate_json_is_an_error_naming_file_and_line() {
+    let text = std::fs::read_to_string(fx("chat-stream", "profile_export_aiperf.json")).unwrap();
+    let cut = &text[..text.len() / 3];
+    let lines = cut.lines().count();
+    let e =
+        aggregate_json::parse_str(cut, Path::new("run/profile_export_aiperf.json")).unwrap_err();
+    assert!(
+        e.starts_with(&format!("failed to parse `run/profile_export_aiperf.json:{lines}`")),
+        "{e}"
+    );
+    assert!(e.contains("hint:"), "{e}");
+    let e = aggregate_json::parse_str("[1, 2]", Path::new("p.json")).unwrap_err();
+    assert!(e.contains("expected a JSON object"), "{e}");
+}
+
+#[test]
+fn csv_sections_parse_and_agree_with_the_json() {
+    let path = fx("chat-stream", "profile_export_aiperf.csv");
+    assert!(std::fs::read_to_string(&path).unwrap().contains("\r\n"), "fixture is CRLF");
+    let c = csv::read(&path).unwrap();
+    let ttft = c.stat("Time to First Token").unwrap();
+    assert_eq!(ttft.unit.as_deref(), Some("ms"));
+    assert_eq!(ttft.stats["avg"], 21.71);
+    assert_eq!(ttft.stats["p99"], 27.53);
+    // Time-weighted metrics leave p1..p25 and sum empty.
+    let tif = c.stat("Tokens In Flight").unwrap();
+    assert!(!tif.stats.contains_key("p1") && tif.stats.contains_key("p50"));
+    assert_eq!(c.stat("Effective Latency (CO-aware)").unwrap().unit.as_deref(), Some("ms"));
+    assert_eq!(c.scalar("Request Throughput"), Some(20.07));
+    assert_eq!(c.scalar("Request Count"), Some(20.0));
+    assert_eq!(c.scalar("Total Output Tokens"), Some(320.0));
+    // The (empty) GPU telemetry section is kept.
+    assert!(
+        c.other_sections.iter().any(|(h, _)| h.first().map(String::as_str) == Some("Endpoint"))
+    );
+    // Every stat agrees with the JSON to the CSV's 2 decimals.
+    let a = aggregate_json::read(&fx("chat-stream", "profile_export_aiperf.json")).unwrap();
+    for (row, tag) in [
+        ("Time to First Token", "time_to_first_token"),
+        ("Inter Token Latency", "inter_token_latency"),
+        ("Inter Chunk Latency", "inter_chunk_latency"),
+        ("Request Latency", "request_latency"),
+    ] {
+        for (stat, v) in &c.stat(row).unwrap().stats {
+            let j = a.metrics[tag].get(stat).unwrap();
+            assert!((j - v).abs() <= 0.005 + 1e-9, "{row} {stat}: csv {v} json {j}");
+        }
+    }
+}
+
+#[test]
+fn corrupt_csv_cell_is_an_error_naming_file_and_line() {
+    let text = std::fs::read_to_string(fx("chat-stream", "profile_export_aiperf.csv")).unwrap();
+    let bad = text.replacen("21.71,19.63", "21.71,abc", 1);
+    let e = csv::parse_str(&bad, Path::new("r/profile_export_aiperf.csv")).unwrap_err();
+    let line = bad.lines().position(|l| l.contains(",abc")).unwrap() + 1;
+    assert!(
+        e.starts_with(&format!("failed to parse `r/profile_export_aiperf.csv:{line}`: `abc`")),
+        "{e}"
+    );
+}
+
+fn close(a: f64, b: f64) -> bool {
+    // Relative 1e-9: both sides are the same doubles summed/interpolated in a different order.
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+#[test]
+fn jsonl_percentiles_and_token_totals_match_aiperf_json() {
+    for run in WITH_AGGREGATE {
+        let s = jsonl::summarize(
+            &fx(run, "profile_export.jsonl"),
+            jsonl::JsonlOptions { keep_samples: true },
+        )
+        .unwrap();
+        let a = aggregate_json::read(&fx(run, "profile_export_aiperf.json")).unwrap();
+        assert_eq!(Some(s.succeeded as f64), a.avg("request_count"), "{run}");
+        assert_eq!(s.errors as f64, a.avg("error_request_count").unwrap_or(0.0), "{run}");
+        assert_eq!(Some(s.total_input_tokens), a.avg("total_isl"), "{run}");
+        assert_eq!(Some(s.total_output_tokens), a.avg("total_osl"), "{run}");
+        let mut checked = 0;
+        for (summary, tag) in [
+            (&s.ttft, "time_to_first_token"),
+            (&s.tpot, "inter_token_latency"),
+            (&s.itl, "inter_chunk_latency"),
+            (&s.e2el, "request_latency"),
+        ] {
+            let Some(m) = a.metrics.get(tag) else {
+                assert_eq!(summary.count, 0, "{run} {tag}");
+                continue;
+            };
+            assert_eq!(Some(summary.count as f64), m.get("count"), "{run} {tag}");
+            for (stat, ours) in [
+                ("avg", summary.avg),
+                ("std", summary.std),
+                ("min", summary.min),
+                ("max", summary.max),
+                ("p50", summary.p50),
+                ("p90", summary.p90),
+                ("p95", summary.p95),
+                ("p99", summary.p99),
+            ] {
+                let (ours, theirs) = (ours.unwrap(), m.get(stat).unwrap());
+                assert!(close(ours, theirs), "{run} {tag} {stat}: jsonl {ours} vs aiperf {theirs}");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 8, "{run}: {checked}");
+    }
+}
+
+#[test]
+fn jsonl_excludes_warmup_and_counts_errors() {
+    let s = jsonl::summarize(
+        &fx("chat-rate-constant-warmup", "profile_export.jsonl"),
+        Default::default(),
+    )
+    .unwrap();
+    assert_eq!((s.lines, s.warmup, s.succeeded, s.errors), (34, 4, 30, 0));
+    // Without kept samples: running stats only.
+    assert!(s.ttft.avg.is_some() && s.ttft.p50.is_none());
+
+    let s =
+        jsonl::summarize(&fx("chat-partial-errors", "profile_export.jsonl"), Default::default())
+            .unwrap();
+    assert_eq!((s.succeeded, s.errors), (15, 5));
+    assert_eq!(s.error_kinds["Internal Server Error (500)"], 5);
+
+    let s =
+        jsonl::summarize(&fx("fail-noserver", "profile_export.jsonl"), Default::default()).unwrap();
+    assert_eq!((s.succeeded, s.errors), (0, 10));
+    assert_eq!(s.error_kinds["ClientConnectorError"], 10);
+}
+
+#[test]
+fn truncated_jsonl_is_an_error_naming_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fx("chat-stream", "profile_export.jsonl")).unwrap();
+    let p = tmp.path().join("profile_export.jsonl");
+    // Cut in the middle of line 20, as a killed writer would leave it.
+    std::fs::write(&p, &text[..text.len() - 500]).unwrap();
+    let e = jsonl::summarize(&p, Default::default()).unwrap_err();
+    assert!(e.starts_with(&format!("failed to parse `{}:20`", p.display())), "{e}");
+    // Garbage in the middle.
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[6] = "{not json";
+    std::fs::write(&p, lines.join("\n")).unwrap();
+    let e = jsonl::summarize(&p, Default::default()).unwrap_err();
+    assert!(e.starts_with(&format!("failed to parse `{}:7`", p.display())), "{e}");
+}
+
+#[test]
+fn percentile_is_numpy_linear() {
+    let v: Vec<f64> = (1..=20).map(f64::from).collect();
+    // numpy.percentile(range(1, 21), [50, 90, 99]) == [10.5, 18.1, 19.81]
+    assert!(close(stats::percentile_linear(&v, 50.0).unwrap(), 10.5));
+    assert!(close(stats::percentile_linear(&v, 90.0).unwrap(), 18.1));
+    assert!(close(stats::percentile_linear(&v, 99.0).unwrap(), 19.81));
+}
+
+/// A one-combination batch from a fixture, with the given params and merged config.
+fn one_run_batch(root: &Path, fixture: &str, params: Value, merged: Value) -> PathBuf {
+    let batch = root.join("batch");
+    let dir = "run0";
+    std::fs::create_dir_all(batch.join(dir)).unwrap();
+    for f in std::fs::read_dir(Path::new(FIXTURES).join(fixture)).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), batch.join(dir).join(f.file_name())).unwrap();
+    }
+    let plan = PlanRecord {
+        format_version: FORMAT_VERSION,
+        batch_name: "b".into(),
+        config_file: "c.yaml".into(),
+        swept_keys: vec![],
+        combinations: vec![PlannedCombination {
+            index: 0,
+            dir: dir.into(),
+            params: serde_json::from_value(params).unwrap(),
+            merged: serde_json::from_value(merged).unwrap(),
+            server_id: "s".into(),
+            argv: vec![],
+            targets: vec![],
+        }],
+    };
+    records::write_json_atomic(&batch.join(records::PLAN_FILE), &plan).unwrap();
+    batch
+}
+
+#[test]
+fn collect_finds_the_load_point_through_option_aliases() {
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = one_run_batch(
+        tmp.path(),
+        "chat-stream",
+        json!({"isl": 64, "num_requests": 20}),
+        json!({"model": "mock-model", "synthetic_input_tokens_mean": 64, "osl": 16, "concurrency": 2}),
+    );
+    let r = results::collect(&batch).unwrap();
+    let run = &r.runs[0];
+    // No run records at all, but aiperf's ready marker: it finished.
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert_eq!(run.load.isl, Some(64.0));
+    assert_eq!(run.load.osl, Some(16.0));
+    assert_eq!(run.load.concurrency, Some(2.0));
+    assert_eq!(run.load.num_prompts, Some(20.0));
+    assert_eq!(run.model_id.as_deref(), Some("mock-model"));
+    let m = run.metrics.as_ref().unwrap();
+    assert_eq!(m.ttft_ms.avg, Some(21.708520749999998));
+    assert_eq!(m.completed, Some(20.0));
+    assert_eq!(m.errors, Some(0.0));
+    assert_eq!(m.duration_s, Some(0.992422656));
+}
+
+#[test]
+fn load_point_falls_back_on_aiperfs_input_config() {
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = one_run_batch(tmp.path(), "chat-rate-constant-warmup", json!({}), json!({}));
+    let run = &results::collect(&batch).unwrap().runs[0];
+    assert_eq!(run.load.isl, Some(64.0));
+    assert_eq!(run.load.osl, Some(16.0));
+    assert_eq!(run.load.request_rate, Some(20.0));
+    assert_eq!(run.load.num_prompts, Some(30.0));
+    assert_eq!(run.model_id.as_deref(), Some("tokenizer/bpe4k"));
+}
+
+#[test]
+fn standardized_json_has_tt_keys_and_tpot_itl_from_the_right_metrics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = one_run_batch(
+        tmp.path(),
+        "chat-stream",
+        json!({"concurrency": 2}),
+        json!({"model": "org/Some-Model", "tokenizer": "tokenizer/bpe4k", "isl": 64, "osl": 16, "request_count": 20, "concurrency": 2}),
+    );
+    records::write_json_atomic(
+        &batch.join("run0").join(records::RUN_METADATA_FILE),
+        &json!({"format_version": 1, "run_index": 0, "timestamp": "2026-11-22T14:00:47.532821",
+                "config_file": "c", "sweep_params": null, "base_config": {}, "command": "",
+                "batch_name": "b", "combination_dir": "run0", "server_id": "s",
+                "sweeper_version": "0", "aiperf_version": "0.13.0"}),
+    )
+    .unwrap();
+    let r = results::collect(&batch).unwrap();
+    let run = &r.runs[0];
+    assert_eq!(
+        standard::file_name(run),
+        "aiperf_benchmark_org_Some-Model_2026-11-22_14-00-47_isl-64_osl-16_maxcon-2_n-20.json"
+    );
+    let path = standard::write(run, &batch).unwrap().unwrap();
+    // A second render finds the same bytes and leaves the file alone.
+    assert_eq!(standard::write(run, &batch).unwrap(), None);
+    let v = json_of(&path);
+    let a = json_of(&fx("chat-stream", "profile_export_aiperf.json"));
+    for key in [
+        "date",
+        "backend",
+        "model_id",
+        "tokenizer_id",
+        "num_prompts",
+        "max_concurrency",
+        "mean_ttft_ms",
+        "median_ttft_ms",
+        "p99_ttft_ms",
+        "std_ttft_ms",
+        "mean_tpot_ms",
+        "median_tpot_ms",
+        "p99_tpot_ms",
+        "std_tpot_ms",
+        "mean_itl_ms",
+        "median_itl_ms",
+        "p99_itl_ms",
+        "std_itl_ms",
+        "mean_e2el_ms",
+        "median_e2el_ms",
+        "p99_e2el_ms",
+        "std_e2el_ms",
+        "output_token_throughput",
+        "total_token_throughput",
+        "request_throughput",
+        "completed",
+        "total_input_tokens",
+        "total_output_tokens",
+    ] {
+        assert!(v.get(key).is_some_and(|x| !x.is_null()), "missing {key}: {v}");
+    }
+    assert_eq!(v["date"], "20261122-140047");
+    assert_eq!(v["backend"], "aiperf");
+    assert_eq!(v["model_id"], "org/Some-Model");
+    assert_eq!(v["tokenizer_id"], "tokenizer/bpe4k");
+    assert_eq!(v["num_prompts"], 20);
+    assert_eq!(v["max_concurrency"], 2);
+    assert_eq!(v["mean_ttft_ms"], a["time_to_first_token"]["avg"]);
+    assert_eq!(v["median_ttft_ms"], a["time_to_first_token"]["p50"]);
+    // TPOT: per-request inter_token_latency; ITL: per-chunk inter_chunk_latency. They differ.
+    assert_eq!(v["mean_tpot_ms"], a["inter_token_latency"]["avg"]);
+    assert_eq!(v["p99_tpot_ms"], a["inter_token_latency"]["p99"]);
+    assert_eq!(v["p99_itl_ms"], a["inter_chunk_latency"]["p99"]);
+    assert_eq!(v["std_itl_ms"], a["inter_chunk_latency"]["std"]);
+    assert_ne!(v["p99_itl_ms"], v["p99_tpot_ms"]);
+    assert_eq!(v["mean_e2el_ms"], a["request_latency"]["avg"]);
+    assert_eq!(v["completed"], 20);
+    assert_eq!(v["total_input_tokens"], 1280);
+    assert_eq!(v["total_output_tokens"], 320);
+    assert_eq!(v["output_token_throughput"], a["output_token_throughput"]["avg"]);
+}
+
+#[test]
+fn failed_run_without_aggregate_reads_errors_from_the_jsonl() {
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = one_run_batch(tmp.path(), "fail-noserver", json!({}), json!({}));
+    let run = &results::collect(&batch).unwrap().runs[0];
+    // No records and no ready marker: not finished as far as the disk says.
+    assert_eq!(run.status, RunStatus::Pending);
+    records::write_json_atomic(
+        &batch.join("run0").join(records::PROCESS_RESULT_FILE),
+        &json!({"format_version": 1, "args": ["aiperf"], "returncode": 1, "stdout": null,
+                "stderr": null, "status": "failed", "signal": null,
+                "reason": "aiperf exited with code 1", "error_count": null,
+                "started_at": "", "ended_at": "", "duration_s": 7.2, "server_id": "s",
+                "sweeper_version": "0", "aiperf_version": "0.13.0"}),
+    )
+    .unwrap();
+    let run = &results::collect(&batch).unwrap().runs[0];
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.reason.as_deref(), Some("aiperf exited with code 1"));
+    assert_eq!(run.error_lines, ["ClientConnectorError: 10"]);
+    assert!(run.metrics.is_none() && run.problems.is_empty(), "{:?}", run.problems);
+    assert!(standard::write(run, &batch).unwrap().is_none());
+}
+
+#[test]
+fn a_directory_that_is_not_a_batch_is_an_error_with_a_hint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = results::collect(tmp.path()).unwrap_err();
+    assert!(e.starts_with(&format!("failed to read batch `{}`", tmp.path().display())), "{e}");
+    assert!(e.contains("hint:"), "{e}");
+}
+
+#[test]
+fn jsonl_tolerates_value_shapes_it_does_not_use() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("profile_export.jsonl");
+    let lines = [
+        // A single-chunk request whose inter_chunk_latency is a bare number, a null TTFT.
+        r#"{"metadata":{"benchmark_phase":"profiling"},"metrics":{"inter_chunk_latency":{"value":4.0,"unit":"ms"},"time_to_first_token":{"value":null},"request_latency":{"value":10,"unit":"ms"},"output_sequence_length":{"value":2}}}"#,
+        // Nested lists and a string value are ignored, not fatal.
+        r#"{"metadata":{},"metrics":{"inter_chunk_latency":{"value":[1.0,[2.0,"x"],3]},"request_latency":{"value":"n/a"}}}"#,
+        // An error given as a plain string, and one with a code.
+        r#"{"metadata":{"benchmark_phase":"profiling"},"metrics":{},"error":"boom"}"#,
+        r#"{"metadata":{},"metrics":{},"error":{"code":503,"type":"Service Unavailable","extra":[1,{"a":2}]}}"#,
+        "",
+    ];
+    std::fs::write(&p, lines.join("\n")).unwrap();
+    let s = jsonl::summarize(&p, jsonl::JsonlOptions { keep_samples: true }).unwrap();
+    assert_eq!((s.succeeded, s.errors), (2, 2));
+    assert_eq!(s.itl.count, 4);
+    assert_eq!(s.itl.avg, Some(2.5));
+    assert_eq!(s.e2el.count, 1);
+    assert_eq!(s.ttft.count, 0);
+    assert_eq!(s.total_output_tokens, 2.0);
+    assert_eq!(s.error_kinds["boom"], 1);
+    assert_eq!(s.error_kinds["Service Unavailable (503)"], 1);
+}
