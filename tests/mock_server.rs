@@ -1,12 +1,12 @@
 //! Tests of `sweeper mock-server` over HTTP on 127.0.0.1: wire formats, token counts, metrics,
 //! the serving model's timing, every fault, every bad request, and runs of the real aiperf.
 //!
-//! The aiperf tests need `SWEEPER_TEST_AIPERF` (path of the `aiperf` executable) and
-//! `SWEEPER_TEST_TOKENIZER` (a local HF tokenizer dir, see make-offline-tokenizer.py); they fail
-//! when these are unset.
+//! The aiperf tests use the real aiperf 0.13.0 from sweeper's managed venv (built from PyPI on
+//! first use) with the offline tokenizer built in it.
+
+mod common;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -695,16 +695,6 @@ async fn bad_requests_get_openai_style_errors() {
 // ---------------------------------------------------------------------------------------------
 // The real aiperf.
 
-fn required_env(name: &str, what: &str) -> PathBuf {
-    match std::env::var_os(name) {
-        Some(v) if !v.is_empty() => PathBuf::from(v),
-        _ => panic!(
-            "{name} is not set: it must be the path of {what} for the aiperf tests \
-             (e.g. {name}=/tmp/aiperf-venv/bin/aiperf SWEEPER_TEST_TOKENIZER=/tmp/tok-bpe4k)"
-        ),
-    }
-}
-
 /// Model used by the aiperf tests.
 fn aiperf_params(max_num_seqs: u32) -> MockParams {
     MockParams {
@@ -719,8 +709,8 @@ fn aiperf_params(max_num_seqs: u32) -> MockParams {
 
 /// Runs `aiperf profile` against `s` and returns (profile_export_aiperf.json, inputs.json).
 async fn aiperf(s: &Server, args: &[&str]) -> (Value, Value) {
-    let aiperf = required_env("SWEEPER_TEST_AIPERF", "the aiperf executable");
-    let tokenizer = required_env("SWEEPER_TEST_TOKENIZER", "a local tokenizer directory");
+    let (aiperf, tokenizer) =
+        tokio::task::spawn_blocking(common::managed_aiperf).await.expect("venv");
     let _one_at_a_time = TIMING.lock().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let mut cmd = tokio::process::Command::new(&aiperf);

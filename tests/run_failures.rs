@@ -116,6 +116,7 @@ fn success_records_and_crash() {
         .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
         .env("FAKE_AIPERF_COUNTER", tmp.path().join("n"))
         .env("FAKE_AIPERF_MODE_2", "crash")
+        .env("FAKE_AIPERF_TMPDIRS", tmp.path().join("tmpdirs"))
         .output()
         .unwrap();
     let log = text(&out);
@@ -134,7 +135,13 @@ fn success_records_and_crash() {
         assert!(batch.join(f).is_file(), "{f} missing");
     }
     assert!(batch.join("concurrency4/profile_export_aiperf.json").is_file());
-    assert!(!batch.join(".tmp").exists(), "per-run temp dirs are removed");
+    // Each run had its own short TMPDIR (aiperf's IPC socket paths must fit 107 bytes), removed after.
+    let tmpdirs = std::fs::read_to_string(tmp.path().join("tmpdirs")).unwrap();
+    assert_eq!(tmpdirs.lines().count(), 3, "{tmpdirs}");
+    for d in tmpdirs.lines() {
+        assert!(d.len() < 40 && d.contains("swp-"), "TMPDIR `{d}`");
+        assert!(!std::path::Path::new(d).exists(), "TMPDIR `{d}` left behind");
+    }
     let plan = read_json(&batch.join("plan.json"));
     assert_eq!(plan["combinations"].as_array().unwrap().len(), 3);
 }

@@ -78,6 +78,9 @@ fn execute_inner(cfg: &Config, plan: &Plan, args: &RunArgs) -> Result<u8, String
         Some(dir) => resume_batch(dir, plan)?,
         None => new_batch(cfg, plan, &aiperf.version)?,
     };
+    // Absolute, because aiperf runs inside each combination's directory.
+    let batch_dir = std::path::absolute(&batch_dir)
+        .map_err(|e| format!("failed to resolve `{}`: {e}", batch_dir.display()))?;
     say(&format!("batch directory: {}", batch_dir.display()));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -453,7 +456,6 @@ impl Runner<'_> {
             self.untrack(s.pgid());
             s.stop().await;
         }
-        let _ = std::fs::remove_dir_all(self.batch_dir.join(".tmp"));
         if summary.interrupted {
             for e in &mut manifest.runs {
                 if matches!(e.status, RunStatus::Pending) {
@@ -620,7 +622,7 @@ impl Runner<'_> {
             let _ = std::fs::remove_dir_all(&dir);
         }
         let _ = std::fs::create_dir_all(&dir);
-        let tmp = self.batch_dir.join(".tmp").join(format!("run-{}", c.index));
+        let tmp = short_tmp_dir(c.index);
         let _ = std::fs::create_dir_all(&tmp);
         let mut ctx = ArgContext {
             program: Some(&self.aiperf.exe),
@@ -837,13 +839,15 @@ impl Runner<'_> {
             return o;
         }
         if !ready.is_file() || !summary.is_file() {
+            // aiperf 0.13 exits 0 after some internal failures: say what its log says.
             o.reason = Some(format!(
-                "aiperf exited 0 but its results are incomplete ({} missing)",
+                "aiperf exited 0 but its results are incomplete ({} missing); its log says: {}",
                 if ready.is_file() {
                     "profile_export_aiperf.json"
                 } else {
                     ".aiperf_results_ready.json"
-                }
+                },
+                aiperf_reason(log_path)
             ));
             return o;
         }
@@ -870,6 +874,15 @@ impl Runner<'_> {
         }
         o
     }
+}
+
+/// A private temp dir for one aiperf run (aiperf leaves `aiperf_mmap_*` dirs behind in it; it is
+/// removed after the run). Kept SHORT on purpose: aiperf puts ZeroMQ IPC sockets in it, and a
+/// socket path may not exceed 107 bytes.
+fn short_tmp_dir(index: usize) -> PathBuf {
+    let base = std::env::temp_dir();
+    let base = if base.as_os_str().len() > 32 { PathBuf::from("/tmp") } else { base };
+    base.join(format!("swp-{}-{index}", std::process::id()))
 }
 
 /// The most useful line of a failed aiperf's log: its "Reason:" or last ERROR line.

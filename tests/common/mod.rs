@@ -90,3 +90,19 @@ pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The real aiperf from sweeper's managed venv (built from PyPI on first use, as a user's first
+/// run would) and the offline tokenizer built in it.
+pub fn managed_aiperf() -> (PathBuf, PathBuf) {
+    static ONCE: std::sync::OnceLock<(PathBuf, PathBuf)> = std::sync::OnceLock::new();
+    ONCE.get_or_init(|| {
+        let settings = sweeper::config::AiperfSettings::default();
+        let mut log = |l: &str| eprintln!("managed venv: {l}");
+        let a = sweeper::run::venv::ensure(&settings, &mut log)
+            .unwrap_or_else(|e| panic!("the managed aiperf venv could not be provided: {e}"));
+        let t = sweeper::run::venv::offline_tokenizer(&a, &mut log)
+            .unwrap_or_else(|e| panic!("the offline tokenizer could not be built: {e}"));
+        (a.exe, t)
+    })
+    .clone()
+}

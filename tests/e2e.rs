@@ -1,0 +1,94 @@
+//! End to end: the quickstart config runs a 3-point concurrency sweep with the REAL aiperf 0.13.0
+//! from sweeper's managed venv against `sweeper mock-server` on 127.0.0.1, and every point's
+//! artifacts, records and reports are checked.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn quickstart_sweep_with_real_aiperf_against_the_mock_server() {
+    let _ = managed_aiperf(); // build the venv first (once), so its time is not in the run
+    let tmp = tempfile::tempdir().unwrap();
+    // The quickstart config exactly as shipped (relative output_base_dir), run from a fresh dir,
+    // as the README's first command does. The dir is deep on purpose: aiperf's IPC sockets live
+    // in TMPDIR and must stay under 107 bytes whatever the batch path (a regression).
+    let work = tmp.path().join("a-deliberately-long-directory-name-for-the-batch-path-0123456789");
+    std::fs::create_dir_all(&work).unwrap();
+    let cfg = root().join("aiperf_configs/quickstart.yaml");
+    let out = sweeper().arg("--config-file").arg(&cfg).current_dir(&work).output().unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(log.contains("completed : 3") && log.contains("failed    : 0"), "{log}");
+    let batch = batch_dir(&work.join("aiperf_results"), "quickstart");
+
+    let mut throughput = Vec::new();
+    for (c, dir) in [(1, "concurrency1"), (2, "concurrency2"), (4, "concurrency4")] {
+        let d = batch.join(dir);
+        for f in [
+            "run_metadata.json",
+            "process_result.json",
+            "aiperf.log",
+            ".aiperf_results_ready.json",
+            "profile_export_aiperf.json",
+            "profile_export_aiperf.csv",
+            "profile_export.jsonl",
+            "inputs.json",
+        ] {
+            assert!(d.join(f).is_file(), "{dir}/{f} missing");
+        }
+        let pr = read_json(&d.join("process_result.json"));
+        assert_eq!(pr["status"], "succeeded", "{pr}");
+        assert_eq!(pr["returncode"], 0);
+        assert_eq!(pr["error_count"], 0);
+        assert_eq!(pr["aiperf_version"], "0.13.0");
+        let meta = read_json(&d.join("run_metadata.json"));
+        assert_eq!(meta["sweep_params"]["concurrency"], c);
+        assert!(meta["command"].as_str().unwrap().contains(&format!("--concurrency {c}")));
+
+        let export = read_json(&d.join("profile_export_aiperf.json"));
+        assert_eq!(export["aiperf_version"], "0.13.0");
+        assert_eq!(
+            export["request_count"]["avg"].as_f64(),
+            Some(24.0),
+            "24 measured requests (warmup excluded)"
+        );
+        // The mock server honours max_completion_tokens exactly; the offline tokenizer counts them.
+        for st in ["avg", "min", "max"] {
+            assert_eq!(export["output_sequence_length"][st].as_f64(), Some(16.0), "osl {st}");
+        }
+        let isl = export["input_sequence_length"]["avg"].as_f64().unwrap();
+        assert!((isl - 64.0).abs() < 1.0, "isl {isl}");
+        let ttft = export["time_to_first_token"]["avg"].as_f64().unwrap();
+        assert!(ttft > 5.0 && ttft < 500.0, "ttft {ttft} ms");
+        throughput.push(export["output_token_throughput"]["avg"].as_f64().unwrap());
+        // The per-run tt-inference-server style JSON.
+        let std_json = std::fs::read_dir(&d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|n| n.starts_with("aiperf_benchmark_") && n.contains(&format!("_maxcon-{c}_")))
+            .unwrap_or_else(|| panic!("no standardized JSON in {dir}"));
+        let s = read_json(&d.join(&std_json));
+        assert_eq!(s["max_concurrency"], c);
+        assert_eq!(s["completed"], 24);
+    }
+    // A real curve: more concurrency, more tokens/s (the mock decodes sequences in parallel).
+    assert!(throughput[2] > throughput[0] * 1.5, "throughput vs concurrency: {throughput:?}");
+
+    let manifest = read_json(&batch.join("batch_manifest.json"));
+    assert_eq!(manifest["finished"], true);
+    assert!(manifest["runs"].as_array().unwrap().iter().all(|r| r["status"] == "succeeded"));
+    assert!(
+        std::fs::read_to_string(batch.join("server-0.log"))
+            .unwrap()
+            .contains("listening on http://127.0.0.1:")
+    );
+    let md = std::fs::read_to_string(batch.join("report.md")).unwrap();
+    for c in ["| 1 |", "| 2 |", "| 4 |"] {
+        assert!(md.contains(c), "report.md lacks the concurrency {c} row:\n{md}");
+    }
+    let csv = std::fs::read_to_string(batch.join("summary.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(batch.join("report.html").is_file() && batch.join("summary.json").is_file());
+}
