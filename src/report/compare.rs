@@ -164,7 +164,7 @@ pub fn compare_command(a: &Path, b: &Path, output: Option<&Path>) -> Result<u8, 
             .map_err(|e| format!("failed to create `{}`: {e}", dir.display()))?;
         for (name, bytes) in [("compare.md", md.into_bytes()), ("compare.csv", render_csv(&c)?)] {
             let p = dir.join(name);
-            records::write_atomic(&p, &bytes)
+            records::write_derived(&p, &bytes)
                 .map_err(|e| format!("failed to write `{}`: {e}", p.display()))?;
             eprintln!("wrote {}", p.display());
         }

@@ -200,7 +200,7 @@ impl Report {
 }
 
 fn write(path: PathBuf, bytes: &[u8], written: &mut Vec<PathBuf>) -> Result<(), String> {
-    records::write_atomic(&path, bytes)
+    records::write_derived(&path, bytes)
         .map_err(|e| format!("failed to write `{}`: {e}", path.display()))?;
     written.push(path);
     Ok(())

@@ -62,6 +62,32 @@ impl AggregateExport {
     }
 }
 
+/// Like [`read`], memoised per process by (path, size, mtime): a sweep re-renders its reports
+/// after every run, and the finished runs' exports do not change. A changed file is re-read.
+pub fn read_cached(path: &Path) -> Result<std::sync::Arc<AggregateExport>, String> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Key = (u64, Option<std::time::SystemTime>);
+    static CACHE: OnceLock<Mutex<HashMap<std::path::PathBuf, (Key, Arc<AggregateExport>)>>> =
+        OnceLock::new();
+    let key: Option<Key> = std::fs::metadata(path).ok().map(|m| (m.len(), m.modified().ok()));
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(k) = key
+        && let Ok(c) = cache.lock()
+        && let Some((ck, v)) = c.get(path)
+        && *ck == k
+    {
+        return Ok(v.clone());
+    }
+    let v = Arc::new(read(path)?);
+    if let Some(k) = key
+        && let Ok(mut c) = cache.lock()
+    {
+        c.insert(path.to_path_buf(), (k, v.clone()));
+    }
+    Ok(v)
+}
+
 /// Reads and parses `path`.
 pub fn read(path: &Path) -> Result<AggregateExport, String> {
     let text = std::fs::read_to_string(path)

@@ -217,8 +217,9 @@ pub struct RunResult {
     /// Problems reading this run's files (corrupt or truncated artifacts), with file:line.
     pub problems: Vec<String>,
     pub warnings: Vec<String>,
+    /// The parsed aggregate export, shared with the per-process cache (see `read_cached`).
     #[serde(skip)]
-    pub aggregate: Option<AggregateExport>,
+    pub aggregate: Option<std::sync::Arc<AggregateExport>>,
 }
 
 impl RunResult {
@@ -452,7 +453,7 @@ fn load_run(
 
     let agg_path = run_dir.join(AGGREGATE_JSON_FILE);
     let aggregate = if agg_path.exists() {
-        match aggregate_json::read(&agg_path) {
+        match aggregate_json::read_cached(&agg_path) {
             Ok(a) => {
                 warnings.extend(a.warnings.iter().cloned());
                 Some(a)
@@ -472,7 +473,7 @@ fn load_run(
         None
     };
     let mut error_lines = Vec::new();
-    let mut metrics = aggregate.as_ref().map(KeyMetrics::from_aggregate);
+    let mut metrics = aggregate.as_deref().map(KeyMetrics::from_aggregate);
     let csv_path = run_dir.join(AGGREGATE_CSV_FILE);
     if metrics.is_none() && agg_path.exists() && csv_path.exists() {
         // The JSON is corrupt (its problem is recorded); aiperf's CSV has the same numbers.
@@ -533,7 +534,7 @@ fn load_run(
             }
         }
     }
-    let load = load_point(&params, &merged, aggregate.as_ref());
+    let load = load_point(&params, &merged, aggregate.as_deref());
     let model_id = param(&params, &merged, "model")
         .and_then(|v| match v {
             Value::String(s) => Some(s),

@@ -141,7 +141,7 @@ pub fn write(run: &RunResult, batch_dir: &Path) -> Result<Option<PathBuf>, Strin
     if std::fs::read(&path).is_ok_and(|old| old == bytes) {
         return Ok(None);
     }
-    crate::records::write_atomic(&path, &bytes)
+    crate::records::write_derived(&path, &bytes)
         .map_err(|e| format!("failed to write `{}`: {e}", path.display()))?;
     Ok(Some(path))
 }
