@@ -68,8 +68,8 @@ pub fn read_cached(path: &Path) -> Result<std::sync::Arc<AggregateExport>, Strin
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex, OnceLock};
     type Key = (u64, Option<std::time::SystemTime>);
-    static CACHE: OnceLock<Mutex<HashMap<std::path::PathBuf, (Key, Arc<AggregateExport>)>>> =
-        OnceLock::new();
+    type Cache = Mutex<HashMap<std::path::PathBuf, (Key, Arc<AggregateExport>)>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     let key: Option<Key> = std::fs::metadata(path).ok().map(|m| (m.len(), m.modified().ok()));
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     if let Some(k) = key
