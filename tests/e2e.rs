@@ -92,3 +92,33 @@ fn quickstart_sweep_with_real_aiperf_against_the_mock_server() {
     assert_eq!(csv.lines().count(), 4, "{csv}");
     assert!(batch.join("report.html").is_file() && batch.join("summary.json").is_file());
 }
+
+#[test]
+fn real_aiperf_with_failing_requests_is_recorded_as_partial_with_the_error_count() {
+    let _ = managed_aiperf();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("errors.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "batch_name: errors\noutput_base_dir: {}\nserver: {{kind: mock, error_rate: 0.25, seed: 3}}\nbase_config:\n  model: mock-model\n  tokenizer: '@offline'\n  streaming: true\n  request_count: 20\n  prompt_input_tokens_mean: 32\n  prompt_output_tokens_mean: 8\n  no_server_metrics: true\n  no_gpu_telemetry: true\n  concurrency: 2\n",
+            tmp.path().display()
+        ),
+    )
+    .unwrap();
+    let out = sweeper().arg("-c").arg(&cfg).output().unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(0), "a partial run is a completed run\n{log}");
+    let batch = batch_dir(tmp.path(), "errors");
+    // No sweep: the run's files are in the batch dir itself (NeMo layout).
+    let pr = read_json(&batch.join("process_result.json"));
+    assert_eq!(pr["status"], "partial", "{pr}");
+    let errors = pr["error_count"].as_u64().unwrap();
+    let export = read_json(&batch.join("profile_export_aiperf.json"));
+    assert_eq!(errors as f64, export["error_request_count"]["avg"].as_f64().unwrap());
+    assert!(errors >= 1 && errors <= 12, "about a quarter of 20 requests fail: {errors}");
+    assert!(pr["reason"].as_str().unwrap().contains("request(s) failed"));
+    assert!(log.contains("with failed requests"), "{log}");
+    let md = std::fs::read_to_string(batch.join("report.md")).unwrap();
+    assert!(md.contains("Internal Server Error"), "the failures section names the errors:\n{md}");
+}

@@ -268,6 +268,7 @@ fn api_key_never_touches_disk_or_output() {
         assert!(!String::from_utf8_lossy(&bytes).contains(key), "key written to {}", f.display());
     }
     // The fake aiperf echoes its argv: the log has the mask where the key was.
+    assert!(log.contains("  | fake aiperf run"), "--verbose streams aiperf's output live:\n{log}");
     let alog = std::fs::read_to_string(batch.join("concurrency1/aiperf.log")).unwrap();
     assert!(alog.contains("--api-key ***"), "{alog}");
     let meta = std::fs::read_to_string(batch.join("concurrency1/run_metadata.json")).unwrap();
@@ -467,4 +468,50 @@ fn progress_on_a_terminal_shows_run_params_elapsed_and_eta() {
     let p = text(&plain);
     assert!(!p.contains('\r'), "{p}");
     assert!(p.contains("run 2/3 (#1): concurrency=2, ETA 0:00:0"), "{p}");
+}
+
+#[test]
+fn a_second_run_never_writes_into_the_first_batch_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = config(tmp.path(), &http_server(port), port, 30, "");
+    let yaml = std::fs::read_to_string(&cfg).unwrap().replace("[1, 2, 4]", "[1]");
+    std::fs::write(&cfg, yaml).unwrap();
+    for _ in 0..2 {
+        let out = sweeper()
+            .arg("-c")
+            .arg(&cfg)
+            .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    let dirs: Vec<_> = std::fs::read_dir(tmp.path().join("out/t")).unwrap().flatten().collect();
+    assert_eq!(dirs.len(), 2, "two runs, two batch dirs (even within one second)");
+    for d in dirs {
+        assert_eq!(statuses(&d.path()), ["succeeded"]);
+    }
+}
+
+#[test]
+fn fail_on_target_turns_a_target_fail_into_exit_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // The fixture's TTFT is about 21.7 ms: 5 ms cannot pass, 100 ms does.
+    let targets = "targets:\n  tolerance: 0.1\n  points:\n    - match: {concurrency: 1}\n      ttft_ms: 5\n    - match: {concurrency: 2}\n      ttft_ms: 100\n";
+    let cfg = config(tmp.path(), &http_server(port), port, 30, targets);
+    let run = |extra: &[&str]| {
+        sweeper()
+            .arg("-c")
+            .arg(&cfg)
+            .args(extra)
+            .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
+            .output()
+            .unwrap()
+    };
+    let plain = run(&[]);
+    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain));
+    assert!(text(&plain).contains("targets   : 1 FAIL"), "{}", text(&plain));
+    let strict = run(&["--fail-on-target"]);
+    assert_eq!(strict.status.code(), Some(1), "{}", text(&strict));
 }

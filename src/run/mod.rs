@@ -115,8 +115,13 @@ fn execute_inner(cfg: &Config, plan: &Plan, args: &RunArgs) -> Result<u8, String
             0
         }
     };
+    let partial = if summary.partial > 0 {
+        format!(" ({} with failed requests)", summary.partial)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "\nSUMMARY\n  total     : {}\n  completed : {}\n  failed    : {}\n  skipped   : {}\n  batch dir : {}",
+        "\nSUMMARY\n  total     : {}\n  completed : {}{partial}\n  failed    : {}\n  skipped   : {}\n  batch dir : {}",
         summary.total,
         summary.completed,
         summary.failed,
@@ -268,6 +273,8 @@ fn write_manifest(dir: &Path, m: &mut BatchManifest) {
 struct Summary {
     total: usize,
     completed: usize,
+    /// Completed runs in which some requests failed.
+    partial: usize,
     failed: usize,
     skipped: usize,
     interrupted: bool,
@@ -433,7 +440,10 @@ impl Runner<'_> {
             let took = started.elapsed().as_secs_f64();
             durations.push(took);
             match outcome.status {
-                s if s.is_success() => summary.completed += 1,
+                s if s.is_success() => {
+                    summary.completed += 1;
+                    summary.partial += usize::from(s == RunStatus::Partial);
+                }
                 RunStatus::Interrupted => summary.interrupted = true,
                 _ => summary.failed += 1,
             }
