@@ -116,7 +116,7 @@ fn real_aiperf_with_failing_requests_is_recorded_as_partial_with_the_error_count
     let errors = pr["error_count"].as_u64().unwrap();
     let export = read_json(&batch.join("profile_export_aiperf.json"));
     assert_eq!(errors as f64, export["error_request_count"]["avg"].as_f64().unwrap());
-    assert!(errors >= 1 && errors <= 12, "about a quarter of 20 requests fail: {errors}");
+    assert!((1..=12).contains(&errors), "about a quarter of 20 requests fail: {errors}");
     assert!(pr["reason"].as_str().unwrap().contains("request(s) failed"));
     assert!(log.contains("with failed requests"), "{log}");
     let md = std::fs::read_to_string(batch.join("report.md")).unwrap();
