@@ -30,6 +30,18 @@ fn config(
     p
 }
 
+/// `sweeper -c cfg` with the fake aiperf's environment: fixture artifacts, an invocation counter
+/// (for `FAKE_AIPERF_MODE_<n>`) and a file collecting the pids it starts (`<tmp>/pids`).
+fn fake_sweep(cfg: &Path, tmp: &Path) -> std::process::Command {
+    let mut c = sweeper();
+    c.arg("-c")
+        .arg(cfg)
+        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
+        .env("FAKE_AIPERF_COUNTER", tmp.join("n"))
+        .env("FAKE_AIPERF_PIDS", tmp.join("pids"));
+    c
+}
+
 fn http_server(port: u16) -> String {
     format!("[python3, -m, http.server, \"{port}\", --bind, 127.0.0.1]")
 }
@@ -49,12 +61,7 @@ fn aiperf_failures_are_recorded_and_the_sweep_goes_on() {
     let port = free_port();
     let cfg = config(tmp.path(), &http_server(port), port, 3, "");
     let pids = tmp.path().join("pids");
-    let out = sweeper()
-        .arg("--config-file")
-        .arg(&cfg)
-        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
-        .env("FAKE_AIPERF_COUNTER", tmp.path().join("n"))
-        .env("FAKE_AIPERF_PIDS", &pids)
+    let out = fake_sweep(&cfg, tmp.path())
         .env("FAKE_AIPERF_MODE_1", "fail")
         .env("FAKE_AIPERF_MODE_2", "hang")
         .env("FAKE_AIPERF_MODE_3", "noartifacts")
@@ -110,11 +117,7 @@ fn success_records_and_crash() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
     let cfg = config(tmp.path(), &http_server(port), port, 30, "");
-    let out = sweeper()
-        .arg("-c")
-        .arg(&cfg)
-        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
-        .env("FAKE_AIPERF_COUNTER", tmp.path().join("n"))
+    let out = fake_sweep(&cfg, tmp.path())
         .env("FAKE_AIPERF_MODE_2", "crash")
         .env("FAKE_AIPERF_TMPDIRS", tmp.path().join("tmpdirs"))
         .output()
@@ -157,12 +160,7 @@ fn server_never_ready_fails_its_combinations_without_orphans() {
         .unwrap()
         .replace("startup_timeout_s: 10", "startup_timeout_s: 2");
     std::fs::write(&cfg, text_cfg).unwrap();
-    let out = sweeper()
-        .arg("-c")
-        .arg(&cfg)
-        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
-        .output()
-        .unwrap();
+    let out = fake_sweep(cfg.as_ref(), tmp.path()).output().unwrap();
     let log = text(&out);
     assert_eq!(out.status.code(), Some(1), "{log}");
     let batch = batch_dir(&tmp.path().join("out"), "t");
@@ -221,13 +219,7 @@ fn server_dying_mid_sweep_fails_that_run_and_is_restarted() {
         .unwrap()
         .replace(&fake_aiperf().display().to_string(), &killer.display().to_string());
     std::fs::write(&cfg, text_cfg).unwrap();
-    let out = sweeper()
-        .arg("-c")
-        .arg(&cfg)
-        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
-        .env("FAKE_AIPERF_MODE", "hang")
-        .output()
-        .unwrap();
+    let out = fake_sweep(&cfg, tmp.path()).env("FAKE_AIPERF_MODE", "hang").output().unwrap();
     let log = text(&out);
     let batch = batch_dir(&tmp.path().join("out"), "t");
     let st = statuses(&batch);
@@ -294,12 +286,7 @@ fn ctrl_c_stops_cleanly_records_interrupted_and_exits_130() {
     let port = free_port();
     let cfg = config(tmp.path(), &http_server(port), port, 600, "");
     let pids = tmp.path().join("pids");
-    let child = sweeper()
-        .arg("-c")
-        .arg(&cfg)
-        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
-        .env("FAKE_AIPERF_COUNTER", tmp.path().join("n"))
-        .env("FAKE_AIPERF_PIDS", &pids)
+    let child = fake_sweep(&cfg, tmp.path())
         .env("FAKE_AIPERF_MODE_2", "hang")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -332,12 +319,7 @@ fn kill_9_then_resume_runs_only_what_did_not_succeed() {
     let port = free_port();
     let cfg = config(tmp.path(), &http_server(port), port, 600, "");
     let pids = tmp.path().join("pids");
-    let mut child = sweeper()
-        .arg("-c")
-        .arg(&cfg)
-        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
-        .env("FAKE_AIPERF_COUNTER", tmp.path().join("n"))
-        .env("FAKE_AIPERF_PIDS", &pids)
+    let mut child = fake_sweep(&cfg, tmp.path())
         .env("FAKE_AIPERF_MODE_2", "hang")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -397,11 +379,7 @@ fn second_ctrl_c_kills_at_once() {
     let port = free_port();
     let cfg = config(tmp.path(), &http_server(port), port, 600, "");
     let pids = tmp.path().join("pids");
-    let child = sweeper()
-        .arg("-c")
-        .arg(&cfg)
-        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
-        .env("FAKE_AIPERF_PIDS", &pids)
+    let child = fake_sweep(&cfg, tmp.path())
         .env("FAKE_AIPERF_MODE", "hang")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -459,12 +437,7 @@ fn progress_on_a_terminal_shows_run_params_elapsed_and_eta() {
     assert!(t.contains("[3/3] concurrency=4  elapsed"), "{t}");
     assert!(t.contains("ETA 0:00:0"), "an ETA once a run has finished: {t}");
     // Without a terminal: plain lines, no carriage returns.
-    let plain = sweeper()
-        .arg("-c")
-        .arg(&cfg)
-        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
-        .output()
-        .unwrap();
+    let plain = fake_sweep(&cfg, tmp.path()).output().unwrap();
     let p = text(&plain);
     assert!(!p.contains('\r'), "{p}");
     assert!(p.contains("run 2/3 (#1): concurrency=2, ETA 0:00:0"), "{p}");
@@ -478,12 +451,7 @@ fn a_second_run_never_writes_into_the_first_batch_dir() {
     let yaml = std::fs::read_to_string(&cfg).unwrap().replace("[1, 2, 4]", "[1]");
     std::fs::write(&cfg, yaml).unwrap();
     for _ in 0..2 {
-        let out = sweeper()
-            .arg("-c")
-            .arg(&cfg)
-            .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
-            .output()
-            .unwrap();
+        let out = fake_sweep(&cfg, tmp.path()).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     }
     let dirs: Vec<_> = std::fs::read_dir(tmp.path().join("out/t")).unwrap().flatten().collect();
