@@ -7,7 +7,7 @@
 //! 2. Renders every report of a 1,000-combination batch and prints the time.
 //!
 //! Env: `SWEEPER_BENCH_RECORDS` (default 200000) shrinks the file for quick runs;
-//! `SWEEPER_BENCH_PYTHON` (default `/tmp/aiperf-venv/bin/python`, then `python3`);
+//! `SWEEPER_BENCH_PYTHON` (default: the managed aiperf venv's python, then `python3`);
 //! `SWEEPER_BENCH_COMBINATIONS` (default 1000).
 
 use std::io::Write;
@@ -44,7 +44,14 @@ fn python_with_pandas() -> Option<String> {
     if let Ok(p) = std::env::var("SWEEPER_BENCH_PYTHON") {
         candidates.push(p);
     }
-    candidates.extend(["/tmp/aiperf-venv/bin/python".to_owned(), "python3".to_owned()]);
+    // aiperf depends on pandas: sweeper's managed venv has it.
+    let settings = sweeper::config::AiperfSettings::default();
+    if let Ok(a) = sweeper::run::venv::ensure(&settings, &mut |_| {})
+        && let Some(v) = a.venv
+    {
+        candidates.push(v.join("bin/python").display().to_string());
+    }
+    candidates.push("python3".to_owned());
     candidates.into_iter().find(|py| {
         Command::new(py).args(["-c", "import pandas"]).output().is_ok_and(|o| o.status.success())
     })
