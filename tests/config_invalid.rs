@@ -55,13 +55,23 @@ fn validate(file: &str) -> Out {
 /// (fixture, expected `LINE:COL` (None: no position), expected key path, message fragment)
 const CASES: &[(&str, Option<&str>, &str, &str)] = &[
     // Malformed YAML.
-    ("yaml_bad_indent", Some("4:3"), "(document)", "did not find expected key"),
-    ("yaml_unclosed_bracket", Some("6:16"), "(document)", "unclosed bracket"),
-    ("yaml_tab_indent", Some("3:2"), "(document)", "tabs disallowed"),
-    ("duplicate_yaml_key", Some("6:3"), "(document)", "duplicate mapping key: concurrency"),
-    ("multiple_documents", Some("5:1"), "(document)", "Documents"),
-    ("deep_nesting", Some("2:61"), "(document)", "Depth"),
-    ("alias_bomb", Some("7:15"), "(document)", "budget breached"),
+    ("yaml_bad_indent", Some("4:3"), "base_config.model", "did not find expected key"),
+    ("yaml_unclosed_bracket", Some("6:16"), "sweeps.concurrency", "unclosed bracket"),
+    ("yaml_tab_indent", Some("3:2"), "base_config", "tabs disallowed"),
+    (
+        "duplicate_yaml_key",
+        Some("6:3"),
+        "base_config.concurrency",
+        "duplicate mapping key: concurrency",
+    ),
+    ("multiple_documents", Some("5:1"), "base_config.url", "Documents"),
+    (
+        "deep_nesting",
+        Some("2:61"),
+        "base_config[0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0][0]",
+        "Depth",
+    ),
+    ("alias_bomb", Some("7:15"), "a5[1]", "budget breached"),
     (
         "top_level_list",
         Some("2:1"),

@@ -19,6 +19,8 @@ pub struct LocationIndex {
     values: HashMap<String, Pos>,
     /// Where the key that leads to a path is written (mapping entries only).
     keys: HashMap<String, Pos>,
+    /// Every key and value in document order, for "which key is at this line".
+    order: Vec<(Pos, String)>,
 }
 
 enum Frame {
@@ -63,6 +65,7 @@ impl LocationIndex {
             if let Some(Frame::Map { path, expecting_key: true, pending_key }) = stack.last_mut() {
                 if let Event::Scalar(value, ..) = &event {
                     let child = format!("{path}/{}", escape_segment(value));
+                    index.order.push((pos, child.clone()));
                     index.keys.entry(child).or_insert(pos);
                     *pending_key = Some(value.to_string());
                 } else {
@@ -87,6 +90,9 @@ impl LocationIndex {
                 Some(Frame::Seq { path, next }) => format!("{path}/{next}"),
             };
             index.values.entry(path.clone()).or_insert(pos);
+            if !path.starts_with('\u{0}') {
+                index.order.push((pos, path.clone()));
+            }
             match event {
                 Event::SequenceStart(..) => stack.push(Frame::Seq { path, next: 0 }),
                 Event::MappingStart(..) => {
@@ -123,6 +129,17 @@ impl LocationIndex {
                 None => return None,
             }
         }
+    }
+
+    /// The key path written at or just before `pos` (e.g. where a YAML error was found), or
+    /// `""` when nothing precedes it.
+    pub fn path_at(&self, pos: Pos) -> String {
+        self.order
+            .iter()
+            .filter(|(p, _)| *p <= pos)
+            .max_by_key(|(p, _)| *p)
+            .map(|(_, k)| k.clone())
+            .unwrap_or_default()
     }
 
     /// Position of the key of `pointer` (where `key:` is written), falling back to the value's.

@@ -72,7 +72,9 @@ pub(super) fn validate(
             } else {
                 "fix the YAML syntax (indentation, quotes, `key: value` pairs)"
             };
-            let d = Diagnostic::new("", format!("invalid YAML: {msg}")).at(pos).hint(hint);
+            // The key path nearest the error, from what parsed before it.
+            let pointer = pos.map(|p| LocationIndex::build(&text).path_at(p)).unwrap_or_default();
+            let d = Diagnostic::new(pointer, format!("invalid YAML: {msg}")).at(pos).hint(hint);
             return Err(fail(vec![d], &text));
         }
     };
