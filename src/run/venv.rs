@@ -142,10 +142,15 @@ pub fn ensure(settings: &AiperfSettings, log: &mut dyn FnMut(&str)) -> Result<Ai
         .map_err(|e| {
             err(format!("failed to open lock `{}`: {e}", lock_path.display()), "check permissions")
         })?;
-    log(&format!("waiting for the venv lock `{}`", lock_path.display()));
-    lock.lock().map_err(|e| {
-        err(format!("failed to lock `{}`: {e}", lock_path.display()), "check permissions")
-    })?;
+    if lock.try_lock().is_err() {
+        log(&format!(
+            "another sweeper is building this venv; waiting for `{}`",
+            lock_path.display()
+        ));
+        lock.lock().map_err(|e| {
+            err(format!("failed to lock `{}`: {e}", lock_path.display()), "check permissions")
+        })?;
+    }
     if let Some(a) = check_built(&dir, &settings.version) {
         return Ok(a);
     }
