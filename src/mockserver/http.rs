@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::faults::{Fate, Faults};
-use super::model::{Engine, estimate_tokens, output_word};
+use super::model::{Engine, Token, estimate_tokens, output_word};
+use super::probe;
 
 /// Everything a request handler needs.
 #[derive(Debug)]
@@ -107,7 +108,9 @@ struct Job {
 
 /// The SSE stream of one request.
 pub struct SseStream {
-    tokens: Option<UnboundedReceiver<u32>>,
+    tokens: Option<UnboundedReceiver<Token>>,
+    /// Sequence number of the request (the `n` of its id).
+    n: u64,
     shared: Arc<Shared>,
     job: Job,
     id: String,
@@ -151,8 +154,9 @@ impl SseStream {
         Poll::Ready(Some(Bytes::from(out)))
     }
 
-    fn push_token(&mut self, out: &mut String, index: u32) {
-        let word = output_word(index);
+    fn push_token(&mut self, out: &mut String, token: Token) {
+        probe::record(self.n, token);
+        let word = output_word(token.index);
         let first = self.sent == 0;
         self.sent += 1;
         match self.job.kind {
@@ -430,6 +434,7 @@ async fn inference(
         let stream = SseStream {
             // Stalling after 0 tokens: headers only.
             tokens: if stall_after == Some(0) { None } else { Some(tokens) },
+            n,
             shared: Arc::clone(shared),
             job,
             id,
@@ -468,7 +473,7 @@ async fn inference(
 
 /// Waits for all tokens of a non-streaming request (or stalls forever after `stall_after`).
 async fn collect_text(
-    mut tokens: UnboundedReceiver<u32>,
+    mut tokens: UnboundedReceiver<Token>,
     max: u32,
     stall_after: Option<u32>,
 ) -> (String, usize) {
@@ -481,8 +486,8 @@ async fn collect_text(
             return (text, n);
         }
         match tokens.recv().await {
-            Some(i) => {
-                text.push_str(output_word(i));
+            Some(t) => {
+                text.push_str(output_word(t.index));
                 n += 1;
             }
             None => break,

@@ -31,6 +31,8 @@
 mod faults;
 mod http;
 pub mod model;
+#[doc(hidden)]
+pub mod probe;
 
 use std::future::Future;
 use std::io::Write as _;

@@ -25,8 +25,19 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 /// Shortest time between two releases of due tokens.
 pub const TICK: Duration = Duration::from_micros(250);
 
-/// Tokens released together: each sequence's channel and the token's index.
-type Batch = Vec<(UnboundedSender<u32>, u32)>;
+/// One token handed to a sequence's stream.
+#[derive(Debug, Clone, Copy)]
+pub struct Token {
+    /// 0-based index of the token in its sequence.
+    pub index: u32,
+    /// When the model says the token is due.
+    pub due: Instant,
+    /// When the engine thread released it to the runtime.
+    pub released: Instant,
+}
+
+/// Tokens released together: each sequence's channel and its token.
+type Batch = Vec<(UnboundedSender<Token>, Token)>;
 
 /// Words streamed as output, one per token, in this order (repeating). Each has a leading space
 /// and re-tokenizes as exactly one token, alone and concatenated, with the offline byte-level BPE
@@ -101,7 +112,7 @@ struct Submit {
     prompt_tokens: u32,
     max_tokens: u32,
     arrived: Instant,
-    tokens: UnboundedSender<u32>,
+    tokens: UnboundedSender<Token>,
 }
 
 /// Handle to the engine thread. The thread ends when the last handle is dropped.
@@ -131,16 +142,16 @@ impl Engine {
         // Ends when the engine thread drops `batch_tx`.
         tokio::spawn(async move {
             while let Some(batch) = batch_rx.recv().await {
-                for (tokens, index) in batch {
+                for (tokens, token) in batch {
                     // A closed channel means the client left; the engine sees it next time.
-                    let _ = tokens.send(index);
+                    let _ = tokens.send(token);
                 }
             }
         });
         Ok(Self { tx, stats })
     }
 
-    /// Queues a sequence. The receiver yields token indices `0..max_tokens` at the model's times
+    /// Queues a sequence. The receiver yields tokens with indices `0..max_tokens` at the model's times
     /// and then closes. Dropping the receiver cancels the sequence and frees its slot.
     ///
     /// # Errors
@@ -149,7 +160,7 @@ impl Engine {
         &self,
         prompt_tokens: u32,
         max_tokens: u32,
-    ) -> Result<UnboundedReceiver<u32>, EngineGone> {
+    ) -> Result<UnboundedReceiver<Token>, EngineGone> {
         let (tokens, rx) = unbounded_channel();
         let submit = Submit { prompt_tokens, max_tokens, arrived: Instant::now(), tokens };
         self.tx.send(submit).map_err(|_| EngineGone)?;
@@ -163,7 +174,7 @@ impl Engine {
 }
 
 struct Running {
-    tokens: UnboundedSender<u32>,
+    tokens: UnboundedSender<Token>,
     max_tokens: u32,
     emitted: u32,
 }
@@ -207,7 +218,7 @@ impl Scheduler {
             let Some(seq) = self.running.get_mut(&id) else { continue };
             let alive = !seq.tokens.is_closed();
             if alive {
-                batch.push((seq.tokens.clone(), seq.emitted));
+                batch.push((seq.tokens.clone(), Token { index: seq.emitted, due, released: now }));
                 seq.emitted += 1;
                 stats.tokens_generated.fetch_add(1, Ordering::Relaxed);
             }
