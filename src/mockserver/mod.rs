@@ -250,6 +250,7 @@ impl MockServer {
         shutdown: impl Future<Output = ()>,
     ) -> Result<ServeOutcome, MockServerError> {
         let p = self.params;
+        reserve_file_descriptors(&listener);
         let engine = Engine::start(p.timing()).map_err(MockServerError::Engine)?;
         let faults = Faults::new(FaultConfig {
             startup_delay: Duration::from_millis(p.startup_delay_ms),
@@ -386,6 +387,45 @@ fn raise_open_files_limit() {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
             lim.rlim_cur = lim.rlim_max;
             let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &raw const lim);
+        }
+    }
+}
+
+/// Most file descriptors [`reserve_file_descriptors`] makes room for (a table of this size costs
+/// the kernel about 0.5 MB).
+const RESERVED_FDS: u64 = 65_536;
+
+/// Grows the process's file-descriptor table once, now, to the open-files limit (at most
+/// [`RESERVED_FDS`]), so that accepting connections never has to.
+///
+/// The kernel grows the table by doubling (64, 128, 256, ... descriptors), and in a process with
+/// several threads each growth waits for an RCU grace period (`synchronize_rcu`), which takes
+/// 10-30 ms on a small VM. The thread that opens the descriptor crossing the boundary (usually the
+/// runtime thread in `accept`) is blocked that long, and with it every stream: the load benchmark
+/// saw every chunk due in those 10-30 ms written late, at 64, 128, ... 1024 open connections.
+/// Growing it once at start-up costs one such wait before anything is served.
+///
+/// `F_DUPFD` picks the lowest free descriptor at or above the one asked for, so no descriptor in
+/// use is touched; the duplicate is closed at once (the table does not shrink).
+fn reserve_file_descriptors(listener: &TcpListener) {
+    use std::os::fd::AsRawFd as _;
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit with a valid pointer to a local struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim) } != 0 {
+        return;
+    }
+    let Ok(highest) = libc::c_int::try_from(lim.rlim_cur.min(RESERVED_FDS).saturating_sub(1))
+    else {
+        return;
+    };
+    if highest < 64 {
+        return;
+    }
+    // SAFETY: duplicating a descriptor we own and closing only the duplicate we got back.
+    unsafe {
+        let fd = libc::fcntl(listener.as_raw_fd(), libc::F_DUPFD_CLOEXEC, highest);
+        if fd >= 0 {
+            libc::close(fd);
         }
     }
 }
