@@ -113,8 +113,8 @@ pub struct SseStream {
     n: u64,
     shared: Arc<Shared>,
     job: Job,
-    id: String,
-    created: u64,
+    /// The fields every chunk starts with (without braces), formatted once per stream.
+    head: String,
     sent: u32,
     stall_after: Option<u32>,
     done: bool,
@@ -129,7 +129,7 @@ impl SseStream {
             // Stalled: hold the connection open and never send again.
             return Poll::Pending;
         };
-        let mut out = String::new();
+        let mut out = String::with_capacity(256);
         match rx.poll_recv(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(None) => {
@@ -165,14 +165,14 @@ impl SseStream {
                 let _ = write!(
                     out,
                     "data: {{{},\"choices\":[{{\"index\":0,\"delta\":{{{role}\"content\":\"{word}\"}},\"finish_reason\":null}}]}}\n\n",
-                    self.head()
+                    self.head
                 );
             }
             Kind::Text => {
                 let _ = write!(
                     out,
                     "data: {{{},\"choices\":[{{\"index\":0,\"text\":\"{word}\",\"logprobs\":null,\"finish_reason\":null}}]}}\n\n",
-                    self.head()
+                    self.head
                 );
             }
         }
@@ -189,30 +189,28 @@ impl SseStream {
                 json!({"index": 0, "text": "", "logprobs": null, "finish_reason": reason})
             }
         };
-        let _ = write!(out, "data: {{{},\"choices\":[{choice}]}}\n\n", self.head());
+        let _ = write!(out, "data: {{{},\"choices\":[{choice}]}}\n\n", self.head);
         if self.job.include_usage {
             let usage = usage(&self.job, self.sent);
-            let _ = write!(out, "data: {{{},\"choices\":[],\"usage\":{usage}}}\n\n", self.head());
+            let _ = write!(out, "data: {{{},\"choices\":[],\"usage\":{usage}}}\n\n", self.head);
         }
         out.push_str("data: [DONE]\n\n");
         self.done = true;
         self.tokens = None;
         self.shared.faults.answered();
     }
+}
 
-    /// The fields every chunk starts with (without braces).
-    fn head(&self) -> String {
-        let object = match self.job.kind {
-            Kind::Chat => "chat.completion.chunk",
-            Kind::Text => "text_completion",
-        };
-        format!(
-            "\"id\":\"{}\",\"object\":\"{object}\",\"created\":{},\"model\":{}",
-            self.id,
-            self.created,
-            Value::String(self.job.model.clone())
-        )
-    }
+/// The fields every SSE chunk of one stream starts with (without braces).
+fn chunk_head(kind: Kind, id: &str, created: u64, model: &str) -> String {
+    let object = match kind {
+        Kind::Chat => "chat.completion.chunk",
+        Kind::Text => "text_completion",
+    };
+    format!(
+        "\"id\":\"{id}\",\"object\":\"{object}\",\"created\":{created},\"model\":{}",
+        Value::String(model.to_owned())
+    )
 }
 
 fn finish_reason(job: &Job) -> &'static str {
@@ -436,9 +434,8 @@ async fn inference(
             tokens: if stall_after == Some(0) { None } else { Some(tokens) },
             n,
             shared: Arc::clone(shared),
+            head: chunk_head(kind, &id, created, &job.model),
             job,
-            id,
-            created,
             sent: 0,
             stall_after,
             done: false,
