@@ -7,6 +7,12 @@
 //! The model is set to a constant decode step (`decode_per_seq_ms = 0`), so every gap between
 //! two chunks of one stream should be exactly `STEP_MS`; the excess of each measured gap over
 //! that is what the server (plus the client and the OS, on the same 2 cores) adds.
+//!
+//! It also enables the server's timing probe (`mockserver::probe`) and prints where the excess
+//! comes from, by phase (ramp-up, all open, ramp-down): the same gaps measured at the server,
+//! the server's lateness against each token's deadline (engine release and chunk write), the
+//! delivery delay (client read minus server write), clusters of server lateness, and CPU time per
+//! thread. The client takes each timestamp right after `read` returns, before any parsing.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
