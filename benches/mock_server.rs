@@ -377,7 +377,22 @@ fn thread_cpu() -> String {
         let f: Vec<&str> = stat[close + 2..].split(' ').collect();
         let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
         // Fields after the name: state is 0, utime 11, stime 12.
-        out.push(format!("{name} {:.2}+{:.2}", t(11) / tick, t(12) / tick));
+        // Time spent runnable but waiting for a CPU, and involuntary context switches: how much
+        // the thread was kept off the CPU by other threads.
+        let sched = std::fs::read_to_string(e.path().join("schedstat")).unwrap_or_default();
+        let waited = sched.split(' ').nth(1).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        let status = std::fs::read_to_string(e.path().join("status")).unwrap_or_default();
+        let preempted = status
+            .lines()
+            .find_map(|l| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+            .map_or("?", str::trim)
+            .to_owned();
+        out.push(format!(
+            "{name} {:.2}+{:.2} (waited for a CPU {:.0} ms, preempted {preempted}x)",
+            t(11) / tick,
+            t(12) / tick,
+            waited / 1e6
+        ));
     }
     out.join(", ")
 }
