@@ -474,6 +474,31 @@ mod tests {
         assert!(MockParams::default().validate().is_ok());
     }
 
+    /// The kernel's file-descriptor table capacity (`FDSize` in `/proc/self/status`).
+    fn fd_table_size() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").expect("proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("FDSize:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("FDSize line")
+    }
+
+    #[test]
+    fn file_descriptor_table_is_grown_once_up_front() {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit with a valid pointer to a local struct.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim) }, 0);
+        let rt = runtime().expect("runtime");
+        let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind");
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+        reserve_file_descriptors(&listener);
+        assert!(fd_table_size() >= lim.rlim_cur.min(RESERVED_FDS), "{}", fd_table_size());
+        // Nothing was closed or left open: the listener still works.
+        assert_eq!(std::os::fd::AsRawFd::as_raw_fd(&listener), fd);
+        assert!(listener.local_addr().is_ok());
+    }
+
     #[test]
     fn validate_rejects_bad_values() {
         let bad = [
