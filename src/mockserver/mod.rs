@@ -211,7 +211,7 @@ pub enum MockServerError {
         "the API key variable `{0}` (from `api_key_env`) is not set or empty\nhint: export {0}=<key> before starting the server, or drop `api_key_env`"
     )]
     MissingApiKey(String),
-    #[error("failed to start the mock engine thread: {0}")]
+    #[error("failed to start the mock engine (timer): {0}")]
     Engine(std::io::Error),
 }
 
@@ -243,7 +243,7 @@ impl MockServer {
     /// up to a second, and drops the rest) or the injected crash fires (drops everything at once).
     ///
     /// # Errors
-    /// When the engine thread cannot be started.
+    /// When the engine cannot be started (no timer descriptor).
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -430,7 +430,7 @@ fn reserve_file_descriptors(listener: &TcpListener) {
     }
 }
 
-/// The runtime `sweeper mock-server` runs on: one thread (plus the engine thread). One thread
+/// The runtime `sweeper mock-server` runs on: one thread, which also runs the engine. One thread
 /// serves well over 50,000 streamed tokens/s, and it leaves the other cores to the benchmark
 /// client that shares the machine; a multi-threaded runtime spent more CPU on waking its own
 /// workers than on serving.

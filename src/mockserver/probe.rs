@@ -1,5 +1,5 @@
 //! Optional server-side timing probe, for the load benchmark: when enabled, every streamed token
-//! is recorded with its model deadline, when the engine thread released it, and when its SSE
+//! is recorded with its model deadline, when the engine released it, and when its SSE
 //! chunk was handed to hyper (which writes it to the socket in the same poll). Off unless
 //! [`enable`] is called; then the cost when off is one atomic load per token.
 //!
@@ -19,7 +19,7 @@ pub struct Record {
     pub index: u32,
     /// The model's deadline for the token.
     pub due: Instant,
-    /// When the engine thread released it.
+    /// When the engine released it.
     pub released: Instant,
     /// When its chunk was handed to hyper for writing.
     pub written: Instant,
