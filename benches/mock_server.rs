@@ -7,11 +7,17 @@
 //! The model is set to a constant decode step (`decode_per_seq_ms = 0`), so every gap between
 //! two chunks of one stream should be exactly `STEP_MS`; the excess of each measured gap over
 //! that is what the server (plus the client and the OS, on the same 2 cores) adds.
+//!
+//! It also enables the server's timing probe (`mockserver::probe`) and prints where the excess
+//! comes from, by phase (ramp-up, all open, ramp-down): the same gaps measured at the server,
+//! the server's lateness against each token's deadline (engine release and chunk write), the
+//! delivery delay (client read minus server write), clusters of server lateness, and CPU time per
+//! thread. The client takes each timestamp right after `read` returns, before any parsing.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use sweeper::mockserver::{MockParams, serve};
+use sweeper::mockserver::{MockParams, probe, serve};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -28,6 +34,8 @@ const LIMIT: Duration = Duration::from_secs(60);
 struct Seen {
     tokens: Vec<Instant>,
     done: bool,
+    /// The server's sequence number of the request (from its id `chatcmpl-mock-<n>`).
+    server_id: Option<u64>,
 }
 
 fn main() {
@@ -43,18 +51,22 @@ fn main() {
     // The server gets its own thread and runtime, as in `sweeper mock-server`.
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = std::thread::spawn(move || {
-        let rt = sweeper::mockserver::runtime().expect("server runtime");
-        rt.block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-            addr_tx.send(listener.local_addr().expect("local addr")).expect("send addr");
-            serve(listener, params, async move {
-                let _ = stop_rx.await;
+    let server = std::thread::Builder::new()
+        .name("server-rt".into())
+        .spawn(move || {
+            let rt = sweeper::mockserver::runtime().expect("server runtime");
+            rt.block_on(async move {
+                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+                addr_tx.send(listener.local_addr().expect("local addr")).expect("send addr");
+                serve(listener, params, async move {
+                    let _ = stop_rx.await;
+                })
+                .await
             })
-            .await
         })
-    });
+        .expect("server thread");
     let addr = addr_rx.recv().expect("server address");
+    probe::enable(streams() * TOKENS as usize);
 
     // The load generator: one thread.
     let client_rt =
@@ -80,6 +92,7 @@ fn main() {
         .await
     });
     let wall = started.elapsed();
+    let cpu = thread_cpu();
     let _ = stop_tx.send(());
     let _ = server.join();
 
@@ -93,7 +106,13 @@ fn main() {
         std::process::exit(1);
     }
     let seen: Vec<Seen> = seen.into_iter().filter_map(Result::ok).collect();
-    report(&seen, wall);
+    let records = probe::take();
+    let ok = report(&seen, wall);
+    diagnose(&seen, &records);
+    println!("  CPU time by thread, user+system (s): {cpu}");
+    if !ok {
+        std::process::exit(1);
+    }
 }
 
 async fn one_stream(addr: SocketAddr) -> Result<Seen, String> {
@@ -110,7 +129,8 @@ async fn one_stream(addr: SocketAddr) -> Result<Seen, String> {
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut scan = 0;
     let mut read = [0u8; 16 * 1024];
-    let mut seen = Seen { tokens: Vec::with_capacity(TOKENS as usize), done: false };
+    let mut seen =
+        Seen { tokens: Vec::with_capacity(TOKENS as usize), done: false, server_id: None };
     while !seen.done {
         let n = s.read(&mut read).await.map_err(|e| format!("read: {e}"))?;
         if n == 0 {
@@ -123,6 +143,9 @@ async fn one_stream(addr: SocketAddr) -> Result<Seen, String> {
             let event = &buf[scan..scan + end];
             if find(event, br#""content":""#).is_some() {
                 seen.tokens.push(at);
+                if seen.server_id.is_none() {
+                    seen.server_id = server_id(event);
+                }
             }
             if find(event, b"[DONE]").is_some() {
                 seen.done = true;
@@ -140,6 +163,12 @@ async fn one_stream(addr: SocketAddr) -> Result<Seen, String> {
     Ok(seen)
 }
 
+fn server_id(event: &[u8]) -> Option<u64> {
+    let at = find(event, b"chatcmpl-mock-")? + b"chatcmpl-mock-".len();
+    let digits: Vec<u8> = event[at..].iter().copied().take_while(u8::is_ascii_digit).collect();
+    std::str::from_utf8(&digits).ok()?.parse().ok()
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -154,7 +183,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 #[expect(clippy::cast_precision_loss, reason = "counts are small")]
-fn report(seen: &[Seen], wall: Duration) {
+fn report(seen: &[Seen], wall: Duration) -> bool {
     // Peak concurrency: streams between their first and last token at the same instant.
     let mut edges: Vec<(Instant, i64)> = Vec::new();
     for s in seen {
@@ -239,7 +268,131 @@ fn report(seen: &[Seen], wall: Duration) {
     );
     let ok = peak >= 1000 && steady_rate >= 50_000.0 && p99 < 1.0;
     println!("  result: {}", if ok { "PASS" } else { "FAIL" });
-    if !ok {
-        std::process::exit(1);
+    ok
+}
+
+fn ms(d: f64) -> f64 {
+    d * 1000.0
+}
+
+fn signed_ms(later: Instant, earlier: Instant) -> f64 {
+    if later >= earlier {
+        ms((later - earlier).as_secs_f64())
+    } else {
+        -ms((earlier - later).as_secs_f64())
     }
+}
+
+fn line(name: &str, mut v: Vec<f64>) {
+    v.sort_by(f64::total_cmp);
+    println!(
+        "  {name:<44} n={:>6}  p50 {:>7.3}  p99 {:>7.3}  p99.9 {:>7.3}  max {:>7.3}",
+        v.len(),
+        percentile(&v, 0.5),
+        percentile(&v, 0.99),
+        percentile(&v, 0.999),
+        v.last().copied().unwrap_or(f64::NAN)
+    );
+}
+
+/// Where the excess comes from: per phase (ramp-up: before every stream had its first token;
+/// all open; ramp-down: after the first stream got its last token), the client-observed excess,
+/// the server-side excess of the same gaps (between the moments the server handed the two chunks
+/// to hyper), the server's lateness against the model deadline, and the delivery delay (client
+/// timestamp minus server write) that the OS and the client's scheduling add.
+fn diagnose(seen: &[Seen], records: &[probe::Record]) {
+    use std::collections::HashMap;
+    if records.is_empty() {
+        return;
+    }
+    let from = seen.iter().map(|s| s.tokens[0]).max().expect("streams");
+    let to = seen.iter().map(|s| s.tokens[s.tokens.len() - 1]).min().expect("streams");
+    let phase = |t: Instant| usize::from(t > from) + usize::from(t > to);
+    let names = ["ramp-up", "all open", "ramp-down"];
+    let mut by_stream: HashMap<u64, Vec<&probe::Record>> = HashMap::new();
+    for r in records {
+        by_stream.entry(r.stream).or_default().push(r);
+    }
+    let mut client = [vec![], vec![], vec![]];
+    let mut server = [vec![], vec![], vec![]];
+    let mut late = [vec![], vec![], vec![]];
+    let mut engine = [vec![], vec![], vec![]];
+    let mut delivery = [vec![], vec![], vec![]];
+    for s in seen {
+        for w in s.tokens.windows(2) {
+            client[phase(w[1])].push(ms((w[1] - w[0]).as_secs_f64()) - STEP_MS);
+        }
+        let Some(rs) = s.server_id.and_then(|id| by_stream.get_mut(&id)) else { continue };
+        rs.sort_by_key(|r| r.index);
+        for (r, at) in rs.iter().zip(&s.tokens) {
+            let p = phase(*at);
+            late[p].push(signed_ms(r.written, r.due));
+            engine[p].push(signed_ms(r.released, r.due));
+            delivery[p].push(signed_ms(*at, r.written));
+        }
+        for (w, at) in rs.windows(2).zip(s.tokens.iter().skip(1)) {
+            server[phase(*at)].push(signed_ms(w[1].written, w[0].written) - STEP_MS);
+        }
+    }
+    // When the server was late by more than 2 ms: clusters of deadlines (10 ms buckets from the
+    // first deadline) and the token indices involved.
+    let t0 = records.iter().map(|r| r.due).min().expect("records");
+    let mut clusters: std::collections::BTreeMap<u64, (usize, u32, u32, f64)> = Default::default();
+    for r in records {
+        let l = signed_ms(r.written, r.due);
+        if l > 2.0 {
+            #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let b = (signed_ms(r.due, t0) / 10.0) as u64 * 10;
+            let e = clusters.entry(b).or_insert((0, u32::MAX, 0, 0.0));
+            e.0 += 1;
+            e.1 = e.1.min(r.index);
+            e.2 = e.2.max(r.index);
+            e.3 = e.3.max(l);
+        }
+    }
+    let text: Vec<String> = clusters
+        .iter()
+        .map(|(b, (n, lo, hi, l))| format!("{b}ms:{n}x idx{lo}-{hi} max{l:.1}"))
+        .collect();
+    println!("  server lateness > 2 ms, by deadline: {}", text.join("; "));
+    println!("  where the time goes (ms), by the phase of the client's arrival time:");
+    for (p, name) in names.iter().enumerate() {
+        line(&format!("{name}: client gap - step"), std::mem::take(&mut client[p]));
+        line(&format!("{name}: server gap - step"), std::mem::take(&mut server[p]));
+        line(&format!("{name}: engine release - deadline"), std::mem::take(&mut engine[p]));
+        line(&format!("{name}: server write - deadline"), std::mem::take(&mut late[p]));
+        line(&format!("{name}: client read - server write"), std::mem::take(&mut delivery[p]));
+    }
+}
+
+/// User+system CPU seconds of this process's threads, by name.
+fn thread_cpu() -> String {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return String::new() };
+    let tick = 100.0; // USER_HZ on Linux
+    let mut out = vec![];
+    for e in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        let Some(close) = stat.rfind(')') else { continue };
+        let name = stat[stat.find('(').map_or(0, |i| i + 1)..close].to_owned();
+        let f: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // Fields after the name: state is 0, utime 11, stime 12.
+        // Time spent runnable but waiting for a CPU, and involuntary context switches: how much
+        // the thread was kept off the CPU by other threads.
+        let sched = std::fs::read_to_string(e.path().join("schedstat")).unwrap_or_default();
+        let waited = sched.split(' ').nth(1).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        let status = std::fs::read_to_string(e.path().join("status")).unwrap_or_default();
+        let preempted = status
+            .lines()
+            .find_map(|l| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+            .map_or("?", str::trim)
+            .to_owned();
+        out.push(format!(
+            "{name} {:.2}+{:.2} (waited for a CPU {:.0} ms, preempted {preempted}x)",
+            t(11) / tick,
+            t(12) / tick,
+            waited / 1e6
+        ));
+    }
+    out.join(", ")
 }

@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::faults::{Fate, Faults};
-use super::model::{Engine, estimate_tokens, output_word};
+use super::model::{Engine, Token, estimate_tokens, output_word};
+use super::probe;
 
 /// Everything a request handler needs.
 #[derive(Debug)]
@@ -107,11 +108,13 @@ struct Job {
 
 /// The SSE stream of one request.
 pub struct SseStream {
-    tokens: Option<UnboundedReceiver<u32>>,
+    tokens: Option<UnboundedReceiver<Token>>,
+    /// Sequence number of the request (the `n` of its id).
+    n: u64,
     shared: Arc<Shared>,
     job: Job,
-    id: String,
-    created: u64,
+    /// The fields every chunk starts with (without braces), formatted once per stream.
+    head: String,
     sent: u32,
     stall_after: Option<u32>,
     done: bool,
@@ -126,7 +129,7 @@ impl SseStream {
             // Stalled: hold the connection open and never send again.
             return Poll::Pending;
         };
-        let mut out = String::new();
+        let mut out = String::with_capacity(256);
         match rx.poll_recv(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(None) => {
@@ -151,8 +154,9 @@ impl SseStream {
         Poll::Ready(Some(Bytes::from(out)))
     }
 
-    fn push_token(&mut self, out: &mut String, index: u32) {
-        let word = output_word(index);
+    fn push_token(&mut self, out: &mut String, token: Token) {
+        probe::record(self.n, token);
+        let word = output_word(token.index);
         let first = self.sent == 0;
         self.sent += 1;
         match self.job.kind {
@@ -161,14 +165,14 @@ impl SseStream {
                 let _ = write!(
                     out,
                     "data: {{{},\"choices\":[{{\"index\":0,\"delta\":{{{role}\"content\":\"{word}\"}},\"finish_reason\":null}}]}}\n\n",
-                    self.head()
+                    self.head
                 );
             }
             Kind::Text => {
                 let _ = write!(
                     out,
                     "data: {{{},\"choices\":[{{\"index\":0,\"text\":\"{word}\",\"logprobs\":null,\"finish_reason\":null}}]}}\n\n",
-                    self.head()
+                    self.head
                 );
             }
         }
@@ -185,30 +189,28 @@ impl SseStream {
                 json!({"index": 0, "text": "", "logprobs": null, "finish_reason": reason})
             }
         };
-        let _ = write!(out, "data: {{{},\"choices\":[{choice}]}}\n\n", self.head());
+        let _ = write!(out, "data: {{{},\"choices\":[{choice}]}}\n\n", self.head);
         if self.job.include_usage {
             let usage = usage(&self.job, self.sent);
-            let _ = write!(out, "data: {{{},\"choices\":[],\"usage\":{usage}}}\n\n", self.head());
+            let _ = write!(out, "data: {{{},\"choices\":[],\"usage\":{usage}}}\n\n", self.head);
         }
         out.push_str("data: [DONE]\n\n");
         self.done = true;
         self.tokens = None;
         self.shared.faults.answered();
     }
+}
 
-    /// The fields every chunk starts with (without braces).
-    fn head(&self) -> String {
-        let object = match self.job.kind {
-            Kind::Chat => "chat.completion.chunk",
-            Kind::Text => "text_completion",
-        };
-        format!(
-            "\"id\":\"{}\",\"object\":\"{object}\",\"created\":{},\"model\":{}",
-            self.id,
-            self.created,
-            Value::String(self.job.model.clone())
-        )
-    }
+/// The fields every SSE chunk of one stream starts with (without braces).
+fn chunk_head(kind: Kind, id: &str, created: u64, model: &str) -> String {
+    let object = match kind {
+        Kind::Chat => "chat.completion.chunk",
+        Kind::Text => "text_completion",
+    };
+    format!(
+        "\"id\":\"{id}\",\"object\":\"{object}\",\"created\":{created},\"model\":{}",
+        Value::String(model.to_owned())
+    )
 }
 
 fn finish_reason(job: &Job) -> &'static str {
@@ -430,10 +432,10 @@ async fn inference(
         let stream = SseStream {
             // Stalling after 0 tokens: headers only.
             tokens: if stall_after == Some(0) { None } else { Some(tokens) },
+            n,
             shared: Arc::clone(shared),
+            head: chunk_head(kind, &id, created, &job.model),
             job,
-            id,
-            created,
             sent: 0,
             stall_after,
             done: false,
@@ -468,7 +470,7 @@ async fn inference(
 
 /// Waits for all tokens of a non-streaming request (or stalls forever after `stall_after`).
 async fn collect_text(
-    mut tokens: UnboundedReceiver<u32>,
+    mut tokens: UnboundedReceiver<Token>,
     max: u32,
     stall_after: Option<u32>,
 ) -> (String, usize) {
@@ -481,8 +483,8 @@ async fn collect_text(
             return (text, n);
         }
         match tokens.recv().await {
-            Some(i) => {
-                text.push_str(output_word(i));
+            Some(t) => {
+                text.push_str(output_word(t.index));
                 n += 1;
             }
             None => break,

@@ -31,6 +31,8 @@
 mod faults;
 mod http;
 pub mod model;
+#[doc(hidden)]
+pub mod probe;
 
 use std::future::Future;
 use std::io::Write as _;
@@ -209,7 +211,7 @@ pub enum MockServerError {
         "the API key variable `{0}` (from `api_key_env`) is not set or empty\nhint: export {0}=<key> before starting the server, or drop `api_key_env`"
     )]
     MissingApiKey(String),
-    #[error("failed to start the mock engine thread: {0}")]
+    #[error("failed to start the mock engine (timer): {0}")]
     Engine(std::io::Error),
 }
 
@@ -241,13 +243,14 @@ impl MockServer {
     /// up to a second, and drops the rest) or the injected crash fires (drops everything at once).
     ///
     /// # Errors
-    /// When the engine thread cannot be started.
+    /// When the engine cannot be started (no timer descriptor).
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<ServeOutcome, MockServerError> {
         let p = self.params;
+        reserve_file_descriptors(&listener);
         let engine = Engine::start(p.timing()).map_err(MockServerError::Engine)?;
         let faults = Faults::new(FaultConfig {
             startup_delay: Duration::from_millis(p.startup_delay_ms),
@@ -388,7 +391,46 @@ fn raise_open_files_limit() {
     }
 }
 
-/// The runtime `sweeper mock-server` runs on: one thread (plus the engine thread). One thread
+/// Most file descriptors [`reserve_file_descriptors`] makes room for (a table of this size costs
+/// the kernel about 0.5 MB).
+const RESERVED_FDS: u64 = 65_536;
+
+/// Grows the process's file-descriptor table once, now, to the open-files limit (at most
+/// [`RESERVED_FDS`]), so that accepting connections never has to.
+///
+/// The kernel grows the table by doubling (64, 128, 256, ... descriptors), and in a process with
+/// several threads each growth waits for an RCU grace period (`synchronize_rcu`), which takes
+/// 10-30 ms on a small VM. The thread that opens the descriptor crossing the boundary (usually the
+/// runtime thread in `accept`) is blocked that long, and with it every stream: the load benchmark
+/// saw every chunk due in those 10-30 ms written late, at 64, 128, ... 1024 open connections.
+/// Growing it once at start-up costs one such wait before anything is served.
+///
+/// `F_DUPFD` picks the lowest free descriptor at or above the one asked for, so no descriptor in
+/// use is touched; the duplicate is closed at once (the table does not shrink).
+fn reserve_file_descriptors(listener: &TcpListener) {
+    use std::os::fd::AsRawFd as _;
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit with a valid pointer to a local struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim) } != 0 {
+        return;
+    }
+    let Ok(highest) = libc::c_int::try_from(lim.rlim_cur.min(RESERVED_FDS).saturating_sub(1))
+    else {
+        return;
+    };
+    if highest < 64 {
+        return;
+    }
+    // SAFETY: duplicating a descriptor we own and closing only the duplicate we got back.
+    unsafe {
+        let fd = libc::fcntl(listener.as_raw_fd(), libc::F_DUPFD_CLOEXEC, highest);
+        if fd >= 0 {
+            libc::close(fd);
+        }
+    }
+}
+
+/// The runtime `sweeper mock-server` runs on: one thread, which also runs the engine. One thread
 /// serves well over 50,000 streamed tokens/s, and it leaves the other cores to the benchmark
 /// client that shares the machine; a multi-threaded runtime spent more CPU on waking its own
 /// workers than on serving.
@@ -430,6 +472,31 @@ mod tests {
         assert_eq!(from_flags, MockParams::default());
         assert_eq!(from_yaml, MockParams::default());
         assert!(MockParams::default().validate().is_ok());
+    }
+
+    /// The kernel's file-descriptor table capacity (`FDSize` in `/proc/self/status`).
+    fn fd_table_size() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").expect("proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("FDSize:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("FDSize line")
+    }
+
+    #[test]
+    fn file_descriptor_table_is_grown_once_up_front() {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit with a valid pointer to a local struct.
+        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim) }, 0);
+        let rt = runtime().expect("runtime");
+        let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).expect("bind");
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
+        reserve_file_descriptors(&listener);
+        assert!(fd_table_size() >= lim.rlim_cur.min(RESERVED_FDS), "{}", fd_table_size());
+        // Nothing was closed or left open: the listener still works.
+        assert_eq!(std::os::fd::AsRawFd::as_raw_fd(&listener), fd);
+        assert!(listener.local_addr().is_ok());
     }
 
     #[test]

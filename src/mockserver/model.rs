@@ -1,32 +1,41 @@
 //! The serving model: prompt-token estimate, prefill and decode-step times, the FIFO admission
-//! queue, and the engine thread that emits every running sequence's tokens on time.
+//! queue, and the engine task that emits every running sequence's tokens on time.
 //!
-//! The engine runs on its own OS thread rather than on tokio timers: tokio's timer wheel has a
-//! 1 ms resolution, which alone would add up to 1 ms of jitter to every chunk, while a thread
-//! waiting on `recv_timeout` wakes within tens of microseconds. HTTP tasks submit sequences over
-//! a channel and receive token indices over a per-sequence tokio channel.
+//! The engine is a task in the server's runtime, woken by a Linux `timerfd` rather than by tokio
+//! timers: tokio's timer wheel has a 1 ms resolution, which alone would add up to 1 ms of jitter
+//! to every chunk, while a `timerfd` in the runtime's epoll set fires within microseconds. HTTP
+//! tasks submit sequences over a channel and receive tokens over a per-sequence channel; every
+//! wake-up is local to the runtime thread (no other thread to schedule, no system call per
+//! token). An earlier version ran the engine on its own OS thread; on two cores shared with a load
+//! generator that third busy thread was often kept off the CPU for milliseconds.
 //!
-//! Waking a tokio task from a foreign thread costs a system call, so the engine does not do it
-//! per token: it releases due tokens in ticks at least [`TICK`] apart, as one batch handed to a
-//! dispatcher task inside the runtime, which forwards them to the sequences (cheap local
-//! wake-ups). A token is therefore released up to one tick after its model time; the gap between
-//! two tokens of a sequence is off by at most one tick either way, and never drifts because every
-//! deadline is computed from the previous deadline, not from when it was released.
+//! Due tokens are released in ticks at least [`TICK`] apart, so the streams' writes are batched.
+//! A token is therefore released up to one tick after its model time; the gap between two tokens
+//! of a sequence is off by at most one tick either way, and never drifts because every deadline is
+//! computed from the previous deadline, not from when it was released.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+use tokio::io::Interest;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 /// Shortest time between two releases of due tokens.
 pub const TICK: Duration = Duration::from_micros(250);
 
-/// Tokens released together: each sequence's channel and the token's index.
-type Batch = Vec<(UnboundedSender<u32>, u32)>;
+/// One token handed to a sequence's stream.
+#[derive(Debug, Clone, Copy)]
+pub struct Token {
+    /// 0-based index of the token in its sequence.
+    pub index: u32,
+    /// When the model says the token is due.
+    pub due: Instant,
+    /// When the engine released it to the stream.
+    pub released: Instant,
+}
 
 /// Words streamed as output, one per token, in this order (repeating). Each has a leading space
 /// and re-tokenizes as exactly one token, alone and concatenated, with the offline byte-level BPE
@@ -101,55 +110,43 @@ struct Submit {
     prompt_tokens: u32,
     max_tokens: u32,
     arrived: Instant,
-    tokens: UnboundedSender<u32>,
+    tokens: UnboundedSender<Token>,
 }
 
-/// Handle to the engine thread. The thread ends when the last handle is dropped.
+/// Handle to the engine task. The task ends when the last handle is dropped.
 #[derive(Debug)]
 pub struct Engine {
-    tx: mpsc::Sender<Submit>,
+    tx: UnboundedSender<Submit>,
     stats: Arc<EngineStats>,
 }
 
-/// The engine thread is gone (it only ends when every handle is dropped, so this is a bug).
+/// The engine task is gone (it only ends when every handle is dropped, so this is a bug).
 #[derive(Debug)]
 pub struct EngineGone;
 
 impl Engine {
-    /// Starts the engine thread and its dispatcher task. Must be called inside a tokio runtime.
+    /// Starts the engine task. Must be called inside a tokio runtime with I/O enabled.
     ///
     /// # Errors
-    /// When the OS refuses to create a thread.
+    /// When the OS refuses a timer descriptor.
     pub fn start(timing: Timing) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::channel();
-        let (batch_tx, mut batch_rx) = unbounded_channel::<Batch>();
+        let (tx, rx) = unbounded_channel();
         let stats = Arc::new(EngineStats::default());
-        let thread_stats = Arc::clone(&stats);
-        std::thread::Builder::new()
-            .name("mock-engine".into())
-            .spawn(move || run(&rx, &batch_tx, timing, &thread_stats))?;
-        // Ends when the engine thread drops `batch_tx`.
-        tokio::spawn(async move {
-            while let Some(batch) = batch_rx.recv().await {
-                for (tokens, index) in batch {
-                    // A closed channel means the client left; the engine sees it next time.
-                    let _ = tokens.send(index);
-                }
-            }
-        });
+        let timer = Timer::new()?;
+        tokio::spawn(run(rx, timer, timing, Arc::clone(&stats)));
         Ok(Self { tx, stats })
     }
 
-    /// Queues a sequence. The receiver yields token indices `0..max_tokens` at the model's times
+    /// Queues a sequence. The receiver yields tokens with indices `0..max_tokens` at the model's times
     /// and then closes. Dropping the receiver cancels the sequence and frees its slot.
     ///
     /// # Errors
-    /// When the engine thread has ended.
+    /// When the engine task has ended.
     pub fn submit(
         &self,
         prompt_tokens: u32,
         max_tokens: u32,
-    ) -> Result<UnboundedReceiver<u32>, EngineGone> {
+    ) -> Result<UnboundedReceiver<Token>, EngineGone> {
         let (tokens, rx) = unbounded_channel();
         let submit = Submit { prompt_tokens, max_tokens, arrived: Instant::now(), tokens };
         self.tx.send(submit).map_err(|_| EngineGone)?;
@@ -163,12 +160,12 @@ impl Engine {
 }
 
 struct Running {
-    tokens: UnboundedSender<u32>,
+    tokens: UnboundedSender<Token>,
     max_tokens: u32,
     emitted: u32,
 }
 
-/// The engine state, owned by the engine thread.
+/// The engine state, owned by the engine task.
 struct Scheduler {
     timing: Timing,
     waiting: VecDeque<Submit>,
@@ -181,7 +178,7 @@ struct Scheduler {
 impl Scheduler {
     /// Admits queued sequences into free slots. A sequence starts at the later of its arrival
     /// and `freed_at` (the model time at which the slot became free), not at the moment the
-    /// thread got round to it, so engine wake-up latency does not accumulate.
+    /// engine got round to it, so engine wake-up latency does not accumulate.
     fn admit(&mut self, freed_at: Option<Instant>) {
         while self.running.len() < self.timing.max_num_seqs {
             let Some(s) = self.waiting.pop_front() else { break };
@@ -197,17 +194,20 @@ impl Scheduler {
         }
     }
 
-    /// Adds every token due at or before `now` to `batch`.
-    fn emit_due(&mut self, now: Instant, batch: &mut Batch, stats: &EngineStats) {
+    /// Sends every token due at or before `now` to its stream; returns how many were sent.
+    fn emit_due(&mut self, now: Instant, stats: &EngineStats) -> usize {
+        let mut sent = 0;
         while let Some(&Reverse((due, id))) = self.due.peek() {
             if due > now {
                 break;
             }
             self.due.pop();
             let Some(seq) = self.running.get_mut(&id) else { continue };
-            let alive = !seq.tokens.is_closed();
+            let token = Token { index: seq.emitted, due, released: now };
+            // A closed channel means the client left: free the slot.
+            let alive = seq.tokens.send(token).is_ok();
             if alive {
-                batch.push((seq.tokens.clone(), seq.emitted));
+                sent += 1;
                 seq.emitted += 1;
                 stats.tokens_generated.fetch_add(1, Ordering::Relaxed);
             }
@@ -219,14 +219,76 @@ impl Scheduler {
                 self.due.push(Reverse((due + step, id)));
             }
         }
+        sent
     }
 }
 
-fn run(
-    rx: &mpsc::Receiver<Submit>,
-    batches: &UnboundedSender<Batch>,
+/// A one-shot monotonic `timerfd` registered with the runtime's reactor.
+struct Timer {
+    fd: tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>,
+}
+
+impl Timer {
+    fn new() -> std::io::Result<Self> {
+        use std::os::fd::FromRawFd as _;
+        // SAFETY: timerfd_create has no pointer arguments; a non-negative result is a new
+        // descriptor that we own from here on.
+        let fd = unsafe {
+            libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just created and is owned by nothing else.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        // SAFETY: the OwnedFd stays open and is the same descriptor for the AsyncFd's lifetime.
+        let fd =
+            unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, Interest::READABLE) }
+                .map_err(std::io::Error::from)?;
+        Ok(Self { fd })
+    }
+
+    /// Fires once, `after` from now (re-arming discards any earlier setting).
+    fn arm(&self, after: Duration) {
+        use std::os::fd::AsRawFd as _;
+        let after = after.max(Duration::from_nanos(1)); // zero would disarm
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
+            it_value: libc::timespec {
+                tv_sec: libc::time_t::try_from(after.as_secs()).unwrap_or(libc::time_t::MAX),
+                tv_nsec: libc::c_long::from(after.subsec_nanos().cast_signed()),
+            },
+        };
+        // SAFETY: a valid timerfd and a pointer to a local itimerspec; the old value is not asked.
+        unsafe {
+            libc::timerfd_settime(self.fd.as_raw_fd(), 0, &raw const spec, std::ptr::null_mut());
+        }
+    }
+
+    /// Waits until the timer has fired.
+    async fn fired(&self) {
+        use std::os::fd::AsRawFd as _;
+        loop {
+            let Ok(mut guard) = self.fd.readable().await else {
+                return std::future::pending().await;
+            };
+            let mut expirations = [0u8; 8];
+            // SAFETY: reading at most 8 bytes into a local 8-byte buffer.
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), expirations.as_mut_ptr().cast(), 8) };
+            if n == 8 {
+                return;
+            }
+            // Not fired (yet, or any more after re-arming): wait for the next readiness.
+            guard.clear_ready();
+        }
+    }
+}
+
+async fn run(
+    mut rx: UnboundedReceiver<Submit>,
+    timer: Timer,
     timing: Timing,
-    stats: &EngineStats,
+    stats: Arc<EngineStats>,
 ) {
     let mut s = Scheduler {
         timing,
@@ -235,52 +297,44 @@ fn run(
         due: BinaryHeap::new(),
         next_id: 0,
     };
-    let mut released = Instant::now();
+    let mut released: Option<Instant> = None;
     loop {
         // Sleep until the next token is due (but at least a tick after the last release) or a
         // request arrives.
-        let received = match s.due.peek() {
-            None => match rx.recv() {
-                Ok(m) => Some(m),
-                Err(_) => return,
-            },
-            Some(&Reverse((due, _))) => {
-                let due = due.max(released + TICK);
-                let now = Instant::now();
-                if due <= now {
-                    None
-                } else {
-                    match rx.recv_timeout(due - now) {
-                        Ok(m) => Some(m),
-                        Err(RecvTimeoutError::Timeout) => None,
-                        Err(RecvTimeoutError::Disconnected) => return,
-                    }
-                }
+        let wake_at =
+            s.due.peek().map(|&Reverse((due, _))| released.map_or(due, |r| due.max(r + TICK)));
+        let now = Instant::now();
+        match wake_at {
+            Some(at) if at <= now => {
+                // Due already: let the other tasks run first, then release.
+                tokio::task::yield_now().await;
             }
-        };
-        if let Some(m) = received {
-            s.waiting.push_back(m);
-            while let Ok(m) = rx.try_recv() {
-                s.waiting.push_back(m);
+            _ => {
+                if let Some(at) = wake_at {
+                    timer.arm(at - now);
+                }
+                tokio::select! {
+                    biased;
+                    () = timer.fired(), if wake_at.is_some() => {}
+                    m = rx.recv() => match m {
+                        Some(m) => s.waiting.push_back(m),
+                        None => return,
+                    },
+                }
             }
         }
+        while let Ok(m) = rx.try_recv() {
+            s.waiting.push_back(m);
+        }
         let now = Instant::now();
-        if now >= released + TICK {
-            let mut batch = Vec::new();
-            s.emit_due(now, &mut batch, stats);
-            if !batch.is_empty() {
-                released = now;
-                if batches.send(batch).is_err() {
-                    return; // the runtime is gone
-                }
-            }
+        if released.is_none_or(|r| now >= r + TICK) && s.emit_due(now, &stats) > 0 {
+            released = Some(now);
         }
         s.admit(None);
         stats.running.store(s.running.len() as u64, Ordering::Relaxed);
         stats.waiting.store(s.waiting.len() as u64, Ordering::Relaxed);
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
