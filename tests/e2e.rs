@@ -122,3 +122,48 @@ fn real_aiperf_with_failing_requests_is_recorded_as_partial_with_the_error_count
     let md = std::fs::read_to_string(batch.join("report.md")).unwrap();
     assert!(md.contains("Internal Server Error"), "the failures section names the errors:\n{md}");
 }
+
+/// A hosted-style endpoint that wants a key on every /v1 path, health check included.
+#[test]
+fn external_endpoint_with_an_api_key_from_the_environment() {
+    let _ = managed_aiperf();
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let key = "sk-e2e-0123456789abcdef";
+    let mut server = sweeper()
+        .args(["mock-server", "--port", &port.to_string(), "--api-key-env", "MOCK_EXPECTED_KEY"])
+        .env("MOCK_EXPECTED_KEY", key)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(std::time::Duration::from_secs(10), || std::net::TcpStream::connect((
+        "127.0.0.1",
+        port
+    ))
+    .is_ok()));
+    let cfg = tmp.path().join("hosted.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "batch_name: hosted\noutput_base_dir: {}\nserver: {{kind: external, startup_timeout_s: 3}}\nbase_config:\n  model: mock-model\n  url: http://127.0.0.1:{port}\n  api_key_env_var: HOSTED_KEY\n  tokenizer: '@offline'\n  streaming: true\n  request_count: 4\n  prompt_input_tokens_mean: 16\n  prompt_output_tokens_mean: 4\n  no_server_metrics: true\n  no_gpu_telemetry: true\n",
+            tmp.path().display()
+        ),
+    )
+    .unwrap();
+    let ok = sweeper().arg("-c").arg(&cfg).env("HOSTED_KEY", key).output().unwrap();
+    let wrong = sweeper().arg("-c").arg(&cfg).env("HOSTED_KEY", "sk-wrong-key").output().unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let log = text(&ok);
+    assert_eq!(ok.status.code(), Some(0), "{log}");
+    assert!(!log.contains(key));
+    // Wrong key: the health check (GET /v1/models with the key) says why it never got ready.
+    let w = text(&wrong);
+    assert_eq!(wrong.status.code(), Some(1), "{w}");
+    assert!(w.contains("last: HTTP 401") && w.contains("check the API key"), "{w}");
+    assert!(!w.contains("sk-wrong-key"), "{w}");
+    for f in all_files(&tmp.path().join("hosted")) {
+        let t = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+        assert!(!t.contains(key) && !t.contains("sk-wrong-key"), "key written to {}", f.display());
+    }
+}

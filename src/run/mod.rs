@@ -544,8 +544,14 @@ impl Runner<'_> {
                 (srv, launch.startup_timeout_s)
             }
         };
+        // The API key, for endpoints whose health path needs it (hosted ones do).
+        let key = c
+            .merged
+            .get("api_key_env_var")
+            .and_then(Value::as_str)
+            .and_then(|v| std::env::var(v).ok());
         let ready = tokio::select! {
-            r = srv.wait_ready(Duration::from_secs_f64(timeout)) => r.map_err(|e| e.0),
+            r = srv.wait_ready(Duration::from_secs_f64(timeout), key.as_deref()) => r.map_err(|e| e.0),
             _ = interrupts.changed() => Err("interrupted".into()),
         };
         match ready {

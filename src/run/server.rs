@@ -80,7 +80,12 @@ impl Server {
     }
 
     /// Polls health until 2xx. Fails at once when the process exits, or after `timeout`.
-    pub async fn wait_ready(&mut self, timeout: Duration) -> Result<Duration, ServerError> {
+    /// `bearer` is sent as `Authorization: Bearer ...` (hosted endpoints answer 401 without it).
+    pub async fn wait_ready(
+        &mut self,
+        timeout: Duration,
+        bearer: Option<&str>,
+    ) -> Result<Duration, ServerError> {
         let start = Instant::now();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
@@ -94,14 +99,27 @@ impl Server {
                     self.log_tail()
                 )));
             }
-            if let Ok(resp) = client.get(&self.health_url).send().await
-                && resp.status().is_success()
-            {
-                return Ok(start.elapsed());
+            let mut req = client.get(&self.health_url);
+            if let Some(key) = bearer {
+                req = req.bearer_auth(key);
             }
+            let last = match req.send().await {
+                Ok(resp) if resp.status().is_success() => return Ok(start.elapsed()),
+                Ok(resp) => format!("HTTP {}", resp.status()),
+                Err(e) if e.is_connect() => "connection refused".to_owned(),
+                Err(e) if e.is_timeout() => "timed out".to_owned(),
+                Err(e) => e.to_string(),
+            };
             if start.elapsed() >= timeout {
+                let hint = if last.contains("401") || last.contains("403") {
+                    "; check the API key (`api_key_env_var`)"
+                } else if last.contains("404") {
+                    "; check the health path (`health_check_endpoint` / `server.health_path`)"
+                } else {
+                    ""
+                };
                 return Err(ServerError(format!(
-                    "server not ready: GET {} did not answer 2xx within {:.0}s{}",
+                    "server not ready: GET {} did not answer 2xx within {:.0}s (last: {last}{hint}){}",
                     self.health_url,
                     timeout.as_secs_f64(),
                     self.log_tail()
