@@ -159,8 +159,11 @@ pub fn launch(
                 "--port".into(),
                 port.clone(),
             ];
+            // Only the settings that differ from the defaults, so the command reads clearly.
+            let defaults = serde_json::to_value(crate::mockserver::MockParams::default())
+                .unwrap_or(Value::Null);
             if let Ok(Value::Object(fields)) = serde_json::to_value(params) {
-                for (k, v) in fields {
+                for (k, v) in fields.into_iter().filter(|(k, v)| defaults.get(k) != Some(v)) {
                     let flag = format!("--{}", k.replace('_', "-"));
                     match v {
                         Value::Null | Value::Bool(false) => {}
