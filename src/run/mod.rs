@@ -516,13 +516,9 @@ impl Runner<'_> {
                 (Server::external(&c.server_id, &url, &path), timeout)
             }
             Some(s) => {
-                let port = match s {
-                    ServerConfig::Mock(_) => Some(
-                        server::free_port()
-                            .map_err(|e| format!("failed to find a free port: {e}"))?,
-                    ),
-                    _ => None,
-                };
+                // The mock picks a free port itself (port 0) and prints it.
+                let mock = matches!(s, ServerConfig::Mock(_));
+                let port = mock.then_some(0);
                 let launch = crate::plan::server::launch(
                     s,
                     &self.cfg.batch_name,
@@ -539,8 +535,17 @@ impl Runner<'_> {
                     s.kind(),
                     self.redactor.redact(&argv::shell_line(&launch.argv))
                 ));
-                let srv = Server::spawn(&c.server_id, &launch, &url, &log).map_err(|e| e.0)?;
+                let mut srv = Server::spawn(&c.server_id, &launch, &url, &log).map_err(|e| e.0)?;
                 self.track(srv.pgid());
+                if mock
+                    && let Err(e) = srv
+                        .learn_url_from_log(Duration::from_secs_f64(launch.startup_timeout_s))
+                        .await
+                {
+                    self.untrack(srv.pgid());
+                    srv.stop().await;
+                    return Err(e.0);
+                }
                 (srv, launch.startup_timeout_s)
             }
         };

@@ -15,6 +15,7 @@ pub struct Server {
     pub id: String,
     pub url: String,
     pub health_url: String,
+    health_path: String,
     child: Option<(Child, i32)>,
     pub log: Option<PathBuf>,
     stop_grace: Duration,
@@ -32,6 +33,7 @@ impl Server {
             id: id.to_owned(),
             url: url.to_owned(),
             health_url: join_url(url, health_path),
+            health_path: health_path.to_owned(),
             child: None,
             log: None,
             stop_grace: Duration::ZERO,
@@ -72,6 +74,7 @@ impl Server {
             id: id.to_owned(),
             url: url.to_owned(),
             health_url: join_url(url, &launch.health_path),
+            health_path: launch.health_path.clone(),
             child: Some((child, pgid)),
             log: Some(log.to_path_buf()),
             stop_grace: Duration::from_secs_f64(launch.stop_grace_s),
@@ -127,6 +130,36 @@ impl Server {
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// For a server started on port 0 that prints `listening on http://HOST:PORT` (the mock):
+    /// waits for that line in its log and points `url` and the health check at it. Asking the
+    /// server to pick its own port leaves no window for another process to take it.
+    pub async fn learn_url_from_log(&mut self, timeout: Duration) -> Result<(), ServerError> {
+        let start = Instant::now();
+        let Some(log) = self.log.clone() else { return Ok(()) };
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(url) = text.lines().find_map(|l| l.trim().strip_prefix("listening on ")) {
+                self.url = url.trim().to_owned();
+                self.health_url = join_url(&self.url, &self.health_path);
+                return Ok(());
+            }
+            if let Some(reason) = self.exited() {
+                return Err(ServerError(format!(
+                    "server exited while starting ({reason}){}",
+                    self.log_tail()
+                )));
+            }
+            if start.elapsed() >= timeout {
+                return Err(ServerError(format!(
+                    "server did not say where it listens within {:.0}s{}",
+                    timeout.as_secs_f64(),
+                    self.log_tail()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -193,10 +226,4 @@ impl Server {
 pub fn join_url(base: &str, path: &str) -> String {
     let base = if base.contains("://") { base.to_owned() } else { format!("http://{base}") };
     format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
-}
-
-/// A free TCP port on 127.0.0.1 (for the mock server).
-pub fn free_port() -> std::io::Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
 }
