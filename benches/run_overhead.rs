@@ -6,7 +6,7 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -112,5 +112,4 @@ fn main() {
     } else {
         println!("  managed venv not built: run `sweeper setup` to time its warm check");
     }
-    let _ = Duration::ZERO;
 }
