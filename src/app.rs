@@ -192,7 +192,7 @@ pub fn dry_run_text(cfg: &Config, plan: &Plan, verbose: bool) -> String {
                     c.url().unwrap_or_default()
                 );
             }
-            Some(s) => match plan::server::launch(s, &cfg.batch_name, sid, "sweeper", None) {
+            Some(s) => match plan::server::launch(s, &cfg.batch_name, sid, "sweeper") {
                 None => {
                     let _ = writeln!(
                         out,

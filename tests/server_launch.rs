@@ -32,8 +32,7 @@ server:
 "#,
     );
     let c = &p.combinations[0];
-    let l =
-        launch(c.server.as_ref().unwrap(), &cfg.batch_name, &c.server_id, "sweeper", None).unwrap();
+    let l = launch(c.server.as_ref().unwrap(), &cfg.batch_name, &c.server_id, "sweeper").unwrap();
     assert_eq!(
         l.argv,
         [
@@ -78,8 +77,7 @@ server: {kind: tt-inference-server, repo_dir: /opt/tt-inference-server, model: g
 "#,
     );
     let c = &p.combinations[0];
-    let l =
-        launch(c.server.as_ref().unwrap(), &cfg.batch_name, &c.server_id, "sweeper", None).unwrap();
+    let l = launch(c.server.as_ref().unwrap(), &cfg.batch_name, &c.server_id, "sweeper").unwrap();
     assert_eq!(
         l.argv,
         [
@@ -112,14 +110,9 @@ sweeps:
     let ids: Vec<&str> = p.combinations.iter().map(|c| c.server_id.as_str()).collect();
     assert_eq!(ids, ["server-0", "server-0", "server-1", "server-1"]);
     assert_eq!(p.combinations[2].dir, "concurrency1_server.imageimg-libfabric");
-    let l = launch(
-        p.combinations[2].server.as_ref().unwrap(),
-        &cfg.batch_name,
-        "server-1",
-        "sweeper",
-        None,
-    )
-    .unwrap();
+    let l =
+        launch(p.combinations[2].server.as_ref().unwrap(), &cfg.batch_name, "server-1", "sweeper")
+            .unwrap();
     assert!(l.argv.contains(&"img:libfabric".to_owned()));
     // Grouping when the server key varies fastest: run order groups, indices stay.
     let (_, p) = plan_of(

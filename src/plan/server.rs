@@ -35,13 +35,13 @@ pub fn container_name(batch_name: &str, server_id: &str) -> String {
 }
 
 /// The launch of a server; `None` for `external` (nothing to start).
-/// `program` is sweeper's own executable (for `mock`), `mock_port` its port once chosen.
+/// `program` is sweeper's own executable (for `mock`, which is started on port 0: it picks a
+/// free port itself and prints `listening on URL`, which the run stage reads).
 pub fn launch(
     server: &ServerConfig,
     batch_name: &str,
     server_id: &str,
     program: &str,
-    mock_port: Option<u16>,
 ) -> Option<Launch> {
     match server {
         ServerConfig::External { .. } => None,
@@ -150,14 +150,13 @@ pub fn launch(
             })
         }
         ServerConfig::Mock(params) => {
-            let port = mock_port.map_or_else(|| "<port>".to_owned(), |p| p.to_string());
             let mut argv = vec![
                 program.to_owned(),
                 "mock-server".into(),
                 "--host".into(),
                 "127.0.0.1".into(),
                 "--port".into(),
-                port.clone(),
+                "0".into(),
             ];
             // Only the settings that differ from the defaults, so the command reads clearly.
             let defaults = serde_json::to_value(crate::mockserver::MockParams::default())
@@ -179,7 +178,7 @@ pub fn launch(
                 env_passthrough: Vec::new(),
                 cwd: None,
                 container: None,
-                url: mock_port.map(|p| format!("http://127.0.0.1:{p}")),
+                url: None,
                 health_path: "/health".into(),
                 startup_timeout_s: 60.0,
                 stop_grace_s: 5.0,

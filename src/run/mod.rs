@@ -518,16 +518,18 @@ impl Runner<'_> {
             Some(s) => {
                 // The mock picks a free port itself (port 0) and prints it.
                 let mock = matches!(s, ServerConfig::Mock(_));
-                let port = mock.then_some(0);
                 let launch = crate::plan::server::launch(
                     s,
                     &self.cfg.batch_name,
                     &c.server_id,
                     &self.program,
-                    port,
                 )
                 .ok_or("nothing to launch")?;
-                let url = launch.url.clone().or_else(|| c.url()).ok_or("no server url")?;
+                let url = launch
+                    .url
+                    .clone()
+                    .or_else(|| c.url())
+                    .unwrap_or_else(|| "http://127.0.0.1:0".to_owned());
                 let log = self.batch_dir.join(format!("{}.log", c.server_id));
                 say(&format!(
                     "{}: starting {} server: {}",
