@@ -135,7 +135,6 @@ pub fn dry_run_text(cfg: &Config, plan: &Plan, verbose: bool) -> String {
     let n = plan.combinations.len();
     let servers: Vec<&str> = {
         let mut v: Vec<&str> = plan.combinations.iter().map(|c| c.server_id.as_str()).collect();
-        v.dedup();
         v.sort_unstable();
         v.dedup();
         v

@@ -158,6 +158,7 @@ const CASES: &[(&str, Option<&str>, &str, &str)] = &[
         "does not match \"^/\"",
     ),
     ("bad_batch_name", Some("2:13"), "batch_name", "does not match"),
+    ("targets_unknown_key", Some("6:3"), "targets.tolerence", "did you mean `tolerance`"),
     // Contradictions only visible in a merged combination.
     ("streaming_embeddings", Some("6:14"), "base_config.streaming", "endpoint_type: embeddings"),
     (

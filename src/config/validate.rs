@@ -14,23 +14,26 @@ use super::options::{self, canonical};
 use super::raw::{self, FORBIDDEN_KEYS, RawConfig, SWEEPER_KEYS, ServerConfig};
 use super::{Config, DEFAULT_MAX_COMBINATIONS, LoadOptions, reference};
 
-/// Top-level keys, for "did you mean" hints.
-const TOP_KEYS: &[&str] = &[
-    "batch_name",
-    "output_base_dir",
-    "base_config",
-    "sweeps",
-    "scenarios",
-    "exclude",
-    "server",
-    "aiperf",
-    "targets",
-    "max_combinations",
-];
+/// The generated schema, built once per process.
+fn schema_value() -> &'static Value {
+    static S: OnceLock<Value> = OnceLock::new();
+    S.get_or_init(raw::schema)
+}
 
 fn compiled_schema() -> &'static Result<jsonschema::Validator, String> {
     static V: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
-    V.get_or_init(|| jsonschema::validator_for(&raw::schema()).map_err(|e| e.to_string()))
+    V.get_or_init(|| jsonschema::validator_for(schema_value()).map_err(|e| e.to_string()))
+}
+
+/// The property names of the schema object at `pointer` (e.g. `/$defs/AiperfSettings`):
+/// the keys allowed there, read from the same schema that validates them.
+fn schema_keys(pointer: &str) -> Vec<String> {
+    schema_value()
+        .pointer(pointer)
+        .and_then(|s| s.get("properties"))
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 pub(super) fn validate(
@@ -281,7 +284,7 @@ fn overridden_keys(top: &Map<String, Value>) -> BTreeSet<String> {
 fn candidates_for(pointer: &str, work: &Value) -> Vec<String> {
     let segs: Vec<&str> = pointer.split('/').skip(1).collect();
     match segs.as_slice() {
-        [] => TOP_KEYS.iter().map(|s| (*s).to_owned()).collect(),
+        [] => schema_keys(""),
         ["base_config"] | ["sweeps"] | ["scenarios", _] | ["exclude", _] => {
             let mut v: Vec<String> = options::all_keys().collect();
             v.extend(SWEEPER_KEYS.iter().map(|(k, _)| (*k).to_owned()));
@@ -290,28 +293,9 @@ fn candidates_for(pointer: &str, work: &Value) -> Vec<String> {
         ["server"] => {
             server_fields(work.pointer("/server/kind").and_then(Value::as_str).unwrap_or(""))
         }
-        ["aiperf"] => ["version", "python", "venv_dir", "executable", "run_timeout_s", "env"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-        ["targets"] => ["tolerance", "reference_file", "model", "device", "points"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-        ["targets", "points", _] => [
-            "match",
-            "ttft_ms",
-            "tpot_ms",
-            "itl_ms",
-            "e2el_ms",
-            "tput_user",
-            "tput",
-            "req_tput",
-            "tolerance",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect(),
+        ["aiperf"] => schema_keys("/$defs/AiperfSettings"),
+        ["targets"] => schema_keys("/$defs/TargetsConfig"),
+        ["targets", "points", _] => schema_keys("/$defs/TargetPoint"),
         _ => Vec::new(),
     }
 }
@@ -326,8 +310,7 @@ pub(crate) fn server_fields(kind: &str) -> Vec<String> {
 }
 
 fn server_variant_schema(kind: &str) -> Option<Value> {
-    let schema = raw::schema();
-    schema
+    schema_value()
         .pointer("/$defs/ServerConfig/oneOf")?
         .as_array()?
         .iter()
@@ -390,6 +373,15 @@ fn schema_diagnostic(
             if pointer == "/server" =>
         {
             server_diagnostics(instance, index)
+        }
+        // An optional section (`targets: ...`) is "X or null": say what is wrong inside X.
+        ValidationErrorKind::AnyOf { .. } if instance.is_object() => {
+            let inner = optional_section_diagnostics(&pointer, instance, index);
+            if inner.is_empty() {
+                vec![Diagnostic::new(pointer.clone(), e.to_string()).at(index.value(&pointer))]
+            } else {
+                inner
+            }
         }
         ValidationErrorKind::MinItems { limit } if pointer.starts_with("/sweeps/") && *limit == 1 => {
             vec![Diagnostic::new(pointer.clone(), "empty sweep list".to_owned())
@@ -478,6 +470,53 @@ fn value_hint(pointer: &str) -> Option<String> {
         options::OptKind::Scalar => "a number or a string".to_owned(),
     };
     Some(format!("`{key}` (aiperf --{}) takes {takes}", o.flags[0]))
+}
+
+/// Errors inside an optional top-level section, validated against its own definition rather
+/// than as one branch of "definition or null" (whose error would only say "no branch matched").
+fn optional_section_diagnostics(
+    pointer: &str,
+    instance: &Value,
+    index: &LocationIndex,
+) -> Vec<Diagnostic> {
+    let root = schema_value();
+    let Some(section) = pointer.strip_prefix('/').filter(|s| !s.contains('/')) else {
+        return Vec::new();
+    };
+    let def = root
+        .pointer(&format!("/properties/{section}/anyOf"))
+        .and_then(Value::as_array)
+        .and_then(|branches| branches.iter().find_map(|b| b.get("$ref").and_then(Value::as_str)));
+    let Some(def) = def else { return Vec::new() };
+    let wrapper =
+        serde_json::json!({ "$ref": def, "$defs": root.get("$defs").cloned().unwrap_or_default() });
+    let Ok(v) = jsonschema::validator_for(&wrapper) else { return Vec::new() };
+    let wrapped = serde_json::json!({ section: instance });
+    let mut out = Vec::new();
+    for e in v.iter_errors(instance) {
+        let sub = e.instance_path().as_str().to_owned();
+        // Re-root the error under the section, then describe it as any other.
+        let mut ds = schema_diagnostic(&e, &wrapped[section], index);
+        for d in &mut ds {
+            let rel = d.pointer.strip_prefix(&sub).map(str::to_owned).unwrap_or_default();
+            d.pointer = format!("{pointer}{sub}{rel}");
+            let key_error =
+                d.message.starts_with("unknown key") || d.message.starts_with("missing required");
+            d.pos = if key_error { index.key(&d.pointer) } else { index.value(&d.pointer) };
+            if d.message.starts_with("unknown key") {
+                let key = d.pointer.rsplit('/').next().unwrap_or("").to_owned();
+                let parent = &d.pointer[..d.pointer.len() - key.len() - 1];
+                d.hint = Some(match did_you_mean(&key, &candidates_for(parent, &wrapped)) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => {
+                        format!("allowed here: {}", candidates_for(parent, &wrapped).join(", "))
+                    }
+                });
+            }
+        }
+        out.extend(ds);
+    }
+    out
 }
 
 /// Precise errors for the `server` section: pick the variant by `kind`, validate against it.
