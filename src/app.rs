@@ -133,12 +133,13 @@ pub fn dry_run_text(cfg: &Config, plan: &Plan, verbose: bool) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let n = plan.combinations.len();
-    let servers: Vec<&str> = {
-        let mut v: Vec<&str> = plan.combinations.iter().map(|c| c.server_id.as_str()).collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
+    // Server ids in order of first appearance (server-2 before server-10).
+    let mut servers: Vec<&str> = Vec::new();
+    for c in &plan.combinations {
+        if !servers.contains(&c.server_id.as_str()) {
+            servers.push(&c.server_id);
+        }
+    }
     let batch_dir = cfg.output_base_dir.join(&cfg.batch_name).join("<YYYYMMDD_HHMMSS>");
     let _ = writeln!(
         out,
