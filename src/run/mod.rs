@@ -611,11 +611,24 @@ impl Runner<'_> {
             aiperf_version: self.aiperf.version.clone(),
             log_tail: None,
         };
-        let _ = records::write_json_atomic(&dir.join(records::PROCESS_RESULT_FILE), &pr);
+        self.record_result(c, &dir, manifest, &pr);
+    }
+
+    /// Writes a combination's `process_result.json`, then its line of the manifest.
+    fn record_result(
+        &self,
+        c: &Combination,
+        dir: &Path,
+        manifest: &mut BatchManifest,
+        pr: &ProcessResult,
+    ) {
+        if let Err(e) = records::write_json_atomic(&dir.join(records::PROCESS_RESULT_FILE), pr) {
+            say(&format!("warning: failed to write {}/process_result.json: {e}", dir.display()));
+        }
         let e = &mut manifest.runs[c.index];
-        e.status = status;
-        e.reason = Some(reason.to_owned());
-        e.duration_s = Some(0.0);
+        e.status = pr.status;
+        e.reason = pr.reason.clone();
+        e.duration_s = Some(pr.duration_s);
         write_manifest(&self.batch_dir, manifest);
     }
 
@@ -707,12 +720,7 @@ impl Runner<'_> {
             aiperf_version: self.aiperf.version.clone(),
             log_tail,
         };
-        let _ = records::write_json_atomic(&dir.join(records::PROCESS_RESULT_FILE), &pr);
-        let e = &mut manifest.runs[c.index];
-        e.status = outcome.status;
-        e.reason = outcome.reason.clone();
-        e.duration_s = Some(duration);
-        write_manifest(&self.batch_dir, manifest);
+        self.record_result(c, &dir, manifest, &pr);
         outcome
     }
 
