@@ -686,7 +686,9 @@ impl Runner<'_> {
             sweeper_version: SWEEPER_VERSION.into(),
             aiperf_version: self.aiperf.version.clone(),
         };
-        let _ = records::write_json_atomic(&dir.join(records::RUN_METADATA_FILE), &meta);
+        if let Err(e) = records::write_json_atomic(&dir.join(records::RUN_METADATA_FILE), &meta) {
+            say(&format!("warning: failed to write {}/run_metadata.json: {e}", dir.display()));
+        }
         manifest.runs[c.index].status = RunStatus::Running;
         manifest.runs[c.index].reason = None;
         write_manifest(&self.batch_dir, manifest);
