@@ -111,6 +111,14 @@ offline tokenizer: {}",
 
 fn run_main(args: &RunArgs) -> u8 {
     let Some(file) = &args.config_file else {
+        if let Some(dir) = &args.resume {
+            eprintln!(
+                "error: --resume needs the config the batch was started with\n  hint: `sweeper --config-file {} --resume {}` (that is the copy the batch kept)",
+                dir.join(crate::records::CONFIG_COPY_FILE).display(),
+                dir.display()
+            );
+            return EXIT_CONFIG;
+        }
         eprintln!(
             "error: no config given\n  hint: `sweeper --config-file aiperf_configs/quickstart.yaml` runs a sweep against the built-in mock server; `sweeper --help` lists every command"
         );

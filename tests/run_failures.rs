@@ -365,6 +365,14 @@ fn kill_9_then_resume_runs_only_what_did_not_succeed() {
     );
     // Still one batch dir: resume writes into the given one.
     assert_eq!(std::fs::read_dir(tmp.path().join("out/t")).unwrap().count(), 1);
+    // Without the config, the error says which one to give (the batch keeps a copy).
+    let out = sweeper().arg("--resume").arg(&batch).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains(&batch.join("config.yaml").display().to_string()),
+        "{}",
+        text(&out)
+    );
     // A different config cannot resume it.
     let other = std::fs::read_to_string(&cfg).unwrap().replace("[1, 2, 4]", "[1, 2, 8]");
     std::fs::write(&cfg, other).unwrap();
