@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -32,7 +32,16 @@ pub struct Shared {
     pub requests_total: AtomicU64,
     pub errors_total: AtomicU64,
     next_id: AtomicU64,
+    /// The server's start: per-chunk timings ([`TIMING_HEADER`]) are microseconds since it.
+    epoch: Instant,
 }
+
+/// A request with this header set (any value) gets the server's own timing of every token in
+/// its SSE chunks (`"mock_timing": {...}`, microseconds since the server started): when the
+/// sequence arrived and was admitted, the token's model deadline, when the engine released it,
+/// when its chunk was written, and the running count of the decode step. Tests assert the
+/// serving model on these, not on when a (possibly loaded) client happened to read a chunk.
+pub const TIMING_HEADER: &str = "x-mock-timing";
 
 impl Shared {
     pub fn new(
@@ -51,6 +60,7 @@ impl Shared {
             requests_total: AtomicU64::new(0),
             errors_total: AtomicU64::new(0),
             next_id: AtomicU64::new(0),
+            epoch: Instant::now(),
         }
     }
 }
@@ -104,6 +114,8 @@ struct Job {
     limited: bool,
     stream: bool,
     include_usage: bool,
+    /// Put the server's timing of each token in its chunk ([`TIMING_HEADER`]).
+    timing: bool,
 }
 
 /// The SSE stream of one request.
@@ -157,6 +169,7 @@ impl SseStream {
     fn push_token(&mut self, out: &mut String, token: Token) {
         probe::record(self.n, token);
         let word = output_word(token.index);
+        let timing = if self.job.timing { self.timing_field(&token) } else { String::new() };
         let first = self.sent == 0;
         self.sent += 1;
         match self.job.kind {
@@ -164,21 +177,35 @@ impl SseStream {
                 let role = if first { r#""role":"assistant","# } else { "" };
                 let _ = write!(
                     out,
-                    "data: {{{},\"choices\":[{{\"index\":0,\"delta\":{{{role}\"content\":\"{word}\"}},\"finish_reason\":null}}]}}\n\n",
-                    self.head
+                    "data: {{{},\"choices\":[{{\"index\":0,\"delta\":{{{role}\"content\":\"{word}\"}},\"finish_reason\":null}}]{}}}\n\n",
+                    self.head, timing
                 );
             }
             Kind::Text => {
                 let _ = write!(
                     out,
-                    "data: {{{},\"choices\":[{{\"index\":0,\"text\":\"{word}\",\"logprobs\":null,\"finish_reason\":null}}]}}\n\n",
-                    self.head
+                    "data: {{{},\"choices\":[{{\"index\":0,\"text\":\"{word}\",\"logprobs\":null,\"finish_reason\":null}}]{}}}\n\n",
+                    self.head, timing
                 );
             }
         }
         if self.sent >= self.job.max_tokens {
             self.finish(out);
         }
+    }
+
+    /// `,"mock_timing":{...}` for a chunk ([`TIMING_HEADER`]).
+    fn timing_field(&self, t: &Token) -> String {
+        let us = |i: Instant| i.saturating_duration_since(self.shared.epoch).as_micros();
+        format!(
+            ",\"mock_timing\":{{\"arrived_us\":{},\"admitted_us\":{},\"due_us\":{},\"released_us\":{},\"written_us\":{},\"step_running\":{}}}",
+            us(t.arrived),
+            us(t.admitted),
+            us(t.due),
+            us(t.released),
+            us(Instant::now()),
+            t.step_running
+        )
     }
 
     fn finish(&mut self, out: &mut String) {
@@ -399,8 +426,10 @@ async fn inference(
     if !shared.faults.authorized(auth_header(&req)) {
         return Err(unauthorized());
     }
+    let timing = req.headers().contains_key(TIMING_HEADER);
     let body = read_body(req, shared.max_body_bytes).await?;
-    let job = parse_job(kind, &body, &shared.model, shared.default_max_tokens)?;
+    let mut job = parse_job(kind, &body, &shared.model, shared.default_max_tokens)?;
+    job.timing = timing;
     let fate = shared.faults.next_fate();
     if fate == Fate::Fail {
         return Err(ApiError::new(
@@ -609,6 +638,7 @@ fn parse_job(
         limited: max_tokens.is_some(),
         stream,
         include_usage: stream && include_usage,
+        timing: false,
     })
 }
 

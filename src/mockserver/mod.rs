@@ -33,6 +33,7 @@ mod http;
 pub mod model;
 #[doc(hidden)]
 pub mod probe;
+pub use http::TIMING_HEADER;
 
 use std::future::Future;
 use std::io::Write as _;

@@ -35,6 +35,15 @@ pub struct Token {
     pub due: Instant,
     /// When the engine released it to the stream.
     pub released: Instant,
+    /// When the sequence arrived at the engine.
+    pub arrived: Instant,
+    /// When the sequence was admitted (its prefill started): its arrival, or the model time at
+    /// which a slot became free.
+    pub admitted: Instant,
+    /// The running-sequence count `R` of the decode step that made this token due
+    /// (`decode_base_ms + decode_per_seq_ms * R` after the previous token); 0 for the first
+    /// token, which is due a prefill after admission.
+    pub step_running: u32,
 }
 
 /// Words streamed as output, one per token, in this order (repeating). Each has a leading space
@@ -163,6 +172,10 @@ struct Running {
     tokens: UnboundedSender<Token>,
     max_tokens: u32,
     emitted: u32,
+    arrived: Instant,
+    admitted: Instant,
+    /// `R` of the step that made the next token due (0 before the first token).
+    step_running: u32,
 }
 
 /// The engine state, owned by the engine task.
@@ -189,8 +202,17 @@ impl Scheduler {
                 continue;
             }
             self.due.push(Reverse((start + self.timing.prefill(s.prompt_tokens), id)));
-            self.running
-                .insert(id, Running { tokens: s.tokens, max_tokens: s.max_tokens, emitted: 0 });
+            self.running.insert(
+                id,
+                Running {
+                    tokens: s.tokens,
+                    max_tokens: s.max_tokens,
+                    emitted: 0,
+                    arrived: s.arrived,
+                    admitted: start,
+                    step_running: 0,
+                },
+            );
         }
     }
 
@@ -202,8 +224,16 @@ impl Scheduler {
                 break;
             }
             self.due.pop();
+            let running = self.running.len();
             let Some(seq) = self.running.get_mut(&id) else { continue };
-            let token = Token { index: seq.emitted, due, released: now };
+            let token = Token {
+                index: seq.emitted,
+                due,
+                released: now,
+                arrived: seq.arrived,
+                admitted: seq.admitted,
+                step_running: seq.step_running,
+            };
             // A closed channel means the client left: free the slot.
             let alive = seq.tokens.send(token).is_ok();
             if alive {
@@ -215,8 +245,8 @@ impl Scheduler {
                 self.running.remove(&id);
                 self.admit(Some(due));
             } else {
-                let step = self.timing.decode_step(self.running.len());
-                self.due.push(Reverse((due + step, id)));
+                seq.step_running = u32::try_from(running).unwrap_or(u32::MAX);
+                self.due.push(Reverse((due + self.timing.decode_step(running), id)));
             }
         }
         sent
