@@ -3,7 +3,7 @@
 //! panic, always an answer within a time bound.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use proptest::prelude::*;
 use sweeper::config::{LoadOptions, load_str};
@@ -11,8 +11,6 @@ use sweeper::config::{LoadOptions, load_str};
 /// One call must answer within this much CPU time (debug build, slow machine). CPU time, not
 /// wall time: the test machines are shared and wall time under load is noise.
 const BOUND: Duration = Duration::from_secs(2);
-/// And within this much wall time, whatever the load.
-const WALL_BOUND: Duration = Duration::from_secs(30);
 
 /// CPU time of the calling thread.
 fn thread_cpu() -> Duration {
@@ -24,7 +22,6 @@ fn thread_cpu() -> Duration {
 }
 
 fn check(text: String) -> Result<(), TestCaseError> {
-    let start = Instant::now();
     let cpu_start = thread_cpu();
     match load_str(Path::new("fuzz.yaml"), text, &LoadOptions::default()) {
         Ok(cfg) => {
@@ -39,8 +36,8 @@ fn check(text: String) -> Result<(), TestCaseError> {
             let _ = e.to_string();
         }
     }
-    let (cpu, wall) = (thread_cpu() - cpu_start, start.elapsed());
-    prop_assert!(cpu < BOUND && wall < WALL_BOUND, "took {cpu:?} CPU, {wall:?} wall");
+    let cpu = thread_cpu() - cpu_start;
+    prop_assert!(cpu < BOUND, "took {cpu:?} of CPU");
     Ok(())
 }
 

@@ -21,7 +21,7 @@ fn config(
 ) -> std::path::PathBuf {
     let out = dir.join("out");
     let yaml = format!(
-        "batch_name: t\noutput_base_dir: {out}\nserver:\n  kind: command\n  argv: {server_cmd}\n  url: http://127.0.0.1:{port}\n  health_path: /\n  startup_timeout_s: 10\n  stop_grace_s: 2\naiperf:\n  executable: {fake}\n  run_timeout_s: {timeout_s}\nbase_config:\n  model: m\nsweeps:\n  concurrency: [1, 2, 4]\n{extra}",
+        "batch_name: t\noutput_base_dir: {out}\nserver:\n  kind: command\n  argv: {server_cmd}\n  url: http://127.0.0.1:{port}\n  health_path: /\n  startup_timeout_s: 60\n  stop_grace_s: 2\naiperf:\n  executable: {fake}\n  run_timeout_s: {timeout_s}\nbase_config:\n  model: m\nsweeps:\n  concurrency: [1, 2, 4]\n{extra}",
         out = out.display(),
         fake = fake_aiperf().display(),
     );
@@ -46,6 +46,19 @@ fn http_server(port: u16) -> String {
     format!("[python3, -m, http.server, \"{port}\", --bind, 127.0.0.1]")
 }
 
+/// True when some `prefix` in `text` is followed by an `H:MM:SS` clock.
+fn has_clock_after(text: &str, prefix: &str) -> bool {
+    text.match_indices(prefix).any(|(i, _)| {
+        let rest = &text[i + prefix.len()..];
+        let clock: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == ':').collect();
+        let parts: Vec<&str> = clock.split(':').collect();
+        parts.len() == 3
+            && !parts[0].is_empty()
+            && parts[1..].iter().all(|p| p.len() == 2)
+            && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
 fn statuses(batch: &Path) -> Vec<String> {
     let m = read_json(&batch.join("batch_manifest.json"));
     m["runs"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap().to_owned()).collect()
@@ -59,7 +72,7 @@ fn process_result(batch: &Path, dir: &str) -> serde_json::Value {
 fn aiperf_failures_are_recorded_and_the_sweep_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
-    let cfg = config(tmp.path(), &http_server(port), port, 3, "");
+    let cfg = config(tmp.path(), &http_server(port), port, 5, "");
     let pids = tmp.path().join("pids");
     let out = fake_sweep(&cfg, tmp.path())
         .env("FAKE_AIPERF_MODE_1", "fail")
@@ -82,8 +95,8 @@ fn aiperf_failures_are_recorded_and_the_sweep_goes_on() {
 
     let hang = process_result(&batch, "concurrency2");
     assert_eq!(hang["status"], "timed_out");
-    assert!(hang["reason"].as_str().unwrap().contains("per-run timeout of 3s"));
-    assert!(hang["duration_s"].as_f64().unwrap() >= 3.0);
+    assert!(hang["reason"].as_str().unwrap().contains("per-run timeout of 5s"));
+    assert!(hang["duration_s"].as_f64().unwrap() >= 5.0);
 
     let empty = process_result(&batch, "concurrency4");
     assert_eq!(empty["returncode"], 0);
@@ -102,10 +115,10 @@ fn aiperf_failures_are_recorded_and_the_sweep_goes_on() {
     let pids = pids_in(&pids);
     assert!(pids.len() >= 4, "pids recorded: {pids:?}");
     for p in pids {
-        assert!(wait_for(Duration::from_secs(5), || !pid_alive(p)), "process {p} was orphaned");
+        assert!(wait_for(Duration::from_secs(30), || !pid_alive(p)), "process {p} was orphaned");
     }
     assert!(
-        wait_for(Duration::from_secs(5), || std::net::TcpStream::connect(("127.0.0.1", port))
+        wait_for(Duration::from_secs(30), || std::net::TcpStream::connect(("127.0.0.1", port))
             .is_err()),
         "server still up"
     );
@@ -158,7 +171,7 @@ fn server_never_ready_fails_its_combinations_without_orphans() {
         config(tmp.path(), "[sleep, \"1000.25\"]", port, 30, "").to_string_lossy().into_owned();
     let text_cfg = std::fs::read_to_string(&cfg)
         .unwrap()
-        .replace("startup_timeout_s: 10", "startup_timeout_s: 2");
+        .replace("startup_timeout_s: 60", "startup_timeout_s: 2");
     std::fs::write(&cfg, text_cfg).unwrap();
     let out = fake_sweep(cfg.as_ref(), tmp.path()).output().unwrap();
     let log = text(&out);
@@ -184,12 +197,12 @@ fn server_that_dies_while_starting_is_reported_at_once_with_its_log() {
     let port = free_port();
     let cfg =
         config(tmp.path(), "[sh, -c, \"echo model weights missing >&2; exit 3\"]", port, 30, "");
-    let start = std::time::Instant::now();
     let out = sweeper().arg("-c").arg(&cfg).output().unwrap();
     let log = text(&out);
-    assert!(start.elapsed() < Duration::from_secs(8), "reported at once, not after the timeout");
     assert_eq!(out.status.code(), Some(1));
+    // Reported by the exit watch (this message), not by the start-up timeout ("not ready").
     assert!(log.contains("server exited while starting (exit code 3)"), "{log}");
+    assert!(!log.contains("server not ready"), "{log}");
     assert!(log.contains("model weights missing"), "{log}");
 }
 
@@ -308,7 +321,7 @@ fn ctrl_c_stops_cleanly_records_interrupted_and_exits_130() {
     assert_eq!(m["finished"], true);
     assert!(log.contains("SUMMARY"));
     for p in pids_in(&pids) {
-        assert!(wait_for(Duration::from_secs(5), || !pid_alive(p)), "process {p} orphaned");
+        assert!(wait_for(Duration::from_secs(30), || !pid_alive(p)), "process {p} orphaned");
     }
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "server left running");
 }
@@ -334,11 +347,14 @@ fn kill_9_then_resume_runs_only_what_did_not_succeed() {
     // Its children die with it (PR_SET_PDEATHSIG): the aiperf leader and the server.
     let leader = pids_in(&pids)[1];
     assert!(
-        wait_for(Duration::from_secs(5), || !pid_alive(leader)),
+        wait_for(Duration::from_secs(30), || !pid_alive(leader)),
         "aiperf outlived a killed sweeper"
     );
-    assert!(wait_for(Duration::from_secs(5), || std::net::TcpStream::connect(("127.0.0.1", port))
-        .is_err()));
+    assert!(wait_for(Duration::from_secs(30), || std::net::TcpStream::connect((
+        "127.0.0.1",
+        port
+    ))
+    .is_err()));
     for p in pids_in(&pids) {
         unsafe { libc::kill(p, libc::SIGKILL) }; // the fake's own background child, if any
     }
@@ -386,9 +402,15 @@ fn second_ctrl_c_kills_at_once() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
     let cfg = config(tmp.path(), &http_server(port), port, 600, "");
+    // aiperf ignores SIGTERM and its grace period is 10 minutes: only the second Ctrl-C's
+    // immediate kill can end this run in less.
+    let yaml = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("  run_timeout_s: 600\n", "  run_timeout_s: 600\n  stop_grace_s: 600\n");
+    std::fs::write(&cfg, yaml).unwrap();
     let pids = tmp.path().join("pids");
     let child = fake_sweep(&cfg, tmp.path())
-        .env("FAKE_AIPERF_MODE", "hang")
+        .env("FAKE_AIPERF_MODE", "hang-ignore-term")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -405,15 +427,18 @@ fn second_ctrl_c_kills_at_once() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
     assert!(
-        start.elapsed() < Duration::from_secs(3),
-        "the second Ctrl-C must not wait for the grace period"
+        start.elapsed() < Duration::from_secs(300),
+        "the second Ctrl-C must not wait for the 600 s grace period"
     );
     assert!(text(&out).contains("killing everything now"));
     for p in pids_in(&pids) {
-        assert!(wait_for(Duration::from_secs(5), || !pid_alive(p)), "process {p} orphaned");
+        assert!(wait_for(Duration::from_secs(30), || !pid_alive(p)), "process {p} orphaned");
     }
-    assert!(wait_for(Duration::from_secs(5), || std::net::TcpStream::connect(("127.0.0.1", port))
-        .is_err()));
+    assert!(wait_for(Duration::from_secs(30), || std::net::TcpStream::connect((
+        "127.0.0.1",
+        port
+    ))
+    .is_err()));
 }
 
 #[test]
@@ -441,14 +466,15 @@ fn progress_on_a_terminal_shows_run_params_elapsed_and_eta() {
         .expect("`script` (util-linux) is needed for this test");
     let t = text(&out);
     assert!(out.status.success(), "{t}");
-    assert!(t.contains("[1/3] concurrency=1  elapsed 0:00:0"), "{t}");
-    assert!(t.contains("[3/3] concurrency=4  elapsed"), "{t}");
-    assert!(t.contains("ETA 0:00:0"), "an ETA once a run has finished: {t}");
+    // The figures depend on the machine's load; their form does not.
+    assert!(has_clock_after(&t, "[1/3] concurrency=1  elapsed "), "{t}");
+    assert!(has_clock_after(&t, "[3/3] concurrency=4  elapsed "), "{t}");
+    assert!(has_clock_after(&t, "ETA "), "an ETA once a run has finished: {t}");
     // Without a terminal: plain lines, no carriage returns.
     let plain = fake_sweep(&cfg, tmp.path()).output().unwrap();
     let p = text(&plain);
     assert!(!p.contains('\r'), "{p}");
-    assert!(p.contains("run 2/3 (#1): concurrency=2, ETA 0:00:0"), "{p}");
+    assert!(has_clock_after(&p, "run 2/3 (#1): concurrency=2, ETA "), "{p}");
 }
 
 #[test]

@@ -253,6 +253,11 @@ pub struct AiperfSettings {
     #[serde(default)]
     #[schemars(range(min = 1.0))]
     pub run_timeout_s: Option<f64>,
+    /// Seconds between SIGTERM and SIGKILL when aiperf is stopped (timeout, Ctrl-C, a dead
+    /// server): time for it to write what it has.
+    #[serde(default = "default_aiperf_stop_grace")]
+    #[schemars(range(min = 0.0))]
+    pub stop_grace_s: f64,
     /// Extra environment variables for aiperf (e.g. `TIKTOKEN_CACHE_DIR`).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -260,6 +265,9 @@ pub struct AiperfSettings {
 
 fn default_aiperf_version() -> String {
     "0.13.0".into()
+}
+fn default_aiperf_stop_grace() -> f64 {
+    10.0
 }
 
 impl Default for AiperfSettings {
@@ -270,6 +278,7 @@ impl Default for AiperfSettings {
             venv_dir: None,
             executable: None,
             run_timeout_s: None,
+            stop_grace_s: default_aiperf_stop_grace(),
             env: BTreeMap::new(),
         }
     }

@@ -793,7 +793,7 @@ impl Runner<'_> {
             }));
         }
         let timeout = self.timeout_for(c);
-        let grace = Duration::from_secs(10);
+        let grace = Duration::from_secs_f64(self.cfg.aiperf.stop_grace_s.clamp(0.0, 1e9));
         enum End {
             Exited(std::io::Result<std::process::ExitStatus>),
             TimedOut,
