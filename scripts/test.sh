@@ -21,4 +21,5 @@ fi
 
 cargo build --locked
 ./target/debug/sweeper setup
-cargo test --locked "$@"
+# --no-fail-fast: every test binary runs even when one fails, so one failure hides no other.
+cargo test --locked --no-fail-fast "$@"
