@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
+use sweeper::metrics::{Metric, Stat};
 use sweeper::records::{self, FORMAT_VERSION, PlanRecord, PlannedCombination, RunStatus};
 use sweeper::results::{self, aggregate_json, csv, jsonl, standard, stats};
 
@@ -275,10 +276,10 @@ fn collect_finds_the_load_point_through_option_aliases() {
     assert_eq!(run.load.num_prompts, Some(20.0));
     assert_eq!(run.model_id.as_deref(), Some("mock-model"));
     let m = run.metrics.as_ref().unwrap();
-    assert_eq!(m.ttft_ms.avg, Some(21.708520749999998));
-    assert_eq!(m.completed, Some(20.0));
-    assert_eq!(m.errors, Some(0.0));
-    assert_eq!(m.duration_s, Some(0.992422656));
+    assert_eq!(m.get(Metric::Ttft, Stat::Avg), Some(21.708520749999998));
+    assert_eq!(m.value(Metric::Completed), Some(20.0));
+    assert_eq!(m.value(Metric::Errors), Some(0.0));
+    assert_eq!(m.value(Metric::DurationS), Some(0.992422656));
 }
 
 #[test]
@@ -402,8 +403,9 @@ fn failed_run_without_aggregate_reads_errors_from_the_jsonl() {
 fn a_directory_that_is_not_a_batch_is_an_error_with_a_hint() {
     let tmp = tempfile::tempdir().unwrap();
     let e = results::collect(tmp.path()).unwrap_err();
-    assert!(e.starts_with(&format!("failed to read batch `{}`", tmp.path().display())), "{e}");
-    assert!(e.contains("hint:"), "{e}");
+    let text = e.to_string();
+    assert!(text.starts_with(&format!("failed to read batch `{}`", tmp.path().display())), "{e}");
+    assert!(e.hint().is_some_and(|h| h.contains("timestamped batch directory")), "{e}");
 }
 
 #[test]

@@ -2,29 +2,34 @@
 //! metric's absolute and relative change (like a before/after table).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Serialize;
 
 use super::template;
 use crate::config::options::canonical;
-use crate::records;
-use crate::results::{self, BatchResults, KeyMetrics, RunResult};
+use crate::metrics::{Direction, Metric, Shape, Stat};
+use crate::results::{BatchResults, RunResult};
 
-/// A metric compared: label, lower is better, extractor.
-type MetricDef = (&'static str, bool, fn(&KeyMetrics) -> Option<f64>);
-
-/// The metrics compared, in table order.
-pub const METRICS: [MetricDef; 8] = [
-    ("TTFT avg (ms)", true, |m| m.ttft_ms.avg),
-    ("TTFT p99 (ms)", true, |m| m.ttft_ms.p99),
-    ("TPOT avg (ms)", true, |m| m.tpot_ms.avg),
-    ("ITL avg (ms)", true, |m| m.itl_ms.avg),
-    ("E2EL avg (ms)", true, |m| m.e2el_ms.avg),
-    ("E2EL p99 (ms)", true, |m| m.e2el_ms.p99),
-    ("Output tok/s", false, |m| m.output_tok_s),
-    ("Req/s", false, |m| m.req_s),
+/// The metrics compared, in table order (names, units and directions from the metric table).
+pub const COMPARED: [(Metric, Stat); 8] = [
+    (Metric::Ttft, Stat::Avg),
+    (Metric::Ttft, Stat::P99),
+    (Metric::Tpot, Stat::Avg),
+    (Metric::Itl, Stat::Avg),
+    (Metric::E2el, Stat::Avg),
+    (Metric::E2el, Stat::P99),
+    (Metric::OutputTokS, Stat::Avg),
+    (Metric::ReqS, Stat::Avg),
 ];
+
+/// `TTFT avg (ms)`, `Output Tok/s`: how a compared figure is labelled.
+pub fn label_of(metric: Metric, stat: Stat) -> String {
+    let d = metric.def();
+    match d.shape {
+        Shape::Distribution => format!("{} {} ({})", d.display, stat.name(), d.unit),
+        Shape::Scalar => d.display.to_owned(),
+    }
+}
 
 /// Changes smaller than this (in %) are `same`.
 pub const SAME_WITHIN_PCT: f64 = 1.0;
@@ -93,8 +98,9 @@ pub fn compare(a: &BatchResults, b: &BatchResults) -> Comparison {
             no_results.push(label(k));
             continue;
         };
-        for (name, lower, f) in METRICS {
-            let (va, vb) = (f(ma), f(mb));
+        for (metric, stat) in COMPARED {
+            let lower = metric.def().direction == Direction::LowerIsBetter;
+            let (va, vb) = (ma.get(metric, stat), mb.get(metric, stat));
             let change = va.zip(vb).map(|(x, y)| y - x);
             let change_pct =
                 va.zip(vb).filter(|(x, _)| *x != 0.0).map(|(x, y)| (y - x) / x * 100.0);
@@ -106,7 +112,7 @@ pub fn compare(a: &BatchResults, b: &BatchResults) -> Comparison {
             };
             rows.push(CompareRow {
                 combination: label(k),
-                metric: name.into(),
+                metric: label_of(metric, stat),
                 a: va,
                 b: vb,
                 change,
@@ -150,24 +156,4 @@ pub fn render_csv(c: &Comparison) -> Result<Vec<u8>, String> {
         .map_err(err)?;
     }
     w.into_inner().map_err(|e| format!("failed to write compare.csv: {e}"))
-}
-
-/// `sweeper compare A B [--output DIR]`.
-pub fn compare_command(a: &Path, b: &Path, output: Option<&Path>) -> Result<u8, String> {
-    let ra = results::collect(a)?;
-    let rb = results::collect(b)?;
-    let c = compare(&ra, &rb);
-    let md = render_markdown(&c)?;
-    print!("{md}");
-    if let Some(dir) = output {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("failed to create `{}`: {e}", dir.display()))?;
-        for (name, bytes) in [("compare.md", md.into_bytes()), ("compare.csv", render_csv(&c)?)] {
-            let p = dir.join(name);
-            records::write_derived(&p, &bytes)
-                .map_err(|e| format!("failed to write `{}`: {e}", p.display()))?;
-            eprintln!("wrote {}", p.display());
-        }
-    }
-    Ok(crate::error::EXIT_OK)
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::svg::{Chart, Series, Style, pareto_front};
 use super::{Report, Row, template};
 use crate::config::options::canonical;
+use crate::metrics::{Metric, Stat};
 
 /// The x axis of the load charts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,13 +123,13 @@ pub fn charts(report: &Report) -> Vec<ChartView> {
         format!("Output throughput vs {}", axis.label()),
         "output tokens/s",
         log_x,
-        series("", Style::Line, &|r| m(r).output_tok_s),
+        series("", Style::Line, &|r| m(r).value(Metric::OutputTokS)),
     );
-    let mut ttft = series("p50", Style::Line, &|r| m(r).ttft_ms.p50);
-    ttft.extend(series("p99", Style::Dashed, &|r| m(r).ttft_ms.p99));
+    let mut ttft = series("p50", Style::Line, &|r| m(r).get(Metric::Ttft, Stat::P50));
+    ttft.extend(series("p99", Style::Dashed, &|r| m(r).get(Metric::Ttft, Stat::P99)));
     push("chart-ttft", format!("TTFT p50 / p99 vs {}", axis.label()), "TTFT (ms)", log_x, ttft);
-    let mut itl = series("p50", Style::Line, &|r| m(r).itl_ms.p50);
-    itl.extend(series("p99", Style::Dashed, &|r| m(r).itl_ms.p99));
+    let mut itl = series("p50", Style::Line, &|r| m(r).get(Metric::Itl, Stat::P50));
+    itl.extend(series("p99", Style::Dashed, &|r| m(r).get(Metric::Itl, Stat::P99)));
     push(
         "chart-itl",
         format!("Inter-token latency p50 / p99 vs {}", axis.label()),
@@ -146,7 +147,7 @@ pub fn charts(report: &Report) -> Vec<ChartView> {
                 .iter()
                 .filter_map(|r| {
                     let mm = r.metrics.as_ref()?;
-                    Some((mm.output_tok_s?, mm.tput_user?))
+                    Some((mm.value(Metric::OutputTokS)?, mm.value(Metric::TputUser)?))
                 })
                 .collect();
             all.extend(points.iter().copied());
@@ -177,8 +178,9 @@ pub fn charts(report: &Report) -> Vec<ChartView> {
 
 /// Renders `templates/report.html.j2`.
 pub fn render(report: &Report) -> Result<String, String> {
+    let (columns, perf) = super::performance_table(report);
     template::render(
         "report.html.j2",
-        minijinja::context! { r => report, charts => charts(report) },
+        minijinja::context! { r => report, charts => charts(report), columns => columns, perf => perf },
     )
 }

@@ -1,8 +1,12 @@
 //! `report.md`: the tt-inference-server detailed table plus swept parameters, targets, failures.
 
-use super::{Report, template};
+use super::{Report, performance_table, template};
 
 /// Renders `templates/report.md.j2`.
 pub fn render(report: &Report) -> Result<String, String> {
-    template::render("report.md.j2", report)
+    let (columns, perf) = performance_table(report);
+    template::render(
+        "report.md.j2",
+        minijinja::context! { columns => columns, perf => perf, ..minijinja::Value::from_serialize(report) },
+    )
 }

@@ -7,53 +7,40 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde_json::{Map, Value, json};
 
 use super::RunResult;
+use crate::metrics::{self, Metric, Stat};
 
-#[derive(Debug, Clone, Serialize)]
-pub struct StandardResult {
-    /// `%Y%m%d-%H%M%S`.
-    pub date: String,
-    pub backend: &'static str,
-    pub model_id: String,
-    pub tokenizer_id: String,
-    pub num_prompts: Option<u64>,
-    pub max_concurrency: Option<u64>,
-    pub mean_ttft_ms: Option<f64>,
-    pub median_ttft_ms: Option<f64>,
-    pub p99_ttft_ms: Option<f64>,
-    pub std_ttft_ms: Option<f64>,
-    pub mean_tpot_ms: Option<f64>,
-    pub median_tpot_ms: Option<f64>,
-    pub p99_tpot_ms: Option<f64>,
-    pub std_tpot_ms: Option<f64>,
-    pub mean_itl_ms: Option<f64>,
-    pub median_itl_ms: Option<f64>,
-    pub p99_itl_ms: Option<f64>,
-    pub std_itl_ms: Option<f64>,
-    pub mean_e2el_ms: Option<f64>,
-    pub median_e2el_ms: Option<f64>,
-    pub p99_e2el_ms: Option<f64>,
-    pub std_e2el_ms: Option<f64>,
-    pub output_token_throughput: Option<f64>,
-    pub total_token_throughput: Option<f64>,
-    pub request_throughput: Option<f64>,
-    pub completed: Option<u64>,
-    pub total_input_tokens: Option<u64>,
-    pub total_output_tokens: Option<u64>,
-    // Extras (not in tt-inference-server's files).
-    pub failed: Option<u64>,
-    pub duration: Option<f64>,
-    pub request_rate: Option<f64>,
-    pub isl: Option<u64>,
-    pub osl: Option<u64>,
-    pub tpot_source: &'static str,
-    pub itl_source: &'static str,
-}
+/// One standardized record: tt-inference-server's keys in its writer's order, then sweeper's
+/// extras. An ordered JSON object (`preserve_order`).
+pub type StandardResult = Map<String, Value>;
+
+/// tt-inference-server's statistic prefixes of a distribution metric, in its order.
+const TT_STATS: [(&str, Stat); 4] =
+    [("mean", Stat::Avg), ("median", Stat::P50), ("p99", Stat::P99), ("std", Stat::Std)];
+/// Scalar metrics in tt-inference-server's files, in its order.
+const TT_SCALARS: [Metric; 6] = [
+    Metric::OutputTokS,
+    Metric::TotalTokS,
+    Metric::ReqS,
+    Metric::Completed,
+    Metric::TotalInputTokens,
+    Metric::TotalOutputTokens,
+];
+/// Scalar metrics sweeper adds after them (tt's readers ignore unknown keys).
+const EXTRA_SCALARS: [Metric; 2] = [Metric::Errors, Metric::DurationS];
 
 fn int(v: Option<f64>) -> Option<u64> {
     v.filter(|x| x.is_finite() && *x >= 0.0).map(|x| x.round() as u64)
+}
+
+/// A scalar as tt writes it: counts (requests, tokens) as integers.
+fn scalar_value(metric: Metric, v: Option<f64>) -> Value {
+    match metric.def().unit {
+        "requests" | "tokens" => json!(int(v)),
+        _ => json!(v),
+    }
 }
 
 fn timestamp(run: &RunResult) -> chrono::NaiveDateTime {
@@ -68,43 +55,29 @@ fn timestamp(run: &RunResult) -> chrono::NaiveDateTime {
 pub fn standard_result(run: &RunResult) -> Option<StandardResult> {
     let m = run.metrics.as_ref()?;
     let model = run.model_id.clone().unwrap_or_else(|| "unknown".into());
-    Some(StandardResult {
-        date: timestamp(run).format("%Y%m%d-%H%M%S").to_string(),
-        backend: "aiperf",
-        tokenizer_id: run.tokenizer_id.clone().unwrap_or_else(|| model.clone()),
-        model_id: model,
-        num_prompts: int(run.load.num_prompts),
-        max_concurrency: int(run.load.concurrency),
-        mean_ttft_ms: m.ttft_ms.avg,
-        median_ttft_ms: m.ttft_ms.p50,
-        p99_ttft_ms: m.ttft_ms.p99,
-        std_ttft_ms: m.ttft_ms.std,
-        mean_tpot_ms: m.tpot_ms.avg,
-        median_tpot_ms: m.tpot_ms.p50,
-        p99_tpot_ms: m.tpot_ms.p99,
-        std_tpot_ms: m.tpot_ms.std,
-        mean_itl_ms: m.itl_ms.avg,
-        median_itl_ms: m.itl_ms.p50,
-        p99_itl_ms: m.itl_ms.p99,
-        std_itl_ms: m.itl_ms.std,
-        mean_e2el_ms: m.e2el_ms.avg,
-        median_e2el_ms: m.e2el_ms.p50,
-        p99_e2el_ms: m.e2el_ms.p99,
-        std_e2el_ms: m.e2el_ms.std,
-        output_token_throughput: m.output_tok_s,
-        total_token_throughput: m.total_tok_s,
-        request_throughput: m.req_s,
-        completed: int(m.completed),
-        total_input_tokens: int(m.total_input_tokens),
-        total_output_tokens: int(m.total_output_tokens),
-        failed: int(m.errors),
-        duration: m.duration_s,
-        request_rate: run.load.request_rate,
-        isl: int(run.load.isl),
-        osl: int(run.load.osl),
-        tpot_source: "inter_token_latency",
-        itl_source: "inter_chunk_latency",
-    })
+    let mut r = Map::new();
+    r.insert("date".into(), json!(timestamp(run).format("%Y%m%d-%H%M%S").to_string()));
+    r.insert("backend".into(), json!("aiperf"));
+    r.insert("model_id".into(), json!(model));
+    r.insert("tokenizer_id".into(), json!(run.tokenizer_id.clone().unwrap_or(model)));
+    r.insert("num_prompts".into(), json!(int(run.load.num_prompts)));
+    r.insert("max_concurrency".into(), json!(int(run.load.concurrency)));
+    for d in metrics::distributions() {
+        let Some(tt) = d.tt_key else { continue };
+        for (prefix, stat) in TT_STATS {
+            r.insert(format!("{prefix}_{tt}_{}", d.unit), json!(m.get(d.metric, stat)));
+        }
+    }
+    for metric in TT_SCALARS.into_iter().chain(EXTRA_SCALARS) {
+        let key = metric.def().tt_key.unwrap_or(metric.def().key);
+        r.insert(key.into(), scalar_value(metric, m.value(metric)));
+    }
+    r.insert("request_rate".into(), json!(run.load.request_rate));
+    r.insert("isl".into(), json!(int(run.load.isl)));
+    r.insert("osl".into(), json!(int(run.load.osl)));
+    r.insert("tpot_source".into(), json!(Metric::Tpot.def().aiperf));
+    r.insert("itl_source".into(), json!(Metric::Itl.def().aiperf));
+    Some(r)
 }
 
 /// tt-inference-server's file name. Unknown values are written `na`; the model id has `/`
