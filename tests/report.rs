@@ -8,7 +8,7 @@ use sweeper::records::{
     self, BatchManifest, FORMAT_VERSION, ManifestEntry, Params, PlanRecord, PlannedCombination,
     ProcessResult, RunMetadata, RunStatus, TargetCheck,
 };
-use sweeper::report::{self, compare, render_batch};
+use sweeper::report::{ExtraTargets, compare, render_batch};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aiperf");
 
@@ -285,8 +285,18 @@ fn targets_pass_and_fail_with_ratio_and_exit_code() {
     let json = fixture_value(&batch.join("summary.json"));
     assert_eq!(json["target_fails"], 1);
     assert_eq!(json["rows"][0]["targets"][1]["verdict"], "FAIL");
-    assert_eq!(report::report_command(&batch, true, None), Ok(1));
-    assert_eq!(report::report_command(&batch, false, None), Ok(0));
+    let code = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sweeper"))
+            .arg("report")
+            .args(args)
+            .arg(&batch)
+            .output()
+            .expect("run sweeper report")
+            .status
+            .code()
+    };
+    assert_eq!(code(&["--fail-on-target"]), Some(1));
+    assert_eq!(code(&[]), Some(0));
 }
 
 #[test]
@@ -315,9 +325,13 @@ fn targets_file_entries_match_by_isl_osl_and_concurrency() {
         .to_string(),
     )
     .unwrap();
-    let out = render_batch(&batch, Some(&tf)).unwrap();
+    let extra = ExtraTargets {
+        reference: sweeper::reference::load(&tf, None, None).unwrap(),
+        tolerance: sweeper::reference::DEFAULT_TOLERANCE,
+    };
+    let out = render_batch(&batch, Some(&extra)).unwrap();
     // Only the c=2 run matches: ttft 21.71 <= 20 x 1.1 PASS, tput_user 199.3 >= 150 x 0.9 PASS,
-    // functional ttft 200 PASS. The c=32 and vlm entries never apply.
+    // functional ttft 200 PASS (default tolerance 5%). The c=32 and vlm entries never apply.
     assert_eq!((out.target_passes, out.target_fails), (3, 0));
     let md = read(&batch.join("report.md"));
     assert!(
@@ -325,13 +339,19 @@ fn targets_file_entries_match_by_isl_osl_and_concurrency() {
         "{md}"
     );
     assert!(
-        md.contains("| ttft_ms | functional | 21.71 | 200.00 | 0.109 | 0% | PASS ✅ |"),
+        md.contains("| ttft_ms | functional | 21.71 | 200.00 | 0.109 | 5% | PASS ✅ |"),
         "{md}"
     );
     let bad = tmp.path().join("bad.json");
     std::fs::write(&bad, "{\"x\": [1,").unwrap();
-    let e = render_batch(&batch, Some(&bad)).unwrap_err();
-    assert!(e.starts_with(&format!("failed to parse targets file `{}:1`", bad.display())), "{e}");
+    let e = sweeper::reference::load(&bad, None, None).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!(
+            "failed to parse targets reference file `{}` at line 1",
+            bad.display()
+        )),
+        "{e}"
+    );
 }
 
 #[test]
@@ -488,13 +508,21 @@ fn compare_shows_absolute_and_percent_change_and_unmatched_combinations() {
         md.contains("- only in A: concurrency=8") && md.contains("- only in B: concurrency=16"),
         "{md}"
     );
-    assert_eq!(c.rows.len(), compare::METRICS.len());
+    assert_eq!(c.rows.len(), compare::COMPARED.len());
     let out = tmp.path().join("cmp");
-    assert_eq!(report::compare_command(&a, &b, Some(&out)), Ok(0));
+    let status = Command::new(env!("CARGO_BIN_EXE_sweeper"))
+        .arg("compare")
+        .args([&a, &b])
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .expect("run sweeper compare")
+        .status;
+    assert_eq!(status.code(), Some(0));
     assert_eq!(read(&out.join("compare.md")), md);
     let csv_text = read(&out.join("compare.csv"));
     assert!(csv_text.starts_with("combination,metric,a,b,change,change_pct,verdict\n"));
-    assert_eq!(csv_text.lines().count(), 1 + compare::METRICS.len());
+    assert_eq!(csv_text.lines().count(), 1 + compare::COMPARED.len());
 }
 
 /// A batch over concurrency 1..8 for two ISLs, from four fixtures, plus a failed and a pending
@@ -674,4 +702,99 @@ fn a_single_unswept_run_reports_from_the_batch_dir_itself() {
     let std_file = batch
         .join("aiperf_benchmark_mock-model_2026-11-22_14-00-47_isl-64_osl-16_maxcon-2_n-20.json");
     assert!(out.files_written.contains(&std_file), "{:?}", out.files_written);
+}
+
+/// A reference file named in the config (`targets.reference_file`, resolved at plan time) and
+/// the same file given to `sweeper report --targets-file` give the same verdicts: one reader,
+/// one matching rule, one default tolerance.
+#[test]
+fn reference_file_via_config_and_via_targets_file_gives_identical_verdicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let reference = tmp.path().join("model_performance_reference.json");
+    std::fs::write(
+        &reference,
+        json!({"Mock-Model": {"n300": [
+            {"isl": 64, "osl": 16, "max_concurrency": 2, "num_prompts": 20,
+             "targets": {"theoretical": {"ttft_ms": 21, "tput_user": 150, "rtr": 3},
+                         "functional": {"ttft_ms": 200, "tolerance": 0.5}}},
+            {"isl": 64, "osl": 16, "max_concurrency": 4,
+             "targets": {"theoretical": {"ttft_ms": 1, "req_tput": 19}}},
+            {"isl": 64, "osl": 16, "max_concurrency": 2, "task_type": "vlm",
+             "targets": {"theoretical": {"ttft_ms": 1}}}
+        ], "t3k": [{"isl": 64, "osl": 16, "max_concurrency": 2, "targets": {"theoretical": {"ttft_ms": 1}}}]}})
+        .to_string(),
+    )
+    .unwrap();
+    let yaml = format!(
+        "base_config:\n  model: m\n  url: http://127.0.0.1:1\n  isl: 64\n  osl: 16\n  request_count: 20\nsweeps:\n  concurrency: [2, 4]\ntargets:\n  reference_file: {}\n  device: n300\n",
+        reference.display()
+    );
+    let cfg = sweeper::config::load_str(
+        &tmp.path().join("c.yaml"),
+        yaml,
+        &sweeper::config::LoadOptions::default(),
+    )
+    .unwrap();
+    let plan = sweeper::plan::expand(&cfg).unwrap();
+    // Via the config: the plan carries the checks (as plan.json does).
+    let mut with_config = Vec::new();
+    for (c, fixture) in plan.combinations.iter().zip(["chat-stream", "chat-goodput"]) {
+        let mut run = Run::ok(fixture, vec![("concurrency", c.params["concurrency"].clone())]);
+        run.targets = c.targets.clone();
+        with_config.push(run);
+    }
+    let a = make_batch(tmp.path(), "via-config", &with_config);
+    let out_a = render_batch(&a, None).unwrap();
+    // Via --targets-file: a batch without planned targets, the file given at report time.
+    let b = make_batch(
+        tmp.path(),
+        "via-file",
+        &[
+            Run::ok("chat-stream", vec![("concurrency", json!(2))]),
+            Run::ok("chat-goodput", vec![("concurrency", json!(4))]),
+        ],
+    );
+    let extra = ExtraTargets {
+        reference: sweeper::reference::load(&reference, None, Some("n300")).unwrap(),
+        tolerance: sweeper::reference::DEFAULT_TOLERANCE,
+    };
+    let out_b = render_batch(&b, Some(&extra)).unwrap();
+    let verdicts = |dir: &Path| -> Vec<(String, String, String, f64, String)> {
+        let j = fixture_value(&dir.join("summary.json"));
+        j["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| {
+                let c = r["params"]["concurrency"].as_str().unwrap_or_default().to_owned();
+                r["targets"].as_array().unwrap().iter().map(move |t| {
+                    (
+                        c.clone(),
+                        t["metric"].as_str().unwrap().to_owned(),
+                        t["source"].as_str().unwrap().to_owned(),
+                        t["tolerance"].as_f64().unwrap(),
+                        t["verdict"].as_str().unwrap().to_owned(),
+                    )
+                })
+            })
+            .collect()
+    };
+    let (va, vb) = (verdicts(&a), verdicts(&b));
+    assert_eq!(va, vb);
+    // The rule, spelled out: c=2 gets both tiers (rtr ignored, tolerance 5% unless the tier has
+    // one), c=4 its own entry; the vlm entry and the other device never count.
+    assert_eq!(
+        va,
+        [
+            ("2".into(), "ttft_ms".into(), "theoretical".into(), 0.05, "PASS".into()),
+            ("2".into(), "tput_user".into(), "theoretical".into(), 0.05, "PASS".into()),
+            ("2".into(), "ttft_ms".into(), "functional".into(), 0.5, "PASS".into()),
+            ("4".into(), "ttft_ms".into(), "theoretical".into(), 0.05, "FAIL".into()),
+            ("4".into(), "req_tput".into(), "theoretical".into(), 0.05, "PASS".into()),
+        ]
+    );
+    assert_eq!(
+        (out_a.target_passes, out_a.target_fails),
+        (out_b.target_passes, out_b.target_fails)
+    );
 }

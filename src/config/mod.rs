@@ -8,7 +8,6 @@ pub mod error;
 pub mod locate;
 pub mod options;
 pub mod raw;
-pub mod reference;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -44,8 +43,8 @@ pub struct Config {
     pub server_value: Option<Map<String, Value>>,
     pub aiperf: AiperfSettings,
     pub targets: Option<TargetsConfig>,
-    /// Entries of the tt-inference-server reference file named by `targets.reference_file`.
-    pub reference_targets: Vec<reference::ReferencePoint>,
+    /// The tt-inference-server reference file named by `targets.reference_file`.
+    pub reference: Option<crate::reference::Reference>,
     pub max_combinations: u64,
     /// Key path -> line/column, for diagnostics found while planning.
     pub index: LocationIndex,
@@ -62,6 +61,14 @@ impl Config {
             }
         }
         ConfigError { file: self.file.clone(), diagnostics, source: self.source.clone() }
+    }
+}
+
+/// Loose equality for config values: `1` equals `1.0` (aiperf parses both as 1).
+pub fn values_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
     }
 }
 

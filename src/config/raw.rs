@@ -307,66 +307,133 @@ pub struct TargetsConfig {
 }
 
 fn default_tolerance() -> f64 {
-    0.05
+    crate::reference::DEFAULT_TOLERANCE
 }
 
-/// Targets for the combinations that match `match`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+/// Targets for the combinations that match `match`: `match`, `tolerance`, and any target key of
+/// the metric table (`ttft_ms`, `tpot_ms`, `itl_ms`, `e2el_ms` lower is better; `tput_user`,
+/// `tput`, `req_tput`, `tput_decode`, `tput_prefill` higher is better).
+#[derive(Debug, Clone, PartialEq)]
 pub struct TargetPoint {
     /// Config keys and values a combination must have (`{isl: 128, osl: 128, concurrency: 1}`);
     /// empty matches every combination.
-    #[serde(default, rename = "match")]
     pub match_: Map<String, Value>,
-    /// Time to first token, ms (lower is better).
-    #[serde(default)]
-    #[schemars(range(min = 0.0))]
-    pub ttft_ms: Option<f64>,
-    /// Time per output token, ms (lower is better).
-    #[serde(default)]
-    #[schemars(range(min = 0.0))]
-    pub tpot_ms: Option<f64>,
-    /// Inter-token latency, ms (lower is better).
-    #[serde(default)]
-    #[schemars(range(min = 0.0))]
-    pub itl_ms: Option<f64>,
-    /// End-to-end request latency, ms (lower is better).
-    #[serde(default)]
-    #[schemars(range(min = 0.0))]
-    pub e2el_ms: Option<f64>,
-    /// Output tokens/s per user, = 1000 / TPOT (higher is better).
-    #[serde(default)]
-    #[schemars(range(min = 0.0))]
-    pub tput_user: Option<f64>,
-    /// Total output tokens/s (higher is better).
-    #[serde(default)]
-    #[schemars(range(min = 0.0))]
-    pub tput: Option<f64>,
-    /// Requests/s (higher is better).
-    #[serde(default)]
-    #[schemars(range(min = 0.0))]
-    pub req_tput: Option<f64>,
+    /// (target key, value), in the order written.
+    pub targets: Vec<(String, f64)>,
     /// Relative tolerance for this point; default: `targets.tolerance`.
-    #[serde(default)]
-    #[schemars(range(min = 0.0))]
     pub tolerance: Option<f64>,
 }
 
 impl TargetPoint {
-    /// The metrics this point sets, as (name, value).
-    pub fn metrics(&self) -> Vec<(&'static str, f64)> {
-        [
-            ("ttft_ms", self.ttft_ms),
-            ("tpot_ms", self.tpot_ms),
-            ("itl_ms", self.itl_ms),
-            ("e2el_ms", self.e2el_ms),
-            ("tput_user", self.tput_user),
-            ("tput", self.tput),
-            ("req_tput", self.req_tput),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .collect()
+    /// The metrics this point sets, as (target key, value).
+    pub fn metrics(&self) -> &[(String, f64)] {
+        &self.targets
+    }
+}
+
+impl Serialize for TargetPoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("match", &self.match_)?;
+        for (k, v) in &self.targets {
+            m.serialize_entry(k, v)?;
+        }
+        if let Some(t) = self.tolerance {
+            m.serialize_entry("tolerance", &t)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for TargetPoint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let map = Map::<String, Value>::deserialize(d)?;
+        let keys = crate::metrics::target_keys();
+        let mut p = TargetPoint { match_: Map::new(), targets: Vec::new(), tolerance: None };
+        for (k, v) in map {
+            match k.as_str() {
+                "match" => {
+                    p.match_ = match v {
+                        Value::Object(m) => m,
+                        Value::Null => Map::new(),
+                        _ => return Err(D::Error::custom("`match` must be a mapping")),
+                    }
+                }
+                "tolerance" => {
+                    p.tolerance = match v {
+                        Value::Null => None,
+                        v => Some(
+                            v.as_f64()
+                                .ok_or_else(|| D::Error::custom("`tolerance` must be a number"))?,
+                        ),
+                    }
+                }
+                k if keys.contains(&k) => match v {
+                    Value::Null => {}
+                    v => {
+                        let x = v
+                            .as_f64()
+                            .ok_or_else(|| D::Error::custom(format!("`{k}` must be a number")))?;
+                        p.targets.push((k.to_owned(), x));
+                    }
+                },
+                other => return Err(D::Error::custom(format!("unknown target key `{other}`"))),
+            }
+        }
+        Ok(p)
+    }
+}
+
+impl JsonSchema for TargetPoint {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TargetPoint".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let mut props = Map::new();
+        props.insert(
+            "match".into(),
+            json!({"description": "Config keys and values a combination must have (`{isl: 128, osl: 128, concurrency: 1}`); empty matches every combination.",
+                   "type": "object", "additionalProperties": true}),
+        );
+        for key in crate::metrics::target_keys() {
+            let desc = match crate::metrics::Metric::by_target_key(key) {
+                Some(m) => format!(
+                    "{} target, {} ({}is better): {}.",
+                    m.def().display,
+                    m.def().unit,
+                    if crate::metrics::target_lower_is_better(key) == Some(true) {
+                        "lower "
+                    } else {
+                        "higher "
+                    },
+                    m.def().about
+                ),
+                None if key == "tput_decode" => {
+                    "Decode tokens/s, = tput_user x concurrency (higher is better).".into()
+                }
+                None => {
+                    "Prefill tokens/s, = ISL x concurrency / TTFT in s (higher is better).".into()
+                }
+            };
+            props.insert(
+                key.into(),
+                json!({"description": desc, "type": ["number", "null"], "minimum": 0.0}),
+            );
+        }
+        props.insert(
+            "tolerance".into(),
+            json!({"description": "Relative tolerance for this point; default: `targets.tolerance`.",
+                   "type": ["number", "null"], "minimum": 0.0}),
+        );
+        json_schema!({
+            "description": "Targets for the combinations that match `match`.",
+            "type": "object",
+            "properties": props,
+            "additionalProperties": false
+        })
     }
 }
 

@@ -12,7 +12,7 @@ use super::error::{ConfigError, Diagnostic};
 use super::locate::{LocationIndex, Pos, escape_segment};
 use super::options::{self, canonical};
 use super::raw::{self, FORBIDDEN_KEYS, RawConfig, SWEEPER_KEYS, ServerConfig};
-use super::{Config, DEFAULT_MAX_COMBINATIONS, LoadOptions, reference};
+use super::{Config, DEFAULT_MAX_COMBINATIONS, LoadOptions};
 
 /// The generated schema, built once per process.
 fn schema_value() -> &'static Value {
@@ -176,7 +176,7 @@ pub(super) fn validate(
     }
 
     // Targets reference file, relative to the config file.
-    let mut reference_targets = Vec::new();
+    let mut reference = None;
     if let Some(t) = &raw_cfg.targets
         && let Some(file) = &t.reference_file
     {
@@ -185,13 +185,18 @@ pub(super) fn validate(
         } else {
             path.parent().unwrap_or(Path::new(".")).join(file)
         };
-        match reference::load(&resolved, t.model.as_deref(), t.device.as_deref()) {
-            Ok(points) => reference_targets = points,
-            Err(e) => diags.push(at(
-                Diagnostic::new("/targets/reference_file", e)
-                    .hint("point `targets.reference_file` at a model_performance_reference.json, relative to this config"),
-                false,
-            )),
+        match crate::reference::load(&resolved, t.model.as_deref(), t.device.as_deref()) {
+            Ok(r) => reference = Some(r),
+            Err(e) => {
+                let pointer = match &e {
+                    crate::reference::ReferenceError::NoSuch { what, .. }
+                    | crate::reference::ReferenceError::Ambiguous { what, .. } => {
+                        format!("/targets/{what}")
+                    }
+                    _ => "/targets/reference_file".to_owned(),
+                };
+                diags.push(at(Diagnostic::new(pointer, e.to_string()).hint(e.hint()), false));
+            }
         }
     }
 
@@ -212,7 +217,7 @@ pub(super) fn validate(
         server_value,
         aiperf: raw_cfg.aiperf,
         targets: raw_cfg.targets,
-        reference_targets,
+        reference,
         max_combinations,
         index,
         warnings,
@@ -618,7 +623,7 @@ fn semantic(
         let Some(list) = v.as_array() else { continue };
         for (i, item) in list.iter().enumerate() {
             // Loose equality: `1` and `1.0` are the same point (aiperf parses both as 1).
-            if list[..i].iter().any(|prev| crate::plan::values_equal(prev, item)) {
+            if list[..i].iter().any(|prev| super::values_equal(prev, item)) {
                 diags.push(at(
                     Diagnostic::new(
                         format!("/sweeps/{}/{i}", escape_segment(k)),

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::config::locate::escape_segment;
 use crate::config::options::canonical;
-use crate::config::{Config, ConfigError, Diagnostic, ServerConfig};
+use crate::config::{Config, ConfigError, Diagnostic, ServerConfig, values_equal};
 use crate::records::{Params, TargetCheck};
 pub use argv::{Arg, ArgContext};
 
@@ -253,14 +253,6 @@ fn dedup(mut diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
     diags
 }
 
-/// Loose equality for config values: `1` equals `1.0`.
-pub fn values_equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        _ => a == b,
-    }
-}
-
 fn excluded(ex: &Map<String, Value>, pairs: &[(&String, &Value, &String)]) -> bool {
     ex.iter().all(|(k, v)| {
         let c = canonical(k);
@@ -349,31 +341,29 @@ fn targets_for(config: &Config, c: &Combination) -> Vec<TargetCheck> {
             let tol = p.tolerance.unwrap_or(t.tolerance);
             for (metric, target) in p.metrics() {
                 out.push(TargetCheck {
-                    metric: metric.into(),
-                    target,
+                    metric: metric.clone(),
+                    target: *target,
                     tolerance: tol,
                     source: "config".into(),
                 });
             }
         }
     }
-    let num = |k: &str| c.get(k).and_then(Value::as_u64);
-    let (isl, osl, conc, n) = (num("isl"), num("osl"), num("concurrency"), num("request_count"));
-    for r in &config.reference_targets {
-        let eq = |want: Option<u64>, have: Option<u64>| want.is_none() || want == have;
-        let n_ok = r.num_prompts.is_none() || n.is_none() || r.num_prompts == n;
-        if eq(r.isl, isl) && eq(r.osl, osl) && eq(r.max_concurrency, conc) && n_ok {
-            for (metric, target) in &r.metrics {
-                out.push(TargetCheck {
-                    metric: metric.clone(),
-                    target: *target,
-                    tolerance: r.tolerance.unwrap_or(t.tolerance),
-                    source: r.tier.clone(),
-                });
-            }
-        }
+    if let Some(r) = &config.reference {
+        out.extend(r.checks_for(&reference_point(c), t.tolerance));
     }
     out
+}
+
+/// Where a combination sits for a reference file's matching rule.
+pub fn reference_point(c: &Combination) -> crate::reference::Point {
+    let num = |k: &str| c.get(k).and_then(Value::as_f64);
+    crate::reference::Point {
+        isl: num("isl"),
+        osl: num("osl"),
+        concurrency: num("concurrency"),
+        num_prompts: num("request_count"),
+    }
 }
 
 /// The params of every combination as a table (for printing): rows of (index, values, dir).
