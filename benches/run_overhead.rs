@@ -1,11 +1,14 @@
-//! Bench: sweeper's own time per combination (everything but aiperf and the server), over a
-//! 200-combination sweep with a stub aiperf that copies real aiperf artifacts and exits.
-//! Target: p95 under 50 ms. Also times the managed venv's warm check (target: well under 100 ms).
+//! Bench: sweeper's own time per combination (everything but aiperf and the server), over sweeps
+//! of 100 and 1,000 combinations with a stub aiperf that copies real aiperf artifacts and exits.
+//! Targets: p95 under 50 ms; the overhead at 1,000 within 1.5x of that at 100 (reports are kept
+//! current without re-reading every run after every run). Also times the managed venv's warm
+//! check (target: well under 100 ms).
 //!
-//!     cargo bench --bench run_overhead
+//!     cargo bench --bench run_overhead                      # 100 and 1000
+//!     BENCH_COMBINATIONS=200 cargo bench --bench run_overhead
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -22,12 +25,21 @@ fn parse_ts(s: &str) -> f64 {
     t.and_utc().timestamp_micros() as f64 / 1e6
 }
 
-fn main() {
-    let n: usize =
-        std::env::var("BENCH_COMBINATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let tmp = tempfile::tempdir().unwrap();
+/// What one sweep of `n` combinations cost.
+struct Measured {
+    n: usize,
+    p50: f64,
+    p95: f64,
+    /// (wall - time inside the aiperf stubs) / n, ms.
+    own_per_combination: f64,
+}
 
+fn main() {
+    let sizes: Vec<usize> = std::env::var("BENCH_COMBINATIONS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![100, 1000]);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     // A real HTTP server on loopback that answers the health check.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -40,7 +52,41 @@ fn main() {
                 s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
         }
     });
+    let measured: Vec<Measured> = sizes.iter().map(|&n| sweep(n, port, &root)).collect();
+    if let (Some(small), Some(large)) = (measured.first(), measured.last())
+        && small.n != large.n
+    {
+        println!(
+            "  overhead per combination at {} vs {}: own time {:.2}x, p50 {:.2}x, p95 {:.2}x (target <= 1.5x)",
+            large.n,
+            small.n,
+            large.own_per_combination / small.own_per_combination,
+            large.p50 / small.p50,
+            large.p95 / small.p95
+        );
+    }
+    // The warm venv check.
+    let settings = sweeper::config::AiperfSettings::default();
+    if sweeper::run::venv::ensure(&settings, &mut |_| {}).is_ok() {
+        let mut times = Vec::new();
+        for _ in 0..50 {
+            let t = Instant::now();
+            sweeper::run::venv::ensure(&settings, &mut |_| {}).unwrap();
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "  managed venv warm check: p50 {:.3} ms, max {:.3} ms (target well under 100 ms)",
+            percentile(&times, 50.0),
+            times[times.len() - 1]
+        );
+    } else {
+        println!("  managed venv not built: run `sweeper setup` to time its warm check");
+    }
+}
 
+fn sweep(n: usize, port: u16, root: &Path) -> Measured {
+    let tmp = tempfile::tempdir().unwrap();
     let values: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
     let cfg = tmp.path().join("bench.yaml");
     std::fs::write(
@@ -89,27 +135,12 @@ fn main() {
         percentile(&gaps, 95.0),
         gaps.last().copied().unwrap_or(f64::NAN)
     );
-    println!(
-        "  all of sweeper's own time per combination: {:.2} ms",
-        (wall - aiperf_total) * 1000.0 / n as f64
-    );
-
-    // The warm venv check.
-    let settings = sweeper::config::AiperfSettings::default();
-    if sweeper::run::venv::ensure(&settings, &mut |_| {}).is_ok() {
-        let mut times = Vec::new();
-        for _ in 0..50 {
-            let t = Instant::now();
-            sweeper::run::venv::ensure(&settings, &mut |_| {}).unwrap();
-            times.push(t.elapsed().as_secs_f64() * 1000.0);
-        }
-        times.sort_by(f64::total_cmp);
-        println!(
-            "  managed venv warm check: p50 {:.3} ms, max {:.3} ms (target well under 100 ms)",
-            percentile(&times, 50.0),
-            times[times.len() - 1]
-        );
-    } else {
-        println!("  managed venv not built: run `sweeper setup` to time its warm check");
+    let own = (wall - aiperf_total) * 1000.0 / n as f64;
+    println!("  all of sweeper's own time per combination: {own:.2} ms");
+    Measured {
+        n,
+        p50: percentile(&gaps, 50.0),
+        p95: percentile(&gaps, 95.0),
+        own_per_combination: own,
     }
 }

@@ -1,55 +1,52 @@
 //! The only module that sequences the stages: CLI -> config -> plan -> run -> results -> report.
+//! It maps the command line onto each stage's inputs, prints what the stages return, and turns
+//! errors into exit codes (through [`crate::error`]).
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use crate::cli::{Cli, Command, RunArgs};
-use crate::config::{self, Config, ConfigError, Diagnostic, LoadOptions};
-use crate::error::{EXIT_CONFIG, EXIT_OK};
+use crate::cli::{Cli, Command, RunArgs, TargetsArgs};
+use crate::config::{self, Config, Diagnostic, LoadOptions};
+use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Error};
+use crate::output::{err_line, err_text, out_line, out_text};
 use crate::plan::{self, ArgContext, Plan, argv};
+use crate::report::{self, ExtraTargets, compare};
+use crate::run::{RunOptions, Summary};
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
-    let code = match cli.command {
-        Some(Command::MockServer(args)) => crate::mockserver::main(args),
-        Some(Command::Report { batch_dir, fail_on_target, targets_file }) => report_result(
-            crate::report::report_command(&batch_dir, fail_on_target, targets_file.as_deref()),
-        ),
+    let result = match cli.command {
+        Some(Command::MockServer(args)) => {
+            let (host, port) = (args.host.clone(), args.port);
+            Ok(crate::mockserver::main(&host, port, args.into()))
+        }
+        Some(Command::Report { batch_dir, fail_on_target, targets }) => {
+            report_cmd(&batch_dir, fail_on_target, &targets)
+        }
         Some(Command::Compare { batch_a, batch_b, output }) => {
-            report_result(crate::report::compare_command(&batch_a, &batch_b, output.as_deref()))
+            compare_cmd(&batch_a, &batch_b, output.as_deref())
         }
         Some(Command::Schema) => {
-            print!("{}", config::raw::schema_text());
-            EXIT_OK
+            out_text(&config::raw::schema_text());
+            Ok(EXIT_OK)
         }
         Some(Command::Validate { file, max_combinations }) => validate(&file, max_combinations),
         Some(Command::Setup { config_file }) => setup(config_file.as_deref()),
         Some(Command::Run(args)) => run_main(&args),
         None => run_main(&cli.run),
     };
-    ExitCode::from(code)
+    ExitCode::from(result.unwrap_or_else(|e| {
+        err_text(&e.render());
+        e.exit_code()
+    }))
 }
 
-fn report_result(r: Result<u8, String>) -> u8 {
-    match r {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_CONFIG
-        }
-    }
-}
-
-/// Loads and plans a config; prints every problem and returns `Err(exit code)` on failure.
-pub fn load_and_plan(file: &Path, max_combinations: Option<u64>) -> Result<(Config, Plan), u8> {
-    let cfg = config::load(file, &LoadOptions { max_combinations }).map_err(print_config_error)?;
-    let plan = plan::expand(&cfg).map_err(print_config_error)?;
+/// Loads and plans a config.
+pub fn load_and_plan(file: &Path, max_combinations: Option<u64>) -> Result<(Config, Plan), Error> {
+    let cfg = config::load(file, &LoadOptions { max_combinations })?;
+    let plan = plan::expand(&cfg)?;
     Ok((cfg, plan))
-}
-
-fn print_config_error(e: ConfigError) -> u8 {
-    eprint!("error: {e}");
-    EXIT_CONFIG
 }
 
 fn print_warnings(cfg: &Config, warnings: &[Diagnostic]) {
@@ -61,79 +58,171 @@ fn print_warnings(cfg: &Config, warnings: &[Diagnostic]) {
         .to_string()
         .replacen("invalid config", "warnings for config", 1)
         .replace("  error: ", "  warning: ");
-    eprint!("{text}");
+    err_text(&text);
 }
 
-fn validate(file: &Path, max_combinations: Option<u64>) -> u8 {
-    match load_and_plan(file, max_combinations) {
-        Ok((cfg, plan)) => {
-            print_warnings(&cfg, &[cfg.warnings.clone(), plan.warnings.clone()].concat());
-            println!(
-                "ok: `{}` is valid: {} combination{}",
-                file.display(),
-                plan.combinations.len(),
-                if plan.combinations.len() == 1 { "" } else { "s" }
-            );
-            EXIT_OK
-        }
-        Err(code) => code,
-    }
+fn validate(file: &Path, max_combinations: Option<u64>) -> Result<u8, Error> {
+    let (cfg, plan) = load_and_plan(file, max_combinations)?;
+    print_warnings(&cfg, &[cfg.warnings.clone(), plan.warnings.clone()].concat());
+    let n = plan.combinations.len();
+    out_line(&format!(
+        "ok: `{}` is valid: {n} combination{}",
+        file.display(),
+        if n == 1 { "" } else { "s" }
+    ));
+    Ok(EXIT_OK)
 }
 
-fn setup(file: Option<&Path>) -> u8 {
+fn setup(file: Option<&Path>) -> Result<u8, Error> {
     let settings = match file {
-        Some(f) => match load_and_plan(f, None) {
-            Ok((cfg, _)) => cfg.aiperf,
-            Err(code) => return code,
-        },
+        Some(f) => load_and_plan(f, None)?.0.aiperf,
         None => config::AiperfSettings::default(),
     };
-    let mut log = |l: &str| eprintln!("sweeper: {l}");
-    let result = crate::run::venv::ensure(&settings, &mut log)
-        .and_then(|a| crate::run::venv::offline_tokenizer(&a, &mut log).map(|t| (a, t)));
-    match result {
-        Ok((a, t)) => {
-            println!(
-                "aiperf {} ready: {}
-offline tokenizer: {}",
-                a.version,
-                a.exe.display(),
-                t.display()
-            );
-            EXIT_OK
+    let mut log = |l: &str| err_line(&format!("sweeper: {l}"));
+    let a = crate::run::venv::ensure(&settings, &mut log)?;
+    let t = crate::run::venv::offline_tokenizer(&a, &mut log)?;
+    out_line(&format!(
+        "aiperf {} ready: {}\noffline tokenizer: {}",
+        a.version,
+        a.exe.display(),
+        t.display()
+    ));
+    Ok(EXIT_OK)
+}
+
+fn run_main(args: &RunArgs) -> Result<u8, Error> {
+    let Some(file) = &args.config_file else {
+        if let Some(dir) = &args.resume {
+            return Err(Error::usage(
+                "--resume needs the config the batch was started with",
+                format!(
+                    "`sweeper --config-file {} --resume {}` (that is the copy the batch kept)",
+                    dir.join(crate::records::CONFIG_COPY_FILE).display(),
+                    dir.display()
+                ),
+            ));
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_CONFIG
+        return Err(Error::usage(
+            "no config given",
+            "`sweeper --config-file aiperf_configs/quickstart.yaml` runs a sweep against the built-in mock server; `sweeper --help` lists every command",
+        ));
+    };
+    let (cfg, plan) = load_and_plan(file, args.max_combinations)?;
+    print_warnings(&cfg, &[cfg.warnings.clone(), plan.warnings.clone()].concat());
+    if args.dry_run {
+        out_text(&dry_run_text(&cfg, &plan, args.verbose));
+        return Ok(EXIT_OK);
+    }
+    let opts = RunOptions {
+        resume: args.resume.clone(),
+        verbose: args.verbose,
+        program: std::env::current_exe().unwrap_or_else(|_| "sweeper".into()),
+        on_hard_kill: Some(Arc::new(|| err_line("\nsweeper: killing everything now"))),
+    };
+    let mut term = crate::output::Terminal::new(args.verbose);
+    let (batch_dir, summary) = crate::run::execute(&cfg, &plan, &opts, &mut term)?;
+    let target_fails = match term.final_render.take() {
+        Some(Ok(o)) => o.target_fails,
+        Some(Err(e)) => {
+            err_line(&format!("sweeper: warning: failed to render reports: {e}"));
+            0
         }
+        None => 0,
+    };
+    print_summary(&summary, &batch_dir, target_fails);
+    Ok(if summary.interrupted {
+        EXIT_INTERRUPTED
+    } else if summary.failed > 0 || (args.fail_on_target && target_fails > 0) {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    })
+}
+
+fn print_summary(summary: &Summary, batch_dir: &Path, target_fails: usize) {
+    let partial = if summary.partial > 0 {
+        format!(" ({} with failed requests)", summary.partial)
+    } else {
+        String::new()
+    };
+    err_line(&format!(
+        "\nSUMMARY\n  total     : {}\n  completed : {}{partial}\n  failed    : {}\n  skipped   : {}\n  batch dir : {}",
+        summary.total,
+        summary.completed,
+        summary.failed,
+        summary.skipped,
+        batch_dir.display()
+    ));
+    let md = batch_dir.join(report::REPORT_MD_FILE);
+    if md.is_file() {
+        err_line(&format!("  reports   : {}", md.display()));
+    }
+    if target_fails > 0 {
+        err_line(&format!("  targets   : {target_fails} FAIL"));
     }
 }
 
-fn run_main(args: &RunArgs) -> u8 {
-    let Some(file) = &args.config_file else {
-        if let Some(dir) = &args.resume {
-            eprintln!(
-                "error: --resume needs the config the batch was started with\n  hint: `sweeper --config-file {} --resume {}` (that is the copy the batch kept)",
-                dir.join(crate::records::CONFIG_COPY_FILE).display(),
-                dir.display()
-            );
-            return EXIT_CONFIG;
-        }
-        eprintln!(
-            "error: no config given\n  hint: `sweeper --config-file aiperf_configs/quickstart.yaml` runs a sweep against the built-in mock server; `sweeper --help` lists every command"
-        );
-        return EXIT_CONFIG;
+/// `sweeper report <batch dir>`: renders every report; exit 1 when `fail_on_target` and a target
+/// check failed.
+fn report_cmd(batch_dir: &Path, fail_on_target: bool, t: &TargetsArgs) -> Result<u8, Error> {
+    let extra = match &t.targets_file {
+        Some(f) => Some(ExtraTargets {
+            reference: crate::reference::load(f, t.model.as_deref(), t.device.as_deref())?,
+            tolerance: t.tolerance.unwrap_or(crate::reference::DEFAULT_TOLERANCE),
+        }),
+        None => None,
     };
-    let (cfg, plan) = match load_and_plan(file, args.max_combinations) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    print_warnings(&cfg, &[cfg.warnings.clone(), plan.warnings.clone()].concat());
-    if args.dry_run {
-        print!("{}", dry_run_text(&cfg, &plan, args.verbose));
-        return EXIT_OK;
+    let out = report::render_batch(batch_dir, extra.as_ref())?;
+    for w in &out.warnings {
+        err_line(&format!("warning: {w}"));
     }
-    crate::run::execute(&cfg, &plan, args)
+    let (reports, per_run): (Vec<&std::path::PathBuf>, Vec<_>) =
+        out.files_written.iter().partition(|f| f.parent() == Some(batch_dir));
+    for f in reports {
+        out_line(&format!("wrote {}", f.display()));
+    }
+    if !per_run.is_empty() {
+        out_line(&format!(
+            "wrote {} per-run standardized JSON file(s) (aiperf_benchmark_*.json)",
+            per_run.len()
+        ));
+    }
+    out_line(&format!(
+        "{} combinations, {} failed; targets: {} passed, {} failed",
+        out.combinations, out.failed_runs, out.target_passes, out.target_fails
+    ));
+    if fail_on_target && out.target_fails > 0 {
+        err_line(&format!(
+            "error: {} target check(s) failed\n  hint: see the Targets section of `{}`",
+            out.target_fails,
+            batch_dir.join(report::REPORT_MD_FILE).display()
+        ));
+        return Ok(EXIT_FAILED);
+    }
+    Ok(EXIT_OK)
+}
+
+/// `sweeper compare A B [--output DIR]`: prints the comparison, and writes it with `--output`.
+fn compare_cmd(a: &Path, b: &Path, output: Option<&Path>) -> Result<u8, Error> {
+    let ra = crate::results::collect(a)?;
+    let rb = crate::results::collect(b)?;
+    let c = compare::compare(&ra, &rb);
+    let render_err =
+        |name: &'static str| move |message| report::ReportError::Render { name, message };
+    let md = compare::render_markdown(&c).map_err(render_err("compare.md"))?;
+    out_text(&md);
+    if let Some(dir) = output {
+        fs_err::create_dir_all(dir)
+            .map_err(|source| report::ReportError::CreateDir { path: dir.to_path_buf(), source })?;
+        let csv = compare::render_csv(&c).map_err(render_err("compare.csv"))?;
+        for (name, bytes) in [("compare.md", md.into_bytes()), ("compare.csv", csv)] {
+            let p = dir.join(name);
+            crate::records::write_derived(&p, &bytes)
+                .map_err(|source| report::ReportError::Write { path: p.clone(), source })?;
+            err_line(&format!("wrote {}", p.display()));
+        }
+    }
+    Ok(EXIT_OK)
 }
 
 /// What `--dry-run` prints: the combinations table, each server's command, every aiperf command.

@@ -1,8 +1,11 @@
-//! The command line (clap derive). Pure data: `app` turns it into stage inputs.
+//! The command line (clap derive). Pure data: `app` turns it into stage inputs; no other module
+//! sees these types.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::mockserver::MockParams;
 
 /// Run an LLM inference benchmark sweep with aiperf, declared once in YAML.
 ///
@@ -47,6 +50,23 @@ pub struct RunArgs {
     pub fail_on_target: bool,
 }
 
+/// A tt-inference-server reference file to check a batch against (`sweeper report`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct TargetsArgs {
+    /// A tt-inference-server `model_performance_reference.json` to check against.
+    #[arg(long, value_name = "FILE")]
+    pub targets_file: Option<PathBuf>,
+    /// Its model key (needed when the file holds more than one model), e.g. `Llama-3.3-70B`.
+    #[arg(long, value_name = "MODEL", requires = "targets_file")]
+    pub model: Option<String>,
+    /// Its device key (needed when the model has more than one device), e.g. `t3k`.
+    #[arg(long, value_name = "DEVICE", requires = "targets_file")]
+    pub device: Option<String>,
+    /// Relative tolerance of targets without their own (default 0.05).
+    #[arg(long, value_name = "FRACTION", requires = "targets_file")]
+    pub tolerance: Option<f64>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a sweep (the same as giving `--config-file` without a subcommand).
@@ -69,7 +89,7 @@ pub enum Command {
         config_file: Option<PathBuf>,
     },
     /// Run the built-in OpenAI-compatible inference server (for rehearsals and tests).
-    MockServer(crate::mockserver::MockServerArgs),
+    MockServer(MockServerArgs),
     /// Render the reports of a batch directory (after or during a sweep).
     Report {
         /// A batch directory (`<output_base_dir>/<batch_name>/<timestamp>`).
@@ -77,9 +97,8 @@ pub enum Command {
         /// Exit with code 1 when any target check FAILs.
         #[arg(long)]
         fail_on_target: bool,
-        /// A tt-inference-server `model_performance_reference.json` to check against.
-        #[arg(long, value_name = "FILE")]
-        targets_file: Option<PathBuf>,
+        #[command(flatten)]
+        targets: TargetsArgs,
     },
     /// Compare two batches: match combinations by parameters, show each key metric's change.
     Compare {
@@ -91,4 +110,109 @@ pub enum Command {
         #[arg(long, short = 'o', value_name = "DIR")]
         output: Option<PathBuf>,
     },
+}
+
+/// Flags of `sweeper mock-server`: the address, and the server's parameters (the same names as
+/// the keys of `server: {kind: mock}`; see [`MockParams`] for what each does).
+#[derive(Debug, Clone, Args)]
+pub struct MockServerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0: any free port; the chosen one is printed).
+    #[arg(long, default_value_t = 8000)]
+    pub port: u16,
+    /// Model name listed by `GET /v1/models`. Requests may name any model; responses echo it.
+    #[arg(long, default_value = "mock-model")]
+    pub model: String,
+    /// Most sequences decoded at once; the rest wait in a FIFO queue.
+    #[arg(long, default_value_t = 64)]
+    pub max_num_seqs: u32,
+    /// Prefill time in ms that every request pays before its first token.
+    #[arg(long, default_value_t = 10.0)]
+    pub prefill_base_ms: f64,
+    /// Prefill time in ms per estimated prompt token (estimate: characters / 4, rounded up).
+    #[arg(long, default_value_t = 0.02)]
+    pub prefill_per_token_ms: f64,
+    /// Fixed part of the time in ms between two tokens of one sequence.
+    #[arg(long, default_value_t = 5.0)]
+    pub decode_base_ms: f64,
+    /// Time in ms added to every decode step per running sequence.
+    #[arg(long, default_value_t = 0.05)]
+    pub decode_per_seq_ms: f64,
+    /// Output tokens when a request sets neither `max_tokens` nor `max_completion_tokens`.
+    #[arg(long, default_value_t = 16)]
+    pub default_max_tokens: u32,
+    /// Largest request body accepted, in bytes; larger ones get HTTP 413.
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    pub max_body_bytes: u64,
+    /// Fault: ms after start during which `/health` and inference answer HTTP 503.
+    #[arg(long, default_value_t = 0)]
+    pub startup_delay_ms: u64,
+    /// Fault: fraction (0 to 1) of valid inference requests answered HTTP 500, chosen by `seed`.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Fault: fraction (0 to 1) of valid inference requests that stall after
+    /// `stall_after_tokens` tokens (the connection stays open).
+    #[arg(long, default_value_t = 0.0)]
+    pub stall_rate: f64,
+    /// Fault: tokens a stalling request sends before it stalls.
+    #[arg(long, default_value_t = 1)]
+    pub stall_after_tokens: u32,
+    /// Fault: exit (status 1) once this many inference requests have been answered; 0 = never.
+    #[arg(long, default_value_t = 0)]
+    pub exit_after_requests: u64,
+    /// Fault: require `Authorization: Bearer <key>` on `/v1/` paths, where <key> is read at
+    /// start-up from the environment variable of this NAME (the key itself is never a flag).
+    #[arg(long, value_name = "NAME")]
+    pub api_key_env: Option<String>,
+    /// Seed of the `error_rate` and `stall_rate` decisions.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl From<MockServerArgs> for MockParams {
+    fn from(a: MockServerArgs) -> Self {
+        MockParams {
+            model: a.model,
+            max_num_seqs: a.max_num_seqs,
+            prefill_base_ms: a.prefill_base_ms,
+            prefill_per_token_ms: a.prefill_per_token_ms,
+            decode_base_ms: a.decode_base_ms,
+            decode_per_seq_ms: a.decode_per_seq_ms,
+            default_max_tokens: a.default_max_tokens,
+            max_body_bytes: a.max_body_bytes,
+            startup_delay_ms: a.startup_delay_ms,
+            error_rate: a.error_rate,
+            stall_rate: a.stall_rate,
+            stall_after_tokens: a.stall_after_tokens,
+            exit_after_requests: a.exit_after_requests,
+            api_key_env: a.api_key_env,
+            seed: a.seed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flags' defaults are the parameters' defaults, and every parameter has a flag (the
+    /// plan passes `--<key>` for every setting that differs from its default).
+    #[test]
+    fn mock_server_flags_map_onto_every_parameter() {
+        let cli = Cli::parse_from(["sweeper", "mock-server"]);
+        let Some(Command::MockServer(args)) = cli.command else { panic!("not mock-server") };
+        assert_eq!(MockParams::from(args), MockParams::default());
+        let keys = serde_json::to_value(MockParams::default()).expect("serializes");
+        let cmd = <Cli as clap::CommandFactory>::command();
+        let sub = cmd.find_subcommand("mock-server").expect("mock-server");
+        for key in keys.as_object().expect("object").keys() {
+            let flag = key.replace('_', "-");
+            assert!(
+                sub.get_arguments().any(|a| a.get_long() == Some(flag.as_str())),
+                "no --{flag} flag for `{key}`"
+            );
+        }
+    }
 }

@@ -1,4 +1,12 @@
-//! Exit codes, in one place.
+//! Errors and exit codes, in one place: the error of every stage, how it is shown (`error: <what
+//! failed, where>` then `  hint: <what to try>`), and the exit code each kind gives.
+
+use crate::config::ConfigError;
+use crate::reference::ReferenceError;
+use crate::report::ReportError;
+use crate::results::ResultsError;
+use crate::run::RunError;
+use crate::run::venv::SetupError;
 
 /// Every combination succeeded (or: the command did what was asked).
 pub const EXIT_OK: u8 = 0;
@@ -8,3 +16,69 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_CONFIG: u8 = 2;
 /// Interrupted by Ctrl-C: finished runs are kept, the server was stopped.
 pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Anything that stops a command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Every problem of a config file (printed in its own multi-problem layout).
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error(transparent)]
+    Reference(#[from] ReferenceError),
+    /// A command line that cannot work.
+    #[error("{message}")]
+    Usage { message: String, hint: Option<String> },
+}
+
+impl Error {
+    /// A usage error with a hint.
+    pub fn usage(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Error::Usage { message: message.into(), hint: Some(hint.into()) }
+    }
+
+    /// The exit code this error gives.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Run(e) => e.exit_code(),
+            Error::Config(_)
+            | Error::Setup(_)
+            | Error::Results(_)
+            | Error::Report(_)
+            | Error::Reference(_)
+            | Error::Usage { .. } => EXIT_CONFIG,
+        }
+    }
+
+    /// What to try, when there is something to say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Config(_) => None, // every diagnostic carries its own hint
+            Error::Setup(e) => Some(e.hint.clone()),
+            Error::Run(e) => e.hint(),
+            Error::Results(e) => e.hint(),
+            Error::Report(e) => e.hint(),
+            Error::Reference(e) => Some(e.hint()),
+            Error::Usage { hint, .. } => hint.clone(),
+        }
+    }
+
+    /// The text printed for it: `error: ...` and, when there is one, `  hint: ...`.
+    pub fn render(&self) -> String {
+        let mut s = format!("error: {self}");
+        if !s.ends_with('\n') {
+            s.push('\n');
+        }
+        if let Some(h) = self.hint() {
+            s.push_str(&format!("  hint: {h}\n"));
+        }
+        s
+    }
+}

@@ -208,16 +208,19 @@ fn write_replace(path: &std::path::Path, bytes: &[u8], sync: bool) -> std::io::R
     let dir = path.parent().unwrap_or_else(|| std::path::Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
+    let written = (|| {
+        let mut f = fs_err::File::create(&tmp)?;
         f.write_all(bytes)?;
         if sync {
             f.sync_all()?;
         }
-    }
-    std::fs::rename(&tmp, path).inspect_err(|_| {
+        fs_err::rename(&tmp, path)
+    })();
+    // A failed write never leaves its temp file behind.
+    if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
-    })
+    }
+    written
 }
 
 /// Serializes `value` as pretty JSON and writes it atomically.
@@ -229,8 +232,7 @@ pub fn write_json_atomic<T: Serialize>(path: &std::path::Path, value: &T) -> std
 
 /// Reads and parses a JSON record, with the path in the error.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("failed to read `{}`: {e}", path.display()))?;
+    let text = fs_err::read_to_string(path).map_err(|e| e.to_string())?;
     serde_json::from_str(&text).map_err(|e| {
         format!(
             "failed to parse `{}` at line {}, column {}: {e}",

@@ -517,3 +517,39 @@ fn fail_on_target_turns_a_target_fail_into_exit_1() {
     let strict = run(&["--fail-on-target"]);
     assert_eq!(strict.status.code(), Some(1), "{}", text(&strict));
 }
+
+#[test]
+fn resume_refuses_a_manifest_that_does_not_match_its_plan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = config(tmp.path(), &http_server(port), port, 30, "");
+    let out = fake_sweep(&cfg, tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let batch = batch_dir(&tmp.path().join("out"), "t");
+    let manifest_path = batch.join("batch_manifest.json");
+    let original = read_json(&manifest_path);
+    type Edit = fn(&mut Vec<serde_json::Value>);
+    let edits: [(&str, Edit, &str); 3] = [
+        ("fewer", |runs| drop(runs.pop()), "it lists 2 runs, the plan has 3 combinations"),
+        (
+            "more",
+            |runs| {
+                let extra = runs[0].clone();
+                runs.push(extra);
+            },
+            "it lists 4 runs, the plan has 3 combinations",
+        ),
+        ("reordered", |runs| runs.swap(0, 1), "entry 0 is run #1, the plan's combination 0 is #0"),
+    ];
+    for (what, edit, message) in edits {
+        let mut m = original.clone();
+        edit(m["runs"].as_array_mut().unwrap());
+        std::fs::write(&manifest_path, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+        let out = fake_sweep(&cfg, tmp.path()).arg("--resume").arg(&batch).output().unwrap();
+        let log = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{what}: {log}");
+        assert!(log.contains("its manifest does not match its plan"), "{what}: {log}");
+        assert!(log.contains(message), "{what}: {log}");
+        assert!(log.contains("hint:") && !log.contains("panicked"), "{what}: {log}");
+    }
+}

@@ -54,64 +54,49 @@ use model::{Engine, Timing};
 
 /// Parameters of the mock server's serving model and fault injection. The same struct is the
 /// `server: {kind: mock, ...}` section of a config and the flags of `sweeper mock-server`.
-#[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MockParams {
     /// Model name listed by `GET /v1/models`. Requests may name any model; responses echo it.
-    #[arg(long, default_value = "mock-model")]
     pub model: String,
     /// Most sequences decoded at once; the rest wait in a FIFO queue.
-    #[arg(long, default_value_t = 64)]
     #[schemars(range(min = 1))]
     pub max_num_seqs: u32,
     /// Prefill time in ms that every request pays before its first token.
-    #[arg(long, default_value_t = 10.0)]
     #[schemars(range(min = 0.0))]
     pub prefill_base_ms: f64,
     /// Prefill time in ms per estimated prompt token (estimate: characters / 4, rounded up).
-    #[arg(long, default_value_t = 0.02)]
     #[schemars(range(min = 0.0))]
     pub prefill_per_token_ms: f64,
     /// Fixed part of the time in ms between two tokens of one sequence.
-    #[arg(long, default_value_t = 5.0)]
     #[schemars(range(min = 0.0))]
     pub decode_base_ms: f64,
     /// Time in ms added to every decode step per running sequence.
-    #[arg(long, default_value_t = 0.05)]
     #[schemars(range(min = 0.0))]
     pub decode_per_seq_ms: f64,
     /// Output tokens when a request sets neither `max_tokens` nor `max_completion_tokens`.
-    #[arg(long, default_value_t = 16)]
     #[schemars(range(min = 1))]
     pub default_max_tokens: u32,
     /// Largest request body accepted, in bytes; larger ones get HTTP 413.
-    #[arg(long, default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: u64,
     /// Fault: ms after start during which `/health` and inference answer HTTP 503.
-    #[arg(long, default_value_t = 0)]
     pub startup_delay_ms: u64,
     /// Fault: fraction (0 to 1) of valid inference requests answered HTTP 500, chosen by `seed`.
-    #[arg(long, default_value_t = 0.0)]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub error_rate: f64,
     /// Fault: fraction (0 to 1) of valid inference requests that stall: after
     /// `stall_after_tokens` tokens nothing more is sent, but the connection stays open.
-    #[arg(long, default_value_t = 0.0)]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub stall_rate: f64,
     /// Fault: tokens a stalling request sends before it stalls.
-    #[arg(long, default_value_t = 1)]
     pub stall_after_tokens: u32,
     /// Fault: exit (status 1) once this many inference requests have been answered; 0 = never.
-    #[arg(long, default_value_t = 0)]
     pub exit_after_requests: u64,
     /// Fault: require `Authorization: Bearer <key>` on `/v1/` paths, where <key> is read at
     /// start-up from the environment variable of this NAME (the key itself is never a flag).
-    #[arg(long, value_name = "NAME")]
     pub api_key_env: Option<String>,
     /// Seed of the `error_rate` and `stall_rate` decisions (the n-th valid request's fate is a
     /// function of the seed and n).
-    #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
 
@@ -179,19 +164,6 @@ impl MockParams {
             decode_per_seq_ms: self.decode_per_seq_ms,
         }
     }
-}
-
-/// Flags of `sweeper mock-server`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct MockServerArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: String,
-    /// Port to listen on (0: any free port; the chosen one is printed).
-    #[arg(long, default_value_t = 8000)]
-    pub port: u16,
-    #[command(flatten)]
-    pub params: MockParams,
 }
 
 /// Why [`MockServer::serve`] returned.
@@ -326,12 +298,12 @@ pub async fn serve(
 
 /// Runs the server until SIGINT/SIGTERM; returns the process exit code (0 after a signal, 1 after
 /// the injected crash, 2 when it cannot start).
-pub fn main(args: MockServerArgs) -> u8 {
-    let exit_after = args.params.exit_after_requests;
-    let server = match MockServer::new(args.params) {
+pub fn main(host: &str, port: u16, params: MockParams) -> u8 {
+    let exit_after = params.exit_after_requests;
+    let server = match MockServer::new(params) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            err_line(&format!("error: {e}"));
             return 2;
         }
     };
@@ -339,25 +311,24 @@ pub fn main(args: MockServerArgs) -> u8 {
     let runtime = match runtime() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: failed to start the async runtime: {e}");
+            err_line(&format!("error: failed to start the async runtime: {e}"));
             return 2;
         }
     };
     runtime.block_on(async move {
-        let (host, port) = (args.host.as_str(), args.port);
         let listener = match TcpListener::bind((host, port)).await {
             Ok(l) => l,
             Err(e) => {
-                eprintln!(
-                    "error: failed to listen on `{host}:{port}`: {e}\nhint: pick another --port, or --port 0 for any free port"
-                );
+                err_line(&format!(
+                    "error: failed to listen on `{host}:{port}`: {e}\n  hint: pick another --port, or --port 0 for any free port"
+                ));
                 return 2;
             }
         };
         let addr = match listener.local_addr() {
             Ok(a) => a,
             Err(e) => {
-                eprintln!("error: failed to read the listening address: {e}");
+                err_line(&format!("error: failed to read the listening address: {e}"));
                 return 2;
             }
         };
@@ -368,11 +339,13 @@ pub fn main(args: MockServerArgs) -> u8 {
         match server.serve(listener, shutdown_signal()).await {
             Ok(ServeOutcome::Shutdown) => 0,
             Ok(ServeOutcome::Died) => {
-                eprintln!("mock-server: exiting after {exit_after} requests (--exit-after-requests)");
+                err_line(&format!(
+                    "mock-server: exiting after {exit_after} requests (--exit-after-requests)"
+                ));
                 1
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                err_line(&format!("error: {e}"));
                 2
             }
         }
@@ -442,6 +415,11 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build()
 }
 
+/// A line on stderr; a closed stderr is ignored.
+fn err_line(s: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{s}");
+}
+
 /// Completes on SIGINT or SIGTERM. If the handlers cannot be installed, never completes (the
 /// default signal disposition then ends the process).
 async fn shutdown_signal() {
@@ -458,19 +436,10 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        params: MockParams,
-    }
 
     #[test]
-    fn clap_serde_and_default_agree() {
-        let from_flags = Cli::parse_from(["x"]).params;
+    fn serde_and_default_agree() {
         let from_yaml: MockParams = serde_json::from_str("{}").expect("empty object is valid");
-        assert_eq!(from_flags, MockParams::default());
         assert_eq!(from_yaml, MockParams::default());
         assert!(MockParams::default().validate().is_ok());
     }

@@ -20,7 +20,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::options::canonical;
+use crate::metrics::{Metric, Shape, Stat};
 use crate::records::{self, RunStatus};
+use crate::reference::{Point, Reference};
 use crate::results::{self, BatchResults, KeyMetrics, LoadPoint};
 use targets::TargetResult;
 
@@ -31,6 +33,67 @@ pub const REPORT_MD_FILE: &str = "report.md";
 pub const SUMMARY_CSV_FILE: &str = "summary.csv";
 pub const SUMMARY_JSON_FILE: &str = "summary.json";
 pub const REPORT_HTML_FILE: &str = "report.html";
+
+/// The metric columns of the performance table: tt-inference-server's detailed table (TTFT,
+/// TPOT, E2EL avg/p50/p99, output and total tokens/s, requests/s) plus ITL avg/p99.
+pub const PERFORMANCE_COLUMNS: [(Metric, Stat); 14] = [
+    (Metric::Ttft, Stat::Avg),
+    (Metric::Ttft, Stat::P50),
+    (Metric::Ttft, Stat::P99),
+    (Metric::Tpot, Stat::Avg),
+    (Metric::Tpot, Stat::P50),
+    (Metric::Tpot, Stat::P99),
+    (Metric::Itl, Stat::Avg),
+    (Metric::Itl, Stat::P99),
+    (Metric::E2el, Stat::Avg),
+    (Metric::E2el, Stat::P50),
+    (Metric::E2el, Stat::P99),
+    (Metric::OutputTokS, Stat::Avg),
+    (Metric::TotalTokS, Stat::Avg),
+    (Metric::ReqS, Stat::Avg),
+];
+
+/// A column of the performance table as the templates show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    /// `TTFT Avg (ms)`, `Output Tok/s`.
+    pub header: String,
+    /// Without the unit (`TTFT Avg`), for the HTML table whose caption gives the unit.
+    pub short: String,
+    /// Decimals shown.
+    pub digits: usize,
+}
+
+/// The performance table: its columns, and per row (in `report.rows` order) one cell each.
+pub fn performance_table(report: &Report) -> (Vec<Column>, Vec<Vec<Option<f64>>>) {
+    let columns = PERFORMANCE_COLUMNS
+        .iter()
+        .map(|(m, s)| {
+            let d = m.def();
+            match d.shape {
+                Shape::Distribution => Column {
+                    header: format!("{} {} ({})", d.display, s.label(), d.unit),
+                    short: format!("{} {}", d.display, s.label()),
+                    digits: 1,
+                },
+                Shape::Scalar => {
+                    Column { header: d.display.to_owned(), short: d.display.to_owned(), digits: 2 }
+                }
+            }
+        })
+        .collect();
+    let cells = report
+        .rows
+        .iter()
+        .map(|r| {
+            PERFORMANCE_COLUMNS
+                .iter()
+                .map(|(m, s)| r.metrics.as_ref().and_then(|v| v.get(*m, *s)))
+                .collect()
+        })
+        .collect();
+    (columns, cells)
+}
 
 /// What [`render_batch`] did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -115,8 +178,8 @@ fn status_name(s: RunStatus) -> String {
 }
 
 impl Report {
-    /// Builds the view model; `reference` adds checks from a targets file.
-    pub fn build(results: &BatchResults, reference: Option<&[targets::ReferenceEntry]>) -> Report {
+    /// Builds the view model; `extra` adds the checks of a reference file.
+    pub fn build(results: &BatchResults, extra: Option<&ExtraTargets>) -> Report {
         let param_keys: Vec<String> = results
             .runs
             .iter()
@@ -142,8 +205,8 @@ impl Report {
                 RunStatus::Pending | RunStatus::Running | RunStatus::Skipped => counts.not_run += 1,
             }
             let mut checks = run.targets.clone();
-            if let Some(r) = reference {
-                checks.extend(targets::checks_from_reference(r, run));
+            if let Some(x) = extra {
+                checks.extend(x.reference.checks_for(&reference_point(run), x.tolerance));
             }
             let tr: Vec<TargetResult> = checks.iter().map(|c| targets::evaluate(c, run)).collect();
             let failed = matches!(
@@ -199,38 +262,112 @@ impl Report {
     }
 }
 
-fn write(path: PathBuf, bytes: &[u8], written: &mut Vec<PathBuf>) -> Result<(), String> {
+/// Checks of a tt-inference-server reference file given to `sweeper report --targets-file`,
+/// with the default tolerance of its targets.
+#[derive(Debug, Clone)]
+pub struct ExtraTargets {
+    pub reference: Reference,
+    pub tolerance: f64,
+}
+
+/// Where a run sits for the reference file's matching rule (the same rule as for a file named
+/// in the config, see [`crate::reference`]).
+pub fn reference_point(run: &results::RunResult) -> Point {
+    Point {
+        isl: run.load.isl,
+        osl: run.load.osl,
+        concurrency: run.load.concurrency,
+        num_prompts: run.load.num_prompts,
+    }
+}
+
+/// Why reports could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Results(#[from] results::ResultsError),
+    #[error("failed to render `{name}`: {message}")]
+    Render { name: &'static str, message: String },
+    #[error("failed to write `{path}`: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("failed to create `{path}`: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+}
+
+impl ReportError {
+    /// What to try.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ReportError::Results(e) => e.hint(),
+            ReportError::Write { .. } | ReportError::CreateDir { .. } => Some(
+                "check free space and permissions of the directory; `sweeper report DIR` writes the reports again".into(),
+            ),
+            ReportError::Render { .. } => None,
+        }
+    }
+}
+
+fn write(path: PathBuf, bytes: &[u8], written: &mut Vec<PathBuf>) -> Result<(), ReportError> {
     records::write_derived(&path, bytes)
-        .map_err(|e| format!("failed to write `{}`: {e}", path.display()))?;
+        .map_err(|source| ReportError::Write { path: path.clone(), source })?;
     written.push(path);
     Ok(())
 }
 
+fn rendered<T>(name: &'static str, r: Result<T, String>) -> Result<T, ReportError> {
+    r.map_err(|message| ReportError::Render { name, message })
+}
+
 /// Renders every report of `batch_dir` (also a partial batch) and the per-run standardized JSON
 /// files. Reads `plan.json`, `batch_manifest.json`, each combination's `run_metadata.json`,
-/// `process_result.json` and aiperf artifacts, and `targets_file` when given. Writes
-/// `report.md`, `summary.csv`, `summary.json` and `report.html` into the batch dir and
-/// `aiperf_benchmark_*.json` into each run dir with results, all atomically.
+/// `process_result.json` and aiperf artifacts. Writes `report.md`, `summary.csv`,
+/// `summary.json` and `report.html` into the batch dir and `aiperf_benchmark_*.json` into each
+/// run dir with results, all atomically.
 pub fn render_batch(
     batch_dir: &Path,
-    targets_file: Option<&Path>,
-) -> Result<RenderOutcome, String> {
+    extra: Option<&ExtraTargets>,
+) -> Result<RenderOutcome, ReportError> {
     let results = results::collect(batch_dir)?;
-    let reference = targets_file.map(targets::load_reference).transpose()?;
-    let report = Report::build(&results, reference.as_deref());
-    let mut files = Vec::new();
-    write(batch_dir.join(REPORT_MD_FILE), markdown::render(&report)?.as_bytes(), &mut files)?;
-    write(batch_dir.join(SUMMARY_CSV_FILE), &csv::render(&report)?, &mut files)?;
-    write(batch_dir.join(SUMMARY_JSON_FILE), &json::render(&report)?, &mut files)?;
-    write(batch_dir.join(REPORT_HTML_FILE), html::render(&report)?.as_bytes(), &mut files)?;
-    let mut warnings = report.warnings.clone();
+    let mut out = render_results(&results, extra)?;
     for run in &results.runs {
         match results::standard::write(run, batch_dir) {
-            Ok(Some(p)) => files.push(p),
+            Ok(Some(p)) => out.files_written.push(p),
             Ok(None) => {}
-            Err(e) => warnings.push(e),
+            Err(e) => out.warnings.push(e),
         }
     }
+    Ok(out)
+}
+
+/// Renders the four batch reports of `results` (already collected) into its batch directory.
+pub fn render_results(
+    results: &BatchResults,
+    extra: Option<&ExtraTargets>,
+) -> Result<RenderOutcome, ReportError> {
+    let batch_dir = &results.batch_dir;
+    let report = Report::build(results, extra);
+    let mut files = Vec::new();
+    write(
+        batch_dir.join(REPORT_MD_FILE),
+        rendered(REPORT_MD_FILE, markdown::render(&report))?.as_bytes(),
+        &mut files,
+    )?;
+    write(
+        batch_dir.join(SUMMARY_CSV_FILE),
+        &rendered(SUMMARY_CSV_FILE, csv::render(&report))?,
+        &mut files,
+    )?;
+    write(
+        batch_dir.join(SUMMARY_JSON_FILE),
+        &rendered(SUMMARY_JSON_FILE, json::render(&report))?,
+        &mut files,
+    )?;
+    write(
+        batch_dir.join(REPORT_HTML_FILE),
+        rendered(REPORT_HTML_FILE, html::render(&report))?.as_bytes(),
+        &mut files,
+    )?;
+    let mut warnings = report.warnings.clone();
     for f in &report.failures {
         warnings.extend(f.problems.iter().cloned());
     }
@@ -242,46 +379,4 @@ pub fn render_batch(
         failed_runs: report.counts.failed,
         warnings,
     })
-}
-
-/// `sweeper report <batch dir>`: renders every report; returns the exit code (1 when
-/// `fail_on_target` and a target check failed).
-pub fn report_command(
-    batch_dir: &Path,
-    fail_on_target: bool,
-    targets_file: Option<&Path>,
-) -> Result<u8, String> {
-    let out = render_batch(batch_dir, targets_file)?;
-    for w in &out.warnings {
-        eprintln!("warning: {w}");
-    }
-    let (reports, per_run): (Vec<&PathBuf>, Vec<&PathBuf>) =
-        out.files_written.iter().partition(|f| f.parent() == Some(batch_dir));
-    for f in reports {
-        println!("wrote {}", f.display());
-    }
-    if !per_run.is_empty() {
-        println!(
-            "wrote {} per-run standardized JSON file(s) (aiperf_benchmark_*.json)",
-            per_run.len()
-        );
-    }
-    println!(
-        "{} combinations, {} failed; targets: {} passed, {} failed",
-        out.combinations, out.failed_runs, out.target_passes, out.target_fails
-    );
-    if fail_on_target && out.target_fails > 0 {
-        eprintln!(
-            "error: {} target check(s) failed\nhint: see the Targets section of `{}`",
-            out.target_fails,
-            batch_dir.join(REPORT_MD_FILE).display()
-        );
-        return Ok(crate::error::EXIT_FAILED);
-    }
-    Ok(crate::error::EXIT_OK)
-}
-
-/// `sweeper compare A B`: prints the comparison; returns the exit code.
-pub fn compare_command(a: &Path, b: &Path, output: Option<&Path>) -> Result<u8, String> {
-    compare::compare_command(a, b, output)
 }

@@ -26,6 +26,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::options::canonical;
+use crate::metrics::{METRICS, Metric, Shape, Stat, Values};
 use crate::records::{
     self, BatchManifest, PROCESS_RESULT_FILE, PlanRecord, ProcessResult, RUN_METADATA_FILE,
     RunMetadata, RunStatus, TargetCheck,
@@ -38,150 +39,94 @@ pub const JSONL_FILE: &str = "profile_export.jsonl";
 /// aiperf's marker, written last and only when the run succeeded.
 pub const READY_MARKER_FILE: &str = ".aiperf_results_ready.json";
 
-/// Statistics of one latency metric, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct Latency {
-    pub avg: Option<f64>,
-    pub p50: Option<f64>,
-    pub p90: Option<f64>,
-    pub p99: Option<f64>,
-    pub std: Option<f64>,
-    pub min: Option<f64>,
-    pub max: Option<f64>,
-}
+/// The measured metrics of one run (see [`crate::metrics`] for the table of what they are).
+pub type KeyMetrics = Values;
 
-impl Latency {
-    fn from_aggregate(agg: &AggregateExport, tag: &str) -> Self {
-        let Some(m) = agg.metrics.get(tag) else { return Latency::default() };
-        let f = m.to_ms_factor();
-        let g = |s: &str| m.get(s).map(|v| v * f);
-        Latency {
-            avg: g("avg"),
-            p50: g("p50"),
-            p90: g("p90"),
-            p99: g("p99"),
-            std: g("std"),
-            min: g("min"),
-            max: g("max"),
-        }
-    }
-
-    fn from_summary(s: &stats::Summary) -> Self {
-        Latency {
-            avg: s.avg,
-            p50: s.p50,
-            p90: s.p90,
-            p99: s.p99,
-            std: s.std,
-            min: s.min,
-            max: s.max,
-        }
+/// Multiplier from an aiperf time unit to the table's unit (`ms` or `s`); 1 for other units.
+fn unit_factor(aiperf_unit: Option<&str>, table_unit: &str) -> f64 {
+    let to_ms = match aiperf_unit {
+        Some("ns") => 1e-6,
+        Some("us" | "µs") => 1e-3,
+        Some("s" | "sec" | "seconds") => 1e3,
+        Some("ms") => 1.0,
+        _ => return 1.0,
+    };
+    match table_unit {
+        "ms" => to_ms,
+        "s" => to_ms / 1e3,
+        _ => 1.0,
     }
 }
 
-/// The metrics every report shows, for one run.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct KeyMetrics {
-    pub ttft_ms: Latency,
-    pub tpot_ms: Latency,
-    pub itl_ms: Latency,
-    pub e2el_ms: Latency,
-    /// Output tokens/s over the whole run.
-    pub output_tok_s: Option<f64>,
-    /// Input + output tokens/s.
-    pub total_tok_s: Option<f64>,
-    pub req_s: Option<f64>,
-    /// Tokens/s one user sees: 1000 / mean TPOT (tt-inference-server's `tput_user`).
-    pub tput_user: Option<f64>,
-    /// Successful requests (aiperf's `request_count`).
-    pub completed: Option<f64>,
-    /// Failed requests (aiperf's `error_request_count`, 0 when absent).
-    pub errors: Option<f64>,
-    pub total_input_tokens: Option<f64>,
-    pub total_output_tokens: Option<f64>,
-    pub duration_s: Option<f64>,
-}
-
-impl KeyMetrics {
-    /// From aiperf's aggregate JSON (the authoritative source).
-    pub fn from_aggregate(agg: &AggregateExport) -> Self {
-        let tpot = Latency::from_aggregate(agg, "inter_token_latency");
-        let completed = agg.avg("request_count");
-        KeyMetrics {
-            ttft_ms: Latency::from_aggregate(agg, "time_to_first_token"),
-            itl_ms: Latency::from_aggregate(agg, "inter_chunk_latency"),
-            e2el_ms: Latency::from_aggregate(agg, "request_latency"),
-            tput_user: tpot.avg.filter(|v| *v > 0.0).map(|v| 1000.0 / v),
-            tpot_ms: tpot,
-            output_tok_s: agg.avg("output_token_throughput"),
-            total_tok_s: agg.avg("total_token_throughput"),
-            req_s: agg.avg("request_throughput"),
-            errors: agg.avg("error_request_count").or(completed.map(|_| 0.0)),
-            completed,
-            total_input_tokens: agg.avg("total_isl"),
-            total_output_tokens: agg.avg("total_osl").or_else(|| agg.avg("total_output_tokens")),
-            duration_s: agg
-                .metrics
-                .get("benchmark_duration")
-                .and_then(|m| m.get("avg").map(|v| v * m.to_ms_factor() / 1000.0)),
+/// From aiperf's aggregate JSON (the authoritative source).
+pub fn metrics_from_aggregate(agg: &AggregateExport) -> KeyMetrics {
+    let mut v = Values::default();
+    for d in METRICS {
+        // Older aiperf versions name the output token total `total_output_tokens`.
+        let entry = d.aiperf.and_then(|tag| agg.metrics.get(tag)).or_else(|| {
+            (d.metric == Metric::TotalOutputTokens)
+                .then(|| agg.metrics.get("total_output_tokens"))
+                .flatten()
+        });
+        let Some(m) = entry else { continue };
+        let f = unit_factor(Some(m.unit.as_str()), d.unit);
+        for st in Stat::ALL {
+            v.set(d.metric, st, m.get(st.name()).map(|x| x * f));
         }
     }
+    v.derive();
+    v
+}
 
-    /// From aiperf's CSV export (values rounded to 2 decimals), used when the aggregate JSON is
-    /// unreadable.
-    pub fn from_csv(c: &csv::CsvExport) -> Self {
-        let lat = |name: &str| {
-            let Some(row) = c.stat(name) else { return Latency::default() };
-            let f = match row.unit.as_deref() {
-                Some("sec" | "s") => 1000.0,
-                Some("ns") => 1e-6,
-                _ => 1.0,
-            };
-            let g = |s: &str| row.stats.get(s).map(|v| v * f);
-            Latency {
-                avg: g("avg"),
-                p50: g("p50"),
-                p90: g("p90"),
-                p99: g("p99"),
-                std: g("std"),
-                min: g("min"),
-                max: g("max"),
+/// From aiperf's CSV export (values rounded to 2 decimals), used when the aggregate JSON is
+/// unreadable.
+pub fn metrics_from_csv(c: &csv::CsvExport) -> KeyMetrics {
+    let mut v = Values::default();
+    for d in METRICS {
+        let Some(name) = d.aiperf_csv else { continue };
+        match d.shape {
+            Shape::Distribution => {
+                let Some(row) = c.stat(name) else { continue };
+                let f = unit_factor(row.unit.as_deref(), d.unit);
+                for st in Stat::ALL {
+                    v.set(d.metric, st, row.stats.get(st.name()).map(|x| x * f));
+                }
             }
-        };
-        let tpot = lat("Inter Token Latency");
-        let completed = c.scalar("Request Count");
-        KeyMetrics {
-            ttft_ms: lat("Time to First Token"),
-            itl_ms: lat("Inter Chunk Latency"),
-            e2el_ms: lat("Request Latency"),
-            tput_user: tpot.avg.filter(|v| *v > 0.0).map(|v| 1000.0 / v),
-            tpot_ms: tpot,
-            output_tok_s: c.scalar("Output Token Throughput"),
-            total_tok_s: c.scalar("Total Token Throughput"),
-            req_s: c.scalar("Request Throughput"),
-            errors: c.scalar("Error Request Count").or(completed.map(|_| 0.0)),
-            completed,
-            total_input_tokens: c.scalar("Total Input Sequence Length"),
-            total_output_tokens: c.scalar("Total Output Sequence Length"),
-            duration_s: c.scalar("Benchmark Duration"),
+            Shape::Scalar => v.set(d.metric, Stat::Avg, c.scalar(name)),
         }
     }
+    v.derive();
+    v
+}
 
-    /// From a streamed JSONL summary (used when the aggregate JSON is missing).
-    pub fn from_jsonl(s: &jsonl::JsonlSummary) -> Self {
-        KeyMetrics {
-            ttft_ms: Latency::from_summary(&s.ttft),
-            tpot_ms: Latency::from_summary(&s.tpot),
-            itl_ms: Latency::from_summary(&s.itl),
-            e2el_ms: Latency::from_summary(&s.e2el),
-            tput_user: s.tpot.avg.filter(|v| *v > 0.0).map(|v| 1000.0 / v),
-            completed: Some(s.succeeded as f64),
-            errors: Some(s.errors as f64),
-            total_input_tokens: Some(s.total_input_tokens),
-            total_output_tokens: Some(s.total_output_tokens),
-            ..KeyMetrics::default()
+/// From a streamed JSONL summary (used when the aggregate JSON is missing).
+pub fn metrics_from_jsonl(s: &jsonl::JsonlSummary) -> KeyMetrics {
+    let mut v = Values::default();
+    for (metric, sum) in [
+        (Metric::Ttft, &s.ttft),
+        (Metric::Tpot, &s.tpot),
+        (Metric::Itl, &s.itl),
+        (Metric::E2el, &s.e2el),
+    ] {
+        for (st, x) in [
+            (Stat::Avg, sum.avg),
+            (Stat::P50, sum.p50),
+            (Stat::P90, sum.p90),
+            (Stat::P95, sum.p95),
+            (Stat::P99, sum.p99),
+            (Stat::Std, sum.std),
+            (Stat::Min, sum.min),
+            (Stat::Max, sum.max),
+        ] {
+            v.set(metric, st, x);
         }
     }
+    v.set(Metric::Completed, Stat::Avg, Some(s.succeeded as f64));
+    v.set(Metric::Errors, Stat::Avg, Some(s.errors as f64));
+    v.set(Metric::TotalInputTokens, Stat::Avg, Some(s.total_input_tokens));
+    v.set(Metric::TotalOutputTokens, Stat::Avg, Some(s.total_output_tokens));
+    v.derive();
+    v
 }
 
 /// The load point of a combination: what tt-inference-server calls ISL, OSL, Concur and N.
@@ -241,6 +186,9 @@ pub struct BatchResults {
     pub interrupted: bool,
     pub runs: Vec<RunResult>,
     pub warnings: Vec<String>,
+    /// Where each combination's records are, for [`BatchResults::reload`].
+    #[serde(skip)]
+    entries: Vec<Entry>,
 }
 
 fn num(v: &Value) -> Option<f64> {
@@ -290,8 +238,36 @@ fn load_point(
     lp
 }
 
+/// Why a batch directory cannot be read at all (a single run's problems are reported in its
+/// [`RunResult`] instead).
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    #[error(
+        "failed to read batch `{dir}`: neither `{}` nor `{}` exists",
+        records::PLAN_FILE,
+        records::MANIFEST_FILE
+    )]
+    NotABatch { dir: PathBuf },
+    #[error("failed to read batch `{dir}`: {reasons}")]
+    Unreadable { dir: PathBuf, reasons: String },
+}
+
+impl ResultsError {
+    /// What to try.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            ResultsError::NotABatch { .. } => {
+                "pass the timestamped batch directory (`<output_base_dir>/<batch_name>/<YYYYMMDD_HHMMSS>`)".into()
+            }
+            ResultsError::Unreadable { .. } => {
+                "the batch's records are damaged; restore them, or rerun the batch".into()
+            }
+        })
+    }
+}
+
 /// Loads `plan.json` and `batch_manifest.json` (either may be missing, not both) and every run.
-pub fn collect(batch_dir: &Path) -> Result<BatchResults, String> {
+pub fn collect(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
     let plan_path = batch_dir.join(records::PLAN_FILE);
     let manifest_path = batch_dir.join(records::MANIFEST_FILE);
     let mut warnings = Vec::new();
@@ -318,17 +294,11 @@ pub fn collect(batch_dir: &Path) -> Result<BatchResults, String> {
         None
     };
     if plan.is_none() && manifest.is_none() {
-        let why = warnings.join("\n");
-        return Err(if why.is_empty() {
-            format!(
-                "failed to read batch `{}`: neither `{}` nor `{}` exists\nhint: pass the \
-                 timestamped batch directory (`<output_base_dir>/<batch_name>/<YYYYMMDD_HHMMSS>`)",
-                batch_dir.display(),
-                records::PLAN_FILE,
-                records::MANIFEST_FILE
-            )
+        let dir = batch_dir.to_path_buf();
+        return Err(if warnings.is_empty() {
+            ResultsError::NotABatch { dir }
         } else {
-            format!("failed to read batch `{}`:\n{why}", batch_dir.display())
+            ResultsError::Unreadable { dir, reasons: warnings.join("; ") }
         });
     }
     for v in plan.iter().map(|p| p.format_version).chain(manifest.iter().map(|m| m.format_version))
@@ -350,13 +320,6 @@ pub fn collect(batch_dir: &Path) -> Result<BatchResults, String> {
     let swept_keys = plan.as_ref().map(|p| p.swept_keys.clone()).unwrap_or_default();
 
     // Every combination: the plan's, else the manifest's.
-    struct Entry {
-        index: usize,
-        dir: String,
-        params: records::Params,
-        merged: serde_json::Map<String, Value>,
-        targets: Vec<TargetCheck>,
-    }
     let entries: Vec<Entry> = match (&plan, &manifest) {
         (Some(p), _) => p
             .combinations
@@ -386,11 +349,8 @@ pub fn collect(batch_dir: &Path) -> Result<BatchResults, String> {
         manifest.iter().flat_map(|m| m.runs.iter()).map(|r| (r.index, r)).collect();
 
     let runs = entries
-        .into_iter()
-        .map(|e| {
-            let m = manifest_by_index.get(&e.index).copied();
-            load_run(batch_dir, e.index, e.dir, e.params, e.merged, e.targets, m)
-        })
+        .iter()
+        .map(|e| load_run(batch_dir, e, manifest_by_index.get(&e.index).copied()))
         .collect();
     Ok(BatchResults {
         batch_dir: batch_dir.to_path_buf(),
@@ -400,18 +360,35 @@ pub fn collect(batch_dir: &Path) -> Result<BatchResults, String> {
         interrupted: manifest.as_ref().is_some_and(|m| m.interrupted),
         runs,
         warnings,
+        entries,
     })
 }
 
-fn load_run(
-    batch_dir: &Path,
+impl BatchResults {
+    /// Reads combination `index` again from disk (after it ran), leaving the others as they are:
+    /// what keeps re-rendering reports during a sweep from re-reading every run each time.
+    pub fn reload(&mut self, index: usize) {
+        let Some(pos) = self.entries.iter().position(|e| e.index == index) else { return };
+        let fresh = load_run(&self.batch_dir, &self.entries[pos], None);
+        if let Some(r) = self.runs.iter_mut().find(|r| r.index == index) {
+            *r = fresh;
+        }
+    }
+}
+
+/// What the plan (or the manifest) says of one combination: enough to read it from disk.
+#[derive(Debug, Clone)]
+struct Entry {
     index: usize,
     dir: String,
     params: records::Params,
-    mut merged: serde_json::Map<String, Value>,
+    merged: serde_json::Map<String, Value>,
     targets: Vec<TargetCheck>,
-    manifest: Option<&records::ManifestEntry>,
-) -> RunResult {
+}
+
+fn load_run(batch_dir: &Path, e: &Entry, manifest: Option<&records::ManifestEntry>) -> RunResult {
+    let (index, dir, params, mut merged, targets) =
+        (e.index, e.dir.clone(), e.params.clone(), e.merged.clone(), e.targets.clone());
     let run_dir = if dir.is_empty() { batch_dir.to_path_buf() } else { batch_dir.join(&dir) };
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
@@ -473,7 +450,7 @@ fn load_run(
         None
     };
     let mut error_lines = Vec::new();
-    let mut metrics = aggregate.as_deref().map(KeyMetrics::from_aggregate);
+    let mut metrics = aggregate.as_deref().map(metrics_from_aggregate);
     let csv_path = run_dir.join(AGGREGATE_CSV_FILE);
     if metrics.is_none() && agg_path.exists() && csv_path.exists() {
         // The JSON is corrupt (its problem is recorded); aiperf's CSV has the same numbers.
@@ -485,14 +462,14 @@ fn load_run(
                     AGGREGATE_CSV_FILE,
                     AGGREGATE_JSON_FILE
                 ));
-                metrics = Some(KeyMetrics::from_csv(&c));
+                metrics = Some(metrics_from_csv(&c));
             }
             Err(e) => problems.push(e),
         }
     }
     if status == RunStatus::Succeeded
         && process.is_none()
-        && metrics.as_ref().and_then(|m| m.errors).is_some_and(|e| e > 0.0)
+        && metrics.as_ref().and_then(|m| m.value(Metric::Errors)).is_some_and(|e| e > 0.0)
     {
         status = RunStatus::Partial;
     }
@@ -527,7 +504,7 @@ fn load_run(
                              (no readable aggregate)",
                             run_dir.display()
                         ));
-                        metrics = Some(KeyMetrics::from_jsonl(&s));
+                        metrics = Some(metrics_from_jsonl(&s));
                     }
                 }
                 Err(e) => problems.push(e),

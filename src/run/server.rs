@@ -5,10 +5,17 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use tokio::process::{Child, Command};
+use tokio::sync::watch;
 
+use super::event::{Event, Observer};
 use super::process;
+use super::signals::Groups;
+use crate::config::ServerConfig;
+use crate::plan::Combination;
 use crate::plan::server::Launch;
+use crate::redact::Redactor;
 
 /// A running (or external) server.
 pub struct Server {
@@ -77,7 +84,7 @@ impl Server {
             health_path: launch.health_path.clone(),
             child: Some((child, pgid)),
             log: Some(log.to_path_buf()),
-            stop_grace: Duration::from_secs_f64(launch.stop_grace_s),
+            stop_grace: super::aiperf::secs(launch.stop_grace_s),
             container: launch.container.clone().map(|c| (docker_bin, c)),
         })
     }
@@ -226,4 +233,89 @@ impl Server {
 pub fn join_url(base: &str, path: &str) -> String {
     let base = if base.contains("://") { base.to_owned() } else { format!("http://{base}") };
     format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+/// What [`start`] needs besides the combination.
+pub struct StartContext<'a> {
+    pub batch_name: &'a str,
+    pub batch_dir: &'a Path,
+    /// sweeper's own executable (the mock server is `sweeper mock-server`).
+    pub program: &'a str,
+    pub redactor: &'a Redactor,
+    pub groups: &'a Groups,
+}
+
+/// Starts (or, for an external server, checks) the server of combination `c` and waits until it
+/// is healthy. `Err` says why it cannot be used (secrets masked).
+pub async fn start(
+    c: &Combination,
+    cx: &StartContext<'_>,
+    interrupts: &mut watch::Receiver<usize>,
+    obs: &mut dyn Observer,
+) -> Result<Server, String> {
+    let health_default = c
+        .merged
+        .get("health_check_endpoint")
+        .and_then(Value::as_str)
+        .unwrap_or("/v1/models")
+        .to_owned();
+    let (mut srv, timeout) = match &c.server {
+        None | Some(ServerConfig::External { .. }) => {
+            let url = c.url().ok_or("no url to benchmark")?;
+            let (path, timeout) = match &c.server {
+                Some(ServerConfig::External { health_path, startup_timeout_s, .. }) => {
+                    (health_path.clone().unwrap_or(health_default), *startup_timeout_s)
+                }
+                _ => (health_default, 30.0),
+            };
+            obs.event(Event::ServerChecking { id: &c.server_id, url: &join_url(&url, &path) });
+            (Server::external(&c.server_id, &url, &path), timeout)
+        }
+        Some(s) => {
+            let launch = crate::plan::server::launch(s, cx.batch_name, &c.server_id, cx.program)
+                .ok_or("nothing to launch")?;
+            let url = launch
+                .url
+                .clone()
+                .or_else(|| c.url())
+                .unwrap_or_else(|| "http://127.0.0.1:0".to_owned());
+            let log = cx.batch_dir.join(format!("{}.log", c.server_id));
+            let command = cx.redactor.redact(&crate::plan::argv::shell_line(&launch.argv));
+            obs.event(Event::ServerStarting {
+                id: &c.server_id,
+                kind: s.kind(),
+                command: &command,
+            });
+            let mut srv = Server::spawn(&c.server_id, &launch, &url, &log).map_err(|e| e.0)?;
+            cx.groups.track(srv.pgid());
+            // The mock picks a free port itself (port 0) and prints it.
+            if matches!(s, ServerConfig::Mock(_))
+                && let Err(e) =
+                    srv.learn_url_from_log(super::aiperf::secs(launch.startup_timeout_s)).await
+            {
+                cx.groups.untrack(srv.pgid());
+                srv.stop().await;
+                return Err(e.0);
+            }
+            (srv, launch.startup_timeout_s)
+        }
+    };
+    // The API key, for endpoints whose health path needs it (hosted ones do).
+    let key =
+        c.merged.get("api_key_env_var").and_then(Value::as_str).and_then(|v| std::env::var(v).ok());
+    let ready = tokio::select! {
+        r = srv.wait_ready(super::aiperf::secs(timeout), key.as_deref()) => r.map_err(|e| e.0),
+        _ = interrupts.changed() => Err("interrupted".into()),
+    };
+    match ready {
+        Ok(t) => {
+            obs.event(Event::ServerReady { id: &c.server_id, url: &srv.url, after: t });
+            Ok(srv)
+        }
+        Err(e) => {
+            cx.groups.untrack(srv.pgid());
+            srv.stop().await;
+            Err(cx.redactor.redact(&e))
+        }
+    }
 }

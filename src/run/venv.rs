@@ -7,7 +7,6 @@
 //! A lock file keeps two sweeper processes from building the same venv at once.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use crate::config::AiperfSettings;
@@ -27,17 +26,12 @@ pub struct Aiperf {
     pub venv: Option<PathBuf>,
 }
 
-/// Why aiperf could not be provided (exit code 2).
-#[derive(Debug)]
+/// Why aiperf could not be provided (exit code 2): what failed, and what to try.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
 pub struct SetupError {
     pub message: String,
     pub hint: String,
-}
-
-impl std::fmt::Display for SetupError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}\n  hint: {}", self.message, self.hint)
-    }
 }
 
 fn err(message: impl Into<String>, hint: impl Into<String>) -> SetupError {
@@ -51,10 +45,7 @@ fn python_of(settings: &AiperfSettings) -> String {
 
 /// `X.Y` of a Python interpreter; checks it is in aiperf's supported range (3.11 to 3.13).
 pub fn python_version(python: &str) -> Result<String, SetupError> {
-    let out = Command::new(python)
-        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
-        .stdin(Stdio::null())
-        .output()
+    let out = capture(duct::cmd!(python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"))
         .map_err(|e| {
             err(
                 format!("failed to run Python `{python}`: {e}"),
@@ -125,12 +116,8 @@ pub fn ensure(settings: &AiperfSettings, log: &mut dyn FnMut(&str)) -> Result<Ai
         return Ok(a);
     }
     if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            err(
-                format!("failed to create `{}`: {e}", parent.display()),
-                "set SWEEPER_VENV_DIR to a writable directory",
-            )
-        })?;
+        fs_err::create_dir_all(parent)
+            .map_err(|e| err(e.to_string(), "set SWEEPER_VENV_DIR to a writable directory"))?;
     }
     // One builder at a time: the others wait, then find the finished venv.
     let lock_path = PathBuf::from(format!("{}.lock", dir.display()));
@@ -156,11 +143,8 @@ pub fn ensure(settings: &AiperfSettings, log: &mut dyn FnMut(&str)) -> Result<Ai
     }
     if dir.exists() {
         log(&format!("removing the incomplete venv `{}`", dir.display()));
-        std::fs::remove_dir_all(&dir).map_err(|e| {
-            err(
-                format!("failed to remove the broken venv `{}`: {e}", dir.display()),
-                "delete it by hand",
-            )
+        fs_err::remove_dir_all(&dir).map_err(|e| {
+            err(format!("failed to remove the broken venv: {e}"), "delete it by hand")
         })?;
     }
     let start = Instant::now();
@@ -226,11 +210,14 @@ fn check_built(dir: &Path, version: &str) -> Option<Aiperf> {
     })
 }
 
-fn run_logged(cmd: &mut Command, what: &str, hint: &str) -> Result<(), SetupError> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| err(format!("failed to start {what}: {e}"), hint))?;
+/// Runs a synchronous helper (venv creation, `aiperf --version`, the tokenizer build) with no
+/// stdin, capturing its output without failing on a non-zero status (the caller judges it).
+fn capture(e: duct::Expression) -> std::io::Result<std::process::Output> {
+    e.stdin_null().stdout_capture().stderr_capture().unchecked().run()
+}
+
+fn run_logged(cmd: duct::Expression, what: &str, hint: &str) -> Result<(), SetupError> {
+    let out = capture(cmd).map_err(|e| err(format!("failed to start {what}: {e}"), hint))?;
     if out.status.success() {
         return Ok(());
     }
@@ -251,36 +238,41 @@ fn build(python: &str, dir: &Path, version: &str) -> Result<(), SetupError> {
     let spec = format!("aiperf=={version}");
     if on_path("uv") {
         run_logged(
-            Command::new("uv").args(["venv", "--quiet", "--python", python]).arg(dir),
+            duct::cmd!("uv", "venv", "--quiet", "--python", python, dir),
             "`uv venv`",
             "check that uv works, or remove it from PATH to use python -m venv",
         )?;
         run_logged(
-            Command::new("uv")
-                .args(["pip", "install", "--quiet", "--python"])
-                .arg(dir.join("bin/python"))
-                .arg(&spec),
+            duct::cmd!(
+                "uv",
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                dir.join("bin/python"),
+                &spec
+            ),
             &format!("`uv pip install {spec}`"),
             index_hint,
         )?;
     } else {
         run_logged(
-            Command::new(python).args(["-m", "venv"]).arg(dir),
+            duct::cmd!(python, "-m", "venv", dir),
             &format!("`{python} -m venv`"),
             "install the venv module (e.g. `apt-get install python3-venv`)",
         )?;
         run_logged(
-            Command::new(dir.join("bin/pip"))
-                .args([
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--retries",
-                    "2",
-                    "--timeout",
-                    "30",
-                ])
-                .arg(&spec),
+            duct::cmd!(
+                dir.join("bin/pip"),
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--retries",
+                "2",
+                "--timeout",
+                "30",
+                &spec
+            ),
             &format!("`pip install {spec}`"),
             index_hint,
         )?;
@@ -290,7 +282,7 @@ fn build(python: &str, dir: &Path, version: &str) -> Result<(), SetupError> {
 
 fn verify(dir: &Path, version: &str) -> Result<Aiperf, SetupError> {
     let exe = dir.join("bin").join("aiperf");
-    let out = Command::new(&exe).arg("--version").stdin(Stdio::null()).output().map_err(|e| {
+    let out = capture(duct::cmd!(&exe, "--version")).map_err(|e| {
         err(
             format!("failed to run `{} --version`: {e}", exe.display()),
             "delete the venv and retry",
@@ -325,22 +317,19 @@ pub fn offline_tokenizer(
     log("building the offline tokenizer (once)");
     let py = venv.join("bin").join("python");
     let corpus_cmd = "import aiperf,os;print(os.path.join(os.path.dirname(aiperf.__file__),'dataset/generator/assets/shakespeare.txt'))";
-    let corpus =
-        Command::new(&py).args(["-c", corpus_cmd]).stdin(Stdio::null()).output().map_err(|e| {
-            err(format!("failed to run the venv's python: {e}"), "delete the venv and retry")
-        })?;
+    let corpus = capture(duct::cmd!(&py, "-c", corpus_cmd)).map_err(|e| {
+        err(format!("failed to run the venv's python: {e}"), "delete the venv and retry")
+    })?;
     let corpus = String::from_utf8_lossy(&corpus.stdout).trim().to_owned();
     let script = venv.join("sweeper_make_offline_tokenizer.py");
-    std::fs::write(&script, TOKENIZER_SCRIPT).map_err(|e| {
-        err(format!("failed to write `{}`: {e}", script.display()), "check disk space")
-    })?;
+    fs_err::write(&script, TOKENIZER_SCRIPT).map_err(|e| err(e.to_string(), "check disk space"))?;
     let tmp = venv.join(format!("{OFFLINE_TOKENIZER_DIR}.tmp-{}", std::process::id()));
     run_logged(
-        Command::new(&py).arg(&script).arg(&corpus).arg(&tmp),
+        duct::cmd!(&py, &script, &corpus, &tmp),
         "building the offline tokenizer",
         "delete the venv and retry",
     )?;
-    std::fs::rename(&tmp, &out).map_err(|e| {
+    fs_err::rename(&tmp, &out).map_err(|e| {
         err(format!("failed to move the tokenizer into place: {e}"), "delete the venv and retry")
     })?;
     Ok(out)

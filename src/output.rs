@@ -1,0 +1,245 @@
+//! What the user sees of a sweep: the run stage's events as terminal lines (a redrawn progress
+//! line on a terminal, plain lines otherwise), and the reports kept current while it runs.
+//!
+//! Every write ignores errors: a closed stdout or stderr (`sweeper ... | head`) must never stop
+//! or corrupt a sweep.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::plan::{Combination, argv};
+use crate::records::RunStatus;
+use crate::report::{self, RenderOutcome, ReportError};
+use crate::results::{self, BatchResults};
+use crate::run::{Event, Observer};
+
+/// Writes a line to stderr; a closed or broken stderr is ignored.
+pub fn err_line(s: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "{s}");
+}
+
+/// Writes to stderr without a newline; errors ignored.
+pub fn err_text(s: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = write!(e, "{s}");
+    let _ = e.flush();
+}
+
+/// Writes a line to stdout; a closed or broken stdout is ignored.
+pub fn out_line(s: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(o, "{s}");
+}
+
+/// Writes text to stdout as is; errors ignored.
+pub fn out_text(s: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = write!(o, "{s}");
+    let _ = o.flush();
+}
+
+fn say(msg: &str) {
+    err_line(&format!("sweeper: {msg}"));
+}
+
+/// `concurrency=4 isl=128`, or `single run`.
+pub fn describe(c: &Combination) -> String {
+    if c.params.is_empty() {
+        return "single run".into();
+    }
+    c.params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", argv::scalar_text(v)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn status_word(s: RunStatus) -> &'static str {
+    match s {
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Partial => "succeeded with failed requests",
+        RunStatus::Failed => "FAILED",
+        RunStatus::TimedOut => "TIMED OUT",
+        RunStatus::Interrupted => "interrupted",
+        RunStatus::Skipped => "skipped",
+        RunStatus::Pending => "pending",
+        RunStatus::Running => "running",
+    }
+}
+
+/// `H:MM:SS`.
+pub fn hms(secs: f64) -> String {
+    let s = if secs.is_finite() { secs.clamp(0.0, 1.0e9) as u64 } else { 0 };
+    format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+/// Reports are rendered at most this often while a sweep runs (and always at its end), so their
+/// cost per run does not grow with the batch.
+const MIN_RENDER_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Keeps the reports of a running batch current: after every run, that run's results are read
+/// (only that run), its standardized JSON written, and the batch reports rendered from memory
+/// when the last render is old enough.
+#[derive(Default)]
+struct LiveReports {
+    dir: Option<PathBuf>,
+    results: Option<BatchResults>,
+    last_render: Option<Instant>,
+    /// How long the last render took: renders are spaced at least 10x that apart.
+    last_cost: Duration,
+}
+
+impl LiveReports {
+    fn after_run(&mut self, index: usize) -> Vec<String> {
+        let Some(dir) = self.dir.clone() else { return Vec::new() };
+        let mut warnings = Vec::new();
+        let results = match &mut self.results {
+            Some(r) => {
+                r.reload(index);
+                r
+            }
+            None => match results::collect(&dir) {
+                Ok(r) => self.results.insert(r),
+                Err(e) => return vec![format!("failed to render reports: {e}")],
+            },
+        };
+        if let Some(run) = results.runs.iter().find(|r| r.index == index)
+            && let Err(e) = results::standard::write(run, &dir)
+        {
+            warnings.push(e);
+        }
+        let due = self
+            .last_render
+            .is_none_or(|t| t.elapsed() >= MIN_RENDER_INTERVAL.max(self.last_cost * 10));
+        if due {
+            let start = Instant::now();
+            if let Err(e) = report::render_results(results, None) {
+                warnings.push(format!("failed to render reports: {e}"));
+            }
+            self.last_cost = start.elapsed();
+            self.last_render = Some(Instant::now());
+        }
+        warnings
+    }
+}
+
+/// The terminal observer of a sweep.
+pub struct Terminal {
+    verbose: bool,
+    /// A redrawn status line (stderr is a terminal and not `--verbose`).
+    tty: bool,
+    /// Durations of the runs of this session, for the ETA.
+    durations: Vec<f64>,
+    reports: LiveReports,
+    /// The final render, made when the batch finished.
+    pub final_render: Option<Result<RenderOutcome, ReportError>>,
+}
+
+impl Terminal {
+    pub fn new(verbose: bool) -> Self {
+        Terminal {
+            verbose,
+            tty: std::io::stderr().is_terminal() && !verbose,
+            durations: Vec::new(),
+            reports: LiveReports::default(),
+            final_render: None,
+        }
+    }
+
+    fn mean(&self) -> Option<f64> {
+        (!self.durations.is_empty())
+            .then(|| self.durations.iter().sum::<f64>() / self.durations.len() as f64)
+    }
+
+    fn progress(&self, c: &Combination, pos: usize, of: usize, elapsed: Duration) {
+        if !self.tty {
+            return;
+        }
+        let el = elapsed.as_secs_f64();
+        let eta = match self.mean() {
+            None => "?".to_owned(),
+            Some(mean) => hms((mean - el).max(0.0) + mean * of.saturating_sub(pos) as f64),
+        };
+        err_text(&format!("\r\x1b[2K[{pos}/{of}] {}  elapsed {}  ETA {eta}", describe(c), hms(el)));
+    }
+
+    fn finished(
+        &mut self,
+        c: &Combination,
+        status: RunStatus,
+        reason: Option<&str>,
+        took: Duration,
+    ) {
+        if self.tty {
+            err_text("\r\x1b[2K");
+        }
+        let took = took.as_secs_f64();
+        self.durations.push(took);
+        let word = status_word(status);
+        say(&match reason {
+            Some(r) => format!("#{} {word} after {took:.1}s: {r}", c.index),
+            None => format!("#{} {word} in {took:.1}s", c.index),
+        });
+        for w in self.reports.after_run(c.index) {
+            say(&format!("warning: {w}"));
+        }
+    }
+}
+
+impl Observer for Terminal {
+    fn event(&mut self, e: Event<'_>) {
+        match e {
+            Event::Setup(l) => say(l),
+            Event::BatchStarted { dir, .. } => {
+                self.reports.dir = Some(dir.to_path_buf());
+                say(&format!("batch directory: {}", dir.display()));
+            }
+            Event::RunSkipped { c } => {
+                say(&format!("[skip] #{} {} already succeeded", c.index, describe(c)));
+            }
+            Event::RunQueued { c, pos, of } => {
+                let eta = self
+                    .mean()
+                    .map(|m| format!(", ETA {}", hms(m * (of - pos + 1) as f64)))
+                    .unwrap_or_default();
+                say(&format!("run {pos}/{of} (#{}): {}{eta}", c.index, describe(c)));
+            }
+            Event::ServerChecking { id, url } => {
+                say(&format!("{id}: checking external server {url}"))
+            }
+            Event::ServerStarting { id, kind, command } => {
+                say(&format!("{id}: starting {kind} server: {command}"));
+            }
+            Event::ServerReady { id, url, after } => {
+                say(&format!("{id}: ready after {:.1}s at {url}", after.as_secs_f64()));
+            }
+            Event::ServerFailed { reason, .. } => say(&format!("error: {reason}")),
+            Event::ServerUnavailable { c, id } => {
+                say(&format!("#{} FAILED: {id} did not start (see above)", c.index));
+            }
+            Event::ServerStopped { id } if self.verbose => say(&format!("{id}: stopped")),
+            Event::ServerStopped { .. } => {}
+            Event::RunStarted { command, .. } if self.verbose => {
+                say(&format!("command: {command}"))
+            }
+            Event::RunStarted { .. } => {}
+            Event::RunProgress { c, pos, of, elapsed } => self.progress(c, pos, of, elapsed),
+            Event::AiperfOutput(line) => err_line(&format!("  | {line}")),
+            Event::RunFinished { c, status, reason, duration, .. } => {
+                self.finished(c, status, reason, duration);
+            }
+            Event::Interrupted => err_line(
+                "\nsweeper: interrupted: stopping aiperf and the server cleanly (Ctrl-C again to kill at once)",
+            ),
+            Event::Warning(w) => say(&format!("warning: {w}")),
+            Event::BatchFinished { dir, .. } => self.final_render = Some(render_final(dir)),
+        }
+    }
+}
+
+/// The reports at the end of a batch: rendered from disk, exactly as `sweeper report` would.
+fn render_final(dir: &Path) -> Result<RenderOutcome, ReportError> {
+    report::render_batch(dir, None)
+}

@@ -1,0 +1,265 @@
+//! Launching and watching one aiperf: spawn it in its own process group inside the combination's
+//! directory, pump its output into `aiperf.log` (secrets masked), and wait for whichever comes
+//! first: its exit, the per-run timeout, the server dying, or Ctrl-C. Then judge the outcome.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, watch};
+
+use super::process;
+use super::server::Server;
+use super::signals::Groups;
+use crate::config::AiperfSettings;
+use crate::plan::Combination;
+use crate::records::RunStatus;
+use crate::redact::Redactor;
+
+/// How one aiperf run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: RunStatus,
+    pub returncode: Option<i32>,
+    pub signal: Option<i32>,
+    pub reason: Option<String>,
+    pub error_count: Option<u64>,
+    /// The server process died during the run.
+    pub server_died: bool,
+}
+
+impl Outcome {
+    fn failed(reason: String) -> Self {
+        Outcome {
+            status: RunStatus::Failed,
+            returncode: None,
+            signal: None,
+            reason: Some(reason),
+            error_count: None,
+            server_died: false,
+        }
+    }
+}
+
+/// Everything needed to start one aiperf.
+pub struct Launch<'a> {
+    /// Program and arguments, secrets revealed (never shown or written).
+    pub argv: &'a [String],
+    pub env: &'a BTreeMap<String, String>,
+    /// The combination's directory: aiperf's working and artifact directory.
+    pub dir: &'a Path,
+    /// aiperf's private `TMPDIR`.
+    pub tmp: &'a Path,
+    pub log: &'a Path,
+    pub redactor: &'a Redactor,
+    pub timeout: Duration,
+    /// SIGTERM to SIGKILL when aiperf is stopped.
+    pub grace: Duration,
+    /// Where aiperf's output lines go live (`--verbose`), secrets masked.
+    pub live: Option<mpsc::UnboundedSender<String>>,
+}
+
+/// A duration from seconds, clamped to what a `Duration` can hold (no input can panic here).
+pub fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(if s.is_finite() { s.clamp(0.0, 1.0e9) } else { 1.0e9 })
+}
+
+/// The per-run timeout: `aiperf.run_timeout_s`, else benchmark_duration + grace + 600 s when a
+/// duration is set, else an hour.
+pub fn timeout_for(settings: &AiperfSettings, c: &Combination) -> Duration {
+    if let Some(t) = settings.run_timeout_s {
+        return secs(t);
+    }
+    let num = |k: &str| c.get(k).and_then(Value::as_f64);
+    match num("benchmark_duration") {
+        Some(d) => secs(d + num("benchmark_grace_period").unwrap_or(30.0) + 600.0),
+        None => Duration::from_secs(3600),
+    }
+}
+
+/// A private temp dir for one aiperf run (aiperf leaves `aiperf_mmap_*` dirs behind in it; it is
+/// removed after the run). Kept SHORT on purpose: aiperf puts ZeroMQ IPC sockets in it, and a
+/// socket path may not exceed 107 bytes.
+pub fn short_tmp_dir(index: usize) -> PathBuf {
+    let base = std::env::temp_dir();
+    let base = if base.as_os_str().len() > 32 { PathBuf::from("/tmp") } else { base };
+    base.join(format!("swp-{}-{index}", std::process::id()))
+}
+
+/// Runs aiperf to its end (or until it is stopped) and judges the outcome.
+pub async fn run(
+    l: Launch<'_>,
+    srv: &mut Server,
+    interrupts: &mut watch::Receiver<usize>,
+    groups: &Groups,
+) -> Outcome {
+    let Ok(log_file) = tokio::fs::File::create(l.log).await else {
+        return Outcome::failed(format!("failed to create `{}`", l.log.display()));
+    };
+    let Some((program, args)) = l.argv.split_first() else {
+        return Outcome::failed("empty aiperf command".into());
+    };
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .envs(l.env)
+        .env("TMPDIR", l.tmp)
+        .current_dir(l.dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    process::die_with_parent(cmd.as_std_mut());
+    let mut child = match cmd.spawn() {
+        Ok(ch) => ch,
+        Err(e) => return Outcome::failed(format!("failed to start aiperf `{program}`: {e}")),
+    };
+    let pgid = child.id().map_or(0, |p| p.cast_signed());
+    groups.track(pgid);
+    let log = Arc::new(tokio::sync::Mutex::new(log_file));
+    let pumps = pump(&mut child, &log, l.redactor, l.live.as_ref());
+    enum End {
+        Exited(std::io::Result<std::process::ExitStatus>),
+        TimedOut,
+        ServerDied(String),
+        Interrupted,
+    }
+    let end = tokio::select! {
+        st = child.wait() => End::Exited(st),
+        () = tokio::time::sleep(l.timeout) => End::TimedOut,
+        why = srv.died() => End::ServerDied(why),
+        _ = interrupts.changed() => End::Interrupted,
+    };
+    // Whatever happened, nothing of aiperf's may outlive this run.
+    process::stop_group(&mut child, pgid, l.grace).await;
+    groups.untrack(pgid);
+    for p in pumps {
+        let _ = tokio::time::timeout(Duration::from_secs(5), p).await;
+    }
+    let _ = log.lock().await.flush().await;
+    let stopped = |status, reason: String| Outcome {
+        status,
+        returncode: None,
+        signal: Some(libc::SIGTERM),
+        reason: Some(reason),
+        error_count: None,
+        server_died: false,
+    };
+    match end {
+        End::Exited(Ok(st)) => classify(l.dir, l.log, &st),
+        End::Exited(Err(e)) => Outcome::failed(format!("failed to wait for aiperf: {e}")),
+        End::TimedOut => stopped(
+            RunStatus::TimedOut,
+            format!(
+                "aiperf ran longer than the per-run timeout of {:.0}s and was stopped",
+                l.timeout.as_secs_f64()
+            ),
+        ),
+        End::ServerDied(why) => Outcome {
+            server_died: true,
+            ..Outcome::failed(format!(
+                "the server died during the run ({why}){}",
+                srv.log_tail().lines().next().unwrap_or("")
+            ))
+        },
+        End::Interrupted => stopped(RunStatus::Interrupted, "interrupted by Ctrl-C".into()),
+    }
+}
+
+/// Copies aiperf's stdout and stderr, line by line and secrets masked, into the log (and to
+/// `live`); returns the pump tasks.
+fn pump(
+    child: &mut tokio::process::Child,
+    log: &Arc<tokio::sync::Mutex<tokio::fs::File>>,
+    redactor: &Redactor,
+    live: Option<&mpsc::UnboundedSender<String>>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    type Stream = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
+    let out = child.stdout.take().map(|s| Box::new(s) as Stream);
+    let err = child.stderr.take().map(|s| Box::new(s) as Stream);
+    let mut pumps = Vec::new();
+    for stream in [out, err].into_iter().flatten() {
+        let log = log.clone();
+        let red = redactor.clone();
+        let live = live.cloned();
+        pumps.push(tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let line = red.redact(&line);
+                if let Some(tx) = &live {
+                    let _ = tx.send(line.clone());
+                }
+                let mut f = log.lock().await;
+                let _ = f.write_all(line.as_bytes()).await;
+                let _ = f.write_all(b"\n").await;
+            }
+        }));
+    }
+    pumps
+}
+
+/// Succeeded only if aiperf exited 0 AND its ready marker and summary JSON exist.
+fn classify(dir: &Path, log_path: &Path, st: &std::process::ExitStatus) -> Outcome {
+    use std::os::unix::process::ExitStatusExt;
+    let code = st.code();
+    let ready = dir.join(crate::results::READY_MARKER_FILE);
+    let summary = dir.join(crate::results::AGGREGATE_JSON_FILE);
+    let mut o = Outcome { returncode: code, signal: st.signal(), ..Outcome::failed(String::new()) };
+    if code != Some(0) {
+        o.reason = Some(format!(
+            "aiperf failed with {}: {}",
+            process::describe_status(st),
+            aiperf_reason(log_path)
+        ));
+        return o;
+    }
+    if !ready.is_file() || !summary.is_file() {
+        // aiperf 0.13 exits 0 after some internal failures: say what its log says.
+        o.reason = Some(format!(
+            "aiperf exited 0 but its results are incomplete ({} missing); its log says: {}",
+            if ready.is_file() {
+                crate::results::AGGREGATE_JSON_FILE
+            } else {
+                crate::results::READY_MARKER_FILE
+            },
+            aiperf_reason(log_path)
+        ));
+        return o;
+    }
+    let marker: Option<Value> =
+        std::fs::read_to_string(&ready).ok().and_then(|t| serde_json::from_str(&t).ok());
+    if marker.as_ref().and_then(|m| m.get("was_cancelled")).and_then(Value::as_bool) == Some(true) {
+        o.reason = Some("aiperf reports the run was cancelled".into());
+        return o;
+    }
+    let errors = std::fs::read_to_string(&summary)
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v.pointer("/error_request_count/avg").and_then(Value::as_f64))
+        .map_or(0, |f| f as u64);
+    o.error_count = Some(errors);
+    if errors > 0 {
+        o.status = RunStatus::Partial;
+        o.reason = Some(format!("{errors} request(s) failed"));
+    } else {
+        o.status = RunStatus::Succeeded;
+        o.reason = None;
+    }
+    o
+}
+
+/// The most useful line of a failed aiperf's log: its "Reason:" or last ERROR line.
+fn aiperf_reason(log: &Path) -> String {
+    let text = process::tail(log, 200);
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    if let Some(l) = lines.iter().rev().find(|l| l.contains("Reason:")) {
+        return l.trim_matches(|c: char| c == '│' || c.is_whitespace()).to_owned();
+    }
+    if let Some(l) = lines.iter().rev().find(|l| l.contains("ERROR") || l.contains("Error")) {
+        return l.chars().take(300).collect();
+    }
+    lines.last().map_or_else(|| "no output".to_owned(), |l| l.chars().take(300).collect())
+}

@@ -1,0 +1,328 @@
+//! The batch directory and its records: creating a new batch (config copy, `plan.json`,
+//! manifest), reopening one for `--resume` (checked against the plan), and writing each
+//! combination's `run_metadata.json`, `process_result.json` and manifest line.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::Config;
+use crate::plan::{ArgContext, Combination, Plan, argv};
+use crate::records::{
+    self, BatchManifest, FORMAT_VERSION, ManifestEntry, PlanRecord, PlannedCombination,
+    ProcessResult, RunMetadata, RunStatus,
+};
+
+pub const SWEEPER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Why a batch directory cannot be created, reopened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("failed to create batch directory `{path}`: {source}")]
+    Create { path: PathBuf, source: std::io::Error },
+    #[error("failed to write `{path}`: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("{message}")]
+    Read { message: String },
+    #[error(
+        "cannot resume `{dir}`: the config now plans different combinations than the batch was started with ({what})"
+    )]
+    PlanChanged { dir: PathBuf, what: String },
+    #[error("cannot resume `{dir}`: its manifest does not match its plan: {what}")]
+    ManifestMismatch { dir: PathBuf, what: String },
+}
+
+impl BatchError {
+    /// What to try.
+    pub fn hint(&self) -> String {
+        match self {
+            BatchError::Create { .. } | BatchError::Write { .. } => {
+                "check that `output_base_dir` is writable and the disk has space".into()
+            }
+            BatchError::Read { .. } => {
+                "pass the batch directory printed by the first run, with the same --config-file"
+                    .into()
+            }
+            BatchError::PlanChanged { dir, .. } => format!(
+                "resume with the config the batch was started with (a copy is `{}`)",
+                dir.join(records::CONFIG_COPY_FILE).display()
+            ),
+            BatchError::ManifestMismatch { .. } => format!(
+                "`{}` was edited or damaged: restore it, or start a new batch",
+                records::MANIFEST_FILE
+            ),
+        }
+    }
+}
+
+fn now() -> String {
+    chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+}
+
+/// An open batch directory and its manifest.
+#[derive(Debug)]
+pub struct Batch {
+    /// Absolute (aiperf runs inside each combination's directory).
+    pub dir: PathBuf,
+    pub manifest: BatchManifest,
+}
+
+fn planned(plan: &Plan, dir: &Path) -> Vec<PlannedCombination> {
+    plan.combinations
+        .iter()
+        .map(|c| {
+            let run_dir = dir.join(&c.dir);
+            let ctx = ArgContext { artifact_dir: Some(&run_dir), ..Default::default() };
+            PlannedCombination {
+                index: c.index,
+                dir: c.dir.clone(),
+                params: c.params.clone(),
+                merged: c.merged.clone(),
+                server_id: c.server_id.clone(),
+                argv: argv::render(&c.args, &ctx),
+                targets: c.targets.clone(),
+            }
+        })
+        .collect()
+}
+
+fn absolute(dir: &Path) -> Result<PathBuf, BatchError> {
+    std::path::absolute(dir).map_err(|source| BatchError::Create { path: dir.into(), source })
+}
+
+impl Batch {
+    /// Creates `<output_base_dir>/<batch_name>/<YYYYMMDD_HHMMSS>/` (never an existing one) with
+    /// its config copy, plan and manifest.
+    pub fn create(cfg: &Config, plan: &Plan, aiperf_version: &str) -> Result<Batch, BatchError> {
+        let parent = cfg.output_base_dir.join(&cfg.batch_name);
+        fs_err::create_dir_all(&parent)
+            .map_err(|source| BatchError::Create { path: parent.clone(), source })?;
+        let stamp = chrono::Local::now().format("%Y%m%d_%H%M%S").to_string();
+        let mut dir = parent.join(&stamp);
+        let mut n = 1;
+        // create_dir (not _all) fails if it exists: we never write into an existing batch.
+        while let Err(source) = std::fs::create_dir(&dir) {
+            if source.kind() != std::io::ErrorKind::AlreadyExists || n > 100 {
+                return Err(BatchError::Create { path: dir, source });
+            }
+            dir = parent.join(format!("{stamp}_{n}"));
+            n += 1;
+        }
+        // plan.json shows each `--artifact-dir` as given (relative to where sweeper started).
+        let planned = planned(plan, &dir);
+        let dir = absolute(&dir)?;
+        let write = |path: PathBuf, r: std::io::Result<()>| {
+            r.map_err(|source| BatchError::Write { path, source })
+        };
+        let copy = dir.join(records::CONFIG_COPY_FILE);
+        write(copy.clone(), records::write_atomic(&copy, cfg.source.as_bytes()))?;
+        let plan_record = PlanRecord {
+            format_version: FORMAT_VERSION,
+            batch_name: cfg.batch_name.clone(),
+            config_file: cfg.file.display().to_string(),
+            swept_keys: plan.swept_keys.clone(),
+            combinations: planned,
+        };
+        let plan_path = dir.join(records::PLAN_FILE);
+        write(plan_path.clone(), records::write_json_atomic(&plan_path, &plan_record))?;
+        let mut batch = Batch {
+            dir,
+            manifest: BatchManifest {
+                format_version: FORMAT_VERSION,
+                batch_name: cfg.batch_name.clone(),
+                config_file: cfg.file.display().to_string(),
+                started_at: now(),
+                updated_at: now(),
+                finished: false,
+                interrupted: false,
+                sweeper_version: SWEEPER_VERSION.into(),
+                aiperf_version: aiperf_version.into(),
+                runs: plan
+                    .combinations
+                    .iter()
+                    .map(|c| ManifestEntry {
+                        index: c.index,
+                        dir: c.dir.clone(),
+                        params: c.params.clone(),
+                        status: RunStatus::Pending,
+                        reason: None,
+                        duration_s: None,
+                    })
+                    .collect(),
+            },
+        };
+        batch.write_manifest()?;
+        Ok(batch)
+    }
+
+    /// Reopens a batch for `--resume`: its `plan.json` must list the same combinations as
+    /// `plan`, and its manifest one entry per combination, in order, with the same directories.
+    /// Each entry's status is then taken from the run's `process_result.json` (the manifest may
+    /// lag a `kill -9`).
+    pub fn resume(dir: &Path, plan: &Plan) -> Result<Batch, BatchError> {
+        let dir = absolute(dir)?;
+        let read_err = |message: String| BatchError::Read { message };
+        let old: PlanRecord =
+            records::read_json(&dir.join(records::PLAN_FILE)).map_err(read_err)?;
+        if let Some(what) = plan_difference(&old, plan) {
+            return Err(BatchError::PlanChanged { dir, what });
+        }
+        let mut manifest: BatchManifest =
+            records::read_json(&dir.join(records::MANIFEST_FILE)).map_err(read_err)?;
+        if let Some(what) = manifest_difference(&manifest, plan) {
+            return Err(BatchError::ManifestMismatch { dir, what });
+        }
+        manifest.finished = false;
+        manifest.interrupted = false;
+        for entry in &mut manifest.runs {
+            let pr: Option<ProcessResult> =
+                records::read_json(&dir.join(&entry.dir).join(records::PROCESS_RESULT_FILE)).ok();
+            entry.status = match pr {
+                Some(p) if p.status.is_success() => p.status,
+                Some(p) => {
+                    entry.reason = p.reason;
+                    p.status
+                }
+                None => RunStatus::Pending,
+            };
+        }
+        Ok(Batch { dir, manifest })
+    }
+
+    /// A combination's directory.
+    pub fn run_dir(&self, c: &Combination) -> PathBuf {
+        self.dir.join(&c.dir)
+    }
+
+    /// The manifest's status of combination `index`.
+    pub fn status(&self, index: usize) -> RunStatus {
+        self.manifest.runs.get(index).map_or(RunStatus::Pending, |e| e.status)
+    }
+
+    /// Rewrites `batch_manifest.json` (atomically).
+    pub fn write_manifest(&mut self) -> Result<(), BatchError> {
+        self.manifest.updated_at = now();
+        let path = self.dir.join(records::MANIFEST_FILE);
+        records::write_json_atomic(&path, &self.manifest)
+            .map_err(|source| BatchError::Write { path, source })
+    }
+
+    /// Writes `run_metadata.json` and marks the combination `running` in the manifest.
+    pub fn start_run(&mut self, c: &Combination, meta: &RunMetadata) -> Result<(), BatchError> {
+        let path = self.run_dir(c).join(records::RUN_METADATA_FILE);
+        let meta_result = records::write_json_atomic(&path, meta)
+            .map_err(|source| BatchError::Write { path, source });
+        if let Some(e) = self.manifest.runs.get_mut(c.index) {
+            e.status = RunStatus::Running;
+            e.reason = None;
+        }
+        let manifest_result = self.write_manifest();
+        meta_result.and(manifest_result)
+    }
+
+    /// Writes a combination's `process_result.json`, then its line of the manifest: the one
+    /// place a combination's outcome is recorded.
+    pub fn record(&mut self, c: &Combination, pr: &ProcessResult) -> Result<(), BatchError> {
+        let path = self.run_dir(c).join(records::PROCESS_RESULT_FILE);
+        let pr_result = records::write_json_atomic(&path, pr)
+            .map_err(|source| BatchError::Write { path, source });
+        if let Some(e) = self.manifest.runs.get_mut(c.index) {
+            e.status = pr.status;
+            e.reason = pr.reason.clone();
+            e.duration_s = Some(pr.duration_s);
+        }
+        let manifest_result = self.write_manifest();
+        pr_result.and(manifest_result)
+    }
+
+    /// Records a combination that did not run (its server failed, or Ctrl-C came first).
+    pub fn record_not_run(
+        &mut self,
+        c: &Combination,
+        status: RunStatus,
+        reason: &str,
+        aiperf_version: &str,
+    ) -> Result<(), BatchError> {
+        let dir = self.run_dir(c);
+        fs_err::create_dir_all(&dir).map_err(|source| BatchError::Create { path: dir, source })?;
+        let t = now();
+        let pr = ProcessResult {
+            format_version: FORMAT_VERSION,
+            args: Vec::new(),
+            returncode: None,
+            stdout: None,
+            stderr: None,
+            status,
+            signal: None,
+            reason: Some(reason.to_owned()),
+            error_count: None,
+            started_at: t.clone(),
+            ended_at: t,
+            duration_s: 0.0,
+            server_id: c.server_id.clone(),
+            sweeper_version: SWEEPER_VERSION.into(),
+            aiperf_version: aiperf_version.into(),
+            log_tail: None,
+        };
+        self.record(c, &pr)
+    }
+
+    /// Marks combinations never started as skipped because the sweep was interrupted.
+    pub fn skip_pending(&mut self) {
+        for e in &mut self.manifest.runs {
+            if e.status == RunStatus::Pending {
+                e.status = RunStatus::Skipped;
+                e.reason = Some("not run: the sweep was interrupted".into());
+            }
+        }
+    }
+
+    /// The final manifest: finished, and whether it was interrupted.
+    pub fn finish(&mut self, interrupted: bool) -> Result<(), BatchError> {
+        self.manifest.finished = true;
+        self.manifest.interrupted = interrupted;
+        self.write_manifest()
+    }
+}
+
+/// What differs between the plan a batch was started with and the one given now, if anything.
+fn plan_difference(old: &PlanRecord, plan: &Plan) -> Option<String> {
+    let (then, now) = (old.combinations.len(), plan.combinations.len());
+    if then != now {
+        return Some(format!("{now} combinations now, {then} then"));
+    }
+    for (a, b) in old.combinations.iter().zip(&plan.combinations) {
+        if a.index != b.index || a.dir != b.dir {
+            return Some(format!(
+                "combination #{} is `{}` now, it was #{} `{}`",
+                b.index, b.dir, a.index, a.dir
+            ));
+        }
+        if a.merged != b.merged {
+            return Some(format!("the settings of combination #{} `{}` changed", b.index, b.dir));
+        }
+    }
+    None
+}
+
+/// What differs between a manifest and the plan it should follow (same length, an entry per
+/// index in order, the same directories), if anything.
+fn manifest_difference(m: &BatchManifest, plan: &Plan) -> Option<String> {
+    let (have, want) = (m.runs.len(), plan.combinations.len());
+    if have != want {
+        return Some(format!("it lists {have} runs, the plan has {want} combinations"));
+    }
+    for (pos, (e, c)) in m.runs.iter().zip(&plan.combinations).enumerate() {
+        if e.index != c.index {
+            return Some(format!(
+                "entry {pos} is run #{}, the plan's combination {pos} is #{}",
+                e.index, c.index
+            ));
+        }
+        if e.dir != c.dir {
+            return Some(format!(
+                "run #{} has directory `{}`, the plan says `{}`",
+                e.index, e.dir, c.dir
+            ));
+        }
+    }
+    None
+}
