@@ -145,6 +145,52 @@ const CASES: &[(&str, Option<&str>, &str, &str)] = &[
     ("negative_duration", Some("5:23"), "base_config.benchmark_duration", "-60"),
     ("max_combinations_zero", Some("2:19"), "max_combinations", "less than the minimum of 1"),
     ("bad_goodput", Some("6:26"), "base_config.goodput.time_to_first_token", "-5"),
+    // Durations and the mock's parameters (issue 11: they panicked or failed at run time).
+    (
+        "startup_timeout_huge",
+        Some("5:95"),
+        "server.startup_timeout_s",
+        "1e20 seconds is longer than sweeper accepts",
+    ),
+    (
+        "external_startup_timeout_huge",
+        Some("4:72"),
+        "server.startup_timeout_s",
+        "longer than sweeper accepts",
+    ),
+    ("stop_grace_huge", Some("4:90"), "server.stop_grace_s", "longer than sweeper accepts"),
+    ("run_timeout_huge", Some("5:25"), "aiperf.run_timeout_s", "1e30 seconds is longer"),
+    (
+        "grace_period_negative",
+        Some("7:27"),
+        "base_config.benchmark_grace_period",
+        "must be 0 or more",
+    ),
+    (
+        "benchmark_duration_huge",
+        Some("5:23"),
+        "base_config.benchmark_duration",
+        "1e30 seconds is longer",
+    ),
+    (
+        "duration_huge_in_sweep",
+        Some("6:28"),
+        "sweeps.benchmark_duration[1]",
+        "1e12 seconds is longer",
+    ),
+    ("non_finite_float", Some("6:27"), "base_config.benchmark_grace_period", "non-finite numbers"),
+    (
+        "mock_params_out_of_range",
+        Some("4:39"),
+        "server.prefill_base_ms",
+        "between 0 and 3600000 ms, got 1e300",
+    ),
+    (
+        "mock_param_swept_out_of_range",
+        Some("6:30"),
+        "sweeps.server.decode_base_ms[1]",
+        "got 4000000",
+    ),
     // Sweeps.
     ("empty_sweep", Some("6:16"), "sweeps.concurrency", "empty sweep list"),
     ("huge_product", Some("5:1"), "sweeps", "1331 combinations, more than the cap of 1000"),

@@ -4,6 +4,7 @@
 //! column, key path and a hint. Nothing here touches the network or writes a file.
 
 pub mod aiperf_options;
+pub mod durations;
 pub mod error;
 pub mod locate;
 pub mod options;

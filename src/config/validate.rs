@@ -12,7 +12,7 @@ use super::error::{ConfigError, Diagnostic};
 use super::locate::{LocationIndex, Pos, escape_segment};
 use super::options::{self, canonical};
 use super::raw::{self, FORBIDDEN_KEYS, RawConfig, SWEEPER_KEYS, ServerConfig};
-use super::{Config, DEFAULT_MAX_COMBINATIONS, LoadOptions};
+use super::{Config, DEFAULT_MAX_COMBINATIONS, LoadOptions, durations};
 
 /// The generated schema, built once per process.
 fn schema_value() -> &'static Value {
@@ -67,7 +67,10 @@ pub(super) fn validate(
                 e.location().map(|l| Pos { line: l.line() as usize, col: l.column() as usize });
             let msg = e.without_snippet().to_string();
             let msg = msg.lines().next().unwrap_or("invalid YAML").to_owned();
-            let hint = if msg.contains("duplicate") {
+            let non_finite = msg.contains("non-finite");
+            let hint = if non_finite {
+                "non-finite numbers (`.inf`, `.nan`) are not allowed: write a finite number; for aiperf's unlimited grace period write the string `inf`"
+            } else if msg.contains("duplicate") {
                 "each key may appear once per mapping; remove or rename the repeated one"
             } else if msg.to_lowercase().contains("budget") || msg.to_lowercase().contains("alias")
             {
@@ -77,7 +80,13 @@ pub(super) fn validate(
             };
             // The key path nearest the error, from what parsed before it.
             let pointer = pos.map(|p| LocationIndex::build(&text).path_at(p)).unwrap_or_default();
-            let d = Diagnostic::new(pointer, format!("invalid YAML: {msg}")).at(pos).hint(hint);
+            let d = if non_finite {
+                let key = super::error::pointer_to_key_path(&pointer);
+                Diagnostic::new(pointer, format!("`{key}` is not a finite number: {msg}"))
+            } else {
+                Diagnostic::new(pointer, format!("invalid YAML: {msg}"))
+            };
+            let d = d.at(pos).hint(hint);
             return Err(fail(vec![d], &text));
         }
     };
@@ -570,6 +579,35 @@ fn server_diagnostics(instance: &Value, index: &LocationIndex) -> Vec<Diagnostic
     out
 }
 
+/// Out-of-range settings of a server section: its `*_s` durations, and for `kind: mock` every
+/// parameter the mock server would refuse at start-up.
+fn server_problems(server: &ServerConfig) -> Vec<(&'static str, String)> {
+    let secs: Vec<(&'static str, f64)> = match server {
+        ServerConfig::External { startup_timeout_s, .. } => {
+            vec![("startup_timeout_s", *startup_timeout_s)]
+        }
+        ServerConfig::Command { startup_timeout_s, stop_grace_s, .. }
+        | ServerConfig::Docker { startup_timeout_s, stop_grace_s, .. }
+        | ServerConfig::TtInferenceServer { startup_timeout_s, stop_grace_s, .. } => {
+            vec![("startup_timeout_s", *startup_timeout_s), ("stop_grace_s", *stop_grace_s)]
+        }
+        ServerConfig::Mock(p) => return p.problems(),
+    };
+    secs.into_iter()
+        .filter_map(|(f, v)| durations::check_seconds(v).err().map(|m| (f, m)))
+        .collect()
+}
+
+fn server_hint(field: &str) -> String {
+    if field.ends_with("_s") {
+        "give a number of seconds, at most 31536000 (one year)".into()
+    } else {
+        format!(
+            "see `{field}` in the mock server's parameters (README, `sweeper mock-server --help`)"
+        )
+    }
+}
+
 /// Two spellings of one option in one mapping (`isl` and `prompt_input_tokens_mean`).
 fn alias_duplicates(
     top: &Map<String, Value>,
@@ -733,16 +771,48 @@ fn semantic(
         for (i, item) in v.as_array().into_iter().flatten().enumerate() {
             let mut merged = server.clone();
             merged.insert(field.to_owned(), item.clone());
-            if let Err(e) = serde_json::from_value::<ServerConfig>(Value::Object(merged)) {
-                diags.push(at(
+            match serde_json::from_value::<ServerConfig>(Value::Object(merged)) {
+                Err(e) => diags.push(at(
                     Diagnostic::new(
                         format!("{p}/{i}"),
                         format!("invalid value for `server.{field}`: {e}"),
                     )
                     .hint("see the `server` section of `sweeper schema`"),
                     false,
-                ));
+                )),
+                Ok(s) => {
+                    for (f, msg) in server_problems(&s).into_iter().filter(|(f, _)| *f == field) {
+                        diags.push(at(
+                            Diagnostic::new(format!("{p}/{i}"), format!("`server.{f}`: {msg}"))
+                                .hint(server_hint(f)),
+                            false,
+                        ));
+                    }
+                }
             }
+        }
+    }
+
+    // Durations and the mock server's parameters: checked now, so nothing out of range
+    // reaches the run (where it could only fail, or panic converting to a Duration).
+    if let Some(server) = &cfg.server {
+        for (field, msg) in server_problems(server) {
+            let pointer = format!("/server/{field}");
+            diags.push(at(Diagnostic::new(pointer, msg).hint(server_hint(field)), false));
+        }
+    }
+    for (field, v) in [
+        ("run_timeout_s", cfg.aiperf.run_timeout_s),
+        ("stop_grace_s", Some(cfg.aiperf.stop_grace_s)),
+    ] {
+        if let Some(v) = v
+            && let Err(msg) = durations::check_seconds(v)
+        {
+            diags.push(at(
+                Diagnostic::new(format!("/aiperf/{field}"), msg)
+                    .hint("give a number of seconds, at most 31536000 (one year)"),
+                false,
+            ));
         }
     }
 

@@ -58,7 +58,8 @@ impl Faults {
     /// Starts the clock of the start-up delay now.
     pub fn new(c: FaultConfig) -> Self {
         Self {
-            ready_at: Instant::now() + c.startup_delay,
+            // Validated to at most a day; never panic on overflow anyway.
+            ready_at: Instant::now().checked_add(c.startup_delay).unwrap_or_else(Instant::now),
             error_rate: c.error_rate,
             stall_rate: c.stall_rate,
             stall_after_tokens: c.stall_after_tokens,

@@ -122,17 +122,32 @@ impl Default for MockParams {
     }
 }
 
+/// Longest model time (prefill or decode step parts) accepted, in ms: one hour.
+pub const MAX_MODEL_MS: f64 = 3_600_000.0;
+/// Longest start-up delay accepted, in ms: one day.
+pub const MAX_DELAY_MS: u64 = 86_400_000;
+
 impl MockParams {
     /// Checks the ranges the types cannot express.
     ///
     /// # Errors
     /// A message naming the first bad parameter.
     pub fn validate(&self) -> Result<(), String> {
+        match self.problems().into_iter().next() {
+            Some((_, message)) => Err(message),
+            None => Ok(()),
+        }
+    }
+
+    /// Every parameter out of range: (its key, what is wrong). A config's `server: {kind: mock}`
+    /// is checked with this when it is validated, the command line when the server starts.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
         if self.max_num_seqs == 0 {
-            return Err("`max_num_seqs` must be at least 1".into());
+            out.push(("max_num_seqs", "`max_num_seqs` must be at least 1".into()));
         }
         if self.default_max_tokens == 0 {
-            return Err("`default_max_tokens` must be at least 1".into());
+            out.push(("default_max_tokens", "`default_max_tokens` must be at least 1".into()));
         }
         for (name, v) in [
             ("prefill_base_ms", self.prefill_base_ms),
@@ -140,19 +155,33 @@ impl MockParams {
             ("decode_base_ms", self.decode_base_ms),
             ("decode_per_seq_ms", self.decode_per_seq_ms),
         ] {
-            if !(v.is_finite() && (0.0..=3_600_000.0).contains(&v)) {
-                return Err(format!("`{name}` must be between 0 and 3600000 ms, got {v}"));
+            if !(v.is_finite() && (0.0..=MAX_MODEL_MS).contains(&v)) {
+                let got =
+                    if v.is_finite() && v.abs() >= 1e9 { format!("{v:e}") } else { format!("{v}") };
+                out.push((
+                    name,
+                    format!("`{name}` must be between 0 and {MAX_MODEL_MS} ms, got {got}"),
+                ));
             }
+        }
+        if self.startup_delay_ms > MAX_DELAY_MS {
+            out.push((
+                "startup_delay_ms",
+                format!(
+                    "`startup_delay_ms` must be at most {MAX_DELAY_MS} (one day), got {}",
+                    self.startup_delay_ms
+                ),
+            ));
         }
         for (name, v) in [("error_rate", self.error_rate), ("stall_rate", self.stall_rate)] {
             if !(0.0..=1.0).contains(&v) {
-                return Err(format!("`{name}` must be a fraction between 0 and 1, got {v}"));
+                out.push((name, format!("`{name}` must be a fraction between 0 and 1, got {v}")));
             }
         }
         if self.api_key_env.as_deref().is_some_and(str::is_empty) {
-            return Err("`api_key_env` must name an environment variable".into());
+            out.push(("api_key_env", "`api_key_env` must name an environment variable".into()));
         }
-        Ok(())
+        out
     }
 
     fn timing(&self) -> Timing {

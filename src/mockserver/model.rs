@@ -100,7 +100,8 @@ impl Timing {
 
 fn ms(v: f64) -> Duration {
     // Parameters are validated finite and non-negative; clamp anyway so no input can panic here.
-    Duration::from_secs_f64((v / 1000.0).clamp(0.0, 1.0e9))
+    let s = v / 1000.0;
+    Duration::from_secs_f64(if s.is_finite() { s.clamp(0.0, 1.0e9) } else { 0.0 })
 }
 
 /// Live counters of the engine, read by `/metrics`.

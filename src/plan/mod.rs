@@ -280,6 +280,17 @@ fn check_combination(
             .or_else(|| get(k).map(|(mk, _)| format!("/base_config/{}", escape_segment(mk))))
             .unwrap_or_default()
     };
+    // Every duration-like aiperf option, as this combination will pass it.
+    for (k, v) in merged {
+        if let Some(d) = crate::config::durations::aiperf_duration(&canonical(k))
+            && let Err(msg) = crate::config::durations::check(d, v)
+        {
+            diags.push(
+                Diagnostic::new(source(k), format!("`{k}`: {msg}"))
+                    .hint("give a number of seconds (milliseconds where the option says so), at most one year"),
+            );
+        }
+    }
     const NO_STREAMING: &[&str] = &[
         "embeddings",
         "nim-embeddings",
