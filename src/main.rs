@@ -3,6 +3,12 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // The supervisor of a child process (internal; see `run::supervise`): before clap, so its
+    // arguments are passed through untouched.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(sweeper::run::supervise::SUBCOMMAND) {
+        return std::process::ExitCode::from(sweeper::run::supervise::main(&args[2..]));
+    }
     let cli = sweeper::cli::Cli::parse();
     sweeper::app::main(cli)
 }

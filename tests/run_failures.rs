@@ -431,6 +431,12 @@ fn second_ctrl_c_kills_at_once() {
         "the second Ctrl-C must not wait for the 600 s grace period"
     );
     assert!(text(&out).contains("killing everything now"));
+    // Regression (issue 11): the manifest said `running` with `interrupted: false`.
+    let batch = batch_dir(&tmp.path().join("out"), "t");
+    let m = read_json(&batch.join("batch_manifest.json"));
+    assert_eq!(m["interrupted"], true, "{m}");
+    assert_eq!(m["finished"], true, "{m}");
+    assert_eq!(statuses(&batch), ["interrupted", "skipped", "skipped"]);
     for p in pids_in(&pids) {
         assert!(wait_for(Duration::from_secs(30), || !pid_alive(p)), "process {p} orphaned");
     }
@@ -552,4 +558,112 @@ fn resume_refuses_a_manifest_that_does_not_match_its_plan() {
         assert!(log.contains(message), "{what}: {log}");
         assert!(log.contains("hint:") && !log.contains("panicked"), "{what}: {log}");
     }
+}
+
+/// `sweeper ... 2>&1 | head -3`: stderr closes after three lines. The sweep goes on, writes every
+/// record and exits as it would have (no panic on EPIPE). The same for a closed stdout.
+#[test]
+fn closed_stderr_or_stdout_never_stops_or_corrupts_a_sweep() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = config(tmp.path(), &http_server(port), port, 30, "");
+    let mut child =
+        fake_sweep(&cfg, tmp.path()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    {
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        for _ in 0..3 {
+            lines.next();
+        }
+        // The reader (the pipe's only read end) is dropped here: every later write fails.
+    }
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "a closed stderr changed the outcome: {status:?}");
+    let batch = batch_dir(&tmp.path().join("out"), "t");
+    assert_eq!(statuses(&batch), ["succeeded", "succeeded", "succeeded"]);
+    let m = read_json(&batch.join("batch_manifest.json"));
+    assert_eq!(m["finished"], true);
+    assert!(batch.join("report.md").is_file());
+    // A closed stdout under --dry-run (`sweeper --dry-run ... | head -1`).
+    let mut dry = sweeper()
+        .args(["--dry-run", "-c"])
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(dry.stdout.take());
+    let out = dry.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
+
+/// `kill -9` of sweeper: PR_SET_PDEATHSIG reaches only direct children, so a server that forks
+/// (`bash -c "sleep & exec server"`) and an aiperf that forks (the fake's hang mode) used to
+/// leave grandchildren behind. Every child runs under a supervisor that stops its whole group.
+#[test]
+fn kill_9_leaves_no_process_of_the_batch_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server =
+        format!("[bash, -c, \"sleep 4321 & exec python3 -m http.server {port} --bind 127.0.0.1\"]");
+    let cfg = config(tmp.path(), &server, port, 600, "");
+    let pids = tmp.path().join("pids");
+    let mut child = fake_sweep(&cfg, tmp.path())
+        .env("FAKE_AIPERF_MODE", "hang")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        wait_for(Duration::from_secs(60), || pids_in(&pids).len() >= 2),
+        "the hanging run never started"
+    );
+    let batch = batch_dir(&tmp.path().join("out"), "t").display().to_string();
+    let marked = pids_with_env("SWEEPER_BATCH_DIR", &batch);
+    // Supervisors, the server's bash/python and its sleep, the fake aiperf and its sleeps.
+    assert!(marked.len() >= 6, "processes of the batch: {marked:?}");
+    child.kill().unwrap(); // SIGKILL: no cleanup code in sweeper runs
+    child.wait().unwrap();
+    assert!(
+        wait_for(Duration::from_secs(60), || pids_with_env("SWEEPER_BATCH_DIR", &batch).is_empty()),
+        "left behind after kill -9: {:?}",
+        pids_with_env("SWEEPER_BATCH_DIR", &batch)
+    );
+    for p in marked.into_iter().chain(pids_in(&pids)) {
+        assert!(!pid_alive(p), "process {p} outlived sweeper");
+    }
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "server left running");
+}
+
+/// A process an earlier session left running (one that escaped its group, say) is found by its
+/// batch marker on `--resume` and stopped, and the output says so.
+#[test]
+fn resume_stops_what_an_earlier_session_left_running() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = config(tmp.path(), &http_server(port), port, 30, "");
+    let out = fake_sweep(&cfg, tmp.path()).env("FAKE_AIPERF_MODE_3", "fail").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let batch = batch_dir(&tmp.path().join("out"), "t");
+    use std::os::unix::process::CommandExt;
+    let mut orphan = std::process::Command::new("sleep")
+        .arg("4444")
+        .env("SWEEPER_BATCH_DIR", &batch)
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let pid = orphan.id() as i32;
+    let reaper = std::thread::spawn(move || orphan.wait());
+    let out = fake_sweep(&cfg, tmp.path()).arg("--resume").arg(&batch).output().unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("left running by an earlier session of this batch")
+            && log.contains(&pid.to_string()),
+        "{log}"
+    );
+    reaper.join().unwrap().unwrap();
+    assert!(!pid_alive(pid), "the leftover still runs");
 }

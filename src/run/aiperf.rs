@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 use super::process;
 use super::server::Server;
 use super::signals::Groups;
+use super::supervise::Supervision;
 use crate::config::AiperfSettings;
 use crate::plan::Combination;
 use crate::records::RunStatus;
@@ -61,6 +62,8 @@ pub struct Launch<'a> {
     pub grace: Duration,
     /// Where aiperf's output lines go live (`--verbose`), secrets masked.
     pub live: Option<mpsc::UnboundedSender<String>>,
+    /// aiperf runs under a supervisor, so its whole process tree dies with sweeper.
+    pub supervision: &'a Supervision,
 }
 
 /// A duration from seconds, clamped to what a `Duration` can hold (no input can panic here).
@@ -100,19 +103,15 @@ pub async fn run(
     let Ok(log_file) = tokio::fs::File::create(l.log).await else {
         return Outcome::failed(format!("failed to create `{}`", l.log.display()));
     };
-    let Some((program, args)) = l.argv.split_first() else {
+    let Some(program) = l.argv.first() else {
         return Outcome::failed("empty aiperf command".into());
     };
-    let mut cmd = tokio::process::Command::new(program);
-    cmd.args(args)
-        .envs(l.env)
+    let mut cmd = l.supervision.command(l.argv, l.grace, None);
+    cmd.envs(l.env)
         .env("TMPDIR", l.tmp)
         .current_dir(l.dir)
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    process::die_with_parent(cmd.as_std_mut());
+        .stderr(Stdio::piped());
     let mut child = match cmd.spawn() {
         Ok(ch) => ch,
         Err(e) => return Outcome::failed(format!("failed to start aiperf `{program}`: {e}")),
@@ -162,7 +161,7 @@ pub async fn run(
             server_died: true,
             ..Outcome::failed(format!(
                 "the server died during the run ({why}){}",
-                srv.log_tail().lines().next().unwrap_or("")
+                srv.log_tail_inline()
             ))
         },
         End::Interrupted => stopped(RunStatus::Interrupted, "interrupted by Ctrl-C".into()),

@@ -283,6 +283,32 @@ impl Batch {
     }
 }
 
+/// Records a hard stop (the second Ctrl-C) in the manifest on disk, the last state written:
+/// the run in progress becomes `interrupted`, those not started `skipped`, and the batch
+/// `interrupted` and finished. Called from the signal handler's task just before everything is
+/// killed; failures are ignored (there is nothing left to tell).
+pub fn record_hard_kill(dir: &Path) {
+    let path = dir.join(records::MANIFEST_FILE);
+    let Ok(mut m) = records::read_json::<BatchManifest>(&path) else { return };
+    for e in &mut m.runs {
+        match e.status {
+            RunStatus::Running => {
+                e.status = RunStatus::Interrupted;
+                e.reason = Some("killed by a second Ctrl-C".into());
+            }
+            RunStatus::Pending => {
+                e.status = RunStatus::Skipped;
+                e.reason = Some("not run: the sweep was interrupted".into());
+            }
+            _ => {}
+        }
+    }
+    m.interrupted = true;
+    m.finished = true;
+    m.updated_at = now();
+    let _ = records::write_json_atomic(&path, &m);
+}
+
 /// What differs between the plan a batch was started with and the one given now, if anything.
 fn plan_difference(old: &PlanRecord, plan: &Plan) -> Option<String> {
     let (then, now) = (old.combinations.len(), plan.combinations.len());

@@ -15,6 +15,7 @@ pub mod event;
 pub mod process;
 pub mod server;
 pub mod signals;
+pub mod supervise;
 pub mod venv;
 
 use std::collections::HashMap;
@@ -102,6 +103,9 @@ pub fn execute(
         Some(dir) => Batch::resume(dir, plan)?,
         None => Batch::create(cfg, plan, &aiperf.version)?,
     };
+    if opts.resume.is_some() {
+        stop_leftovers(&batch.dir, obs);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -115,6 +119,7 @@ pub fn execute(
         redactor,
         opts,
         groups: Groups::default(),
+        batch_dir: batch.dir.clone(),
         server: None,
         failed_servers: HashMap::new(),
         summary: Summary { total: plan.combinations.len(), ..Summary::default() },
@@ -128,6 +133,26 @@ pub fn execute(
     }
     obs.event(Event::BatchFinished { dir: &batch.dir, summary: &summary });
     Ok((batch.dir, summary))
+}
+
+/// Processes an earlier session of this batch left running (it was killed in a way that left
+/// no time to stop them): stopped, or named when they cannot be.
+fn stop_leftovers(dir: &Path, obs: &mut dyn Observer) {
+    let (found, alive) = process::stop_leftovers(dir, Duration::from_secs(5));
+    let list = |p: &[i32]| p.iter().map(i32::to_string).collect::<Vec<_>>().join(", ");
+    if !found.is_empty() {
+        obs.event(Event::Warning(&format!(
+            "stopped {} process(es) left running by an earlier session of this batch (pids {})",
+            found.len(),
+            list(&found)
+        )));
+    }
+    if !alive.is_empty() {
+        obs.event(Event::Warning(&format!(
+            "processes of an earlier session of this batch are still running and could not be stopped: pids {} (stop them by hand)",
+            list(&alive)
+        )));
+    }
 }
 
 /// Every API key variable must be set; their values are masked everywhere.
@@ -160,6 +185,8 @@ struct Runner<'a> {
     opts: &'a RunOptions,
     /// Process groups alive right now (server, aiperf), for the second Ctrl-C.
     groups: Groups,
+    /// The batch directory (absolute): every child is marked with it.
+    batch_dir: PathBuf,
     /// The server of the current group, while it runs.
     server: Option<Server>,
     /// Servers that could not start, with why: their combinations fail without trying again.
@@ -189,10 +216,12 @@ impl Runner<'_> {
 
     async fn run_all(&mut self, batch: &mut Batch, obs: &mut dyn Observer) {
         let on_kill = self.opts.on_hard_kill.clone();
+        let dir = batch.dir.clone();
         let mut interrupts = signals::watch(self.groups.clone(), move || {
             if let Some(f) = &on_kill {
                 f();
             }
+            batch::record_hard_kill(&dir);
         });
         let order = self.plan.run_order();
         let to_run = order.iter().filter(|i| !batch.status(**i).is_success()).count();
@@ -288,11 +317,10 @@ impl Runner<'_> {
             obs.event(Event::ServerUnavailable { c, id: &c.server_id });
             return Err((RunStatus::Failed, reason.clone()));
         }
-        let program = self.opts.program.display().to_string();
         let cx = server::StartContext {
             batch_name: &self.cfg.batch_name,
             batch_dir: &batch.dir,
-            program: &program,
+            program: &self.opts.program,
             redactor: &self.redactor,
             groups: &self.groups,
         };
@@ -430,6 +458,10 @@ impl Runner<'_> {
     ) -> aiperf::Outcome {
         let Some(srv) = self.server.as_mut() else { return fail_outcome("no server") };
         let (live_tx, mut live_rx) = mpsc::unbounded_channel();
+        let supervision = supervise::Supervision {
+            exe: self.opts.program.clone(),
+            batch_dir: self.batch_dir.clone(),
+        };
         let launch = aiperf::Launch {
             argv: &p.real,
             env: &self.cfg.aiperf.env,
@@ -440,6 +472,7 @@ impl Runner<'_> {
             timeout: aiperf::timeout_for(&self.cfg.aiperf, c),
             grace: aiperf::secs(self.cfg.aiperf.stop_grace_s),
             live: self.opts.verbose.then_some(live_tx),
+            supervision: &supervision,
         };
         let mut notice = interrupts.clone();
         let mut told = self.told_interrupt;

@@ -81,3 +81,60 @@ pub fn die_with_parent(cmd: &mut std::process::Command) {
         });
     }
 }
+
+/// Processes (other than this one) whose environment marks them as children of the batch at
+/// `batch_dir` ([`super::supervise::BATCH_ENV`]): left behind by an earlier session.
+pub fn leftovers(batch_dir: &std::path::Path) -> Vec<i32> {
+    let want = format!("{}={}", super::supervise::BATCH_ENV, batch_dir.display());
+    let me = std::process::id().cast_signed();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+        if env.split(|b| *b == 0).any(|kv| kv == want.as_bytes()) && !is_zombie(pid) {
+            out.push(pid);
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')))
+        .unwrap_or(true)
+}
+
+/// Stops leftover processes of an earlier session (see [`leftovers`]): SIGTERM, up to `grace`,
+/// SIGKILL. Returns (the pids found, those still running afterwards: not ours to kill).
+pub fn stop_leftovers(batch_dir: &std::path::Path, grace: Duration) -> (Vec<i32>, Vec<i32>) {
+    let found = leftovers(batch_dir);
+    if found.is_empty() {
+        return (found, Vec::new());
+    }
+    let signal_all = |sig: i32| {
+        for &pid in &found {
+            // SAFETY: kill(2) with a pid we just read; ESRCH/EPERM are reported by re-scanning.
+            unsafe {
+                libc::kill(pid, sig);
+            }
+        }
+    };
+    signal_all(libc::SIGTERM);
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline && !leftovers(batch_dir).is_empty() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal_all(libc::SIGKILL);
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while std::time::Instant::now() < deadline && !leftovers(batch_dir).is_empty() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let alive = leftovers(batch_dir);
+    (found, alive)
+}

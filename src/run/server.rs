@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use super::event::{Event, Observer};
 use super::process;
 use super::signals::Groups;
+use super::supervise::Supervision;
 use crate::config::ServerConfig;
 use crate::plan::Combination;
 use crate::plan::server::Launch;
@@ -25,6 +26,8 @@ pub struct Server {
     health_path: String,
     child: Option<(Child, i32)>,
     pub log: Option<PathBuf>,
+    /// Where this start's output begins in `log` (earlier starts' output comes before).
+    log_start: u64,
     stop_grace: Duration,
     container: Option<(String, String)>,
 }
@@ -43,40 +46,64 @@ impl Server {
             health_path: health_path.to_owned(),
             child: None,
             log: None,
+            log_start: 0,
             stop_grace: Duration::ZERO,
             container: None,
         }
     }
 
-    /// Starts `launch` with its output in `log`. `url` is where it will answer.
-    pub fn spawn(id: &str, launch: &Launch, url: &str, log: &Path) -> Result<Self, ServerError> {
-        let file = std::fs::File::create(log).map_err(|e| {
-            ServerError(format!("failed to create server log `{}`: {e}", log.display()))
-        })?;
-        let file2 =
-            file.try_clone().map_err(|e| ServerError(format!("failed to open server log: {e}")))?;
-        let Some((program, args)) = launch.argv.split_first() else {
-            return Err(ServerError("the server command is empty".into()));
+    /// Starts `launch` under a supervisor, with its output appended to `log` (each start is
+    /// preceded by a separator line, so no earlier output is ever lost). `url` is where it will
+    /// answer.
+    pub fn spawn(
+        id: &str,
+        launch: &Launch,
+        url: &str,
+        log: &Path,
+        sup: &Supervision,
+    ) -> Result<Self, ServerError> {
+        use std::io::Write;
+        let open_err = |e: std::io::Error| {
+            ServerError(format!("failed to open server log `{}`: {e}", log.display()))
         };
-        let mut cmd = Command::new(program);
-        cmd.args(args)
-            .envs(&launch.env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(file))
-            .stderr(Stdio::from(file2))
-            .process_group(0)
-            .kill_on_drop(false);
-        super::process::die_with_parent(cmd.as_std_mut());
+        let mut file =
+            std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(open_err)?;
+        let log_start = file.metadata().map_or(0, |m| m.len());
+        let _ = writeln!(
+            file,
+            "--- sweeper: {id} started {} (sweeper pid {}) ---",
+            chrono::Local::now().format("%Y-%m-%dT%H:%M:%S"),
+            std::process::id()
+        );
+        let file2 = file.try_clone().map_err(open_err)?;
+        if launch.argv.is_empty() {
+            return Err(ServerError("the server command is empty".into()));
+        }
+        let stop_grace = super::aiperf::secs(launch.stop_grace_s);
+        // A docker container outlives a killed `docker run` client: the supervisor stops it if
+        // sweeper dies.
+        let docker_bin = launch.argv.first().cloned().unwrap_or_default();
+        let on_exit: Option<Vec<String>> = launch.container.as_ref().map(|name| {
+            vec![
+                docker_bin.clone(),
+                "stop".into(),
+                "-t".into(),
+                stop_grace.as_secs().to_string(),
+                name.clone(),
+            ]
+        });
+        let mut cmd = sup.command(&launch.argv, stop_grace, on_exit.as_deref());
+        cmd.envs(&launch.env).stdout(Stdio::from(file)).stderr(Stdio::from(file2));
         if let Some(cwd) = &launch.cwd {
             cmd.current_dir(cwd);
         }
         let child = cmd.spawn().map_err(|e| {
             ServerError(format!(
-                "failed to start server `{program}`: {e} (is it installed and on PATH?)"
+                "failed to start the supervisor of server `{}`: {e}",
+                launch.argv[0]
             ))
         })?;
-        let pgid = child.id().map_or(0, |p| p as i32);
-        let docker_bin = launch.argv.first().cloned().unwrap_or_default();
+        let pgid = child.id().map_or(0, |p| p.cast_signed());
         Ok(Self {
             id: id.to_owned(),
             url: url.to_owned(),
@@ -84,7 +111,8 @@ impl Server {
             health_path: launch.health_path.clone(),
             child: Some((child, pgid)),
             log: Some(log.to_path_buf()),
-            stop_grace: super::aiperf::secs(launch.stop_grace_s),
+            log_start,
+            stop_grace,
             container: launch.container.clone().map(|c| (docker_bin, c)),
         })
     }
@@ -145,9 +173,11 @@ impl Server {
     /// server to pick its own port leaves no window for another process to take it.
     pub async fn learn_url_from_log(&mut self, timeout: Duration) -> Result<(), ServerError> {
         let start = Instant::now();
-        let Some(log) = self.log.clone() else { return Ok(()) };
+        if self.log.is_none() {
+            return Ok(());
+        }
         loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let text = self.log_text();
             if let Some(url) = text.lines().find_map(|l| l.trim().strip_prefix("listening on ")) {
                 self.url = url.trim().to_owned();
                 self.health_url = join_url(&self.url, &self.health_path);
@@ -190,18 +220,51 @@ impl Server {
         }
     }
 
+    /// This start's output so far (what came before it in the log belongs to earlier starts).
+    fn log_text(&self) -> String {
+        use std::io::{Read, Seek, SeekFrom};
+        let Some(path) = &self.log else { return String::new() };
+        let mut out = Vec::new();
+        if let Ok(mut f) = std::fs::File::open(path) {
+            let _ = f.seek(SeekFrom::Start(self.log_start));
+            let _ = f.take(64 * 1024 * 1024).read_to_end(&mut out);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// The last lines of this start's output (without the separator line).
+    fn last_lines(&self, n: usize) -> Vec<String> {
+        let text = self.log_text();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with("--- sweeper: ") && !l.trim().is_empty())
+            .collect();
+        lines[lines.len().saturating_sub(n)..].iter().map(|l| (*l).to_owned()).collect()
+    }
+
     /// The last lines of the server log, prefixed for an error message.
     pub fn log_tail(&self) -> String {
-        match &self.log {
-            Some(l) => {
-                let t = process::tail(l, 15);
-                if t.is_empty() {
-                    format!("; its log `{}` is empty", l.display())
-                } else {
-                    format!("; last lines of `{}`:\n    {}", l.display(), t.replace('\n', "\n    "))
-                }
-            }
-            None => String::new(),
+        let Some(l) = &self.log else { return String::new() };
+        let t = self.last_lines(15);
+        if t.is_empty() {
+            format!("; it wrote nothing to `{}`", l.display())
+        } else {
+            format!("; last lines of `{}`:\n    {}", l.display(), t.join("\n    "))
+        }
+    }
+
+    /// The last lines of the server log on one line (`a | b | c`), for a run's recorded reason.
+    pub fn log_tail_inline(&self) -> String {
+        let Some(l) = &self.log else { return String::new() };
+        let t = self.last_lines(5);
+        if t.is_empty() {
+            format!("; it wrote nothing to `{}`", l.display())
+        } else {
+            let name = l.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            format!(
+                "; last lines of {name}: {}",
+                t.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" | ")
+            )
         }
     }
 
@@ -239,8 +302,9 @@ pub fn join_url(base: &str, path: &str) -> String {
 pub struct StartContext<'a> {
     pub batch_name: &'a str,
     pub batch_dir: &'a Path,
-    /// sweeper's own executable (the mock server is `sweeper mock-server`).
-    pub program: &'a str,
+    /// sweeper's own executable (the mock server is `sweeper mock-server`; every server runs
+    /// under `sweeper __supervise`).
+    pub program: &'a Path,
     pub redactor: &'a Redactor,
     pub groups: &'a Groups,
 }
@@ -259,6 +323,7 @@ pub async fn start(
         .and_then(Value::as_str)
         .unwrap_or("/v1/models")
         .to_owned();
+    let sup = Supervision { exe: cx.program.into(), batch_dir: cx.batch_dir.to_path_buf() };
     let (mut srv, timeout) = match &c.server {
         None | Some(ServerConfig::External { .. }) => {
             let url = c.url().ok_or("no url to benchmark")?;
@@ -272,7 +337,8 @@ pub async fn start(
             (Server::external(&c.server_id, &url, &path), timeout)
         }
         Some(s) => {
-            let launch = crate::plan::server::launch(s, cx.batch_name, &c.server_id, cx.program)
+            let program = cx.program.display().to_string();
+            let launch = crate::plan::server::launch(s, cx.batch_name, &c.server_id, &program)
                 .ok_or("nothing to launch")?;
             let url = launch
                 .url
@@ -286,7 +352,8 @@ pub async fn start(
                 kind: s.kind(),
                 command: &command,
             });
-            let mut srv = Server::spawn(&c.server_id, &launch, &url, &log).map_err(|e| e.0)?;
+            let mut srv =
+                Server::spawn(&c.server_id, &launch, &url, &log, &sup).map_err(|e| e.0)?;
             cx.groups.track(srv.pgid());
             // The mock picks a free port itself (port 0) and prints it.
             if matches!(s, ServerConfig::Mock(_))

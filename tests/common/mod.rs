@@ -106,3 +106,19 @@ pub fn managed_aiperf() -> (PathBuf, PathBuf) {
     })
     .clone()
 }
+
+/// Live processes whose environment holds `key=value` (e.g. a batch's SWEEPER_BATCH_DIR).
+pub fn pids_with_env(key: &str, value: &str) -> Vec<i32> {
+    let want = format!("{key}={value}");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
+        if env.split(|b| *b == 0).any(|kv| kv == want.as_bytes()) && pid_alive(pid) {
+            out.push(pid);
+        }
+    }
+    out
+}

@@ -1,0 +1,253 @@
+//! The supervisor that makes every server and every aiperf die with sweeper, however sweeper
+//! dies: `sweeper __supervise --parent PID --grace-s G [--on-exit CMD] -- PROGRAM ARGS...`.
+//!
+//! sweeper starts each child through one of these, as the leader of a new process group. The
+//! supervisor asks the kernel for SIGUSR1 when sweeper dies (`PR_SET_PDEATHSIG`, which reaches
+//! direct children only), starts the program in its own group, and waits. When sweeper dies --
+//! even by `kill -9` -- it stops the whole group (SIGTERM, the grace period, SIGKILL), which
+//! reaches the grandchildren that `PR_SET_PDEATHSIG` alone misses (aiperf's services, a shell's
+//! background jobs), runs `--on-exit` (e.g. `docker stop NAME`) and exits. When the program ends
+//! on its own, what it left in the group is stopped the same way, and the supervisor exits as
+//! the program did (same code, or the same signal), so sweeper sees the program's own status.
+//!
+//! Why a process and not a cgroup: moving processes into a cgroup needs write access to the
+//! cgroup hierarchy (root, or systemd's delegation), which neither ordinary users nor many
+//! containers have; a supervisor needs nothing but `fork`. Processes that leave the group
+//! (`setsid`) escape it; every child is also marked with `SWEEPER_BATCH_DIR`, so a later
+//! `--resume` finds and stops any that survived.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The environment variable naming the batch directory, set on every child sweeper starts.
+pub const BATCH_ENV: &str = "SWEEPER_BATCH_DIR";
+/// The hidden subcommand.
+pub const SUBCOMMAND: &str = "__supervise";
+
+static PARENT_DIED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_parent_death(_: libc::c_int) {
+    PARENT_DIED.store(true, Ordering::SeqCst);
+}
+
+extern "C" fn on_stop_request(_: libc::c_int) {
+    // The group is being stopped by sweeper: the program got the same signal. The supervisor
+    // stays until the program is gone, so it can still clean up if sweeper dies meanwhile.
+}
+
+/// How sweeper starts its children: under a supervisor (sweeper's own executable), each marked
+/// with the batch directory.
+#[derive(Debug, Clone)]
+pub struct Supervision {
+    /// sweeper's own executable.
+    pub exe: std::path::PathBuf,
+    /// The batch directory (absolute), set as [`BATCH_ENV`] on every child.
+    pub batch_dir: std::path::PathBuf,
+}
+
+impl Supervision {
+    /// A command that runs `program` under a supervisor, as the leader of a new process group,
+    /// with stdin closed and the batch marker in its environment. `on_exit` runs if sweeper
+    /// dies (e.g. `docker stop NAME`).
+    pub fn command(
+        &self,
+        program: &[String],
+        grace: Duration,
+        on_exit: Option<&[String]>,
+    ) -> tokio::process::Command {
+        let argv = wrap(&self.exe, grace, on_exit, program);
+        let mut cmd = tokio::process::Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .env(BATCH_ENV, &self.batch_dir)
+            .stdin(std::process::Stdio::null())
+            .process_group(0)
+            .kill_on_drop(false);
+        cmd
+    }
+}
+
+/// The argv that runs `program` under a supervisor (`exe` is sweeper's own executable).
+pub fn wrap(
+    exe: &std::path::Path,
+    grace: Duration,
+    on_exit: Option<&[String]>,
+    program: &[String],
+) -> Vec<String> {
+    let mut v = vec![
+        exe.display().to_string(),
+        SUBCOMMAND.to_owned(),
+        "--parent".to_owned(),
+        std::process::id().to_string(),
+        "--grace-s".to_owned(),
+        format!("{}", grace.as_secs_f64()),
+    ];
+    if let Some(cmd) = on_exit {
+        v.push("--on-exit".to_owned());
+        v.push(shell_words::join(cmd));
+    }
+    v.push("--".to_owned());
+    v.extend(program.iter().cloned());
+    v
+}
+
+/// Options of the supervisor, parsed by hand (it is not a user-facing command).
+struct Args {
+    parent: i32,
+    grace: Duration,
+    on_exit: Option<Vec<String>>,
+    program: Vec<String>,
+}
+
+fn parse(args: &[String]) -> Result<Args, String> {
+    let mut parent = None;
+    let mut grace = Duration::from_secs(10);
+    let mut on_exit = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--parent" => parent = it.next().and_then(|v| v.parse().ok()),
+            "--grace-s" => {
+                let s: f64 = it.next().and_then(|v| v.parse().ok()).ok_or("bad --grace-s")?;
+                grace = crate::run::aiperf::secs(s);
+            }
+            "--on-exit" => {
+                let cmd = it.next().ok_or("--on-exit needs a command")?;
+                on_exit = Some(shell_words::split(cmd).map_err(|e| e.to_string())?);
+            }
+            "--" => break,
+            other => return Err(format!("unknown option `{other}`")),
+        }
+    }
+    let program: Vec<String> = it.cloned().collect();
+    if program.is_empty() {
+        return Err("no program to supervise".into());
+    }
+    Ok(Args { parent: parent.ok_or("--parent PID is required")?, grace, on_exit, program })
+}
+
+fn install(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
+    // SAFETY: sigaction with a zeroed struct and a handler that only stores an atomic bool.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = handler as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(sig, &sa, std::ptr::null_mut());
+    }
+}
+
+/// Runs the supervisor; returns only on an error before the program started.
+pub fn main(args: &[String]) -> u8 {
+    let a = match parse(args) {
+        Ok(a) => a,
+        Err(e) => {
+            crate::output::err_line(&format!("error: sweeper {SUBCOMMAND}: {e}"));
+            return 2;
+        }
+    };
+    install(libc::SIGUSR1, on_parent_death);
+    install(libc::SIGTERM, on_stop_request);
+    install(libc::SIGINT, on_stop_request);
+    // SAFETY: prctl and getppid have no memory arguments.
+    unsafe {
+        #[cfg(target_os = "linux")]
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGUSR1);
+        if libc::getppid() != a.parent {
+            // sweeper died before we could ask to be told.
+            return 0;
+        }
+    }
+    let mut cmd = std::process::Command::new(&a.program[0]);
+    cmd.args(&a.program[1..]);
+    crate::run::process::die_with_parent(&mut cmd);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            crate::output::err_line(&format!("error: failed to start `{}`: {e}", a.program[0]));
+            return 127;
+        }
+    };
+    let status = loop {
+        if PARENT_DIED.load(Ordering::SeqCst) {
+            stop_group(a.grace, Some(&mut child));
+            if let Some(cmd) = &a.on_exit {
+                let _ = std::process::Command::new(&cmd[0]).args(&cmd[1..]).status();
+            }
+            std::process::exit(1);
+        }
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(_) => break std::process::ExitStatus::default(),
+        }
+    };
+    // The program is gone: nothing it started may outlive it.
+    stop_group(a.grace, None);
+    exit_like(status)
+}
+
+/// Exits with the program's status: its exit code, or the signal that ended it.
+fn exit_like(status: std::process::ExitStatus) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(sig) = status.signal() {
+        // SAFETY: plain libc calls on our own process; no core file for a re-raised crash.
+        unsafe {
+            let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
+        return 128u8.wrapping_add(u8::try_from(sig).unwrap_or(0));
+    }
+    u8::try_from(status.code().unwrap_or(1)).unwrap_or(1)
+}
+
+/// The other members of our process group (the supervisor leads it).
+fn members() -> Vec<i32> {
+    // SAFETY: getpgrp and getpid have no arguments.
+    let (pg, me) = unsafe { (libc::getpgrp(), libc::getpid()) };
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // Fields after the command name (which may hold spaces): state ppid pgrp ...
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f.first() != Some(&"Z") && f.get(2).and_then(|p| p.parse::<i32>().ok()) == Some(pg) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// SIGTERM to the group, up to `grace` for it to empty, then SIGKILL to whatever is left.
+fn stop_group(grace: Duration, child: Option<&mut std::process::Child>) {
+    // SAFETY: signalling our own process group; our handler for SIGTERM only returns.
+    unsafe {
+        libc::killpg(libc::getpgrp(), libc::SIGTERM);
+    }
+    let deadline = Instant::now() + grace;
+    let mut child = child;
+    while Instant::now() < deadline {
+        if let Some(c) = child.as_mut() {
+            let _ = c.try_wait();
+        }
+        if members().is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for pid in members() {
+        // SAFETY: kill(2) on a member of our own group.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+    if let Some(c) = child {
+        let _ = c.wait();
+    }
+}
