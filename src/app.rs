@@ -121,18 +121,40 @@ fn run_main(args: &RunArgs) -> Result<u8, Error> {
     };
     let mut term = crate::output::Terminal::new(args.verbose);
     let (batch_dir, summary) = crate::run::execute(&cfg, &plan, &opts, &mut term)?;
-    let target_fails = match term.final_render.take() {
-        Some(Ok(o)) => o.target_fails,
+    let (target_fails, reports_failed) = match term.final_render.take() {
+        Some(Ok(o)) => (o.target_fails, false),
         Some(Err(e)) => {
-            err_line(&format!("sweeper: warning: failed to render reports: {e}"));
-            0
+            err_line(&format!(
+                "sweeper: error: failed to render reports: {e}\n  hint: free space, then `sweeper report {}`",
+                batch_dir.display()
+            ));
+            (0, true)
         }
-        None => 0,
+        None => (0, true),
     };
     print_summary(&summary, &batch_dir, target_fails);
+    if let Some(why) = &summary.stopped {
+        err_line(&format!(
+            "error: the batch stopped early: {why}\n  hint: free space, then `sweeper --config-file {} --resume {}` runs what is left",
+            file.display(),
+            batch_dir.display()
+        ));
+    } else if summary.record_errors > 0 {
+        err_line(&format!(
+            "error: {} record(s) could not be written; those runs count as failed\n  hint: `sweeper --config-file {} --resume {}` runs them again",
+            summary.record_errors,
+            file.display(),
+            batch_dir.display()
+        ));
+    }
     Ok(if summary.interrupted {
         EXIT_INTERRUPTED
-    } else if summary.failed > 0 || (args.fail_on_target && target_fails > 0) {
+    } else if summary.failed > 0
+        || summary.record_errors > 0
+        || summary.stopped.is_some()
+        || reports_failed
+        || (args.fail_on_target && target_fails > 0)
+    {
         EXIT_FAILED
     } else {
         EXIT_OK

@@ -19,13 +19,16 @@ impl Redactor {
         Self { secrets }
     }
 
-    /// `text` with every occurrence of every secret replaced by [`MASK`].
+    /// `text` with every occurrence of every secret replaced by [`MASK`], and of every start of
+    /// a secret at least [`PREFIX`] characters long (error messages print truncated values,
+    /// `'sk-SECRETKEY-...'`, which still give most of the key away).
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for s in &self.secrets {
             if out.contains(s.as_str()) {
                 out = out.replace(s.as_str(), MASK);
             }
+            out = mask_prefixes(&out, s);
         }
         out
     }
@@ -41,6 +44,34 @@ impl Redactor {
     }
 }
 
+/// Shortest start of a secret that is masked on its own.
+pub const PREFIX: usize = 8;
+
+/// Masks every run of at least [`PREFIX`] characters that matches the start of `secret`.
+fn mask_prefixes(text: &str, secret: &str) -> String {
+    let Some((cut, _)) = secret.char_indices().nth(PREFIX) else { return text.to_owned() };
+    let head = &secret[..cut];
+    if !text.contains(head) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(head) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let len: usize = tail
+            .char_indices()
+            .zip(secret.chars())
+            .take_while(|((_, a), b)| a == b)
+            .map(|((_, a), _)| a.len_utf8())
+            .sum();
+        out.push_str(MASK);
+        rest = &tail[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +81,17 @@ mod tests {
         let r = Redactor::new(["abc".to_owned(), "abcdef".to_owned(), String::new()]);
         assert_eq!(r.redact("x abcdef y abc z"), "x *** y *** z");
         assert_eq!(r.redact_args(&["--api-key".into(), "abc".into()]), vec!["--api-key", "***"]);
+    }
+
+    #[test]
+    fn masks_a_truncated_key_in_an_error_message() {
+        // aiperf 0.13 prints the endpoint section on some validation errors, key truncated.
+        let r = Redactor::new(["sk-SECRETKEY-7f3a9c".to_owned()]);
+        assert_eq!(
+            r.redact("input_value={'apiKey': 'sk-SECRETKEY-...'per_chunk_usage': True}"),
+            "input_value={'apiKey': '***...'per_chunk_usage': True}"
+        );
+        assert_eq!(r.redact("sk-SECRE"), "***");
+        assert_eq!(r.redact("sk-SECR and sk-"), "sk-SECR and sk-");
     }
 }

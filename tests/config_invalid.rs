@@ -18,6 +18,8 @@ struct Out {
     /// CPU time (user + system) the process used: unlike wall time, a busy machine does not
     /// inflate it.
     cpu: Duration,
+    /// Peak resident memory, bytes.
+    max_rss: u64,
 }
 
 /// Runs the binary; past `limit` of wall time (a hang guard, far above any real run) the child
@@ -66,6 +68,7 @@ fn run(args: &[&str], limit: Duration) -> Out {
         stdout: out.join().expect("stdout reader"),
         stderr: err.join().expect("stderr reader"),
         cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+        max_rss: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
     }
 }
 
@@ -403,4 +406,68 @@ fn unreadable_directory_non_utf8_and_oversized_files() {
     let out = validate(&s(&big));
     let bad = check(&s(&big), &out, None, "(document)", "a config may be at most 1048576");
     assert!(bad.is_empty(), "big file: {bad:?}\n{}", out.stderr);
+}
+
+/// Regression (issue 11): size abuse. The duplicate check of a sweep list was quadratic (100,000
+/// values: 23.5 s to reach the cap error); `max_combinations: 1e18` with 5 x 1000 values aborted
+/// on a 24 PB allocation; 1e8 with 4 x 100 grew to 3.7 GB. Sizes are checked before anything
+/// is allocated: each answer here takes well under 2 s of CPU and 500 MB.
+#[test]
+fn huge_sweeps_are_refused_quickly_and_in_little_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let list = |n: usize| (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+    let head = "base_config:\n  model: m\n  url: http://127.0.0.1:1\n";
+    let cases = [
+        (
+            "long_list",
+            format!("{head}sweeps:\n  concurrency: [{}]\n", list(100_000)),
+            "100000 combinations, more than the cap of 1000",
+        ),
+        (
+            "cap_1e18",
+            format!(
+                "max_combinations: 1000000000000000000\n{head}sweeps:\n  concurrency: [{l}]\n  isl: [{l}]\n  osl: [{l}]\n  random_seed: [{l}]\n  request_count: [{l}]\n",
+                l = list(1000)
+            ),
+            "greater than the maximum of 100000",
+        ),
+        (
+            "cap_1e8",
+            format!(
+                "max_combinations: 100000000\n{head}sweeps:\n  concurrency: [{l}]\n  isl: [{l}]\n  osl: [{l}]\n  random_seed: [{l}]\n",
+                l = list(100)
+            ),
+            "greater than the maximum of 100000",
+        ),
+        (
+            "flag_1e8",
+            format!(
+                "{head}sweeps:\n  concurrency: [{l}]\n  isl: [{l}]\n  osl: [{l}]\n  random_seed: [{l}]\n",
+                l = list(100)
+            ),
+            "more than sweeper plans (100000)",
+        ),
+        (
+            "too_big_to_plan",
+            format!(
+                "max_combinations: 100000\nbase_config:\n  model: m\n  url: http://127.0.0.1:1\n  extra_args: [\"{}\"]\nsweeps:\n  concurrency: [{l}]\n  isl: [{l}]\n",
+                "x".repeat(20_000),
+                l = list(300)
+            ),
+            "too large to plan",
+        ),
+    ];
+    for (name, text, expect) in cases {
+        let f = tmp.path().join(format!("{name}.yaml"));
+        std::fs::write(&f, text).unwrap();
+        let mut args = vec!["validate", f.to_str().unwrap()];
+        if name == "flag_1e8" {
+            args.extend(["--max-combinations", "100000000"]);
+        }
+        let out = run(&args, Duration::from_secs(300));
+        assert_eq!(out.code, Some(2), "{name}: {}", out.stderr);
+        assert!(out.stderr.contains(expect), "{name}: {}", out.stderr);
+        assert!(out.cpu < Duration::from_secs(2), "{name}: {:?} of CPU", out.cpu);
+        assert!(out.max_rss < 500 << 20, "{name}: {} MB", out.max_rss >> 20);
+    }
 }

@@ -154,7 +154,30 @@ fn external_endpoint_with_an_api_key_from_the_environment() {
         ),
     )
     .unwrap();
-    let ok = sweeper().arg("-c").arg(&cfg).env("HOSTED_KEY", key).output().unwrap();
+    // While it runs, no command line of any process (what `ps` shows every local user) holds
+    // the key: aiperf reads it from its environment through a config file.
+    let mut run = sweeper()
+        .arg("-c")
+        .arg(&cfg)
+        .env("HOSTED_KEY", key)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut samples = 0;
+    let mut aiperf_seen = false;
+    while run.try_wait().unwrap().is_none() {
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else { continue };
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            assert!(!cmd.contains(key), "the key is in a command line: {cmd}");
+            aiperf_seen |= cmd.contains("aiperf profile");
+        }
+        samples += 1;
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let ok = run.wait_with_output().unwrap();
+    assert!(aiperf_seen && samples > 10, "aiperf never seen running ({samples} samples)");
     let wrong = sweeper().arg("-c").arg(&cfg).env("HOSTED_KEY", "sk-wrong-key").output().unwrap();
     let _ = server.kill();
     let _ = server.wait();
@@ -170,4 +193,43 @@ fn external_endpoint_with_an_api_key_from_the_environment() {
         let t = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
         assert!(!t.contains(key) && !t.contains("sk-wrong-key"), "key written to {}", f.display());
     }
+    // The config file changes nothing aiperf measures: the same run without a key (against a
+    // server that wants none) gets the same dataset and phases.
+    let mut open_server = sweeper()
+        .args(["mock-server", "--port", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(std::time::Duration::from_secs(30), || std::net::TcpStream::connect((
+        "127.0.0.1",
+        port
+    ))
+    .is_ok()));
+    let plain = tmp.path().join("plain.yaml");
+    std::fs::write(
+        &plain,
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("batch_name: hosted", "batch_name: plain")
+            .replace("  api_key_env_var: HOSTED_KEY\n", ""),
+    )
+    .unwrap();
+    let p = sweeper().arg("-c").arg(&plain).output().unwrap();
+    let _ = open_server.kill();
+    let _ = open_server.wait();
+    assert_eq!(p.status.code(), Some(0), "{}", text(&p));
+    let dir_of = |out: &std::process::Output| {
+        let t = text(out);
+        let line = t.lines().find_map(|l| l.strip_prefix("sweeper: batch directory: ")).unwrap();
+        std::path::PathBuf::from(line.trim())
+    };
+    let cfg_of = |dir: std::path::PathBuf| {
+        let mut c = read_json(&dir.join("profile_export_aiperf.json"))["input_config"].clone();
+        for d in c["datasets"].as_array_mut().unwrap() {
+            d.as_object_mut().unwrap().remove("name"); // `default` with a config file, else `main`
+        }
+        (c["datasets"].clone(), c["phases"].clone())
+    };
+    let (keyed, open) = (cfg_of(dir_of(&ok)), cfg_of(dir_of(&p)));
+    assert_eq!(keyed, open, "a run with the key's config file measures something else");
 }

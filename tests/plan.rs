@@ -174,10 +174,20 @@ fn argv_booleans_goodput_secret_and_extra_args() {
     let g = a.iter().position(|s| s == "--goodput").unwrap();
     assert_eq!(a[g + 1], "time_to_first_token:25 request_latency:100");
     assert_eq!(a.iter().filter(|s| s.contains("time_to_first_token")).count(), 1);
-    // The key: a placeholder in the plan, masked when shown.
-    let k = c.args.iter().position(|x| *x == Arg::Lit("--api-key".into())).unwrap();
-    assert_eq!(c.args[k + 1], Arg::Secret { env_var: "SWEEPER_TEST_KEY".into() });
-    assert_eq!(a[k + 2], "***"); // +1 for the program in the rendered argv
+    // The key: never in the argv. aiperf reads it from the environment through a config file
+    // that holds only `${SWEEPER_TEST_KEY}`; the flags that keep aiperf's own defaults follow.
+    assert!(!a.iter().any(|s| s == "--api-key"), "{a:?}");
+    let k = c.args.iter().position(|x| *x == Arg::Lit("--config".into())).unwrap();
+    let Arg::KeyConfig(kc) = &c.args[k + 1] else { panic!("{:?}", c.args[k + 1]) };
+    assert_eq!(kc.env_var, "SWEEPER_TEST_KEY");
+    assert!(kc.yaml().contains("apiKey: \"${SWEEPER_TEST_KEY}${SWEEPER_NO_SUCH_VAR:}\""));
+    assert!(a[k + 2].ends_with("sweeper_api_key.yaml"), "{a:?}"); // +1: the program
+    for (flag, value) in
+        [("--request-count", "10"), ("--num-dataset-entries", "10"), ("--isl", "550")]
+    {
+        let i = a.iter().position(|s| s == flag).unwrap_or_else(|| panic!("{flag} in {a:?}"));
+        assert_eq!(a[i + 1], value);
+    }
     // extra_args verbatim, at the very end.
     assert_eq!(&a[a.len() - 2..], ["--foo", "bar baz"]);
     assert!(!a.iter().any(|s| s == "--extra-args" || s == "--api-key-env-var"));
@@ -268,7 +278,11 @@ fn dry_run_writes_nothing_masks_the_key_and_shows_merged_config_with_verbose() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
         assert!(!stdout.contains(secret) && !stderr.contains(secret), "secret leaked");
-        assert!(stdout.contains("--api-key '***'") || stdout.contains("--api-key ***"), "{stdout}");
+        assert!(!stdout.contains("--api-key"), "{stdout}");
+        assert!(
+            stdout.contains("--config ") && stdout.contains("sweeper_api_key.yaml"),
+            "{stdout}"
+        );
         assert!(stdout.contains("2 combinations"), "{stdout}");
         assert!(stdout.contains("concurrency1"), "{stdout}");
         assert_eq!(stdout.contains("merged config:"), verbose, "{stdout}");

@@ -413,13 +413,18 @@ fn a_corrupt_run_is_named_with_file_and_line_and_the_others_still_report() {
     render_batch(&batch, None).unwrap();
     let md = read(&batch.join("report.md"));
     assert!(md.contains("| 64 | 16 | 4 | 20 | 22.9 | 22.0 | 35.5 |"), "{md}");
-    assert!(md.contains("| 111.0 | - | - | - | succeeded |"), "{md}");
+    // Success means the results parse (issue 11): the same judgement as the run stage's and
+    // --resume's, so this run is failed, with its numbers still shown from the fallbacks.
+    assert!(md.contains("| 111.0 | - | - | - | failed |"), "{md}");
     assert!(md.contains("recomputed from `profile_export.jsonl`"), "{md}");
     assert!(
         md.contains(&format!("unreadable: failed to parse `{}:2`", csv_path.display())),
         "{md}"
     );
-    assert!(md.contains("- **#1** `concurrency4` (succeeded): results unreadable"), "{md}");
+    assert!(
+        md.contains("- **#1** `concurrency4` (failed): recorded as succeeded, but its results are unusable: profile_export_aiperf.json unreadable"),
+        "{md}"
+    );
     assert!(md.contains(&format!("unreadable: failed to parse `{}:", agg.display())), "{md}");
     assert!(out.warnings.iter().any(|w| w.contains("profile_export_aiperf.json:")));
 }

@@ -151,13 +151,27 @@ fn success_records_and_crash() {
         assert!(batch.join(f).is_file(), "{f} missing");
     }
     assert!(batch.join("concurrency4/profile_export_aiperf.json").is_file());
-    // Each run had its own short TMPDIR (aiperf's IPC socket paths must fit 107 bytes), removed after.
+    // Each run had its own short TMPDIR (aiperf's IPC socket paths must fit 107 bytes):
+    // regression (issue 11), no longer a predictable name trusted if it existed, but a new
+    // directory with a random name and mode 0700 (mkdtemp), removed after the run.
     let tmpdirs = std::fs::read_to_string(tmp.path().join("tmpdirs")).unwrap();
-    assert_eq!(tmpdirs.lines().count(), 3, "{tmpdirs}");
-    for d in tmpdirs.lines() {
-        assert!(d.len() < 40 && d.contains("swp-"), "TMPDIR `{d}`");
+    let dirs: Vec<(&str, &str)> =
+        tmpdirs.lines().map(|l| l.split_once(' ').unwrap_or((l, ""))).collect();
+    assert_eq!(dirs.len(), 3, "{tmpdirs}");
+    let names: std::collections::BTreeSet<&str> = dirs.iter().map(|(d, _)| *d).collect();
+    assert_eq!(names.len(), 3, "not unique: {tmpdirs}");
+    for (d, mode) in &dirs {
+        assert!(d.len() < 40 && d.contains("/swp"), "TMPDIR `{d}`");
+        assert_eq!(*mode, "700", "TMPDIR `{d}` is not private");
         assert!(!std::path::Path::new(d).exists(), "TMPDIR `{d}` left behind");
     }
+    // Temp dirs a killed session left for this batch are removed by --resume.
+    let prefix = dirs[0].0.rsplit_once('.').unwrap().0;
+    let stale = std::path::PathBuf::from(format!("{prefix}.leftover"));
+    std::fs::create_dir_all(stale.join("aiperf_mmap_x")).unwrap();
+    let out = fake_sweep(&cfg, tmp.path()).arg("--resume").arg(&batch).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!stale.exists(), "a leftover temp dir of the batch survived --resume");
     let plan = read_json(&batch.join("plan.json"));
     assert_eq!(plan["combinations"].as_array().unwrap().len(), 3);
 }
@@ -212,7 +226,7 @@ fn server_dying_mid_sweep_fails_that_run_and_is_restarted() {
     let port = free_port();
     let pidfile = tmp.path().join("server.pid");
     let server = format!(
-        "[sh, -c, \"echo $$ > {} && exec python3 -m http.server {port} --bind 127.0.0.1\"]",
+        "[sh, -c, \"echo $$ > {} && echo model weights loaded && exec python3 -m http.server {port} --bind 127.0.0.1\"]",
         pidfile.display()
     );
     let cfg = config(tmp.path(), &server, port, 60, "");
@@ -238,9 +252,16 @@ fn server_dying_mid_sweep_fails_that_run_and_is_restarted() {
     let st = statuses(&batch);
     assert!(st.iter().all(|s| s == "failed"), "{st:?}\n{log}");
     let pr = process_result(&batch, "concurrency1");
-    assert!(pr["reason"].as_str().unwrap().contains("the server died during the run"), "{pr}");
+    let reason = pr["reason"].as_str().unwrap();
+    assert!(reason.contains("the server died during the run"), "{pr}");
+    // Regression (issue 11): the reason ended with `last lines of server-0.log:` and nothing.
+    assert!(reason.contains("last lines of server-0.log: model weights loaded"), "{pr}");
     // Restarted for each following combination.
     assert_eq!(log.matches("starting command server").count(), 3, "{log}");
+    // Regression (issue 11): each start recreated server-0.log, erasing the earlier output.
+    let server_log = std::fs::read_to_string(batch.join("server-0.log")).unwrap();
+    assert_eq!(server_log.matches("--- sweeper: server-0 started").count(), 3, "{server_log}");
+    assert_eq!(server_log.matches("model weights loaded").count(), 3, "{server_log}");
 }
 
 #[test]
@@ -272,12 +293,15 @@ fn api_key_never_touches_disk_or_output() {
         let bytes = std::fs::read(f).unwrap();
         assert!(!String::from_utf8_lossy(&bytes).contains(key), "key written to {}", f.display());
     }
-    // The fake aiperf echoes its argv: the log has the mask where the key was.
+    // The fake aiperf echoes its argv: no key there, only the config file that names the
+    // variable (aiperf substitutes it from its environment).
     assert!(log.contains("  | fake aiperf run"), "--verbose streams aiperf's output live:\n{log}");
     let alog = std::fs::read_to_string(batch.join("concurrency1/aiperf.log")).unwrap();
-    assert!(alog.contains("--api-key ***"), "{alog}");
+    assert!(!alog.contains("--api-key") && alog.contains("sweeper_api_key.yaml"), "{alog}");
+    let kc = std::fs::read_to_string(batch.join("concurrency1/sweeper_api_key.yaml")).unwrap();
+    assert!(kc.contains("${SWEEPER_TEST_KEY}"), "{kc}");
     let meta = std::fs::read_to_string(batch.join("concurrency1/run_metadata.json")).unwrap();
-    assert!(meta.contains("--api-key '***'") || meta.contains("--api-key ***"), "{meta}");
+    assert!(meta.contains("--config") && !meta.contains("--api-key"), "{meta}");
     // The dry run does not need (or show) the key either.
     let dry = sweeper()
         .arg("-c")
@@ -290,7 +314,11 @@ fn api_key_never_touches_disk_or_output() {
     // Without the variable the run refuses to start: exit 2, nothing written.
     let out2 = sweeper().arg("-c").arg(&cfg).env_remove("SWEEPER_TEST_KEY").output().unwrap();
     assert_eq!(out2.status.code(), Some(2), "{}", text(&out2));
-    assert!(text(&out2).contains("SWEEPER_TEST_KEY"));
+    assert!(text(&out2).contains("`SWEEPER_TEST_KEY` (named by `api_key_env_var`) is not set"));
+    // Regression (issue 11): an empty variable was reported as "is not set".
+    let out3 = sweeper().arg("-c").arg(&cfg).env("SWEEPER_TEST_KEY", "").output().unwrap();
+    assert_eq!(out3.status.code(), Some(2), "{}", text(&out3));
+    assert!(text(&out3).contains("`SWEEPER_TEST_KEY` (named by `api_key_env_var`) is empty"));
 }
 
 #[test]
@@ -666,4 +694,170 @@ fn resume_stops_what_an_earlier_session_left_running() {
     );
     reaper.join().unwrap().unwrap();
     assert!(!pid_alive(pid), "the leftover still runs");
+}
+
+/// Unmounts a tmpfs when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// A tmpfs of `size` (e.g. `1536k`) at `dir`: a real small disk that fills up.
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("run mount");
+        assert!(st.success(), "this test mounts a small tmpfs and needs root (as CI runs)");
+        Tmpfs(dir.to_path_buf())
+    }
+
+    fn resize(&self, size: &str) {
+        let st = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Regression (issue 11): with a full disk, failed writes of the manifest, process_result.json
+/// and the reports were only warnings, and the sweep exited 0 saying `completed: 20`. Now a
+/// write that fails fails its run and the exit code; a full disk stops the batch with the last
+/// good manifest kept and no temp file left; after freeing space `--resume` finishes it.
+#[test]
+fn a_full_disk_stops_the_batch_cleanly_and_resume_finishes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let disk = Tmpfs::mount(&tmp.path().join("disk"), "1536k");
+    let yaml = std::fs::read_to_string(config(tmp.path(), &http_server(port), port, 30, ""))
+        .unwrap()
+        .replace(&tmp.path().join("out").display().to_string(), &disk.0.join("out").display().to_string())
+        .replace("concurrency: [1, 2, 4]", "concurrency: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30]");
+    let cfg = tmp.path().join("full.yaml");
+    std::fs::write(&cfg, yaml).unwrap();
+    let out = fake_sweep(&cfg, tmp.path()).output().unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(log.contains("the batch stopped early: the disk is full"), "{log}");
+    let batch = batch_dir(&disk.0.join("out"), "t");
+    // The manifest on disk is whole, and what it calls succeeded really is.
+    let m = read_json(&batch.join("batch_manifest.json"));
+    let runs = m["runs"].as_array().unwrap();
+    let done: Vec<&serde_json::Value> =
+        runs.iter().filter(|r| r["status"] == "succeeded").collect();
+    assert!(!done.is_empty() && done.len() < 30, "{m}");
+    for r in &done {
+        let pr = read_json(&batch.join(r["dir"].as_str().unwrap()).join("process_result.json"));
+        assert_eq!(pr["status"], "succeeded");
+    }
+    let temp_files = |dir: &Path| -> Vec<std::path::PathBuf> {
+        all_files(dir)
+            .into_iter()
+            .filter(|p| p.file_name().unwrap().to_string_lossy().contains(".tmp."))
+            .collect()
+    };
+    assert_eq!(temp_files(&batch), Vec::<std::path::PathBuf>::new());
+    // Free space; --resume runs what did not succeed.
+    disk.resize("64m");
+    let out = fake_sweep(&cfg, tmp.path()).arg("--resume").arg(&batch).output().unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(statuses(&batch).iter().all(|s| s == "succeeded"), "{:?}", statuses(&batch));
+    assert_eq!(temp_files(&batch), Vec::<std::path::PathBuf>::new());
+}
+
+/// Regression (issue 11): a run whose `profile_export_aiperf.json` does not parse was recorded
+/// `succeeded`; the report listed it under Failures, but `--resume` skipped it as succeeded.
+/// Success means aiperf exited 0 AND its results parse, for the run stage, the report and
+/// `--resume` alike.
+#[test]
+fn unparsable_results_are_a_failure_for_the_run_the_report_and_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = config(tmp.path(), &http_server(port), port, 30, "");
+    // The run stage: aiperf exits 0 with an unparsable export.
+    let out = fake_sweep(&cfg, tmp.path()).env("FAKE_AIPERF_MODE_2", "badjson").output().unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    let batch = batch_dir(&tmp.path().join("out"), "t");
+    assert_eq!(statuses(&batch), ["succeeded", "failed", "succeeded"]);
+    let pr = process_result(&batch, "concurrency2");
+    assert!(
+        pr["reason"].as_str().unwrap().contains("profile_export_aiperf.json unreadable"),
+        "{pr}"
+    );
+    // A run recorded as succeeded whose export is damaged afterwards: the report says failed,
+    // and --resume runs it again.
+    std::fs::write(batch.join("concurrency4/profile_export_aiperf.json"), "").unwrap();
+    let rep = sweeper().arg("report").arg(&batch).output().unwrap();
+    assert_eq!(rep.status.code(), Some(0), "{}", text(&rep));
+    let summary = read_json(&batch.join("summary.json"));
+    let status_of = |dir: &str| {
+        summary["rows"].as_array().unwrap().iter().find(|r| r["dir"] == dir).unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status_of("concurrency4"), "failed", "{summary}");
+    assert_eq!(status_of("concurrency1"), "succeeded");
+    let out = fake_sweep(&cfg, tmp.path()).arg("--resume").arg(&batch).output().unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(log.contains("[skip] #0") && !log.contains("[skip] #2"), "{log}");
+    assert_eq!(statuses(&batch), ["succeeded", "succeeded", "succeeded"]);
+}
+
+/// Regression (issue 11): records read back from disk are checked. Entries of the manifest
+/// swapped made a failed run count as succeeded; a manifest `dir` of `../../x` made --resume
+/// judge a file outside the batch; a plan.json `dir` of `../victim/...` made `sweeper report`
+/// write outside the batch. Each is now exit 2 saying what is wrong, and nothing is touched.
+#[test]
+fn tampered_records_are_refused_and_nothing_outside_the_batch_is_touched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = config(tmp.path(), &http_server(port), port, 30, "");
+    let out = fake_sweep(&cfg, tmp.path()).env("FAKE_AIPERF_MODE_1", "fail").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let batch = batch_dir(&tmp.path().join("out"), "t");
+    let manifest_path = batch.join("batch_manifest.json");
+    let plan_path = batch.join("plan.json");
+    let (manifest, plan) = (read_json(&manifest_path), read_json(&plan_path));
+    let resume = || {
+        let out = fake_sweep(&cfg, tmp.path()).arg("--resume").arg(&batch).output().unwrap();
+        (out.status.code(), text(&out))
+    };
+    // Two manifest entries swapped: the failed #0 would have been skipped as succeeded.
+    let mut m = manifest.clone();
+    m["runs"].as_array_mut().unwrap().swap(0, 1);
+    std::fs::write(&manifest_path, m.to_string()).unwrap();
+    let (code, log) = resume();
+    assert_eq!(code, Some(2), "{log}");
+    assert!(log.contains("entry 0 is run #1"), "{log}");
+    // A manifest dir pointing outside the batch.
+    let mut m = manifest.clone();
+    m["runs"][0]["dir"] = serde_json::json!("../../base/concurrency1");
+    std::fs::write(&manifest_path, m.to_string()).unwrap();
+    let (code, log) = resume();
+    assert_eq!(code, Some(2), "{log}");
+    assert!(log.contains("has directory `../../base/concurrency1`"), "{log}");
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap();
+    // A plan.json dir pointing outside the batch: report refuses, writes nothing there.
+    let victim = tmp.path().join("out/t/victim");
+    std::fs::create_dir_all(victim.join("concurrency2")).unwrap();
+    let mut p = plan.clone();
+    p["combinations"][1]["dir"] = serde_json::json!("../victim/concurrency2");
+    std::fs::write(&plan_path, p.to_string()).unwrap();
+    let out = sweeper().arg("report").arg(&batch).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("not one name inside the batch directory"), "{}", text(&out));
+    assert!(all_files(&victim).is_empty(), "written outside the batch: {:?}", all_files(&victim));
+    let (code, log) = resume();
+    assert_eq!(code, Some(2), "{log}");
+    assert!(log.contains("plans different combinations"), "{log}");
 }

@@ -73,6 +73,18 @@ pub fn values_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// A key equal for two values exactly when [`values_equal`] says they are equal, for sets.
+pub fn value_key(v: &Value) -> String {
+    match v {
+        Value::Number(n) => match n.as_f64() {
+            // -0.0 and 0.0 are the same point.
+            Some(f) => format!("n{}", if f == 0.0 { 0.0 } else { f }),
+            None => format!("n{n}"),
+        },
+        other => other.to_string(),
+    }
+}
+
 /// Options of [`load`].
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {

@@ -66,9 +66,10 @@ pub struct RawConfig {
     pub targets: Option<TargetsConfig>,
 
     /// Refuse sweeps with more combinations than this (a typo in a sweep list can mean days of
-    /// GPU time). Default 1000; `--max-combinations` on the command line also raises it.
+    /// GPU time). Default 1000; `--max-combinations` on the command line also raises it. At
+    /// most 100,000 (and a sweep must fit sweeper's plan memory budget).
     #[serde(default)]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 100_000))]
     pub max_combinations: Option<u64>,
 }
 

@@ -171,6 +171,19 @@ pub(super) fn validate(
     for (_, v) in &sweeps {
         product = product.saturating_mul(v.len() as u64);
     }
+    if let Some(cap) = opts.max_combinations.filter(|c| *c > HARD_MAX_COMBINATIONS) {
+        diags.push(
+            Diagnostic::new(
+                "",
+                format!(
+                    "--max-combinations {cap} is more than sweeper plans ({HARD_MAX_COMBINATIONS})"
+                ),
+            )
+            .hint("split the sweep into several configs (or shards)"),
+        );
+    }
+    let per_combination = combination_bytes(top);
+    let estimate = product.saturating_mul(per_combination);
     if product > max_combinations {
         let shown = if product == u64::MAX {
             "more than 18446744073709551615".into()
@@ -180,6 +193,20 @@ pub(super) fn validate(
         diags.push(at(
             Diagnostic::new("/sweeps", format!("the sweep expands to {shown} combinations, more than the cap of {max_combinations}"))
                 .hint("shorten the sweep lists, add `exclude` entries, or raise the cap with `max_combinations: N` or `--max-combinations N`"),
+            true,
+        ));
+    } else if estimate > PLAN_MEMORY_BUDGET {
+        diags.push(at(
+            Diagnostic::new(
+                "/sweeps",
+                format!(
+                    "the sweep is too large to plan: {product} combinations of about {} KiB each ({} MiB; sweeper plans at most {} MiB)",
+                    per_combination / 1024,
+                    estimate / (1024 * 1024),
+                    PLAN_MEMORY_BUDGET / (1024 * 1024)
+                ),
+            )
+            .hint("shorten the sweep lists or the values in base_config, or split the sweep into several configs"),
             true,
         ));
     }
@@ -232,6 +259,32 @@ pub(super) fn validate(
         warnings,
         source: text,
     })
+}
+
+/// The most combinations sweeper plans, whatever `max_combinations` says.
+pub const HARD_MAX_COMBINATIONS: u64 = 100_000;
+
+/// Memory a plan may take (estimated before anything is expanded, from the product and the
+/// size of one combination): with the rest of a run's state, a planned sweep stays well under
+/// 500 MB and plans in well under 2 s.
+pub const PLAN_MEMORY_BUDGET: u64 = 300 * 1024 * 1024;
+
+/// Estimated bytes of one planned combination: its merged config, argv and records, which grow
+/// with base_config, the server section and the largest swept value. Calibrated on the plan
+/// bench (about 4 KiB for a small config).
+fn combination_bytes(top: &Map<String, Value>) -> u64 {
+    let len = |k: &str| top.get(k).map_or(0, |v| v.to_string().len() as u64);
+    let widest_values: u64 = top
+        .get("sweeps")
+        .and_then(Value::as_object)
+        .map(|s| {
+            s.values()
+                .filter_map(Value::as_array)
+                .map(|l| l.iter().map(|v| v.to_string().len() as u64).max().unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0);
+    4096 + 3 * len("base_config") + 2 * len("server") + 3 * len("targets") + 4 * widest_values
 }
 
 fn sort_dedup(diags: &mut Vec<Diagnostic>) {
@@ -657,11 +710,12 @@ fn semantic(
     at: &impl Fn(Diagnostic, bool) -> Diagnostic,
 ) {
     // Repeated values in one sweep list would run the same point twice into one directory.
+    // Linear: each value's canonical key goes into a set (`1` and `1.0` are one point).
     for (k, v) in &cfg.sweeps {
         let Some(list) = v.as_array() else { continue };
+        let mut seen = std::collections::HashSet::with_capacity(list.len());
         for (i, item) in list.iter().enumerate() {
-            // Loose equality: `1` and `1.0` are the same point (aiperf parses both as 1).
-            if list[..i].iter().any(|prev| super::values_equal(prev, item)) {
+            if !seen.insert(super::value_key(item)) {
                 diags.push(at(
                     Diagnostic::new(
                         format!("/sweeps/{}/{i}", escape_segment(k)),
@@ -874,12 +928,13 @@ fn semantic(
         ));
     }
     if let Some((k, Value::String(var))) = get("api_key_env_var")
-        && std::env::var_os(var).is_none()
+        && std::env::var_os(var).is_none_or(|v| v.is_empty())
     {
+        let what = if std::env::var_os(var).is_some() { "is empty" } else { "is not set" };
         warnings.push(at(
             Diagnostic::new(
                 format!("/base_config/{k}"),
-                format!("environment variable `{var}` is not set"),
+                format!("environment variable `{var}` {what}"),
             )
             .hint(format!(
                 "`export {var}=...` before running; the run refuses to start without it"

@@ -5,20 +5,130 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::config::options::{self, OptKind};
-use crate::redact::MASK;
 
 /// The `tokenizer` value that asks sweeper for its offline tokenizer (built once in the managed
 /// venv from text that aiperf ships), for machines without a model hub.
 pub const OFFLINE_TOKENIZER: &str = "@offline";
 
+/// The file in a run's directory that passes the API key to aiperf (`--config FILE`): it holds
+/// only a reference to the environment variable (`${VAR}`), never the key.
+pub const KEY_CONFIG_FILE: &str = "sweeper_api_key.yaml";
+
+/// How an API key reaches aiperf without being in any command line (`/proc/<pid>/cmdline` is
+/// readable by every local user): an aiperf YAML config, which aiperf 0.13 reads with `${VAR}`
+/// substituted from its environment. aiperf validates that file on its own before the flags are
+/// merged, and keeps every field of it that no flag names, so the skeleton is chosen per
+/// combination (a file or synthetic dataset; a duration or a request count), and the flags that
+/// override it are always passed (see [`key_config_defaults`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyConfig {
+    pub env_var: String,
+    /// `input_file` is set: a file dataset, else synthetic.
+    pub file_dataset: bool,
+    /// `benchmark_duration` is set: a duration phase, else a request count.
+    pub duration: bool,
+}
+
+impl KeyConfig {
+    /// The YAML written to [`KEY_CONFIG_FILE`]. `${VAR}${SWEEPER_NO_SUCH_VAR:}`: a value that is
+    /// not only the reference, so a key that looks like a number stays a string.
+    pub fn yaml(&self) -> String {
+        let dataset = if self.file_dataset {
+            "{type: file, path: placeholder.jsonl}"
+        } else {
+            "{type: synthetic}"
+        };
+        let phases = if self.duration {
+            "{type: concurrency, duration: 1}"
+        } else {
+            "{type: concurrency, requests: 1}"
+        };
+        format!(
+            "# Written by sweeper: passes the API key to aiperf from ${{{var}}} in its environment,\n\
+             # so the key is in no command line. Every field below is overridden by a flag.\n\
+             benchmark:\n  endpoint: {{apiKey: \"${{{var}}}${{SWEEPER_NO_SUCH_VAR:}}\"}}\n  dataset: {dataset}\n  phases: {phases}\n",
+            var = self.env_var
+        )
+    }
+}
+
+/// aiperf options that cannot be combined with `--config` (aiperf 0.13 refuses them there).
+pub const NOT_WITH_CONFIG: &[&str] = &[
+    "public_dataset",
+    "hf_weka_dataset",
+    "variant",
+    "sweep_type",
+    "concurrency_min",
+    "concurrency_max",
+    "concurrency_steps",
+    "isl_min",
+    "isl_max",
+    "isl_steps",
+    "osl_min",
+    "osl_max",
+    "osl_steps",
+    "ttft_sla_ms",
+    "itl_sla_ms",
+    "tpot_sla_ms",
+    "e2e_sla_ms",
+    "search_style",
+];
+
+/// Why a combination cannot pass its API key through a config file, if it cannot.
+pub fn key_config_problem(merged: &Map<String, Value>) -> Option<String> {
+    if !merged.contains_key("api_key_env_var") {
+        return None;
+    }
+    let has = |k: &str| merged.keys().any(|m| options::canonical(m) == options::canonical(k));
+    if let Some(k) = NOT_WITH_CONFIG.iter().find(|k| has(k)) {
+        return Some(format!(
+            "`{k}` cannot be combined with `api_key_env_var`: sweeper passes the key through an aiperf config file, and aiperf refuses `--{}` with one",
+            k.replace('_', "-")
+        ));
+    }
+    if !has("request_count") && !has("benchmark_duration") && has("conversation_num") {
+        return Some(
+            "with `api_key_env_var`, set `request_count` or `benchmark_duration` (the run length aiperf derives from `conversation_num` alone cannot be passed with the key's config file)"
+                .into(),
+        );
+    }
+    None
+}
+
+/// The flags that make a run with [`KeyConfig`] measure what the same run without it would:
+/// aiperf's own defaults, which the config file would otherwise replace (10 requests when no
+/// length is given, as many dataset entries as requests, ISL 550 for synthetic prompts).
+fn key_config_defaults(merged: &Map<String, Value>, k: &KeyConfig) -> Vec<Arg> {
+    let has = |key: &str| merged.keys().any(|m| options::canonical(m) == options::canonical(key));
+    let lit = |s: &str| Arg::Lit(s.to_owned());
+    let mut out = Vec::new();
+    if !k.duration && !has("request_count") {
+        out.extend([lit("--request-count"), lit("10")]);
+    }
+    if !has("num_dataset_entries") && !has("conversation_num") {
+        let count = merged
+            .iter()
+            .find(|(m, _)| options::canonical(m) == options::canonical("request_count"))
+            .map(|(_, v)| scalar_text(v));
+        match (count, k.duration) {
+            (Some(n), _) => out.extend([lit("--num-dataset-entries"), Arg::Lit(n)]),
+            (None, false) => out.extend([lit("--num-dataset-entries"), lit("10")]),
+            (None, true) => {}
+        }
+    }
+    if !k.file_dataset && !has("isl") {
+        out.extend([lit("--isl"), lit("550")]);
+    }
+    out
+}
+
 /// One argument; most are literal, a few are only known when the run starts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arg {
     Lit(String),
-    /// The value of an environment variable (an API key): never printed, never written.
-    Secret {
-        env_var: String,
-    },
+    /// The aiperf config file that carries the API key as `${env_var}` (see [`KeyConfig`]): the
+    /// key itself is never in any argv, file or output.
+    KeyConfig(KeyConfig),
     /// The combination's directory (aiperf `--artifact-dir`).
     ArtifactDir,
     /// The URL of the built-in mock server (its port is picked when it starts).
@@ -37,8 +147,6 @@ pub struct ArgContext<'a> {
     pub mock_url: Option<&'a str>,
     pub offline_tokenizer: Option<&'a Path>,
     pub verbose: bool,
-    /// Put the real secret values in (only for the argv handed to the child process).
-    pub reveal_secrets: bool,
 }
 
 /// Renders an argv: program first. Unknown placeholders are shown as `<...>`.
@@ -48,10 +156,10 @@ pub fn render(args: &[Arg], ctx: &ArgContext<'_>) -> Vec<String> {
     for a in args {
         out.push(match a {
             Arg::Lit(s) => s.clone(),
-            Arg::Secret { env_var } if ctx.reveal_secrets => {
-                std::env::var(env_var).unwrap_or_default()
-            }
-            Arg::Secret { .. } => MASK.to_owned(),
+            Arg::KeyConfig(_) => ctx.artifact_dir.map_or_else(
+                || format!("<run dir>/{KEY_CONFIG_FILE}"),
+                |p| p.join(KEY_CONFIG_FILE).display().to_string(),
+            ),
             Arg::ArtifactDir => {
                 ctx.artifact_dir.map_or_else(|| "<run dir>".to_owned(), |p| p.display().to_string())
             }
@@ -88,18 +196,22 @@ pub fn scalar_text(v: &Value) -> String {
 pub fn build(merged: &Map<String, Value>, default_url: Option<&str>, mock: bool) -> Vec<Arg> {
     let mut args = vec![Arg::Lit("profile".into())];
     let lit = |s: &str| Arg::Lit(s.to_owned());
+    let has = |key: &str| merged.keys().any(|m| options::canonical(m) == options::canonical(key));
+    if let Some(Value::String(var)) = merged.get("api_key_env_var") {
+        let k = KeyConfig {
+            env_var: var.clone(),
+            file_dataset: has("input_file"),
+            duration: has("benchmark_duration"),
+        };
+        let defaults = key_config_defaults(merged, &k);
+        args.push(lit("--config"));
+        args.push(Arg::KeyConfig(k));
+        args.extend(defaults);
+    }
     let mut has_url = false;
     for (key, value) in merged {
-        match key.as_str() {
-            "health_check_endpoint" | "extra_args" => continue,
-            "api_key_env_var" => {
-                if let Value::String(var) = value {
-                    args.push(lit("--api-key"));
-                    args.push(Arg::Secret { env_var: var.clone() });
-                }
-                continue;
-            }
-            _ => {}
+        if matches!(key.as_str(), "health_check_endpoint" | "extra_args" | "api_key_env_var") {
+            continue;
         }
         let Some(opt) = options::lookup(key) else { continue };
         let flag = format!("--{}", key.replace('_', "-"));

@@ -28,7 +28,7 @@ fn sanitize(s: &str) -> String {
 }
 
 /// FNV-1a, for short stable suffixes (not security).
-fn fnv1a(s: &str) -> u64 {
+pub fn fnv1a(s: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in s.bytes() {
         h ^= u64::from(b);

@@ -280,6 +280,12 @@ fn check_combination(
             .or_else(|| get(k).map(|(mk, _)| format!("/base_config/{}", escape_segment(mk))))
             .unwrap_or_default()
     };
+    if let Some(problem) = argv::key_config_problem(merged) {
+        diags.push(
+            Diagnostic::new(source("api_key_env_var"), problem)
+                .hint("drop one of the two, or pass the key another way (`extra_args` shows it in the command line)"),
+        );
+    }
     // Every duration-like aiperf option, as this combination will pass it.
     for (k, v) in merged {
         if let Some(d) = crate::config::durations::aiperf_duration(&canonical(k))

@@ -238,6 +238,39 @@ fn load_point(
     lp
 }
 
+/// What aiperf left in a run directory, judged one way by the run stage (did the run
+/// succeed?), the reports and `--resume` (does it need to run again?).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Artifacts {
+    /// The ready marker says the run finished and was not cancelled, and the aggregate export
+    /// parses. `errors` is aiperf's `error_request_count` (failed requests).
+    Complete { errors: u64 },
+    /// Why the results cannot be used.
+    Incomplete(String),
+}
+
+/// Checks a run directory's artifacts (see [`Artifacts`]).
+pub fn check_artifacts(run_dir: &Path) -> Artifacts {
+    let ready = run_dir.join(READY_MARKER_FILE);
+    let Ok(text) = std::fs::read_to_string(&ready) else {
+        return Artifacts::Incomplete(format!("{READY_MARKER_FILE} missing"));
+    };
+    let marker: Option<Value> = serde_json::from_str(&text).ok();
+    if marker.as_ref().and_then(|m| m.get("was_cancelled")).and_then(Value::as_bool) == Some(true) {
+        return Artifacts::Incomplete("aiperf reports the run was cancelled".into());
+    }
+    let agg = run_dir.join(AGGREGATE_JSON_FILE);
+    if !agg.is_file() {
+        return Artifacts::Incomplete(format!("{AGGREGATE_JSON_FILE} missing"));
+    }
+    match aggregate_json::read_cached(&agg) {
+        Ok(a) => Artifacts::Complete {
+            errors: a.avg("error_request_count").filter(|e| *e > 0.0).map_or(0, |e| e as u64),
+        },
+        Err(e) => Artifacts::Incomplete(format!("{AGGREGATE_JSON_FILE} unreadable: {e}")),
+    }
+}
+
 /// Why a batch directory cannot be read at all (a single run's problems are reported in its
 /// [`RunResult`] instead).
 #[derive(Debug, thiserror::Error)]
@@ -250,6 +283,20 @@ pub enum ResultsError {
     NotABatch { dir: PathBuf },
     #[error("failed to read batch `{dir}`: {reasons}")]
     Unreadable { dir: PathBuf, reasons: String },
+    #[error("refusing to read batch `{dir}`: {what}")]
+    Tampered { dir: PathBuf, what: String },
+}
+
+/// A combination's directory as a record may name it: empty (the batch directory itself) or
+/// one plain name inside the batch directory. Anything else (`../x`, `a/b`, `/abs`) would make
+/// sweeper read or write outside the batch because a record says so.
+pub fn is_safe_run_dir(dir: &str) -> bool {
+    dir.is_empty()
+        || (dir != "."
+            && dir != ".."
+            && !dir.contains('/')
+            && !dir.contains('\\')
+            && !dir.contains('\0'))
 }
 
 impl ResultsError {
@@ -261,6 +308,9 @@ impl ResultsError {
             }
             ResultsError::Unreadable { .. } => {
                 "the batch's records are damaged; restore them, or rerun the batch".into()
+            }
+            ResultsError::Tampered { .. } => {
+                "the batch's plan.json or batch_manifest.json was edited: restore them, or rerun the batch".into()
             }
         })
     }
@@ -345,6 +395,15 @@ pub fn collect(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
             .collect(),
         (None, None) => Vec::new(),
     };
+    if let Some(e) = entries.iter().find(|e| !is_safe_run_dir(&e.dir)) {
+        return Err(ResultsError::Tampered {
+            dir: batch_dir.to_path_buf(),
+            what: format!(
+                "combination #{} has the directory `{}`, which is not one name inside the batch directory",
+                e.index, e.dir
+            ),
+        });
+    }
     let manifest_by_index: BTreeMap<usize, &records::ManifestEntry> =
         manifest.iter().flat_map(|m| m.runs.iter()).map(|r| (r.index, r)).collect();
 
@@ -420,6 +479,14 @@ fn load_run(batch_dir: &Path, e: &Entry, manifest: Option<&records::ManifestEntr
     let unfinished = matches!(status, RunStatus::Pending | RunStatus::Running);
     if unfinished && process.is_none() && ready.exists() {
         status = RunStatus::Succeeded;
+    }
+    // A success only counts when its results are there and parse: the same judgement as the
+    // run stage's and `--resume`'s (which runs such a combination again).
+    if status.is_success()
+        && let Artifacts::Incomplete(why) = check_artifacts(&run_dir)
+    {
+        status = RunStatus::Failed;
+        reason = Some(format!("recorded as succeeded, but its results are unusable: {why}"));
     }
     if reason.is_none()
         && !status.is_success()

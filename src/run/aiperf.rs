@@ -20,6 +20,7 @@ use crate::config::AiperfSettings;
 use crate::plan::Combination;
 use crate::records::RunStatus;
 use crate::redact::Redactor;
+use crate::results::Artifacts;
 
 /// How one aiperf run ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,13 +85,60 @@ pub fn timeout_for(settings: &AiperfSettings, c: &Combination) -> Duration {
     }
 }
 
-/// A private temp dir for one aiperf run (aiperf leaves `aiperf_mmap_*` dirs behind in it; it is
-/// removed after the run). Kept SHORT on purpose: aiperf puts ZeroMQ IPC sockets in it, and a
-/// socket path may not exceed 107 bytes.
-pub fn short_tmp_dir(index: usize) -> PathBuf {
+/// Where aiperf's private temp dirs go: `$TMPDIR`, or `/tmp` when that is long. Kept SHORT on
+/// purpose: aiperf puts ZeroMQ IPC sockets in it, and a socket path may not exceed 107 bytes.
+fn tmp_base() -> PathBuf {
     let base = std::env::temp_dir();
-    let base = if base.as_os_str().len() > 32 { PathBuf::from("/tmp") } else { base };
-    base.join(format!("swp-{}-{index}", std::process::id()))
+    if base.as_os_str().len() > 32 { PathBuf::from("/tmp") } else { base }
+}
+
+/// The name prefix of a batch's temp dirs (`swp1a2b3c4d.`): the batch is known by it, so a
+/// later `--resume` can clean what a killed session left.
+fn tmp_prefix(batch_dir: &Path) -> String {
+    let h = crate::plan::id::fnv1a(&batch_dir.display().to_string());
+    format!("swp{:08x}.", h & 0xffff_ffff)
+}
+
+/// A new private temp dir for one aiperf run (its `TMPDIR`; aiperf leaves `aiperf_mmap_*` dirs
+/// in it): created with a random name and mode 0700 by `mkdtemp`, so an existing file or
+/// another user's directory is never used. Removed when the run ends.
+pub fn private_tmp_dir(batch_dir: &Path) -> std::io::Result<PathBuf> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let template = tmp_base().join(format!("{}XXXXXX", tmp_prefix(batch_dir)));
+    let mut buf = std::ffi::CString::new(template.as_os_str().as_bytes())
+        .map_err(std::io::Error::other)?
+        .into_bytes_with_nul();
+    // SAFETY: `buf` is a NUL-terminated template ending in XXXXXX, which mkdtemp rewrites in
+    // place.
+    let p = unsafe { libc::mkdtemp(buf.as_mut_ptr().cast()) };
+    if p.is_null() {
+        return Err(std::io::Error::last_os_error());
+    }
+    buf.pop();
+    Ok(PathBuf::from(std::ffi::OsString::from_vec(buf)))
+}
+
+/// Removes this batch's temp dirs that an earlier session left (killed before it could);
+/// only directories owned by this user. Returns how many.
+pub fn remove_stale_tmp_dirs(batch_dir: &Path) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let prefix = tmp_prefix(batch_dir);
+    // SAFETY: getuid has no arguments.
+    let me = unsafe { libc::getuid() };
+    let mut n = 0;
+    for e in std::fs::read_dir(tmp_base()).into_iter().flatten().flatten() {
+        let name = e.file_name();
+        let ours = name.to_str().is_some_and(|s| s.starts_with(&prefix));
+        if ours
+            && let Ok(m) = std::fs::symlink_metadata(e.path())
+            && m.is_dir()
+            && m.uid() == me
+            && std::fs::remove_dir_all(e.path()).is_ok()
+        {
+            n += 1;
+        }
+    }
+    n
 }
 
 /// Runs aiperf to its end (or until it is stopped) and judges the outcome.
@@ -200,12 +248,11 @@ fn pump(
     pumps
 }
 
-/// Succeeded only if aiperf exited 0 AND its ready marker and summary JSON exist.
+/// Succeeded only if aiperf exited 0 AND its results are complete and parse
+/// ([`crate::results::check_artifacts`], the judgement reports and `--resume` use too).
 fn classify(dir: &Path, log_path: &Path, st: &std::process::ExitStatus) -> Outcome {
     use std::os::unix::process::ExitStatusExt;
     let code = st.code();
-    let ready = dir.join(crate::results::READY_MARKER_FILE);
-    let summary = dir.join(crate::results::AGGREGATE_JSON_FILE);
     let mut o = Outcome { returncode: code, signal: st.signal(), ..Outcome::failed(String::new()) };
     if code != Some(0) {
         o.reason = Some(format!(
@@ -215,37 +262,24 @@ fn classify(dir: &Path, log_path: &Path, st: &std::process::ExitStatus) -> Outco
         ));
         return o;
     }
-    if !ready.is_file() || !summary.is_file() {
+    match crate::results::check_artifacts(dir) {
         // aiperf 0.13 exits 0 after some internal failures: say what its log says.
-        o.reason = Some(format!(
-            "aiperf exited 0 but its results are incomplete ({} missing); its log says: {}",
-            if ready.is_file() {
-                crate::results::AGGREGATE_JSON_FILE
+        Artifacts::Incomplete(why) => {
+            o.reason = Some(format!(
+                "aiperf exited 0 but its results are incomplete ({why}); its log says: {}",
+                aiperf_reason(log_path)
+            ));
+        }
+        Artifacts::Complete { errors } => {
+            o.error_count = Some(errors);
+            if errors > 0 {
+                o.status = RunStatus::Partial;
+                o.reason = Some(format!("{errors} request(s) failed"));
             } else {
-                crate::results::READY_MARKER_FILE
-            },
-            aiperf_reason(log_path)
-        ));
-        return o;
-    }
-    let marker: Option<Value> =
-        std::fs::read_to_string(&ready).ok().and_then(|t| serde_json::from_str(&t).ok());
-    if marker.as_ref().and_then(|m| m.get("was_cancelled")).and_then(Value::as_bool) == Some(true) {
-        o.reason = Some("aiperf reports the run was cancelled".into());
-        return o;
-    }
-    let errors = std::fs::read_to_string(&summary)
-        .ok()
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        .and_then(|v| v.pointer("/error_request_count/avg").and_then(Value::as_f64))
-        .map_or(0, |f| f as u64);
-    o.error_count = Some(errors);
-    if errors > 0 {
-        o.status = RunStatus::Partial;
-        o.reason = Some(format!("{errors} request(s) failed"));
-    } else {
-        o.status = RunStatus::Succeeded;
-        o.reason = None;
+                o.status = RunStatus::Succeeded;
+                o.reason = None;
+            }
+        }
     }
     o
 }

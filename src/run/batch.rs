@@ -31,6 +31,12 @@ pub enum BatchError {
 }
 
 impl BatchError {
+    /// The disk (or the user's quota) is full: nothing more can be recorded.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, BatchError::Write { source, .. } | BatchError::Create { source, .. }
+            if matches!(source.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded))
+    }
+
     /// What to try.
     pub fn hint(&self) -> String {
         match self {
@@ -170,13 +176,23 @@ impl Batch {
         if let Some(what) = manifest_difference(&manifest, plan) {
             return Err(BatchError::ManifestMismatch { dir, what });
         }
+        remove_stale_temp_files(&dir);
         manifest.finished = false;
         manifest.interrupted = false;
         for entry in &mut manifest.runs {
+            let run_dir = dir.join(&entry.dir);
             let pr: Option<ProcessResult> =
-                records::read_json(&dir.join(&entry.dir).join(records::PROCESS_RESULT_FILE)).ok();
+                records::read_json(&run_dir.join(records::PROCESS_RESULT_FILE)).ok();
             entry.status = match pr {
-                Some(p) if p.status.is_success() => p.status,
+                // A success counts only with usable results (the reports judge the same way).
+                Some(p) if p.status.is_success() => match crate::results::check_artifacts(&run_dir)
+                {
+                    crate::results::Artifacts::Complete { .. } => p.status,
+                    crate::results::Artifacts::Incomplete(why) => {
+                        entry.reason = Some(format!("results unusable: {why}"));
+                        RunStatus::Pending
+                    }
+                },
                 Some(p) => {
                     entry.reason = p.reason;
                     p.status
@@ -280,6 +296,35 @@ impl Batch {
         self.manifest.finished = true;
         self.manifest.interrupted = interrupted;
         self.write_manifest()
+    }
+}
+
+/// Removes the temp files of atomic writes (`.<name>.tmp.<pid>`) that a killed session left in
+/// the batch directory and its run directories.
+fn remove_stale_temp_files(dir: &Path) {
+    let is_temp = |name: &str| {
+        name.starts_with('.')
+            && name
+                .rsplit_once(".tmp.")
+                .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let mut dirs = vec![dir.to_path_buf()];
+    dirs.extend(
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.path()),
+    );
+    for d in dirs {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.file_name().to_str().is_some_and(is_temp)
+                && e.file_type().is_ok_and(|t| t.is_file())
+            {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 }
 

@@ -20,6 +20,11 @@ pub struct Summary {
     /// Not run: already succeeded (`--resume`), or the sweep was interrupted first.
     pub skipped: usize,
     pub interrupted: bool,
+    /// Records (`run_metadata.json`, `process_result.json`, the manifest) that could not be
+    /// written: each makes its run failed, and the exit code non-zero.
+    pub record_errors: usize,
+    /// Why the batch stopped before its end (the disk is full), if it did.
+    pub stopped: Option<String>,
 }
 
 /// One thing that happened.

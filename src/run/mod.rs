@@ -53,6 +53,12 @@ pub struct RunOptions {
 pub enum RunError {
     #[error("environment variable `{var}` (named by `api_key_env_var`) is not set")]
     MissingSecret { var: String },
+    #[error("environment variable `{var}` (named by `api_key_env_var`) is empty")]
+    EmptySecret { var: String },
+    #[error(
+        "the API key in `{var}` contains `{{{{` or `{{%`, which aiperf's config file would read as a template"
+    )]
+    TemplateSecret { var: String },
     #[error(transparent)]
     Setup(#[from] venv::SetupError),
     #[error(transparent)]
@@ -65,10 +71,14 @@ impl RunError {
     /// What to try.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
-            RunError::MissingSecret { var } => {
+            RunError::MissingSecret { var } | RunError::EmptySecret { var } => {
                 format!(
                     "`export {var}=<your key>` and run again; the key is never written anywhere"
                 )
+            }
+            RunError::TemplateSecret { .. } => {
+                "aiperf reads `{{`/`{%` in its config file as a template: use a key without them"
+                    .into()
             }
             RunError::Setup(e) => e.hint.clone(),
             RunError::Batch(e) => e.hint(),
@@ -105,6 +115,7 @@ pub fn execute(
     };
     if opts.resume.is_some() {
         stop_leftovers(&batch.dir, obs);
+        aiperf::remove_stale_tmp_dirs(&batch.dir);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -160,10 +171,15 @@ fn secrets(plan: &Plan) -> Result<Redactor, RunError> {
     let mut secrets = Vec::new();
     for c in &plan.combinations {
         for a in &c.args {
-            if let Arg::Secret { env_var } = a {
-                match std::env::var(env_var) {
-                    Ok(v) if !v.is_empty() => secrets.push(v),
-                    _ => return Err(RunError::MissingSecret { var: env_var.clone() }),
+            if let Arg::KeyConfig(k) = a {
+                let var = k.env_var.clone();
+                match std::env::var(&k.env_var) {
+                    Ok(v) if v.is_empty() => return Err(RunError::EmptySecret { var }),
+                    Ok(v) if v.contains("{{") || v.contains("{%") => {
+                        return Err(RunError::TemplateSecret { var });
+                    }
+                    Ok(v) => secrets.push(v),
+                    Err(_) => return Err(RunError::MissingSecret { var }),
                 }
             }
         }
@@ -196,12 +212,13 @@ struct Runner<'a> {
     told_interrupt: bool,
 }
 
-/// The argv of one run, as shown (secrets masked) and as run.
+/// One run, ready to start: its argv (which holds no secret: an API key goes through
+/// [`crate::plan::argv::KEY_CONFIG_FILE`]) and its `run_metadata.json`.
 struct Prepared {
     dir: PathBuf,
+    /// aiperf's private TMPDIR, created when the run starts.
     tmp: PathBuf,
-    shown: Vec<String>,
-    real: Vec<String>,
+    argv: Vec<String>,
     meta: RunMetadata,
 }
 
@@ -234,6 +251,9 @@ impl Runner<'_> {
         let mut pos = 0usize;
         for &idx in &order {
             let c = &self.plan.combinations[idx];
+            if self.summary.stopped.is_some() {
+                break;
+            }
             if batch.status(idx).is_success() {
                 self.summary.skipped += 1;
                 obs.event(Event::RunSkipped { c });
@@ -350,7 +370,7 @@ impl Runner<'_> {
     }
 
     fn record_not_run(
-        &self,
+        &mut self,
         c: &Combination,
         batch: &mut Batch,
         status: RunStatus,
@@ -358,23 +378,30 @@ impl Runner<'_> {
         obs: &mut dyn Observer,
     ) {
         if let Err(e) = batch.record_not_run(c, status, reason, &self.aiperf.version) {
-            obs.event(Event::Warning(&e.to_string()));
+            self.record_failed(&e, obs);
+        }
+    }
+
+    /// A record could not be written: counted (the exit code will say so), and when the disk is
+    /// full the batch stops (the manifest on disk is the last one written whole).
+    fn record_failed(&mut self, e: &BatchError, obs: &mut dyn Observer) {
+        self.summary.record_errors += 1;
+        obs.event(Event::Warning(&e.to_string()));
+        if e.is_disk_full() && self.summary.stopped.is_none() {
+            self.summary.stopped = Some(format!("the disk is full: {e}"));
         }
     }
 
     /// The argv of `c` (shown and real) and its `run_metadata.json`.
     fn prepare(&self, c: &Combination, dir: PathBuf, server_url: &str) -> Prepared {
-        let mut ctx = ArgContext {
+        let ctx = ArgContext {
             program: Some(&self.aiperf.exe),
             artifact_dir: Some(&dir),
             mock_url: Some(server_url),
             offline_tokenizer: self.tokenizer.as_deref(),
             verbose: self.opts.verbose,
-            reveal_secrets: false,
         };
-        let shown = argv::render(&c.args, &ctx);
-        ctx.reveal_secrets = true;
-        let real = argv::render(&c.args, &ctx);
+        let argv = argv::render(&c.args, &ctx);
         let meta = RunMetadata {
             format_version: FORMAT_VERSION,
             run_index: c.index,
@@ -382,14 +409,14 @@ impl Runner<'_> {
             config_file: self.cfg.file.display().to_string(),
             sweep_params: if c.params.is_empty() { None } else { Some(c.params.clone()) },
             base_config: c.merged.clone(),
-            command: self.redactor.redact(&argv::shell_line(&shown)),
+            command: self.redactor.redact(&argv::shell_line(&argv)),
             batch_name: self.cfg.batch_name.clone(),
             combination_dir: c.dir.clone(),
             server_id: c.server_id.clone(),
             sweeper_version: batch::SWEEPER_VERSION.into(),
             aiperf_version: self.aiperf.version.clone(),
         };
-        Prepared { dir, tmp: aiperf::short_tmp_dir(c.index), shown, real, meta }
+        Prepared { dir, tmp: PathBuf::new(), argv, meta }
     }
 
     /// Runs aiperf for `c` and records the outcome (`process_result.json` and the manifest).
@@ -410,10 +437,24 @@ impl Runner<'_> {
             let _ = std::fs::remove_dir_all(&dir);
         }
         let _ = std::fs::create_dir_all(&dir);
-        let p = self.prepare(c, dir, &server_url);
-        let _ = std::fs::create_dir_all(&p.tmp);
+        let mut p = self.prepare(c, dir, &server_url);
+        if let Some(Arg::KeyConfig(k)) = c.args.iter().find(|a| matches!(a, Arg::KeyConfig(_))) {
+            let path = p.dir.join(argv::KEY_CONFIG_FILE);
+            if let Err(e) = crate::records::write_atomic(&path, k.yaml().as_bytes()) {
+                let e = BatchError::Write { path, source: e };
+                self.record_failed(&e, obs);
+                return fail_outcome(&format!("its records could not be written: {e}"));
+            }
+        }
+        p.tmp = match aiperf::private_tmp_dir(&batch.dir) {
+            Ok(t) => t,
+            Err(e) => return fail_outcome(&format!("failed to create a private temp dir: {e}")),
+        };
         if let Err(e) = batch.start_run(c, &p.meta) {
-            obs.event(Event::Warning(&e.to_string()));
+            let _ = std::fs::remove_dir_all(&p.tmp);
+            // Without its metadata a run's results cannot be trusted: it is not started.
+            self.record_failed(&e, obs);
+            return fail_outcome(&format!("its records could not be written: {e}"));
         }
         obs.event(Event::RunStarted { c, pos, of, command: &p.meta.command });
         let log_path = p.dir.join(crate::records::AIPERF_LOG_FILE);
@@ -424,7 +465,7 @@ impl Runner<'_> {
             .then(|| self.redactor.redact(&process::tail(&log_path, 30)));
         let pr = ProcessResult {
             format_version: FORMAT_VERSION,
-            args: self.redactor.redact_args(&p.shown),
+            args: self.redactor.redact_args(&p.argv),
             returncode: outcome.returncode,
             stdout: None,
             stderr: None,
@@ -441,7 +482,12 @@ impl Runner<'_> {
             log_tail,
         };
         if let Err(e) = batch.record(c, &pr) {
-            obs.event(Event::Warning(&e.to_string()));
+            self.record_failed(&e, obs);
+            return aiperf::Outcome {
+                status: RunStatus::Failed,
+                reason: Some(format!("its result could not be recorded: {e}")),
+                ..outcome
+            };
         }
         outcome
     }
@@ -463,7 +509,7 @@ impl Runner<'_> {
             batch_dir: self.batch_dir.clone(),
         };
         let launch = aiperf::Launch {
-            argv: &p.real,
+            argv: &p.argv,
             env: &self.cfg.aiperf.env,
             dir: &p.dir,
             tmp: &p.tmp,
