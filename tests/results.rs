@@ -505,3 +505,24 @@ fn collect_warns_about_skipped_jsonl_lines_and_keeps_the_fallback() {
     // The skipped line is a warning, not an unreadable file: only the missing aggregate is one.
     assert!(!run.problems.iter().any(|p| p.contains("profile_export.jsonl")), "{:?}", run.problems);
 }
+
+#[test]
+fn numeric_schema_version_is_read_as_text() {
+    let mut v = json_of(&fx("chat-stream", "profile_export_aiperf.json"));
+    let p = Path::new("x/profile_export_aiperf.json");
+    v["schema_version"] = json!(99);
+    let a = aggregate_json::parse_str(&v.to_string(), p).unwrap();
+    assert_eq!(a.schema_version.as_deref(), Some("99"));
+    assert_eq!(a.warnings.len(), 1, "{:?}", a.warnings);
+    assert!(a.warnings[0].contains("unknown schema_version 99"), "{}", a.warnings[0]);
+    // A known version written as a number is known.
+    v["schema_version"] = json!(1.4);
+    let a = aggregate_json::parse_str(&v.to_string(), p).unwrap();
+    assert_eq!(a.schema_version.as_deref(), Some("1.4"));
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+    // Neither a string nor a number: said so, not "has no schema_version".
+    v["schema_version"] = json!([1, 4]);
+    let a = aggregate_json::parse_str(&v.to_string(), p).unwrap();
+    assert_eq!(a.schema_version, None);
+    assert!(a.warnings[0].contains("schema_version `[1,4]`"), "{:?}", a.warnings);
+}
