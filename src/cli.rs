@@ -146,6 +146,14 @@ pub struct MockServerArgs {
     /// Largest request body accepted, in bytes; larger ones get HTTP 413.
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: u64,
+    /// Ms a client has to finish sending a request's headers, counted from their first byte;
+    /// slower clients are disconnected. 0 = no limit.
+    #[arg(long, default_value_t = 10_000)]
+    pub header_read_timeout_ms: u64,
+    /// Ms a connection may stay open with no request in flight before it is closed (a
+    /// streaming response is in flight however long it runs). 0 = never.
+    #[arg(long, default_value_t = 60_000)]
+    pub idle_timeout_ms: u64,
     /// Fault: ms after start during which `/health` and inference answer HTTP 503.
     #[arg(long, default_value_t = 0)]
     pub startup_delay_ms: u64,
@@ -182,6 +190,8 @@ impl From<MockServerArgs> for MockParams {
             decode_per_seq_ms: a.decode_per_seq_ms,
             default_max_tokens: a.default_max_tokens,
             max_body_bytes: a.max_body_bytes,
+            header_read_timeout_ms: a.header_read_timeout_ms,
+            idle_timeout_ms: a.idle_timeout_ms,
             startup_delay_ms: a.startup_delay_ms,
             error_rate: a.error_rate,
             stall_rate: a.stall_rate,

@@ -820,6 +820,115 @@ async fn bad_requests_get_openai_style_errors() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Connection timeouts: slow headers and idle keep-alive connections are closed; a long request
+// is never cut. Bounds: the server cannot close before its timer (measured from before the bytes
+// it times were sent), and on a loaded machine it may close late, so the upper bound is 20 s.
+
+/// Reads `conn` until the server closes it (EOF or reset), for at most 20 s; returns when it
+/// closed and what it sent, or `None` when it was still open.
+async fn closed(conn: &mut tokio::net::TcpStream) -> Option<(Instant, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = async {
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => return Instant::now(),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    let at = tokio::time::timeout(Duration::from_secs(20), read).await.ok()?;
+    Some((at, got))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_headers_are_cut_after_the_header_read_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let s = Server::start(MockParams {
+        header_read_timeout_ms: 300,
+        idle_timeout_ms: 0,
+        ..MockParams::default()
+    })
+    .await;
+    let mut conn = tokio::net::TcpStream::connect(s.addr).await.expect("connect");
+    let sent = Instant::now();
+    conn.write_all(b"POST /v1/chat/comp").await.expect("half a request line");
+    let (at, got) = closed(&mut conn).await.expect("slow-header connection closed within 20 s");
+    assert!(at - sent >= Duration::from_millis(300), "closed after {:?}", at - sent);
+    assert!(got.is_empty(), "answered a request that never arrived: {got:?}");
+    // Complete requests on other connections are unaffected.
+    let r = client().get(s.url("/health")).send().await.expect("health");
+    assert_eq!(r.status(), 200);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_after_the_idle_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Server::start(MockParams {
+        idle_timeout_ms: 300,
+        header_read_timeout_ms: 0,
+        ..MockParams::default()
+    })
+    .await;
+    // Connected, never a byte.
+    let connected = Instant::now();
+    let mut silent = tokio::net::TcpStream::connect(s.addr).await.expect("connect");
+    // A keep-alive connection after one answered request.
+    let mut conn = tokio::net::TcpStream::connect(s.addr).await.expect("connect");
+    let sent = Instant::now();
+    conn.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n").await.expect("request");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("{\"status\":\"ok\"}") {
+        let n = tokio::time::timeout(Duration::from_secs(20), conn.read(&mut buf))
+            .await
+            .expect("answer within 20 s")
+            .expect("read");
+        assert!(n > 0, "closed before answering: {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"));
+    let (at, rest) = closed(&mut conn).await.expect("idle keep-alive connection closed in 20 s");
+    assert!(at - sent >= Duration::from_millis(300), "closed after {:?}", at - sent);
+    assert!(rest.is_empty(), "{rest:?}");
+    let (at, _) = closed(&mut silent).await.expect("silent connection closed within 20 s");
+    assert!(at - connected >= Duration::from_millis(300), "closed after {:?}", at - connected);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_longer_than_the_idle_timeout_complete() {
+    // 30 tokens 50 ms apart (1.5 s), after a 400 ms prefill, with the idle timeout at 300 ms: a
+    // request in flight is never idle, however long it runs or waits between chunks.
+    let s = Server::start(MockParams {
+        idle_timeout_ms: 300,
+        header_read_timeout_ms: 300,
+        ..timed(4, 400.0, 50.0, 0.0)
+    })
+    .await;
+    // A new connection per request: a pooled one that went idle between the two could be closed
+    // by the server just as the client reuses it.
+    let c =
+        reqwest::Client::builder().no_proxy().pool_max_idle_per_host(0).build().expect("client");
+    let (_, events) = stream(&c, &s.url("/v1/chat/completions"), &chat_body(30, true)).await;
+    assert_eq!(content_events(&events).len(), 30);
+    assert_eq!(events.last().map(|e| e.data.as_str()), Some("[DONE]"));
+    // A non-streaming answer that takes longer than the idle timeout.
+    let r = c
+        .post(s.url("/v1/completions"))
+        .json(&json!({"prompt": "x", "max_tokens": 3}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["usage"]["completion_tokens"], 3);
+    s.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The real aiperf.
 
 /// Model used by the aiperf tests.

@@ -803,3 +803,114 @@ fn reference_file_via_config_and_via_targets_file_gives_identical_verdicts() {
         (out_b.target_passes, out_b.target_fails)
     );
 }
+
+/// Sets `metric.stat` of a run's `profile_export_aiperf.json` to `value` for each (metric, stat).
+fn inject(run_dir: &Path, values: &[(&str, &str, f64)]) {
+    let p = run_dir.join("profile_export_aiperf.json");
+    let mut v = fixture_value(&p);
+    for (metric, stat, x) in values {
+        v[*metric][*stat] = json!(x);
+    }
+    std::fs::write(&p, v.to_string()).unwrap();
+}
+
+/// The longest run of consecutive ASCII digits in `s`.
+fn longest_digits(s: &str) -> usize {
+    s.split(|c: char| !c.is_ascii_digit()).map(str::len).max().unwrap_or(0)
+}
+
+/// A batch whose values are at the ends of what an f64 holds: a huge TTFT and throughput, a tiny
+/// TTFT, and a huge concurrency (the load axis of the charts).
+fn extreme_batch(root: &Path, name: &str, huge: f64) -> PathBuf {
+    let mut big = Run::ok("chat-stream", vec![("concurrency", json!(2))]);
+    big.targets = vec![target("ttft_ms", 1e308, 1e300)];
+    let batch = make_batch(
+        root,
+        name,
+        &[
+            big,
+            Run::ok("chat-goodput", vec![("concurrency", json!(4))]),
+            Run::ok("chat-stream", vec![("concurrency", json!(1.7e308))]),
+        ],
+    );
+    inject(
+        &batch.join("concurrency2"),
+        &[
+            ("time_to_first_token", "avg", huge),
+            ("time_to_first_token", "p99", huge),
+            ("time_to_first_token", "p50", huge),
+            ("output_token_throughput", "avg", huge),
+        ],
+    );
+    inject(
+        &batch.join("concurrency4"),
+        &[("time_to_first_token", "avg", 1e-300), ("inter_chunk_latency", "p99", -huge)],
+    );
+    batch
+}
+
+#[test]
+fn huge_and_tiny_values_print_in_scientific_notation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = extreme_batch(tmp.path(), "x", 1.7e308);
+    render_batch(&batch, None).unwrap();
+    let md = read(&batch.join("report.md"));
+    for line in md.lines() {
+        assert!(line.len() < 400, "{} chars: {line}", line.len());
+    }
+    assert!(longest_digits(&md) < 20, "{md}");
+    assert!(md.contains("| 64 | 16 | 2 | 20 | 1.70e308 | 1.70e308 | 1.70e308 | 5.0 |"), "{md}");
+    // Ordinary values keep their fixed decimals.
+    assert!(md.contains("| 64 | 16 | 4 | 20 | 1.00e-300 | 22.0 |"), "{md}");
+    assert!(md.contains("| 64 | 16 | 1.70e308 | 20 | 21.7 |"), "{md}");
+    // Targets: measured and target huge, ratio ordinary, tolerance 1e300 as a percentage.
+    assert!(md.contains("| 1.70e308 | 1.00e308 | 1.700 | 1.00e302% |"), "{md}");
+
+    let html = read(&batch.join("report.html"));
+    assert!(
+        longest_digits(&html) < 20,
+        "a number of {} digits in report.html",
+        longest_digits(&html)
+    );
+    for bad in ["NaN", "\"inf", "inf\"", ">inf", "inf<", ",inf", "inf,", "-inf"] {
+        assert!(!html.contains(bad), "report.html contains `{bad}`");
+    }
+    assert!(html.contains(">1.70e308<"), "the huge value is shown in the table");
+
+    // summary.csv keeps full precision, in a form pandas (and Rust) parse back exactly.
+    let csv_text = read(&batch.join("summary.csv"));
+    assert!(longest_digits(&csv_text) < 30, "{csv_text}");
+    let mut rd = csv::Reader::from_reader(csv_text.as_bytes());
+    let header = rd.headers().unwrap().clone();
+    let col = header.iter().position(|h| h == "ttft_avg_ms").unwrap();
+    let rows: Vec<csv::StringRecord> = rd.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.len() == header.len()));
+    assert_eq!(rows[0][col].parse::<f64>().unwrap(), 1.7e308);
+    assert_eq!(rows[1][col].parse::<f64>().unwrap(), 1e-300);
+}
+
+#[test]
+fn compare_of_huge_values_stays_readable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = extreme_batch(tmp.path(), "a", 1.7e308);
+    let b = extreme_batch(tmp.path(), "b", 1.6e308);
+    let c = compare::compare(
+        &sweeper::results::collect(&a).unwrap(),
+        &sweeper::results::collect(&b).unwrap(),
+    );
+    let md = compare::render_markdown(&c).unwrap();
+    for line in md.lines() {
+        assert!(line.len() < 400, "{} chars: {line}", line.len());
+    }
+    assert!(longest_digits(&md) < 20, "{md}");
+    assert!(
+        md.contains(
+            "| concurrency=2 | TTFT avg (ms) | 1.70e308 | 1.60e308 | -1.00e307 | -5.9% | better |"
+        ),
+        "{md}"
+    );
+    assert!(md.contains("| concurrency=1.7e308 |"), "{md}");
+    let csv_text = String::from_utf8(compare::render_csv(&c).unwrap()).unwrap();
+    assert!(longest_digits(&csv_text) < 30, "{csv_text}");
+}

@@ -204,20 +204,28 @@ fn jsonl_excludes_warmup_and_counts_errors() {
 }
 
 #[test]
-fn truncated_jsonl_is_an_error_naming_file_and_line() {
+fn truncated_jsonl_skips_the_cut_line_and_all_bad_lines_are_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(fx("chat-stream", "profile_export.jsonl")).unwrap();
     let p = tmp.path().join("profile_export.jsonl");
-    // Cut in the middle of line 20, as a killed writer would leave it.
+    // Cut in the middle of line 20, as a killed writer would leave it: the 19 whole lines count.
     std::fs::write(&p, &text[..text.len() - 500]).unwrap();
+    let s = jsonl::summarize(&p, Default::default()).unwrap();
+    assert_eq!((s.lines, s.bad_lines, s.first_bad_line, s.succeeded), (20, 1, Some(20), 19));
+    let why = s.first_bad_error.unwrap();
+    assert!(why.starts_with("column ") && !why.contains("at line"), "{why}");
+    // Nothing but garbage (and a blank line): an error naming the first bad line.
+    std::fs::write(&p, "\n{not json\n[1, 2]\n").unwrap();
     let e = jsonl::summarize(&p, Default::default()).unwrap_err();
-    assert!(e.starts_with(&format!("failed to parse `{}:20`", p.display())), "{e}");
-    // Garbage in the middle.
-    let mut lines: Vec<&str> = text.lines().collect();
-    lines[6] = "{not json";
-    std::fs::write(&p, lines.join("\n")).unwrap();
-    let e = jsonl::summarize(&p, Default::default()).unwrap_err();
-    assert!(e.starts_with(&format!("failed to parse `{}:7`", p.display())), "{e}");
+    assert!(e.starts_with(&format!("failed to parse `{}:2` (column 2: ", p.display())), "{e}");
+    assert!(e.contains("none of its 2 non-empty lines is a JSON record"), "{e}");
+    assert!(e.contains("hint:"), "{e}");
+    // An empty file is no records, not an error.
+    std::fs::write(&p, "").unwrap();
+    let s = jsonl::summarize(&p, Default::default()).unwrap();
+    assert_eq!((s.lines, s.bad_lines, s.succeeded), (0, 0, 0));
+    // Unreadable I/O (a directory) stays an error.
+    assert!(jsonl::summarize(tmp.path(), Default::default()).is_err());
 }
 
 #[test]
@@ -432,4 +440,89 @@ fn jsonl_tolerates_value_shapes_it_does_not_use() {
     assert_eq!(s.total_output_tokens, 2.0);
     assert_eq!(s.error_kinds["boom"], 1);
     assert_eq!(s.error_kinds["Service Unavailable (503)"], 1);
+}
+
+/// chat-stream's JSONL with line 7 replaced by garbage, and the same file without that line.
+fn jsonl_with_a_bad_line(dir: &Path) -> (PathBuf, PathBuf) {
+    let text = std::fs::read_to_string(fx("chat-stream", "profile_export.jsonl")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 20, "fixture changed");
+    let bad = dir.join("bad").join("profile_export.jsonl");
+    let good = dir.join("good").join("profile_export.jsonl");
+    std::fs::create_dir_all(bad.parent().unwrap()).unwrap();
+    std::fs::create_dir_all(good.parent().unwrap()).unwrap();
+    lines[6] = r#"{"metadata": {"benchmark_phase": "profiling"}, "metrics": {"time_to_first_token": {"val"#;
+    std::fs::write(&bad, lines.join("\n") + "\n").unwrap();
+    lines.remove(6);
+    std::fs::write(&good, lines.join("\n") + "\n").unwrap();
+    (bad, good)
+}
+
+/// A summary as JSON without the fields that describe the file rather than its records.
+fn records_only(s: &jsonl::JsonlSummary) -> Value {
+    let mut v = serde_json::to_value(s).unwrap();
+    for k in ["lines", "bytes", "bad_lines", "first_bad_line", "first_bad_error"] {
+        v.as_object_mut().unwrap().remove(k);
+    }
+    v
+}
+
+#[test]
+fn a_bad_jsonl_line_is_skipped_and_the_rest_summarized() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (bad, good) = jsonl_with_a_bad_line(tmp.path());
+    let opts = jsonl::JsonlOptions { keep_samples: true };
+    let s = jsonl::summarize(&bad, opts).expect("one bad line does not discard the file");
+    let g = jsonl::summarize(&good, opts).unwrap();
+    assert_eq!(g.succeeded, 19);
+    // Counts, sums and percentiles are exactly those of the 19 good lines.
+    assert_eq!(records_only(&s), records_only(&g));
+    assert_eq!(s.ttft.p99, g.ttft.p99);
+    assert_eq!((s.lines, s.bad_lines, s.first_bad_line), (20, 1, Some(7)));
+    assert_eq!((g.bad_lines, g.first_bad_line), (0, None));
+}
+
+#[test]
+fn collect_warns_about_skipped_jsonl_lines_and_keeps_the_fallback() {
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = one_run_batch(tmp.path(), "chat-stream", json!({}), json!({}));
+    let run_dir = batch.join("run0");
+    // No aggregate and no CSV: the JSONL is the only source.
+    std::fs::remove_file(run_dir.join("profile_export_aiperf.json")).unwrap();
+    std::fs::remove_file(run_dir.join("profile_export_aiperf.csv")).unwrap();
+    let (bad, good) = jsonl_with_a_bad_line(tmp.path());
+    std::fs::copy(&bad, run_dir.join("profile_export.jsonl")).unwrap();
+    let run = &results::collect(&batch).unwrap().runs[0];
+    let m = run.metrics.as_ref().expect("metrics recomputed from the good lines");
+    let g = jsonl::summarize(&good, jsonl::JsonlOptions { keep_samples: true }).unwrap();
+    assert_eq!(m.value(Metric::Completed), Some(19.0));
+    assert_eq!(m.get(Metric::Ttft, Stat::P99), g.ttft.p99);
+    assert_eq!(m.get(Metric::E2el, Stat::Avg), g.e2el.avg);
+    let jl = run_dir.join("profile_export.jsonl");
+    let want = format!("`{}`: 1 of 20 lines unreadable (first at line 7", jl.display());
+    assert!(run.warnings.iter().any(|w| w.starts_with(&want)), "{want}\n{:?}", run.warnings);
+    assert!(run.warnings.iter().any(|w| w.contains("skipped")), "{:?}", run.warnings);
+    // The skipped line is a warning, not an unreadable file: only the missing aggregate is one.
+    assert!(!run.problems.iter().any(|p| p.contains("profile_export.jsonl")), "{:?}", run.problems);
+}
+
+#[test]
+fn numeric_schema_version_is_read_as_text() {
+    let mut v = json_of(&fx("chat-stream", "profile_export_aiperf.json"));
+    let p = Path::new("x/profile_export_aiperf.json");
+    v["schema_version"] = json!(99);
+    let a = aggregate_json::parse_str(&v.to_string(), p).unwrap();
+    assert_eq!(a.schema_version.as_deref(), Some("99"));
+    assert_eq!(a.warnings.len(), 1, "{:?}", a.warnings);
+    assert!(a.warnings[0].contains("unknown schema_version 99"), "{}", a.warnings[0]);
+    // A known version written as a number is known.
+    v["schema_version"] = json!(1.4);
+    let a = aggregate_json::parse_str(&v.to_string(), p).unwrap();
+    assert_eq!(a.schema_version.as_deref(), Some("1.4"));
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+    // Neither a string nor a number: said so, not "has no schema_version".
+    v["schema_version"] = json!([1, 4]);
+    let a = aggregate_json::parse_str(&v.to_string(), p).unwrap();
+    assert_eq!(a.schema_version, None);
+    assert!(a.warnings[0].contains("schema_version `[1,4]`"), "{:?}", a.warnings);
 }

@@ -24,10 +24,16 @@
 //! re-tokenizes as exactly one token, so clients that count tokens by re-tokenizing agree with
 //! `usage.completion_tokens`.
 //!
+//! # Connections (see [`conn`])
+//! A client that has not sent a request's complete headers `header_read_timeout_ms` after their
+//! first byte is disconnected (slowloris), and so is a connection with no request in flight for
+//! `idle_timeout_ms`; a streaming response, however long, is in flight.
+//!
 //! # Faults (see [`faults`]), all off by default
 //! start-up delay, seeded HTTP 500s, a required API key read from a named environment variable,
 //! dying after N answered requests, and streams that stall after K tokens.
 
+mod conn;
 mod faults;
 mod http;
 pub mod model;
@@ -40,9 +46,6 @@ use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
@@ -79,6 +82,15 @@ pub struct MockParams {
     pub default_max_tokens: u32,
     /// Largest request body accepted, in bytes; larger ones get HTTP 413.
     pub max_body_bytes: u64,
+    /// Ms a client has to finish sending a request's headers, counted from their first byte; a
+    /// slower client (slowloris) is disconnected without an answer. 0 = no limit.
+    #[schemars(range(max = 86400000))]
+    pub header_read_timeout_ms: u64,
+    /// Ms a connection may stay open with no request in flight (none being received or
+    /// answered, and no byte of the next one) before the server closes it. A streaming response
+    /// is in flight however long it runs or pauses. 0 = never closed.
+    #[schemars(range(max = 86400000))]
+    pub idle_timeout_ms: u64,
     /// Fault: ms after start during which `/health` and inference answer HTTP 503.
     pub startup_delay_ms: u64,
     /// Fault: fraction (0 to 1) of valid inference requests answered HTTP 500, chosen by `seed`.
@@ -100,6 +112,9 @@ pub struct MockParams {
     pub seed: u64,
 }
 
+/// Largest `header_read_timeout_ms` and `idle_timeout_ms`: one day.
+pub const MAX_TIMEOUT_MS: u64 = 86_400_000;
+
 impl Default for MockParams {
     fn default() -> Self {
         Self {
@@ -111,6 +126,8 @@ impl Default for MockParams {
             decode_per_seq_ms: 0.05,
             default_max_tokens: 16,
             max_body_bytes: 4 * 1024 * 1024,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
             startup_delay_ms: 0,
             error_rate: 0.0,
             stall_rate: 0.0,
@@ -173,6 +190,19 @@ impl MockParams {
                 ),
             ));
         }
+        for (name, v) in [
+            ("header_read_timeout_ms", self.header_read_timeout_ms),
+            ("idle_timeout_ms", self.idle_timeout_ms),
+        ] {
+            if v > MAX_TIMEOUT_MS {
+                out.push((
+                    name,
+                    format!(
+                        "`{name}` must be at most {MAX_TIMEOUT_MS} ms (one day; 0 = no limit), got {v}"
+                    ),
+                ));
+            }
+        }
         for (name, v) in [("error_rate", self.error_rate), ("stall_rate", self.stall_rate)] {
             if !(0.0..=1.0).contains(&v) {
                 out.push((name, format!("`{name}` must be a fraction between 0 and 1, got {v}")));
@@ -182,6 +212,14 @@ impl MockParams {
             out.push(("api_key_env", "`api_key_env` must name an environment variable".into()));
         }
         out
+    }
+
+    fn limits(&self) -> conn::Limits {
+        let ms = |v: u64| (v > 0).then(|| Duration::from_millis(v));
+        conn::Limits {
+            header_read: ms(self.header_read_timeout_ms),
+            idle: ms(self.idle_timeout_ms),
+        }
     }
 
     fn timing(&self) -> Timing {
@@ -254,6 +292,7 @@ impl MockServer {
         let p = self.params;
         reserve_file_descriptors(&listener);
         let engine = Engine::start(p.timing()).map_err(MockServerError::Engine)?;
+        let limits = p.limits();
         let faults = Faults::new(FaultConfig {
             startup_delay: Duration::from_millis(p.startup_delay_ms),
             error_rate: p.error_rate,
@@ -276,20 +315,7 @@ impl MockServer {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => {
                         let _ = stream.set_nodelay(true);
-                        let shared = Arc::clone(&shared);
-                        let mut stop = stop_rx.clone();
-                        conns.spawn(async move {
-                            let service = service_fn(move |req| http::handle(req, Arc::clone(&shared)));
-                            let conn = http1::Builder::new()
-                                .timer(TokioTimer::new())
-                                .serve_connection(TokioIo::new(stream), service);
-                            tokio::pin!(conn);
-                            tokio::select! {
-                                _ = conn.as_mut() => return,
-                                _ = stop.changed() => conn.as_mut().graceful_shutdown(),
-                            }
-                            let _ = conn.await;
-                        });
+                        conns.spawn(conn::serve(stream, Arc::clone(&shared), limits, stop_rx.clone()));
                     }
                     // Out of file descriptors or a connection reset before accept: keep serving.
                     Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -505,9 +531,15 @@ mod tests {
             MockParams { error_rate: 1.5, ..MockParams::default() },
             MockParams { decode_base_ms: f64::NAN, ..MockParams::default() },
             MockParams { prefill_base_ms: -1.0, ..MockParams::default() },
+            MockParams { header_read_timeout_ms: MAX_TIMEOUT_MS + 1, ..MockParams::default() },
+            MockParams { idle_timeout_ms: u64::MAX, ..MockParams::default() },
         ];
         for p in bad {
             assert!(p.validate().is_err(), "{p:?}");
         }
+        let off =
+            MockParams { header_read_timeout_ms: 0, idle_timeout_ms: 0, ..MockParams::default() };
+        assert!(off.validate().is_ok());
+        assert_eq!(off.limits(), conn::Limits { header_read: None, idle: None });
     }
 }

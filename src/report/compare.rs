@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::template;
+use super::{number, template};
 use crate::config::options::canonical;
 use crate::metrics::{Direction, Metric, Shape, Stat};
 use crate::results::{BatchResults, RunResult};
@@ -68,7 +68,7 @@ fn key(run: &RunResult) -> BTreeMap<String, String> {
             let v = match v {
                 serde_json::Value::String(s) => s.clone(),
                 serde_json::Value::Number(n) => {
-                    n.as_f64().map(|f| f.to_string()).unwrap_or_else(|| n.to_string())
+                    n.as_f64().map(number::exact).unwrap_or_else(|| n.to_string())
                 }
                 other => other.to_string(),
             };
@@ -142,7 +142,7 @@ pub fn render_csv(c: &Comparison) -> Result<Vec<u8>, String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(["combination", "metric", "a", "b", "change", "change_pct", "verdict"])
         .map_err(err)?;
-    let cell = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+    let cell = |v: Option<f64>| v.map(number::exact).unwrap_or_default();
     for r in &c.rows {
         w.write_record([
             r.combination.clone(),

@@ -1,11 +1,12 @@
 //! `summary.csv`: one row per combination, parameters as columns (sorted), then load point and
 //! metrics; empty cells for missing values. Ready for `pandas.read_csv`.
 
-use super::Report;
+use super::{Report, number};
 use crate::metrics::{self, Stat};
 
+/// Full precision; an exponent for huge and tiny values (`1.7e308`, see [`number::exact`]).
 fn cell(v: Option<f64>) -> String {
-    v.filter(|x| x.is_finite()).map(|x| x.to_string()).unwrap_or_default()
+    v.filter(|x| x.is_finite()).map(number::exact).unwrap_or_default()
 }
 
 /// The CSV bytes.

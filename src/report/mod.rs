@@ -9,6 +9,7 @@ pub mod csv;
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod number;
 pub mod svg;
 pub mod targets;
 mod template;

@@ -3,6 +3,8 @@
 
 use std::fmt::Write;
 
+use super::number;
+
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -51,8 +53,10 @@ pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn nice_step(range: f64) -> f64 {
-    let raw = range / 5.0;
+/// A round step (1, 2 or 5 times a power of ten) that cuts `lo..hi` into about five. Computed
+/// from `hi / 5 - lo / 5`, which is finite for any finite `lo` and `hi`.
+fn nice_step(lo: f64, hi: f64) -> f64 {
+    let raw = hi / 5.0 - lo / 5.0;
     let mag = 10f64.powf(raw.log10().floor());
     let f = raw / mag;
     let n = if f < 1.5 {
@@ -67,8 +71,29 @@ fn nice_step(range: f64) -> f64 {
     n * mag
 }
 
+/// Where `v` lies between `lo` and `hi` (0 to 1), without overflowing where `hi - lo` would
+/// (`-1.7e308..1.7e308`): halving is exact, so ordinary values get the same result as
+/// `(v - lo) / (hi - lo)`.
+fn frac(v: f64, lo: f64, hi: f64) -> f64 {
+    (v / 2.0 - lo / 2.0) / (hi / 2.0 - lo / 2.0)
+}
+
+/// `v` clamped to the finite range (an axis end rounded past `f64::MAX` stays drawable).
+fn finite(v: f64) -> f64 {
+    v.clamp(f64::MIN, f64::MAX)
+}
+
+/// `lo..hi` widened around a single value (`lo == hi`, or closer than `hi` can tell apart): by 1
+/// for ordinary values, by half the value where 1 is below its precision.
+fn widen(lo: f64, hi: f64) -> (f64, f64) {
+    let w = if lo.abs().max(hi.abs()) < 1e12 { 1.0 } else { lo.abs().max(hi.abs()) / 2.0 };
+    (finite(lo - w), finite(hi + w))
+}
+
 fn fmt_tick(v: f64) -> String {
-    if v.abs() >= 1000.0 || v.fract().abs() < 1e-9 {
+    if !number::is_ordinary(v) {
+        number::fixed(v, 0)
+    } else if v.abs() >= 1000.0 || v.fract().abs() < 1e-9 {
         format!("{v:.0}")
     } else if v.abs() >= 1.0 {
         format!("{v:.1}")
@@ -128,29 +153,29 @@ impl Chart {
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(tx(p.0)), b.max(tx(p.0))));
         let mut y1 = pts.iter().fold(f64::NEG_INFINITY, |a, p| a.max(p.1));
         let mut y0 = pts.iter().fold(f64::INFINITY, |a, p| a.min(p.1)).min(0.0);
-        if x1 - x0 < 1e-12 {
-            x0 -= 1.0;
-            x1 += 1.0;
+        // Every axis computation below stays finite for any finite input, up to +-f64::MAX.
+        if x1 / 2.0 - x0 / 2.0 < 0.5e-12 {
+            (x0, x1) = widen(x0, x1);
         }
-        if y1 - y0 < 1e-12 {
-            y1 = y0 + 1.0;
+        if y1 / 2.0 - y0 / 2.0 < 0.5e-12 {
+            (_, y1) = widen(y0, y1);
         }
-        let ystep = nice_step(y1 - y0);
-        y1 = (y1 / ystep).ceil() * ystep;
-        y0 = (y0 / ystep).floor() * ystep;
+        let ystep = nice_step(y0, y1);
+        y1 = finite((y1 / ystep).ceil() * ystep);
+        y0 = finite((y0 / ystep).floor() * ystep);
         let pw = W - LEFT - RIGHT;
         let ph = H - TOP - BOTTOM;
-        let xpad = (x1 - x0) * 0.04;
-        let (x0, x1) = (x0 - xpad, x1 + xpad);
-        let px = |x: f64| LEFT + (tx(x) - x0) / (x1 - x0) * pw;
-        let py = |y: f64| TOP + ph - (y - y0) / (y1 - y0) * ph;
+        let xpad = (x1 / 2.0 - x0 / 2.0) * 0.08;
+        let (x0, x1) = (finite(x0 - xpad), finite(x1 + xpad));
+        let px = |x: f64| LEFT + frac(tx(x), x0, x1) * pw;
+        let py = |y: f64| TOP + ph - frac(y, y0, y1) * ph;
         // Grid and y ticks.
         // Tick loops are capped: with huge values a small step may not move `y` at all.
         let mut y = y0;
         let mut ticks = 0;
-        while y <= y1 + ystep * 1e-6 && ticks < 30 {
+        while y.is_finite() && y <= y1 + ystep * 1e-6 && ticks < 30 {
             ticks += 1;
-            let yy = TOP + ph - (y - y0) / (y1 - y0) * ph;
+            let yy = py(y);
             let _ = write!(
                 s,
                 r##"<line x1="{LEFT}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#e5e5e5"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#333">{}</text>"##,
@@ -163,10 +188,16 @@ impl Chart {
         }
         // X ticks.
         let xticks: Vec<f64> = if self.log_x {
+            // Powers of two; every k-th when the axis spans more than 12 octaves.
             let (a, b) = ((x0.ceil()) as i32, (x1.floor()) as i32);
-            (a..=b).take(30).map(|e| 2f64.powi(e)).collect()
+            let every = usize::try_from(b.saturating_sub(a)).unwrap_or(0).div_ceil(12).max(1);
+            (a..=b)
+                .step_by(every)
+                .map(|e| 2f64.powi(e))
+                .filter(|x| x.is_finite() && *x > 0.0)
+                .collect()
         } else {
-            let step = nice_step(x1 - x0);
+            let step = nice_step(x0, x1);
             let mut v = Vec::new();
             let mut x = (x0 / step).ceil() * step;
             while x <= x1 && v.len() < 30 {
@@ -275,6 +306,45 @@ fn truncate(s: &str, n: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The longest run of consecutive ASCII digits in `s`.
+    fn longest_digits(s: &str) -> usize {
+        s.split(|c: char| !c.is_ascii_digit()).map(str::len).max().unwrap_or(0)
+    }
+
+    #[test]
+    fn extreme_values_draw_finite_coordinates_and_short_labels() {
+        let series = |points: Vec<(f64, f64)>| Series {
+            name: "s".into(),
+            points,
+            style: Style::Line,
+            color: 0,
+        };
+        let cases = [
+            (false, vec![(1.0, 1.7e308), (2.0, -1.7e308), (3.0, 1e-300)]),
+            (false, vec![(-1.7e308, 1.0), (1.7e308, 2.0)]),
+            (false, vec![(1.7e308, -1.7e308)]),
+            (false, vec![(f64::MAX, f64::MAX), (f64::MAX, f64::MAX)]),
+            (true, vec![(1.0, 5.0), (1.7e308, 6.0), (f64::MIN_POSITIVE, 7.0)]),
+            (false, vec![(1e-300, 2e-300), (3e-300, 4e-300)]),
+        ];
+        for (log_x, points) in cases {
+            let chart = Chart {
+                id: "c".into(),
+                title: "t".into(),
+                x_label: "x".into(),
+                y_label: "y".into(),
+                log_x,
+                series: vec![series(points.clone())],
+            };
+            let svg = chart.render();
+            assert!(longest_digits(&svg) < 20, "{points:?}: {svg}");
+            for bad in ["NaN", "inf"] {
+                assert!(!svg.contains(bad), "{points:?}: `{bad}` in {svg}");
+            }
+            assert!(svg.contains("<circle"), "{points:?}: no point drawn in {svg}");
+        }
+    }
 
     #[test]
     fn pareto_front_keeps_undominated_points() {

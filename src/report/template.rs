@@ -2,27 +2,33 @@
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
-/// `{{ x | num(2) }}`: a number with `digits` decimals, `-` for none/undefined.
+use super::number;
+
+/// Most decimals a template may ask for (more would only print noise).
+const MAX_DIGITS: usize = 12;
+
+/// `{{ x | num(2) }}`: a number with `digits` decimals (`1.70e308` beyond the ordinary range, see
+/// [`number::fixed`]), `-` for none/undefined.
 fn num(v: Value, digits: Option<usize>) -> String {
     match f64::try_from(v.clone()) {
-        Ok(x) if x.is_finite() => format!("{x:.*}", digits.unwrap_or(1)),
+        Ok(x) if x.is_finite() => number::fixed(x, digits.unwrap_or(1).min(MAX_DIGITS)),
         _ if v.is_none() || v.is_undefined() => "-".into(),
         _ => v.to_string(),
     }
 }
 
-/// `{{ x | signed(1) }}`: `+1.5`, `-0.3`, `-` for none.
+/// `{{ x | signed(1) }}`: `+1.5`, `-0.3`, `+1.70e308`, `-` for none.
 fn signed(v: Value, digits: Option<usize>) -> String {
     match f64::try_from(v) {
-        Ok(x) if x.is_finite() => format!("{x:+.*}", digits.unwrap_or(1)),
+        Ok(x) if x.is_finite() => number::signed(x, digits.unwrap_or(1).min(MAX_DIGITS)),
         _ => "-".into(),
     }
 }
 
-/// `{{ ratio | pct }}`: `0.25` -> `25%`.
+/// `{{ ratio | pct }}`: `0.25` -> `25%`, `1e300` -> `1.00e302%`.
 fn pct(v: Value) -> String {
     match f64::try_from(v) {
-        Ok(x) if x.is_finite() => format!("{}%", (x * 1000.0).round() / 10.0),
+        Ok(x) if x.is_finite() => number::percent(x),
         _ => "-".into(),
     }
 }

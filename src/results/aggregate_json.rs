@@ -113,9 +113,25 @@ pub fn parse_str(text: &str, path: &Path) -> Result<AggregateExport, String> {
         ));
     };
     let mut out = AggregateExport::default();
+    // A schema_version that is there but neither a string nor a number (warned about once).
+    let mut mistyped_schema = false;
     for (key, v) in map {
         match key.as_str() {
-            "schema_version" => out.schema_version = v.as_str().map(str::to_owned),
+            "schema_version" => match v {
+                Value::String(t) => out.schema_version = Some(t),
+                // Written as a number (`99`, `1.4`): the same version as its text.
+                Value::Number(n) => out.schema_version = Some(n.to_string()),
+                Value::Null => {}
+                other => {
+                    out.warnings.push(format!(
+                        "`{}` has schema_version `{}`, neither a string nor a number; reading it \
+                         as an unknown version",
+                        path.display(),
+                        truncated(&other.to_string(), 40)
+                    ));
+                    mistyped_schema = true;
+                }
+            },
             "aiperf_version" => out.aiperf_version = v.as_str().map(str::to_owned),
             "benchmark_id" => out.benchmark_id = v.as_str().map(str::to_owned),
             "input_config" => out.input_config = Some(v),
@@ -152,12 +168,19 @@ pub fn parse_str(text: &str, path: &Path) -> Result<AggregateExport, String> {
     match out.schema_version.as_deref() {
         Some(v) if KNOWN_SCHEMA_VERSIONS.contains(&v) => {}
         Some(v) => out.warnings.push(format!(
-            "`{}` has schema_version {v}, which sweeper was not checked against (known: {}); \
-             reading it anyway",
+            "`{}` has unknown schema_version {}, which sweeper was not checked against (known: \
+             {}); reading it anyway",
             path.display(),
+            truncated(v, 40),
             KNOWN_SCHEMA_VERSIONS.join(", ")
         )),
+        None if mistyped_schema => {}
         None => out.warnings.push(format!("`{}` has no schema_version", path.display())),
     }
     Ok(out)
+}
+
+/// `s` cut to `n` characters (with `…`), so that a hostile value cannot fill a warning.
+fn truncated(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_owned() } else { s.chars().take(n).chain(['…']).collect() }
 }

@@ -1,5 +1,7 @@
 //! `profile_export.jsonl`: aiperf's per-request records, read as a stream (one line at a time,
-//! one reused buffer), warmup records excluded, error records counted.
+//! one reused buffer), warmup records excluded, error records counted, unparsable lines skipped
+//! and counted (a truncated last line, a corrupt record), so one bad line does not discard the
+//! thousands of good ones.
 //!
 //! Memory: the reader holds one line. The summary holds running sums (constant memory) and,
 //! only when [`JsonlOptions::keep_samples`] is set, one `f64` per request per latency metric
@@ -197,9 +199,14 @@ pub struct JsonlOptions {
 /// Everything the stream yields. Latencies in ms, as aiperf writes them.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct JsonlSummary {
-    /// Lines read (including warmup and blank lines).
+    /// Lines read (including warmup, blank and unparsable lines).
     pub lines: u64,
     pub bytes: u64,
+    /// Lines that are not a JSON record (skipped: nothing else counts them).
+    pub bad_lines: u64,
+    /// The first such line's number (1-based) and why it did not parse.
+    pub first_bad_line: Option<u64>,
+    pub first_bad_error: Option<String>,
     /// Profiling records that succeeded.
     pub succeeded: u64,
     /// Profiling records with an `error`.
@@ -221,8 +228,13 @@ pub struct JsonlSummary {
     pub e2el: Summary,
 }
 
-/// Streams `path` and summarizes it. A line that is not valid JSON (a truncated file, say) is an
-/// error naming `file:line`.
+/// Streams `path` and summarizes it. A line that is not a JSON record (the cut last line of a
+/// killed writer, say) is skipped and counted in [`JsonlSummary::bad_lines`]; the caller decides
+/// how to report it.
+///
+/// # Errors
+/// The file cannot be opened or read, or it has lines and none of them is a record (an error
+/// naming the first bad `file:line`).
 pub fn summarize(path: &Path, opts: JsonlOptions) -> Result<JsonlSummary, String> {
     let file = std::fs::File::open(path)
         .map_err(|e| format!("failed to open `{}`: {e}", path.display()))?;
@@ -231,6 +243,8 @@ pub fn summarize(path: &Path, opts: JsonlOptions) -> Result<JsonlSummary, String
     // ttft, tpot, itl, e2el
     let mut samples: Vec<Samples> = (0..4).map(|_| Samples::new(opts.keep_samples)).collect();
     let mut buf = Vec::with_capacity(64 * 1024);
+    // Lines that parsed.
+    let mut records = 0u64;
     loop {
         buf.clear();
         let n = reader
@@ -245,15 +259,21 @@ pub fn summarize(path: &Path, opts: JsonlOptions) -> Result<JsonlSummary, String
         if line.is_empty() {
             continue;
         }
-        let rec: Line<'_> = serde_json::from_slice(line).map_err(|e| {
-            format!(
-                "failed to parse `{}:{}` (column {}): {e}\nhint: the file is truncated or corrupt; \
-                 the aggregate `profile_export_aiperf.json` may still be usable",
-                path.display(),
-                s.lines,
-                e.column()
-            )
-        })?;
+        let rec: Line<'_> = match serde_json::from_slice(line) {
+            Ok(r) => r,
+            Err(e) => {
+                s.bad_lines += 1;
+                if s.first_bad_line.is_none() {
+                    // serde_json ends its message with "at line 1 column N": the line is ours.
+                    let text = e.to_string();
+                    let why = text.rsplit_once(" at line ").map_or(text.as_str(), |(w, _)| w);
+                    s.first_bad_line = Some(s.lines);
+                    s.first_bad_error = Some(format!("column {}: {why}", e.column()));
+                }
+                continue;
+            }
+        };
+        records += 1;
         if rec.metadata.benchmark_phase.as_deref() == Some("warmup") {
             s.warmup += 1;
             continue;
@@ -291,6 +311,17 @@ pub fn summarize(path: &Path, opts: JsonlOptions) -> Result<JsonlSummary, String
         if let Some(x) = m.request_latency.value.one() {
             samples[3].push(x);
         }
+    }
+    if records == 0
+        && let (Some(line), Some(why)) = (s.first_bad_line, &s.first_bad_error)
+    {
+        return Err(format!(
+            "failed to parse `{}:{line}` ({why}); none of its {} non-empty lines is a JSON record\n\
+             hint: the file is truncated or corrupt; the aggregate `profile_export_aiperf.json` \
+             may still be usable",
+            path.display(),
+            s.bad_lines
+        ));
     }
     let mut it = samples.into_iter().map(Samples::finish);
     s.ttft = it.next().unwrap_or_default();

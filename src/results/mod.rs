@@ -562,6 +562,16 @@ fn load_run(batch_dir: &Path, e: &Entry, manifest: Option<&records::ManifestEntr
         if jl.exists() {
             match jsonl::summarize(&jl, jsonl::JsonlOptions { keep_samples: true }) {
                 Ok(s) => {
+                    if let Some(line) = s.first_bad_line {
+                        warnings.push(format!(
+                            "`{}`: {} of {} lines unreadable (first at line {line}, {}), skipped; \
+                             its figures are of the other lines",
+                            jl.display(),
+                            s.bad_lines,
+                            s.lines,
+                            s.first_bad_error.as_deref().unwrap_or("not JSON")
+                        ));
+                    }
                     for (k, n) in &s.error_kinds {
                         error_lines.push(format!("{k}: {n}"));
                     }
