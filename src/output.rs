@@ -75,9 +75,11 @@ pub fn hms(secs: f64) -> String {
     format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }
 
-/// Reports are rendered at most this often while a sweep runs (and always at its end), so their
-/// cost per run does not grow with the batch.
+/// Reports are rendered at most this often while a sweep runs (and always at its end).
 const MIN_RENDER_INTERVAL: Duration = Duration::from_secs(2);
+/// ... and at least this many times their own render time apart, so that rendering (which grows
+/// with the batch) takes at most about 2% of the time: the cost per run does not grow with it.
+const RENDER_SPACING: u32 = 50;
 
 /// Keeps the reports of a running batch current: after every run, that run's results are read
 /// (only that run), its standardized JSON written, and the batch reports rendered from memory
@@ -87,7 +89,7 @@ struct LiveReports {
     dir: Option<PathBuf>,
     results: Option<BatchResults>,
     last_render: Option<Instant>,
-    /// How long the last render took: renders are spaced at least 10x that apart.
+    /// How long the last render took: renders are spaced at least [`RENDER_SPACING`]x apart.
     last_cost: Duration,
 }
 
@@ -110,9 +112,9 @@ impl LiveReports {
         {
             warnings.push(e);
         }
-        let due = self
-            .last_render
-            .is_none_or(|t| t.elapsed() >= MIN_RENDER_INTERVAL.max(self.last_cost * 10));
+        let due = self.last_render.is_none_or(|t| {
+            t.elapsed() >= MIN_RENDER_INTERVAL.max(self.last_cost * RENDER_SPACING)
+        });
         if due {
             let start = Instant::now();
             if let Err(e) = report::render_results(results, None) {

@@ -217,8 +217,13 @@ impl Batch {
     pub fn write_manifest(&mut self) -> Result<(), BatchError> {
         self.manifest.updated_at = now();
         let path = self.dir.join(records::MANIFEST_FILE);
-        records::write_json_atomic(&path, &self.manifest)
-            .map_err(|source| BatchError::Write { path, source })
+        // Compact: it is rewritten twice per run, and its size grows with the batch.
+        let mut bytes = serde_json::to_vec(&self.manifest).map_err(|e| BatchError::Write {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        bytes.push(b'\n');
+        records::write_atomic(&path, &bytes).map_err(|source| BatchError::Write { path, source })
     }
 
     /// Writes `run_metadata.json` and marks the combination `running` in the manifest.

@@ -25,9 +25,54 @@ pub const BATCH_ENV: &str = "SWEEPER_BATCH_DIR";
 pub const SUBCOMMAND: &str = "__supervise";
 
 static PARENT_DIED: AtomicBool = AtomicBool::new(false);
+/// Write end of a pipe the death handler writes to, so the wait below wakes at once.
+static WAKE_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
 
 extern "C" fn on_parent_death(_: libc::c_int) {
     PARENT_DIED.store(true, Ordering::SeqCst);
+    let fd = WAKE_FD.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: write(2) is async-signal-safe; one byte from a static buffer.
+        unsafe {
+            libc::write(fd, b"x".as_ptr().cast(), 1);
+        }
+    }
+}
+
+/// Waits until the child `pid` may have exited or sweeper died (a pidfd and the wake pipe in one
+/// poll: no latency, no busy loop); falls back to a 20 ms sleep where pidfds are missing.
+struct Waiter {
+    pidfd: i32,
+    wake: i32,
+}
+
+impl Waiter {
+    fn new(pid: u32) -> Self {
+        let mut fds = [-1i32; 2];
+        // SAFETY: pipe2 fills a two-int array; pidfd_open takes a pid and flags only.
+        let pidfd = unsafe {
+            if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) == 0 {
+                WAKE_FD.store(fds[1], Ordering::SeqCst);
+            }
+            i32::try_from(libc::syscall(libc::SYS_pidfd_open, pid, 0)).unwrap_or(-1)
+        };
+        Waiter { pidfd, wake: fds[0] }
+    }
+
+    fn wait(&self) {
+        if self.pidfd < 0 || self.wake < 0 {
+            std::thread::sleep(Duration::from_millis(20));
+            return;
+        }
+        let mut fds = [
+            libc::pollfd { fd: self.pidfd, events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: self.wake, events: libc::POLLIN, revents: 0 },
+        ];
+        // SAFETY: poll on two valid descriptors; a 1 s timeout re-checks the flags anyway.
+        unsafe {
+            libc::poll(fds.as_mut_ptr(), 2, 1000);
+        }
+    }
 }
 
 extern "C" fn on_stop_request(_: libc::c_int) {
@@ -166,6 +211,7 @@ pub fn main(args: &[String]) -> u8 {
             return 127;
         }
     };
+    let waiter = Waiter::new(child.id());
     let status = loop {
         if PARENT_DIED.load(Ordering::SeqCst) {
             stop_group(a.grace, Some(&mut child));
@@ -176,7 +222,7 @@ pub fn main(args: &[String]) -> u8 {
         }
         match child.try_wait() {
             Ok(Some(st)) => break st,
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => waiter.wait(),
             Err(_) => break std::process::ExitStatus::default(),
         }
     };
