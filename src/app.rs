@@ -301,13 +301,16 @@ pub fn dry_run_text(cfg: &Config, plan: &Plan, verbose: bool) -> String {
     let _ = writeln!(out);
     for sid in &servers {
         let Some(c) = plan.combinations.iter().find(|c| c.server_id == *sid) else { continue };
-        let health =
-            c.merged.get("health_check_endpoint").and_then(|v| v.as_str()).unwrap_or("/v1/models");
+        let health = plan::server::health(
+            c.server.as_ref(),
+            c.merged.get("health_check_endpoint").and_then(|v| v.as_str()),
+        )
+        .describe();
         match &c.server {
             None => {
                 let _ = writeln!(
                     out,
-                    "{sid}: external server at {} (health: GET {health})",
+                    "{sid}: external server at {} (health: {health})",
                     c.url().unwrap_or_default()
                 );
             }
@@ -315,7 +318,7 @@ pub fn dry_run_text(cfg: &Config, plan: &Plan, verbose: bool) -> String {
                 None => {
                     let _ = writeln!(
                         out,
-                        "{sid}: external server at {} (health: GET {health})",
+                        "{sid}: external server at {} (health: {health})",
                         c.url().unwrap_or_default()
                     );
                 }
@@ -336,9 +339,9 @@ pub fn dry_run_text(cfg: &Config, plan: &Plan, verbose: bool) -> String {
                     let _ = writeln!(out, "    {line}");
                     let _ = writeln!(
                         out,
-                        "    health: GET {}{} within {}s",
+                        "    health: {} at {} within {}s",
+                        health,
                         l.url.as_deref().unwrap_or("http://127.0.0.1:<port>"),
-                        l.health_path,
                         l.startup_timeout_s
                     );
                 }

@@ -861,3 +861,46 @@ fn tampered_records_are_refused_and_nothing_outside_the_batch_is_touched() {
     assert_eq!(code, Some(2), "{log}");
     assert!(log.contains("plans different combinations"), "{log}");
 }
+
+/// With no health path configured, sweeper probes `/v1/models`, `/health`, `/v1/rails/configs`:
+/// a NeMo Guardrails server (only `/v1/rails/configs`) is ready at once; a server that serves
+/// none of them (only `/v1/chat/completions`) is used with a warning naming what was tried and
+/// what came back; an explicit path stays strict.
+#[test]
+fn health_probe_list_without_a_configured_path() {
+    let script = root().join("tests/fixtures/bin/one-path-server.py");
+    for (only, ready_quietly) in [("/v1/rails/configs", true), ("/v1/chat/completions", false)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let server = format!("[python3, {}, \"{port}\", \"{only}\"]", script.display());
+        let yaml = std::fs::read_to_string(config(tmp.path(), &server, port, 30, ""))
+            .unwrap()
+            .replace("  health_path: /\n", "");
+        let cfg = tmp.path().join("probe.yaml");
+        std::fs::write(&cfg, &yaml).unwrap();
+        let dry = sweeper().arg("-c").arg(&cfg).arg("--dry-run").output().unwrap();
+        assert!(
+            text(&dry).contains("the first 2xx of GET /v1/models, /health, /v1/rails/configs"),
+            "{}",
+            text(&dry)
+        );
+        let out = fake_sweep(&cfg, tmp.path()).output().unwrap();
+        let log = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{only}: {log}");
+        let warned = log.contains("none of the usual ones answered 2xx");
+        assert_eq!(warned, !ready_quietly, "{only}: {log}");
+        if warned {
+            assert!(
+                log.contains("GET /v1/models: HTTP 404, GET /health: HTTP 404, GET /v1/rails/configs: HTTP 404"),
+                "{log}"
+            );
+        }
+        // An explicit path is strict: a 404 there is never ready.
+        let strict = yaml.replace("  stop_grace_s: 2\n", "  stop_grace_s: 2\n  health_path: /health\n")
+            .replace("startup_timeout_s: 60", "startup_timeout_s: 2");
+        std::fs::write(&cfg, strict).unwrap();
+        let out = fake_sweep(&cfg, tmp.path()).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains("server not ready: GET /health until 2xx"), "{}", text(&out));
+    }
+}

@@ -61,7 +61,9 @@ server:
         ]
     );
     assert_eq!(l.container.as_deref(), Some("sweeper-ucx-server-0"));
-    assert_eq!(l.health_path, "/health");
+    // No health path configured: the probe list decides (see plan::server::health).
+    assert_eq!(l.health_path, None);
+    assert_eq!(plan::server::health(c.server.as_ref(), None), plan::server::Health::Probe);
     // aiperf is pointed at the server's URL.
     let argv = plan::argv::render(&c.args, &Default::default());
     let i = argv.iter().position(|a| a == "--url").unwrap();
@@ -149,5 +151,8 @@ fn docker_dry_run_prints_the_exact_command() {
         ),
         "{t}"
     );
-    assert!(t.contains("health: GET http://127.0.0.1:8000/health within 600s"), "{t}");
+    assert!(
+        t.contains("health: the first 2xx of GET /v1/models, /health, /v1/rails/configs (no health path configured; answered without 2xx: go on with a warning) at http://127.0.0.1:8000 within 600s"),
+        "{t}"
+    );
 }

@@ -89,7 +89,9 @@ pub enum ServerConfig {
         /// Base URL; default: base_config.url.
         #[serde(default)]
         url: Option<String>,
-        /// Path to GET before running; default: base_config.health_check_endpoint or `/v1/models`.
+        /// Path to GET until it answers 2xx. Default: base_config.health_check_endpoint, else
+        /// the first of `/v1/models`, `/health`, `/v1/rails/configs` to answer 2xx (a server that
+        /// answers none with 2xx, and none with 503, is used with a warning).
         #[serde(default)]
         health_path: Option<String>,
         /// Seconds to wait for the health check to pass.
@@ -110,9 +112,10 @@ pub enum ServerConfig {
         cwd: Option<PathBuf>,
         /// Base URL the server listens on (aiperf's `--url` defaults to it).
         url: String,
-        /// Path polled until it answers 2xx.
-        #[serde(default = "default_health_path")]
-        health_path: String,
+        /// Path polled until it answers 2xx. Default: base_config.health_check_endpoint, else the
+        /// first of `/v1/models`, `/health`, `/v1/rails/configs` to answer 2xx.
+        #[serde(default)]
+        health_path: Option<String>,
         /// Seconds to wait for health after start.
         #[serde(default = "default_startup_timeout")]
         #[schemars(range(min = 0.0))]
@@ -152,8 +155,9 @@ pub enum ServerConfig {
         docker_bin: String,
         /// Base URL the server is reachable at from the host.
         url: String,
-        #[serde(default = "default_health_path")]
-        health_path: String,
+        /// Path polled until it answers 2xx (default: as for a `command` server).
+        #[serde(default)]
+        health_path: Option<String>,
         #[serde(default = "default_startup_timeout")]
         #[schemars(range(min = 0.0))]
         startup_timeout_s: f64,
@@ -179,8 +183,9 @@ pub enum ServerConfig {
         /// Base URL of the vLLM server it starts.
         #[serde(default = "default_tt_url")]
         url: String,
-        #[serde(default = "default_health_path")]
-        health_path: String,
+        /// Path polled until it answers 2xx (default: as for a `command` server).
+        #[serde(default)]
+        health_path: Option<String>,
         /// Model loading on device takes long: default one hour.
         #[serde(default = "default_tt_startup_timeout")]
         #[schemars(range(min = 0.0))]
@@ -204,9 +209,6 @@ fn default_tt_startup_timeout() -> f64 {
 }
 fn default_stop_grace() -> f64 {
     10.0
-}
-fn default_health_path() -> String {
-    "/health".into()
 }
 fn default_docker() -> String {
     "docker".into()

@@ -20,9 +20,57 @@ pub struct Launch {
     pub container: Option<String>,
     /// Base URL the server will answer on (`None` for the mock until its port is known).
     pub url: Option<String>,
-    pub health_path: String,
+    /// The health path the server section names (`None`: see [`health`]).
+    pub health_path: Option<String>,
     pub startup_timeout_s: f64,
     pub stop_grace_s: f64,
+}
+
+/// Paths probed, in order, when no health path is configured: OpenAI-compatible servers,
+/// vLLM and most gateways, and NeMo Guardrails (the NeMo runner's default).
+pub const PROBE_PATHS: [&str; 3] = ["/v1/models", "/health", "/v1/rails/configs"];
+
+/// How a server's readiness is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// GET this path until it answers 2xx (configured: strict).
+    Path(String),
+    /// Nothing configured: the first of [`PROBE_PATHS`] to answer 2xx means ready; a server
+    /// that answers HTTP on all of them without 2xx (and without 503, "not ready") is used with
+    /// a warning; only while nothing answers (refused, timeout) is it waited for.
+    Probe,
+}
+
+impl Health {
+    /// For `--dry-run` and messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Health::Path(p) => format!("GET {p} until 2xx"),
+            Health::Probe => format!(
+                "the first 2xx of GET {} (no health path configured; answered without 2xx: go on with a warning)",
+                PROBE_PATHS.join(", ")
+            ),
+        }
+    }
+}
+
+/// The health check of a combination's server: the server section's `health_path`, else
+/// base_config's `health_check_endpoint` (the NeMo runner's key), else the probe list.
+pub fn health(server: Option<&ServerConfig>, health_check_endpoint: Option<&str>) -> Health {
+    let configured = match server {
+        Some(ServerConfig::Mock(_)) => Some("/health".to_owned()),
+        Some(
+            ServerConfig::External { health_path, .. }
+            | ServerConfig::Command { health_path, .. }
+            | ServerConfig::Docker { health_path, .. }
+            | ServerConfig::TtInferenceServer { health_path, .. },
+        ) => health_path.clone(),
+        None => None,
+    };
+    match configured.or_else(|| health_check_endpoint.map(str::to_owned)) {
+        Some(p) => Health::Path(p),
+        None => Health::Probe,
+    }
 }
 
 /// A docker container name from the batch name and server id.
@@ -179,7 +227,7 @@ pub fn launch(
                 cwd: None,
                 container: None,
                 url: None,
-                health_path: "/health".into(),
+                health_path: Some("/health".into()),
                 startup_timeout_s: 60.0,
                 stop_grace_s: 5.0,
             })

@@ -15,15 +15,14 @@ use super::signals::Groups;
 use super::supervise::Supervision;
 use crate::config::ServerConfig;
 use crate::plan::Combination;
-use crate::plan::server::Launch;
+use crate::plan::server::{Health, Launch, PROBE_PATHS};
 use crate::redact::Redactor;
 
 /// A running (or external) server.
 pub struct Server {
     pub id: String,
     pub url: String,
-    pub health_url: String,
-    health_path: String,
+    health: Health,
     child: Option<(Child, i32)>,
     pub log: Option<PathBuf>,
     /// Where this start's output begins in `log` (earlier starts' output comes before).
@@ -38,12 +37,11 @@ pub struct ServerError(pub String);
 
 impl Server {
     /// A server that is already up (`external`): nothing to start or stop.
-    pub fn external(id: &str, url: &str, health_path: &str) -> Self {
+    pub fn external(id: &str, url: &str, health: Health) -> Self {
         Self {
             id: id.to_owned(),
             url: url.to_owned(),
-            health_url: join_url(url, health_path),
-            health_path: health_path.to_owned(),
+            health,
             child: None,
             log: None,
             log_start: 0,
@@ -59,6 +57,7 @@ impl Server {
         id: &str,
         launch: &Launch,
         url: &str,
+        health: Health,
         log: &Path,
         sup: &Supervision,
     ) -> Result<Self, ServerError> {
@@ -107,8 +106,7 @@ impl Server {
         Ok(Self {
             id: id.to_owned(),
             url: url.to_owned(),
-            health_url: join_url(url, &launch.health_path),
-            health_path: launch.health_path.clone(),
+            health,
             child: Some((child, pgid)),
             log: Some(log.to_path_buf()),
             log_start,
@@ -117,18 +115,24 @@ impl Server {
         })
     }
 
-    /// Polls health until 2xx. Fails at once when the process exits, or after `timeout`.
-    /// `bearer` is sent as `Authorization: Bearer ...` (hosted endpoints answer 401 without it).
+    /// Polls health until it says ready (see [`Health`]). Fails at once when the process
+    /// exits, or after `timeout`. `bearer` is sent as `Authorization: Bearer ...` (hosted
+    /// endpoints answer 401 without it). `Ok` holds the time it took and, when the server was
+    /// found up without a healthy answer, a warning saying what was tried and what came back.
     pub async fn wait_ready(
         &mut self,
         timeout: Duration,
         bearer: Option<&str>,
-    ) -> Result<Duration, ServerError> {
+    ) -> Result<(Duration, Option<String>), ServerError> {
         let start = Instant::now();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
             .map_err(|e| ServerError(format!("failed to build the HTTP client: {e}")))?;
+        let paths: Vec<String> = match &self.health {
+            Health::Path(p) => vec![p.clone()],
+            Health::Probe => PROBE_PATHS.iter().map(|p| (*p).to_owned()).collect(),
+        };
         let mut delay = Duration::from_millis(50);
         loop {
             if let Some(reason) = self.exited() {
@@ -137,18 +141,47 @@ impl Server {
                     self.log_tail()
                 )));
             }
-            let mut req = client.get(&self.health_url);
-            if let Some(key) = bearer {
-                req = req.bearer_auth(key);
+            // (path, what it answered) for this round.
+            let mut answers: Vec<(String, Result<u16, String>)> = Vec::new();
+            for p in &paths {
+                let mut req = client.get(join_url(&self.url, p));
+                if let Some(key) = bearer {
+                    req = req.bearer_auth(key);
+                }
+                let answer = match req.send().await {
+                    Ok(resp) if resp.status().is_success() => return Ok((start.elapsed(), None)),
+                    Ok(resp) => Ok(resp.status().as_u16()),
+                    Err(e) if e.is_connect() => Err("connection refused".to_owned()),
+                    Err(e) if e.is_timeout() => Err("timed out".to_owned()),
+                    Err(e) => Err(e.to_string()),
+                };
+                answers.push((p.clone(), answer));
             }
-            let last = match req.send().await {
-                Ok(resp) if resp.status().is_success() => return Ok(start.elapsed()),
-                Ok(resp) => format!("HTTP {}", resp.status()),
-                Err(e) if e.is_connect() => "connection refused".to_owned(),
-                Err(e) if e.is_timeout() => "timed out".to_owned(),
-                Err(e) => e.to_string(),
+            let shown = |answers: &[(String, Result<u16, String>)]| {
+                answers
+                    .iter()
+                    .map(|(p, a)| match a {
+                        Ok(code) => format!("GET {p}: HTTP {code}"),
+                        Err(e) => format!("GET {p}: {e}"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
+            // Probing: the server answers HTTP on every path, none 2xx and none 503 ("starting"):
+            // it is up, its readiness unknown.
+            let all_answered = answers.iter().all(|(_, a)| matches!(a, Ok(c) if *c != 503));
+            if self.health == Health::Probe && all_answered {
+                return Ok((
+                    start.elapsed(),
+                    Some(format!(
+                        "{}: no health path is configured and none of the usual ones answered 2xx ({}); the server answers HTTP, so the runs go on, but its readiness is unknown. Set `health_check_endpoint` (or `server.health_path`) to make the check strict",
+                        self.id,
+                        shown(&answers)
+                    )),
+                ));
+            }
             if start.elapsed() >= timeout {
+                let last = shown(&answers);
                 let hint = if last.contains("401") || last.contains("403") {
                     "; check the API key (`api_key_env_var`)"
                 } else if last.contains("404") {
@@ -157,8 +190,8 @@ impl Server {
                     ""
                 };
                 return Err(ServerError(format!(
-                    "server not ready: GET {} did not answer 2xx within {:.0}s (last: {last}{hint}){}",
-                    self.health_url,
+                    "server not ready: {} within {:.0}s (last: {last}{hint}){}",
+                    self.health.describe(),
                     timeout.as_secs_f64(),
                     self.log_tail()
                 )));
@@ -180,7 +213,6 @@ impl Server {
             let text = self.log_text();
             if let Some(url) = text.lines().find_map(|l| l.trim().strip_prefix("listening on ")) {
                 self.url = url.trim().to_owned();
-                self.health_url = join_url(&self.url, &self.health_path);
                 return Ok(());
             }
             if let Some(reason) = self.exited() {
@@ -317,24 +349,23 @@ pub async fn start(
     interrupts: &mut watch::Receiver<usize>,
     obs: &mut dyn Observer,
 ) -> Result<Server, String> {
-    let health_default = c
-        .merged
-        .get("health_check_endpoint")
-        .and_then(Value::as_str)
-        .unwrap_or("/v1/models")
-        .to_owned();
-    let sup = Supervision { exe: cx.program.into(), batch_dir: cx.batch_dir.to_path_buf() };
+    let health = crate::plan::server::health(
+        c.server.as_ref(),
+        c.merged.get("health_check_endpoint").and_then(Value::as_str),
+    );
     let (mut srv, timeout) = match &c.server {
         None | Some(ServerConfig::External { .. }) => {
             let url = c.url().ok_or("no url to benchmark")?;
-            let (path, timeout) = match &c.server {
-                Some(ServerConfig::External { health_path, startup_timeout_s, .. }) => {
-                    (health_path.clone().unwrap_or(health_default), *startup_timeout_s)
-                }
-                _ => (health_default, 30.0),
+            let timeout = match &c.server {
+                Some(ServerConfig::External { startup_timeout_s, .. }) => *startup_timeout_s,
+                _ => 30.0,
             };
-            obs.event(Event::ServerChecking { id: &c.server_id, url: &join_url(&url, &path) });
-            (Server::external(&c.server_id, &url, &path), timeout)
+            let what = match &health {
+                Health::Path(p) => join_url(&url, p),
+                Health::Probe => format!("{url} (probing {})", PROBE_PATHS.join(", ")),
+            };
+            obs.event(Event::ServerChecking { id: &c.server_id, url: &what });
+            (Server::external(&c.server_id, &url, health), timeout)
         }
         Some(s) => {
             let program = cx.program.display().to_string();
@@ -352,8 +383,9 @@ pub async fn start(
                 kind: s.kind(),
                 command: &command,
             });
+            let sup = Supervision { exe: cx.program.into(), batch_dir: cx.batch_dir.to_path_buf() };
             let mut srv =
-                Server::spawn(&c.server_id, &launch, &url, &log, &sup).map_err(|e| e.0)?;
+                Server::spawn(&c.server_id, &launch, &url, health, &log, &sup).map_err(|e| e.0)?;
             cx.groups.track(srv.pgid());
             // The mock picks a free port itself (port 0) and prints it.
             if matches!(s, ServerConfig::Mock(_))
@@ -375,7 +407,10 @@ pub async fn start(
         _ = interrupts.changed() => Err("interrupted".into()),
     };
     match ready {
-        Ok(t) => {
+        Ok((t, warning)) => {
+            if let Some(w) = warning {
+                obs.event(Event::Warning(&cx.redactor.redact(&w)));
+            }
             obs.event(Event::ServerReady { id: &c.server_id, url: &srv.url, after: t });
             Ok(srv)
         }
