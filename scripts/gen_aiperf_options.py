@@ -91,9 +91,14 @@ def short_help(desc):
     s = m.group(1) if m else desc
     return s if len(s) <= 220 else s[:217].rstrip() + '...'
 
+# Options whose help lists choices but that also take a local path (`--image-source assets |
+# noise | DIR`): free strings, checked by sweeper's path rules (src/config/paths.rs).
+FREE_STRINGS = {'image-source'}
+
 def kind(o, primary, has_negation):
     d = o['default']
     if has_negation: return 'OptKind::Bool'
+    if primary in FREE_STRINGS: return 'OptKind::Str'
     if primary in GOODPUT: return 'OptKind::Goodput'
     if primary in KEYVALUES: return 'OptKind::KeyValues'
     if primary in SCALAR: return 'OptKind::Scalar'

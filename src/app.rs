@@ -10,7 +10,7 @@ use crate::cli::{Cli, Command, RunArgs, TargetsArgs};
 use crate::config::{self, Config, Diagnostic, LoadOptions};
 use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Error};
 use crate::output::{err_line, err_text, out_line, out_text};
-use crate::plan::{self, ArgContext, Plan, argv};
+use crate::plan::{self, Plan};
 use crate::report::{self, ExtraTargets, compare};
 use crate::run::{RunOptions, Summary};
 
@@ -247,129 +247,7 @@ fn compare_cmd(a: &Path, b: &Path, output: Option<&Path>) -> Result<u8, Error> {
     Ok(EXIT_OK)
 }
 
-/// What `--dry-run` prints: the combinations table, each server's command, every aiperf command.
+/// What `--dry-run` prints (see [`crate::dry_run`]).
 pub fn dry_run_text(cfg: &Config, plan: &Plan, verbose: bool) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let n = plan.combinations.len();
-    // Server ids in order of first appearance (server-2 before server-10).
-    let mut servers: Vec<&str> = Vec::new();
-    for c in &plan.combinations {
-        if !servers.contains(&c.server_id.as_str()) {
-            servers.push(&c.server_id);
-        }
-    }
-    let batch_dir = cfg.output_base_dir.join(&cfg.batch_name).join("<YYYYMMDD_HHMMSS>");
-    let _ = writeln!(
-        out,
-        "dry run: `{}` is valid: {n} combination{}, {} server{}; nothing will be run or written",
-        cfg.file.display(),
-        if n == 1 { "" } else { "s" },
-        servers.len(),
-        if servers.len() == 1 { "" } else { "s" }
-    );
-    let _ = writeln!(out, "batch directory: {}\n", batch_dir.display());
-
-    // The table.
-    let keys: Vec<String> = {
-        let mut k: Vec<String> = plan.swept_keys.clone();
-        k.sort();
-        k
-    };
-    let rows = plan::params_table(plan);
-    let mut header = vec!["#".to_owned()];
-    header.extend(keys.iter().cloned());
-    header.push("server".into());
-    header.push("directory".into());
-    let mut table: Vec<Vec<String>> = vec![header];
-    for (c, (index, vals, dir)) in plan.combinations.iter().zip(rows) {
-        let mut row = vec![index.to_string()];
-        row.extend(keys.iter().map(|k| vals.get(k).cloned().unwrap_or_default()));
-        row.push(c.server_id.clone());
-        row.push(if dir.is_empty() { "(batch directory)".into() } else { dir });
-        table.push(row);
-    }
-    let widths: Vec<usize> = (0..table[0].len())
-        .map(|i| table.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    for row in &table {
-        let line: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        let _ = writeln!(out, "  {}", line.join("  ").trim_end());
-    }
-
-    // Servers.
-    let _ = writeln!(out);
-    for sid in &servers {
-        let Some(c) = plan.combinations.iter().find(|c| c.server_id == *sid) else { continue };
-        let health = plan::server::health(
-            c.server.as_ref(),
-            c.merged.get("health_check_endpoint").and_then(|v| v.as_str()),
-        )
-        .describe();
-        match &c.server {
-            None => {
-                let _ = writeln!(
-                    out,
-                    "{sid}: external server at {} (health: {health})",
-                    c.url().unwrap_or_default()
-                );
-            }
-            Some(s) => match plan::server::launch(s, &cfg.batch_name, sid, "sweeper") {
-                None => {
-                    let _ = writeln!(
-                        out,
-                        "{sid}: external server at {} (health: {health})",
-                        c.url().unwrap_or_default()
-                    );
-                }
-                Some(l) => {
-                    let _ = writeln!(out, "{sid}: {} server, started with:", s.kind());
-                    let mut line = String::new();
-                    if let Some(cwd) = &l.cwd {
-                        let _ = write!(
-                            line,
-                            "cd {} && ",
-                            shell_words::quote(&cwd.display().to_string())
-                        );
-                    }
-                    for (k, v) in &l.env {
-                        let _ = write!(line, "{k}={} ", shell_words::quote(v));
-                    }
-                    line.push_str(&argv::shell_line(&l.argv));
-                    let _ = writeln!(out, "    {line}");
-                    let _ = writeln!(
-                        out,
-                        "    health: {} at {} within {}s",
-                        health,
-                        l.url.as_deref().unwrap_or("http://127.0.0.1:<port>"),
-                        l.startup_timeout_s
-                    );
-                }
-            },
-        }
-    }
-
-    // Commands.
-    let _ = writeln!(out, "\naiperf commands (run order):");
-    for i in plan.run_order() {
-        let c = &plan.combinations[i];
-        let dir = if c.dir.is_empty() { batch_dir.clone() } else { batch_dir.join(&c.dir) };
-        let ctx = ArgContext { artifact_dir: Some(&dir), verbose, ..Default::default() };
-        let _ = writeln!(out, "[{}] {}", c.index, argv::shell_line(&argv::render(&c.args, &ctx)));
-        if verbose {
-            let merged = serde_json::to_string_pretty(&c.merged).unwrap_or_default();
-            let _ = writeln!(out, "    merged config:");
-            for l in merged.lines() {
-                let _ = writeln!(out, "      {l}");
-            }
-            for t in &c.targets {
-                let _ = writeln!(
-                    out,
-                    "    target: {} = {} (tolerance {}, {})",
-                    t.metric, t.target, t.tolerance, t.source
-                );
-            }
-        }
-    }
-    out
+    crate::dry_run::text(cfg, plan, verbose)
 }

@@ -14,6 +14,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod dry_run;
 pub mod error;
 pub mod metrics;
 pub mod mockserver;

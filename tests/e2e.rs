@@ -233,3 +233,79 @@ fn external_endpoint_with_an_api_key_from_the_environment() {
     let (keyed, open) = (cfg_of(dir_of(&ok)), cfg_of(dir_of(&p)));
     assert_eq!(keyed, open, "a run with the key's config file measures something else");
 }
+
+/// A relative `input_file` (a `single_turn` JSONL, as four of the NeMo Guardrails configs use)
+/// resolves against the directory sweeper was started from, as the NeMo runner does, and
+/// reaches aiperf as an absolute path: aiperf runs inside each combination's directory.
+#[test]
+fn relative_input_file_resolves_where_sweeper_was_started() {
+    let _ = managed_aiperf();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("data")).unwrap();
+    let prompts = ["What is the capital of France?", "Name three colors.", "How many legs has a spider?"];
+    let jsonl: String =
+        prompts.iter().map(|p| format!("{}\n", serde_json::json!({ "text": p }))).collect();
+    std::fs::write(tmp.path().join("data/prompts.jsonl"), jsonl).unwrap();
+    std::fs::write(
+        tmp.path().join("c.yaml"),
+        "batch_name: rel\nserver: {kind: mock}\nbase_config:\n  model: mock-model\n  tokenizer: '@offline'\n  endpoint_type: chat\n  streaming: true\n  input_file: data/prompts.jsonl\n  custom_dataset_type: single_turn\n  request_count: 6\n  osl: 4\n  no_server_metrics: true\n  no_gpu_telemetry: true\nsweeps:\n  concurrency: [1, 2]\n",
+    )
+    .unwrap();
+    let out = sweeper().arg("-c").arg("c.yaml").current_dir(tmp.path()).output().unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    let batch = batch_dir(&tmp.path().join("aiperf_results"), "rel");
+    let abs = tmp.path().join("data/prompts.jsonl").display().to_string();
+    let plan = read_json(&batch.join("plan.json"));
+    for c in plan["combinations"].as_array().unwrap() {
+        assert_eq!(c["merged"]["input_file"], abs.as_str());
+        assert!(c["argv"].as_array().unwrap().iter().any(|a| a == abs.as_str()), "{c}");
+        // The directory names stay the NeMo runner's (parameters as written).
+        assert!(c["dir"].as_str().unwrap().starts_with("concurrency"));
+    }
+    // aiperf sent the file's prompts.
+    let inputs = std::fs::read_to_string(batch.join("concurrency1/inputs.json")).unwrap();
+    for p in prompts {
+        assert!(inputs.contains(p), "{p} not sent: {inputs}");
+    }
+    // A missing file is a config error naming the key and the resolved path, before anything.
+    std::fs::remove_file(tmp.path().join("data/prompts.jsonl")).unwrap();
+    let out = sweeper().arg("-c").arg("c.yaml").current_dir(tmp.path()).output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("`base_config.input_file`") && t.contains(&abs), "{t}");
+}
+
+/// A NeMo config with a request rate and no `request_rate_mode` measures what the NeMo runner
+/// measures: sweeper applies the runner's `constant` (aiperf alone would send Poisson arrivals),
+/// which aiperf records in its export and honours: the sends are evenly spaced.
+#[test]
+fn a_request_rate_without_a_mode_gets_the_nemo_runners_constant_arrivals() {
+    let _ = managed_aiperf();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("c.yaml"),
+        "batch_name: rate\nserver: {kind: mock}\nbase_config:\n  model: mock-model\n  tokenizer: '@offline'\n  streaming: true\n  request_rate: 20\n  request_count: 12\n  osl: 4\n  isl: 16\n  no_server_metrics: true\n  no_gpu_telemetry: true\n",
+    )
+    .unwrap();
+    let out = sweeper().arg("-c").arg("c.yaml").current_dir(tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let batch = batch_dir(&tmp.path().join("aiperf_results"), "rate");
+    let export = read_json(&batch.join("profile_export_aiperf.json"));
+    let phases = export["input_config"]["phases"].as_array().unwrap();
+    let profiling = phases.iter().find(|p| p["exclude_from_results"] != true).unwrap();
+    assert_eq!(profiling["type"], "constant", "{profiling}");
+    // aiperf's schedule: credits 50 ms apart (the schedule, not the loaded client, so a busy
+    // machine cannot change it).
+    let credits: Vec<f64> = std::fs::read_to_string(batch.join("profile_export.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["metadata"]["credit_issued_ns"].as_f64())
+        .collect();
+    assert_eq!(credits.len(), 12);
+    let mut sorted = credits.clone();
+    sorted.sort_by(f64::total_cmp);
+    let span_ms = (sorted[11] - sorted[0]) / 1e6;
+    assert!(span_ms >= 11.0 * 50.0 * 0.9, "12 sends at 20/s span {span_ms:.1} ms");
+}

@@ -334,3 +334,30 @@ fn integral_floats_of_integer_options_print_as_integers() {
     let d = a.iter().position(|s| s == "--benchmark-duration").unwrap();
     assert_eq!(a[d + 1], "60.0");
 }
+
+/// The NeMo runner's defaults that change what aiperf measures are applied where the config
+/// leaves them out, and shown: a request rate without a mode is `constant` (aiperf alone would
+/// use poisson); without a request rate nothing is added; an explicit mode is kept.
+#[test]
+fn nemo_runner_defaults_are_applied_and_shown() {
+    let with_rate = plan(&format!("{HEAD}  request_rate: 20\n  request_count: 10\n"));
+    let a = argv_of(&with_rate, 0);
+    let i = a.iter().position(|s| s == "--request-rate-mode").expect("mode added");
+    assert_eq!(a[i + 1], "constant");
+    assert_eq!(with_rate.combinations[0].applied_defaults[0].0, "request_rate_mode");
+    let explicit = plan(&format!("{HEAD}  request_rate: 20\n  arrival_pattern: poisson\n"));
+    let a = argv_of(&explicit, 0);
+    assert!(!a.iter().any(|s| s == "--request-rate-mode"), "{a:?}");
+    assert!(a.windows(2).any(|w| w[0] == "--arrival-pattern" && w[1] == "poisson"), "{a:?}");
+    let no_rate = plan(&format!("{HEAD}  concurrency: 4\n"));
+    assert!(no_rate.combinations[0].applied_defaults.is_empty());
+    assert!(!argv_of(&no_rate, 0).iter().any(|s| s == "--request-rate-mode"));
+    // --dry-run says what was added and why.
+    let cfg = load(&format!("{HEAD}  request_rate: 20\nsweeps:\n  concurrency: [1, 2]\n"));
+    let p = expand(&cfg).unwrap();
+    let dry = sweeper::app::dry_run_text(&cfg, &p, false);
+    assert!(
+        dry.contains("applied defaults (the config leaves them out):\n  request_rate_mode: constant (2 of 2 combinations): the NeMo runner's default; aiperf's own arrival pattern is poisson"),
+        "{dry}"
+    );
+}

@@ -8,6 +8,7 @@ pub mod durations;
 pub mod error;
 pub mod locate;
 pub mod options;
+pub mod paths;
 pub mod raw;
 mod validate;
 
@@ -47,6 +48,10 @@ pub struct Config {
     /// The tt-inference-server reference file named by `targets.reference_file`.
     pub reference: Option<crate::reference::Reference>,
     pub max_combinations: u64,
+    /// The directory sweeper was started from: relative paths in aiperf options resolve here.
+    pub base_dir: PathBuf,
+    /// Every path value of an aiperf option (as written) -> the absolute path aiperf gets.
+    pub resolved_paths: std::collections::BTreeMap<String, PathBuf>,
     /// Key path -> line/column, for diagnostics found while planning.
     pub index: LocationIndex,
     /// Problems that do not stop a run (printed by `validate` and `--dry-run`).

@@ -2,7 +2,7 @@
 //! schema cannot express. Collects every problem before giving up.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use jsonschema::error::ValidationErrorKind;
@@ -211,6 +211,17 @@ pub(super) fn validate(
         ));
     }
 
+    // Local paths in aiperf options: relative to where sweeper was started (as the NeMo runner,
+    // which starts aiperf there); each must exist before anything starts.
+    let base_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let resolved_paths = super::paths::resolve_all(top, &base_dir, |pointer, message| {
+        diags.push(at(
+            Diagnostic::new(pointer, message)
+                .hint("fix the path, or run sweeper from the directory it is relative to"),
+            false,
+        ));
+    });
+
     // Targets reference file, relative to the config file.
     let mut reference = None;
     if let Some(t) = &raw_cfg.targets
@@ -254,6 +265,8 @@ pub(super) fn validate(
         aiperf: raw_cfg.aiperf,
         targets: raw_cfg.targets,
         reference,
+        base_dir,
+        resolved_paths,
         max_combinations,
         index,
         warnings,

@@ -6,9 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::config::options::{self, OptKind};
 
-/// The `tokenizer` value that asks sweeper for its offline tokenizer (built once in the managed
-/// venv from text that aiperf ships), for machines without a model hub.
-pub const OFFLINE_TOKENIZER: &str = "@offline";
+pub use crate::config::paths::OFFLINE_TOKENIZER;
 
 /// The file in a run's directory that passes the API key to aiperf (`--config FILE`): it holds
 /// only a reference to the environment variable (`${VAR}`), never the key.
@@ -80,6 +78,11 @@ pub fn key_config_problem(merged: &Map<String, Value>) -> Option<String> {
         return None;
     }
     let has = |k: &str| merged.keys().any(|m| options::canonical(m) == options::canonical(k));
+    if has("config") {
+        return Some(
+            "`config` (an aiperf config file) cannot be combined with `api_key_env_var`: sweeper passes the key through an aiperf config file of its own".into(),
+        );
+    }
     if let Some(k) = NOT_WITH_CONFIG.iter().find(|k| has(k)) {
         return Some(format!(
             "`{k}` cannot be combined with `api_key_env_var`: sweeper passes the key through an aiperf config file, and aiperf refuses `--{}` with one",

@@ -36,6 +36,9 @@ pub struct Combination {
     pub server_id: String,
     /// aiperf arguments after the program.
     pub args: Vec<Arg>,
+    /// Settings sweeper added to `merged` because the config left them out (the NeMo runner's
+    /// defaults where they change what aiperf measures): (key, value, why).
+    pub applied_defaults: Vec<(String, Value, &'static str)>,
     pub targets: Vec<TargetCheck>,
 }
 
@@ -184,6 +187,16 @@ pub fn expand(config: &Config) -> Result<Plan, ConfigError> {
                 server_ids.len() - 1
             }
         };
+        let applied_defaults = apply_nemo_defaults(&mut merged);
+        // Local paths as aiperf gets them: absolute (it runs inside the combination's dir).
+        for (k, v) in merged.iter_mut() {
+            if crate::config::paths::path_kind(&canonical(k)).is_some()
+                && let Value::String(s) = v
+                && let Some(abs) = config.resolved_paths.get(s.as_str())
+            {
+                *v = Value::String(abs.display().to_string());
+            }
+        }
         check_combination(&merged, &pairs, &mut diags);
         let mock = matches!(server, Some(ServerConfig::Mock(_)));
         let args = argv::build(&merged, server_url(server.as_ref()).as_deref(), mock);
@@ -196,6 +209,7 @@ pub fn expand(config: &Config) -> Result<Plan, ConfigError> {
             server,
             server_id: format!("server-{group}"),
             args,
+            applied_defaults,
             targets: Vec::new(),
         };
         c.targets = targets_for(config, &c);
@@ -258,6 +272,33 @@ fn excluded(ex: &Map<String, Value>, pairs: &[(&String, &Value, &String)]) -> bo
         let c = canonical(k);
         pairs.iter().any(|(pk, pv, _)| canonical(pk) == c && values_equal(pv, v))
     })
+}
+
+/// The NeMo runner's defaults that change what aiperf measures, applied where the config leaves
+/// them out (a config written for the NeMo runner must measure the same under sweeper):
+/// - `request_rate_mode: constant` when a request rate is given: the runner always passes it,
+///   aiperf's own default arrival pattern is `poisson` (checked with aiperf 0.13: the gaps
+///   between requests have a CV of 0.02 with `constant`, 0.97 with the default). Without a
+///   request rate it changes nothing, so it is not added.
+///
+/// The runner's other defaults (`endpoint_type: chat`, `endpoint: /v1/chat/completions`) are
+/// aiperf's own, so nothing is added for them.
+fn apply_nemo_defaults(merged: &mut Map<String, Value>) -> Vec<(String, Value, &'static str)> {
+    let has = |m: &Map<String, Value>, k: &str| {
+        let c = canonical(k);
+        m.iter().any(|(mk, v)| canonical(mk) == c && !v.is_null())
+    };
+    let mut out = Vec::new();
+    if has(merged, "request_rate") && !has(merged, "request_rate_mode") {
+        let v = Value::String("constant".into());
+        merged.insert("request_rate_mode".into(), v.clone());
+        out.push((
+            "request_rate_mode".to_owned(),
+            v,
+            "the NeMo runner's default; aiperf's own arrival pattern is poisson",
+        ));
+    }
+    out
 }
 
 /// Contradictions that only show once a combination's values are merged.
