@@ -21,8 +21,8 @@ pub fn main(cli: Cli) -> ExitCode {
             let (host, port) = (args.host.clone(), args.port);
             Ok(crate::mockserver::main(&host, port, args.into()))
         }
-        Some(Command::Report { batch_dir, fail_on_target, targets }) => {
-            report_cmd(&batch_dir, fail_on_target, &targets)
+        Some(Command::Report { batch_dir, fail_on_target, output, targets }) => {
+            report_cmd(&batch_dir, output.as_deref(), fail_on_target, &targets)
         }
         Some(Command::Compare { batch_a, batch_b, output }) => {
             compare_cmd(&batch_a, &batch_b, output.as_deref())
@@ -133,6 +133,13 @@ fn run_main(args: &RunArgs) -> Result<u8, Error> {
         None => (0, true),
     };
     print_summary(&summary, &batch_dir, target_fails);
+    if let Ok(results) = crate::results::collect(&batch_dir) {
+        let report = report::Report::build(&results, None);
+        err_text(&format!(
+            "\n{}",
+            crate::output::results_table(&report, crate::output::use_color())
+        ));
+    }
     if let Some(why) = &summary.stopped {
         err_line(&format!(
             "error: the batch stopped early: {why}\n  hint: free space, then `sweeper --config-file {} --resume {}` runs what is left",
@@ -186,7 +193,12 @@ fn print_summary(summary: &Summary, batch_dir: &Path, target_fails: usize) {
 
 /// `sweeper report <batch dir>`: renders every report; exit 1 when `fail_on_target` and a target
 /// check failed.
-fn report_cmd(batch_dir: &Path, fail_on_target: bool, t: &TargetsArgs) -> Result<u8, Error> {
+fn report_cmd(
+    batch_dir: &Path,
+    output: Option<&Path>,
+    fail_on_target: bool,
+    t: &TargetsArgs,
+) -> Result<u8, Error> {
     let extra = match &t.targets_file {
         Some(f) => Some(ExtraTargets {
             reference: crate::reference::load(f, t.model.as_deref(), t.device.as_deref())?,
@@ -194,12 +206,13 @@ fn report_cmd(batch_dir: &Path, fail_on_target: bool, t: &TargetsArgs) -> Result
         }),
         None => None,
     };
-    let out = report::render_batch(batch_dir, extra.as_ref())?;
+    let out_dir = output.unwrap_or(batch_dir);
+    let out = report::render_batch_to(batch_dir, out_dir, extra.as_ref())?;
     for w in &out.warnings {
         err_line(&format!("warning: {w}"));
     }
     let (reports, per_run): (Vec<&std::path::PathBuf>, Vec<_>) =
-        out.files_written.iter().partition(|f| f.parent() == Some(batch_dir));
+        out.files_written.iter().partition(|f| f.parent() == Some(out_dir));
     for f in reports {
         out_line(&format!("wrote {}", f.display()));
     }
@@ -217,7 +230,7 @@ fn report_cmd(batch_dir: &Path, fail_on_target: bool, t: &TargetsArgs) -> Result
         err_line(&format!(
             "error: {} target check(s) failed\n  hint: see the Targets section of `{}`",
             out.target_fails,
-            batch_dir.join(report::REPORT_MD_FILE).display()
+            out_dir.join(report::REPORT_MD_FILE).display()
         ));
         return Ok(EXIT_FAILED);
     }

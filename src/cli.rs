@@ -90,13 +90,18 @@ pub enum Command {
     },
     /// Run the built-in OpenAI-compatible inference server (for rehearsals and tests).
     MockServer(MockServerArgs),
-    /// Render the reports of a batch directory (after or during a sweep).
+    /// Render the reports of a batch directory (after or during a sweep). Also reads result
+    /// folders sweeper did not write: the NeMo runner's batches and plain aiperf artifact dirs.
     Report {
         /// A batch directory (`<output_base_dir>/<batch_name>/<timestamp>`).
         batch_dir: PathBuf,
         /// Exit with code 1 when any target check FAILs.
         #[arg(long)]
         fail_on_target: bool,
+        /// Write the reports here instead of into the batch directory (for one that is not
+        /// writable, e.g. someone else's results).
+        #[arg(long, short = 'o', value_name = "DIR")]
+        output: Option<PathBuf>,
         #[command(flatten)]
         targets: TargetsArgs,
     },

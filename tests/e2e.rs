@@ -187,7 +187,11 @@ fn external_endpoint_with_an_api_key_from_the_environment() {
     // Wrong key: the health check (GET /v1/models with the key) says why it never got ready.
     let w = text(&wrong);
     assert_eq!(wrong.status.code(), Some(1), "{w}");
-    assert!(w.contains("last: HTTP 401") && w.contains("check the API key"), "{w}");
+    assert!(
+        w.contains("the server refuses the API key: GET /v1/models answered HTTP 401")
+            && w.contains("check the API key"),
+        "{w}"
+    );
     assert!(!w.contains("sk-wrong-key"), "{w}");
     for f in all_files(&tmp.path().join("hosted")) {
         let t = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
@@ -242,7 +246,8 @@ fn relative_input_file_resolves_where_sweeper_was_started() {
     let _ = managed_aiperf();
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(tmp.path().join("data")).unwrap();
-    let prompts = ["What is the capital of France?", "Name three colors.", "How many legs has a spider?"];
+    let prompts =
+        ["What is the capital of France?", "Name three colors.", "How many legs has a spider?"];
     let jsonl: String =
         prompts.iter().map(|p| format!("{}\n", serde_json::json!({ "text": p }))).collect();
     std::fs::write(tmp.path().join("data/prompts.jsonl"), jsonl).unwrap();

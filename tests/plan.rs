@@ -361,3 +361,87 @@ fn nemo_runner_defaults_are_applied_and_shown() {
         "{dry}"
     );
 }
+
+/// The ten real NeMo Guardrails configs (`benchmark/aiperf/configs/`, copied verbatim into
+/// `tests/fixtures/nemo-configs/`, sources in its SOURCES.md) validate and plan as the NeMo
+/// runner does: the same combinations (56 in all), order and directory names; their relative
+/// datasets resolve where sweeper is started (a missing one is a config error); their health
+/// check is Guardrails' `/v1/rails/configs`, explicitly or through the probe list.
+#[test]
+fn the_real_nemo_guardrails_configs_plan_as_the_runner_does() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nemo-configs");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("datasets")).unwrap();
+    for d in ["agent", "code_gen", "dialog", "rag"] {
+        std::fs::write(tmp.path().join(format!("datasets/{d}.jsonl")), "{\"text\": \"hi\"}\n")
+            .unwrap();
+    }
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 10);
+    let mut total = 0;
+    for f in &files {
+        let out = Command::new(BIN)
+            .arg("-c")
+            .arg(f)
+            .arg("--dry-run")
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        let t = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {t}{}",
+            f.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let yaml = std::fs::read_to_string(f).unwrap();
+        let sweep: Vec<u64> = yaml
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("concurrency: ["))
+            .map(|l| {
+                l.trim_end_matches(']').split(',').map(|v| v.trim().parse().unwrap()).collect()
+            })
+            .unwrap_or_default();
+        let n = sweep.len().max(1);
+        total += n;
+        assert!(t.contains(&format!("is valid: {n} combination")), "{}: {t}", f.display());
+        // The runner's directory names, in its order: "_".join(f"{k}{v}" for sorted params).
+        for (i, c) in sweep.iter().enumerate() {
+            assert!(t.contains(&format!("[{i}] ")), "{t}");
+            assert!(
+                t.lines().any(|l| l.trim_start().starts_with(&format!("{i}  {c}"))
+                    && l.trim_end().ends_with(&format!("concurrency{c}"))),
+                "{}: row {i} concurrency{c}:\n{t}",
+                f.display()
+            );
+        }
+        if yaml.contains("input_file") {
+            assert!(t.contains(&format!("--input-file {}/datasets/", tmp.path().display())), "{t}");
+            assert!(t.contains("health: GET /v1/rails/configs until 2xx"), "{t}");
+        } else {
+            assert!(t.contains("/v1/rails/configs (no health path configured"), "{t}");
+        }
+    }
+    assert_eq!(total, 56);
+    // Without its dataset a scenario config is a config error naming the resolved path.
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .arg("validate")
+        .arg(dir.join("scenario_rag_sweep.yaml"))
+        .current_dir(empty.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("base_config.input_file") && e.contains("datasets/rag.jsonl` does not exist"),
+        "{e}"
+    );
+}

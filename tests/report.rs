@@ -914,3 +914,168 @@ fn compare_of_huge_values_stays_readable() {
     let csv_text = String::from_utf8(compare::render_csv(&c).unwrap()).unwrap();
     assert!(longest_digits(&csv_text) < 30, "{csv_text}");
 }
+
+/// A point whose measured mean output (or input) length is more than 5% off the requested one
+/// (a server that ignores `max_tokens`) is named in the Warnings section and in summary.json,
+/// with a hint: its throughput and TPOT are not comparable with the other points.
+#[test]
+fn points_off_the_requested_length_are_warned_about() {
+    let tmp = tempfile::tempdir().unwrap();
+    // chat-stream measured OSL 16 and ISL 64; this batch asked for OSL 10 at concurrency 2.
+    let batch = make_batch(
+        tmp.path(),
+        "b",
+        &[
+            Run::ok("chat-stream", vec![("concurrency", json!(2)), ("osl", json!(10))]),
+            Run::ok("chat-goodput", vec![("concurrency", json!(4)), ("osl", json!(16))]),
+        ],
+    );
+    render_batch(&batch, None).unwrap();
+    let md = read(&batch.join("report.md"));
+    assert!(
+        md.contains(
+            "- **#0** `concurrency=2 osl=10`: requested output length 10, measured mean 16.0 (+60%)"
+        ),
+        "{md}"
+    );
+    assert!(md.contains("extra_inputs: {ignore_eos: true}"), "{md}");
+    assert!(!md.contains("**#1** `concurrency=4"), "the exact point is not flagged:\n{md}");
+    let j = fixture_value(&batch.join("summary.json"));
+    assert_eq!(j["length_warnings"].as_array().unwrap().len(), 1, "{j}");
+    assert_eq!(j["length_warnings"][0]["which"], "output");
+    assert_eq!(j["rows"][0]["length_mismatches"][0]["measured"], 16.0);
+    assert!(j["rows"][1]["length_mismatches"].as_array().unwrap().is_empty());
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_tree(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn sweeper_cmd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sweeper"))
+}
+
+/// A NeMo Guardrails runner batch (its layout, `run_metadata.json` with `sweep_params`, its
+/// `process_result.json`, real aiperf 0.13 exports): `sweeper report` finds the runs and their
+/// parameters and writes every report; with `--output` nothing is written into the batch.
+#[test]
+fn report_reads_a_nemo_runner_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nemo-batch");
+    let batch = tmp.path().join("my_benchmark/20261201_120000");
+    copy_tree(&fixture.join("my_benchmark"), &tmp.path().join("my_benchmark"));
+    let out = sweeper_cmd().arg("report").arg(&batch).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let j = fixture_value(&batch.join("summary.json"));
+    assert_eq!(j["batch_name"], "my_benchmark");
+    let rows = j["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{j}");
+    for (row, c) in rows.iter().zip(["1", "2"]) {
+        assert_eq!(row["params"]["concurrency"], c, "{row}");
+        assert_eq!(row["status"], "succeeded", "{row}");
+        assert!(row["metrics"]["ttft_ms"]["avg"].as_f64().unwrap() > 0.0);
+        assert_eq!(row["load"]["concurrency"], c.parse::<f64>().unwrap());
+    }
+    assert!(j["failures"].as_array().unwrap().is_empty(), "{j}");
+    assert!(batch.join("report.md").is_file() && batch.join("report.html").is_file());
+    let tt = std::fs::read_dir(batch.join("concurrency2"))
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with("aiperf_benchmark_mock-model_"));
+    assert!(tt, "no tt-format JSON in the run dir");
+    // --output: the batch directory is left exactly as it was.
+    let before = common_files(&fixture);
+    let elsewhere = tmp.path().join("reports");
+    let out = sweeper_cmd()
+        .arg("report")
+        .arg(fixture.join("my_benchmark/20261201_120000"))
+        .arg("--output")
+        .arg(&elsewhere)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(common_files(&fixture), before, "--output wrote into the batch directory");
+    assert!(elsewhere.join("report.md").is_file() && elsewhere.join("summary.csv").is_file());
+    assert!(elsewhere.join("concurrency1").is_dir());
+}
+
+fn common_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Plain aiperf artifact directories (no runner's records at all): the runs are found by their
+/// exports, their parameters are the load-point values aiperf recorded that differ.
+#[test]
+fn report_reads_plain_aiperf_artifact_directories() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, fx) in [("a", "chat-stream"), ("b", "chat-goodput")] {
+        copy_tree(&Path::new(FIXTURES).join(fx), &tmp.path().join("runs").join(name));
+    }
+    let dir = tmp.path().join("runs");
+    let out = sweeper_cmd().arg("report").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let j = fixture_value(&dir.join("summary.json"));
+    let rows = j["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{j}");
+    // chat-stream ran concurrency 2 with 20 requests, chat-goodput concurrency 4 with 40; both ISL 64.
+    assert_eq!(rows[0]["params"]["concurrency"], "2", "{j}");
+    assert_eq!(rows[1]["params"]["concurrency"], "4", "{j}");
+    assert_eq!(rows[1]["params"]["request_count"], "40", "{j}");
+    assert!(
+        rows[0]["params"].get("prompt_input_tokens_mean").is_none(),
+        "same in both: not a parameter"
+    );
+    assert!(
+        j["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("what aiperf recorded"))
+    );
+}
+
+/// The migration path: `sweeper compare OLD_NEMO_BATCH NEW_SWEEPER_BATCH` matches the runs by
+/// their parameters.
+#[test]
+fn compare_a_nemo_batch_with_a_sweeper_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nemo = tmp.path().join("my_benchmark/20261201_120000");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nemo-batch/my_benchmark"),
+        &tmp.path().join("my_benchmark"),
+    );
+    let ours = make_batch(
+        tmp.path(),
+        "ours",
+        &[
+            Run::ok("chat-stream", vec![("concurrency", json!(1))]),
+            Run::ok("chat-goodput", vec![("concurrency", json!(2))]),
+        ],
+    );
+    let out = sweeper_cmd().arg("compare").arg(&nemo).arg(&ours).output().unwrap();
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{md}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(md.contains("| concurrency=1 | TTFT avg (ms) |"), "{md}");
+    assert!(md.contains("| concurrency=2 | TTFT avg (ms) |"), "{md}");
+    assert!(!md.contains("only in A") && !md.contains("only in B"), "{md}");
+}

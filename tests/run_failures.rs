@@ -896,11 +896,52 @@ fn health_probe_list_without_a_configured_path() {
             );
         }
         // An explicit path is strict: a 404 there is never ready.
-        let strict = yaml.replace("  stop_grace_s: 2\n", "  stop_grace_s: 2\n  health_path: /health\n")
+        let strict = yaml
+            .replace("  stop_grace_s: 2\n", "  stop_grace_s: 2\n  health_path: /health\n")
             .replace("startup_timeout_s: 60", "startup_timeout_s: 2");
         std::fs::write(&cfg, strict).unwrap();
         let out = fake_sweep(&cfg, tmp.path()).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-        assert!(text(&out).contains("server not ready: GET /health until 2xx"), "{}", text(&out));
+        assert!(
+            text(&out).contains("server not ready: GET /health did not answer 2xx"),
+            "{}",
+            text(&out)
+        );
     }
+}
+
+/// Like hyperfine, a sweep ends with a compact table of what it measured: one line per point,
+/// swept parameters, status, TTFT p99, TPOT avg, output tok/s, req/s, targets; at most 100
+/// columns; no color codes when stderr is not a terminal.
+#[test]
+fn a_sweep_ends_with_a_table_of_what_it_measured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let targets = "targets:\n  points:\n    - match: {concurrency: 1}\n      ttft_ms: 1000\n";
+    let cfg = config(tmp.path(), &http_server(port), port, 30, targets);
+    let out = fake_sweep(&cfg, tmp.path()).env("FAKE_AIPERF_MODE_3", "fail").output().unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    let table: Vec<&str> =
+        log.lines().skip_while(|l| !l.trim_start().starts_with("#  point")).collect();
+    assert!(
+        table[0].contains("status")
+            && table[0].contains("TTFT p99")
+            && table[0].contains("targets"),
+        "{log}"
+    );
+    assert_eq!(table.len(), 4, "{log}");
+    assert!(
+        table[1].contains("concurrency=1")
+            && table[1].contains("succeeded")
+            && table[1].contains("1 PASS"),
+        "{log}"
+    );
+    // The fake's fixture: TTFT p99 27.9 ms (chat-stream), TPOT 5.0 ms.
+    assert!(table[1].contains(" ms"), "{log}");
+    assert!(table[3].contains("concurrency=4") && table[3].contains("failed"), "{log}");
+    for l in &table {
+        assert!(l.chars().count() <= 100, "wider than 100 columns: {l}");
+    }
+    assert!(!log.contains('\x1b'), "color codes without a terminal");
 }

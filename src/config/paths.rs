@@ -62,7 +62,12 @@ fn expand(base: &Path, s: &str) -> PathBuf {
 /// The value to pass aiperf for `value` of an option of kind `kind`: absolute when it is a
 /// path (resolved against `base`), unchanged otherwise. `exists` tells whether a path exists
 /// (I/O is the caller's: config validation passes the filesystem, planning a cached answer).
-pub fn resolve(kind: PathKind, base: &Path, value: &str, exists: impl Fn(&Path) -> bool) -> Option<PathBuf> {
+pub fn resolve(
+    kind: PathKind,
+    base: &Path,
+    value: &str,
+    exists: impl Fn(&Path) -> bool,
+) -> Option<PathBuf> {
     if value.is_empty() || value == OFFLINE_TOKENIZER {
         return None;
     }
@@ -126,7 +131,8 @@ pub fn resolve_all(
             visit(format!("/base_config/{}", escape_segment(k)), k, v);
         }
     }
-    for (i, sc) in top.get("scenarios").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, sc) in top.get("scenarios").and_then(Value::as_array).into_iter().flatten().enumerate()
+    {
         for (k, v) in sc.as_object().into_iter().flatten() {
             visit(format!("/scenarios/{i}/{}", escape_segment(k)), k, v);
         }

@@ -42,6 +42,14 @@ pub enum Health {
 }
 
 impl Health {
+    /// What did not happen, for an error message: `GET /health did not answer 2xx`.
+    pub fn failure(&self) -> String {
+        match self {
+            Health::Path(p) => format!("GET {p} did not answer 2xx"),
+            Health::Probe => format!("none of GET {} answered 2xx", PROBE_PATHS.join(", ")),
+        }
+    }
+
     /// For `--dry-run` and messages.
     pub fn describe(&self) -> String {
         match self {

@@ -122,6 +122,24 @@ pub struct Row {
     pub load: LoadPoint,
     pub metrics: Option<KeyMetrics>,
     pub targets: Vec<TargetResult>,
+    /// The point did not measure the requested input or output length.
+    pub length_mismatches: Vec<results::LengthMismatch>,
+}
+
+/// A point whose measured mean input or output length is off the requested one.
+#[derive(Debug, Clone, Serialize)]
+pub struct LengthWarning {
+    pub index: usize,
+    pub dir: String,
+    /// `concurrency=4 isl=128` (or `-`).
+    pub point: String,
+    /// `output` or `input`.
+    pub which: &'static str,
+    pub requested: f64,
+    pub measured: f64,
+    /// Percent off (+ when longer).
+    pub off_by_pct: f64,
+    pub hint: &'static str,
 }
 
 /// A combination that did not succeed, or whose files could not be read.
@@ -164,6 +182,8 @@ pub struct Report {
     pub target_fails: usize,
     pub rows: Vec<Row>,
     pub failures: Vec<Failure>,
+    /// Points that did not measure what was asked (see [`LengthWarning`]).
+    pub length_warnings: Vec<LengthWarning>,
     pub warnings: Vec<String>,
 }
 
@@ -196,6 +216,7 @@ impl Report {
         let mut rows = Vec::new();
         let mut failures = Vec::new();
         let mut warnings = results.warnings.clone();
+        let mut length_warnings = Vec::new();
         for run in &results.runs {
             match run.status {
                 RunStatus::Succeeded => counts.succeeded += 1,
@@ -231,6 +252,27 @@ impl Report {
                 });
             }
             warnings.extend(run.warnings.iter().cloned());
+            let point = if run.params.is_empty() {
+                "-".to_owned()
+            } else {
+                run.params
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", display(v)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            for m in &run.length_mismatches {
+                length_warnings.push(LengthWarning {
+                    index: run.index,
+                    dir: run.dir.clone(),
+                    point: point.clone(),
+                    which: m.which,
+                    requested: m.requested,
+                    measured: m.measured,
+                    off_by_pct: m.off_by * 100.0,
+                    hint: m.hint,
+                });
+            }
             rows.push(Row {
                 index: run.index,
                 dir: run.dir.clone(),
@@ -239,6 +281,7 @@ impl Report {
                 load: run.load.clone(),
                 metrics: run.metrics.clone(),
                 targets: tr,
+                length_mismatches: run.length_mismatches.clone(),
             });
         }
         let target_fails = rows.iter().flat_map(|r| &r.targets).filter(|t| t.is_fail()).count();
@@ -258,6 +301,7 @@ impl Report {
             target_fails,
             rows,
             failures,
+            length_warnings,
             warnings,
         }
     }
@@ -328,10 +372,29 @@ pub fn render_batch(
     batch_dir: &Path,
     extra: Option<&ExtraTargets>,
 ) -> Result<RenderOutcome, ReportError> {
+    render_batch_to(batch_dir, batch_dir, extra)
+}
+
+/// As [`render_batch`], writing everything under `out_dir` instead (the per-run files into
+/// `out_dir/<run dir>/`): for a batch directory that is not writable.
+pub fn render_batch_to(
+    batch_dir: &Path,
+    out_dir: &Path,
+    extra: Option<&ExtraTargets>,
+) -> Result<RenderOutcome, ReportError> {
     let results = results::collect(batch_dir)?;
-    let mut out = render_results(&results, extra)?;
+    fs_err::create_dir_all(out_dir)
+        .map_err(|source| ReportError::CreateDir { path: out_dir.to_path_buf(), source })?;
+    let mut out = render_results_to(&results, out_dir, extra)?;
     for run in &results.runs {
-        match results::standard::write(run, batch_dir) {
+        if out_dir != batch_dir
+            && run.metrics.is_some()
+            && let Err(source) = fs_err::create_dir_all(run.run_dir(out_dir))
+        {
+            out.warnings.push(source.to_string());
+            continue;
+        }
+        match results::standard::write(run, out_dir) {
             Ok(Some(p)) => out.files_written.push(p),
             Ok(None) => {}
             Err(e) => out.warnings.push(e),
@@ -345,7 +408,15 @@ pub fn render_results(
     results: &BatchResults,
     extra: Option<&ExtraTargets>,
 ) -> Result<RenderOutcome, ReportError> {
-    let batch_dir = &results.batch_dir;
+    render_results_to(results, &results.batch_dir, extra)
+}
+
+/// As [`render_results`], into `batch_dir` (another directory than the batch's).
+pub fn render_results_to(
+    results: &BatchResults,
+    batch_dir: &Path,
+    extra: Option<&ExtraTargets>,
+) -> Result<RenderOutcome, ReportError> {
     let report = Report::build(results, extra);
     let mut files = Vec::new();
     write(

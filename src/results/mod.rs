@@ -19,7 +19,7 @@ pub mod jsonl;
 pub mod standard;
 pub mod stats;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -29,7 +29,7 @@ use crate::config::options::canonical;
 use crate::metrics::{METRICS, Metric, Shape, Stat, Values};
 use crate::records::{
     self, BatchManifest, PROCESS_RESULT_FILE, PlanRecord, ProcessResult, RUN_METADATA_FILE,
-    RunMetadata, RunStatus, TargetCheck,
+    RunStatus, TargetCheck,
 };
 use aggregate_json::AggregateExport;
 
@@ -139,6 +139,53 @@ pub struct LoadPoint {
     pub num_prompts: Option<f64>,
 }
 
+/// How far a measured mean sequence length may be from the requested one before the point is
+/// flagged: beyond it, throughput and TPOT are not comparable across the sweep.
+pub const LENGTH_TOLERANCE: f64 = 0.05;
+
+/// A point that did not measure what was asked: its mean input or output length is off.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LengthMismatch {
+    /// `input` or `output`.
+    pub which: &'static str,
+    pub requested: f64,
+    pub measured: f64,
+    /// (measured - requested) / requested.
+    pub off_by: f64,
+    /// What to try.
+    pub hint: &'static str,
+}
+
+/// Compares the requested ISL/OSL with aiperf's measured means (`input_sequence_length`,
+/// `output_sequence_length`).
+fn length_mismatches(load: &LoadPoint, agg: Option<&AggregateExport>) -> Vec<LengthMismatch> {
+    let Some(agg) = agg else { return Vec::new() };
+    let mut out = Vec::new();
+    for (which, requested, tag, hint) in [
+        (
+            "output",
+            load.osl,
+            "output_sequence_length",
+            "the server did not stop at the requested length: set `extra_inputs: {ignore_eos: true}` (and `min_tokens` where the server takes it), or `use_server_token_count: true` if its token counts differ from aiperf's tokenizer",
+        ),
+        (
+            "input",
+            load.isl,
+            "input_sequence_length",
+            "aiperf's tokenizer counts the prompts differently from the requested length: set `tokenizer` to the model's own",
+        ),
+    ] {
+        let (Some(req), Some(meas)) = (requested.filter(|r| *r > 0.0), agg.avg(tag)) else {
+            continue;
+        };
+        let off_by = (meas - req) / req;
+        if off_by.abs() > LENGTH_TOLERANCE {
+            out.push(LengthMismatch { which, requested: req, measured: meas, off_by, hint });
+        }
+    }
+    out
+}
+
 /// One combination of the batch, whatever its state.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunResult {
@@ -162,6 +209,8 @@ pub struct RunResult {
     /// Problems reading this run's files (corrupt or truncated artifacts), with file:line.
     pub problems: Vec<String>,
     pub warnings: Vec<String>,
+    /// Sequence lengths measured off the requested ones by more than [`LENGTH_TOLERANCE`].
+    pub length_mismatches: Vec<LengthMismatch>,
     /// The parsed aggregate export, shared with the per-process cache (see `read_cached`).
     #[serde(skip)]
     pub aggregate: Option<std::sync::Arc<AggregateExport>>,
@@ -285,6 +334,8 @@ pub enum ResultsError {
     Unreadable { dir: PathBuf, reasons: String },
     #[error("refusing to read batch `{dir}`: {what}")]
     Tampered { dir: PathBuf, what: String },
+    #[error("failed to read batch `{dir}`: it holds sweeper batches, not one: {}", found.join(", "))]
+    Batches { dir: PathBuf, found: Vec<String> },
 }
 
 /// A combination's directory as a record may name it: empty (the batch directory itself) or
@@ -309,6 +360,7 @@ impl ResultsError {
             ResultsError::Unreadable { .. } => {
                 "the batch's records are damaged; restore them, or rerun the batch".into()
             }
+            ResultsError::Batches { .. } => "pass one of those batch directories".into(),
             ResultsError::Tampered { .. } => {
                 "the batch's plan.json or batch_manifest.json was edited: restore them, or rerun the batch".into()
             }
@@ -344,11 +396,12 @@ pub fn collect(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
         None
     };
     if plan.is_none() && manifest.is_none() {
-        let dir = batch_dir.to_path_buf();
-        return Err(if warnings.is_empty() {
-            ResultsError::NotABatch { dir }
-        } else {
-            ResultsError::Unreadable { dir, reasons: warnings.join("; ") }
+        if warnings.is_empty() {
+            return discover(batch_dir);
+        }
+        return Err(ResultsError::Unreadable {
+            dir: batch_dir.to_path_buf(),
+            reasons: warnings.join("; "),
         });
     }
     for v in plan.iter().map(|p| p.format_version).chain(manifest.iter().map(|m| m.format_version))
@@ -435,6 +488,202 @@ impl BatchResults {
     }
 }
 
+/// Files that make a directory a run: aiperf's exports, or a runner's record of one.
+const RUN_MARKERS: [&str; 5] =
+    [AGGREGATE_JSON_FILE, JSONL_FILE, READY_MARKER_FILE, RUN_METADATA_FILE, PROCESS_RESULT_FILE];
+
+/// The run directories under `root` (relative paths, sorted): every directory holding one of
+/// [`RUN_MARKERS`], not looking inside a run (aiperf's `phases/`, `logs/`...). Bounded: at most
+/// 6 levels deep and 100,000 directories.
+fn find_run_dirs(root: &Path) -> Result<Vec<String>, ResultsError> {
+    let mut out = Vec::new();
+    let mut batches = Vec::new();
+    let mut stack = vec![(root.to_path_buf(), 0usize)];
+    let mut seen = 0usize;
+    while let Some((dir, depth)) = stack.pop() {
+        seen += 1;
+        if seen > 100_000 {
+            break;
+        }
+        if dir != root
+            && [records::PLAN_FILE, records::MANIFEST_FILE].iter().any(|m| dir.join(m).is_file())
+        {
+            batches.push(dir.display().to_string());
+            continue;
+        }
+        if RUN_MARKERS.iter().any(|m| dir.join(m).is_file()) {
+            let rel = dir.strip_prefix(root).map(|p| p.to_string_lossy().into_owned());
+            out.push(rel.unwrap_or_default());
+            continue;
+        }
+        if depth >= 6 {
+            continue;
+        }
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push((e.path(), depth + 1));
+            }
+        }
+    }
+    if !batches.is_empty() {
+        batches.sort();
+        return Err(ResultsError::Batches { dir: root.to_path_buf(), found: batches });
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The load-point values aiperf recorded for a run (`input_config`), under sweeper's keys, for
+/// runs without a record of their parameters.
+fn recorded_params(run_dir: &Path) -> records::Params {
+    let mut p = records::Params::new();
+    let Ok(agg) = aggregate_json::read_cached(&run_dir.join(AGGREGATE_JSON_FILE)) else {
+        return p;
+    };
+    let lp = load_point(&records::Params::new(), &serde_json::Map::new(), Some(&agg));
+    for (k, v) in [
+        ("concurrency", lp.concurrency),
+        ("request_rate", lp.request_rate),
+        ("prompt_input_tokens_mean", lp.isl),
+        ("prompt_output_tokens_mean", lp.osl),
+        ("request_count", lp.num_prompts),
+    ] {
+        if let Some(x) = v {
+            let n = if x.fract() == 0.0 && x.abs() < 1e15 {
+                Value::from(x as i64)
+            } else {
+                serde_json::json!(x)
+            };
+            p.insert(k.to_owned(), n);
+        }
+    }
+    p
+}
+
+/// A directory sweeper did not write: the NeMo runner's batch (`<combination>/` with
+/// `run_metadata.json` holding `sweep_params`), or plain aiperf artifact directories. Runs are
+/// found by their files; parameters come from `sweep_params` when a run has them, else from
+/// the load point aiperf recorded (only the values that differ between the runs).
+fn discover(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
+    let dirs = find_run_dirs(batch_dir)?;
+    if dirs.is_empty() {
+        return Err(ResultsError::NotABatch { dir: batch_dir.to_path_buf() });
+    }
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut from_records = true;
+    for (index, dir) in dirs.into_iter().enumerate() {
+        let run_dir = batch_dir.join(&dir);
+        let meta = read_meta(&run_dir.join(RUN_METADATA_FILE)).ok();
+        let params = meta.as_ref().and_then(|m| m.sweep_params.clone());
+        from_records &= params.is_some() || meta.is_some();
+        let mut merged = meta.map(|m| m.base_config).unwrap_or_default();
+        let params: records::Params = params.unwrap_or_default().into_iter().collect();
+        for (k, v) in &params {
+            merged.insert(k.clone(), v.clone());
+        }
+        entries.push(Entry { index, dir, params, merged, targets: Vec::new() });
+    }
+    if !from_records || entries.iter().all(|e| e.params.is_empty()) {
+        // No runner records: the parameters that vary, from what aiperf recorded.
+        let recorded: Vec<records::Params> =
+            entries.iter().map(|e| recorded_params(&batch_dir.join(&e.dir))).collect();
+        let varying: BTreeSet<String> = recorded
+            .iter()
+            .flat_map(|p| p.keys().cloned())
+            .filter(|k| {
+                let vals: BTreeSet<String> = recorded
+                    .iter()
+                    .map(|p| p.get(k).map(Value::to_string).unwrap_or_default())
+                    .collect();
+                vals.len() > 1
+            })
+            .collect();
+        for (e, r) in entries.iter_mut().zip(recorded) {
+            e.params = r.into_iter().filter(|(k, _)| varying.contains(k)).collect();
+        }
+    }
+    let swept_keys: Vec<String> = entries
+        .iter()
+        .flat_map(|e| e.params.keys().cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let runs = entries.iter().map(|e| load_run(batch_dir, e, None)).collect();
+    // `<batch_name>/<YYYYMMDD_HHMMSS>` (the NeMo runner's), else the directory's own name.
+    let name_of = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let own = name_of(batch_dir).unwrap_or_default();
+    let stamp = own.len() == 15
+        && own.as_bytes()[8] == b'_'
+        && own.replace('_', "").bytes().all(|b| b.is_ascii_digit());
+    let batch_name = if stamp { batch_dir.parent().and_then(name_of).unwrap_or(own) } else { own };
+    Ok(BatchResults {
+        batch_dir: batch_dir.to_path_buf(),
+        batch_name,
+        swept_keys,
+        finished: true,
+        interrupted: false,
+        runs,
+        warnings: vec![format!(
+            "`{}` was not written by sweeper: runs found by their files, parameters from {}",
+            batch_dir.display(),
+            if from_records { "each run's run_metadata.json" } else { "what aiperf recorded" }
+        )],
+        entries,
+    })
+}
+
+/// `run_metadata.json` as sweeper or the NeMo runner writes it (the runner's has no
+/// `format_version` and fewer fields): what reports need of it.
+struct Meta {
+    timestamp: Option<String>,
+    base_config: serde_json::Map<String, Value>,
+    sweep_params: Option<serde_json::Map<String, Value>>,
+}
+
+fn read_json_value(path: &Path) -> Result<Value, String> {
+    let text = fs_err::read_to_string(path).map_err(|e| e.to_string())?;
+    serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "failed to parse `{}` at line {}, column {}: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+fn read_meta(path: &Path) -> Result<Meta, String> {
+    let v = read_json_value(path)?;
+    let Value::Object(o) = v else {
+        return Err(format!("`{}` is not a JSON object", path.display()));
+    };
+    Ok(Meta {
+        timestamp: o.get("timestamp").and_then(Value::as_str).map(str::to_owned),
+        base_config: o.get("base_config").and_then(Value::as_object).cloned().unwrap_or_default(),
+        sweep_params: o.get("sweep_params").and_then(Value::as_object).cloned(),
+    })
+}
+
+/// `process_result.json`: sweeper's, or the NeMo runner's (`subprocess.CompletedProcess`'s
+/// fields, written only when aiperf exited 0).
+enum Process {
+    Sweeper(Box<ProcessResult>),
+    Nemo { returncode: Option<i64> },
+}
+
+fn read_process(path: &Path) -> Result<Process, String> {
+    let v = read_json_value(path)?;
+    if v.get("status").is_some() {
+        return serde_json::from_value(v)
+            .map(|p| Process::Sweeper(Box::new(p)))
+            .map_err(|e| format!("failed to read `{}`: {e}", path.display()));
+    }
+    match v.get("returncode") {
+        Some(r) => Ok(Process::Nemo { returncode: r.as_i64() }),
+        None => Err(format!("`{}` has neither `status` nor `returncode`", path.display())),
+    }
+}
+
 /// What the plan (or the manifest) says of one combination: enough to read it from disk.
 #[derive(Debug, Clone)]
 struct Entry {
@@ -453,9 +702,9 @@ fn load_run(batch_dir: &Path, e: &Entry, manifest: Option<&records::ManifestEntr
     let mut warnings = Vec::new();
 
     let meta_path = run_dir.join(RUN_METADATA_FILE);
-    let meta: Option<RunMetadata> = meta_path
+    let meta: Option<Meta> = meta_path
         .exists()
-        .then(|| records::read_json(&meta_path))
+        .then(|| read_meta(&meta_path))
         .and_then(|r| r.map_err(|e| problems.push(e)).ok());
     if merged.is_empty()
         && let Some(m) = &meta
@@ -463,12 +712,20 @@ fn load_run(batch_dir: &Path, e: &Entry, manifest: Option<&records::ManifestEntr
         merged = m.base_config.clone();
     }
     let pr_path = run_dir.join(PROCESS_RESULT_FILE);
-    let process: Option<ProcessResult> = pr_path
+    let process: Option<Process> = pr_path
         .exists()
-        .then(|| records::read_json(&pr_path))
+        .then(|| read_process(&pr_path))
         .and_then(|r| r.map_err(|e| problems.push(e)).ok());
     let (mut status, mut reason) = match (&process, manifest) {
-        (Some(p), _) => (p.status, p.reason.clone()),
+        (Some(Process::Sweeper(p)), _) => (p.status, p.reason.clone()),
+        // The NeMo runner writes its process_result.json only when aiperf exited 0.
+        (Some(Process::Nemo { returncode: Some(0) }), _) => (RunStatus::Succeeded, None),
+        (Some(Process::Nemo { returncode }), _) => (
+            RunStatus::Failed,
+            Some(format!(
+                "aiperf exited with {returncode:?} (the NeMo runner's process_result.json)"
+            )),
+        ),
         (None, Some(m)) => (m.status, m.reason.clone()),
         (None, None) if meta.is_some() => (RunStatus::Running, None),
         (None, None) => (RunStatus::Pending, None),
@@ -490,7 +747,8 @@ fn load_run(batch_dir: &Path, e: &Entry, manifest: Option<&records::ManifestEntr
     }
     if reason.is_none()
         && !status.is_success()
-        && let Some(tail) = process.as_ref().and_then(|p| p.log_tail.as_ref())
+        && let Some(Process::Sweeper(p)) = &process
+        && let Some(tail) = p.log_tail.as_ref()
     {
         reason = tail.lines().rev().find(|l| !l.trim().is_empty()).map(|l| l.trim().to_owned());
     }
@@ -589,6 +847,7 @@ fn load_run(batch_dir: &Path, e: &Entry, manifest: Option<&records::ManifestEntr
         }
     }
     let load = load_point(&params, &merged, aggregate.as_deref());
+    let length_mismatches = length_mismatches(&load, aggregate.as_deref());
     let model_id = param(&params, &merged, "model")
         .and_then(|v| match v {
             Value::String(s) => Some(s),
@@ -613,13 +872,14 @@ fn load_run(batch_dir: &Path, e: &Entry, manifest: Option<&records::ManifestEntr
         model_id,
         tokenizer_id,
         timestamp: meta
-            .map(|m| m.timestamp)
+            .and_then(|m| m.timestamp)
             .or_else(|| aggregate.as_ref().and_then(|a| a.start_time.clone())),
         metrics,
         error_lines,
         targets,
         problems,
         warnings,
+        length_mismatches,
         aggregate,
     }
 }

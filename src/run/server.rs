@@ -148,8 +148,11 @@ impl Server {
                 if let Some(key) = bearer {
                     req = req.bearer_auth(key);
                 }
+                let refused_key = answers.iter().any(|(_, a)| matches!(a, Ok(401 | 403)));
                 let answer = match req.send().await {
-                    Ok(resp) if resp.status().is_success() => return Ok((start.elapsed(), None)),
+                    Ok(resp) if resp.status().is_success() && !refused_key => {
+                        return Ok((start.elapsed(), None));
+                    }
                     Ok(resp) => Ok(resp.status().as_u16()),
                     Err(e) if e.is_connect() => Err("connection refused".to_owned()),
                     Err(e) if e.is_timeout() => Err("timed out".to_owned()),
@@ -167,6 +170,15 @@ impl Server {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
+            // A path that wants a key the request did not have (or not this one): whatever
+            // else answers, inference will be refused too. Said at once, not after the timeout.
+            if let Some((p, Ok(code))) = answers.iter().find(|(_, a)| matches!(a, Ok(401 | 403))) {
+                return Err(ServerError(format!(
+                    "the server refuses the API key: GET {p} answered HTTP {code} ({}); check the API key (`api_key_env_var`){}",
+                    shown(&answers),
+                    if bearer.is_none() { ", none is configured" } else { "" }
+                )));
+            }
             // Probing: the server answers HTTP on every path, none 2xx and none 503 ("starting"):
             // it is up, its readiness unknown.
             let all_answered = answers.iter().all(|(_, a)| matches!(a, Ok(c) if *c != 503));
@@ -191,7 +203,7 @@ impl Server {
                 };
                 return Err(ServerError(format!(
                     "server not ready: {} within {:.0}s (last: {last}{hint}){}",
-                    self.health.describe(),
+                    self.health.failure(),
                     timeout.as_secs_f64(),
                     self.log_tail()
                 )));
