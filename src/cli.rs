@@ -182,6 +182,9 @@ pub struct MockServerArgs {
     /// Seed of the `error_rate` and `stall_rate` decisions.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Fault: ignore the request's max_tokens and always answer `default_max_tokens` tokens.
+    #[arg(long)]
+    pub ignore_max_tokens: bool,
 }
 
 impl From<MockServerArgs> for MockParams {
@@ -204,6 +207,7 @@ impl From<MockServerArgs> for MockParams {
             exit_after_requests: a.exit_after_requests,
             api_key_env: a.api_key_env,
             seed: a.seed,
+            ignore_max_tokens: a.ignore_max_tokens,
         }
     }
 }

@@ -314,3 +314,27 @@ fn a_request_rate_without_a_mode_gets_the_nemo_runners_constant_arrivals() {
     let span_ms = (sorted[11] - sorted[0]) / 1e6;
     assert!(span_ms >= 11.0 * 50.0 * 0.9, "12 sends at 20/s span {span_ms:.1} ms");
 }
+
+/// A server that ignores `max_tokens` (the mock's `ignore_max_tokens` fault) measures another
+/// output length than requested: the real aiperf counts 27 tokens for OSL 16, and the report
+/// says so with a hint instead of tabulating a TPOT that is not comparable.
+#[test]
+fn a_server_ignoring_max_tokens_is_named_in_the_report() {
+    let _ = managed_aiperf();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("c.yaml"),
+        "batch_name: eos\nserver: {kind: mock, ignore_max_tokens: true, default_max_tokens: 27}\nbase_config:\n  model: mock-model\n  tokenizer: '@offline'\n  streaming: true\n  request_count: 6\n  isl: 16\n  osl: 16\n  no_server_metrics: true\n  no_gpu_telemetry: true\n",
+    )
+    .unwrap();
+    let out = sweeper().arg("-c").arg("c.yaml").current_dir(tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let batch = batch_dir(&tmp.path().join("aiperf_results"), "eos");
+    let export = read_json(&batch.join("profile_export_aiperf.json"));
+    assert_eq!(export["output_sequence_length"]["avg"], 27.0);
+    let md = std::fs::read_to_string(batch.join("report.md")).unwrap();
+    assert!(md.contains("requested output length 16, measured mean 27.0 (+69%)"), "{md}");
+    assert!(md.contains("ignore_eos"), "{md}");
+    let summary = read_json(&batch.join("summary.json"));
+    assert_eq!(summary["length_warnings"][0]["which"], "output");
+}

@@ -31,6 +31,8 @@ pub struct Shared {
     pub max_body_bytes: u64,
     pub requests_total: AtomicU64,
     pub errors_total: AtomicU64,
+    /// Fault: answer `default_max_tokens` whatever the request asks for.
+    pub ignore_max_tokens: bool,
     next_id: AtomicU64,
     /// The server's start: per-chunk timings ([`TIMING_HEADER`]) are microseconds since it.
     epoch: Instant,
@@ -59,6 +61,7 @@ impl Shared {
             max_body_bytes,
             requests_total: AtomicU64::new(0),
             errors_total: AtomicU64::new(0),
+            ignore_max_tokens: false,
             next_id: AtomicU64::new(0),
             epoch: Instant::now(),
         }
@@ -430,6 +433,10 @@ async fn inference(
     let body = read_body(req, shared.max_body_bytes).await?;
     let mut job = parse_job(kind, &body, &shared.model, shared.default_max_tokens)?;
     job.timing = timing;
+    if shared.ignore_max_tokens {
+        job.max_tokens = shared.default_max_tokens;
+        job.limited = false;
+    }
     let fate = shared.faults.next_fate();
     if fate == Fate::Fail {
         return Err(ApiError::new(

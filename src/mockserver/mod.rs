@@ -110,6 +110,9 @@ pub struct MockParams {
     /// Seed of the `error_rate` and `stall_rate` decisions (the n-th valid request's fate is a
     /// function of the seed and n).
     pub seed: u64,
+    /// Fault: ignore the request's `max_tokens`/`max_completion_tokens` and always answer
+    /// `default_max_tokens` tokens, like servers that stop at their own limit or at EOS.
+    pub ignore_max_tokens: bool,
 }
 
 /// Largest `header_read_timeout_ms` and `idle_timeout_ms`: one day.
@@ -135,6 +138,7 @@ impl Default for MockParams {
             exit_after_requests: 0,
             api_key_env: None,
             seed: 0,
+            ignore_max_tokens: false,
         }
     }
 }
@@ -302,8 +306,12 @@ impl MockServer {
             api_key: self.api_key,
             exit_after_requests: p.exit_after_requests,
         });
-        let shared =
-            Arc::new(Shared::new(engine, faults, p.model, p.default_max_tokens, p.max_body_bytes));
+        let shared = Arc::new({
+            let mut sh =
+                Shared::new(engine, faults, p.model, p.default_max_tokens, p.max_body_bytes);
+            sh.ignore_max_tokens = p.ignore_max_tokens;
+            sh
+        });
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut conns = JoinSet::new();
         tokio::pin!(shutdown);
