@@ -1,12 +1,10 @@
-//! The committed JSON Schema is current, and every example config is valid: by the binary and
-//! by the committed schema (through the `jsonschema` crate, after YAML -> JSON).
+//! The committed JSON Schema is current, and every config sweeper accepts is valid under that
+//! schema alone (Rust's `jsonschema` crate and Python's `jsonschema`, as editors check it).
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use sweeper::config::options::canonical;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -48,57 +46,154 @@ fn example_configs_pass_the_binary() {
     }
 }
 
-/// The loader's placeholder rule, applied before the schema check: a base_config key that every
-/// combination overrides (a sweep key, or a key of every scenario) is not judged by the schema
-/// (`concurrency: 0  # Overridden by sweep`).
-fn drop_placeholders(doc: &mut Value) {
-    let mut overridden: BTreeSet<String> = BTreeSet::new();
-    if let Some(s) = doc.get("sweeps").and_then(Value::as_object) {
-        overridden.extend(s.keys().map(|k| canonical(k)));
-    }
-    if let Some(list) = doc.get("scenarios").and_then(Value::as_array).filter(|l| !l.is_empty()) {
-        let sets: Vec<BTreeSet<String>> = list
-            .iter()
-            .map(|s| {
-                s.as_object().map(|m| m.keys().map(|k| canonical(k)).collect()).unwrap_or_default()
-            })
+/// Every config sweeper accepts: the examples, the valid corpus, the ten real NeMo Guardrails
+/// configs, and a NeMo-shaped config with a placeholder (`concurrency: 0  # Overridden by sweep`).
+fn accepted_configs() -> Vec<(String, String)> {
+    let mut files = examples();
+    for dir in ["tests/fixtures/valid", "tests/fixtures/nemo-configs"] {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
             .collect();
-        let common = sets.iter().skip(1).fold(sets[0].clone(), |acc, s| &acc & s);
-        overridden.extend(common);
+        v.sort();
+        files.extend(v);
     }
-    if let Some(base) = doc.get_mut("base_config").and_then(Value::as_object_mut) {
-        base.retain(|k, _| !overridden.contains(&canonical(k)));
-    }
+    let mut out: Vec<(String, String)> = files
+        .iter()
+        .map(|f| (f.display().to_string(), std::fs::read_to_string(f).unwrap()))
+        .collect();
+    out.push((
+        "nemo-shaped placeholder".into(),
+        "batch_name: nemo\noutput_base_dir: aiperf_results\nbase_config:\n  model: meta/llama-3.3-70b-instruct\n  url: http://localhost:9000\n  endpoint: /v1/chat/completions\n  endpoint_type: chat\n  health_check_endpoint: /v1/rails/configs\n  warmup_request_count: 20\n  benchmark_duration: 60\n  concurrency: 0  # Overridden by sweep\n  request_rate_mode: constant\n  prompt_input_tokens_mean: 0  # Overridden by sweep\nsweeps:\n  concurrency: [4, 8, 16, 32, 64, 128, 256]\n  prompt_input_tokens_mean: [100, 1000]\n".into(),
+    ));
+    out
 }
 
+/// Configs the schema alone must still reject (unknown keys, types, enum values).
+fn schema_level_invalid() -> Vec<PathBuf> {
+    [
+        "unknown_top_level_key",
+        "unknown_base_config_key",
+        "unknown_aiperf_key",
+        "type_string_for_int",
+        "type_list_for_bool",
+        "bad_endpoint_type",
+        "bad_request_rate_mode",
+        "sweep_not_a_list",
+        "empty_sweep",
+        "negative_concurrency_in_sweep",
+    ]
+    .iter()
+    .map(|n| root().join(format!("tests/fixtures/invalid/{n}.yaml")))
+    .collect()
+}
+
+/// Regression (issue 13): editors validate with the committed schema alone, without sweeper's
+/// semantic checks, and flagged `concurrency: 0  # Overridden by sweep` (in our own
+/// sweep_concurrency.yaml and 8 of the 10 NeMo configs) as invalid. Every config sweeper accepts
+/// is valid under the schema alone (the `jsonschema` crate, no sweeper code), and the schema
+/// still rejects what it can.
 #[test]
-fn example_configs_validate_against_the_committed_schema() {
+fn every_accepted_config_is_valid_under_the_committed_schema_alone() {
     let schema: Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("schemas/sweeper.schema.json")).unwrap(),
     )
     .unwrap();
     let validator = jsonschema::validator_for(&schema).expect("the committed schema compiles");
-    let mut placeholders = 0;
-    for f in examples() {
-        let text = std::fs::read_to_string(&f).unwrap();
-        let mut doc: Value = serde_saphyr::from_str(&text).unwrap();
-        let before = doc.clone();
-        drop_placeholders(&mut doc);
-        if doc != before {
-            placeholders += 1;
-            // Without the rule the placeholder is (rightly) out of range for the schema.
-            assert!(
-                !validator.is_valid(&before),
-                "{}: expected the placeholder to fail",
-                f.display()
-            );
-        }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("datasets")).unwrap();
+    for d in ["agent", "code_gen", "dialog", "rag"] {
+        std::fs::write(tmp.path().join(format!("datasets/{d}.jsonl")), "{\"text\": \"hi\"}\n")
+            .unwrap();
+    }
+    for (name, text) in accepted_configs() {
+        // sweeper accepts it (the NeMo datasets resolve in the temp dir)...
+        let f = tmp.path().join("c.yaml");
+        std::fs::write(&f, &text).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_sweeper"))
+            .arg("validate")
+            .arg(&f)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        // ... and so does the schema, on its own.
+        let doc: Value = serde_saphyr::from_str(&text).unwrap();
         let errors: Vec<String> = validator
             .iter_errors(&doc)
             .map(|e| format!("{}: {e}", e.instance_path().as_str()))
             .collect();
-        assert!(errors.is_empty(), "{}:\n{}", f.display(), errors.join("\n"));
+        assert!(errors.is_empty(), "{name}:\n{}", errors.join("\n"));
     }
-    // sweep_concurrency.yaml has `concurrency: 0  # Overridden by sweep`.
-    assert!(placeholders >= 1);
+    for f in schema_level_invalid() {
+        let doc: Value = serde_saphyr::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        assert!(!validator.is_valid(&doc), "{}: the schema alone should reject it", f.display());
+    }
+}
+
+/// The same check with a second, independent validator: Python's `jsonschema` (Draft 2020-12, as
+/// editors' YAML language servers validate), run by the managed venv's Python with the package in
+/// `target/py-jsonschema` (installed there if missing), reading the YAML with PyYAML.
+#[test]
+fn python_jsonschema_agrees() {
+    let (aiperf, _) = {
+        let settings = sweeper::config::AiperfSettings::default();
+        let a = sweeper::run::venv::ensure(&settings, &mut |_| {}).expect("the managed venv");
+        (a.exe, ())
+    };
+    let python = aiperf.parent().unwrap().join("python");
+    // Python's jsonschema goes into its own folder under target/, not into the managed venv,
+    // so this check never changes the environment aiperf runs in.
+    let site = root().join("target/py-jsonschema");
+    let has = Command::new(&python)
+        .args(["-c", "import jsonschema, yaml"])
+        .env("PYTHONPATH", &site)
+        .status()
+        .unwrap();
+    if !has.success() {
+        let st = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
+            .arg(&site)
+            .arg("jsonschema")
+            .status()
+            .expect("run pip");
+        assert!(st.success(), "could not install Python's jsonschema into {}", site.display());
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut good = Vec::new();
+    for (i, (name, text)) in accepted_configs().into_iter().enumerate() {
+        let f = tmp.path().join(format!("good{i}.yaml"));
+        std::fs::write(&f, text).unwrap();
+        good.push((name, f));
+    }
+    let script = r#"
+import json, sys, yaml, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+v = jsonschema.Draft202012Validator(schema)
+bad = 0
+for path in sys.argv[2:]:
+    kind, _, f = path.partition("=")
+    errors = sorted(e.message for e in v.iter_errors(yaml.safe_load(open(f))))
+    if (kind == "good") != (not errors):
+        bad += 1
+        print(f"{kind} {f}: {errors[:3]}")
+print(f"checked {len(sys.argv) - 2}")
+sys.exit(1 if bad else 0)
+"#;
+    let mut cmd = Command::new(&python);
+    cmd.env("PYTHONPATH", &site);
+    cmd.arg("-c").arg(script).arg(root().join("schemas/sweeper.schema.json"));
+    for (_, f) in &good {
+        cmd.arg(format!("good={}", f.display()));
+    }
+    for f in schema_level_invalid() {
+        cmd.arg(format!("bad={}", f.display()));
+    }
+    let out = cmd.output().unwrap();
+    let t =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains(&format!("checked {}", good.len() + schema_level_invalid().len())), "{t}");
 }

@@ -525,11 +525,21 @@ pub fn option_value_schema(kind: OptKind) -> Value {
     }
 }
 
-/// Schema of every key base_config may hold, by key.
-pub fn base_config_properties() -> Map<String, Value> {
+/// Schema of every key base_config may hold, by key. `minimums`: keep each option's lower bound
+/// (for sweep values and scenarios, which are always used). base_config's values are judged
+/// per merged combination instead (`plan`): a placeholder such as `concurrency: 0  # Overridden by
+/// sweep` is valid there, and an editor validating with this schema alone must agree.
+pub fn base_config_properties(minimums: bool) -> Map<String, Value> {
     let mut props = Map::new();
     for o in OPTIONS {
         let mut s = option_value_schema(o.kind);
+        if !minimums && let Some(obj) = s.as_object_mut() {
+            obj.remove("minimum");
+            obj.remove("exclusiveMinimum");
+            if let Some(Value::Object(ap)) = obj.get_mut("additionalProperties") {
+                ap.remove("exclusiveMinimum");
+            }
+        }
         for (i, f) in o.flags.iter().enumerate() {
             let key = f.replace('-', "_");
             if FORBIDDEN_KEYS.iter().any(|(k, _)| *k == key) {
@@ -557,7 +567,7 @@ const SERVER_KEY_PATTERN: &str = "^server\\.[a-z_]+$";
 fn base_config_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "object",
-        "properties": base_config_properties(),
+        "properties": base_config_properties(false),
         "additionalProperties": false
     })
 }
@@ -565,7 +575,7 @@ fn base_config_schema(_: &mut SchemaGenerator) -> Schema {
 fn partial_schema() -> Value {
     json!({
         "type": "object",
-        "properties": base_config_properties(),
+        "properties": base_config_properties(true),
         "patternProperties": { SERVER_KEY_PATTERN: {"type": ["string", "number", "boolean"]} },
         "additionalProperties": false
     })
@@ -573,7 +583,7 @@ fn partial_schema() -> Value {
 
 fn sweeps_schema(_: &mut SchemaGenerator) -> Schema {
     let mut props = Map::new();
-    for (k, v) in base_config_properties() {
+    for (k, v) in base_config_properties(true) {
         let desc = v.get("description").cloned().unwrap_or(Value::Null);
         let mut item = v;
         if let Some(o) = item.as_object_mut() {

@@ -327,6 +327,49 @@ fn check_combination(
                 .hint("drop one of the two, or pass the key another way (`extra_args` shows it in the command line)"),
         );
     }
+    // Lower bounds of aiperf's options, judged on the value this combination passes (the
+    // schema leaves them out of base_config, where placeholders live).
+    for (k, v) in merged {
+        let Some(o) = crate::config::options::lookup(k) else { continue };
+        let Some(x) = v.as_f64() else { continue };
+        let (min, strict) = match o.kind {
+            crate::config::options::OptKind::Int { min } if min != i64::MIN => (min as f64, false),
+            crate::config::options::OptKind::Number { min, exclusive } if min != f64::MIN => {
+                (min, exclusive)
+            }
+            _ => continue,
+        };
+        if x < min || (strict && x <= min) {
+            let bound = if strict { "less than or equal to" } else { "less than the minimum of" };
+            let shown = if v.is_i64() || v.is_u64() { v.to_string() } else { format!("{x}") };
+            diags.push(Diagnostic::new(source(k), format!("{shown} is {bound} {min}")).hint(
+                format!(
+                    "`{k}` (aiperf --{}) takes a value >= {min}{}",
+                    o.flags[0],
+                    if strict { " (not equal)" } else { "" }
+                ),
+            ));
+        }
+    }
+    // goodput thresholds (`{time_to_first_token: 25}`) are positive.
+    for (k, v) in merged {
+        if crate::config::options::lookup(k)
+            .is_some_and(|o| o.kind == crate::config::options::OptKind::Goodput)
+            && let Value::Object(m) = v
+        {
+            for (tag, t) in m {
+                if t.as_f64().is_some_and(|x| x <= 0.0) {
+                    diags.push(
+                        Diagnostic::new(
+                            format!("{}/{}", source(k), escape_segment(tag)),
+                            format!("{t} is less than or equal to 0"),
+                        )
+                        .hint("a goodput threshold is a positive number in the metric's unit (ms)"),
+                    );
+                }
+            }
+        }
+    }
     // Every duration-like aiperf option, as this combination will pass it.
     for (k, v) in merged {
         if let Some(d) = crate::config::durations::aiperf_duration(&canonical(k))
