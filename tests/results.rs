@@ -383,6 +383,60 @@ fn standardized_json_has_tt_keys_and_tpot_itl_from_the_right_metrics() {
     assert_eq!(v["output_token_throughput"], a["output_token_throughput"]["avg"]);
 }
 
+fn standard_files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("aiperf_benchmark_") && n.ends_with(".json"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Regression (issue 13): a re-render whose file name changed (the aggregate export became
+/// unreadable; the JSONL fallback has no request count, so `_n-20` became `_n-na`) left both
+/// files in the run dir, and tt's dashboards glob and ingest both. The run dir keeps one, the
+/// old file goes when the run has no metrics any more, and a file tt itself wrote stays.
+#[test]
+fn rerendering_replaces_the_standardized_json_whatever_its_new_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = one_run_batch(
+        tmp.path(),
+        "chat-stream",
+        json!({"concurrency": 2}),
+        json!({"model": "org/M", "isl": 64, "osl": 16, "concurrency": 2}),
+    );
+    let run_dir = batch.join("run0");
+    // A file tt-inference-server wrote (no `tpot_source`): not ours to remove.
+    let tt_own =
+        "aiperf_benchmark_id_tt_M_n150_2026-01-01_00-00-00_isl-64_osl-16_maxcon-2_n-20.json";
+    std::fs::write(run_dir.join(tt_own), r#"{"backend": "aiperf", "mean_ttft_ms": 1.0}"#).unwrap();
+
+    sweeper::report::render_batch(&batch, None).unwrap();
+    let first = standard_files(&run_dir);
+    assert_eq!(first.len(), 2, "{first:?}");
+    let ours = first.iter().find(|n| n.as_str() != tt_own).unwrap().clone();
+    assert!(ours.ends_with("_n-20.json"), "{ours}");
+
+    // The aggregate becomes unreadable: the JSONL fallback still has metrics, not the count.
+    std::fs::write(run_dir.join("profile_export_aiperf.json"), "{ truncated").unwrap();
+    let r = results::collect(&batch).unwrap();
+    assert!(r.runs[0].metrics.is_some());
+    let renamed = standard::file_name(&r.runs[0]);
+    assert_ne!(renamed, ours, "the reproduction needs the name to change");
+    sweeper::report::render_batch(&batch, None).unwrap();
+    let mut want = vec![renamed, tt_own.to_owned()];
+    want.sort();
+    assert_eq!(standard_files(&run_dir), want);
+
+    // No metrics at all any more: no standardized file of ours either.
+    for f in ["profile_export_aiperf.json", "profile_export_aiperf.csv", "profile_export.jsonl"] {
+        std::fs::remove_file(run_dir.join(f)).unwrap();
+    }
+    sweeper::report::render_batch(&batch, None).unwrap();
+    assert_eq!(standard_files(&run_dir), [tt_own]);
+}
+
 #[test]
 fn failed_run_without_aggregate_reads_errors_from_the_jsonl() {
     let tmp = tempfile::tempdir().unwrap();

@@ -105,16 +105,66 @@ pub fn file_name(run: &RunResult) -> String {
 /// Writes the standardized JSON into the run dir (atomically); returns its path, or `None` when
 /// nothing was written: the run has no metrics, or the file already holds the same bytes (so
 /// re-rendering after every run rewrites only the new run's file).
+///
+/// A run dir holds at most one such file: any other standardized JSON sweeper wrote there before
+/// (whose name changed with the numbers, e.g. `_n-20` then `_n-na`) is removed, and so is the old
+/// file of a run that no longer has metrics. tt's dashboards glob these names and would ingest
+/// every one. Files sweeper did not write (tt-inference-server's own) are left alone.
 pub fn write(run: &RunResult, batch_dir: &Path) -> Result<Option<PathBuf>, String> {
-    let Some(rec) = standard_result(run) else { return Ok(None) };
-    let path = run.run_dir(batch_dir).join(file_name(run));
+    let dir = run.run_dir(batch_dir);
+    let Some(rec) = standard_result(run) else {
+        remove_stale(&dir, None)?;
+        return Ok(None);
+    };
+    let path = dir.join(file_name(run));
     let mut bytes = serde_json::to_vec_pretty(&rec)
         .map_err(|e| format!("failed to serialize `{}`: {e}", path.display()))?;
     bytes.push(b'\n');
-    if std::fs::read(&path).is_ok_and(|old| old == bytes) {
-        return Ok(None);
+    let written = if std::fs::read(&path).is_ok_and(|old| old == bytes) {
+        None
+    } else {
+        crate::records::write_derived(&path, &bytes)
+            .map_err(|e| format!("failed to write `{}`: {e}", path.display()))?;
+        Some(path.clone())
+    };
+    remove_stale(&dir, Some(&path))?;
+    Ok(written)
+}
+
+/// The file names of standardized JSON files: what tt's dashboards glob.
+fn is_standard_name(name: &str) -> bool {
+    name.starts_with("aiperf_benchmark_") && name.ends_with(".json")
+}
+
+/// Whether `path` is a standardized JSON sweeper wrote: it carries sweeper's `tpot_source` key,
+/// which tt-inference-server's writer does not.
+fn written_by_sweeper(path: &Path) -> bool {
+    const MAX_BYTES: u64 = 1 << 20;
+    if std::fs::metadata(path).map_or(true, |m| !m.is_file() || m.len() > MAX_BYTES) {
+        return false;
     }
-    crate::records::write_derived(&path, &bytes)
-        .map_err(|e| format!("failed to write `{}`: {e}", path.display()))?;
-    Ok(Some(path))
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .is_some_and(|v| v.get("tpot_source").is_some() && v.get("backend").is_some())
+}
+
+/// Removes the standardized JSON files sweeper wrote into `dir`, except `keep`.
+fn remove_stale(dir: &Path, keep: Option<&Path>) -> Result<(), String> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("failed to list `{}`: {e}", dir.display())),
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let stale = entry.file_name().to_str().is_some_and(is_standard_name)
+            && keep.is_none_or(|k| k != path)
+            && written_by_sweeper(&path);
+        if stale {
+            std::fs::remove_file(&path)
+                .map_err(|e| format!("failed to remove the stale `{}`: {e}", path.display()))?;
+        }
+    }
+    Ok(())
 }
