@@ -611,6 +611,17 @@ fn chromium_args(profile: &Path) -> Vec<String> {
     .collect()
 }
 
+/// The x-axis tick labels of the chart `id` in a DOM chromium dumped.
+fn x_tick_labels(dom: &str, id: &str) -> Vec<String> {
+    let start = dom.find(&format!("id=\"{id}\"")).unwrap_or_else(|| panic!("no chart {id}"));
+    let chart = &dom[start..start + dom[start..].find("</svg>").unwrap()];
+    chart
+        .split("class=\"xtick\"")
+        .skip(1)
+        .map(|t| t[t.find('>').unwrap() + 1..t.find("</text>").unwrap()].to_owned())
+        .collect()
+}
+
 #[test]
 fn html_charts_render_in_headless_chromium() {
     let browser = chromium();
@@ -636,6 +647,26 @@ fn html_charts_render_in_headless_chromium() {
     // 2 groups: 2 throughput lines, 4 TTFT, 4 ITL (p50 + p99), and the Pareto front.
     assert_eq!(dom.matches("<polyline").count(), 11, "lines missing");
     assert!(dom.matches("class=\"point\"").count() >= 8 * 4, "points missing");
+    // Concurrency 1..16 is drawn on a log2 axis: ticks at powers of two, all integers.
+    let ticks = x_tick_labels(&dom, "chart-throughput");
+    assert_eq!(ticks, ["1", "2", "4", "8"], "log2 axis ticks");
+
+    // Regression (issue 13): concurrency 1, 2, 4 (a linear axis) had ticks 1, 1.5, 2, 2.5...
+    let runs: Vec<Run> =
+        [1, 2, 4].iter().map(|c| Run::ok("chat-stream", vec![("concurrency", json!(c))])).collect();
+    let linear = make_batch(tmp.path(), "linear", &runs);
+    render_batch(&linear, None).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(&browser)
+        .args(chromium_args(profile.path()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", linear.join("report.html").display()))
+        .output()
+        .expect("run chromium");
+    let linear_dom = String::from_utf8_lossy(&out.stdout);
+    for chart in ["chart-throughput", "chart-ttft", "chart-itl"] {
+        assert_eq!(x_tick_labels(&linear_dom, chart), ["1", "2", "3", "4"], "{chart}");
+    }
 
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();

@@ -148,6 +148,8 @@ impl Chart {
             return s;
         }
         let tx = |x: f64| if self.log_x { x.log2() } else { x };
+        // An integer-valued parameter (concurrency, request count) gets integer ticks only.
+        let integer_x = pts.iter().all(|p| p.0.fract() == 0.0);
         let (mut x0, mut x1) = pts
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| (a.min(tx(p.0)), b.max(tx(p.0))));
@@ -194,10 +196,11 @@ impl Chart {
             (a..=b)
                 .step_by(every)
                 .map(|e| 2f64.powi(e))
-                .filter(|x| x.is_finite() && *x > 0.0)
+                .filter(|x| x.is_finite() && *x > 0.0 && (!integer_x || *x >= 1.0))
                 .collect()
         } else {
-            let step = nice_step(x0, x1);
+            // 1, 2 or 5 times a power of ten: an integer once it is at least 1.
+            let step = if integer_x { nice_step(x0, x1).max(1.0) } else { nice_step(x0, x1) };
             let mut v = Vec::new();
             let mut x = (x0 / step).ceil() * step;
             while x <= x1 && v.len() < 30 {
@@ -210,7 +213,7 @@ impl Chart {
             let xx = px(x);
             let _ = write!(
                 s,
-                r##"<line x1="{xx:.1}" y1="{TOP}" x2="{xx:.1}" y2="{:.1}" stroke="#f0f0f0"/><text x="{xx:.1}" y="{:.1}" text-anchor="middle" fill="#333">{}</text>"##,
+                r##"<line x1="{xx:.1}" y1="{TOP}" x2="{xx:.1}" y2="{:.1}" stroke="#f0f0f0"/><text class="xtick" x="{xx:.1}" y="{:.1}" text-anchor="middle" fill="#333">{}</text>"##,
                 TOP + ph,
                 TOP + ph + 16.0,
                 fmt_tick(x)
@@ -344,6 +347,40 @@ mod tests {
             }
             assert!(svg.contains("<circle"), "{points:?}: no point drawn in {svg}");
         }
+    }
+
+    /// The x tick labels of a chart of `xs`.
+    fn x_ticks(log_x: bool, xs: &[f64]) -> Vec<String> {
+        let chart = Chart {
+            id: "c".into(),
+            title: "t".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            log_x,
+            series: vec![Series {
+                name: "s".into(),
+                points: xs.iter().map(|&x| (x, x * 3.0)).collect(),
+                style: Style::Line,
+                color: 0,
+            }],
+        };
+        chart
+            .render()
+            .split(r#"<text class="xtick""#)
+            .skip(1)
+            .map(|t| t[t.find('>').unwrap() + 1..t.find("</text>").unwrap()].to_owned())
+            .collect()
+    }
+
+    /// Regression (issue 13): concurrency 1, 2, 4 was labelled 1, 1.5, 2, 2.5...
+    #[test]
+    fn integer_valued_axes_get_integer_ticks() {
+        assert_eq!(x_ticks(false, &[1.0, 2.0, 4.0]), ["1", "2", "3", "4"]);
+        assert_eq!(x_ticks(false, &[3.0]), ["2", "3", "4"]);
+        assert_eq!(x_ticks(false, &[1.0, 2.0]), ["1", "2"]);
+        assert_eq!(x_ticks(true, &[1.0, 8.0, 64.0]), ["1", "2", "4", "8", "16", "32", "64"]);
+        // Fractional values keep fractional ticks.
+        assert_eq!(x_ticks(false, &[0.5, 1.5, 2.0]), ["0.5", "1", "1.5", "2"]);
     }
 
     #[test]
