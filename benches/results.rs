@@ -180,6 +180,7 @@ fn bench_render(dir: &Path) {
             config_file: "c.yaml".into(),
             swept_keys: vec!["concurrency".into(), "isl".into(), "osl".into()],
             combinations: combos,
+            tt_model_id: None,
         },
     )
     .expect("plan");

@@ -24,6 +24,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Some(Command::Report { batch_dir, fail_on_target, output, targets }) => {
             report_cmd(&batch_dir, output.as_deref(), fail_on_target, &targets)
         }
+        Some(Command::Export(what)) => export_cmd(what),
         Some(Command::Compare { batch_a, batch_b, output }) => {
             compare_cmd(&batch_a, &batch_b, output.as_deref())
         }
@@ -40,6 +41,73 @@ pub fn main(cli: Cli) -> ExitCode {
         err_text(&e.render());
         e.exit_code()
     }))
+}
+
+fn export_cmd(what: crate::cli::ExportCommand) -> Result<u8, Error> {
+    match what {
+        crate::cli::ExportCommand::Tt { batch_dir, to, impl_name, model, device, split_by } => {
+            let results = crate::results::collect(&batch_dir)?;
+            let model_id = match (impl_name, model, device) {
+                (Some(i), Some(m), Some(d)) => {
+                    for (flag, problem) in [
+                        ("--impl", crate::tt::name_problem(&i)),
+                        ("--model", crate::tt::name_problem(&m)),
+                        ("--device", crate::tt::device_problem(&d)),
+                    ] {
+                        if let Some(p) = problem {
+                            return Err(Error::usage(
+                                format!("{flag}: {p}"),
+                                format!(
+                                    "tt's model id is id_{{impl}}_{{model}}_{{device}}, e.g. id_tt-transformers_Llama-3.3-70B-Instruct_t3k; devices: {}",
+                                    crate::tt::NAME_DEVICES.join(", ")
+                                ),
+                            ));
+                        }
+                    }
+                    crate::tt::model_id(&i, &m, &d)
+                }
+                _ => results.tt_model_id.clone().ok_or_else(|| {
+                    Error::usage(
+                        format!(
+                            "`{}` has no tt-inference-server model id: its config has no `tt` section",
+                            batch_dir.display()
+                        ),
+                        "pass --impl, --model and --device (e.g. --impl tt-transformers --model Llama-3.3-70B-Instruct --device t3k), or add a `tt` section to the config",
+                    )
+                })?,
+            };
+            let done = crate::export::tt::export(&results, &to, &model_id, &split_by)
+                .map_err(|e| Error::Usage { message: e.to_string(), hint: e.hint() })?;
+            for (index, point, why) in &done.skipped {
+                err_text(&format!("warning: no tt file for #{index} `{point}`: {why}\n"));
+            }
+            let folders = if done.folders.len() == 1 {
+                format!("`{}`", done.folders[0].display())
+            } else {
+                format!("{} folders under `{}`", done.folders.len(), to.display())
+            };
+            out_line(&format!(
+                "wrote {} tt-inference-server file(s) named `aiperf_benchmark_{model_id}_*.json` into {}{}",
+                done.written.len(),
+                if done.folders.is_empty() { format!("`{}`", to.display()) } else { folders },
+                if done.unchanged.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} already there, unchanged)", done.unchanged.len())
+                }
+            ));
+            if !done.skipped.is_empty() {
+                out_line(&format!(
+                    "skipped {} point(s) tt cannot represent (see the warnings above)",
+                    done.skipped.len()
+                ));
+            }
+            out_line(
+                "tt's report workflow reads them from `$CACHE_ROOT/workflow_logs/benchmarks_output/` (else `<tt-inference-server>/workflow_logs/benchmarks_output/`)",
+            );
+            Ok(EXIT_OK)
+        }
+    }
 }
 
 /// Loads and plans a config.

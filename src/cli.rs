@@ -105,6 +105,9 @@ pub enum Command {
         #[command(flatten)]
         targets: TargetsArgs,
     },
+    /// Write a batch's results in another tool's layout.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Compare two batches: match combinations by parameters, show each key metric's change.
     Compare {
         /// The baseline batch directory.
@@ -114,6 +117,36 @@ pub enum Command {
         /// Also write `compare.md` and `compare.csv` into this directory.
         #[arg(long, short = 'o', value_name = "DIR")]
         output: Option<PathBuf>,
+    },
+}
+
+/// What `sweeper export` writes.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Every run's tt-inference-server result file (`aiperf_benchmark_{model_id}_...json`) in
+    /// one flat folder, as tt's report workflow reads them from `workflow_logs/benchmarks_output/`.
+    /// Refuses (exit 2, nothing written) when points would collide in tt; `--split-by` writes
+    /// one folder per value of the parameter that tells them apart.
+    Tt {
+        /// A batch directory (`<output_base_dir>/<batch_name>/<timestamp>`).
+        batch_dir: PathBuf,
+        /// The folder to write into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// tt's implementation name (`tt-transformers`, ...); with --model and --device, names
+        /// the files instead of the config's `tt` section.
+        #[arg(long = "impl", value_name = "IMPL", requires_all = ["model", "device"])]
+        impl_name: Option<String>,
+        /// tt's model name: the Hugging Face repo's basename (`Llama-3.3-70B-Instruct`).
+        #[arg(long, value_name = "MODEL", requires_all = ["impl_name", "device"])]
+        model: Option<String>,
+        /// tt's device (`n150`, `n300`, `t3k`, `galaxy`, ...).
+        #[arg(long, value_name = "DEVICE", requires_all = ["impl_name", "model"])]
+        device: Option<String>,
+        /// One sub-folder per value of this swept parameter (`<DIR>/<key>=<value>/`); repeat
+        /// for several.
+        #[arg(long, value_name = "KEY")]
+        split_by: Vec<String>,
     },
 }
 

@@ -21,7 +21,14 @@ pub fn text(cfg: &Config, plan: &Plan, verbose: bool) -> String {
         servers.len(),
         if servers.len() == 1 { "" } else { "s" }
     );
-    let _ = writeln!(out, "batch directory: {}\n", batch_dir.display());
+    let _ = writeln!(out, "batch directory: {}", batch_dir.display());
+    if let Some(id) = &plan.tt_model_id {
+        let _ = writeln!(
+            out,
+            "tt-inference-server files: aiperf_benchmark_{id}_<start>_isl-<isl>_osl-<osl>_maxcon-<c>_n-<n>.json"
+        );
+    }
+    let _ = writeln!(out);
     table(&mut out, plan);
     let _ = writeln!(out);
     for sid in &servers {

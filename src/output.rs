@@ -108,7 +108,7 @@ impl LiveReports {
             },
         };
         if let Some(run) = results.runs.iter().find(|r| r.index == index)
-            && let Err(e) = results::standard::write(run, &dir)
+            && let Err(e) = results::standard::write(run, &dir, results.tt_model_id.as_deref())
         {
             warnings.push(e);
         }

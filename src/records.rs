@@ -111,6 +111,10 @@ pub struct PlanRecord {
     /// Keys that vary across combinations (sweep, scenario and server.* keys), in sweep order.
     pub swept_keys: Vec<String>,
     pub combinations: Vec<PlannedCombination>,
+    /// tt-inference-server's model id from the config's `tt` section: the per-run result files
+    /// are named with it. Updated by `--resume`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tt_model_id: Option<String>,
 }
 
 /// `run_metadata.json`: written before aiperf starts. NeMo runner fields first.

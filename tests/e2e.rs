@@ -338,3 +338,54 @@ fn a_server_ignoring_max_tokens_is_named_in_the_report() {
     let summary = read_json(&batch.join("summary.json"));
     assert_eq!(summary["length_warnings"][0]["which"], "output");
 }
+
+/// A config naming tt's model and device, run with the real aiperf: every run dir's file is
+/// named as tt names it, the request-rate point gets none (and the report says so), the export
+/// folder reads cleanly by tt's rules, and aiperf's own `profile_export_aiperf.json` (what tt's
+/// newer code reads, by `rglob`) stays where aiperf wrote it, untouched by re-rendering.
+#[test]
+fn tt_named_results_from_real_aiperf_read_as_tts_own() {
+    let _ = managed_aiperf();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("c.yaml"),
+        "batch_name: ttnames\nserver: {kind: mock}\ntt: {impl: tt-transformers, device: n300}\nbase_config:\n  model: meta-llama/Llama-3.3-70B-Instruct\n  tokenizer: '@offline'\n  streaming: true\n  request_count: 8\n  isl: 32\n  osl: 8\n  no_server_metrics: true\n  no_gpu_telemetry: true\nscenarios:\n  - {concurrency: 1}\n  - {concurrency: 2}\n  - {request_rate: 50}\n",
+    )
+    .unwrap();
+    let out = sweeper().arg("-c").arg("c.yaml").current_dir(tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let batch = batch_dir(&tmp.path().join("aiperf_results"), "ttnames");
+    let id = "id_tt-transformers_Llama-3.3-70B-Instruct_n300";
+    let mut hashes = Vec::new();
+    for (dir, file) in [("concurrency1", true), ("concurrency2", true), ("request_rate50", false)] {
+        let d = batch.join(dir);
+        let names = common::tt_rules::glob(&d, id);
+        assert_eq!(names.len(), usize::from(file), "{dir}: {names:?}");
+        if file {
+            common::tt_rules::read(&d, id, "n300").unwrap();
+        }
+        let export = d.join("profile_export_aiperf.json");
+        let v = read_json(&export);
+        assert_eq!(v["request_count"]["avg"].as_f64(), Some(8.0), "{dir}");
+        assert!(v["time_to_first_token"]["avg"].as_f64().unwrap() > 0.0);
+        hashes.push((export.clone(), std::fs::read(&export).unwrap()));
+    }
+    let md = std::fs::read_to_string(batch.join("report.md")).unwrap();
+    assert!(md.contains("`request_rate=50`: no tt-inference-server file"), "{md}");
+
+    let folder = tmp.path().join("workflow_logs/benchmarks_output");
+    let out =
+        sweeper().args(["export", "tt"]).arg(&batch).arg("--to").arg(&folder).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rows = common::tt_rules::read(&folder, id, "n300").unwrap();
+    assert_eq!(
+        rows.iter().map(|r| (r.isl, r.osl, r.max_con, r.n)).collect::<Vec<_>>(),
+        [(32, 8, 1, 8), (32, 8, 2, 8)]
+    );
+
+    let out = sweeper().arg("report").arg(&batch).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for (path, bytes) in hashes {
+        assert_eq!(std::fs::read(&path).unwrap(), bytes, "{} changed", path.display());
+    }
+}

@@ -260,6 +260,7 @@ fn one_run_batch(root: &Path, fixture: &str, params: Value, merged: Value) -> Pa
             argv: vec![],
             targets: vec![],
         }],
+        tt_model_id: None,
     };
     records::write_json_atomic(&batch.join(records::PLAN_FILE), &plan).unwrap();
     batch
@@ -322,12 +323,12 @@ fn standardized_json_has_tt_keys_and_tpot_itl_from_the_right_metrics() {
     let r = results::collect(&batch).unwrap();
     let run = &r.runs[0];
     assert_eq!(
-        standard::file_name(run),
+        standard::file_name(run, None).unwrap(),
         "aiperf_benchmark_org_Some-Model_2026-11-22_14-00-47_isl-64_osl-16_maxcon-2_n-20.json"
     );
-    let path = standard::write(run, &batch).unwrap().unwrap();
+    let path = standard::write(run, &batch, None).unwrap().unwrap();
     // A second render finds the same bytes and leaves the file alone.
-    assert_eq!(standard::write(run, &batch).unwrap(), None);
+    assert_eq!(standard::write(run, &batch, None).unwrap(), None);
     let v = json_of(&path);
     let a = json_of(&fx("chat-stream", "profile_export_aiperf.json"));
     for key in [
@@ -393,10 +394,11 @@ fn standard_files(dir: &Path) -> Vec<String> {
     v
 }
 
-/// Regression (issue 13): a re-render whose file name changed (the aggregate export became
-/// unreadable; the JSONL fallback has no request count, so `_n-20` became `_n-na`) left both
-/// files in the run dir, and tt's dashboards glob and ingest both. The run dir keeps one, the
-/// old file goes when the run has no metrics any more, and a file tt itself wrote stays.
+/// Regression (issue 13): a re-render whose file name changed (then: the aggregate export
+/// became unreadable and `_n-20` became `_n-na`; now: the batch is resumed with a `tt` section,
+/// or its start time changed) left both files in the run dir, and tt's dashboards glob and
+/// ingest both. The run dir keeps one, the old file goes when the run has no metrics any more,
+/// and a file tt itself wrote stays.
 #[test]
 fn rerendering_replaces_the_standardized_json_whatever_its_new_name() {
     let tmp = tempfile::tempdir().unwrap();
@@ -416,13 +418,15 @@ fn rerendering_replaces_the_standardized_json_whatever_its_new_name() {
     let first = standard_files(&run_dir);
     assert_eq!(first.len(), 2, "{first:?}");
     let ours = first.iter().find(|n| n.as_str() != tt_own).unwrap().clone();
-    assert!(ours.ends_with("_n-20.json"), "{ours}");
+    assert!(ours.starts_with("aiperf_benchmark_org_M_") && ours.ends_with("_n-20.json"), "{ours}");
 
-    // The aggregate becomes unreadable: the JSONL fallback still has metrics, not the count.
-    std::fs::write(run_dir.join("profile_export_aiperf.json"), "{ truncated").unwrap();
+    // The plan now names tt's model id (a `tt` section added on --resume): a new name.
+    let plan_path = batch.join(records::PLAN_FILE);
+    let mut plan: PlanRecord = records::read_json(&plan_path).unwrap();
+    plan.tt_model_id = Some("id_tt-transformers_M_n150".into());
+    records::write_json_atomic(&plan_path, &plan).unwrap();
     let r = results::collect(&batch).unwrap();
-    assert!(r.runs[0].metrics.is_some());
-    let renamed = standard::file_name(&r.runs[0]);
+    let renamed = standard::file_name(&r.runs[0], r.tt_model_id.as_deref()).unwrap();
     assert_ne!(renamed, ours, "the reproduction needs the name to change");
     sweeper::report::render_batch(&batch, None).unwrap();
     let mut want = vec![renamed, tt_own.to_owned()];
@@ -458,7 +462,7 @@ fn failed_run_without_aggregate_reads_errors_from_the_jsonl() {
     assert_eq!(run.reason.as_deref(), Some("aiperf exited with code 1"));
     assert_eq!(run.error_lines, ["ClientConnectorError: 10"]);
     assert!(run.metrics.is_none() && run.problems.is_empty(), "{:?}", run.problems);
-    assert!(standard::write(run, &batch).unwrap().is_none());
+    assert!(standard::write(run, &batch, None).unwrap().is_none());
 }
 
 #[test]

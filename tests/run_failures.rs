@@ -169,11 +169,34 @@ fn success_records_and_crash() {
     let prefix = dirs[0].0.rsplit_once('.').unwrap().0;
     let stale = std::path::PathBuf::from(format!("{prefix}.leftover"));
     std::fs::create_dir_all(stale.join("aiperf_mmap_x")).unwrap();
+    // The config gains a `tt` section before the resume: the batch's files follow it.
+    let names = |dir: &str| -> Vec<String> {
+        std::fs::read_dir(batch.join(dir))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("aiperf_benchmark_"))
+            .collect()
+    };
+    assert!(
+        names("concurrency1")[0].starts_with("aiperf_benchmark_m_"),
+        "{:?}",
+        names("concurrency1")
+    );
+    let mut yaml = std::fs::read_to_string(&cfg).unwrap();
+    yaml.push_str("tt: {impl: tt-transformers, device: n150}\n");
+    std::fs::write(&cfg, yaml).unwrap();
     let out = fake_sweep(&cfg, tmp.path()).arg("--resume").arg(&batch).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(!stale.exists(), "a leftover temp dir of the batch survived --resume");
     let plan = read_json(&batch.join("plan.json"));
     assert_eq!(plan["combinations"].as_array().unwrap().len(), 3);
+    assert_eq!(plan["tt_model_id"], "id_tt-transformers_m_n150");
+    for dir in ["concurrency1", "concurrency2", "concurrency4"] {
+        let n = names(dir);
+        assert_eq!(n.len(), 1, "{dir}: {n:?}");
+        assert!(n[0].starts_with("aiperf_benchmark_id_tt-transformers_m_n150_"), "{dir}: {n:?}");
+    }
 }
 
 #[test]

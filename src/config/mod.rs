@@ -48,6 +48,9 @@ pub struct Config {
     /// The tt-inference-server reference file named by `targets.reference_file`.
     pub reference: Option<crate::reference::Reference>,
     pub max_combinations: u64,
+    /// tt-inference-server's model id (`id_{impl}_{model}_{device}`) from the `tt` section:
+    /// the per-run result files are named with it.
+    pub tt_model_id: Option<String>,
     /// The directory sweeper was started from: relative paths in aiperf options resolve here.
     pub base_dir: PathBuf,
     /// Every path value of an aiperf option (as written) -> the absolute path aiperf gets.

@@ -65,6 +65,11 @@ pub struct RawConfig {
     #[serde(default)]
     pub targets: Option<TargetsConfig>,
 
+    /// Name the per-run result files as tt-inference-server does, so its report code reads them
+    /// as its own (`aiperf_benchmark_id_{impl}_{model}_{device}_...json`).
+    #[serde(default)]
+    pub tt: Option<TtConfig>,
+
     /// Refuse sweeps with more combinations than this (a typo in a sweep list can mean days of
     /// GPU time). Default 1000; `--max-combinations` on the command line also raises it. At
     /// most 100,000 (and a sweep must fit sweeper's plan memory budget).
@@ -307,6 +312,32 @@ pub struct TargetsConfig {
     /// Targets written in the config.
     #[serde(default)]
     pub points: Vec<TargetPoint>,
+}
+
+/// tt-inference-server's model id of the model under test: `id_{impl}_{model}_{device}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TtConfig {
+    /// tt's implementation name, as in its model spec (`tt-transformers`,
+    /// `llama3-70b-galaxy`, `tt-vllm-plugin`, ...).
+    #[serde(rename = "impl")]
+    #[schemars(length(min = 1), regex(pattern = r"^[A-Za-z0-9._-]+$"))]
+    pub impl_name: String,
+    /// tt's model name: the Hugging Face repo's basename (`Llama-3.3-70B-Instruct`). Default:
+    /// `server.model` of a tt-inference-server server, else `targets.model`, else the basename
+    /// of base_config's `model`.
+    #[serde(default)]
+    #[schemars(length(min = 1), regex(pattern = r"^[A-Za-z0-9._-]+$"))]
+    pub model: Option<String>,
+    /// tt's device, lowercase, one its aiperf report reads back from file names. Default:
+    /// `server.device` of a tt-inference-server server, else `targets.device`.
+    #[serde(default)]
+    #[schemars(schema_with = "tt_device_schema")]
+    pub device: Option<String>,
+}
+
+fn tt_device_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "enum": crate::tt::NAME_DEVICES })
 }
 
 fn default_tolerance() -> f64 {

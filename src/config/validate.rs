@@ -247,6 +247,11 @@ pub(super) fn validate(
         }
     }
 
+    let tt_model_id = raw_cfg
+        .tt
+        .as_ref()
+        .and_then(|tt| tt_model_id(tt, &raw_cfg, |d, key| diags.push(at(d, key))));
+
     if !diags.is_empty() {
         sort_dedup(&mut diags);
         return Err(fail(diags, &text));
@@ -268,10 +273,106 @@ pub(super) fn validate(
         base_dir,
         resolved_paths,
         max_combinations,
+        tt_model_id,
         index,
         warnings,
         source: text,
     })
+}
+
+/// tt-inference-server's model id from the `tt` section, its model and device defaulted from the
+/// server and targets sections; problems go to `report` (diagnostic, at the key?).
+fn tt_model_id(
+    tt: &super::raw::TtConfig,
+    raw: &super::raw::RawConfig,
+    mut report: impl FnMut(Diagnostic, bool),
+) -> Option<String> {
+    let server = match &raw.server {
+        Some(ServerConfig::TtInferenceServer { model, device, .. }) => {
+            Some((model.as_str(), device.as_str()))
+        }
+        _ => None,
+    };
+    let targets = raw.targets.as_ref();
+    let served = raw
+        .base_config
+        .get("model")
+        .and_then(Value::as_str)
+        .map(|m| m.rsplit('/').next().unwrap_or(m));
+    // (value, where it came from)
+    let model = tt
+        .model
+        .as_deref()
+        .map(|m| (m, "/tt/model"))
+        .or_else(|| server.map(|s| (s.0, "/server/model")))
+        .or_else(|| targets.and_then(|t| t.model.as_deref()).map(|m| (m, "/targets/model")))
+        .or_else(|| served.map(|m| (m, "/base_config/model")));
+    let device = tt
+        .device
+        .as_deref()
+        .map(|d| (d, "/tt/device"))
+        .or_else(|| server.map(|s| (s.1, "/server/device")))
+        .or_else(|| targets.and_then(|t| t.device.as_deref()).map(|d| (d, "/targets/device")));
+    let mut ok = true;
+    if let Some(p) = crate::tt::name_problem(&tt.impl_name) {
+        report(
+            Diagnostic::new("/tt/impl", format!("tt's implementation name: {p}")).hint(
+                "use the impl name of tt-inference-server's model spec, e.g. `tt-transformers`",
+            ),
+            false,
+        );
+        ok = false;
+    }
+    match model {
+        None => {
+            report(
+                Diagnostic::new("/tt", "tt's model name is not set and cannot be inferred")
+                    .hint("set `tt.model` to the Hugging Face repo's basename, e.g. `Llama-3.3-70B-Instruct`"),
+                true,
+            );
+            ok = false;
+        }
+        Some((m, at)) => {
+            if let Some(p) = crate::tt::name_problem(m) {
+                report(
+                    Diagnostic::new(at, format!("tt's model name: {p}"))
+                        .hint("set `tt.model` to the Hugging Face repo's basename, e.g. `Llama-3.3-70B-Instruct`"),
+                    false,
+                );
+                ok = false;
+            }
+        }
+    }
+    match device {
+        None => {
+            report(
+                Diagnostic::new("/tt", "tt's device is not set and cannot be inferred").hint(
+                    format!("set `tt.device` to one of {}", crate::tt::NAME_DEVICES.join(", ")),
+                ),
+                true,
+            );
+            ok = false;
+        }
+        Some((d, at)) => {
+            if let Some(p) = crate::tt::device_problem(d) {
+                let hint = if at == "/tt/device" {
+                    format!("use one of {}", crate::tt::NAME_DEVICES.join(", "))
+                } else {
+                    format!(
+                        "the device comes from `{}`; set `tt.device` to one of {}",
+                        at.trim_start_matches('/').replace('/', "."),
+                        crate::tt::NAME_DEVICES.join(", ")
+                    )
+                };
+                report(Diagnostic::new(at, p).hint(hint), false);
+                ok = false;
+            }
+        }
+    }
+    match (ok, model, device) {
+        (true, Some((m, _)), Some((d, _))) => Some(crate::tt::model_id(&tt.impl_name, m, d)),
+        _ => None,
+    }
 }
 
 /// The most combinations sweeper plans, whatever `max_combinations` says.
@@ -376,6 +477,7 @@ fn candidates_for(pointer: &str, work: &Value) -> Vec<String> {
         ["aiperf"] => schema_keys("/$defs/AiperfSettings"),
         ["targets"] => schema_keys("/$defs/TargetsConfig"),
         ["targets", "points", _] => schema_keys("/$defs/TargetPoint"),
+        ["tt"] => schema_keys("/$defs/TtConfig"),
         _ => Vec::new(),
     }
 }
@@ -445,6 +547,7 @@ fn schema_diagnostic(
             let hint = match prop {
                 "base_config" => "add `base_config:` with at least `model` and `url`",
                 "kind" => "set `kind:` to one of external, command, docker, tt-inference-server, mock",
+                "impl" => "set `impl:` to tt's implementation name of the model, e.g. `tt-transformers`",
                 _ => "add the missing key",
             };
             vec![Diagnostic::new(pointer.clone(), format!("missing required key `{prop}`")).hint(hint).at(index.key(&pointer))]
@@ -507,6 +610,18 @@ fn value_hint(pointer: &str) -> Option<String> {
         }
         ["max_combinations"] => {
             return Some("`max_combinations` takes an integer >= 1".to_owned());
+        }
+        ["tt", "device"] => {
+            return Some(format!(
+                "one of the devices tt-inference-server's aiperf report reads back from file names: {}",
+                crate::tt::NAME_DEVICES.join(", ")
+            ));
+        }
+        ["tt", "impl" | "model"] => {
+            return Some(
+                "a plain name: letters, digits, `-`, `.`, `_` (e.g. `tt-transformers`, `Llama-3.3-70B-Instruct`)"
+                    .to_owned(),
+            );
         }
         ["base_config", "goodput", ..] => "goodput",
         ["base_config", k] | ["sweeps", k, _] | ["scenarios", _, k] | ["exclude", _, k] => *k,
@@ -592,6 +707,8 @@ fn optional_section_diagnostics(
                         format!("allowed here: {}", candidates_for(parent, &wrapped).join(", "))
                     }
                 });
+            } else if d.hint.is_none() {
+                d.hint = value_hint(&d.pointer);
             }
         }
         out.extend(ds);

@@ -82,6 +82,8 @@ pub struct Plan {
     pub swept_keys: Vec<String>,
     /// Problems that do not stop the run (an exclude entry that matches nothing, ...).
     pub warnings: Vec<Diagnostic>,
+    /// tt-inference-server's model id the result files are named with (config `tt` section).
+    pub tt_model_id: Option<String>,
 }
 
 impl Plan {
@@ -258,7 +260,7 @@ pub fn expand(config: &Config) -> Result<Plan, ConfigError> {
         ]));
     }
     let warnings = config.error(warnings).diagnostics;
-    Ok(Plan { combinations, swept_keys, warnings })
+    Ok(Plan { combinations, swept_keys, warnings, tt_model_id: config.tt_model_id.clone() })
 }
 
 fn dedup(mut diags: Vec<Diagnostic>) -> Vec<Diagnostic> {

@@ -142,6 +142,17 @@ pub struct LengthWarning {
     pub hint: &'static str,
 }
 
+/// A point with results that tt-inference-server cannot represent: sweeper writes no tt file
+/// for it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TtSkip {
+    pub index: usize,
+    pub dir: String,
+    /// `request_rate=5` (or `-`).
+    pub point: String,
+    pub reason: String,
+}
+
 /// A combination that did not succeed, or whose files could not be read.
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
@@ -184,6 +195,8 @@ pub struct Report {
     pub failures: Vec<Failure>,
     /// Points that did not measure what was asked (see [`LengthWarning`]).
     pub length_warnings: Vec<LengthWarning>,
+    /// Points with results but no tt-inference-server file (see [`TtSkip`]).
+    pub tt_skipped: Vec<TtSkip>,
     pub warnings: Vec<String>,
 }
 
@@ -217,6 +230,7 @@ impl Report {
         let mut failures = Vec::new();
         let mut warnings = results.warnings.clone();
         let mut length_warnings = Vec::new();
+        let mut tt_skipped = Vec::new();
         for run in &results.runs {
             match run.status {
                 RunStatus::Succeeded => counts.succeeded += 1,
@@ -261,6 +275,16 @@ impl Report {
                     .collect::<Vec<_>>()
                     .join(" ")
             };
+            if run.metrics.is_some()
+                && let Err(reason) = results::standard::tt_point(run)
+            {
+                tt_skipped.push(TtSkip {
+                    index: run.index,
+                    dir: run.dir.clone(),
+                    point: point.clone(),
+                    reason,
+                });
+            }
             for m in &run.length_mismatches {
                 length_warnings.push(LengthWarning {
                     index: run.index,
@@ -302,6 +326,7 @@ impl Report {
             rows,
             failures,
             length_warnings,
+            tt_skipped,
             warnings,
         }
     }
@@ -394,7 +419,7 @@ pub fn render_batch_to(
             out.warnings.push(source.to_string());
             continue;
         }
-        match results::standard::write(run, out_dir) {
+        match results::standard::write(run, out_dir, results.tt_model_id.as_deref()) {
             Ok(Some(p)) => out.files_written.push(p),
             Ok(None) => {}
             Err(e) => out.warnings.push(e),

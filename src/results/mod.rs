@@ -235,6 +235,8 @@ pub struct BatchResults {
     pub interrupted: bool,
     pub runs: Vec<RunResult>,
     pub warnings: Vec<String>,
+    /// tt-inference-server's model id the per-run result files are named with (plan.json).
+    pub tt_model_id: Option<String>,
     /// Where each combination's records are, for [`BatchResults::reload`].
     #[serde(skip)]
     entries: Vec<Entry>,
@@ -472,6 +474,7 @@ pub fn collect(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
         interrupted: manifest.as_ref().is_some_and(|m| m.interrupted),
         runs,
         warnings,
+        tt_model_id: plan.as_ref().and_then(|p| p.tt_model_id.clone()),
         entries,
     })
 }
@@ -628,6 +631,7 @@ fn discover(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
             batch_dir.display(),
             if from_records { "each run's run_metadata.json" } else { "what aiperf recorded" }
         )],
+        tt_model_id: None,
         entries,
     })
 }

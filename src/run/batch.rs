@@ -126,6 +126,7 @@ impl Batch {
             config_file: cfg.file.display().to_string(),
             swept_keys: plan.swept_keys.clone(),
             combinations: planned,
+            tt_model_id: plan.tt_model_id.clone(),
         };
         let plan_path = dir.join(records::PLAN_FILE);
         write(plan_path.clone(), records::write_json_atomic(&plan_path, &plan_record))?;
@@ -170,6 +171,14 @@ impl Batch {
             records::read_json(&dir.join(records::PLAN_FILE)).map_err(read_err)?;
         if let Some(what) = plan_difference(&old, plan) {
             return Err(BatchError::PlanChanged { dir, what });
+        }
+        // How result files are named may change between runs (a `tt` section added or fixed):
+        // the batch's record follows the config it is resumed with.
+        if old.tt_model_id != plan.tt_model_id {
+            let path = dir.join(records::PLAN_FILE);
+            let new = PlanRecord { tt_model_id: plan.tt_model_id.clone(), ..old };
+            records::write_json_atomic(&path, &new)
+                .map_err(|source| BatchError::Write { path, source })?;
         }
         let mut manifest: BatchManifest =
             records::read_json(&dir.join(records::MANIFEST_FILE)).map_err(read_err)?;

@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: the sweeper binary, temp dirs, fake aiperf, pids.
 #![allow(dead_code)]
 
+pub mod batch;
+pub mod tt_rules;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
