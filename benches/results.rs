@@ -162,6 +162,8 @@ fn bench_render(dir: &Path) {
                 tolerance: 0.05,
                 source: "config".into(),
             }],
+            repeat: None,
+            point: None,
         });
         runs.push(ManifestEntry {
             index: i,
@@ -181,6 +183,7 @@ fn bench_render(dir: &Path) {
             swept_keys: vec!["concurrency".into(), "isl".into(), "osl".into()],
             combinations: combos,
             tt_model_id: None,
+            repeats: None,
         },
     )
     .expect("plan");

@@ -11,7 +11,7 @@ use crate::config::{self, Config, Diagnostic, LoadOptions};
 use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Error};
 use crate::output::{err_line, err_text, out_line, out_text};
 use crate::plan::{self, Plan};
-use crate::report::{self, ExtraTargets, compare};
+use crate::report::{self, ExtraTargets, compare, number};
 use crate::run::{RunOptions, Summary};
 
 /// Runs the parsed command line and returns the process exit code.
@@ -25,8 +25,8 @@ pub fn main(cli: Cli) -> ExitCode {
             report_cmd(&batch_dir, output.as_deref(), fail_on_target, &targets)
         }
         Some(Command::Export(what)) => export_cmd(what),
-        Some(Command::Compare { batch_a, batch_b, output }) => {
-            compare_cmd(&batch_a, &batch_b, output.as_deref())
+        Some(Command::Compare { batch_a, batch_b, output, gate }) => {
+            compare_cmd(&batch_a, &batch_b, output.as_deref(), &gate)
         }
         Some(Command::Schema) => {
             out_text(&config::raw::schema_text());
@@ -177,6 +177,16 @@ fn run_main(args: &RunArgs) -> Result<u8, Error> {
     };
     let (cfg, plan) = load_and_plan(file, args.max_combinations)?;
     print_warnings(&cfg, &[cfg.warnings.clone(), plan.warnings.clone()].concat());
+    gate_options(&args.gate)?;
+    if let Some(b) = &args.baseline {
+        // Checked before hours of running, not after.
+        crate::results::collect(b)?;
+    } else if args.gate.fail_on_regression {
+        return Err(Error::usage(
+            "--fail-on-regression needs --baseline BATCH_DIR to compare the sweep with",
+            "`sweeper --config-file X.yaml --baseline <earlier batch dir> --fail-on-regression`",
+        ));
+    }
     if args.dry_run {
         out_text(&dry_run_text(&cfg, &plan, args.verbose));
         return Ok(EXIT_OK);
@@ -222,9 +232,23 @@ fn run_main(args: &RunArgs) -> Result<u8, Error> {
             batch_dir.display()
         ));
     }
+    let mut regressed = false;
+    if let Some(base) = &args.baseline
+        && !summary.interrupted
+    {
+        err_line(&format!("\nsweeper: comparing with the baseline {}", base.display()));
+        match run_compare(base, &batch_dir, Some(&batch_dir), &args.gate) {
+            Ok(code) => regressed = code == EXIT_FAILED,
+            Err(e) => {
+                err_text(&e.render());
+                regressed = args.gate.fail_on_regression;
+            }
+        }
+    }
     Ok(if summary.interrupted {
         EXIT_INTERRUPTED
-    } else if summary.failed > 0
+    } else if regressed
+        || summary.failed > 0
         || summary.record_errors > 0
         || summary.stopped.is_some()
         || reports_failed
@@ -305,11 +329,39 @@ fn report_cmd(
     Ok(EXIT_OK)
 }
 
-/// `sweeper compare A B [--output DIR]`: prints the comparison, and writes it with `--output`.
-fn compare_cmd(a: &Path, b: &Path, output: Option<&Path>) -> Result<u8, Error> {
+/// How `--threshold` and `--confidence` judge changes (checked).
+fn gate_options(gate: &crate::cli::GateArgs) -> Result<compare::CompareOptions, Error> {
+    let threshold_pct = gate.threshold.unwrap_or(compare::DEFAULT_THRESHOLD_PCT);
+    if !(threshold_pct.is_finite() && (0.0..=1000.0).contains(&threshold_pct)) {
+        return Err(Error::usage(
+            format!("--threshold {threshold_pct}: a percentage between 0 and 1000 is expected"),
+            "e.g. `--threshold 5` calls a change a regression only beyond 5%",
+        ));
+    }
+    if let Some(c) = gate.confidence
+        && !(c.is_finite() && (0.5..=0.999).contains(&c))
+    {
+        return Err(Error::usage(
+            format!("--confidence {c}: a level between 0.5 and 0.999 is expected"),
+            "e.g. `--confidence 0.95`",
+        ));
+    }
+    Ok(compare::CompareOptions { threshold_pct, confidence: gate.confidence })
+}
+
+/// Compares two batches: prints the comparison, writes `compare.md`/`compare.csv` into
+/// `output`; the exit code is 1 with `--fail-on-regression` and a regression.
+fn run_compare(
+    a: &Path,
+    b: &Path,
+    output: Option<&Path>,
+    gate: &crate::cli::GateArgs,
+) -> Result<u8, Error> {
+    let opts = gate_options(gate)?;
     let ra = crate::results::collect(a)?;
     let rb = crate::results::collect(b)?;
-    let c = compare::compare(&ra, &rb);
+    let c = compare::compare(&ra, &rb, &opts)
+        .map_err(|e| Error::Usage { message: e.to_string(), hint: Some(e.hint()) })?;
     let render_err =
         |name: &'static str| move |message| report::ReportError::Render { name, message };
     let md = compare::render_markdown(&c).map_err(render_err("compare.md"))?;
@@ -325,7 +377,29 @@ fn compare_cmd(a: &Path, b: &Path, output: Option<&Path>) -> Result<u8, Error> {
             err_line(&format!("wrote {}", p.display()));
         }
     }
+    if c.regressions > 0 {
+        let gate_word = if gate.fail_on_regression { "error" } else { "warning" };
+        err_line(&format!(
+            "{gate_word}: {} regression(s) beyond {}% and significant at {}% confidence",
+            c.regressions,
+            number::fixed(c.threshold_pct, 1),
+            number::fixed(c.confidence_pct, 0)
+        ));
+        if gate.fail_on_regression {
+            return Ok(EXIT_FAILED);
+        }
+    }
     Ok(EXIT_OK)
+}
+
+/// `sweeper compare A B [--output DIR] [--fail-on-regression]`.
+fn compare_cmd(
+    a: &Path,
+    b: &Path,
+    output: Option<&Path>,
+    gate: &crate::cli::GateArgs,
+) -> Result<u8, Error> {
+    run_compare(a, b, output, gate)
 }
 
 /// What `--dry-run` prints (see [`crate::dry_run`]).

@@ -48,6 +48,29 @@ pub struct RunArgs {
     /// Exit with code 1 when any target check FAILs.
     #[arg(long)]
     pub fail_on_target: bool,
+
+    /// After the sweep, compare it with this earlier batch (`compare.md`, `compare.csv` in the
+    /// new batch directory): one command for a CI gate.
+    #[arg(long, value_name = "BATCH_DIR")]
+    pub baseline: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub gate: GateArgs,
+}
+
+/// How `compare` judges changes (also for `--baseline`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct GateArgs {
+    /// Exit with code 1 when a regression is found: a change in the bad direction beyond
+    /// --threshold that Welch's t-test on the repeats finds significant.
+    #[arg(long)]
+    pub fail_on_regression: bool,
+    /// Smallest change (in %) that can be a regression or an improvement (default 5).
+    #[arg(long, value_name = "PCT")]
+    pub threshold: Option<f64>,
+    /// Confidence level of the test (default: the batches' `repeats.confidence`, else 0.95).
+    #[arg(long, value_name = "LEVEL")]
+    pub confidence: Option<f64>,
 }
 
 /// A tt-inference-server reference file to check a batch against (`sweeper report`).
@@ -117,6 +140,8 @@ pub enum Command {
         /// Also write `compare.md` and `compare.csv` into this directory.
         #[arg(long, short = 'o', value_name = "DIR")]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        gate: GateArgs,
     },
 }
 

@@ -22,6 +22,27 @@ pub fn text(cfg: &Config, plan: &Plan, verbose: bool) -> String {
         if servers.len() == 1 { "" } else { "s" }
     );
     let _ = writeln!(out, "batch directory: {}", batch_dir.display());
+    if let Some(r) = &plan.repeats {
+        let points = plan.combinations.iter().map(|c| c.point).max().map_or(0, |p| p + 1);
+        let _ = writeln!(
+            out,
+            "repeats: {} per point ({}), {}% confidence intervals, noisy above {}% CV{}",
+            r.count,
+            match r.order {
+                crate::records::RepeatOrder::Interleaved =>
+                    "interleaved: repeat 1 of every point, then repeat 2, ...",
+                crate::records::RepeatOrder::BackToBack =>
+                    "back to back: aiperf --num-profile-runs",
+            },
+            r.confidence * 100.0,
+            r.noise_cv_max * 100.0,
+            if r.order == crate::records::RepeatOrder::Interleaved {
+                format!("; {points} points x {} = {} aiperf runs", r.count, plan.combinations.len())
+            } else {
+                String::new()
+            }
+        );
+    }
     if let Some(id) = &plan.tt_model_id {
         let _ = writeln!(
             out,
@@ -58,12 +79,19 @@ fn table(out: &mut String, plan: &Plan) {
     keys.sort();
     let mut header = vec!["#".to_owned()];
     header.extend(keys.iter().cloned());
+    let repeats = plan.combinations.iter().any(|c| c.repeat.is_some());
+    if repeats {
+        header.push("repeat".into());
+    }
     header.push("server".into());
     header.push("directory".into());
     let mut rows: Vec<Vec<String>> = vec![header];
     for (c, (index, vals, dir)) in plan.combinations.iter().zip(plan::params_table(plan)) {
         let mut row = vec![index.to_string()];
         row.extend(keys.iter().map(|k| vals.get(k).cloned().unwrap_or_default()));
+        if repeats {
+            row.push(c.repeat.map(|k| k.to_string()).unwrap_or_default());
+        }
         row.push(c.server_id.clone());
         row.push(if dir.is_empty() { "(batch directory)".into() } else { dir });
         rows.push(row);

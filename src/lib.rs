@@ -13,6 +13,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod confidence;
 pub mod config;
 pub mod dry_run;
 pub mod error;

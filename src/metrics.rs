@@ -367,6 +367,36 @@ pub fn scalars() -> impl Iterator<Item = &'static MetricDef> {
     METRICS.iter().filter(|d| d.shape == Scalar)
 }
 
+/// The key figures of a point: judged for noise across repeats (a point is noisy when one of
+/// them varies more than `noise_cv_max`) and shown with confidence intervals.
+pub const KEY_FIGURES: [(Metric, Stat); 6] = [
+    (Metric::Ttft, Stat::Avg),
+    (Metric::Tpot, Stat::Avg),
+    (Metric::Itl, Stat::Avg),
+    (Metric::E2el, Stat::Avg),
+    (Metric::OutputTokS, Stat::Avg),
+    (Metric::ReqS, Stat::Avg),
+];
+
+/// The column/SLO key of a figure: `ttft_avg_ms` for a distribution's statistic, the metric's
+/// key for a scalar (`output_tok_s`).
+pub fn figure_key(metric: Metric, stat: Stat) -> String {
+    let d = metric.def();
+    match d.shape {
+        Distribution => format!("{}_{}_{}", d.stem, stat.name(), d.unit),
+        Scalar => d.key.to_owned(),
+    }
+}
+
+/// `TTFT avg (ms)`, `Output Tok/s`: how a figure is labelled in tables.
+pub fn figure_label(metric: Metric, stat: Stat) -> String {
+    let d = metric.def();
+    match d.shape {
+        Distribution => format!("{} {} ({})", d.display, stat.name(), d.unit),
+        Scalar => d.display.to_owned(),
+    }
+}
+
 /// Target keys that are not a metric of the table but derived from one and the load point
 /// (tt-inference-server's): `tput_decode` = tput_user x concurrency, `tput_prefill` =
 /// ISL x concurrency / TTFT (s). Both higher is better.

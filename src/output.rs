@@ -46,14 +46,19 @@ fn say(msg: &str) {
 
 /// `concurrency=4 isl=128`, or `single run`.
 pub fn describe(c: &Combination) -> String {
-    if c.params.is_empty() {
-        return "single run".into();
+    let point = if c.params.is_empty() {
+        "single run".into()
+    } else {
+        c.params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", argv::scalar_text(v)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    match c.repeat {
+        Some(k) => format!("{point} (repeat {k})"),
+        None => point,
     }
-    c.params
-        .iter()
-        .map(|(k, v)| format!("{k}={}", argv::scalar_text(v)))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn status_word(s: RunStatus) -> &'static str {
@@ -107,7 +112,7 @@ impl LiveReports {
                 Err(e) => return vec![format!("failed to render reports: {e}")],
             },
         };
-        if let Some(run) = results.runs.iter().find(|r| r.index == index)
+        if let Some(run) = results.run_of(index)
             && let Err(e) = results::standard::write(run, &dir, results.tt_model_id.as_deref())
         {
             warnings.push(e);

@@ -32,6 +32,7 @@ pub const CONFIG_COPY_FILE: &str = "config.yaml";
 pub const RUN_METADATA_FILE: &str = "run_metadata.json";
 pub const PROCESS_RESULT_FILE: &str = "process_result.json";
 pub const AIPERF_LOG_FILE: &str = "aiperf.log";
+pub const PROVENANCE_FILE: &str = "provenance.json";
 
 /// Parameters of one combination: config key (as written in the file) -> value.
 /// A `BTreeMap`, so every export lists them in the same (sorted) order.
@@ -100,6 +101,38 @@ pub struct PlannedCombination {
     /// Targets that apply to this combination.
     #[serde(default)]
     pub targets: Vec<TargetCheck>,
+    /// Interleaved repeats: which repeat of its point this run is (1-based); its directory is
+    /// `<point dir>/repeat_<k>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<u32>,
+    /// Interleaved repeats: the index of its point (points are numbered 0..P in expansion
+    /// order; without repeats a combination is its own point).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point: Option<usize>,
+}
+
+/// How repeats of a point are run: `interleaved` or `back_to_back`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RepeatOrder {
+    // Repeat 1 of every point, then repeat 2 of every point, ...: one aiperf run each, in
+    // `<point dir>/repeat_<k>/`. Slow drift of the server or the machine spreads over every
+    // point instead of biasing one.
+    Interleaved,
+    // aiperf's own `--num-profile-runs N`: the repeats of a point one after the other, in one
+    // aiperf call (`profile_runs/run_000k/` and aiperf's `aggregate/`).
+    BackToBack,
+}
+
+/// Repeats of every point, and how their spread is judged (plan.json's `repeats`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Repeats {
+    pub count: u32,
+    pub order: RepeatOrder,
+    /// Confidence level of intervals and of compare's test.
+    pub confidence: f64,
+    /// A point is noisy when a key metric's coefficient of variation across repeats exceeds it.
+    pub noise_cv_max: f64,
 }
 
 /// `plan.json`: the whole plan, written once when a batch starts.
@@ -115,6 +148,9 @@ pub struct PlanRecord {
     /// are named with it. Updated by `--resume`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tt_model_id: Option<String>,
+    /// Repeats of every point (`None`: one run per point).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<Repeats>,
 }
 
 /// `run_metadata.json`: written before aiperf starts. NeMo runner fields first.
@@ -245,4 +281,57 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Resu
             e.column()
         )
     })
+}
+
+/// `provenance.json`: what a batch's numbers were measured with, so that `compare` can say when
+/// two batches are not like for like. Written when the batch starts, updated when a server
+/// becomes ready and when the batch is resumed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub format_version: u32,
+    pub sweeper_version: String,
+    pub aiperf_version: String,
+    /// The machines the batch ran on (more than one when it was resumed elsewhere).
+    pub hosts: Vec<Host>,
+    /// Server id -> what it was.
+    pub servers: BTreeMap<String, ServerIdentity>,
+    /// Changes between sessions (a resume with another aiperf or sweeper version).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// The machine aiperf ran on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Host {
+    pub hostname: String,
+    pub cpus: usize,
+    /// `uname -r`.
+    pub kernel: String,
+    /// `PRETTY_NAME` of /etc/os-release.
+    pub os: Option<String>,
+    /// From `nvidia-smi`, when it exists.
+    pub gpus: Vec<Gpu>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Gpu {
+    pub name: String,
+    pub driver: String,
+    pub memory: Option<String>,
+}
+
+/// One server of the batch, as it was when it became ready.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerIdentity {
+    /// `external`, `command`, `docker`, `tt-inference-server`, `mock`.
+    pub kind: String,
+    /// How it was started: the image and its arguments, the command line, run.py's model and
+    /// device; the URL of an external server (secrets masked).
+    pub launch: String,
+    pub url: String,
+    /// The model names aiperf was given.
+    pub models: Vec<String>,
+    /// The ids `GET /v1/models` listed (sorted), and its whole answer.
+    pub served_models: Vec<String>,
+    pub v1_models: Option<Value>,
 }

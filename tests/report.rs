@@ -65,6 +65,7 @@ fn failed_and_pending_runs_are_reported_with_their_reason() {
                 status: RunStatus::Failed,
                 reason: Some("aiperf exited with code 1: All 10 inference request(s) failed"),
                 targets: vec![],
+                repeat: None,
             },
             Run {
                 fixture: Some("chat-partial-errors"),
@@ -72,6 +73,7 @@ fn failed_and_pending_runs_are_reported_with_their_reason() {
                 status: RunStatus::Partial,
                 reason: Some("5 of 20 requests failed"),
                 targets: vec![],
+                repeat: None,
             },
             Run {
                 fixture: None,
@@ -79,6 +81,7 @@ fn failed_and_pending_runs_are_reported_with_their_reason() {
                 status: RunStatus::Pending,
                 reason: None,
                 targets: vec![],
+                repeat: None,
             },
         ],
     );
@@ -289,6 +292,7 @@ fn render_batch_works_on_a_batch_that_is_still_running() {
                 status: RunStatus::Running,
                 reason: None,
                 targets: vec![],
+                repeat: None,
             },
             Run {
                 fixture: None,
@@ -296,6 +300,7 @@ fn render_batch_works_on_a_batch_that_is_still_running() {
                 status: RunStatus::Pending,
                 reason: None,
                 targets: vec![],
+                repeat: None,
             },
         ],
     );
@@ -338,7 +343,7 @@ fn compare_shows_absolute_and_percent_change_and_unmatched_combinations() {
     );
     let ra = sweeper::results::collect(&a).unwrap();
     let rb = sweeper::results::collect(&b).unwrap();
-    let c = compare::compare(&ra, &rb);
+    let c = compare::compare(&ra, &rb, &Default::default()).unwrap();
     let ja = fixture_value(&Path::new(FIXTURES).join("chat-stream/profile_export_aiperf.json"));
     let jb = fixture_value(&Path::new(FIXTURES).join("chat-goodput/profile_export_aiperf.json"));
     let (ta, tb) = (
@@ -373,7 +378,9 @@ fn compare_shows_absolute_and_percent_change_and_unmatched_combinations() {
     assert_eq!(status.code(), Some(0));
     assert_eq!(read(&out.join("compare.md")), md);
     let csv_text = read(&out.join("compare.csv"));
-    assert!(csv_text.starts_with("combination,metric,a,b,change,change_pct,verdict\n"));
+    assert!(csv_text.starts_with(
+        "combination,metric,a,b,n_a,n_b,change,change_pct,diff_ci_low,diff_ci_high,p_value,verdict\n"
+    ));
     assert_eq!(csv_text.lines().count(), 1 + compare::COMPARED.len());
 }
 
@@ -398,6 +405,7 @@ fn chart_batch(root: &Path) -> PathBuf {
         status: RunStatus::Failed,
         reason: Some("aiperf exited with code 1: All 10 inference request(s) failed"),
         targets: vec![],
+        repeat: None,
     });
     runs.push(Run {
         fixture: None,
@@ -405,6 +413,7 @@ fn chart_batch(root: &Path) -> PathBuf {
         status: RunStatus::Pending,
         reason: None,
         targets: vec![],
+        repeat: None,
     });
     make_batch(root, "charts", &runs)
 }
@@ -515,6 +524,46 @@ fn html_charts_render_in_headless_chromium() {
         assert_eq!(x_tick_labels(&linear_dom, chart), ["1", "2", "3", "4"], "{chart}");
     }
 
+    // Repeats: every chart draws the confidence intervals as error bars.
+    let fx = ["chat-stream", "chat-goodput", "chat-partial-errors"];
+    let mut runs = Vec::new();
+    for c in [1, 2, 4] {
+        for (k, f) in fx.iter().enumerate() {
+            runs.push(Run::ok(f, vec![("concurrency", json!(c))]).repeat(k as u32 + 1));
+        }
+    }
+    let base: Vec<(&str, serde_json::Value)> =
+        common::batch::BASE.iter().map(|(k, v)| (*k, serde_json::from_str(v).unwrap())).collect();
+    let rep = common::batch::make_batch_full(
+        tmp.path(),
+        "repeats",
+        &runs,
+        &base,
+        None,
+        Some(sweeper::records::Repeats {
+            count: 3,
+            order: sweeper::records::RepeatOrder::Interleaved,
+            confidence: 0.95,
+            noise_cv_max: 0.05,
+        }),
+    );
+    render_batch(&rep, None).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(&browser)
+        .args(chromium_args(profile.path()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", rep.join("report.html").display()))
+        .output()
+        .expect("run chromium");
+    let rep_dom = String::from_utf8_lossy(&out.stdout);
+    for (chart, bars) in
+        [("chart-throughput", 3), ("chart-ttft", 6), ("chart-itl", 6), ("chart-pareto", 6)]
+    {
+        let start = rep_dom.find(&format!("id=\"{chart}\"")).unwrap();
+        let svg = &rep_dom[start..start + rep_dom[start..].find("</svg>").unwrap()];
+        assert_eq!(svg.matches("class=\"errbar\"").count(), bars, "{chart}");
+    }
+
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let shot = artifacts.join("report-html.png");
@@ -568,7 +617,9 @@ fn cli_report_and_compare_exit_codes() {
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("| concurrency=2 | TTFT avg (ms) | 21.71 | 21.71 | +0.00 | +0.0% | same |"),
+        stdout.contains(
+            "| concurrency=2 | TTFT avg (ms) | 21.71 | 21.71 | +0.00 | +0.0% | - | - | no repeats |"
+        ),
         "{stdout}"
     );
 }
@@ -777,7 +828,9 @@ fn compare_of_huge_values_stays_readable() {
     let c = compare::compare(
         &sweeper::results::collect(&a).unwrap(),
         &sweeper::results::collect(&b).unwrap(),
-    );
+        &Default::default(),
+    )
+    .unwrap();
     let md = compare::render_markdown(&c).unwrap();
     for line in md.lines() {
         assert!(line.len() < 400, "{} chars: {line}", line.len());
@@ -785,7 +838,7 @@ fn compare_of_huge_values_stays_readable() {
     assert!(longest_digits(&md) < 20, "{md}");
     assert!(
         md.contains(
-            "| concurrency=2 | TTFT avg (ms) | 1.70e308 | 1.60e308 | -1.00e307 | -5.9% | better |"
+            "| concurrency=2 | TTFT avg (ms) | 1.70e308 | 1.60e308 | -1.00e307 | -5.9% | - | - | no repeats |"
         ),
         "{md}"
     );

@@ -259,8 +259,11 @@ fn one_run_batch(root: &Path, fixture: &str, params: Value, merged: Value) -> Pa
             server_id: "s".into(),
             argv: vec![],
             targets: vec![],
+            repeat: None,
+            point: None,
         }],
         tt_model_id: None,
+        repeats: None,
     };
     records::write_json_atomic(&batch.join(records::PLAN_FILE), &plan).unwrap();
     batch

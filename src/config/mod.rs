@@ -51,6 +51,9 @@ pub struct Config {
     /// tt-inference-server's model id (`id_{impl}_{model}_{device}`) from the `tt` section:
     /// the per-run result files are named with it.
     pub tt_model_id: Option<String>,
+    /// Repeats of every point (`None`: once). From `repeats`, or from aiperf's own
+    /// `num_profile_runs` (>= 2) in base_config.
+    pub repeats: Option<crate::records::Repeats>,
     /// The directory sweeper was started from: relative paths in aiperf options resolve here.
     pub base_dir: PathBuf,
     /// Every path value of an aiperf option (as written) -> the absolute path aiperf gets.

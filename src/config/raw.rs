@@ -65,6 +65,12 @@ pub struct RawConfig {
     #[serde(default)]
     pub targets: Option<TargetsConfig>,
 
+    /// Run every point several times: `repeats: 3`, or `{count, order, confidence,
+    /// noise_cv_max}`. Reports then show each figure's mean with its confidence interval, flag
+    /// noisy points, and `compare` tests differences for significance.
+    #[serde(default)]
+    pub repeats: Option<RepeatsConfig>,
+
     /// Name the per-run result files as tt-inference-server does, so its report code reads them
     /// as its own (`aiperf_benchmark_id_{impl}_{model}_{device}_...json`).
     #[serde(default)]
@@ -312,6 +318,70 @@ pub struct TargetsConfig {
     /// Targets written in the config.
     #[serde(default)]
     pub points: Vec<TargetPoint>,
+}
+
+/// `repeats: 3` or the full form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RepeatsConfig {
+    /// How many times every point runs (interleaved, 95% confidence, noisy above 5% CV).
+    Count(#[schemars(range(min = 1, max = 100))] u32),
+    Full(RepeatsSpec),
+}
+
+/// Repeats of every point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatsSpec {
+    /// How many times every point runs (1: once, as without `repeats`).
+    #[schemars(range(min = 1, max = 100))]
+    pub count: u32,
+    /// `interleaved` (default): repeat 1 of every point, then repeat 2 of every point, ..., one
+    /// aiperf run each in `<point dir>/repeat_<k>/`, so slow drift spreads over all points.
+    /// `back_to_back`: aiperf's own `--num-profile-runs N` (one aiperf call per point).
+    #[serde(default = "default_repeat_order")]
+    pub order: crate::records::RepeatOrder,
+    /// Confidence level of the intervals in reports and of `compare`'s test (default 0.95).
+    #[serde(default = "default_confidence")]
+    #[schemars(range(min = 0.5, max = 0.999))]
+    pub confidence: f64,
+    /// A point is flagged noisy when the coefficient of variation of a key metric across its
+    /// repeats exceeds this (default 0.05 = 5%).
+    #[serde(default = "default_noise_cv_max")]
+    #[schemars(range(min = 0.0, max = 10.0))]
+    pub noise_cv_max: f64,
+}
+
+fn default_repeat_order() -> crate::records::RepeatOrder {
+    crate::records::RepeatOrder::Interleaved
+}
+fn default_confidence() -> f64 {
+    crate::confidence::DEFAULT_CONFIDENCE
+}
+/// The default `noise_cv_max`.
+pub const DEFAULT_NOISE_CV_MAX: f64 = 0.05;
+fn default_noise_cv_max() -> f64 {
+    DEFAULT_NOISE_CV_MAX
+}
+
+impl RepeatsConfig {
+    /// The repeats as recorded in plan.json.
+    pub fn resolve(&self) -> crate::records::Repeats {
+        match self {
+            RepeatsConfig::Count(n) => crate::records::Repeats {
+                count: *n,
+                order: default_repeat_order(),
+                confidence: default_confidence(),
+                noise_cv_max: DEFAULT_NOISE_CV_MAX,
+            },
+            RepeatsConfig::Full(s) => crate::records::Repeats {
+                count: s.count,
+                order: s.order,
+                confidence: s.confidence,
+                noise_cv_max: s.noise_cv_max,
+            },
+        }
+    }
 }
 
 /// tt-inference-server's model id of the model under test: `id_{impl}_{model}_{device}`.

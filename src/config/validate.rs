@@ -247,6 +247,7 @@ pub(super) fn validate(
         }
     }
 
+    let repeats = repeats(&raw_cfg, |d, key| diags.push(at(d, key)));
     let tt_model_id = raw_cfg
         .tt
         .as_ref()
@@ -274,9 +275,67 @@ pub(super) fn validate(
         resolved_paths,
         max_combinations,
         tt_model_id,
+        repeats,
         index,
         warnings,
         source: text,
+    })
+}
+
+/// The repeats of every point: the `repeats` section, or aiperf's own `num_profile_runs` (>= 2)
+/// in base_config (then back to back, at base_config's `confidence_level`). Both at once is an
+/// error: they would multiply.
+fn repeats(
+    raw: &super::raw::RawConfig,
+    mut report: impl FnMut(Diagnostic, bool),
+) -> Option<crate::records::Repeats> {
+    use crate::config::locate::escape_segment;
+    let native = ["num_profile_runs", "confidence_level"];
+    let mut places: Vec<(String, String)> = Vec::new();
+    for (k, _) in &raw.base_config {
+        places.push((canonical(k), format!("/base_config/{}", escape_segment(k))));
+    }
+    for (k, _) in &raw.sweeps {
+        places.push((canonical(k), format!("/sweeps/{}", escape_segment(k))));
+    }
+    for (i, s) in raw.scenarios.iter().enumerate() {
+        for k in s.keys() {
+            places.push((canonical(k), format!("/scenarios/{i}/{}", escape_segment(k))));
+        }
+    }
+    if let Some(r) = &raw.repeats {
+        let mut clash = false;
+        for (c, pointer) in places.iter().filter(|(c, _)| native.contains(&c.as_str())) {
+            clash = true;
+            report(
+                Diagnostic::new(
+                    pointer.clone(),
+                    format!("`{c}` and the `repeats` section both set how points are repeated"),
+                )
+                .hint("keep `repeats` (`order: back_to_back` passes --num-profile-runs and --confidence-level to aiperf) and remove this key"),
+                true,
+            );
+        }
+        let r = r.resolve();
+        return (!clash && r.count > 1).then_some(r);
+    }
+    let n = raw
+        .base_config
+        .iter()
+        .find(|(k, _)| canonical(k) == "num_profile_runs")
+        .and_then(|(_, v)| v.as_u64())
+        .filter(|n| *n >= 2)?;
+    let confidence = raw
+        .base_config
+        .iter()
+        .find(|(k, _)| canonical(k) == "confidence_level")
+        .and_then(|(_, v)| v.as_f64())
+        .unwrap_or(crate::confidence::DEFAULT_CONFIDENCE);
+    Some(crate::records::Repeats {
+        count: u32::try_from(n).unwrap_or(u32::MAX),
+        order: crate::records::RepeatOrder::BackToBack,
+        confidence,
+        noise_cv_max: super::raw::DEFAULT_NOISE_CV_MAX,
     })
 }
 
@@ -478,6 +537,7 @@ fn candidates_for(pointer: &str, work: &Value) -> Vec<String> {
         ["targets"] => schema_keys("/$defs/TargetsConfig"),
         ["targets", "points", _] => schema_keys("/$defs/TargetPoint"),
         ["tt"] => schema_keys("/$defs/TtConfig"),
+        ["repeats"] => schema_keys("/$defs/RepeatsSpec"),
         _ => Vec::new(),
     }
 }
@@ -548,6 +608,7 @@ fn schema_diagnostic(
                 "base_config" => "add `base_config:` with at least `model` and `url`",
                 "kind" => "set `kind:` to one of external, command, docker, tt-inference-server, mock",
                 "impl" => "set `impl:` to tt's implementation name of the model, e.g. `tt-transformers`",
+                "count" => "set `count:` to how many times every point runs, e.g. `count: 3`",
                 _ => "add the missing key",
             };
             vec![Diagnostic::new(pointer.clone(), format!("missing required key `{prop}`")).hint(hint).at(index.key(&pointer))]
@@ -556,6 +617,23 @@ fn schema_diagnostic(
             if pointer == "/server" =>
         {
             server_diagnostics(instance, index)
+        }
+        // `repeats` is a count or a mapping.
+        ValidationErrorKind::AnyOf { .. } if pointer == "/repeats" => {
+            let d = if instance.is_object() {
+                let inner = def_diagnostics(&pointer, "#/$defs/RepeatsSpec", instance, index);
+                if !inner.is_empty() {
+                    return inner;
+                }
+                Diagnostic::new(pointer.clone(), e.to_string())
+            } else if instance.is_u64() || instance.is_i64() {
+                Diagnostic::new(pointer.clone(), format!("{instance} repeats: a count from 1 to 100 is expected"))
+            } else {
+                Diagnostic::new(pointer.clone(), format!("expected a count or a mapping, found {}", kind_of(instance)))
+            };
+            vec![d
+                .hint("`repeats: 3`, or `repeats: {count: 3, order: interleaved | back_to_back, confidence: 0.95, noise_cv_max: 0.05}`")
+                .at(index.value(&pointer))]
         }
         // An optional section (`targets: ...`) is "X or null": say what is wrong inside X.
         ValidationErrorKind::AnyOf { .. } if instance.is_object() => {
@@ -683,6 +761,21 @@ fn optional_section_diagnostics(
         .and_then(Value::as_array)
         .and_then(|branches| branches.iter().find_map(|b| b.get("$ref").and_then(Value::as_str)));
     let Some(def) = def else { return Vec::new() };
+    def_diagnostics(pointer, def, instance, index)
+}
+
+/// The problems of `instance` (at `pointer`, a top-level section) against the schema's `def`
+/// (`#/$defs/X`), each re-rooted under the section and described as any other.
+fn def_diagnostics(
+    pointer: &str,
+    def: &str,
+    instance: &Value,
+    index: &LocationIndex,
+) -> Vec<Diagnostic> {
+    let root = schema_value();
+    let Some(section) = pointer.strip_prefix('/').filter(|s| !s.contains('/')) else {
+        return Vec::new();
+    };
     let wrapper =
         serde_json::json!({ "$ref": def, "$defs": root.get("$defs").cloned().unwrap_or_default() });
     let Ok(v) = jsonschema::validator_for(&wrapper) else { return Vec::new() };

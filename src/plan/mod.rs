@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use crate::config::locate::escape_segment;
 use crate::config::options::canonical;
 use crate::config::{Config, ConfigError, Diagnostic, ServerConfig, values_equal};
-use crate::records::{Params, TargetCheck};
+use crate::records::{Params, RepeatOrder, TargetCheck};
 pub use argv::{Arg, ArgContext};
 
 /// One point of the sweep.
@@ -40,6 +40,10 @@ pub struct Combination {
     /// defaults where they change what aiperf measures): (key, value, why).
     pub applied_defaults: Vec<(String, Value, &'static str)>,
     pub targets: Vec<TargetCheck>,
+    /// Interleaved repeats: which repeat of its point this is (1-based).
+    pub repeat: Option<u32>,
+    /// The point it measures (0..P in expansion order; without interleaved repeats, `index`).
+    pub point: usize,
 }
 
 impl Combination {
@@ -84,20 +88,29 @@ pub struct Plan {
     pub warnings: Vec<Diagnostic>,
     /// tt-inference-server's model id the result files are named with (config `tt` section).
     pub tt_model_id: Option<String>,
+    /// Repeats of every point (`None`: once).
+    pub repeats: Option<crate::records::Repeats>,
 }
 
 impl Plan {
     /// Indices in run order: grouped by server (first appearance order), expansion order inside
-    /// a group, so a server is started once per distinct setting. Indices do not change.
+    /// a group, so a server is started once per distinct setting; with interleaved repeats,
+    /// repeat 1 of every point of the group, then repeat 2, ... Indices do not change.
     pub fn run_order(&self) -> Vec<usize> {
-        let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
+        let mut groups: Vec<(&str, Vec<&Combination>)> = Vec::new();
         for c in &self.combinations {
             match groups.iter_mut().find(|(id, _)| *id == c.server_id) {
-                Some((_, v)) => v.push(c.index),
-                None => groups.push((&c.server_id, vec![c.index])),
+                Some((_, v)) => v.push(c),
+                None => groups.push((&c.server_id, vec![c])),
             }
         }
-        groups.into_iter().flat_map(|(_, v)| v).collect()
+        groups
+            .into_iter()
+            .flat_map(|(_, mut v)| {
+                v.sort_by_key(|c| (c.repeat.unwrap_or(0), c.index));
+                v.into_iter().map(|c| c.index)
+            })
+            .collect()
     }
 }
 
@@ -189,7 +202,22 @@ pub fn expand(config: &Config) -> Result<Plan, ConfigError> {
                 server_ids.len() - 1
             }
         };
-        let applied_defaults = apply_nemo_defaults(&mut merged);
+        let mut applied_defaults = apply_nemo_defaults(&mut merged);
+        if let Some(r) = config.repeats.filter(|r| r.order == RepeatOrder::BackToBack)
+            && !merged.keys().any(|k| canonical(k) == "num_profile_runs")
+        {
+            for (k, v) in [
+                ("num_profile_runs", Value::from(r.count)),
+                ("confidence_level", serde_json::json!(r.confidence)),
+            ] {
+                merged.insert(k.into(), v.clone());
+                applied_defaults.push((
+                    k.into(),
+                    v,
+                    "repeats: back_to_back (aiperf repeats the point)",
+                ));
+            }
+        }
         // Local paths as aiperf gets them: absolute (it runs inside the combination's dir).
         for (k, v) in merged.iter_mut() {
             if crate::config::paths::path_kind(&canonical(k)).is_some()
@@ -213,6 +241,8 @@ pub fn expand(config: &Config) -> Result<Plan, ConfigError> {
             args,
             applied_defaults,
             targets: Vec::new(),
+            repeat: None,
+            point: index,
         };
         c.targets = targets_for(config, &c);
         combinations.push(c);
@@ -221,6 +251,9 @@ pub fn expand(config: &Config) -> Result<Plan, ConfigError> {
         return Err(config.error(dedup(diags)));
     }
     id::assign_dirs(&mut combinations);
+    if let Some(r) = config.repeats.filter(|r| r.order == RepeatOrder::Interleaved) {
+        combinations = interleave(combinations, r.count);
+    }
     let mut warnings = Vec::new();
     for (i, hits) in exclude_hits.iter().enumerate() {
         if *hits == 0 {
@@ -260,7 +293,34 @@ pub fn expand(config: &Config) -> Result<Plan, ConfigError> {
         ]));
     }
     let warnings = config.error(warnings).diagnostics;
-    Ok(Plan { combinations, swept_keys, warnings, tt_model_id: config.tt_model_id.clone() })
+    Ok(Plan {
+        combinations,
+        swept_keys,
+        warnings,
+        tt_model_id: config.tt_model_id.clone(),
+        repeats: config.repeats,
+    })
+}
+
+/// Interleaved repeats: every point becomes `count` runs, `<point dir>/repeat_<k>`, numbered
+/// point-major (`point x count + k - 1`); [`Plan::run_order`] runs them repeat-major.
+fn interleave(points: Vec<Combination>, count: u32) -> Vec<Combination> {
+    let mut out = Vec::with_capacity(points.len() * count as usize);
+    for p in points {
+        for k in 1..=count {
+            let mut c = p.clone();
+            c.index = out.len();
+            c.repeat = Some(k);
+            c.point = p.index;
+            c.dir = if p.dir.is_empty() {
+                format!("repeat_{k}")
+            } else {
+                format!("{}/repeat_{k}", p.dir)
+            };
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn dedup(mut diags: Vec<Diagnostic>) -> Vec<Diagnostic> {

@@ -1,16 +1,21 @@
-//! `sweeper compare A B`: match the combinations of two batches by parameters and show each key
-//! metric's absolute and relative change (like a before/after table).
+//! `sweeper compare A B`: match the points of two batches by parameters and judge each key
+//! figure's change with its noise: Welch's t-test on the per-repeat values, and a regression only
+//! when the change is both beyond `--threshold` in the bad direction and significant. Also what
+//! differs in how the two batches were measured (provenance).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::Serialize;
 
 use super::{number, template};
+use crate::confidence::{DEFAULT_CONFIDENCE, welch};
 use crate::config::options::canonical;
-use crate::metrics::{Direction, Metric, Shape, Stat};
-use crate::results::{BatchResults, RunResult};
+use crate::metrics::{Direction, Metric, Stat, figure_label};
+use crate::records::{self, Provenance};
+use crate::results::{BatchResults, RunResult, repeats};
 
-/// The metrics compared, in table order (names, units and directions from the metric table).
+/// The figures compared, in table order (names, units and directions from the metric table).
 pub const COMPARED: [(Metric, Stat); 8] = [
     (Metric::Ttft, Stat::Avg),
     (Metric::Ttft, Stat::P99),
@@ -24,40 +29,120 @@ pub const COMPARED: [(Metric, Stat); 8] = [
 
 /// `TTFT avg (ms)`, `Output Tok/s`: how a compared figure is labelled.
 pub fn label_of(metric: Metric, stat: Stat) -> String {
-    let d = metric.def();
-    match d.shape {
-        Shape::Distribution => format!("{} {} ({})", d.display, stat.name(), d.unit),
-        Shape::Scalar => d.display.to_owned(),
+    figure_label(metric, stat)
+}
+
+/// The default `--threshold`: a change smaller than this (in %) is never a regression.
+pub const DEFAULT_THRESHOLD_PCT: f64 = 5.0;
+
+/// How to judge changes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CompareOptions {
+    /// A regression (or improvement) needs a change beyond this, in percent.
+    pub threshold_pct: f64,
+    /// Confidence level of the test; `None`: the batches' own (their `repeats`), else 0.95.
+    pub confidence: Option<f64>,
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        CompareOptions { threshold_pct: DEFAULT_THRESHOLD_PCT, confidence: None }
     }
 }
 
-/// Changes smaller than this (in %) are `same`.
-pub const SAME_WITHIN_PCT: f64 = 1.0;
+/// A verdict on one figure of one point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Worse beyond the threshold, and significant.
+    Regression,
+    /// Better beyond the threshold, and significant.
+    Improvement,
+    /// Not significant, or within the threshold.
+    WithinNoise,
+    /// One run on either side: the change is shown, no claim of significance is made.
+    NoRepeats,
+    /// A value is missing on one side.
+    Missing,
+}
+
+impl Verdict {
+    pub fn text(self) -> &'static str {
+        match self {
+            Verdict::Regression => "regression",
+            Verdict::Improvement => "improvement",
+            Verdict::WithinNoise => "within noise",
+            Verdict::NoRepeats => "no repeats",
+            Verdict::Missing => "-",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CompareRow {
-    /// The combination's parameters (`concurrency=4, isl=128`), `-` without parameters.
+    /// The point's parameters (`concurrency=4, isl=128`), `-` without parameters.
     pub combination: String,
     pub metric: String,
+    /// Means (over repeats).
     pub a: Option<f64>,
     pub b: Option<f64>,
+    /// Repeats with this figure on each side (1 for a point measured once).
+    pub n_a: usize,
+    pub n_b: usize,
     /// b - a.
     pub change: Option<f64>,
     /// (b - a) / a x 100.
     pub change_pct: Option<f64>,
-    /// `better`, `worse`, `same` (within 1%) or `-`.
-    pub verdict: &'static str,
+    /// Confidence interval of b - a (Welch), with repeats on both sides.
+    pub diff_ci_low: Option<f64>,
+    pub diff_ci_high: Option<f64>,
+    /// Welch's two-sided p-value.
+    pub p: Option<f64>,
+    pub verdict: Verdict,
+    /// `verdict` as text.
+    pub verdict_text: &'static str,
+}
+
+/// One thing that differs in how the two batches were measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProvenanceDiff {
+    pub what: String,
+    pub a: String,
+    pub b: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
     pub a: String,
     pub b: String,
+    pub threshold_pct: f64,
+    pub confidence_pct: f64,
     pub rows: Vec<CompareRow>,
-    /// Combinations only in A / only in B, or without results on one side.
+    /// Points only in A / only in B, or without results on one side.
     pub only_a: Vec<String>,
     pub only_b: Vec<String>,
     pub no_results: Vec<String>,
+    /// Differences in versions, hosts and servers: the comparison is not like for like.
+    pub provenance: Vec<ProvenanceDiff>,
+    /// What limits the comparison (no repeats on one side, a partial batch...).
+    pub notes: Vec<String>,
+    pub regressions: usize,
+    pub improvements: usize,
+}
+
+/// Why two batches cannot be compared at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    #[error(
+        "no point of `{a}` matches a point of `{b}`: points are matched by their swept parameters\n  A has: {a_points}\n  B has: {b_points}"
+    )]
+    NothingInCommon { a: String, b: String, a_points: String, b_points: String },
+}
+
+impl CompareError {
+    pub fn hint(&self) -> String {
+        "compare two batches of the same sweep (or of sweeps that share points: the same parameter names and values)".into()
+    }
 }
 
 /// Parameters with canonical keys and display values: the matching key.
@@ -84,12 +169,79 @@ fn label(k: &BTreeMap<String, String>) -> String {
     k.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
 }
 
-/// Compares two collected batches.
-pub fn compare(a: &BatchResults, b: &BatchResults) -> Comparison {
+/// A figure's per-repeat values (one value for a point measured once).
+fn samples(run: &RunResult, metric: Metric, stat: Stat) -> Vec<f64> {
+    if run.repeats.is_empty() {
+        run.metrics.as_ref().and_then(|m| m.get(metric, stat)).into_iter().collect()
+    } else {
+        repeats::values(&run.repeats, metric, stat)
+    }
+}
+
+/// Judges one figure.
+fn judge(
+    metric: Metric,
+    a: &[f64],
+    b: &[f64],
+    va: Option<f64>,
+    vb: Option<f64>,
+    opts: (f64, f64),
+) -> (Verdict, Option<crate::confidence::Welch>) {
+    let (threshold_pct, confidence) = opts;
+    let (Some(x), Some(y)) = (va, vb) else { return (Verdict::Missing, None) };
+    if a.len() < 2 || b.len() < 2 {
+        return (Verdict::NoRepeats, None);
+    }
+    let Some(w) = welch(a, b, confidence) else { return (Verdict::NoRepeats, None) };
+    let pct = if x != 0.0 { (y - x) / x.abs() * 100.0 } else { f64::INFINITY * (y - x).signum() };
+    let lower = metric.def().direction == Direction::LowerIsBetter;
+    let worse = if lower { y > x } else { y < x };
+    let verdict = if !w.significant || pct.abs() <= threshold_pct || pct.is_nan() {
+        Verdict::WithinNoise
+    } else if worse {
+        Verdict::Regression
+    } else {
+        Verdict::Improvement
+    };
+    (verdict, Some(w))
+}
+
+/// The points of a batch with results, and how many were measured in repeats.
+fn repeated(r: &BatchResults) -> (usize, usize) {
+    let with = r.runs.iter().filter(|x| x.metrics.is_some()).count();
+    let rep = r.runs.iter().filter(|x| x.spread.is_some()).count();
+    (with, rep)
+}
+
+/// Compares two collected batches (points matched by their parameters).
+pub fn compare(
+    a: &BatchResults,
+    b: &BatchResults,
+    opts: &CompareOptions,
+) -> Result<Comparison, CompareError> {
     let index = |r: &BatchResults| -> BTreeMap<BTreeMap<String, String>, RunResult> {
         r.runs.iter().map(|run| (key(run), run.clone())).collect()
     };
     let (ia, ib) = (index(a), index(b));
+    if !ia.is_empty() && !ib.is_empty() && !ia.keys().any(|k| ib.contains_key(k)) {
+        let list = |i: &BTreeMap<BTreeMap<String, String>, RunResult>| {
+            let mut v: Vec<String> = i.keys().take(5).map(label).collect();
+            if i.len() > 5 {
+                v.push(format!("... ({} in all)", i.len()));
+            }
+            v.join("; ")
+        };
+        return Err(CompareError::NothingInCommon {
+            a: a.batch_dir.display().to_string(),
+            b: b.batch_dir.display().to_string(),
+            a_points: list(&ia),
+            b_points: list(&ib),
+        });
+    }
+    let confidence = opts
+        .confidence
+        .or_else(|| a.repeats.or(b.repeats).map(|r| r.confidence))
+        .unwrap_or(DEFAULT_CONFIDENCE);
     let mut rows = Vec::new();
     let mut no_results = Vec::new();
     for (k, ra) in &ia {
@@ -99,36 +251,152 @@ pub fn compare(a: &BatchResults, b: &BatchResults) -> Comparison {
             continue;
         };
         for (metric, stat) in COMPARED {
-            let lower = metric.def().direction == Direction::LowerIsBetter;
             let (va, vb) = (ma.get(metric, stat), mb.get(metric, stat));
-            let change = va.zip(vb).map(|(x, y)| y - x);
-            let change_pct =
-                va.zip(vb).filter(|(x, _)| *x != 0.0).map(|(x, y)| (y - x) / x * 100.0);
-            let verdict = match change_pct {
-                Some(p) if p.abs() < SAME_WITHIN_PCT => "same",
-                Some(p) if (p < 0.0) == lower => "better",
-                Some(_) => "worse",
-                None => "-",
-            };
+            let (sa, sb) = (samples(ra, metric, stat), samples(rb, metric, stat));
+            let (verdict, w) = judge(metric, &sa, &sb, va, vb, (opts.threshold_pct, confidence));
             rows.push(CompareRow {
                 combination: label(k),
                 metric: label_of(metric, stat),
                 a: va,
                 b: vb,
-                change,
-                change_pct,
+                n_a: sa.len(),
+                n_b: sb.len(),
+                change: va.zip(vb).map(|(x, y)| y - x),
+                change_pct: va
+                    .zip(vb)
+                    .filter(|(x, _)| *x != 0.0)
+                    .map(|(x, y)| (y - x) / x.abs() * 100.0),
+                diff_ci_low: w.map(|w| w.ci_low),
+                diff_ci_high: w.map(|w| w.ci_high),
+                p: w.map(|w| w.p),
                 verdict,
+                verdict_text: verdict.text(),
             });
         }
     }
-    Comparison {
+    let mut notes = Vec::new();
+    let ((wa, ra_), (wb, rb_)) = (repeated(a), repeated(b));
+    for (side, with, rep, other_rep) in [("A", wa, ra_, rb_), ("B", wb, rb_, ra_)] {
+        if with > 0 && rep == 0 && other_rep > 0 {
+            notes.push(format!(
+                "{side} has no repeats (one run per point): no difference can be called significant, every verdict is `no repeats`; run it with `repeats:` to compare with noise"
+            ));
+        }
+    }
+    if ra_ == 0 && rb_ == 0 && wa > 0 && wb > 0 {
+        notes.push("neither batch has repeats: changes are shown, but no verdict claims significance (`no repeats`); add `repeats: 3` to the config to get one".into());
+    }
+    for (side, r) in [("A", a), ("B", b)] {
+        let not_run = r.runs.iter().filter(|x| x.metrics.is_none()).count();
+        if !r.finished || r.interrupted || not_run > 0 {
+            notes.push(format!(
+                "{side} is partial ({not_run} of {} points without results{}): only the points with results on both sides are compared",
+                r.runs.len(),
+                if r.interrupted { ", interrupted" } else if !r.finished { ", not finished" } else { "" }
+            ));
+        }
+    }
+    let regressions = rows.iter().filter(|r| r.verdict == Verdict::Regression).count();
+    let improvements = rows.iter().filter(|r| r.verdict == Verdict::Improvement).count();
+    Ok(Comparison {
         a: a.batch_dir.display().to_string(),
         b: b.batch_dir.display().to_string(),
+        threshold_pct: opts.threshold_pct,
+        confidence_pct: confidence * 100.0,
         rows,
         only_a: ia.keys().filter(|k| !ib.contains_key(*k)).map(label).collect(),
         only_b: ib.keys().filter(|k| !ia.contains_key(*k)).map(label).collect(),
         no_results,
+        provenance: provenance_diff(&a.batch_dir, &b.batch_dir),
+        notes,
+        regressions,
+        improvements,
+    })
+}
+
+fn read_provenance(dir: &Path) -> Option<Provenance> {
+    records::read_json(&dir.join(records::PROVENANCE_FILE)).ok()
+}
+
+/// What differs in how two batches were measured: versions, hosts, servers.
+pub fn provenance_diff(a: &Path, b: &Path) -> Vec<ProvenanceDiff> {
+    let (pa, pb) = (read_provenance(a), read_provenance(b));
+    let mut out = Vec::new();
+    let mut diff = |what: &str, x: String, y: String| {
+        if x != y {
+            out.push(ProvenanceDiff { what: what.into(), a: x, b: y });
+        }
+    };
+    let (pa, pb) = match (pa, pb) {
+        (Some(x), Some(y)) => (x, y),
+        (x, y) => {
+            let has = |p: &Option<Provenance>| {
+                if p.is_some() { "recorded" } else { "not recorded (no provenance.json)" }
+                    .to_owned()
+            };
+            diff("provenance", has(&x), has(&y));
+            return out;
+        }
+    };
+    diff("aiperf version", pa.aiperf_version.clone(), pb.aiperf_version.clone());
+    diff("sweeper version", pa.sweeper_version.clone(), pb.sweeper_version.clone());
+    let hosts = |p: &Provenance, f: &dyn Fn(&records::Host) -> String| {
+        p.hosts.iter().map(f).collect::<Vec<_>>().join("; ")
+    };
+    diff("host", hosts(&pa, &|h| h.hostname.clone()), hosts(&pb, &|h| h.hostname.clone()));
+    diff("CPUs", hosts(&pa, &|h| h.cpus.to_string()), hosts(&pb, &|h| h.cpus.to_string()));
+    diff("kernel", hosts(&pa, &|h| h.kernel.clone()), hosts(&pb, &|h| h.kernel.clone()));
+    let gpus = |h: &records::Host| {
+        if h.gpus.is_empty() {
+            "none".to_owned()
+        } else {
+            h.gpus
+                .iter()
+                .map(|g| format!("{} (driver {})", g.name, g.driver))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    diff("GPUs", hosts(&pa, &gpus), hosts(&pb, &gpus));
+    let ids: Vec<&String> = pa.servers.keys().chain(pb.servers.keys()).collect();
+    let mut seen = Vec::new();
+    for id in ids {
+        if seen.contains(&id) {
+            continue;
+        }
+        seen.push(id);
+        let (sa, sb) = (pa.servers.get(id), pb.servers.get(id));
+        let field = |s: Option<&records::ServerIdentity>,
+                     f: &dyn Fn(&records::ServerIdentity) -> String| {
+            s.map_or_else(|| "-".to_owned(), f)
+        };
+        diff(&format!("{id} kind"), field(sa, &|s| s.kind.clone()), field(sb, &|s| s.kind.clone()));
+        diff(
+            &format!("{id} launch"),
+            field(sa, &|s| s.launch.clone()),
+            field(sb, &|s| s.launch.clone()),
+        );
+        diff(
+            &format!("{id} models"),
+            field(sa, &|s| s.models.join(", ")),
+            field(sb, &|s| s.models.join(", ")),
+        );
+        diff(
+            &format!("{id} /v1/models"),
+            field(sa, &|s| s.served_models.join(", ")),
+            field(sb, &|s| s.served_models.join(", ")),
+        );
     }
+    for (side, p) in [("A", &pa), ("B", &pb)] {
+        for n in &p.notes {
+            out.push(ProvenanceDiff {
+                what: format!("{side} note"),
+                a: String::new(),
+                b: n.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// The Markdown table (`templates/compare.md.j2`).
@@ -136,12 +404,25 @@ pub fn render_markdown(c: &Comparison) -> Result<String, String> {
     template::render("compare.md.j2", c)
 }
 
-/// The CSV, one row per (combination, metric).
+/// The CSV, one row per (point, figure).
 pub fn render_csv(c: &Comparison) -> Result<Vec<u8>, String> {
     let err = |e: csv::Error| format!("failed to write compare.csv: {e}");
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["combination", "metric", "a", "b", "change", "change_pct", "verdict"])
-        .map_err(err)?;
+    w.write_record([
+        "combination",
+        "metric",
+        "a",
+        "b",
+        "n_a",
+        "n_b",
+        "change",
+        "change_pct",
+        "diff_ci_low",
+        "diff_ci_high",
+        "p_value",
+        "verdict",
+    ])
+    .map_err(err)?;
     let cell = |v: Option<f64>| v.map(number::exact).unwrap_or_default();
     for r in &c.rows {
         w.write_record([
@@ -149,11 +430,109 @@ pub fn render_csv(c: &Comparison) -> Result<Vec<u8>, String> {
             r.metric.clone(),
             cell(r.a),
             cell(r.b),
+            r.n_a.to_string(),
+            r.n_b.to_string(),
             cell(r.change),
             cell(r.change_pct),
-            r.verdict.to_string(),
+            cell(r.diff_ci_low),
+            cell(r.diff_ci_high),
+            cell(r.p),
+            r.verdict_text.to_string(),
         ])
         .map_err(err)?;
     }
     w.into_inner().map_err(|e| format!("failed to write compare.csv: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fixed-seed normal sampler (xorshift64* and Box-Muller): no dependency, same numbers on
+    /// every machine.
+    struct Normal(u64);
+
+    impl Normal {
+        fn uniform(&mut self) -> f64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            let x = self.0.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        }
+        fn sample(&mut self, mean: f64, sd: f64) -> f64 {
+            let (u1, u2) = (self.uniform(), self.uniform());
+            mean + sd * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+        }
+        fn samples(&mut self, n: usize, mean: f64, cv: f64) -> Vec<f64> {
+            (0..n).map(|_| self.sample(mean, mean * cv)).collect()
+        }
+    }
+
+    fn verdict(a: &[f64], b: &[f64]) -> Verdict {
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        judge(Metric::Tpot, a, b, Some(mean(a)), Some(mean(b)), (DEFAULT_THRESHOLD_PCT, 0.95)).0
+    }
+
+    #[test]
+    fn verdicts() {
+        // Clearly slower TPOT, tight repeats: a regression; the other way, an improvement.
+        assert_eq!(verdict(&[10.0, 10.1, 9.9], &[12.0, 12.1, 11.9]), Verdict::Regression);
+        assert_eq!(verdict(&[12.0, 12.1, 11.9], &[10.0, 10.1, 9.9]), Verdict::Improvement);
+        // Significant but within the 5% threshold.
+        assert_eq!(verdict(&[10.0, 10.01, 9.99], &[10.3, 10.31, 10.29]), Verdict::WithinNoise);
+        // Beyond the threshold but not significant (wild repeats).
+        assert_eq!(verdict(&[10.0, 14.0, 6.0], &[11.0, 16.0, 7.0]), Verdict::WithinNoise);
+        // One run on a side: no claim.
+        assert_eq!(verdict(&[10.0], &[20.0, 20.0]), Verdict::NoRepeats);
+        // Throughput down is the bad direction.
+        let (v, _) = judge(
+            Metric::OutputTokS,
+            &[100.0, 101.0, 99.0],
+            &[80.0, 81.0, 79.0],
+            Some(100.0),
+            Some(80.0),
+            (5.0, 0.95),
+        );
+        assert_eq!(v, Verdict::Regression);
+    }
+
+    /// The gate is honest: on two samples of the same distribution (CV 3%, 3 repeats each) it
+    /// fires at most 6% of the time over 1,000 comparisons (alpha 5% plus sampling slack), and
+    /// it catches a true 10% slowdown (CV 2%, 5 repeats each) at least 90% of the time. The
+    /// figures are printed (`cargo test -- --nocapture gate`) and stated in the README.
+    #[test]
+    fn gate_false_positives_and_power() {
+        let mut rng = Normal(0x5eed_cafe_f00d_d00d);
+        let trials = 1000;
+        let fired = (0..trials)
+            .filter(|_| {
+                let a = rng.samples(3, 100.0, 0.03);
+                let b = rng.samples(3, 100.0, 0.03);
+                verdict(&a, &b) == Verdict::Regression
+            })
+            .count();
+        let caught = (0..trials)
+            .filter(|_| {
+                let a = rng.samples(5, 100.0, 0.02);
+                let b = rng.samples(5, 110.0, 0.02);
+                verdict(&a, &b) == Verdict::Regression
+            })
+            .count();
+        // Without the threshold (significance alone), for reference.
+        let significant = (0..trials)
+            .filter(|_| {
+                let a = rng.samples(3, 100.0, 0.03);
+                let b = rng.samples(3, 100.0, 0.03);
+                welch(&a, &b, 0.95).is_some_and(|w| w.significant)
+            })
+            .count();
+        println!(
+            "same distribution (CV 3%, n=3): gate fired {fired}/{trials}; significant alone {significant}/{trials}; 10% slowdown (CV 2%, n=5): caught {caught}/{trials}"
+        );
+        assert!(fired as f64 <= 0.06 * trials as f64, "false positives {fired}/{trials}");
+        assert!(caught as f64 >= 0.90 * trials as f64, "detected {caught}/{trials}");
+        // Welch's test itself holds its level: about 5% two-sided.
+        assert!((20..=80).contains(&significant), "Welch's level {significant}/{trials}");
+    }
 }

@@ -9,6 +9,41 @@ fn cell(v: Option<f64>) -> String {
     v.filter(|x| x.is_finite()).map(number::exact).unwrap_or_default()
 }
 
+/// Every figure of the CSV, in column order.
+fn figures() -> impl Iterator<Item = (metrics::Metric, Stat)> {
+    metrics::distributions()
+        .flat_map(|d| Stat::REPORTED.iter().map(move |s| (d.metric, *s)))
+        .chain(metrics::scalars().map(|d| (d.metric, Stat::Avg)))
+}
+
+/// With repeats: `repeats`, then for every figure its confidence interval and CV across repeats
+/// (`ttft_avg_ci_low_ms`, `ttft_avg_ci_high_ms`, `ttft_avg_cv`; `output_tok_s_ci_low`, ...),
+/// then the noisy figures (`;`-separated keys). Without repeats, nothing: the file is as before.
+fn repeat_columns(report: &Report) -> Vec<String> {
+    if report.uncertainty.is_none() {
+        return Vec::new();
+    }
+    let mut cols = vec!["repeats".to_string()];
+    for (m, st) in figures() {
+        let d = m.def();
+        match d.shape {
+            metrics::Shape::Distribution => {
+                let stem = format!("{}_{}", d.stem, st.name());
+                cols.push(format!("{stem}_ci_low_{}", d.unit));
+                cols.push(format!("{stem}_ci_high_{}", d.unit));
+                cols.push(format!("{stem}_cv"));
+            }
+            metrics::Shape::Scalar => {
+                cols.push(format!("{}_ci_low", d.key));
+                cols.push(format!("{}_ci_high", d.key));
+                cols.push(format!("{}_cv", d.key));
+            }
+        }
+    }
+    cols.push("noisy".to_string());
+    cols
+}
+
 /// The CSV bytes.
 pub fn render(report: &Report) -> Result<Vec<u8>, String> {
     let mut fixed: Vec<String> = ["index", "dir", "status"].map(String::from).to_vec();
@@ -20,6 +55,7 @@ pub fn render(report: &Report) -> Result<Vec<u8>, String> {
         }))
         .chain(metrics::scalars().map(|d| d.key.to_string()))
         .chain(["target_fails".to_string(), "reason".to_string()])
+        .chain(repeat_columns(report))
         .collect();
     // A parameter named like a fixed column gets a `param.` prefix.
     let param_cols: Vec<String> =
@@ -57,6 +93,21 @@ pub fn render(report: &Report) -> Result<Vec<u8>, String> {
         }
         rec.push(r.targets.iter().filter(|t| t.is_fail()).count().to_string());
         rec.push(reasons.get(&r.index).map(|s| s.to_string()).unwrap_or_default());
+        if report.uncertainty.is_some() {
+            rec.push(r.repeats.to_string());
+            for (m, st) in figures() {
+                let sp = r.spread.as_ref().and_then(|s| s.get(m, st));
+                rec.push(cell(sp.map(|x| x.ci_low)));
+                rec.push(cell(sp.map(|x| x.ci_high)));
+                rec.push(cell(sp.and_then(|x| x.cv)));
+            }
+            let noisy = report.noise.iter().find(|n| n.index == r.index);
+            rec.push(
+                noisy
+                    .map(|n| n.figures.iter().map(|f| f.key.as_str()).collect::<Vec<_>>().join(";"))
+                    .unwrap_or_default(),
+            );
+        }
         w.write_record(&rec).map_err(err)?;
     }
     w.into_inner().map_err(|e| format!("failed to write summary.csv: {e}"))

@@ -74,6 +74,11 @@ fn group(r: &Row, axis: LoadAxis) -> String {
     if parts.is_empty() { "all".into() } else { parts.join(", ") }
 }
 
+/// The confidence interval of a figure of a row measured in repeats.
+fn ci(r: &Row, metric: Metric, stat: Stat) -> Option<(f64, f64)> {
+    r.spread.as_ref()?.get(metric, stat).map(|s| (s.ci_low, s.ci_high))
+}
+
 /// A chart as the template shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChartView {
@@ -93,19 +98,28 @@ pub fn charts(report: &Report) -> Vec<ChartView> {
         report.rows.iter().filter(|r| r.metrics.is_some()).filter_map(|r| axis.x(r)).collect();
     let (lo, hi) = xs.iter().fold((f64::INFINITY, 0f64), |(a, b), x| (a.min(*x), b.max(*x)));
     let log_x = axis != LoadAxis::Index && lo > 0.0 && hi / lo >= 8.0;
-    let series = |name_suffix: &str, style: Style, f: &dyn Fn(&Row) -> Option<f64>| {
+    // One series per group of a figure over load, with its confidence intervals (repeats).
+    let series = |name_suffix: &str, style: Style, metric: Metric, stat: Stat| {
         groups
             .iter()
             .enumerate()
-            .map(|(i, (g, rows))| Series {
-                name: if name_suffix.is_empty() { g.clone() } else { format!("{g} {name_suffix}") },
-                points: rows.iter().filter_map(|r| Some((axis.x(r)?, f(r)?))).collect(),
-                style,
-                color: i,
+            .map(|(i, (g, rows))| {
+                let name =
+                    if name_suffix.is_empty() { g.clone() } else { format!("{g} {name_suffix}") };
+                let mut se = Series::new(name, Vec::new(), style, i);
+                for r in rows {
+                    let (Some(x), Some(y)) =
+                        (axis.x(r), r.metrics.as_ref().and_then(|m| m.get(metric, stat)))
+                    else {
+                        continue;
+                    };
+                    se.points.push((x, y));
+                    se.y_ci.push(ci(r, metric, stat));
+                }
+                se
             })
             .collect::<Vec<_>>()
     };
-    let m = |r: &Row| r.metrics.clone().unwrap_or_default();
     let mut out = Vec::new();
     let mut push = |id: &str, title: String, y: &str, log_x: bool, series: Vec<Series>| {
         let chart = Chart {
@@ -123,13 +137,13 @@ pub fn charts(report: &Report) -> Vec<ChartView> {
         format!("Output throughput vs {}", axis.label()),
         "output tokens/s",
         log_x,
-        series("", Style::Line, &|r| m(r).value(Metric::OutputTokS)),
+        series("", Style::Line, Metric::OutputTokS, Stat::Avg),
     );
-    let mut ttft = series("p50", Style::Line, &|r| m(r).get(Metric::Ttft, Stat::P50));
-    ttft.extend(series("p99", Style::Dashed, &|r| m(r).get(Metric::Ttft, Stat::P99)));
+    let mut ttft = series("p50", Style::Line, Metric::Ttft, Stat::P50);
+    ttft.extend(series("p99", Style::Dashed, Metric::Ttft, Stat::P99));
     push("chart-ttft", format!("TTFT p50 / p99 vs {}", axis.label()), "TTFT (ms)", log_x, ttft);
-    let mut itl = series("p50", Style::Line, &|r| m(r).get(Metric::Itl, Stat::P50));
-    itl.extend(series("p99", Style::Dashed, &|r| m(r).get(Metric::Itl, Stat::P99)));
+    let mut itl = series("p50", Style::Line, Metric::Itl, Stat::P50);
+    itl.extend(series("p99", Style::Dashed, Metric::Itl, Stat::P99));
     push(
         "chart-itl",
         format!("Inter-token latency p50 / p99 vs {}", axis.label()),
@@ -143,23 +157,22 @@ pub fn charts(report: &Report) -> Vec<ChartView> {
         .iter()
         .enumerate()
         .map(|(i, (g, rows))| {
-            let points: Vec<(f64, f64)> = rows
-                .iter()
-                .filter_map(|r| {
-                    let mm = r.metrics.as_ref()?;
-                    Some((mm.value(Metric::OutputTokS)?, mm.value(Metric::TputUser)?))
-                })
-                .collect();
-            all.extend(points.iter().copied());
-            Series { name: g.clone(), points, style: Style::Points, color: i }
+            let mut se = Series::new(g.clone(), Vec::new(), Style::Points, i);
+            for r in rows {
+                let Some(mm) = r.metrics.as_ref() else { continue };
+                let (Some(x), Some(y)) = (mm.value(Metric::OutputTokS), mm.value(Metric::TputUser))
+                else {
+                    continue;
+                };
+                se.points.push((x, y));
+                se.x_ci.push(ci(r, Metric::OutputTokS, Stat::Avg));
+                se.y_ci.push(ci(r, Metric::TputUser, Stat::Avg));
+            }
+            all.extend(se.points.iter().copied());
+            se
         })
         .collect();
-    scatter.push(Series {
-        name: "Pareto front".into(),
-        points: pareto_front(&all),
-        style: Style::Front,
-        color: 0,
-    });
+    scatter.push(Series::new("Pareto front", pareto_front(&all), Style::Front, 0));
     out.push(ChartView {
         id: "chart-pareto".into(),
         title: "Tokens/s per user vs total output tokens/s".into(),

@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::options::canonical;
-use crate::metrics::{Metric, Shape, Stat};
+use crate::metrics::{KEY_FIGURES, Metric, Shape, Stat, figure_label};
 use crate::records::{self, RunStatus};
 use crate::reference::{Point, Reference};
 use crate::results::{self, BatchResults, KeyMetrics, LoadPoint};
@@ -124,7 +124,57 @@ pub struct Row {
     pub targets: Vec<TargetResult>,
     /// The point did not measure the requested input or output length.
     pub length_mismatches: Vec<results::LengthMismatch>,
+    /// Repeats with results (0 for a point measured once); `metrics` are then their means.
+    pub repeats: usize,
+    /// Every figure's spread across the repeats (`ttft_avg_ms: {mean, ci_low, ci_high, cv...}`).
+    pub spread: Option<results::repeats::Spreads>,
 }
+
+/// A key figure's confidence interval, as the Uncertainty table shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CiCell {
+    pub mean: f64,
+    /// Half the interval's width (the interval is mean -+ half).
+    pub half: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    /// Coefficient of variation across repeats, in percent.
+    pub cv_pct: Option<f64>,
+}
+
+/// One point of the Uncertainty table.
+#[derive(Debug, Clone, Serialize)]
+pub struct UncertaintyRow {
+    pub index: usize,
+    /// `concurrency=4 isl=128` (or `-`).
+    pub point: String,
+    pub repeats: usize,
+    /// One per key figure (`None` without 2 repeats with it).
+    pub cells: Vec<Option<CiCell>>,
+}
+
+/// The key figures of every repeated point with their confidence intervals.
+#[derive(Debug, Clone, Serialize)]
+pub struct Uncertainty {
+    /// In percent (95).
+    pub confidence_pct: f64,
+    /// Labels of the key figures, in column order.
+    pub columns: Vec<String>,
+    pub rows: Vec<UncertaintyRow>,
+}
+
+/// A point whose key figures vary across repeats more than `noise_cv_max`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoiseRow {
+    pub index: usize,
+    pub point: String,
+    pub figures: Vec<results::repeats::Noisy>,
+    /// In percent.
+    pub cv_max_pct: f64,
+}
+
+/// What to try about a noisy point.
+pub const NOISE_HINT: &str = "more requests per point (`request_count`, `benchmark_duration`), more repeats, or a quieter machine (nothing else running on the server or the client)";
 
 /// A point whose measured mean input or output length is off the requested one.
 #[derive(Debug, Clone, Serialize)]
@@ -197,6 +247,11 @@ pub struct Report {
     pub length_warnings: Vec<LengthWarning>,
     /// Points with results but no tt-inference-server file (see [`TtSkip`]).
     pub tt_skipped: Vec<TtSkip>,
+    /// Present when a point was measured in repeats.
+    pub uncertainty: Option<Uncertainty>,
+    /// Points noisier than `noise_cv_max` across repeats.
+    pub noise: Vec<NoiseRow>,
+    pub noise_hint: &'static str,
     pub warnings: Vec<String>,
 }
 
@@ -231,6 +286,9 @@ impl Report {
         let mut warnings = results.warnings.clone();
         let mut length_warnings = Vec::new();
         let mut tt_skipped = Vec::new();
+        let mut uncertainty_rows = Vec::new();
+        let mut noise = Vec::new();
+        let mut confidence = None;
         for run in &results.runs {
             match run.status {
                 RunStatus::Succeeded => counts.succeeded += 1,
@@ -297,6 +355,38 @@ impl Report {
                     hint: m.hint,
                 });
             }
+            let reps = run.spread.as_ref().map_or(0, |s| s.n);
+            if let Some(sp) = &run.spread {
+                uncertainty_rows.push(UncertaintyRow {
+                    index: run.index,
+                    point: point.clone(),
+                    repeats: reps,
+                    cells: KEY_FIGURES
+                        .iter()
+                        .map(|(m, st)| {
+                            sp.get(*m, *st).map(|x| CiCell {
+                                mean: x.mean,
+                                half: x.ci_high - x.mean,
+                                ci_low: x.ci_low,
+                                ci_high: x.ci_high,
+                                cv_pct: x.cv.map(|c| c * 100.0),
+                            })
+                        })
+                        .collect(),
+                });
+                confidence = Some(sp.confidence);
+            }
+            if !run.noisy.is_empty() {
+                noise.push(NoiseRow {
+                    index: run.index,
+                    point: point.clone(),
+                    figures: run.noisy.clone(),
+                    cv_max_pct: results
+                        .repeats
+                        .map_or(crate::config::raw::DEFAULT_NOISE_CV_MAX, |r| r.noise_cv_max)
+                        * 100.0,
+                });
+            }
             rows.push(Row {
                 index: run.index,
                 dir: run.dir.clone(),
@@ -306,8 +396,15 @@ impl Report {
                 metrics: run.metrics.clone(),
                 targets: tr,
                 length_mismatches: run.length_mismatches.clone(),
+                repeats: reps,
+                spread: run.spread.clone(),
             });
         }
+        let uncertainty = confidence.map(|c| Uncertainty {
+            confidence_pct: c * 100.0,
+            columns: KEY_FIGURES.iter().map(|(m, st)| figure_label(*m, *st)).collect(),
+            rows: uncertainty_rows,
+        });
         let target_fails = rows.iter().flat_map(|r| &r.targets).filter(|t| t.is_fail()).count();
         let target_passes =
             rows.iter().flat_map(|r| &r.targets).filter(|t| t.verdict == "PASS").count();
@@ -327,6 +424,9 @@ impl Report {
             failures,
             length_warnings,
             tt_skipped,
+            uncertainty,
+            noise,
+            noise_hint: NOISE_HINT,
             warnings,
         }
     }

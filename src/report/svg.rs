@@ -25,6 +25,40 @@ pub struct Series {
     pub style: Style,
     /// Index into the palette.
     pub color: usize,
+    /// Confidence intervals of the y values, aligned with `points` (empty: none): error bars.
+    pub y_ci: Vec<Option<(f64, f64)>>,
+    /// Confidence intervals of the x values, aligned with `points` (empty: none).
+    pub x_ci: Vec<Option<(f64, f64)>>,
+}
+
+impl Series {
+    /// A series without error bars.
+    pub fn new(
+        name: impl Into<String>,
+        points: Vec<(f64, f64)>,
+        style: Style,
+        color: usize,
+    ) -> Self {
+        Series { name: name.into(), points, style, color, y_ci: Vec::new(), x_ci: Vec::new() }
+    }
+
+    /// Point `i` with its intervals (finite ones only).
+    fn point(&self, i: usize) -> Drawn {
+        let ok = |c: Option<&Option<(f64, f64)>>| {
+            c.copied().flatten().filter(|(a, b)| a.is_finite() && b.is_finite())
+        };
+        let (x, y) = self.points[i];
+        Drawn { x, y, y_ci: ok(self.y_ci.get(i)), x_ci: ok(self.x_ci.get(i)) }
+    }
+}
+
+/// A point as drawn: its position and error bars.
+#[derive(Debug, Clone, Copy)]
+struct Drawn {
+    x: f64,
+    y: f64,
+    y_ci: Option<(f64, f64)>,
+    x_ci: Option<(f64, f64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -123,12 +157,27 @@ pub fn pareto_front(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
 impl Chart {
     /// The `<svg>` element. A chart with no finite point says so instead of drawing axes.
     pub fn render(&self) -> String {
-        let pts: Vec<(f64, f64)> = self
+        let drawable = |x: f64, y: f64| x.is_finite() && y.is_finite() && (!self.log_x || x > 0.0);
+        let mut pts: Vec<(f64, f64)> = self
             .series
             .iter()
             .flat_map(|s| s.points.iter().copied())
-            .filter(|(x, y)| x.is_finite() && y.is_finite() && (!self.log_x || *x > 0.0))
+            .filter(|(x, y)| drawable(*x, *y))
             .collect();
+        // Error bars stay inside the plot: their ends count for the axes' ranges.
+        let ends: Vec<(f64, f64)> = self
+            .series
+            .iter()
+            .flat_map(|s| (0..s.points.len()).map(move |i| s.point(i)))
+            .filter(|d| drawable(d.x, d.y))
+            .flat_map(|d| {
+                let ys = d.y_ci.map(|(a, b)| [(d.x, a), (d.x, b)]);
+                let xs = d.x_ci.map(|(a, b)| [(a, d.y), (b, d.y)]);
+                ys.into_iter().chain(xs).flatten()
+            })
+            .filter(|(x, y)| drawable(*x, *y))
+            .collect();
+        pts.extend(ends);
         let mut s = String::new();
         let _ = write!(
             s,
@@ -240,18 +289,42 @@ impl Chart {
             } else {
                 PALETTE[se.color % PALETTE.len()]
             };
-            let mut sp: Vec<(f64, f64)> = se
-                .points
-                .iter()
-                .copied()
-                .filter(|(x, y)| x.is_finite() && y.is_finite() && (!self.log_x || *x > 0.0))
+            let mut drawn: Vec<Drawn> = (0..se.points.len())
+                .map(|i| se.point(i))
+                .filter(|d| d.x.is_finite() && d.y.is_finite() && (!self.log_x || d.x > 0.0))
                 .collect();
             if se.style != Style::Points {
-                sp.sort_by(|a, b| a.0.total_cmp(&b.0));
+                drawn.sort_by(|a, b| a.x.total_cmp(&b.x));
             }
+            let sp: Vec<(f64, f64)> = drawn.iter().map(|d| (d.x, d.y)).collect();
             let coords: Vec<String> =
                 sp.iter().map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y))).collect();
             let _ = write!(s, r##"<g class="series" data-name="{}">"##, esc(&se.name));
+            // Error bars (confidence intervals) under the markers, with caps.
+            for d in &drawn {
+                if let Some((lo, hi)) = d.y_ci {
+                    let (xx, a, b) = (px(d.x), py(lo), py(hi));
+                    let _ = write!(
+                        s,
+                        r##"<path class="errbar" stroke="{color}" stroke-width="1.2" fill="none" d="M{xx:.1},{a:.1}V{b:.1}M{:.1},{a:.1}H{:.1}M{:.1},{b:.1}H{:.1}"/>"##,
+                        xx - 4.0,
+                        xx + 4.0,
+                        xx - 4.0,
+                        xx + 4.0
+                    );
+                }
+                if let Some((lo, hi)) = d.x_ci.filter(|(lo, _)| !self.log_x || *lo > 0.0) {
+                    let (yy, a, b) = (py(d.y), px(lo), px(hi));
+                    let _ = write!(
+                        s,
+                        r##"<path class="errbar" stroke="{color}" stroke-width="1.2" fill="none" d="M{a:.1},{yy:.1}H{b:.1}M{a:.1},{:.1}V{:.1}M{b:.1},{:.1}V{:.1}"/>"##,
+                        yy - 4.0,
+                        yy + 4.0,
+                        yy - 4.0,
+                        yy + 4.0
+                    );
+                }
+            }
             match se.style {
                 Style::Line | Style::Dashed | Style::Front if coords.len() > 1 => {
                     let dash =
@@ -317,12 +390,7 @@ mod tests {
 
     #[test]
     fn extreme_values_draw_finite_coordinates_and_short_labels() {
-        let series = |points: Vec<(f64, f64)>| Series {
-            name: "s".into(),
-            points,
-            style: Style::Line,
-            color: 0,
-        };
+        let series = |points: Vec<(f64, f64)>| Series::new("s", points, Style::Line, 0);
         let cases = [
             (false, vec![(1.0, 1.7e308), (2.0, -1.7e308), (3.0, 1e-300)]),
             (false, vec![(-1.7e308, 1.0), (1.7e308, 2.0)]),
@@ -357,12 +425,12 @@ mod tests {
             x_label: "x".into(),
             y_label: "y".into(),
             log_x,
-            series: vec![Series {
-                name: "s".into(),
-                points: xs.iter().map(|&x| (x, x * 3.0)).collect(),
-                style: Style::Line,
-                color: 0,
-            }],
+            series: vec![Series::new(
+                "s",
+                xs.iter().map(|&x| (x, x * 3.0)).collect(),
+                Style::Line,
+                0,
+            )],
         };
         chart
             .render()

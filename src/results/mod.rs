@@ -16,6 +16,8 @@
 pub mod aggregate_json;
 pub mod csv;
 pub mod jsonl;
+pub mod multirun;
+pub mod repeats;
 pub mod standard;
 pub mod stats;
 
@@ -211,9 +213,21 @@ pub struct RunResult {
     pub warnings: Vec<String>,
     /// Sequence lengths measured off the requested ones by more than [`LENGTH_TOLERANCE`].
     pub length_mismatches: Vec<LengthMismatch>,
-    /// The parsed aggregate export, shared with the per-process cache (see `read_cached`).
+    /// The parsed aggregate export, shared with the per-process cache (see `read_cached`). For
+    /// a repeated point: its first successful repeat's.
     #[serde(skip)]
     pub aggregate: Option<std::sync::Arc<AggregateExport>>,
+    /// The repeats of this point (interleaved runs, or aiperf's `--num-profile-runs` runs), in
+    /// order; empty for a point measured once. `metrics` is then the mean over the successful
+    /// ones.
+    pub repeats: Vec<repeats::Repeat>,
+    /// How every figure spreads across the repeats (2 or more with results).
+    pub spread: Option<repeats::Spreads>,
+    /// Key figures whose coefficient of variation across repeats exceeds `noise_cv_max`.
+    pub noisy: Vec<repeats::Noisy>,
+    /// aiperf's own statistics across its `--num-profile-runs` runs.
+    #[serde(skip)]
+    pub aiperf_repeats: Option<multirun::MultiAggregate>,
 }
 
 impl RunResult {
@@ -237,6 +251,11 @@ pub struct BatchResults {
     pub warnings: Vec<String>,
     /// tt-inference-server's model id the per-run result files are named with (plan.json).
     pub tt_model_id: Option<String>,
+    /// Repeats of every point, as planned (plan.json).
+    pub repeats: Option<records::Repeats>,
+    /// How repeats are judged (from `repeats`, else defaults).
+    #[serde(skip)]
+    judge: Judge,
     /// Where each combination's records are, for [`BatchResults::reload`].
     #[serde(skip)]
     entries: Vec<Entry>,
@@ -302,6 +321,36 @@ pub enum Artifacts {
 
 /// Checks a run directory's artifacts (see [`Artifacts`]).
 pub fn check_artifacts(run_dir: &Path) -> Artifacts {
+    if multirun::is_multi_run(run_dir) {
+        let agg = run_dir.join(multirun::AGGREGATE_DIR).join(multirun::MULTI_AGGREGATE_FILE);
+        if !agg.is_file() {
+            let runs = multirun::run_dirs(run_dir);
+            let ok = runs.iter().filter(|(_, d)| multirun::run_ready(d)).count();
+            return Artifacts::Incomplete(format!(
+                "aiperf wrote no multi-run aggregate (`{}/{}`): {ok} of its {} profile runs succeeded, at least 2 are needed",
+                multirun::AGGREGATE_DIR,
+                multirun::MULTI_AGGREGATE_FILE,
+                runs.len()
+            ));
+        }
+        return match multirun::read_aggregate(run_dir) {
+            Ok(_) => Artifacts::Complete {
+                errors: multirun::run_dirs(run_dir)
+                    .iter()
+                    .filter(|(_, d)| multirun::run_ready(d))
+                    .filter_map(|(_, d)| {
+                        aggregate_json::read_cached(&d.join(AGGREGATE_JSON_FILE)).ok()
+                    })
+                    .filter_map(|a| a.avg("error_request_count"))
+                    .filter(|e| *e > 0.0)
+                    .map(|e| e as u64)
+                    .sum(),
+            },
+            Err(e) => {
+                Artifacts::Incomplete(format!("aiperf's multi-run aggregate is unreadable: {e}"))
+            }
+        };
+    }
     let ready = run_dir.join(READY_MARKER_FILE);
     let Ok(text) = std::fs::read_to_string(&ready) else {
         return Artifacts::Incomplete(format!("{READY_MARKER_FILE} missing"));
@@ -340,16 +389,27 @@ pub enum ResultsError {
     Batches { dir: PathBuf, found: Vec<String> },
 }
 
-/// A combination's directory as a record may name it: empty (the batch directory itself) or
-/// one plain name inside the batch directory. Anything else (`../x`, `a/b`, `/abs`) would make
-/// sweeper read or write outside the batch because a record says so.
+/// A combination's directory as a record may name it: empty (the batch directory itself), one
+/// plain name inside the batch directory, or an interleaved repeat's `<name>/repeat_<k>`.
+/// Anything else (`../x`, `a/b`, `/abs`) would make sweeper read or write outside the batch
+/// because a record says so.
 pub fn is_safe_run_dir(dir: &str) -> bool {
-    dir.is_empty()
-        || (dir != "."
-            && dir != ".."
-            && !dir.contains('/')
-            && !dir.contains('\\')
-            && !dir.contains('\0'))
+    let plain = |d: &str| {
+        !d.is_empty()
+            && d != "."
+            && d != ".."
+            && !d.contains('/')
+            && !d.contains('\\')
+            && !d.contains('\0')
+    };
+    let repeat = |d: &str| {
+        d.strip_prefix("repeat_")
+            .is_some_and(|k| !k.is_empty() && k.len() < 6 && k.bytes().all(|b| b.is_ascii_digit()))
+    };
+    match dir.split_once('/') {
+        None => dir.is_empty() || plain(dir),
+        Some((point, rep)) => plain(point) && repeat(rep),
+    }
 }
 
 impl ResultsError {
@@ -435,19 +495,36 @@ pub fn collect(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
                 params: c.params.clone(),
                 merged: c.merged.clone(),
                 targets: c.targets.clone(),
+                repeat: c.repeat,
+                point: c.point.unwrap_or(c.index),
             })
             .collect(),
-        (None, Some(m)) => m
-            .runs
-            .iter()
-            .map(|r| Entry {
-                index: r.index,
-                dir: r.dir.clone(),
-                params: r.params.clone(),
-                merged: serde_json::Map::new(),
-                targets: Vec::new(),
-            })
-            .collect(),
+        (None, Some(m)) => {
+            // Without the plan, interleaved repeats are known by their directories.
+            let mut points: Vec<String> = Vec::new();
+            m.runs
+                .iter()
+                .map(|r| {
+                    let (repeat, point_dir) = repeat_of_dir(&r.dir);
+                    let point = match points.iter().position(|d| *d == point_dir) {
+                        Some(p) => p,
+                        None => {
+                            points.push(point_dir);
+                            points.len() - 1
+                        }
+                    };
+                    Entry {
+                        index: r.index,
+                        dir: r.dir.clone(),
+                        params: r.params.clone(),
+                        merged: serde_json::Map::new(),
+                        targets: Vec::new(),
+                        repeat,
+                        point: if repeat.is_some() { point } else { r.index },
+                    }
+                })
+                .collect()
+        }
         (None, None) => Vec::new(),
     };
     if let Some(e) = entries.iter().find(|e| !is_safe_run_dir(&e.dir)) {
@@ -462,10 +539,13 @@ pub fn collect(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
     let manifest_by_index: BTreeMap<usize, &records::ManifestEntry> =
         manifest.iter().flat_map(|m| m.runs.iter()).map(|r| (r.index, r)).collect();
 
-    let runs = entries
+    let repeats = plan.as_ref().and_then(|p| p.repeats);
+    let judge = Judge::of(repeats.as_ref());
+    let units: Vec<RunResult> = entries
         .iter()
-        .map(|e| load_run(batch_dir, e, manifest_by_index.get(&e.index).copied()))
+        .map(|e| load_run(batch_dir, e, manifest_by_index.get(&e.index).copied(), &judge))
         .collect();
+    let runs = points_of(&entries, units, &judge);
     Ok(BatchResults {
         batch_dir: batch_dir.to_path_buf(),
         batch_name,
@@ -475,16 +555,156 @@ pub fn collect(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
         runs,
         warnings,
         tt_model_id: plan.as_ref().and_then(|p| p.tt_model_id.clone()),
+        repeats,
+        judge,
         entries,
     })
 }
 
+/// `(Some(k), "<point dir>")` for an interleaved repeat's `<point dir>/repeat_<k>` (or
+/// `repeat_<k>`), `(None, dir)` otherwise.
+fn repeat_of_dir(dir: &str) -> (Option<u32>, String) {
+    let (point, last) = match dir.rsplit_once('/') {
+        Some((p, l)) => (p, l),
+        None => ("", dir),
+    };
+    match last.strip_prefix("repeat_").and_then(|k| k.parse::<u32>().ok()) {
+        Some(k) => (Some(k), point.to_owned()),
+        None => (None, dir.to_owned()),
+    }
+}
+
+/// The points of a batch from the results of its runs (same order as `entries`): a run is its
+/// own point, except interleaved repeats, which are merged into their point.
+fn points_of(entries: &[Entry], units: Vec<RunResult>, judge: &Judge) -> Vec<RunResult> {
+    if entries.iter().all(|e| e.repeat.is_none()) {
+        return units;
+    }
+    let mut groups: Vec<(usize, Vec<(u32, RunResult)>)> = Vec::new();
+    for (e, u) in entries.iter().zip(units) {
+        let k = e.repeat.unwrap_or(1);
+        match groups.iter_mut().find(|(p, _)| *p == e.point) {
+            Some((_, v)) => v.push((k, u)),
+            None => groups.push((e.point, vec![(k, u)])),
+        }
+    }
+    groups.into_iter().map(|(point, units)| merge_point(point, units, judge)).collect()
+}
+
+/// One point measured in interleaved repeats, from the results of its runs.
+fn merge_point(point: usize, mut units: Vec<(u32, RunResult)>, judge: &Judge) -> RunResult {
+    units.sort_by_key(|(k, _)| *k);
+    let n = units.len();
+    let first = units[0].1.clone();
+    let dir = repeat_of_dir(&first.dir).1;
+    let repeats: Vec<repeats::Repeat> = units
+        .iter()
+        .map(|(k, u)| repeats::Repeat {
+            k: *k,
+            dir: u.dir.clone(),
+            status: u.status,
+            reason: u.reason.clone(),
+            metrics: u.metrics.clone(),
+        })
+        .collect();
+    let ok = units.iter().filter(|(_, u)| u.status.is_success()).count();
+    let not_run = |s: RunStatus| matches!(s, RunStatus::Pending | RunStatus::Skipped);
+    let unfinished =
+        units.iter().filter(|(_, u)| not_run(u.status) || u.status == RunStatus::Running).count();
+    let failed: Vec<&(u32, RunResult)> = units
+        .iter()
+        .filter(|(_, u)| {
+            !u.status.is_success() && !not_run(u.status) && u.status != RunStatus::Running
+        })
+        .collect();
+    let first_failure = failed.first().map(|(k, u)| {
+        format!("repeat {k}: {}", u.reason.as_deref().unwrap_or("no reason recorded"))
+    });
+    let (status, reason) = if unfinished == n && units.iter().all(|(_, u)| not_run(u.status)) {
+        (first.status, None)
+    } else if unfinished > 0 {
+        (RunStatus::Running, None)
+    } else if ok == n {
+        let partial = units.iter().filter(|(_, u)| u.status == RunStatus::Partial).count();
+        if partial > 0 {
+            (RunStatus::Partial, Some(format!("requests failed in {partial} of {n} repeats")))
+        } else {
+            (RunStatus::Succeeded, None)
+        }
+    } else if ok == 0 {
+        (failed[0].1.status, first_failure)
+    } else {
+        (
+            RunStatus::Partial,
+            Some(format!(
+                "{} of {n} repeats failed ({}); its figures are of the other {ok}",
+                n - ok,
+                first_failure.unwrap_or_default()
+            )),
+        )
+    };
+    let prefixed = |f: &dyn Fn(&RunResult) -> &Vec<String>| -> Vec<String> {
+        units
+            .iter()
+            .flat_map(|(k, u)| f(u).iter().map(move |l| format!("repeat {k}: {l}")))
+            .collect()
+    };
+    let good = units.iter().find(|(_, u)| u.status.is_success()).map(|(_, u)| u);
+    let mut run = RunResult {
+        index: point,
+        dir,
+        status,
+        reason,
+        metrics: repeats::means(&repeats),
+        error_lines: prefixed(&|u| &u.error_lines),
+        problems: prefixed(&|u| &u.problems),
+        warnings: prefixed(&|u| &u.warnings),
+        length_mismatches: good.map(|u| u.length_mismatches.clone()).unwrap_or_default(),
+        aggregate: good.and_then(|u| u.aggregate.clone()).or(first.aggregate.clone()),
+        timestamp: units.iter().find_map(|(_, u)| u.timestamp.clone()),
+        repeats,
+        spread: None,
+        noisy: Vec::new(),
+        aiperf_repeats: None,
+        ..first
+    };
+    judge.judge(&mut run);
+    run
+}
+
 impl BatchResults {
+    /// The point (its result) that combination `index` measures: itself, or for an
+    /// interleaved repeat, its point.
+    pub fn run_of(&self, index: usize) -> Option<&RunResult> {
+        let point = self
+            .entries
+            .iter()
+            .find(|e| e.index == index)
+            .map_or(index, |e| if e.repeat.is_some() { e.point } else { e.index });
+        self.runs.iter().find(|r| r.index == point)
+    }
+
     /// Reads combination `index` again from disk (after it ran), leaving the others as they are:
     /// what keeps re-rendering reports during a sweep from re-reading every run each time.
     pub fn reload(&mut self, index: usize) {
         let Some(pos) = self.entries.iter().position(|e| e.index == index) else { return };
-        let fresh = load_run(&self.batch_dir, &self.entries[pos], None);
+        let e = &self.entries[pos];
+        if e.repeat.is_some() {
+            // An interleaved repeat: its point again, from all of its repeats.
+            let point = e.point;
+            let units: Vec<(u32, RunResult)> = self
+                .entries
+                .iter()
+                .filter(|x| x.point == point && x.repeat.is_some())
+                .map(|x| (x.repeat.unwrap_or(1), load_run(&self.batch_dir, x, None, &self.judge)))
+                .collect();
+            let fresh = merge_point(point, units, &self.judge);
+            if let Some(r) = self.runs.iter_mut().find(|r| r.index == point) {
+                *r = fresh;
+            }
+            return;
+        }
+        let fresh = load_run(&self.batch_dir, e, None, &self.judge);
         if let Some(r) = self.runs.iter_mut().find(|r| r.index == index) {
             *r = fresh;
         }
@@ -514,7 +734,7 @@ fn find_run_dirs(root: &Path) -> Result<Vec<String>, ResultsError> {
             batches.push(dir.display().to_string());
             continue;
         }
-        if RUN_MARKERS.iter().any(|m| dir.join(m).is_file()) {
+        if RUN_MARKERS.iter().any(|m| dir.join(m).is_file()) || multirun::is_multi_run(&dir) {
             let rel = dir.strip_prefix(root).map(|p| p.to_string_lossy().into_owned());
             out.push(rel.unwrap_or_default());
             continue;
@@ -584,7 +804,15 @@ fn discover(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
         for (k, v) in &params {
             merged.insert(k.clone(), v.clone());
         }
-        entries.push(Entry { index, dir, params, merged, targets: Vec::new() });
+        entries.push(Entry {
+            index,
+            dir,
+            params,
+            merged,
+            targets: Vec::new(),
+            repeat: None,
+            point: index,
+        });
     }
     if !from_records || entries.iter().all(|e| e.params.is_empty()) {
         // No runner records: the parameters that vary, from what aiperf recorded.
@@ -611,7 +839,8 @@ fn discover(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let runs = entries.iter().map(|e| load_run(batch_dir, e, None)).collect();
+    let judge = Judge::default();
+    let runs = entries.iter().map(|e| load_run(batch_dir, e, None, &judge)).collect();
     // `<batch_name>/<YYYYMMDD_HHMMSS>` (the NeMo runner's), else the directory's own name.
     let name_of = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
     let own = name_of(batch_dir).unwrap_or_default();
@@ -632,6 +861,8 @@ fn discover(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
             if from_records { "each run's run_metadata.json" } else { "what aiperf recorded" }
         )],
         tt_model_id: None,
+        repeats: None,
+        judge,
         entries,
     })
 }
@@ -696,9 +927,50 @@ struct Entry {
     params: records::Params,
     merged: serde_json::Map<String, Value>,
     targets: Vec<TargetCheck>,
+    /// Interleaved repeats: its repeat (1-based) and point.
+    repeat: Option<u32>,
+    point: usize,
 }
 
-fn load_run(batch_dir: &Path, e: &Entry, manifest: Option<&records::ManifestEntry>) -> RunResult {
+/// How the spread across repeats is judged.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Judge {
+    /// Confidence level of intervals (`None`: aiperf's own when it recorded one, else 0.95).
+    confidence: Option<f64>,
+    noise_cv_max: Option<f64>,
+}
+
+impl Judge {
+    fn of(r: Option<&records::Repeats>) -> Judge {
+        Judge { confidence: r.map(|r| r.confidence), noise_cv_max: r.map(|r| r.noise_cv_max) }
+    }
+
+    /// Fills a point's spread and noisy figures from its repeats.
+    fn judge(&self, run: &mut RunResult) {
+        let confidence = self
+            .confidence
+            .or_else(|| run.aiperf_repeats.as_ref().and_then(|a| a.confidence_level))
+            .unwrap_or(crate::confidence::DEFAULT_CONFIDENCE);
+        run.spread = repeats::Spreads::of(&run.repeats, confidence);
+        run.noisy = run
+            .spread
+            .as_ref()
+            .map(|s| {
+                repeats::noisy(
+                    s,
+                    self.noise_cv_max.unwrap_or(crate::config::raw::DEFAULT_NOISE_CV_MAX),
+                )
+            })
+            .unwrap_or_default();
+    }
+}
+
+fn load_run(
+    batch_dir: &Path,
+    e: &Entry,
+    manifest: Option<&records::ManifestEntry>,
+    judge: &Judge,
+) -> RunResult {
     let (index, dir, params, mut merged, targets) =
         (e.index, e.dir.clone(), e.params.clone(), e.merged.clone(), e.targets.clone());
     let run_dir = if dir.is_empty() { batch_dir.to_path_buf() } else { batch_dir.join(&dir) };
@@ -738,7 +1010,9 @@ fn load_run(batch_dir: &Path, e: &Entry, manifest: Option<&records::ManifestEntr
     // success): sweeper was stopped between aiperf's exit and process_result.json.
     let ready = run_dir.join(READY_MARKER_FILE);
     let unfinished = matches!(status, RunStatus::Pending | RunStatus::Running);
-    if unfinished && process.is_none() && ready.exists() {
+    let multi_done = multirun::is_multi_run(&run_dir)
+        && run_dir.join(multirun::AGGREGATE_DIR).join(multirun::MULTI_AGGREGATE_FILE).is_file();
+    if unfinished && process.is_none() && (ready.exists() || multi_done) {
         status = RunStatus::Succeeded;
     }
     // A success only counts when its results are there and parse: the same judgement as the
@@ -757,8 +1031,85 @@ fn load_run(batch_dir: &Path, e: &Entry, manifest: Option<&records::ManifestEntr
         reason = tail.lines().rev().find(|l| !l.trim().is_empty()).map(|l| l.trim().to_owned());
     }
 
+    // aiperf's `--num-profile-runs` layout: the repeats are its profile runs.
+    let multi = multirun::is_multi_run(&run_dir);
+    let mut repeat_list = Vec::new();
+    let mut aiperf_repeats = None;
+    let mut error_lines = Vec::new();
+    if multi {
+        let mut first_good = None;
+        for (i, (label, d)) in multirun::run_dirs(&run_dir).into_iter().enumerate() {
+            let rel = if dir.is_empty() {
+                format!("{}/{label}", multirun::PROFILE_RUNS_DIR)
+            } else {
+                format!("{dir}/{}/{label}", multirun::PROFILE_RUNS_DIR)
+            };
+            let export = d.join(AGGREGATE_JSON_FILE);
+            let (st, why, m) = if !multirun::run_ready(&d) {
+                (RunStatus::Failed, Some(format!("profile run {label} did not finish")), None)
+            } else {
+                match aggregate_json::read_cached(&export) {
+                    Ok(a) => {
+                        for e in &a.error_summary {
+                            let det = &e["error_details"];
+                            let kind = det["type"].as_str().unwrap_or("error");
+                            let code =
+                                det["code"].as_i64().map(|c| format!(" ({c})")).unwrap_or_default();
+                            error_lines.push(format!("{label}: {kind}{code}: {}", e["count"]));
+                        }
+                        let m = metrics_from_aggregate(&a);
+                        let errs = m.value(Metric::Errors).is_some_and(|e| e > 0.0);
+                        first_good.get_or_insert(a);
+                        (
+                            if errs { RunStatus::Partial } else { RunStatus::Succeeded },
+                            None,
+                            Some(m),
+                        )
+                    }
+                    Err(e) => {
+                        problems.push(e.clone());
+                        (RunStatus::Failed, Some(e), None)
+                    }
+                }
+            };
+            repeat_list.push(repeats::Repeat {
+                k: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                dir: rel,
+                status: st,
+                reason: why,
+                metrics: m,
+            });
+        }
+        match multirun::read_aggregate(&run_dir) {
+            Ok(a) => aiperf_repeats = Some(a),
+            Err(e) if status.is_success() => problems.push(e),
+            Err(_) => {}
+        }
+        if let Some(a) = &first_good {
+            warnings.extend(a.warnings.iter().cloned());
+        }
+        let failed = repeat_list.iter().filter(|r| !r.status.is_success()).count();
+        if failed > 0 && status.is_success() {
+            warnings.push(format!(
+                "{failed} of {} profile runs of `{}` failed; its figures are of the others",
+                repeat_list.len(),
+                run_dir.display()
+            ));
+        }
+        if status == RunStatus::Succeeded
+            && repeat_list.iter().any(|r| r.status == RunStatus::Partial)
+        {
+            status = RunStatus::Partial;
+        }
+    }
+
     let agg_path = run_dir.join(AGGREGATE_JSON_FILE);
-    let aggregate = if agg_path.exists() {
+    let aggregate = if multi {
+        multirun::run_dirs(&run_dir)
+            .iter()
+            .filter(|(_, d)| multirun::run_ready(d))
+            .find_map(|(_, d)| aggregate_json::read_cached(&d.join(AGGREGATE_JSON_FILE)).ok())
+    } else if agg_path.exists() {
         match aggregate_json::read_cached(&agg_path) {
             Ok(a) => {
                 warnings.extend(a.warnings.iter().cloned());
@@ -778,8 +1129,11 @@ fn load_run(batch_dir: &Path, e: &Entry, manifest: Option<&records::ManifestEntr
         }
         None
     };
-    let mut error_lines = Vec::new();
-    let mut metrics = aggregate.as_deref().map(metrics_from_aggregate);
+    let mut metrics = if multi {
+        repeats::means(&repeat_list)
+    } else {
+        aggregate.as_deref().map(metrics_from_aggregate)
+    };
     let csv_path = run_dir.join(AGGREGATE_CSV_FILE);
     if metrics.is_none() && agg_path.exists() && csv_path.exists() {
         // The JSON is corrupt (its problem is recorded); aiperf's CSV has the same numbers.
@@ -802,7 +1156,9 @@ fn load_run(batch_dir: &Path, e: &Entry, manifest: Option<&records::ManifestEntr
     {
         status = RunStatus::Partial;
     }
-    if let Some(a) = &aggregate {
+    if multi {
+        // Each profile run's errors are listed above.
+    } else if let Some(a) = &aggregate {
         for e in &a.error_summary {
             let d = &e["error_details"];
             let kind = d["type"].as_str().unwrap_or("error");
@@ -866,7 +1222,7 @@ fn load_run(batch_dir: &Path, e: &Entry, manifest: Option<&records::ManifestEntr
     let tokenizer_id = param(&params, &merged, "tokenizer")
         .and_then(|v| v.as_str().map(str::to_owned))
         .or_else(|| model_id.clone());
-    RunResult {
+    let mut run = RunResult {
         index,
         dir,
         params,
@@ -885,5 +1241,11 @@ fn load_run(batch_dir: &Path, e: &Entry, manifest: Option<&records::ManifestEntr
         warnings,
         length_mismatches,
         aggregate,
-    }
+        repeats: repeat_list,
+        spread: None,
+        noisy: Vec::new(),
+        aiperf_repeats,
+    };
+    judge.judge(&mut run);
+    run
 }

@@ -69,6 +69,8 @@ pub struct Batch {
     /// Absolute (aiperf runs inside each combination's directory).
     pub dir: PathBuf,
     pub manifest: BatchManifest,
+    /// `provenance.json` as written last.
+    pub provenance: records::Provenance,
 }
 
 fn planned(plan: &Plan, dir: &Path) -> Vec<PlannedCombination> {
@@ -85,6 +87,8 @@ fn planned(plan: &Plan, dir: &Path) -> Vec<PlannedCombination> {
                 server_id: c.server_id.clone(),
                 argv: argv::render(&c.args, &ctx),
                 targets: c.targets.clone(),
+                repeat: c.repeat,
+                point: c.repeat.map(|_| c.point),
             }
         })
         .collect()
@@ -127,11 +131,13 @@ impl Batch {
             swept_keys: plan.swept_keys.clone(),
             combinations: planned,
             tt_model_id: plan.tt_model_id.clone(),
+            repeats: plan.repeats,
         };
         let plan_path = dir.join(records::PLAN_FILE);
         write(plan_path.clone(), records::write_json_atomic(&plan_path, &plan_record))?;
         let mut batch = Batch {
             dir,
+            provenance: records::Provenance::default(),
             manifest: BatchManifest {
                 format_version: FORMAT_VERSION,
                 batch_name: cfg.batch_name.clone(),
@@ -209,7 +215,65 @@ impl Batch {
                 None => RunStatus::Pending,
             };
         }
-        Ok(Batch { dir, manifest })
+        Ok(Batch { dir, manifest, provenance: records::Provenance::default() })
+    }
+
+    /// Records what this session measures with in `provenance.json`: the versions and this
+    /// host, added to what earlier sessions of the batch recorded (a resume on another machine
+    /// or with another aiperf is noted, since its runs are not like for like).
+    pub fn record_provenance(
+        &mut self,
+        aiperf_version: &str,
+        host: records::Host,
+    ) -> Result<(), BatchError> {
+        let path = self.dir.join(records::PROVENANCE_FILE);
+        let mut p: records::Provenance = if path.exists() {
+            records::read_json(&path).unwrap_or_default()
+        } else {
+            records::Provenance::default()
+        };
+        let first = p.format_version == 0;
+        if first {
+            p.format_version = FORMAT_VERSION;
+            p.sweeper_version = SWEEPER_VERSION.into();
+            p.aiperf_version = aiperf_version.into();
+        } else {
+            for (what, then, now) in [
+                ("aiperf", p.aiperf_version.clone(), aiperf_version.to_owned()),
+                ("sweeper", p.sweeper_version.clone(), SWEEPER_VERSION.to_owned()),
+            ] {
+                if then != now {
+                    p.notes.push(format!(
+                        "resumed on {} with {what} {now} (the batch started with {then})",
+                        now_date()
+                    ));
+                }
+            }
+        }
+        if !p.hosts.contains(&host) {
+            if !first {
+                p.notes.push(format!("resumed on {} on host `{}`", now_date(), host.hostname));
+            }
+            p.hosts.push(host);
+        }
+        self.provenance = p;
+        self.write_provenance()
+    }
+
+    /// Records a server's identity once it is ready (the last start of a server id wins).
+    pub fn record_server(
+        &mut self,
+        id: &str,
+        identity: records::ServerIdentity,
+    ) -> Result<(), BatchError> {
+        self.provenance.servers.insert(id.to_owned(), identity);
+        self.write_provenance()
+    }
+
+    fn write_provenance(&self) -> Result<(), BatchError> {
+        let path = self.dir.join(records::PROVENANCE_FILE);
+        records::write_json_atomic(&path, &self.provenance)
+            .map_err(|source| BatchError::Write { path, source })
     }
 
     /// A combination's directory.
@@ -366,6 +430,10 @@ pub fn record_hard_kill(dir: &Path) {
     m.finished = true;
     m.updated_at = now();
     let _ = records::write_json_atomic(&path, &m);
+}
+
+fn now_date() -> String {
+    chrono::Local::now().format("%Y-%m-%d %H:%M").to_string()
 }
 
 /// What differs between the plan a batch was started with and the one given now, if anything.

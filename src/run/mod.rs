@@ -13,6 +13,7 @@ pub mod aiperf;
 pub mod batch;
 pub mod event;
 pub mod process;
+pub mod provenance;
 pub mod server;
 pub mod signals;
 pub mod supervise;
@@ -113,6 +114,9 @@ pub fn execute(
         Some(dir) => Batch::resume(dir, plan)?,
         None => Batch::create(cfg, plan, &aiperf.version)?,
     };
+    if let Err(e) = batch.record_provenance(&aiperf.version, provenance::host()) {
+        obs.event(Event::Warning(&e.to_string()));
+    }
     if opts.resume.is_some() {
         stop_leftovers(&batch.dir, obs);
         aiperf::remove_stale_tmp_dirs(&batch.dir);
@@ -285,14 +289,31 @@ impl Runner<'_> {
         interrupts: &mut watch::Receiver<usize>,
         obs: &mut dyn Observer,
     ) {
-        if let Err((status, reason)) = self.ensure_server(c, batch, interrupts, obs).await {
-            self.record_not_run(c, batch, status, &reason, obs);
-            if status == RunStatus::Interrupted {
-                self.summary.interrupted = true;
-            } else {
-                self.summary.failed += 1;
+        match self.ensure_server(c, batch, interrupts, obs).await {
+            Err((status, reason)) => {
+                self.record_not_run(c, batch, status, &reason, obs);
+                if status == RunStatus::Interrupted {
+                    self.summary.interrupted = true;
+                } else {
+                    self.summary.failed += 1;
+                }
+                return;
             }
-            return;
+            Ok(true) => {
+                // A server just became ready: what it is goes into provenance.json.
+                if let Some(url) = self.server.as_ref().map(|s| s.url.clone()) {
+                    let key = c
+                        .merged
+                        .get("api_key_env_var")
+                        .and_then(serde_json::Value::as_str)
+                        .and_then(|v| std::env::var(v).ok());
+                    let id = provenance::identity(c, &url, key.as_deref(), &self.redactor).await;
+                    if let Err(e) = batch.record_server(&c.server_id, id) {
+                        self.record_failed(&e, obs);
+                    }
+                }
+            }
+            Ok(false) => {}
         }
         let started = Instant::now();
         let outcome = self.run_one(c, (pos, of), batch, interrupts, obs).await;
@@ -317,20 +338,21 @@ impl Runner<'_> {
         }
     }
 
-    /// Makes the server of `c` ready: reuses the running one, or stops it and starts the right
-    /// one. `Err` gives the status and reason to record when `c` cannot run.
+    /// Makes the server of `c` ready: reuses the running one (`Ok(false)`), or stops it and
+    /// starts the right one (`Ok(true)`). `Err` gives the status and reason to record when `c`
+    /// cannot run.
     async fn ensure_server(
         &mut self,
         c: &Combination,
         batch: &Batch,
         interrupts: &mut watch::Receiver<usize>,
         obs: &mut dyn Observer,
-    ) -> Result<(), (RunStatus, String)> {
+    ) -> Result<bool, (RunStatus, String)> {
         if let Some(s) = self.server.as_mut()
             && s.id == c.server_id
             && s.exited().is_none()
         {
-            return Ok(());
+            return Ok(false);
         }
         self.stop_server(obs).await;
         if let Some(reason) = self.failed_servers.get(&c.server_id) {
@@ -347,7 +369,7 @@ impl Runner<'_> {
         match server::start(c, &cx, interrupts, obs).await {
             Ok(s) => {
                 self.server = Some(s);
-                Ok(())
+                Ok(true)
             }
             Err(_) if *interrupts.borrow() > 0 => {
                 self.notice_interrupt(obs);

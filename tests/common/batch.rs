@@ -19,6 +19,8 @@ pub struct Run {
     pub status: RunStatus,
     pub reason: Option<&'static str>,
     pub targets: Vec<TargetCheck>,
+    /// An interleaved repeat of its point (`<point dir>/repeat_<k>`).
+    pub repeat: Option<u32>,
 }
 
 impl Run {
@@ -29,6 +31,26 @@ impl Run {
             status: RunStatus::Succeeded,
             reason: None,
             targets: vec![],
+            repeat: None,
+        }
+    }
+
+    /// This run as repeat `k` of its point.
+    pub fn repeat(mut self, k: u32) -> Run {
+        self.repeat = Some(k);
+        self
+    }
+}
+
+/// Copies a fixture directory (with its subdirectories: aiperf's `profile_runs/`...).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for f in std::fs::read_dir(from).unwrap() {
+        let f = f.unwrap();
+        if f.file_type().unwrap().is_dir() {
+            copy_dir(&f.path(), &to.join(f.file_name()));
+        } else {
+            std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
         }
     }
 }
@@ -63,6 +85,19 @@ pub fn make_batch_with(
     base: &[(&str, Value)],
     tt_model_id: Option<&str>,
 ) -> PathBuf {
+    make_batch_full(root, name, runs, base, tt_model_id, None)
+}
+
+/// As [`make_batch_with`], with plan.json's `repeats`.
+pub fn make_batch_full(
+    root: &Path,
+    name: &str,
+    runs: &[Run],
+    base: &[(&str, Value)],
+    tt_model_id: Option<&str>,
+    repeats: Option<records::Repeats>,
+) -> PathBuf {
+    let mut points: Vec<String> = Vec::new();
     let batch = root.join(name).join("20261122_140000");
     std::fs::create_dir_all(&batch).unwrap();
     let mut combos = Vec::new();
@@ -74,6 +109,18 @@ pub fn make_batch_with(
             .map(|(k, v)| format!("{k}{}", v.as_str().map(str::to_owned).unwrap_or(v.to_string())))
             .collect::<Vec<_>>()
             .join("_");
+        let point = match points.iter().position(|p| *p == dir) {
+            Some(p) => p,
+            None => {
+                points.push(dir.clone());
+                points.len() - 1
+            }
+        };
+        let dir = match r.repeat {
+            Some(k) if dir.is_empty() => format!("repeat_{k}"),
+            Some(k) => format!("{dir}/repeat_{k}"),
+            None => dir,
+        };
         let mut merged = serde_json::Map::new();
         for (k, v) in base {
             merged.insert((*k).into(), v.clone());
@@ -89,6 +136,8 @@ pub fn make_batch_with(
             server_id: "s0".into(),
             argv: vec!["aiperf".into(), "profile".into()],
             targets: r.targets.clone(),
+            repeat: r.repeat,
+            point: r.repeat.map(|_| point),
         });
         entries.push(ManifestEntry {
             index: i,
@@ -101,10 +150,7 @@ pub fn make_batch_with(
         let Some(fx) = r.fixture else { continue };
         let run_dir = batch.join(&dir);
         std::fs::create_dir_all(&run_dir).unwrap();
-        for f in std::fs::read_dir(Path::new(FIXTURES).join(fx)).unwrap() {
-            let f = f.unwrap();
-            std::fs::copy(f.path(), run_dir.join(f.file_name())).unwrap();
-        }
+        copy_dir(&Path::new(FIXTURES).join(fx), &run_dir);
         records::write_json_atomic(
             &run_dir.join(records::RUN_METADATA_FILE),
             &RunMetadata {
@@ -157,6 +203,7 @@ pub fn make_batch_with(
             swept_keys: vec!["concurrency".into()],
             combinations: combos,
             tt_model_id: tt_model_id.map(str::to_owned),
+            repeats,
         },
     )
     .unwrap();
