@@ -255,16 +255,14 @@ fn server_dying_mid_sweep_fails_that_run_and_is_restarted() {
     let cfg = config(tmp.path(), &server, port, 60, "");
     // Run 2 kills the server and then hangs like an aiperf waiting on a dead server.
     let killer = tmp.path().join("killer.sh");
-    std::fs::write(
+    write_executable(
         &killer,
-        format!(
+        &format!(
             "#!/bin/sh\nkill -9 $(cat {})\nexec {} \"$@\"\n",
             pidfile.display(),
             fake_aiperf().display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&killer, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    );
     let text_cfg = std::fs::read_to_string(&cfg)
         .unwrap()
         .replace(&fake_aiperf().display().to_string(), &killer.display().to_string());
@@ -505,12 +503,10 @@ fn progress_on_a_terminal_shows_run_params_elapsed_and_eta() {
     let port = free_port();
     let cfg = config(tmp.path(), &http_server(port), port, 600, "");
     let slow = tmp.path().join("slow-aiperf.sh");
-    std::fs::write(
+    write_executable(
         &slow,
-        format!("#!/bin/sh\nsleep 1.5\nexec {} \"$@\"\n", fake_aiperf().display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&slow, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        &format!("#!/bin/sh\nsleep 1.5\nexec {} \"$@\"\n", fake_aiperf().display()),
+    );
     let yaml = std::fs::read_to_string(&cfg)
         .unwrap()
         .replace(&fake_aiperf().display().to_string(), &slow.display().to_string());

@@ -39,8 +39,7 @@ exit 2
         py = dir.join("python3").display(),
         log = log.display(),
     );
-    std::fs::write(&py, script).unwrap();
-    std::fs::set_permissions(&py, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    common::write_executable(&py, &script);
     py
 }
 

@@ -24,6 +24,22 @@ pub fn fake_artifacts() -> PathBuf {
     root().join("tests/fixtures/fake-aiperf/artifacts")
 }
 
+/// Writes an executable script without this process ever holding a write handle on it: a test
+/// thread that forks (to spawn anything) while another holds such a handle passes it to the child,
+/// and executing the script then fails with "Text file busy" (ETXTBSY) until that child execs.
+/// A separate `sh` writes it, so no handle of ours can leak into a fork.
+pub fn write_executable(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut child = Command::new("sh")
+        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success(), "could not write {}", path.display());
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
