@@ -164,6 +164,7 @@ fn bench_render(dir: &Path) {
             }],
             repeat: None,
             point: None,
+            probe: None,
         });
         runs.push(ManifestEntry {
             index: i,
@@ -184,6 +185,9 @@ fn bench_render(dir: &Path) {
             combinations: combos,
             tt_model_id: None,
             repeats: None,
+            load_search: None,
+            plan_hash: None,
+            shard: None,
         },
     )
     .expect("plan");

@@ -19,6 +19,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
+# A one-node Slurm cluster for tests/slurm.rs (Debian's slurm-wlm and munge; the test starts and
+# stops the daemons itself).
+if ! command -v sbatch >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing: slurm-wlm munge"
+  bash scripts/slurm-local.sh install "$(mktemp -d)"
+fi
+
 cargo build --locked
 ./target/debug/sweeper setup
 # --no-fail-fast: every test binary runs even when one fails, so one failure hides no other.

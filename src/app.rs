@@ -25,6 +25,10 @@ pub fn main(cli: Cli) -> ExitCode {
             report_cmd(&batch_dir, output.as_deref(), fail_on_target, &targets)
         }
         Some(Command::Export(what)) => export_cmd(what),
+        Some(Command::Plan { file, shards, max_combinations }) => {
+            plan_cmd(&file, shards, max_combinations)
+        }
+        Some(Command::Merge { dirs, partial }) => merge_cmd(&dirs, partial),
         Some(Command::Compare { batch_a, batch_b, output, gate }) => {
             compare_cmd(&batch_a, &batch_b, output.as_deref(), &gate)
         }
@@ -43,8 +47,187 @@ pub fn main(cli: Cli) -> ExitCode {
     }))
 }
 
+/// A shard count given on the command line (1 to 10000).
+fn check_shards(n: usize) -> Result<(), Error> {
+    if n == 0 || n > 10_000 {
+        return Err(Error::usage(
+            format!("--shards {n}: between 1 and 10000 shards are expected"),
+            "one shard per machine (array task, pod)",
+        ));
+    }
+    Ok(())
+}
+
+/// The environment variables that hold the config's API keys.
+fn key_vars(plan: &Plan) -> Vec<String> {
+    let mut v: Vec<String> = plan
+        .all()
+        .filter_map(|c| c.merged.get("api_key_env_var").and_then(|x| x.as_str()).map(str::to_owned))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Warns about shards that would run nothing.
+fn warn_empty_shards(parts: &[crate::plan::shard::ShardPlan]) {
+    let empty: Vec<String> = parts
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.combinations.is_empty() && p.templates.is_empty())
+        .map(|(k, _)| k.to_string())
+        .collect();
+    if !empty.is_empty() {
+        err_line(&format!(
+            "warning: shard(s) {} would run nothing: the sweep has fewer units than shards (see `sweeper plan FILE --shards N`)",
+            empty.join(", ")
+        ));
+    }
+}
+
+/// `sweeper plan X --shards N`.
+fn plan_cmd(file: &Path, shards: usize, max_combinations: Option<u64>) -> Result<u8, Error> {
+    check_shards(shards)?;
+    let (cfg, plan) = load_and_plan(file, max_combinations)?;
+    print_warnings(&cfg, &[cfg.warnings.clone(), plan.warnings.clone()].concat());
+    let parts = crate::plan::shard::assign(&plan, shards);
+    out_text(&crate::dry_run::shards_text(&plan, &parts));
+    warn_empty_shards(&parts);
+    Ok(EXIT_OK)
+}
+
+/// `sweeper merge DIR...`: exit 0 when every shard is merged and finished, 1 when a `--partial`
+/// merge misses some, 2 when nothing could be merged.
+fn merge_cmd(dirs: &[std::path::PathBuf], partial: bool) -> Result<u8, Error> {
+    let m = crate::merge::merge(dirs, partial)
+        .map_err(|e| Error::Usage { message: e.to_string(), hint: Some(e.hint()) })?;
+    let out = report::render_batch(&m.batch_dir, None)?;
+    for w in &out.warnings {
+        err_line(&format!("warning: {w}"));
+    }
+    out_line(&format!(
+        "merged {} of {} shard(s) into {}: {} combinations, {} without a successful run",
+        m.found.len(),
+        m.shards,
+        m.batch_dir.display(),
+        m.combinations,
+        m.not_run
+    ));
+    out_line(&format!("reports: {}", m.batch_dir.join(report::REPORT_MD_FILE).display()));
+    let list = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>().join(", ");
+    if !m.missing.is_empty() || !m.unfinished.is_empty() {
+        if !m.missing.is_empty() {
+            err_line(&format!(
+                "partial: shard(s) {} missing: their combinations are listed as not run",
+                list(&m.missing)
+            ));
+        }
+        if !m.unfinished.is_empty() {
+            err_line(&format!("partial: shard(s) {} not finished", list(&m.unfinished)));
+        }
+        return Ok(EXIT_FAILED);
+    }
+    Ok(EXIT_OK)
+}
+
 fn export_cmd(what: crate::cli::ExportCommand) -> Result<u8, Error> {
     match what {
+        crate::cli::ExportCommand::Slurm {
+            config,
+            shards,
+            partition,
+            gpus_per_task,
+            time,
+            sweeper,
+            output,
+        } => {
+            check_shards(shards)?;
+            for (what, v, allowed) in
+                [("partition", partition.as_deref(), "_,.-"), ("time", time.as_deref(), ":-")]
+            {
+                if let Some(v) = v {
+                    crate::export::slurm::check(what, v, allowed)
+                        .map_err(|m| Error::usage(m, "see `man sbatch`"))?;
+                }
+            }
+            let (cfg, plan) = load_and_plan(&config, None)?;
+            warn_empty_shards(&crate::plan::shard::assign(&plan, shards));
+            let cwd = std::env::current_dir().map_err(|e| {
+                Error::usage(format!("no working directory: {e}"), "run from an existing directory")
+            })?;
+            let abs = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) };
+            let job = crate::export::slurm::SlurmJob {
+                batch_name: cfg.batch_name.clone(),
+                shards,
+                partition,
+                gpus_per_task,
+                time,
+                sweeper: sweeper.unwrap_or_else(|| {
+                    std::env::current_exe().unwrap_or_else(|_| "sweeper".into())
+                }),
+                config: abs(&config),
+                workdir: cwd.clone(),
+                batch_parent: abs(&cfg.output_base_dir).join(&cfg.batch_name),
+                key_vars: key_vars(&plan),
+            };
+            write_or_print(output.as_deref(), &crate::export::slurm::script(&job))
+        }
+        crate::cli::ExportCommand::K8s {
+            config,
+            shards,
+            image,
+            gpus,
+            pvc,
+            pvc_size,
+            namespace,
+            secret,
+            batch_id,
+            output,
+        } => {
+            check_shards(shards)?;
+            let batch_id = batch_id
+                .unwrap_or_else(|| chrono::Local::now().format("%Y%m%d_%H%M%S").to_string());
+            crate::export::slurm::check("batch-id", &batch_id, "._-")
+                .map_err(|m| Error::usage(m, "e.g. `--batch-id 20261202_0800`"))?;
+            for (what, v) in [("pvc", &pvc), ("namespace", &namespace), ("secret", &secret)] {
+                if crate::export::k8s::dns_name(v, 63) != *v {
+                    return Err(Error::usage(
+                        format!("--{what} `{v}` is not a Kubernetes name"),
+                        "lowercase letters, digits and `-`, starting and ending with a letter or digit",
+                    ));
+                }
+            }
+            if image.trim().is_empty() || image.chars().any(char::is_whitespace) {
+                return Err(Error::usage(
+                    format!("--image `{image}` is not an image reference"),
+                    "e.g. `--image registry.example.com/sweeper:0.1`",
+                ));
+            }
+            if let Some(s) = &pvc_size {
+                crate::export::slurm::check("pvc-size", s, ".")
+                    .map_err(|m| Error::usage(m, "e.g. `--pvc-size 20Gi`"))?;
+            }
+            let (cfg, plan) = load_and_plan(&config, None)?;
+            warn_empty_shards(&crate::plan::shard::assign(&plan, shards));
+            let parent = cfg.output_base_dir.join(&cfg.batch_name);
+            let job = crate::export::k8s::K8sJob {
+                batch_name: cfg.batch_name.clone(),
+                config_text: cfg.source.clone(),
+                batch_parent: parent.display().to_string(),
+                shards,
+                image,
+                gpus,
+                pvc,
+                pvc_size,
+                namespace,
+                secret,
+                batch_id,
+                key_vars: key_vars(&plan),
+            };
+            let yaml = crate::export::k8s::manifests(&job)
+                .map_err(|m| Error::usage(m, "report this as a bug"))?;
+            write_or_print(output.as_deref(), &yaml)
+        }
         crate::cli::ExportCommand::Tt { batch_dir, to, impl_name, model, device, split_by } => {
             let results = crate::results::collect(&batch_dir)?;
             let model_id = match (impl_name, model, device) {
@@ -110,6 +293,19 @@ fn export_cmd(what: crate::cli::ExportCommand) -> Result<u8, Error> {
     }
 }
 
+/// Writes `text` to `output` (saying so), or prints it.
+fn write_or_print(output: Option<&Path>, text: &str) -> Result<u8, Error> {
+    match output {
+        Some(p) => {
+            crate::records::write_atomic(p, text.as_bytes())
+                .map_err(|source| report::ReportError::Write { path: p.to_path_buf(), source })?;
+            err_line(&format!("wrote {}", p.display()));
+        }
+        None => out_text(text),
+    }
+    Ok(EXIT_OK)
+}
+
 /// Loads and plans a config.
 pub fn load_and_plan(file: &Path, max_combinations: Option<u64>) -> Result<(Config, Plan), Error> {
     let cfg = config::load(file, &LoadOptions { max_combinations })?;
@@ -132,12 +328,7 @@ fn print_warnings(cfg: &Config, warnings: &[Diagnostic]) {
 fn validate(file: &Path, max_combinations: Option<u64>) -> Result<u8, Error> {
     let (cfg, plan) = load_and_plan(file, max_combinations)?;
     print_warnings(&cfg, &[cfg.warnings.clone(), plan.warnings.clone()].concat());
-    let n = plan.combinations.len();
-    out_line(&format!(
-        "ok: `{}` is valid: {n} combination{}",
-        file.display(),
-        if n == 1 { "" } else { "s" }
-    ));
+    out_line(&format!("ok: `{}` is valid: {}", file.display(), plan.size_text()));
     Ok(EXIT_OK)
 }
 
@@ -188,10 +379,52 @@ fn run_main(args: &RunArgs) -> Result<u8, Error> {
         ));
     }
     if args.dry_run {
+        if let Some(s) = args.shard {
+            let parts = crate::plan::shard::assign(&plan, s.n);
+            out_text(&crate::dry_run::shards_text(&plan, &parts));
+            let mut mine = plan.clone();
+            mine.combinations.retain(|c| parts[s.k].combinations.contains(&c.index));
+            mine.templates.retain(|t| parts[s.k].templates.contains(&t.index));
+            let dir = cfg
+                .output_base_dir
+                .join(&cfg.batch_name)
+                .join(args.batch_id.as_deref().unwrap_or("<batch id>"))
+                .join(crate::records::SHARDS_DIR)
+                .join(s.k.to_string());
+            out_text(&format!(
+                "\nshard {s}:\n{}",
+                crate::dry_run::text_in(&cfg, &mine, args.verbose, &dir)
+            ));
+            return Ok(EXIT_OK);
+        }
         out_text(&dry_run_text(&cfg, &plan, args.verbose));
         return Ok(EXIT_OK);
     }
+    let shard = match (&args.shard, &args.batch_id, &args.resume) {
+        (Some(s), Some(id), _) => {
+            if id.is_empty()
+                || id.len() > 128
+                || !id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                || id.starts_with('.')
+            {
+                return Err(Error::usage(
+                    format!("--batch-id `{id}`: letters, digits, `.`, `_` and `-` are expected"),
+                    "e.g. `--batch-id $SLURM_ARRAY_JOB_ID` or `--batch-id 20261202_0800`",
+                ));
+            }
+            Some((*s, id.clone()))
+        }
+        (Some(s), None, None) => {
+            return Err(Error::usage(
+                format!("--shard {s} needs --batch-id: the shards of one batch share it"),
+                "e.g. `--shard $SLURM_ARRAY_TASK_ID/4 --batch-id $SLURM_ARRAY_JOB_ID`; `sweeper export slurm` writes the job",
+            ));
+        }
+        (Some(s), None, Some(_)) => Some((*s, String::new())),
+        (None, _, _) => None,
+    };
     let opts = RunOptions {
+        shard,
         resume: args.resume.clone(),
         verbose: args.verbose,
         program: std::env::current_exe().unwrap_or_else(|_| "sweeper".into()),

@@ -49,6 +49,17 @@ pub struct RunArgs {
     #[arg(long)]
     pub fail_on_target: bool,
 
+    /// Run only shard K of N of the sweep (K from 0, as `SLURM_ARRAY_TASK_ID` and
+    /// `JOB_COMPLETION_INDEX` count), in `<output_base_dir>/<batch_name>/<batch id>/shards/<K>/`.
+    /// `sweeper merge` joins the shards.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::plan::shard::Shard>,
+
+    /// The id shared by every shard of one batch (e.g. `$SLURM_ARRAY_JOB_ID`, or a timestamp
+    /// fixed when the job is written): the name of the batch directory.
+    #[arg(long, value_name = "ID", requires = "shard")]
+    pub batch_id: Option<String>,
+
     /// After the sweep, compare it with this earlier batch (`compare.md`, `compare.csv` in the
     /// new batch directory): one command for a CI gate.
     #[arg(long, value_name = "BATCH_DIR")]
@@ -128,7 +139,30 @@ pub enum Command {
         #[command(flatten)]
         targets: TargetsArgs,
     },
-    /// Write a batch's results in another tool's layout.
+    /// Show how a config's sweep splits into shards (`--shards N`).
+    Plan {
+        /// The batch config (YAML).
+        file: PathBuf,
+        /// Number of shards (machines).
+        #[arg(long, value_name = "N")]
+        shards: usize,
+        /// Allow more combinations than the cap.
+        #[arg(long, value_name = "N")]
+        max_combinations: Option<u64>,
+    },
+    /// Merge the shards of a batch (`<batch id>/shards/<K>/`) into one batch with one manifest
+    /// and one set of reports. Refuses (exit 2) until every shard is done, unless --partial.
+    Merge {
+        /// The batch directory the shards share (`<output_base_dir>/<batch_name>/<batch id>`),
+        /// or the shard directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Merge what is there: missing or unfinished shards' combinations are listed as not
+        /// run, and the exit code is 1.
+        #[arg(long)]
+        partial: bool,
+    },
+    /// Write a batch's results, or a job that runs a sweep, in another tool's format.
     #[command(subcommand)]
     Export(ExportCommand),
     /// Compare two batches: match combinations by parameters, show each key metric's change.
@@ -148,6 +182,59 @@ pub enum Command {
 /// What `sweeper export` writes.
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
+    /// An sbatch script that runs the sweep as a Slurm array of N shards, then merges them.
+    /// Submit it with `bash FILE` (the array and a dependent merge job) or `sbatch FILE` (then
+    /// merge by hand). API keys: export them before submitting (`--export=ALL` passes them).
+    Slurm {
+        /// The batch config (YAML).
+        config: PathBuf,
+        #[arg(long, value_name = "N")]
+        shards: usize,
+        #[arg(long, value_name = "P")]
+        partition: Option<String>,
+        #[arg(long, value_name = "G")]
+        gpus_per_task: Option<u32>,
+        /// Time limit per task (`HH:MM:SS`, `D-HH:MM:SS` or minutes).
+        #[arg(long, value_name = "T")]
+        time: Option<String>,
+        /// sweeper as the nodes run it (default: this executable's path, on shared storage).
+        #[arg(long, value_name = "PATH")]
+        sweeper: Option<PathBuf>,
+        /// Write here instead of standard output.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// A ConfigMap (the config) and an Indexed Job of N shards, results on a
+    /// PersistentVolumeClaim, API keys from a Secret.
+    K8s {
+        /// The batch config (YAML).
+        config: PathBuf,
+        #[arg(long, value_name = "N")]
+        shards: usize,
+        /// The image (see `Dockerfile`: sweeper and its pinned aiperf).
+        #[arg(long, value_name = "IMG")]
+        image: String,
+        /// `nvidia.com/gpu` per shard.
+        #[arg(long, value_name = "G")]
+        gpus: Option<u32>,
+        /// The PersistentVolumeClaim results go to (mounted at /results).
+        #[arg(long, value_name = "NAME", default_value = "sweeper-results")]
+        pvc: String,
+        /// Also create that claim, of this size (e.g. `20Gi`).
+        #[arg(long, value_name = "SIZE")]
+        pvc_size: Option<String>,
+        #[arg(long, value_name = "NS", default_value = "default")]
+        namespace: String,
+        /// The Secret holding the API keys (one key per `api_key_env_var`).
+        #[arg(long, value_name = "NAME", default_value = "sweeper-api-keys")]
+        secret: String,
+        /// The batch id (default: the time of export, `YYYYMMDD_HHMMSS`).
+        #[arg(long, value_name = "ID")]
+        batch_id: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
     /// Every run's tt-inference-server result file (`aiperf_benchmark_{model_id}_...json`) in
     /// one flat folder, as tt's report workflow reads them from `workflow_logs/benchmarks_output/`.
     /// Refuses (exit 2, nothing written) when points would collide in tt; `--split-by` writes

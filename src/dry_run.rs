@@ -9,15 +9,20 @@ use crate::plan::{self, ArgContext, Combination, Plan, argv};
 
 /// The whole dry-run text.
 pub fn text(cfg: &Config, plan: &Plan, verbose: bool) -> String {
-    let mut out = String::new();
-    let n = plan.combinations.len();
-    let servers = server_ids(plan);
     let batch_dir = cfg.output_base_dir.join(&cfg.batch_name).join("<YYYYMMDD_HHMMSS>");
+    text_in(cfg, plan, verbose, &batch_dir)
+}
+
+/// As [`text`], for a batch in `batch_dir` (a shard's `<batch id>/shards/<K>`).
+pub fn text_in(cfg: &Config, plan: &Plan, verbose: bool, batch_dir: &Path) -> String {
+    let mut out = String::new();
+    let servers = server_ids(plan);
+    let batch_dir = batch_dir.to_path_buf();
     let _ = writeln!(
         out,
-        "dry run: `{}` is valid: {n} combination{}, {} server{}; nothing will be run or written",
+        "dry run: `{}` is valid: {}, {} server{}; nothing will be run or written",
         cfg.file.display(),
-        if n == 1 { "" } else { "s" },
+        plan.size_text(),
         servers.len(),
         if servers.len() == 1 { "" } else { "s" }
     );
@@ -49,23 +54,84 @@ pub fn text(cfg: &Config, plan: &Plan, verbose: bool) -> String {
             "tt-inference-server files: aiperf_benchmark_{id}_<start>_isl-<isl>_osl-<osl>_maxcon-<c>_n-<n>.json"
         );
     }
+    if let Some(ls) = &plan.load_search {
+        load_search(&mut out, plan, ls);
+    }
     let _ = writeln!(out);
-    table(&mut out, plan);
-    let _ = writeln!(out);
+    if !plan.combinations.is_empty() {
+        table(&mut out, plan);
+        let _ = writeln!(out);
+    }
     for sid in &servers {
-        if let Some(c) = plan.combinations.iter().find(|c| c.server_id == *sid) {
+        if let Some(c) = plan.all().find(|c| c.server_id == *sid) {
             server(&mut out, cfg, sid, c);
         }
     }
     defaults(&mut out, plan);
-    commands(&mut out, plan, &batch_dir, verbose);
+    if !plan.combinations.is_empty() {
+        commands(&mut out, plan, &batch_dir, verbose);
+    }
     out
+}
+
+/// What a `stop_when` or a `search` will do: its SLO, its bounds and the most runs it takes.
+fn load_search(out: &mut String, plan: &Plan, ls: &crate::records::LoadSearch) {
+    let slo = ls.slo.iter().map(|(k, v)| format!("{k} <= {v}")).collect::<Vec<_>>().join(", ");
+    let on = match ls.slo_on {
+        crate::slo::SloOn::Mean => "",
+        crate::slo::SloOn::CiUpper => " (on the upper end of the confidence interval)",
+    };
+    match ls.mode {
+        crate::records::SearchMode::StopWhen { saturation } => {
+            let _ = writeln!(
+                out,
+                "stop_when: {} ladder(s) over `{}`, each run in increasing order and stopped at the first point that breaks {}{on}{}; the larger values of that ladder are skipped",
+                ls.groups.len(),
+                ls.variable,
+                if slo.is_empty() { "no SLO".to_owned() } else { slo },
+                saturation
+                    .map(|s| format!(" or gains less than {}% output tok/s", s * 100.0))
+                    .unwrap_or_default()
+            );
+        }
+        crate::records::SearchMode::Search { min, max, resolution, integer } => {
+            let per = plan::max_probes(ls.mode);
+            let _ = writeln!(
+                out,
+                "search: the largest `{}` in [{min}, {max}] that meets {slo}{on}, per group ({} group(s)): doubling from {min}, then bisecting to {}% ({}); at most {per} probe(s) per group, {} in all. The probes are decided while running; each is a run of its own (`{}<value>_...`).",
+                ls.variable,
+                ls.groups.len(),
+                resolution * 100.0,
+                if integer { "integers: until 1 apart" } else { "relative to the last pass" },
+                per * ls.groups.len(),
+                ls.variable
+            );
+            for t in &plan.templates {
+                let rest = plan::id::dir_name(&t.params);
+                let dir = Path::new("<batch>").join(if rest.is_empty() {
+                    format!("{}<value>", ls.variable)
+                } else {
+                    format!("{}<value>_{rest}", ls.variable)
+                });
+                let ctx = ArgContext { artifact_dir: Some(&dir), ..Default::default() };
+                let _ = writeln!(
+                    out,
+                    "  group {} ({}, {}): {} --{} <probe>",
+                    t.index,
+                    plan::describe_params(&t.params),
+                    t.server_id,
+                    argv::shell_line(&argv::render(&t.args, &ctx)),
+                    ls.variable.replace('_', "-")
+                );
+            }
+        }
+    }
 }
 
 /// Server ids in order of first appearance (server-2 before server-10).
 fn server_ids(plan: &Plan) -> Vec<&str> {
     let mut servers: Vec<&str> = Vec::new();
-    for c in &plan.combinations {
+    for c in plan.all() {
         if !servers.contains(&c.server_id.as_str()) {
             servers.push(&c.server_id);
         }
@@ -144,7 +210,7 @@ fn server(out: &mut String, cfg: &Config, sid: &str, c: &Combination) {
 /// combinations got them and why.
 fn defaults(out: &mut String, plan: &Plan) {
     let mut seen: Vec<(String, String, &str, usize)> = Vec::new();
-    for c in &plan.combinations {
+    for c in plan.all() {
         for (k, v, why) in &c.applied_defaults {
             let v = argv::scalar_text(v);
             match seen.iter_mut().find(|(sk, sv, _, _)| sk == k && *sv == v) {
@@ -158,11 +224,7 @@ fn defaults(out: &mut String, plan: &Plan) {
     }
     let _ = writeln!(out, "\napplied defaults (the config leaves them out):");
     for (k, v, why, count) in seen {
-        let _ = writeln!(
-            out,
-            "  {k}: {v} ({count} of {} combinations): {why}",
-            plan.combinations.len()
-        );
+        let _ = writeln!(out, "  {k}: {v} ({count} of {} combinations): {why}", plan.all().count());
     }
 }
 
@@ -170,7 +232,7 @@ fn defaults(out: &mut String, plan: &Plan) {
 fn commands(out: &mut String, plan: &Plan, batch_dir: &Path, verbose: bool) {
     let _ = writeln!(out, "\naiperf commands (run order):");
     for i in plan.run_order() {
-        let c = &plan.combinations[i];
+        let Some(c) = plan.combinations.iter().find(|c| c.index == i) else { continue };
         let dir = if c.dir.is_empty() { batch_dir.to_path_buf() } else { batch_dir.join(&c.dir) };
         let ctx = ArgContext { artifact_dir: Some(&dir), verbose, ..Default::default() };
         let _ = writeln!(out, "[{}] {}", c.index, argv::shell_line(&argv::render(&c.args, &ctx)));
@@ -190,4 +252,51 @@ fn commands(out: &mut String, plan: &Plan, batch_dir: &Path, verbose: bool) {
             );
         }
     }
+}
+
+/// `sweeper plan X --shards N`: what each shard runs, and its estimated cost.
+pub fn shards_text(plan: &Plan, parts: &[plan::shard::ShardPlan]) -> String {
+    let mut out = String::new();
+    let total: f64 = parts.iter().map(|p| p.cost).sum();
+    let _ = writeln!(
+        out,
+        "{} over {} shard(s), balanced by estimated cost (benchmark_duration, else request_count, per run); a server group stays on one shard unless there are more shards than groups",
+        plan.size_text(),
+        parts.len()
+    );
+    for (k, p) in parts.iter().enumerate() {
+        let share = if total > 0.0 { p.cost / total * 100.0 } else { 0.0 };
+        let what = if p.templates.is_empty() {
+            format!("{} combination(s)", p.combinations.len())
+        } else {
+            format!("{} search group(s)", p.templates.len())
+        };
+        let _ = writeln!(
+            out,
+            "\nshard {k}/{}: {what}, cost {} ({share:.0}%), servers: {}",
+            parts.len(),
+            crate::slo::show(p.cost),
+            if p.servers.is_empty() { "none".to_owned() } else { p.servers.join(", ") }
+        );
+        if p.combinations.is_empty() && p.templates.is_empty() {
+            let _ = writeln!(out, "  (nothing: fewer units than shards)");
+        }
+        for i in &p.combinations {
+            let c = &plan.combinations[*i];
+            let _ = writeln!(
+                out,
+                "  #{i} {}{}",
+                plan::describe_params(&c.params),
+                c.repeat.map(|k| format!(" (repeat {k})")).unwrap_or_default()
+            );
+        }
+        for g in &p.templates {
+            let _ = writeln!(
+                out,
+                "  search group {g}: {}",
+                plan::describe_params(&plan.templates[*g].params)
+            );
+        }
+    }
+    out
 }

@@ -8,7 +8,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::plan::{Combination, argv};
+use crate::plan::Combination;
 use crate::records::RunStatus;
 use crate::report::{self, RenderOutcome, ReportError};
 use crate::results::{self, BatchResults};
@@ -44,17 +44,11 @@ fn say(msg: &str) {
     err_line(&format!("sweeper: {msg}"));
 }
 
+pub use crate::plan::describe_params;
+
 /// `concurrency=4 isl=128`, or `single run`.
 pub fn describe(c: &Combination) -> String {
-    let point = if c.params.is_empty() {
-        "single run".into()
-    } else {
-        c.params
-            .iter()
-            .map(|(k, v)| format!("{k}={}", argv::scalar_text(v)))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let point = if c.params.is_empty() { "single run".into() } else { describe_params(&c.params) };
     match c.repeat {
         Some(k) => format!("{point} (repeat {k})"),
         None => point,
@@ -103,6 +97,11 @@ impl LiveReports {
         let Some(dir) = self.dir.clone() else { return Vec::new() };
         let mut warnings = Vec::new();
         let results = match &mut self.results {
+            // A search's new probe is not in the batch read before: read it again.
+            Some(r) if r.run_of(index).is_none() => match results::collect(&dir) {
+                Ok(fresh) => self.results.insert(fresh),
+                Err(e) => return vec![format!("failed to render reports: {e}")],
+            },
             Some(r) => {
                 r.reload(index);
                 r
@@ -236,6 +235,21 @@ impl Observer for Terminal {
             Event::AiperfOutput(line) => err_line(&format!("  | {line}")),
             Event::RunFinished { c, status, reason, duration, .. } => {
                 self.finished(c, status, reason, duration);
+            }
+            Event::RunStopped { c, reason } => {
+                say(&format!("[skip] #{} {}: not run, {reason}", c.index, describe(c)));
+            }
+            Event::SearchFinished { group, variable, best, first_fail, runs } => {
+                let best = best.map_or_else(
+                    || "none: the smallest value already breaks the SLO".to_owned(),
+                    |b| crate::report::number::fixed(b, if b.fract() == 0.0 { 0 } else { 2 }),
+                );
+                let fail = first_fail
+                    .map(|(v, why)| format!("; first breach at {v}: {why}"))
+                    .unwrap_or_default();
+                say(&format!(
+                    "search {group}: largest {variable} under the SLO: {best}{fail} ({runs} runs)"
+                ));
             }
             Event::Interrupted => err_line(
                 "\nsweeper: interrupted: stopping aiperf and the server cleanly (Ctrl-C again to kill at once)",

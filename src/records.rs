@@ -33,6 +33,8 @@ pub const RUN_METADATA_FILE: &str = "run_metadata.json";
 pub const PROCESS_RESULT_FILE: &str = "process_result.json";
 pub const AIPERF_LOG_FILE: &str = "aiperf.log";
 pub const PROVENANCE_FILE: &str = "provenance.json";
+/// `<batch id>/shards/<K>/`: one shard's batch directory.
+pub const SHARDS_DIR: &str = "shards";
 
 /// Parameters of one combination: config key (as written in the file) -> value.
 /// A `BTreeMap`, so every export lists them in the same (sorted) order.
@@ -109,6 +111,56 @@ pub struct PlannedCombination {
     /// order; without repeats a combination is its own point).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub point: Option<usize>,
+    /// A probe of a `search`: added to the plan while the search runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<Probe>,
+}
+
+/// A run a `search` decided on: its group and the value of the searched variable.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    pub group: usize,
+    pub value: f64,
+}
+
+/// Finding the highest load that meets an SLO: a ladder stopped early (`stop_when`), or a
+/// `search` (plan.json's `load_search`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadSearch {
+    /// The key that carries the load (`concurrency`, `request_rate`, or the swept key).
+    pub variable: String,
+    /// Upper bounds: SLO key (`ttft_p99_ms`, `error_rate`) -> limit.
+    pub slo: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub slo_on: crate::slo::SloOn,
+    pub mode: SearchMode,
+    /// The groups searched: the points that differ only in `variable` (filled by the plan).
+    #[serde(default)]
+    pub groups: Vec<SearchGroup>,
+}
+
+/// How the load is explored.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SearchMode {
+    /// A ladder of planned values, run in increasing order; the rest of a group is skipped once
+    /// a point breaks an SLO, or gains less than `saturation` in output tokens/s.
+    StopWhen { saturation: Option<f64> },
+    /// Geometric growth from `min` until a breach (or `max`), then bisection down to
+    /// `resolution` ((fail - pass) / pass; integers: at least 1 apart).
+    Search { min: f64, max: f64, resolution: f64, integer: bool },
+}
+
+/// One group of a load search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchGroup {
+    pub id: usize,
+    /// The other parameters (the variable left out).
+    pub params: Params,
+    pub server_id: String,
+    /// `stop_when`: the planned points of the group, in increasing order of the variable.
+    #[serde(default)]
+    pub members: Vec<usize>,
 }
 
 /// How repeats of a point are run: `interleaved` or `back_to_back`.
@@ -151,6 +203,36 @@ pub struct PlanRecord {
     /// Repeats of every point (`None`: one run per point).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeats: Option<Repeats>,
+    /// `stop_when` or `search`, with its groups. A search's probes are appended to
+    /// `combinations` as it decides on them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_search: Option<LoadSearch>,
+    /// A hash of the plan (see `plan::shard::plan_hash`): the shards of one batch agree on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_hash: Option<String>,
+    /// This batch is one shard of a larger one: `combinations` is the whole plan, and this
+    /// shard runs only its part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardRecord>,
+}
+
+/// Which part of the plan a shard runs (`--shard K/N --batch-id ID`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardRecord {
+    pub k: usize,
+    pub n: usize,
+    pub batch_id: String,
+    /// The combinations it runs (indices into the plan).
+    pub combinations: Vec<usize>,
+    /// The search groups it runs.
+    #[serde(default)]
+    pub groups: Vec<usize>,
+    /// The shard of every combination of the plan (by index), and of every search group: what
+    /// `merge` needs to say which shard a missing combination belonged to.
+    #[serde(default)]
+    pub assignment: Vec<usize>,
+    #[serde(default)]
+    pub group_assignment: Vec<usize>,
 }
 
 /// `run_metadata.json`: written before aiperf starts. NeMo runner fields first.

@@ -261,9 +261,13 @@ fn one_run_batch(root: &Path, fixture: &str, params: Value, merged: Value) -> Pa
             targets: vec![],
             repeat: None,
             point: None,
+            probe: None,
         }],
         tt_model_id: None,
         repeats: None,
+        load_search: None,
+        plan_hash: None,
+        shard: None,
     };
     records::write_json_atomic(&batch.join(records::PLAN_FILE), &plan).unwrap();
     batch

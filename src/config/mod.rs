@@ -54,6 +54,8 @@ pub struct Config {
     /// Repeats of every point (`None`: once). From `repeats`, or from aiperf's own
     /// `num_profile_runs` (>= 2) in base_config.
     pub repeats: Option<crate::records::Repeats>,
+    /// `stop_when` or `search` (its groups are filled by the plan).
+    pub load_search: Option<crate::records::LoadSearch>,
     /// The directory sweeper was started from: relative paths in aiperf options resolve here.
     pub base_dir: PathBuf,
     /// Every path value of an aiperf option (as written) -> the absolute path aiperf gets.

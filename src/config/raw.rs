@@ -71,6 +71,16 @@ pub struct RawConfig {
     #[serde(default)]
     pub repeats: Option<RepeatsConfig>,
 
+    /// Stop each ladder of a swept load key at the first point that breaks an SLO (or stops
+    /// gaining throughput): the larger values of that group are skipped.
+    #[serde(default)]
+    pub stop_when: Option<StopWhenConfig>,
+
+    /// Find, for every combination of the other parameters, the largest `concurrency` (or
+    /// `request_rate`) that meets every SLO: geometric growth, then bisection.
+    #[serde(default)]
+    pub search: Option<SearchConfig>,
+
     /// Name the per-run result files as tt-inference-server does, so its report code reads them
     /// as its own (`aiperf_benchmark_id_{impl}_{model}_{device}_...json`).
     #[serde(default)]
@@ -318,6 +328,92 @@ pub struct TargetsConfig {
     /// Targets written in the config.
     #[serde(default)]
     pub points: Vec<TargetPoint>,
+}
+
+/// Upper bounds, SLO key -> limit: any statistic of the metric table (`ttft_p99_ms`,
+/// `itl_p99_ms`, `e2el_avg_ms`, `tpot_p90_ms`...) or `error_rate` (failed / all requests).
+fn slo_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "additionalProperties": { "type": "number", "minimum": 0 },
+        "description": "Upper bounds, SLO key -> limit: any statistic of the metric table (`ttft_p99_ms`, `itl_p99_ms`, `e2el_avg_ms`, ...) or `error_rate` (failed / all requests)."
+    })
+}
+
+/// `stop_when`: an early stop on a ladder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopWhenConfig {
+    /// A swept numeric key (`concurrency`, `request_rate`...); within each group of points that
+    /// differ only in it, its values run in increasing order.
+    #[schemars(length(min = 1))]
+    pub dimension: String,
+    /// Stop a group at the first point that breaks one of these bounds.
+    #[serde(default)]
+    #[schemars(schema_with = "slo_schema")]
+    pub slo: BTreeMap<String, f64>,
+    /// Stop a group once output tokens/s grows less than this from one point to the next.
+    #[serde(default)]
+    pub saturation: Option<Saturation>,
+    /// With repeats: judge the SLO on the mean (default) or on the upper end of its confidence
+    /// interval (`ci_upper`).
+    #[serde(default)]
+    pub slo_on: crate::slo::SloOn,
+}
+
+/// When a ladder is saturated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Saturation {
+    /// Relative growth of output tokens/s below which the larger values are not run (0.05 = 5%).
+    #[schemars(range(min = 0.0, max = 10.0))]
+    pub throughput_gain_below: f64,
+}
+
+/// The key a `search` varies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchVariable {
+    Concurrency,
+    RequestRate,
+}
+
+impl SearchVariable {
+    pub fn key(self) -> &'static str {
+        match self {
+            SearchVariable::Concurrency => "concurrency",
+            SearchVariable::RequestRate => "request_rate",
+        }
+    }
+}
+
+/// `search`: the largest load that meets the SLO.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchConfig {
+    /// `concurrency` or `request_rate`.
+    pub variable: SearchVariable,
+    /// Smallest value tried (the first probe).
+    #[schemars(range(min = 0.0))]
+    pub min: f64,
+    /// Largest value tried.
+    #[schemars(range(min = 0.0))]
+    pub max: f64,
+    #[schemars(schema_with = "slo_schema")]
+    pub slo: BTreeMap<String, f64>,
+    /// Stop bisecting when (first fail - last pass) / last pass <= this (default 0.1);
+    /// integers stop at 1 apart.
+    #[serde(default = "default_resolution")]
+    #[schemars(range(min = 0.001, max = 1.0))]
+    pub resolution: f64,
+    /// With repeats: judge the SLO on the mean (default) or on the upper end of its confidence
+    /// interval (`ci_upper`).
+    #[serde(default)]
+    pub slo_on: crate::slo::SloOn,
+}
+
+fn default_resolution() -> f64 {
+    0.1
 }
 
 /// `repeats: 3` or the full form.

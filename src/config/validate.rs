@@ -247,7 +247,25 @@ pub(super) fn validate(
         }
     }
 
-    let repeats = repeats(&raw_cfg, |d, key| diags.push(at(d, key)));
+    let mut repeats = repeats(&raw_cfg, |d, key| diags.push(at(d, key)));
+    let load_search = load_search(&raw_cfg, |d, key| diags.push(at(d, key)));
+    // A search or an early stop decides each point from the ones before it: the repeats of a
+    // point run back to back (interleaving would run later points before the decision).
+    if load_search.is_some()
+        && let Some(r) = repeats.as_mut()
+        && r.order == crate::records::RepeatOrder::Interleaved
+    {
+        if top.get("repeats").and_then(|r| r.get("order")).is_some() {
+            let section = if raw_cfg.search.is_some() { "search" } else { "stop_when" };
+            diags.push(at(
+                Diagnostic::new("/repeats/order", format!("`order: interleaved` cannot be used with `{section}`"))
+                    .hint(format!("`{section}` decides each point from the ones before it, so the repeats of a point run back to back: write `order: back_to_back` (or leave `order` out)")),
+                false,
+            ));
+        } else {
+            r.order = crate::records::RepeatOrder::BackToBack;
+        }
+    }
     let tt_model_id = raw_cfg
         .tt
         .as_ref()
@@ -276,9 +294,184 @@ pub(super) fn validate(
         max_combinations,
         tt_model_id,
         repeats,
+        load_search,
         index,
         warnings,
         source: text,
+    })
+}
+
+/// The SLO keys of `slo` (at `pointer`), each checked against the metric table.
+fn check_slo(
+    slo: &std::collections::BTreeMap<String, f64>,
+    pointer: &str,
+    report: &mut impl FnMut(Diagnostic, bool),
+) {
+    use crate::config::locate::escape_segment;
+    for k in slo.keys() {
+        if crate::slo::Measure::parse(k).is_none() {
+            let candidates = crate::slo::Measure::keys();
+            let d = Diagnostic::new(
+                format!("{pointer}/{}", escape_segment(k)),
+                format!("unknown SLO key `{k}`"),
+            );
+            let d = match did_you_mean(k, &candidates) {
+                Some(s) => d.hint(format!("did you mean `{s}`? SLO keys are `<metric>_<statistic>_<unit>` (`ttft_p99_ms`, `itl_avg_ms`), a throughput (`output_tok_s`) or `error_rate`")),
+                None => d.hint("SLO keys are `<metric>_<statistic>_<unit>` (`ttft_p99_ms`, `itl_p90_ms`, `e2el_avg_ms`), a throughput (`output_tok_s`) or `error_rate`"),
+            };
+            report(d, true);
+        }
+    }
+}
+
+/// The `stop_when` or `search` section, checked against the sweeps.
+fn load_search(
+    raw: &super::raw::RawConfig,
+    mut report: impl FnMut(Diagnostic, bool),
+) -> Option<crate::records::LoadSearch> {
+    use crate::records::{LoadSearch, SearchMode};
+    if raw.stop_when.is_some() && raw.search.is_some() {
+        report(
+            Diagnostic::new("/search", "`search` and `stop_when` cannot be used together")
+                .hint("`search` finds the limit by itself; keep one of the two"),
+            true,
+        );
+        return None;
+    }
+    let swept: Vec<(String, String)> = raw
+        .sweeps
+        .keys()
+        .map(|k| (canonical(k), format!("/sweeps/{}", crate::config::locate::escape_segment(k))))
+        .chain(raw.scenarios.iter().enumerate().flat_map(|(i, s)| {
+            s.keys().map(move |k| {
+                (
+                    canonical(k),
+                    format!("/scenarios/{i}/{}", crate::config::locate::escape_segment(k)),
+                )
+            })
+        }))
+        .collect();
+    if let Some(sw) = &raw.stop_when {
+        let dim = canonical(&sw.dimension);
+        let before = std::cell::Cell::new(false);
+        let mut bad = |d: Diagnostic, key: bool| {
+            before.set(true);
+            report(d, key);
+        };
+        match raw.sweeps.iter().find(|(k, _)| canonical(k) == dim) {
+            None => bad(
+                Diagnostic::new("/stop_when/dimension", format!("`{}` is not swept", sw.dimension))
+                    .hint(format!(
+                        "name a key of `sweeps` whose values are numbers ({})",
+                        if raw.sweeps.is_empty() {
+                            "this config sweeps nothing".to_owned()
+                        } else {
+                            raw.sweeps.keys().cloned().collect::<Vec<_>>().join(", ")
+                        }
+                    )),
+                false,
+            ),
+            Some((k, v)) => {
+                if let Some(i) = v.as_array().and_then(|a| a.iter().position(|x| !x.is_number())) {
+                    bad(
+                        Diagnostic::new(
+                            format!("/sweeps/{}/{i}", crate::config::locate::escape_segment(k)),
+                            format!(
+                                "`stop_when.dimension` is `{k}`, so its values must be numbers"
+                            ),
+                        )
+                        .hint("an early stop runs the values in increasing order: give numbers"),
+                        false,
+                    );
+                }
+            }
+        }
+        if sw.slo.is_empty() && sw.saturation.is_none() {
+            bad(
+                Diagnostic::new("/stop_when", "`stop_when` needs an `slo` or a `saturation`")
+                    .hint("e.g. `slo: {ttft_p99_ms: 2000}` or `saturation: {throughput_gain_below: 0.05}`"),
+                true,
+            );
+        }
+        check_slo(&sw.slo, "/stop_when/slo", &mut bad);
+        if before.get() {
+            return None;
+        }
+        return Some(LoadSearch {
+            variable: raw.sweeps.keys().find(|k| canonical(k) == dim).cloned().unwrap_or(dim),
+            slo: sw.slo.clone(),
+            slo_on: sw.slo_on,
+            mode: SearchMode::StopWhen {
+                saturation: sw.saturation.as_ref().map(|s| s.throughput_gain_below),
+            },
+            groups: Vec::new(),
+        });
+    }
+    let se = raw.search.as_ref()?;
+    let var = se.variable.key();
+    let mut ok = true;
+    for (c, pointer) in swept.iter().filter(|(c, _)| c == var) {
+        ok = false;
+        let _ = c;
+        report(
+            Diagnostic::new(pointer.clone(), format!("`{var}` is both swept and searched"))
+                .hint(format!("`search` chooses the values of `{var}` itself: remove it here (or drop `search` and use `stop_when` on the sweep)")),
+            true,
+        );
+    }
+    let integer = se.variable == super::raw::SearchVariable::Concurrency;
+    if se.min.is_nan() || se.min <= 0.0 {
+        ok = false;
+        report(
+            Diagnostic::new("/search/min", format!("{} is not above 0", se.min))
+                .hint(format!("the search starts at `min` and doubles it: give a positive {var}")),
+            false,
+        );
+    } else if se.min >= se.max {
+        ok = false;
+        report(
+            Diagnostic::new(
+                "/search/max",
+                format!("`max` ({}) is not above `min` ({})", se.max, se.min),
+            )
+            .hint("the search runs between `min` and `max`: make `max` larger"),
+            false,
+        );
+    }
+    if integer {
+        for (field, v) in [("min", se.min), ("max", se.max)] {
+            if v.fract() != 0.0 {
+                ok = false;
+                report(
+                    Diagnostic::new(
+                        format!("/search/{field}"),
+                        format!("concurrency {v} is not a whole number"),
+                    )
+                    .hint("concurrency counts requests in flight: give an integer"),
+                    false,
+                );
+            }
+        }
+    }
+    if se.slo.is_empty() {
+        ok = false;
+        report(
+            Diagnostic::new("/search/slo", "a search needs at least one SLO")
+                .hint("e.g. `slo: {ttft_p99_ms: 2000, error_rate: 0.01}`"),
+            false,
+        );
+    }
+    let mut bad = |d: Diagnostic, key: bool| {
+        ok = false;
+        report(d, key);
+    };
+    check_slo(&se.slo, "/search/slo", &mut bad);
+    ok.then(|| LoadSearch {
+        variable: var.to_owned(),
+        slo: se.slo.clone(),
+        slo_on: se.slo_on,
+        mode: SearchMode::Search { min: se.min, max: se.max, resolution: se.resolution, integer },
+        groups: Vec::new(),
     })
 }
 
@@ -538,6 +731,8 @@ fn candidates_for(pointer: &str, work: &Value) -> Vec<String> {
         ["targets", "points", _] => schema_keys("/$defs/TargetPoint"),
         ["tt"] => schema_keys("/$defs/TtConfig"),
         ["repeats"] => schema_keys("/$defs/RepeatsSpec"),
+        ["stop_when"] => schema_keys("/$defs/StopWhenConfig"),
+        ["search"] => schema_keys("/$defs/SearchConfig"),
         _ => Vec::new(),
     }
 }

@@ -8,6 +8,7 @@
 pub mod argv;
 pub mod id;
 pub mod server;
+pub mod shard;
 
 use std::collections::BTreeMap;
 
@@ -17,7 +18,9 @@ use serde_json::{Map, Value};
 use crate::config::locate::escape_segment;
 use crate::config::options::canonical;
 use crate::config::{Config, ConfigError, Diagnostic, ServerConfig, values_equal};
-use crate::records::{Params, RepeatOrder, TargetCheck};
+use crate::records::{
+    LoadSearch, Params, Probe, RepeatOrder, SearchGroup, SearchMode, TargetCheck,
+};
 pub use argv::{Arg, ArgContext};
 
 /// One point of the sweep.
@@ -44,6 +47,8 @@ pub struct Combination {
     pub repeat: Option<u32>,
     /// The point it measures (0..P in expansion order; without interleaved repeats, `index`).
     pub point: usize,
+    /// A probe of a `search` (decided while running).
+    pub probe: Option<crate::records::Probe>,
 }
 
 impl Combination {
@@ -65,6 +70,18 @@ impl Combination {
         let c = canonical(key);
         self.merged.iter().find(|(k, _)| canonical(k) == c).map(|(_, v)| v)
     }
+}
+
+/// `server.max_num_seqs=8 isl=128`, or `-` without parameters.
+pub fn describe_params(params: &Params) -> String {
+    if params.is_empty() {
+        return "-".into();
+    }
+    params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", argv::scalar_text(v)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The URL a server section declares.
@@ -90,13 +107,61 @@ pub struct Plan {
     pub tt_model_id: Option<String>,
     /// Repeats of every point (`None`: once).
     pub repeats: Option<crate::records::Repeats>,
+    /// `stop_when` or `search`, with its groups.
+    pub load_search: Option<LoadSearch>,
+    /// `search`: one template per group (every setting but the searched variable); probes are
+    /// made from them while running ([`probe`]). `combinations` is then empty.
+    pub templates: Vec<Combination>,
 }
 
 impl Plan {
+    /// Every combination and every search template: what runs may be made of (their servers,
+    /// API keys, tokenizers).
+    pub fn all(&self) -> impl Iterator<Item = &Combination> {
+        self.combinations.iter().chain(&self.templates)
+    }
+
+    /// `6 combinations`, or for a search `2 search groups (at most 18 runs)`.
+    pub fn size_text(&self) -> String {
+        let n = self.combinations.len();
+        match &self.load_search {
+            Some(ls @ LoadSearch { mode: SearchMode::Search { .. }, .. }) => {
+                let g = self.templates.len();
+                format!(
+                    "{g} search group{} (at most {} runs)",
+                    if g == 1 { "" } else { "s" },
+                    max_probes(ls.mode) * g
+                )
+            }
+            _ => format!("{n} combination{}", if n == 1 { "" } else { "s" }),
+        }
+    }
+
     /// Indices in run order: grouped by server (first appearance order), expansion order inside
     /// a group, so a server is started once per distinct setting; with interleaved repeats,
     /// repeat 1 of every point of the group, then repeat 2, ... Indices do not change.
     pub fn run_order(&self) -> Vec<usize> {
+        // `stop_when`: each ladder in increasing order of its dimension, ladders of a server
+        // together.
+        if let Some(LoadSearch { mode: SearchMode::StopWhen { .. }, groups, .. }) =
+            &self.load_search
+        {
+            let mut servers: Vec<&str> = Vec::new();
+            for c in &self.combinations {
+                if !servers.contains(&c.server_id.as_str()) {
+                    servers.push(&c.server_id);
+                }
+            }
+            return servers
+                .iter()
+                .flat_map(|sid| {
+                    groups
+                        .iter()
+                        .filter(move |g| g.server_id == *sid)
+                        .flat_map(|g| g.members.clone())
+                })
+                .collect();
+        }
         let mut groups: Vec<(&str, Vec<&Combination>)> = Vec::new();
         for c in &self.combinations {
             match groups.iter_mut().find(|(id, _)| *id == c.server_id) {
@@ -243,6 +308,7 @@ pub fn expand(config: &Config) -> Result<Plan, ConfigError> {
             targets: Vec::new(),
             repeat: None,
             point: index,
+            probe: None,
         };
         c.targets = targets_for(config, &c);
         combinations.push(c);
@@ -293,13 +359,169 @@ pub fn expand(config: &Config) -> Result<Plan, ConfigError> {
         ]));
     }
     let warnings = config.error(warnings).diagnostics;
+    let mut load_search = config.load_search.clone();
+    let mut templates = Vec::new();
+    if let Some(ls) = load_search.as_mut() {
+        let section = match ls.mode {
+            SearchMode::StopWhen { .. } => "stop_when",
+            SearchMode::Search { .. } => "search",
+        };
+        // An SLO on a metric the runs will not produce is an error now, not a skipped ladder.
+        let mut diags = Vec::new();
+        for c in &combinations {
+            let streaming = c.get("streaming").and_then(Value::as_bool) == Some(true);
+            for k in ls.slo.keys() {
+                if !streaming && crate::slo::Measure::parse(k).is_some_and(|m| m.needs_streaming())
+                {
+                    let pointer = format!("/{section}/slo/{}", escape_segment(k));
+                    let pos = config.index.key(&pointer);
+                    diags.push(
+                        Diagnostic::new(
+                            pointer,
+                            if c.params.is_empty() {
+                                format!("`{k}` is measured only on streamed responses, and the runs do not stream")
+                            } else {
+                                format!("`{k}` is measured only on streamed responses, and combination `{}` does not stream", describe_params(&c.params))
+                            },
+                        )
+                        .hint("set `streaming: true` in base_config, or bound a metric every run has (`e2el_p99_ms`, `error_rate`)")
+                        .at(pos),
+                    );
+                }
+            }
+        }
+        if !diags.is_empty() {
+            return Err(config.error(dedup(diags)));
+        }
+        match ls.mode {
+            SearchMode::StopWhen { .. } => ls.groups = ladder_groups(&combinations, &ls.variable),
+            SearchMode::Search { .. } => {
+                ls.groups = combinations
+                    .iter()
+                    .map(|c| SearchGroup {
+                        id: c.index,
+                        params: c.params.clone(),
+                        server_id: c.server_id.clone(),
+                        members: Vec::new(),
+                    })
+                    .collect();
+                templates = std::mem::take(&mut combinations);
+            }
+        }
+    }
     Ok(Plan {
         combinations,
         swept_keys,
         warnings,
         tt_model_id: config.tt_model_id.clone(),
         repeats: config.repeats,
+        load_search,
+        templates,
     })
+}
+
+/// The ladders of `stop_when`: the points that differ only in `dimension` (same server), each
+/// group's members in increasing order of it; groups in order of first appearance.
+fn ladder_groups(combinations: &[Combination], dimension: &str) -> Vec<SearchGroup> {
+    let dim = canonical(dimension);
+    let mut groups: Vec<(String, SearchGroup)> = Vec::new();
+    for c in combinations {
+        let others: Params = c
+            .params
+            .iter()
+            .filter(|(k, _)| canonical(k) != dim)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let key = format!("{}|{}", c.server_id, serde_json::to_string(&others).unwrap_or_default());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, g)) => g.members.push(c.index),
+            None => {
+                let id = groups.len();
+                groups.push((
+                    key,
+                    SearchGroup {
+                        id,
+                        params: others,
+                        server_id: c.server_id.clone(),
+                        members: vec![c.index],
+                    },
+                ));
+            }
+        }
+    }
+    let value =
+        |i: usize| combinations[i].get(dimension).and_then(Value::as_f64).unwrap_or(f64::INFINITY);
+    groups
+        .into_iter()
+        .map(|(_, mut g)| {
+            g.members.sort_by(|a, b| value(*a).total_cmp(&value(*b)).then(a.cmp(b)));
+            g
+        })
+        .collect()
+}
+
+/// A probe of a `search`: `template` with `variable` set to `value`, numbered `index`, in its
+/// own directory (`concurrency37_<the other parameters>`).
+pub fn probe(
+    config: &Config,
+    template: &Combination,
+    variable: &str,
+    value: f64,
+    index: usize,
+) -> Combination {
+    let v = if value.fract() == 0.0 && value.abs() < 1e15 {
+        Value::from(value as i64)
+    } else {
+        serde_json::json!(value)
+    };
+    let mut c = template.clone();
+    let var = canonical(variable);
+    c.params.insert(variable.to_owned(), v.clone());
+    c.merged.retain(|k, _| canonical(k) != var);
+    c.merged.insert(variable.to_owned(), v);
+    let mock = matches!(c.server, Some(ServerConfig::Mock(_)));
+    c.args = argv::build(&c.merged, server_url(c.server.as_ref()).as_deref(), mock);
+    c.index = index;
+    c.point = index;
+    c.dir = id::dir_name(&c.params);
+    c.probe = Some(Probe { group: template.index, value });
+    c.targets = targets_for(config, &c);
+    c
+}
+
+/// The next value a search tries, given its last pass and first failure so far: `min` first,
+/// then doubling until a breach or `max`, then bisection until the bracket is within
+/// `resolution` (integers: 1 apart). `None`: the search is done.
+pub fn next_probe(mode: SearchMode, pass: Option<f64>, fail: Option<f64>) -> Option<f64> {
+    let SearchMode::Search { min, max, resolution, integer } = mode else { return None };
+    match (pass, fail) {
+        (None, None) => Some(min),
+        (None, Some(_)) => None,
+        (Some(p), None) => {
+            if p >= max {
+                None
+            } else {
+                let next = (p * 2.0).min(max);
+                Some(if integer { next.floor().max(p + 1.0) } else { next })
+            }
+        }
+        (Some(p), Some(f)) => {
+            if (f - p) / p <= resolution || (integer && f - p <= 1.0) {
+                return None;
+            }
+            let mid = if integer { ((p + f) / 2.0).floor() } else { (p + f) / 2.0 };
+            (mid > p && mid < f).then_some(mid)
+        }
+    }
+}
+
+/// The most probes a search can take: `ceil(log2(max/min)) + 1` while growing, then
+/// `ceil(log2(1/resolution))` while bisecting.
+pub fn max_probes(mode: SearchMode) -> usize {
+    let SearchMode::Search { min, max, resolution, .. } = mode else { return 0 };
+    ((max / min).log2().ceil().max(0.0) as usize)
+        + 1
+        + ((1.0 / resolution).log2().ceil().max(0.0) as usize)
 }
 
 /// Interleaved repeats: every point becomes `count` runs, `<point dir>/repeat_<k>`, numbered
@@ -538,4 +760,55 @@ pub fn params_table(plan: &Plan) -> Vec<(usize, BTreeMap<String, String>, String
             (c.index, vals, c.dir.clone())
         })
         .collect()
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::*;
+
+    fn walk(mode: SearchMode, limit: f64) -> (Option<f64>, Vec<f64>) {
+        let (mut pass, mut fail, mut probes) = (None, None, Vec::new());
+        while let Some(v) = next_probe(mode, pass, fail) {
+            probes.push(v);
+            if v <= limit {
+                pass = Some(v)
+            } else {
+                fail = Some(v)
+            }
+            assert!(probes.len() <= max_probes(mode), "{probes:?}");
+        }
+        (pass, probes)
+    }
+
+    #[test]
+    fn search_doubles_then_bisects_within_the_bound() {
+        let int = SearchMode::Search { min: 1.0, max: 1024.0, resolution: 0.1, integer: true };
+        let (best, probes) = walk(int, 37.0);
+        // 36 passes, 38 fails: (38 - 36) / 36 <= 10%, done.
+        assert_eq!(best, Some(36.0));
+        assert_eq!(probes, [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 48.0, 40.0, 36.0, 38.0]);
+        // The bound: ceil(log2(max/min)) + ceil(log2(1/resolution)) + 2.
+        assert!(max_probes(int) <= 10 + 4 + 2);
+        // Every limit in range is found within the resolution (exactly, below 10, where 1
+        // apart is finer), in at most max_probes runs.
+        for limit in 1..=1024 {
+            let l = f64::from(limit);
+            let (best, _) = walk(int, l);
+            let b = best.unwrap();
+            assert!(b <= l && (l - b) / b < 0.1 + 1e-12, "{limit}: {b}");
+            if limit <= 10 {
+                assert_eq!(b, l);
+            }
+        }
+        let real = SearchMode::Search { min: 0.5, max: 100.0, resolution: 0.1, integer: false };
+        for limit in [0.7, 3.3, 42.0, 99.9, 100.0] {
+            let (best, _) = walk(real, limit);
+            let b = best.unwrap();
+            assert!(b <= limit && (limit - b) / b <= 0.1 + 1e-12, "{limit}: {b}");
+        }
+        // Everything passes: max is the answer; nothing does: none.
+        assert_eq!(walk(int, 5000.0).0, Some(1024.0));
+        assert_eq!(walk(int, 0.0).0, None);
+        assert_eq!(walk(int, 0.0).1, [1.0]);
+    }
 }

@@ -98,6 +98,9 @@ pub fn charts(report: &Report) -> Vec<ChartView> {
         report.rows.iter().filter(|r| r.metrics.is_some()).filter_map(|r| axis.x(r)).collect();
     let (lo, hi) = xs.iter().fold((f64::INFINITY, 0f64), |(a, b), x| (a.min(*x), b.max(*x)));
     let log_x = axis != LoadAxis::Index && lo > 0.0 && hi / lo >= 8.0;
+    // Load search: which points met the SLO (failing ones are drawn hollow and red).
+    let judged: BTreeMap<usize, bool> =
+        report.max_load.iter().flat_map(|m| m.judged.iter().copied()).collect();
     // One series per group of a figure over load, with its confidence intervals (repeats).
     let series = |name_suffix: &str, style: Style, metric: Metric, stat: Stat| {
         groups
@@ -115,6 +118,7 @@ pub fn charts(report: &Report) -> Vec<ChartView> {
                     };
                     se.points.push((x, y));
                     se.y_ci.push(ci(r, metric, stat));
+                    se.slo_pass.push(judged.get(&r.index).copied());
                 }
                 se
             })

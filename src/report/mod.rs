@@ -9,6 +9,7 @@ pub mod csv;
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod max_load;
 pub mod number;
 pub mod svg;
 pub mod targets;
@@ -251,6 +252,8 @@ pub struct Report {
     pub uncertainty: Option<Uncertainty>,
     /// Points noisier than `noise_cv_max` across repeats.
     pub noise: Vec<NoiseRow>,
+    /// With `stop_when` or `search`: the highest load under the SLO, per group.
+    pub max_load: Option<max_load::MaxLoad>,
     pub noise_hint: &'static str,
     pub warnings: Vec<String>,
 }
@@ -426,6 +429,7 @@ impl Report {
             tt_skipped,
             uncertainty,
             noise,
+            max_load: max_load::build(results),
             noise_hint: NOISE_HINT,
             warnings,
         }

@@ -29,6 +29,9 @@ pub struct Series {
     pub y_ci: Vec<Option<(f64, f64)>>,
     /// Confidence intervals of the x values, aligned with `points` (empty: none).
     pub x_ci: Vec<Option<(f64, f64)>>,
+    /// Whether each point met the SLO of a load search, aligned with `points` (empty: not
+    /// judged). Failing points are drawn hollow and red.
+    pub slo_pass: Vec<Option<bool>>,
 }
 
 impl Series {
@@ -39,7 +42,15 @@ impl Series {
         style: Style,
         color: usize,
     ) -> Self {
-        Series { name: name.into(), points, style, color, y_ci: Vec::new(), x_ci: Vec::new() }
+        Series {
+            name: name.into(),
+            points,
+            style,
+            color,
+            y_ci: Vec::new(),
+            x_ci: Vec::new(),
+            slo_pass: Vec::new(),
+        }
     }
 
     /// Point `i` with its intervals (finite ones only).
@@ -48,7 +59,13 @@ impl Series {
             c.copied().flatten().filter(|(a, b)| a.is_finite() && b.is_finite())
         };
         let (x, y) = self.points[i];
-        Drawn { x, y, y_ci: ok(self.y_ci.get(i)), x_ci: ok(self.x_ci.get(i)) }
+        Drawn {
+            x,
+            y,
+            y_ci: ok(self.y_ci.get(i)),
+            x_ci: ok(self.x_ci.get(i)),
+            pass: self.slo_pass.get(i).copied().flatten(),
+        }
     }
 }
 
@@ -59,6 +76,7 @@ struct Drawn {
     y: f64,
     y_ci: Option<(f64, f64)>,
     x_ci: Option<(f64, f64)>,
+    pass: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -338,12 +356,19 @@ impl Chart {
                 }
                 _ => {}
             }
-            for (x, y) in &sp {
+            for d in &drawn {
+                let (x, y) = (&d.x, &d.y);
                 let r = if se.style == Style::Front { 5.0 } else { 3.5 };
-                let fill = if se.style == Style::Front { "none" } else { color };
+                let (class, fill, stroke, note) = match d.pass {
+                    Some(false) => ("point fail", "#fff", FRONT_COLOR, " breaks the SLO"),
+                    Some(true) => ("point pass", color, color, " meets the SLO"),
+                    None if se.style == Style::Front => ("point", "none", color, ""),
+                    None => ("point", color, color, ""),
+                };
+                let r = if d.pass == Some(false) { r + 1.5 } else { r };
                 let _ = write!(
                     s,
-                    r##"<circle class="point" cx="{:.1}" cy="{:.1}" r="{r}" fill="{fill}" stroke="{color}" stroke-width="1.5"><title>{}: ({}, {})</title></circle>"##,
+                    r##"<circle class="{class}" cx="{:.1}" cy="{:.1}" r="{r}" fill="{fill}" stroke="{stroke}" stroke-width="1.5"><title>{}: ({}, {}){note}</title></circle>"##,
                     px(*x),
                     py(*y),
                     esc(&se.name),

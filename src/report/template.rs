@@ -33,6 +33,15 @@ fn pct(v: Value) -> String {
     }
 }
 
+/// `{{ x | load }}`: a load value as people write it: `8`, `12.5`; `-` for none.
+fn load(v: Value) -> String {
+    match f64::try_from(v) {
+        Ok(x) if x.is_finite() && x.fract() == 0.0 => number::fixed(x, 0),
+        Ok(x) if x.is_finite() => crate::slo::show(x),
+        _ => "-".into(),
+    }
+}
+
 /// The environment with every report template.
 pub fn env() -> Result<Environment<'static>, String> {
     let mut env = Environment::new();
@@ -45,6 +54,7 @@ pub fn env() -> Result<Environment<'static>, String> {
     env.add_filter("num", num);
     env.add_filter("pct", pct);
     env.add_filter("signed", signed);
+    env.add_filter("load", load);
     for (name, src) in [
         ("report.md.j2", include_str!("../../templates/report.md.j2")),
         ("report.html.j2", include_str!("../../templates/report.html.j2")),

@@ -228,6 +228,8 @@ pub struct RunResult {
     /// aiperf's own statistics across its `--num-profile-runs` runs.
     #[serde(skip)]
     pub aiperf_repeats: Option<multirun::MultiAggregate>,
+    /// A search's probe: its group and value.
+    pub probe: Option<records::Probe>,
 }
 
 impl RunResult {
@@ -253,6 +255,8 @@ pub struct BatchResults {
     pub tt_model_id: Option<String>,
     /// Repeats of every point, as planned (plan.json).
     pub repeats: Option<records::Repeats>,
+    /// `stop_when` or `search` (plan.json).
+    pub load_search: Option<records::LoadSearch>,
     /// How repeats are judged (from `repeats`, else defaults).
     #[serde(skip)]
     judge: Judge,
@@ -390,7 +394,8 @@ pub enum ResultsError {
 }
 
 /// A combination's directory as a record may name it: empty (the batch directory itself), one
-/// plain name inside the batch directory, or an interleaved repeat's `<name>/repeat_<k>`.
+/// plain name inside the batch directory, or an interleaved repeat's `<name>/repeat_<k>`; in a
+/// merged batch, any of those under `shards/<K>/`.
 /// Anything else (`../x`, `a/b`, `/abs`) would make sweeper read or write outside the batch
 /// because a record says so.
 pub fn is_safe_run_dir(dir: &str) -> bool {
@@ -406,9 +411,15 @@ pub fn is_safe_run_dir(dir: &str) -> bool {
         d.strip_prefix("repeat_")
             .is_some_and(|k| !k.is_empty() && k.len() < 6 && k.bytes().all(|b| b.is_ascii_digit()))
     };
-    match dir.split_once('/') {
+    let numeric = |d: &str| !d.is_empty() && d.len() < 8 && d.bytes().all(|b| b.is_ascii_digit());
+    let within = |dir: &str| match dir.split_once('/') {
         None => dir.is_empty() || plain(dir),
         Some((point, rep)) => plain(point) && repeat(rep),
+    };
+    // A merged batch names its runs inside the shards: `shards/<K>/<run dir>`.
+    match dir.strip_prefix("shards/").and_then(|r| r.split_once('/').or(Some((r, "")))) {
+        Some((k, rest)) if numeric(k) => within(rest),
+        _ => within(dir),
     }
 }
 
@@ -422,6 +433,10 @@ impl ResultsError {
             ResultsError::Unreadable { .. } => {
                 "the batch's records are damaged; restore them, or rerun the batch".into()
             }
+            ResultsError::Batches { dir, .. } if dir.join(records::SHARDS_DIR).is_dir() => format!(
+                "these are the shards of one batch: `sweeper merge {}` joins them into one",
+                dir.display()
+            ),
             ResultsError::Batches { .. } => "pass one of those batch directories".into(),
             ResultsError::Tampered { .. } => {
                 "the batch's plan.json or batch_manifest.json was edited: restore them, or rerun the batch".into()
@@ -497,6 +512,7 @@ pub fn collect(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
                 targets: c.targets.clone(),
                 repeat: c.repeat,
                 point: c.point.unwrap_or(c.index),
+                probe: c.probe,
             })
             .collect(),
         (None, Some(m)) => {
@@ -521,11 +537,23 @@ pub fn collect(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
                         targets: Vec::new(),
                         repeat,
                         point: if repeat.is_some() { point } else { r.index },
+                        probe: None,
                     }
                 })
                 .collect()
         }
         (None, None) => Vec::new(),
+    };
+    // A shard's plan.json holds the whole plan: its report is of its own part.
+    let entries: Vec<Entry> = match plan.as_ref().and_then(|p| p.shard.as_ref()) {
+        Some(s) => entries
+            .into_iter()
+            .filter(|e| match e.probe {
+                Some(p) => s.groups.contains(&p.group),
+                None => s.combinations.contains(&e.index),
+            })
+            .collect(),
+        None => entries,
     };
     if let Some(e) = entries.iter().find(|e| !is_safe_run_dir(&e.dir)) {
         return Err(ResultsError::Tampered {
@@ -556,9 +584,33 @@ pub fn collect(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
         warnings,
         tt_model_id: plan.as_ref().and_then(|p| p.tt_model_id.clone()),
         repeats,
+        load_search: plan.as_ref().and_then(|p| p.load_search.clone()),
         judge,
         entries,
     })
+}
+
+/// Reads one combination's results from its directory: the run stage's view of a finished run,
+/// for the decisions that depend on it (an early stop, a search's next probe).
+pub fn read_one(
+    batch_dir: &Path,
+    index: usize,
+    dir: &str,
+    params: &records::Params,
+    merged: &serde_json::Map<String, Value>,
+    repeats: Option<&records::Repeats>,
+) -> RunResult {
+    let e = Entry {
+        index,
+        dir: dir.to_owned(),
+        params: params.clone(),
+        merged: merged.clone(),
+        targets: Vec::new(),
+        repeat: None,
+        point: index,
+        probe: None,
+    };
+    load_run(batch_dir, &e, None, &Judge::of(repeats))
 }
 
 /// `(Some(k), "<point dir>")` for an interleaved repeat's `<point dir>/repeat_<k>` (or
@@ -812,6 +864,7 @@ fn discover(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
             targets: Vec::new(),
             repeat: None,
             point: index,
+            probe: None,
         });
     }
     if !from_records || entries.iter().all(|e| e.params.is_empty()) {
@@ -862,6 +915,7 @@ fn discover(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
         )],
         tt_model_id: None,
         repeats: None,
+        load_search: None,
         judge,
         entries,
     })
@@ -930,6 +984,8 @@ struct Entry {
     /// Interleaved repeats: its repeat (1-based) and point.
     repeat: Option<u32>,
     point: usize,
+    /// A search's probe.
+    probe: Option<records::Probe>,
 }
 
 /// How the spread across repeats is judged.
@@ -1245,6 +1301,7 @@ fn load_run(
         spread: None,
         noisy: Vec::new(),
         aiperf_repeats,
+        probe: e.probe,
     };
     judge.judge(&mut run);
     run

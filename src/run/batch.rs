@@ -28,6 +28,10 @@ pub enum BatchError {
     PlanChanged { dir: PathBuf, what: String },
     #[error("cannot resume `{dir}`: its manifest does not match its plan: {what}")]
     ManifestMismatch { dir: PathBuf, what: String },
+    #[error("shard directory `{dir}` already exists: nothing was overwritten")]
+    ShardExists { dir: PathBuf },
+    #[error("cannot resume `{dir}` as shard {shard}: {what}")]
+    ShardMismatch { dir: PathBuf, shard: String, what: String },
 }
 
 impl BatchError {
@@ -55,6 +59,13 @@ impl BatchError {
                 "`{}` was edited or damaged: restore it, or start a new batch",
                 records::MANIFEST_FILE
             ),
+            BatchError::ShardExists { dir } => format!(
+                "continue it with `--resume {}` (and the same --shard), or use another --batch-id",
+                dir.display()
+            ),
+            BatchError::ShardMismatch { .. } => {
+                "resume a shard with the --shard K/N it was started with".into()
+            }
         }
     }
 }
@@ -71,27 +82,71 @@ pub struct Batch {
     pub manifest: BatchManifest,
     /// `provenance.json` as written last.
     pub provenance: records::Provenance,
+    /// `plan.json` as written last (a search appends its probes).
+    pub plan_record: PlanRecord,
+    /// Combination index -> position in `manifest.runs`.
+    position: std::collections::HashMap<usize, usize>,
+}
+
+/// A shard to run: which one, of which batch, and its part of the plan.
+#[derive(Debug, Clone)]
+pub struct ShardRun {
+    pub shard: crate::plan::shard::Shard,
+    pub batch_id: String,
+    pub part: crate::plan::shard::ShardPlan,
+    /// The shard of every combination, and of every search group.
+    pub assignment: Vec<usize>,
+    pub group_assignment: Vec<usize>,
+}
+
+impl ShardRun {
+    /// Shard `shard` of `plan`.
+    pub fn new(plan: &Plan, shard: crate::plan::shard::Shard, batch_id: &str) -> ShardRun {
+        let parts = crate::plan::shard::assign(plan, shard.n);
+        let mut assignment = vec![0; plan.combinations.len()];
+        let mut group_assignment = vec![0; plan.templates.len()];
+        for (k, p) in parts.iter().enumerate() {
+            for i in &p.combinations {
+                if let Some(a) = assignment.get_mut(*i) {
+                    *a = k;
+                }
+            }
+            for g in &p.templates {
+                if let Some(a) = group_assignment.get_mut(*g) {
+                    *a = k;
+                }
+            }
+        }
+        ShardRun {
+            shard,
+            batch_id: batch_id.to_owned(),
+            part: parts[shard.k].clone(),
+            assignment,
+            group_assignment,
+        }
+    }
 }
 
 fn planned(plan: &Plan, dir: &Path) -> Vec<PlannedCombination> {
-    plan.combinations
-        .iter()
-        .map(|c| {
-            let run_dir = dir.join(&c.dir);
-            let ctx = ArgContext { artifact_dir: Some(&run_dir), ..Default::default() };
-            PlannedCombination {
-                index: c.index,
-                dir: c.dir.clone(),
-                params: c.params.clone(),
-                merged: c.merged.clone(),
-                server_id: c.server_id.clone(),
-                argv: argv::render(&c.args, &ctx),
-                targets: c.targets.clone(),
-                repeat: c.repeat,
-                point: c.repeat.map(|_| c.point),
-            }
-        })
-        .collect()
+    plan.combinations.iter().map(|c| planned_one(c, dir)).collect()
+}
+
+/// One combination as plan.json records it, with its aiperf command rendered for `dir`.
+fn planned_one(c: &Combination, dir: &Path) -> PlannedCombination {
+    let run_dir = dir.join(&c.dir);
+    let ctx = ArgContext { artifact_dir: Some(&run_dir), ..Default::default() };
+    PlannedCombination {
+        index: c.index,
+        dir: c.dir.clone(),
+        params: c.params.clone(),
+        merged: c.merged.clone(),
+        server_id: c.server_id.clone(),
+        argv: argv::render(&c.args, &ctx),
+        targets: c.targets.clone(),
+        repeat: c.repeat,
+        point: c.repeat.map(|_| c.point),
+        probe: c.probe,
+    }
 }
 
 fn absolute(dir: &Path) -> Result<PathBuf, BatchError> {
@@ -101,21 +156,46 @@ fn absolute(dir: &Path) -> Result<PathBuf, BatchError> {
 impl Batch {
     /// Creates `<output_base_dir>/<batch_name>/<YYYYMMDD_HHMMSS>/` (never an existing one) with
     /// its config copy, plan and manifest.
-    pub fn create(cfg: &Config, plan: &Plan, aiperf_version: &str) -> Result<Batch, BatchError> {
+    pub fn create(
+        cfg: &Config,
+        plan: &Plan,
+        aiperf_version: &str,
+        shard: Option<&ShardRun>,
+    ) -> Result<Batch, BatchError> {
         let parent = cfg.output_base_dir.join(&cfg.batch_name);
-        fs_err::create_dir_all(&parent)
-            .map_err(|source| BatchError::Create { path: parent.clone(), source })?;
-        let stamp = chrono::Local::now().format("%Y%m%d_%H%M%S").to_string();
-        let mut dir = parent.join(&stamp);
-        let mut n = 1;
-        // create_dir (not _all) fails if it exists: we never write into an existing batch.
-        while let Err(source) = std::fs::create_dir(&dir) {
-            if source.kind() != std::io::ErrorKind::AlreadyExists || n > 100 {
-                return Err(BatchError::Create { path: dir, source });
+        let dir = match shard {
+            // `<batch id>/shards/<K>/`, shared by the shards of one batch; never an existing one.
+            Some(s) => {
+                let shards = parent.join(&s.batch_id).join(records::SHARDS_DIR);
+                fs_err::create_dir_all(&shards)
+                    .map_err(|source| BatchError::Create { path: shards.clone(), source })?;
+                let dir = shards.join(s.shard.k.to_string());
+                if let Err(source) = std::fs::create_dir(&dir) {
+                    return Err(if source.kind() == std::io::ErrorKind::AlreadyExists {
+                        BatchError::ShardExists { dir }
+                    } else {
+                        BatchError::Create { path: dir, source }
+                    });
+                }
+                dir
             }
-            dir = parent.join(format!("{stamp}_{n}"));
-            n += 1;
-        }
+            None => {
+                fs_err::create_dir_all(&parent)
+                    .map_err(|source| BatchError::Create { path: parent.clone(), source })?;
+                let stamp = chrono::Local::now().format("%Y%m%d_%H%M%S").to_string();
+                let mut dir = parent.join(&stamp);
+                let mut n = 1;
+                // create_dir (not _all) fails if it exists: we never write into an existing batch.
+                while let Err(source) = std::fs::create_dir(&dir) {
+                    if source.kind() != std::io::ErrorKind::AlreadyExists || n > 100 {
+                        return Err(BatchError::Create { path: dir, source });
+                    }
+                    dir = parent.join(format!("{stamp}_{n}"));
+                    n += 1;
+                }
+                dir
+            }
+        };
         // plan.json shows each `--artifact-dir` as given (relative to where sweeper started).
         let planned = planned(plan, &dir);
         let dir = absolute(&dir)?;
@@ -132,12 +212,25 @@ impl Batch {
             combinations: planned,
             tt_model_id: plan.tt_model_id.clone(),
             repeats: plan.repeats,
+            load_search: plan.load_search.clone(),
+            plan_hash: Some(crate::plan::shard::plan_hash(plan)),
+            shard: shard.map(|s| records::ShardRecord {
+                k: s.shard.k,
+                n: s.shard.n,
+                batch_id: s.batch_id.clone(),
+                combinations: s.part.combinations.clone(),
+                groups: s.part.templates.clone(),
+                assignment: s.assignment.clone(),
+                group_assignment: s.group_assignment.clone(),
+            }),
         };
         let plan_path = dir.join(records::PLAN_FILE);
         write(plan_path.clone(), records::write_json_atomic(&plan_path, &plan_record))?;
         let mut batch = Batch {
             dir,
             provenance: records::Provenance::default(),
+            plan_record,
+            position: Default::default(),
             manifest: BatchManifest {
                 format_version: FORMAT_VERSION,
                 batch_name: cfg.batch_name.clone(),
@@ -151,6 +244,7 @@ impl Batch {
                 runs: plan
                     .combinations
                     .iter()
+                    .filter(|c| shard.is_none_or(|s| s.part.combinations.contains(&c.index)))
                     .map(|c| ManifestEntry {
                         index: c.index,
                         dir: c.dir.clone(),
@@ -162,33 +256,74 @@ impl Batch {
                     .collect(),
             },
         };
+        batch.reindex();
         batch.write_manifest()?;
         Ok(batch)
+    }
+
+    /// Rebuilds the index -> manifest position map (combinations of a shard, and a search's
+    /// probes, are not numbered by position).
+    fn reindex(&mut self) {
+        self.position = self.manifest.runs.iter().enumerate().map(|(p, e)| (e.index, p)).collect();
+    }
+
+    fn entry_mut(&mut self, index: usize) -> Option<&mut ManifestEntry> {
+        let p = *self.position.get(&index)?;
+        self.manifest.runs.get_mut(p)
     }
 
     /// Reopens a batch for `--resume`: its `plan.json` must list the same combinations as
     /// `plan`, and its manifest one entry per combination, in order, with the same directories.
     /// Each entry's status is then taken from the run's `process_result.json` (the manifest may
     /// lag a `kill -9`).
-    pub fn resume(dir: &Path, plan: &Plan) -> Result<Batch, BatchError> {
+    pub fn resume(
+        dir: &Path,
+        plan: &Plan,
+        shard: Option<&crate::plan::shard::Shard>,
+    ) -> Result<Batch, BatchError> {
         let dir = absolute(dir)?;
         let read_err = |message: String| BatchError::Read { message };
         let old: PlanRecord =
             records::read_json(&dir.join(records::PLAN_FILE)).map_err(read_err)?;
+        // A shard resumes as the shard it was (`--shard` may be left out, not changed).
+        match (shard, &old.shard) {
+            (Some(s), Some(o)) if (s.k, s.n) != (o.k, o.n) => {
+                return Err(BatchError::ShardMismatch {
+                    dir,
+                    shard: s.to_string(),
+                    what: format!("it is shard {}/{}", o.k, o.n),
+                });
+            }
+            (Some(s), None) => {
+                return Err(BatchError::ShardMismatch {
+                    dir,
+                    shard: s.to_string(),
+                    what: "it is a whole batch, not a shard".into(),
+                });
+            }
+            _ => {}
+        }
         if let Some(what) = plan_difference(&old, plan) {
             return Err(BatchError::PlanChanged { dir, what });
         }
-        // How result files are named may change between runs (a `tt` section added or fixed):
-        // the batch's record follows the config it is resumed with.
-        if old.tt_model_id != plan.tt_model_id {
+        // How result files are named and how a search judges its probes may change between
+        // runs (a `tt` section added, an SLO corrected): the record follows the config it is
+        // resumed with. A search's probes so far stay (they are reused when asked for again).
+        let mut old = old;
+        let new_search = plan
+            .load_search
+            .as_ref()
+            .map(|ls| records::LoadSearch { groups: ls.groups.clone(), ..ls.clone() });
+        if old.tt_model_id != plan.tt_model_id || old.load_search != new_search {
+            old.tt_model_id = plan.tt_model_id.clone();
+            old.load_search = new_search;
             let path = dir.join(records::PLAN_FILE);
-            let new = PlanRecord { tt_model_id: plan.tt_model_id.clone(), ..old };
-            records::write_json_atomic(&path, &new)
+            records::write_json_atomic(&path, &old)
                 .map_err(|source| BatchError::Write { path, source })?;
         }
         let mut manifest: BatchManifest =
             records::read_json(&dir.join(records::MANIFEST_FILE)).map_err(read_err)?;
-        if let Some(what) = manifest_difference(&manifest, plan) {
+        if let Some(what) = manifest_difference(&manifest, plan, &old) {
             return Err(BatchError::ManifestMismatch { dir, what });
         }
         remove_stale_temp_files(&dir);
@@ -215,7 +350,49 @@ impl Batch {
                 None => RunStatus::Pending,
             };
         }
-        Ok(Batch { dir, manifest, provenance: records::Provenance::default() })
+        let mut batch = Batch {
+            dir,
+            manifest,
+            provenance: records::Provenance::default(),
+            plan_record: old,
+            position: Default::default(),
+        };
+        batch.reindex();
+        Ok(batch)
+    }
+
+    /// The probes a search already decided on (from plan.json): (index, probe).
+    pub fn probes(&self) -> Vec<(usize, records::Probe)> {
+        self.plan_record.combinations.iter().filter_map(|c| c.probe.map(|p| (c.index, p))).collect()
+    }
+
+    /// Adds a search's probe to plan.json and the manifest (pending), before it runs.
+    pub fn add_probe(&mut self, c: &Combination) -> Result<(), BatchError> {
+        self.plan_record.combinations.push(planned_one(c, &self.dir));
+        let path = self.dir.join(records::PLAN_FILE);
+        let plan_result = records::write_json_atomic(&path, &self.plan_record)
+            .map_err(|source| BatchError::Write { path, source });
+        self.manifest.runs.push(ManifestEntry {
+            index: c.index,
+            dir: c.dir.clone(),
+            params: c.params.clone(),
+            status: RunStatus::Pending,
+            reason: None,
+            duration_s: None,
+        });
+        self.reindex();
+        let manifest_result = self.write_manifest();
+        plan_result.and(manifest_result)
+    }
+
+    /// Records a combination not run because its ladder stopped: `skipped`, with the reason, in
+    /// the manifest only (no `process_result.json`: nothing ran).
+    pub fn record_skipped(&mut self, c: &Combination, reason: &str) -> Result<(), BatchError> {
+        if let Some(e) = self.entry_mut(c.index) {
+            e.status = RunStatus::Skipped;
+            e.reason = Some(reason.to_owned());
+        }
+        self.write_manifest()
     }
 
     /// Records what this session measures with in `provenance.json`: the versions and this
@@ -283,7 +460,10 @@ impl Batch {
 
     /// The manifest's status of combination `index`.
     pub fn status(&self, index: usize) -> RunStatus {
-        self.manifest.runs.get(index).map_or(RunStatus::Pending, |e| e.status)
+        self.position
+            .get(&index)
+            .and_then(|p| self.manifest.runs.get(*p))
+            .map_or(RunStatus::Pending, |e| e.status)
     }
 
     /// Rewrites `batch_manifest.json` (atomically).
@@ -304,7 +484,7 @@ impl Batch {
         let path = self.run_dir(c).join(records::RUN_METADATA_FILE);
         let meta_result = records::write_json_atomic(&path, meta)
             .map_err(|source| BatchError::Write { path, source });
-        if let Some(e) = self.manifest.runs.get_mut(c.index) {
+        if let Some(e) = self.entry_mut(c.index) {
             e.status = RunStatus::Running;
             e.reason = None;
         }
@@ -318,7 +498,7 @@ impl Batch {
         let path = self.run_dir(c).join(records::PROCESS_RESULT_FILE);
         let pr_result = records::write_json_atomic(&path, pr)
             .map_err(|source| BatchError::Write { path, source });
-        if let Some(e) = self.manifest.runs.get_mut(c.index) {
+        if let Some(e) = self.entry_mut(c.index) {
             e.status = pr.status;
             e.reason = pr.reason.clone();
             e.duration_s = Some(pr.duration_s);
@@ -386,15 +566,23 @@ fn remove_stale_temp_files(dir: &Path) {
                 .rsplit_once(".tmp.")
                 .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
     };
-    let mut dirs = vec![dir.to_path_buf()];
-    dirs.extend(
-        std::fs::read_dir(dir)
+    // The batch dir, run dirs, and interleaved repeats' `<point>/repeat_<k>`.
+    let subdirs = |d: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(d)
             .into_iter()
             .flatten()
             .flatten()
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .map(|e| e.path()),
-    );
+            .map(|e| e.path())
+            .collect()
+    };
+    let mut dirs = vec![dir.to_path_buf()];
+    for d in subdirs(dir) {
+        dirs.extend(subdirs(&d).into_iter().filter(|r| {
+            r.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("repeat_"))
+        }));
+        dirs.push(d);
+    }
     for d in dirs {
         for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
             if e.file_name().to_str().is_some_and(is_temp)
@@ -436,13 +624,28 @@ fn now_date() -> String {
     chrono::Local::now().format("%Y-%m-%d %H:%M").to_string()
 }
 
+/// A manifest entry as the plan says it should be.
+struct Expected<'a> {
+    index: usize,
+    dir: &'a str,
+}
+
 /// What differs between the plan a batch was started with and the one given now, if anything.
 fn plan_difference(old: &PlanRecord, plan: &Plan) -> Option<String> {
-    let (then, now) = (old.combinations.len(), plan.combinations.len());
+    let planned = old.combinations.iter().filter(|c| c.probe.is_none()).count();
+    let (then, now) = (planned, plan.combinations.len());
+    if let (Some(a), Some(b)) = (&old.load_search, &plan.load_search)
+        && a.groups
+            .iter()
+            .map(|g| (&g.params, &g.server_id))
+            .ne(b.groups.iter().map(|g| (&g.params, &g.server_id)))
+    {
+        return Some("the groups of the load search changed".into());
+    }
     if then != now {
         return Some(format!("{now} combinations now, {then} then"));
     }
-    for (a, b) in old.combinations.iter().zip(&plan.combinations) {
+    for (a, b) in old.combinations.iter().filter(|c| c.probe.is_none()).zip(&plan.combinations) {
         if a.index != b.index || a.dir != b.dir {
             return Some(format!(
                 "combination #{} is `{}` now, it was #{} `{}`",
@@ -458,12 +661,28 @@ fn plan_difference(old: &PlanRecord, plan: &Plan) -> Option<String> {
 
 /// What differs between a manifest and the plan it should follow (same length, an entry per
 /// index in order, the same directories), if anything.
-fn manifest_difference(m: &BatchManifest, plan: &Plan) -> Option<String> {
-    let (have, want) = (m.runs.len(), plan.combinations.len());
+fn manifest_difference(m: &BatchManifest, plan: &Plan, record: &PlanRecord) -> Option<String> {
+    // The plan's combinations (a shard's part of them), then a search's probes in the order
+    // they were added.
+    let expected: Vec<(usize, &str)> = plan
+        .combinations
+        .iter()
+        .filter(|c| record.shard.as_ref().is_none_or(|s| s.combinations.contains(&c.index)))
+        .map(|c| (c.index, c.dir.as_str()))
+        .chain(
+            record
+                .combinations
+                .iter()
+                .filter(|c| c.probe.is_some())
+                .map(|c| (c.index, c.dir.as_str())),
+        )
+        .collect();
+    let (have, want) = (m.runs.len(), expected.len());
     if have != want {
         return Some(format!("it lists {have} runs, the plan has {want} combinations"));
     }
-    for (pos, (e, c)) in m.runs.iter().zip(&plan.combinations).enumerate() {
+    for (pos, (e, (index, dir))) in m.runs.iter().zip(expected).enumerate() {
+        let c = Expected { index, dir };
         if e.index != c.index {
             return Some(format!(
                 "entry {pos} is run #{}, the plan's combination {pos} is #{}",

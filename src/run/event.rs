@@ -102,6 +102,21 @@ pub enum Event<'a> {
         duration: Duration,
         dir: &'a Path,
     },
+    /// Not run: its ladder stopped at a smaller value (`stop_when`).
+    RunStopped {
+        c: &'a Combination,
+        reason: &'a str,
+    },
+    /// A search of one group is done: the largest passing value and the first breach.
+    SearchFinished {
+        /// The group's other parameters (`server.max_num_seqs=8`), `-` without any.
+        group: &'a str,
+        variable: &'a str,
+        best: Option<f64>,
+        /// The smallest failing value and why.
+        first_fail: Option<(f64, &'a str)>,
+        runs: usize,
+    },
     /// Ctrl-C: the current run and the server are being stopped cleanly.
     Interrupted,
     /// Something that does not stop the batch but should be seen (a record that could not be

@@ -14,6 +14,7 @@ pub mod batch;
 pub mod event;
 pub mod process;
 pub mod provenance;
+pub mod search;
 pub mod server;
 pub mod signals;
 pub mod supervise;
@@ -29,7 +30,9 @@ use tokio::sync::{mpsc, watch};
 use crate::config::Config;
 use crate::error::{EXIT_CONFIG, EXIT_FAILED};
 use crate::plan::{Arg, ArgContext, Combination, Plan, argv};
-use crate::records::{FORMAT_VERSION, ProcessResult, RunMetadata, RunStatus};
+use crate::records::{
+    FORMAT_VERSION, LoadSearch, ProcessResult, RunMetadata, RunStatus, SearchMode,
+};
 use crate::redact::Redactor;
 pub use batch::{Batch, BatchError};
 pub use event::{Event, Observer, Summary};
@@ -47,6 +50,8 @@ pub struct RunOptions {
     pub program: PathBuf,
     /// Called on the second Ctrl-C, before everything is killed (e.g. to say so).
     pub on_hard_kill: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// Run only this shard of the plan, in `<batch_name>/<batch id>/shards/<K>/`.
+    pub shard: Option<(crate::plan::shard::Shard, String)>,
 }
 
 /// Why a batch could not be run at all (combinations that fail are recorded, not errors).
@@ -105,14 +110,18 @@ pub fn execute(
 ) -> Result<(PathBuf, Summary), RunError> {
     let redactor = secrets(plan)?;
     let aiperf = venv::ensure(&cfg.aiperf, &mut |l| obs.event(Event::Setup(l)))?;
-    let tokenizer = if plan.combinations.iter().any(|c| c.args.contains(&Arg::OfflineTokenizer)) {
+    let tokenizer = if plan.all().any(|c| c.args.contains(&Arg::OfflineTokenizer)) {
         Some(venv::offline_tokenizer(&aiperf, &mut |l| obs.event(Event::Setup(l)))?)
     } else {
         None
     };
+    let shard_run = match (&opts.shard, &opts.resume) {
+        (Some((s, id)), None) => Some(batch::ShardRun::new(plan, *s, id)),
+        _ => None,
+    };
     let mut batch = match &opts.resume {
-        Some(dir) => Batch::resume(dir, plan)?,
-        None => Batch::create(cfg, plan, &aiperf.version)?,
+        Some(dir) => Batch::resume(dir, plan, opts.shard.as_ref().map(|(s, _)| s))?,
+        None => Batch::create(cfg, plan, &aiperf.version, shard_run.as_ref())?,
     };
     if let Err(e) = batch.record_provenance(&aiperf.version, provenance::host()) {
         obs.event(Event::Warning(&e.to_string()));
@@ -137,7 +146,7 @@ pub fn execute(
         batch_dir: batch.dir.clone(),
         server: None,
         failed_servers: HashMap::new(),
-        summary: Summary { total: plan.combinations.len(), ..Summary::default() },
+        summary: Summary { total: batch.manifest.runs.len(), ..Summary::default() },
         told_interrupt: false,
     };
     runtime.block_on(runner.run_all(&mut batch, obs));
@@ -173,7 +182,7 @@ fn stop_leftovers(dir: &Path, obs: &mut dyn Observer) {
 /// Every API key variable must be set; their values are masked everywhere.
 fn secrets(plan: &Plan) -> Result<Redactor, RunError> {
     let mut secrets = Vec::new();
-    for c in &plan.combinations {
+    for c in plan.all() {
         for a in &c.args {
             if let Arg::KeyConfig(k) = a {
                 let var = k.env_var.clone();
@@ -244,7 +253,14 @@ impl Runner<'_> {
             }
             batch::record_hard_kill(&dir);
         });
-        let order = self.plan.run_order();
+        // A shard runs only its part of the plan.
+        let part = batch.plan_record.shard.clone();
+        let order: Vec<usize> = self
+            .plan
+            .run_order()
+            .into_iter()
+            .filter(|i| part.as_ref().is_none_or(|s| s.combinations.contains(i)))
+            .collect();
         let to_run = order.iter().filter(|i| !batch.status(**i).is_success()).count();
         obs.event(Event::BatchStarted {
             dir: &batch.dir,
@@ -253,14 +269,28 @@ impl Runner<'_> {
             to_run,
         });
         let mut pos = 0usize;
+        let mut ladders = search::Ladders::new(self.plan.load_search.as_ref());
+        let dimension = self.plan.load_search.as_ref().map(|l| l.variable.clone());
         for &idx in &order {
             let c = &self.plan.combinations[idx];
             if self.summary.stopped.is_some() {
                 break;
             }
+            if let Some(why) = ladders.stopped(idx) {
+                let why = why.to_owned();
+                self.summary.skipped += 1;
+                if let Err(e) = batch.record_skipped(c, &why) {
+                    self.record_failed(&e, obs);
+                }
+                obs.event(Event::RunStopped { c, reason: &why });
+                continue;
+            }
+            let value =
+                dimension.as_ref().and_then(|d| c.get(d)).and_then(serde_json::Value::as_f64);
             if batch.status(idx).is_success() {
                 self.summary.skipped += 1;
                 obs.event(Event::RunSkipped { c });
+                ladders.observe(idx, value, &self.read(c, batch));
                 continue;
             }
             if *interrupts.borrow() > 0 {
@@ -272,11 +302,117 @@ impl Runner<'_> {
             pos += 1;
             obs.event(Event::RunQueued { c, pos, of: to_run });
             self.step(c, (pos, to_run), batch, &mut interrupts, obs).await;
+            ladders.observe(idx, value, &self.read(c, batch));
+        }
+        if let Some(ls) = self.plan.load_search.clone()
+            && matches!(ls.mode, SearchMode::Search { .. })
+        {
+            self.search_all(&ls, batch, &mut interrupts, obs).await;
         }
         self.stop_server(obs).await;
         self.summary.interrupted |= *interrupts.borrow() > 0;
         if self.summary.interrupted {
             batch.skip_pending();
+        }
+    }
+
+    /// The results of combination `c` as they are on disk now.
+    fn read(&self, c: &Combination, batch: &Batch) -> crate::results::RunResult {
+        crate::results::read_one(
+            &batch.dir,
+            c.index,
+            &c.dir,
+            &c.params,
+            &c.merged,
+            self.plan.repeats.as_ref(),
+        )
+    }
+
+    /// `search`: every group in turn (grouped by server), each probe a real run.
+    async fn search_all(
+        &mut self,
+        ls: &LoadSearch,
+        batch: &mut Batch,
+        interrupts: &mut watch::Receiver<usize>,
+        obs: &mut dyn Observer,
+    ) {
+        let mut servers: Vec<&str> = Vec::new();
+        for t in &self.plan.templates {
+            if !servers.contains(&t.server_id.as_str()) {
+                servers.push(&t.server_id);
+            }
+        }
+        let part = batch.plan_record.shard.clone();
+        let order: Vec<usize> = servers
+            .iter()
+            .flat_map(|sid| {
+                self.plan.templates.iter().filter(move |t| t.server_id == *sid).map(|t| t.index)
+            })
+            .filter(|g| part.as_ref().is_none_or(|s| s.groups.contains(g)))
+            .collect();
+        let most = crate::plan::max_probes(ls.mode) * order.len();
+        let mut pos = 0usize;
+        for g in order {
+            if self.summary.stopped.is_some() || *interrupts.borrow() > 0 {
+                break;
+            }
+            let template = self.plan.templates[g].clone();
+            let (mut pass, mut fail): (Option<f64>, Option<(f64, String)>) = (None, None);
+            let mut runs = 0usize;
+            while let Some(v) =
+                crate::plan::next_probe(ls.mode, pass, fail.as_ref().map(|(f, _)| *f))
+            {
+                if self.summary.stopped.is_some() || *interrupts.borrow() > 0 {
+                    self.notice_interrupt(obs);
+                    self.summary.interrupted |= *interrupts.borrow() > 0;
+                    break;
+                }
+                // A probe an earlier session ran (or started) is reused.
+                // Its index is a function of its group and rank, so the probes of shards that
+                // search different groups never share one.
+                let known = batch.probes().into_iter().find(|(_, p)| p.group == g && p.value == v);
+                let index = known.map_or_else(
+                    || {
+                        self.plan.combinations.len()
+                            + g * crate::plan::max_probes(ls.mode)
+                            + batch.probes().iter().filter(|(_, p)| p.group == g).count()
+                    },
+                    |(i, _)| i,
+                );
+                let c = crate::plan::probe(self.cfg, &template, &ls.variable, v, index);
+                self.summary.total += 1;
+                if known.is_none()
+                    && let Err(e) = batch.add_probe(&c)
+                {
+                    self.record_failed(&e, obs);
+                    break;
+                }
+                runs += 1;
+                if batch.status(index).is_success() {
+                    self.summary.skipped += 1;
+                    obs.event(Event::RunSkipped { c: &c });
+                } else {
+                    pos += 1;
+                    obs.event(Event::RunQueued { c: &c, pos, of: most.max(pos) });
+                    self.step(&c, (pos, most.max(pos)), batch, interrupts, obs).await;
+                    if *interrupts.borrow() > 0 {
+                        self.summary.interrupted = true;
+                        break;
+                    }
+                }
+                match search::judge(ls, &self.read(&c, batch)) {
+                    search::Judgement::Pass => pass = Some(v),
+                    search::Judgement::Fail(why) => fail = Some((v, why)),
+                }
+            }
+            let group = crate::plan::describe_params(&template.params);
+            obs.event(Event::SearchFinished {
+                group: &group,
+                variable: &ls.variable,
+                best: pass,
+                first_fail: fail.as_ref().map(|(v, w)| (*v, w.as_str())),
+                runs,
+            });
         }
     }
 

@@ -138,6 +138,7 @@ pub fn make_batch_full(
             targets: r.targets.clone(),
             repeat: r.repeat,
             point: r.repeat.map(|_| point),
+            probe: None,
         });
         entries.push(ManifestEntry {
             index: i,
@@ -204,6 +205,9 @@ pub fn make_batch_full(
             combinations: combos,
             tt_model_id: tt_model_id.map(str::to_owned),
             repeats,
+            load_search: None,
+            plan_hash: None,
+            shard: None,
         },
     )
     .unwrap();

@@ -1,0 +1,260 @@
+//! Splitting a plan into N shards for N machines (`--shard K/N`): a pure, deterministic function
+//! of the plan and N. Whole server groups go to one shard (a server is started on one node
+//! only), balanced by estimated cost; when N exceeds the number of server groups, the largest
+//! groups are split into contiguous ranges. A search group, a `stop_when` ladder and the repeats
+//! of a point are never split.
+
+use serde_json::Value;
+
+use super::{Combination, Plan, id::fnv1a, max_probes};
+use crate::records::{RepeatOrder, SearchMode};
+
+/// `K/N`: shard K (0-based, as `SLURM_ARRAY_TASK_ID` and `JOB_COMPLETION_INDEX` count) of N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub k: usize,
+    pub n: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let (k, n) = s.split_once('/').ok_or_else(|| {
+            format!("`{s}` is not K/N (e.g. `--shard 0/4`: the first of 4 shards)")
+        })?;
+        let k: usize = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{s}`: K must be a whole number from 0 to N-1"))?;
+        let n: usize =
+            n.trim().parse().map_err(|_| format!("`{s}`: N must be a whole number, at least 1"))?;
+        if n == 0 {
+            return Err(format!("`{s}`: N is the number of shards, at least 1"));
+        }
+        if n > 10_000 {
+            return Err(format!("`{s}`: at most 10000 shards"));
+        }
+        if k >= n {
+            return Err(format!(
+                "`{s}`: shards are numbered 0 to {} (K counts from 0, as SLURM_ARRAY_TASK_ID and JOB_COMPLETION_INDEX do)",
+                n - 1
+            ));
+        }
+        Ok(Shard { k, n })
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.k, self.n)
+    }
+}
+
+/// What one shard runs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ShardPlan {
+    /// Combination indices, ascending.
+    pub combinations: Vec<usize>,
+    /// Search groups (template indices), ascending.
+    pub templates: Vec<usize>,
+    /// Estimated cost (see [`cost`]).
+    pub cost: f64,
+    /// Server ids it starts, in order.
+    pub servers: Vec<String>,
+}
+
+/// Estimated cost of one run of `c`: its `benchmark_duration` (s), else its `request_count`,
+/// else aiperf's default of 10 requests; times the repeats aiperf makes itself.
+pub fn cost(c: &Combination) -> f64 {
+    let num = |k: &str| c.get(k).and_then(Value::as_f64).filter(|x| x.is_finite() && *x > 0.0);
+    let base = num("benchmark_duration").or_else(|| num("request_count")).unwrap_or(10.0);
+    base * num("num_profile_runs").unwrap_or(1.0)
+}
+
+/// A piece never split: combinations and search templates that stay together.
+#[derive(Debug, Clone)]
+struct Unit {
+    combinations: Vec<usize>,
+    templates: Vec<usize>,
+    cost: f64,
+}
+
+/// The units of one server's work, in run order.
+#[derive(Debug, Clone)]
+struct Atom {
+    server: String,
+    units: Vec<Unit>,
+}
+
+impl Atom {
+    fn cost(&self) -> f64 {
+        self.units.iter().map(|u| u.cost).sum()
+    }
+}
+
+/// The server groups of `plan`, each cut into its unsplittable units.
+fn atoms(plan: &Plan) -> Vec<Atom> {
+    let mut atoms: Vec<Atom> = Vec::new();
+    // Search groups: one unit each, costed at their most probes.
+    if let Some(ls) = &plan.load_search
+        && matches!(ls.mode, SearchMode::Search { .. })
+    {
+        let probes = max_probes(ls.mode) as f64;
+        for t in &plan.templates {
+            let unit =
+                Unit { combinations: vec![], templates: vec![t.index], cost: probes * cost(t) };
+            match atoms.iter_mut().find(|a| a.server == t.server_id) {
+                Some(a) => a.units.push(unit),
+                None => atoms.push(Atom { server: t.server_id.clone(), units: vec![unit] }),
+            }
+        }
+        return atoms;
+    }
+    // Ladders, points with interleaved repeats, or single combinations, in run order.
+    let ladder: std::collections::HashMap<usize, usize> = match &plan.load_search {
+        Some(ls) if matches!(ls.mode, SearchMode::StopWhen { .. }) => {
+            ls.groups.iter().flat_map(|g| g.members.iter().map(move |m| (*m, g.id))).collect()
+        }
+        _ => Default::default(),
+    };
+    let interleaved = plan.repeats.is_some_and(|r| r.order == RepeatOrder::Interleaved);
+    // (kind, id) of a unit -> (atom, unit) where it is.
+    let mut where_: std::collections::HashMap<(u8, usize), (usize, usize)> = Default::default();
+    for i in plan.run_order() {
+        let c = &plan.combinations[i];
+        let key = match (ladder.get(&i), interleaved) {
+            (Some(g), _) => (0, *g),
+            (None, true) => (1, c.point),
+            (None, false) => (2, c.index),
+        };
+        if let Some((a, u)) = where_.get(&key) {
+            let unit = &mut atoms[*a].units[*u];
+            unit.combinations.push(i);
+            unit.cost += cost(c);
+            continue;
+        }
+        let a = match atoms.iter().position(|a| a.server == c.server_id) {
+            Some(a) => a,
+            None => {
+                atoms.push(Atom { server: c.server_id.clone(), units: Vec::new() });
+                atoms.len() - 1
+            }
+        };
+        atoms[a].units.push(Unit { combinations: vec![i], templates: vec![], cost: cost(c) });
+        where_.insert(key, (a, atoms[a].units.len() - 1));
+    }
+    atoms
+}
+
+/// Splits `a` into two contiguous parts of about equal cost (`None`: one unit, cannot split).
+fn split(a: &Atom) -> Option<(Atom, Atom)> {
+    if a.units.len() < 2 {
+        return None;
+    }
+    let total = a.cost();
+    let mut acc = 0.0;
+    let mut best = (f64::INFINITY, 1);
+    for i in 1..a.units.len() {
+        acc += a.units[i - 1].cost;
+        let d = (total - 2.0 * acc).abs();
+        if d < best.0 {
+            best = (d, i);
+        }
+    }
+    let (l, r) = a.units.split_at(best.1);
+    Some((
+        Atom { server: a.server.clone(), units: l.to_vec() },
+        Atom { server: a.server.clone(), units: r.to_vec() },
+    ))
+}
+
+/// Largest atom first onto the least loaded shard (ties: the lower shard).
+fn lpt(atoms: &[Atom], n: usize) -> Vec<ShardPlan> {
+    let mut order: Vec<usize> = (0..atoms.len()).collect();
+    order.sort_by(|a, b| atoms[*b].cost().total_cmp(&atoms[*a].cost()).then(a.cmp(b)));
+    let mut shards = vec![ShardPlan::default(); n];
+    for i in order {
+        let a = &atoms[i];
+        let k = (0..n)
+            .min_by(|x, y| shards[*x].cost.total_cmp(&shards[*y].cost).then(x.cmp(y)))
+            .unwrap_or(0);
+        let s = &mut shards[k];
+        s.cost += a.cost();
+        for u in &a.units {
+            s.combinations.extend(&u.combinations);
+            s.templates.extend(&u.templates);
+        }
+        if !s.servers.contains(&a.server) {
+            s.servers.push(a.server.clone());
+        }
+    }
+    for s in &mut shards {
+        s.combinations.sort_unstable();
+        s.templates.sort_unstable();
+    }
+    shards
+}
+
+fn max_cost(shards: &[ShardPlan]) -> f64 {
+    shards.iter().map(|s| s.cost).fold(0.0, f64::max)
+}
+
+/// Splits the largest splittable atom in two; false when none can be.
+fn split_largest(atoms: &mut Vec<Atom>) -> bool {
+    let Some(i) = atoms
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.units.len() > 1)
+        .max_by(|(ia, a), (ib, b)| a.cost().total_cmp(&b.cost()).then(ib.cmp(ia)))
+        .map(|(i, _)| i)
+    else {
+        return false;
+    };
+    let Some((l, r)) = split(&atoms[i]) else { return false };
+    atoms[i] = l;
+    atoms.insert(i + 1, r);
+    true
+}
+
+/// The assignment of `plan` to `n` shards (some may be empty when the plan has fewer units).
+pub fn assign(plan: &Plan, n: usize) -> Vec<ShardPlan> {
+    let mut atoms = atoms(plan);
+    if atoms.len() >= n {
+        // Whole server groups.
+        return lpt(&atoms, n);
+    }
+    // More shards than server groups: split the largest groups into contiguous ranges, one
+    // split at a time, and keep the most balanced assignment (the fewest splits among equals).
+    while atoms.len() < n && split_largest(&mut atoms) {}
+    let mut best = lpt(&atoms, n);
+    for _ in 0..4 * n {
+        if !split_largest(&mut atoms) {
+            break;
+        }
+        let next = lpt(&atoms, n);
+        if max_cost(&next) < max_cost(&best) - 1e-9 {
+            best = next;
+        }
+    }
+    best
+}
+
+/// A hash of everything a shard must agree on with the others (each combination's index,
+/// directory, merged config and server; the search templates; repeats; the load search): two
+/// shards with the same hash ran the same plan.
+pub fn plan_hash(plan: &Plan) -> String {
+    let mut text = String::new();
+    for c in plan.combinations.iter().chain(&plan.templates) {
+        text.push_str(&format!(
+            "{}|{}|{}|{}\n",
+            c.index,
+            c.dir,
+            serde_json::to_string(&c.merged).unwrap_or_default(),
+            c.server_id
+        ));
+    }
+    text.push_str(&serde_json::to_string(&plan.repeats).unwrap_or_default());
+    text.push_str(&serde_json::to_string(&plan.load_search).unwrap_or_default());
+    format!("{:016x}", fnv1a(&text))
+}

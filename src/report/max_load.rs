@@ -1,0 +1,194 @@
+//! The "Max load under SLO" section: for every group of a `search` or a `stop_when` ladder (the
+//! points that differ only in the load), the highest value that meets every SLO, its figures,
+//! the first value that breaks one (which, by how much), and the runs it took.
+
+use serde::Serialize;
+
+use crate::metrics::{Metric, Stat};
+use crate::records::{LoadSearch, RunStatus, SearchMode};
+use crate::results::{BatchResults, RunResult};
+use crate::slo::{self, Judgement};
+
+/// One group's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct MaxLoadRow {
+    /// The group's other parameters (`server.max_num_seqs=8`), `-` without any.
+    pub group: String,
+    /// The highest value that meets every SLO (`None`: even the smallest breaks one).
+    pub best: Option<f64>,
+    /// Index of the run at `best`.
+    pub best_index: Option<usize>,
+    pub output_tok_s: Option<f64>,
+    pub ttft_p99_ms: Option<f64>,
+    pub itl_p99_ms: Option<f64>,
+    pub tpot_p99_ms: Option<f64>,
+    /// aiperf's goodput (requests/s) at `best`, when the runs measured it (`goodput` option).
+    pub goodput: Option<f64>,
+    /// The smallest value that breaks an SLO, and how.
+    pub first_fail: Option<f64>,
+    pub broke: Option<String>,
+    /// Runs made for this group (probes, or ladder points that ran).
+    pub runs: usize,
+    /// Ladder points not run because the ladder stopped.
+    pub skipped: usize,
+    /// A passing value above a failing one: the SLO was not monotonic in the load.
+    pub not_monotonic: bool,
+}
+
+/// A run that a ladder's early stop skipped.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stopped {
+    pub index: usize,
+    pub point: String,
+    pub reason: String,
+}
+
+/// The section.
+#[derive(Debug, Clone, Serialize)]
+pub struct MaxLoad {
+    /// `concurrency`, `request_rate`...
+    pub variable: String,
+    /// `search` or `stop_when`.
+    pub mode: &'static str,
+    /// `ttft_p99_ms <= 2000, error_rate <= 0.01`.
+    pub slo: String,
+    /// `mean` or `ci_upper`.
+    pub slo_on: &'static str,
+    pub rows: Vec<MaxLoadRow>,
+    pub stopped: Vec<Stopped>,
+    /// (index, passed) of every judged run, for the charts.
+    pub judged: Vec<(usize, bool)>,
+}
+
+fn value(ls: &LoadSearch, run: &RunResult) -> Option<f64> {
+    if let Some(p) = run.probe {
+        return Some(p.value);
+    }
+    let want = crate::config::options::canonical(&ls.variable);
+    run.params
+        .iter()
+        .find(|(k, _)| crate::config::options::canonical(k) == want)
+        .and_then(|(_, v)| v.as_f64())
+}
+
+fn point(run: &RunResult) -> String {
+    if run.params.is_empty() {
+        return "-".into();
+    }
+    run.params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.as_str().map(str::to_owned).unwrap_or(v.to_string())))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The section of a batch with a load search (`None` without one).
+pub fn build(results: &BatchResults) -> Option<MaxLoad> {
+    let ls = results.load_search.as_ref()?;
+    let mut rows = Vec::new();
+    let mut judged = Vec::new();
+    for g in &ls.groups {
+        let members: Vec<&RunResult> = match ls.mode {
+            SearchMode::Search { .. } => {
+                results.runs.iter().filter(|r| r.probe.is_some_and(|p| p.group == g.id)).collect()
+            }
+            SearchMode::StopWhen { .. } => g
+                .members
+                .iter()
+                .filter_map(|i| results.runs.iter().find(|r| r.index == *i))
+                .collect(),
+        };
+        let ran: Vec<&RunResult> = members
+            .iter()
+            .copied()
+            .filter(|r| {
+                !matches!(r.status, RunStatus::Pending | RunStatus::Skipped | RunStatus::Running)
+            })
+            .collect();
+        let mut verdicts: Vec<(f64, &RunResult, Judgement)> =
+            ran.iter().filter_map(|r| Some((value(ls, r)?, *r, slo::judge(ls, r)))).collect();
+        verdicts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (_, r, j) in &verdicts {
+            judged.push((r.index, *j == Judgement::Pass));
+        }
+        let first_fail = verdicts.iter().find(|(_, _, j)| *j != Judgement::Pass);
+        let best = verdicts
+            .iter()
+            .rfind(|(v, _, j)| *j == Judgement::Pass && first_fail.is_none_or(|(f, _, _)| v < f));
+        let not_monotonic = first_fail.is_some_and(|(f, _, _)| {
+            verdicts.iter().any(|(v, _, j)| *j == Judgement::Pass && v > f)
+        });
+        let m = best.and_then(|(_, r, _)| r.metrics.clone());
+        let broke = first_fail.map(|(_, r, j)| {
+            let detail = if r.status.is_success() {
+                slo::breaches(r, &ls.slo, ls.slo_on)
+                    .iter()
+                    .map(|b| match b.over_pct() {
+                        Some(p) => format!("{} (+{:.0}%)", b.describe(), p),
+                        None => b.describe(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            } else {
+                String::new()
+            };
+            match j {
+                Judgement::Fail(why) if detail.is_empty() => why.clone(),
+                _ => detail,
+            }
+        });
+        rows.push(MaxLoadRow {
+            group: if g.params.is_empty() {
+                "-".into()
+            } else {
+                g.params
+                    .iter()
+                    .map(|(k, v)| {
+                        format!("{k}={}", v.as_str().map(str::to_owned).unwrap_or(v.to_string()))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            },
+            best: best.map(|(v, _, _)| *v),
+            best_index: best.map(|(_, r, _)| r.index),
+            output_tok_s: m.as_ref().and_then(|m| m.value(Metric::OutputTokS)),
+            ttft_p99_ms: m.as_ref().and_then(|m| m.get(Metric::Ttft, Stat::P99)),
+            itl_p99_ms: m.as_ref().and_then(|m| m.get(Metric::Itl, Stat::P99)),
+            tpot_p99_ms: m.as_ref().and_then(|m| m.get(Metric::Tpot, Stat::P99)),
+            goodput: best.and_then(|(_, r, _)| r.aggregate.as_ref().and_then(|a| a.avg("goodput"))),
+            first_fail: first_fail.map(|(v, _, _)| *v),
+            broke,
+            runs: ran.len(),
+            skipped: members.iter().filter(|r| r.status == RunStatus::Skipped).count(),
+            not_monotonic,
+        });
+    }
+    let stopped = results
+        .runs
+        .iter()
+        .filter(|r| r.status == RunStatus::Skipped)
+        .filter_map(|r| {
+            let reason = r.reason.as_deref()?;
+            reason.starts_with("stopped:").then(|| Stopped {
+                index: r.index,
+                point: point(r),
+                reason: reason.to_owned(),
+            })
+        })
+        .collect();
+    Some(MaxLoad {
+        variable: ls.variable.clone(),
+        mode: match ls.mode {
+            SearchMode::Search { .. } => "search",
+            SearchMode::StopWhen { .. } => "stop_when",
+        },
+        slo: ls.slo.iter().map(|(k, v)| format!("{k} <= {v}")).collect::<Vec<_>>().join(", "),
+        slo_on: match ls.slo_on {
+            slo::SloOn::Mean => "mean",
+            slo::SloOn::CiUpper => "ci_upper",
+        },
+        rows,
+        stopped,
+        judged,
+    })
+}

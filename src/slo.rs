@@ -1,0 +1,198 @@
+//! Service-level objectives: `{ttft_p99_ms: 2000, itl_p99_ms: 100, error_rate: 0.01}`, each an
+//! upper bound on a figure of the metric table (any statistic aiperf reports) or on the share of
+//! failed requests; and whether a measured point meets them (on the mean over repeats, or on the
+//! upper end of its confidence interval).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::{self, Metric, Stat};
+use crate::results::RunResult;
+
+/// The share of failed requests: errors / (completed + errors).
+pub const ERROR_RATE: &str = "error_rate";
+
+/// What an SLO is judged on when a point was measured in repeats.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SloOn {
+    /// The mean over repeats (the figure itself without repeats).
+    #[default]
+    Mean,
+    /// The upper end of its confidence interval: the SLO holds with that confidence.
+    CiUpper,
+}
+
+/// What one SLO bounds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Measure {
+    Figure(Metric, Stat),
+    ErrorRate,
+}
+
+impl Measure {
+    /// The measure an SLO key names (`ttft_p99_ms`, `output_tok_s`, `error_rate`).
+    pub fn parse(key: &str) -> Option<Measure> {
+        if key == ERROR_RATE {
+            return Some(Measure::ErrorRate);
+        }
+        metrics::parse_stat_key(key).map(|(m, s)| Measure::Figure(m, s))
+    }
+
+    /// Every key [`Measure::parse`] accepts (for "did you mean").
+    pub fn keys() -> Vec<String> {
+        let mut v = metrics::stat_keys();
+        v.push(ERROR_RATE.into());
+        v
+    }
+
+    /// Metrics aiperf measures only on streamed responses (first token, gaps between tokens).
+    pub fn needs_streaming(self) -> bool {
+        matches!(self, Measure::Figure(Metric::Ttft | Metric::Tpot | Metric::Itl, _))
+    }
+}
+
+/// One SLO breached (or not measured) by a point.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Breach {
+    pub key: String,
+    /// `None`: the run did not measure it (or failed).
+    pub value: Option<f64>,
+    pub limit: f64,
+}
+
+impl Breach {
+    /// `ttft_p99 2140 ms > 2000 ms` / `error_rate 0.031 > 0.01` / `ttft_p99_ms not measured`.
+    pub fn describe(&self) -> String {
+        let (name, unit) = match Measure::parse(&self.key) {
+            Some(Measure::Figure(m, _)) if m.def().shape == metrics::Shape::Distribution => {
+                let u = m.def().unit;
+                (
+                    self.key.strip_suffix(&format!("_{u}")).unwrap_or(&self.key).to_owned(),
+                    format!(" {u}"),
+                )
+            }
+            _ => (self.key.clone(), String::new()),
+        };
+        match self.value {
+            Some(v) => format!("{name} {}{unit} > {}{unit}", short(v), short(self.limit)),
+            None => format!("{name} not measured"),
+        }
+    }
+
+    /// How far over the limit, in percent.
+    pub fn over_pct(&self) -> Option<f64> {
+        self.value.filter(|_| self.limit > 0.0).map(|v| (v - self.limit) / self.limit * 100.0)
+    }
+}
+
+fn short(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.2}").trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        format!("{v:.4}").trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
+}
+
+/// The value of `m` for point `run`, judged `on` the mean or the CI's upper end.
+pub fn value_of(run: &RunResult, m: Measure, on: SloOn) -> Option<f64> {
+    let metrics = run.metrics.as_ref()?;
+    match m {
+        Measure::Figure(metric, stat) => {
+            if on == SloOn::CiUpper
+                && let Some(s) = run.spread.as_ref().and_then(|s| s.get(metric, stat))
+            {
+                return Some(s.ci_high);
+            }
+            metrics.get(metric, stat)
+        }
+        Measure::ErrorRate => {
+            let rate = |v: &crate::metrics::Values| {
+                let ok = v.value(Metric::Completed)?;
+                let err = v.value(Metric::Errors).unwrap_or(0.0);
+                (ok + err > 0.0).then(|| err / (ok + err))
+            };
+            if on == SloOn::CiUpper {
+                let per: Vec<f64> = run
+                    .repeats
+                    .iter()
+                    .filter(|r| r.status.is_success())
+                    .filter_map(|r| r.metrics.as_ref().and_then(rate))
+                    .collect();
+                let confidence = run.spread.as_ref().map_or(0.95, |s| s.confidence);
+                if let Some(s) = crate::confidence::Spread::of(&per, confidence) {
+                    return Some(s.ci_high);
+                }
+            }
+            rate(metrics)
+        }
+    }
+}
+
+/// The SLOs a point breaches (empty: it meets them all). A point without results breaches
+/// every one ("not measured").
+pub fn breaches(run: &RunResult, slo: &BTreeMap<String, f64>, on: SloOn) -> Vec<Breach> {
+    slo.iter()
+        .filter_map(|(key, limit)| {
+            let m = Measure::parse(key)?;
+            let v = value_of(run, m, on);
+            match v {
+                Some(x) if x <= *limit => None,
+                _ => Some(Breach { key: key.clone(), value: v, limit: *limit }),
+            }
+        })
+        .collect()
+}
+
+/// The verdict on one run of a load search (`stop_when`, `search`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Judgement {
+    Pass,
+    /// It breaks an SLO, or failed: why.
+    Fail(String),
+}
+
+/// `1`, `2.5`: a value of the searched variable as people read it.
+pub fn show(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
+}
+
+/// Judges a finished run of a load search against its SLO: a run without results fails.
+pub fn judge(ls: &crate::records::LoadSearch, run: &RunResult) -> Judgement {
+    if !run.status.is_success() || run.metrics.is_none() {
+        return Judgement::Fail(format!(
+            "the run failed ({})",
+            run.reason.as_deref().unwrap_or("no results")
+        ));
+    }
+    let b = breaches(run, &ls.slo, ls.slo_on);
+    if b.is_empty() {
+        Judgement::Pass
+    } else {
+        Judgement::Fail(b.iter().map(Breach::describe).collect::<Vec<_>>().join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_descriptions() {
+        assert_eq!(Measure::parse("ttft_p99_ms"), Some(Measure::Figure(Metric::Ttft, Stat::P99)));
+        assert_eq!(Measure::parse("error_rate"), Some(Measure::ErrorRate));
+        assert_eq!(Measure::parse("ttft_p99"), None);
+        assert!(Measure::parse("itl_p90_ms").unwrap().needs_streaming());
+        assert!(!Measure::parse("e2el_p99_ms").unwrap().needs_streaming());
+        let b = Breach { key: "ttft_p99_ms".into(), value: Some(2140.4), limit: 2000.0 };
+        assert_eq!(b.describe(), "ttft_p99 2140 ms > 2000 ms");
+        assert!((b.over_pct().unwrap() - 7.02).abs() < 0.01);
+        let e = Breach { key: "error_rate".into(), value: Some(0.031), limit: 0.01 };
+        assert_eq!(e.describe(), "error_rate 0.031 > 0.01");
+    }
+}
