@@ -194,6 +194,13 @@ const CASES: &[(&str, Option<&str>, &str, &str)] = &[
         "sweeps.server.decode_base_ms[1]",
         "got 4000000",
     ),
+    (
+        "integer_option_huge",
+        Some("5:27"),
+        "sweeps.concurrency[1]",
+        "1e+30 is greater than the maximum of 9007199254740991",
+    ),
+    ("search_max_huge", Some("6:46"), "search.max", "greater than the maximum of 1000000"),
     // Sweeps.
     ("empty_sweep", Some("6:16"), "sweeps.concurrency", "empty sweep list"),
     ("huge_product", Some("5:1"), "sweeps", "1331 combinations, more than the cap of 1000"),

@@ -394,10 +394,10 @@ pub struct SearchConfig {
     /// `concurrency` or `request_rate`.
     pub variable: SearchVariable,
     /// Smallest value tried (the first probe).
-    #[schemars(range(min = 0.0))]
+    #[schemars(range(min = 0.0, max = 1_000_000.0))]
     pub min: f64,
-    /// Largest value tried.
-    #[schemars(range(min = 0.0))]
+    /// Largest value tried (at most 1,000,000 requests in flight or per second).
+    #[schemars(range(min = 0.0, max = 1_000_000.0))]
     pub max: f64,
     #[schemars(schema_with = "slo_schema")]
     pub slo: BTreeMap<String, f64>,
@@ -680,12 +680,21 @@ fn sweeper_key_schema(key: &str) -> Value {
     }
 }
 
+/// The largest magnitude of an integer aiperf option: 2^53 - 1, the largest integer a YAML float
+/// (`1e15`) holds exactly. Beyond it a value written as a float reaches aiperf in exponent
+/// notation (`1e+30`), which aiperf rejects at run time; the schema rejects it at validation.
+pub const MAX_OPTION_INT: i64 = (1 << 53) - 1;
+
 /// The JSON Schema of one aiperf option's value.
 pub fn option_value_schema(kind: OptKind) -> Value {
     match kind {
         OptKind::Bool => json!({"type": "boolean"}),
-        OptKind::Int { min } if min == i64::MIN => json!({"type": "integer"}),
-        OptKind::Int { min } => json!({"type": "integer", "minimum": min}),
+        OptKind::Int { min } if min == i64::MIN => {
+            json!({"type": "integer", "minimum": -MAX_OPTION_INT, "maximum": MAX_OPTION_INT})
+        }
+        OptKind::Int { min } => {
+            json!({"type": "integer", "minimum": min, "maximum": MAX_OPTION_INT})
+        }
         OptKind::Number { min, .. } if min == f64::MIN => json!({"type": "number"}),
         OptKind::Number { min, exclusive: true } => {
             json!({"type": "number", "exclusiveMinimum": min})

@@ -863,6 +863,10 @@ fn schema_diagnostic(
                 d = d.hint(h);
             } else if key_path == "(document)" {
                 d = d.hint("see `sweeper schema` for the config format");
+            } else {
+                d = d.hint(format!(
+                    "see `sweeper schema` (or the README) for what `{key_path}` takes"
+                ));
             }
             vec![d.at(index.value(&pointer))]
         }
@@ -896,6 +900,21 @@ fn value_hint(pointer: &str) -> Option<String> {
                     .to_owned(),
             );
         }
+        ["search", "min" | "max"] => {
+            return Some(
+                "`search.min` and `search.max` bound the searched load: above 0, at most 1000000, `min` below `max`"
+                    .to_owned(),
+            );
+        }
+        ["search", "resolution"] => {
+            return Some(
+                "a fraction from 0.001 to 1: the search stops when the first failing value is within it of the last passing one (0.1 = 10%)"
+                    .to_owned(),
+            );
+        }
+        ["search" | "stop_when", "slo", k] => {
+            return Some(format!("an SLO is an upper bound of 0 or more, e.g. `{k}: 2000`"));
+        }
         ["base_config", "goodput", ..] => "goodput",
         ["base_config", k] | ["sweeps", k, _] | ["scenarios", _, k] | ["exclude", _, k] => *k,
         _ => return None,
@@ -923,8 +942,12 @@ fn value_hint(pointer: &str) -> Option<String> {
     let o = options::lookup(key)?;
     let takes = match o.kind {
         options::OptKind::Bool => "true or false".to_owned(),
-        options::OptKind::Int { min } if min == i64::MIN => "an integer".to_owned(),
-        options::OptKind::Int { min } => format!("an integer >= {min}"),
+        options::OptKind::Int { min } if min == i64::MIN => {
+            format!("an integer of magnitude at most {}", super::raw::MAX_OPTION_INT)
+        }
+        options::OptKind::Int { min } => {
+            format!("an integer from {min} to {}", super::raw::MAX_OPTION_INT)
+        }
         options::OptKind::Number { min, exclusive: true } => format!("a number > {min}"),
         options::OptKind::Number { min, .. } if min == f64::MIN => "a number".to_owned(),
         options::OptKind::Number { min, .. } => format!("a number >= {min}"),
