@@ -339,6 +339,19 @@ fn merge_refuses_what_cannot_be_one_batch() {
     let before = std::fs::read(tmp.path().join("b/A/plan.json")).unwrap();
     sweeper().args(["merge", "--partial"]).arg(tmp.path().join("b/A")).output().unwrap();
     assert_eq!(std::fs::read(tmp.path().join("b/A/plan.json")).unwrap(), before, "idempotent");
+    // A merged batch is not resumed as a batch (its plan has no shard): the shard is.
+    let cfg = tmp.path().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        "base_config: {model: m, url: 'http://127.0.0.1:9'}\nsweeps: {concurrency: [1, 2]}\n",
+    )
+    .unwrap();
+    let out =
+        sweeper().arg("-c").arg(&cfg).arg("--resume").arg(tmp.path().join("b/A")).output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("it is a merge of shards") && t.contains("shards/<K> --shard K/N"), "{t}");
+    assert_eq!(std::fs::read(tmp.path().join("b/A/plan.json")).unwrap(), before, "untouched");
 
     // Another config's shard: refused, nothing written.
     let s1 = make("A", 1, "bbbb");

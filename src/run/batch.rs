@@ -32,6 +32,8 @@ pub enum BatchError {
     ShardExists { dir: PathBuf },
     #[error("cannot resume `{dir}` as shard {shard}: {what}")]
     ShardMismatch { dir: PathBuf, shard: String, what: String },
+    #[error("cannot resume `{dir}`: it is a merge of shards, not a batch that runs")]
+    Merged { dir: PathBuf },
 }
 
 impl BatchError {
@@ -66,6 +68,10 @@ impl BatchError {
             BatchError::ShardMismatch { .. } => {
                 "resume a shard with the --shard K/N it was started with".into()
             }
+            BatchError::Merged { dir } => format!(
+                "resume the shard that did not finish (`--resume {}/<K> --shard K/N`), then merge again",
+                dir.join(records::SHARDS_DIR).display()
+            ),
         }
     }
 }
@@ -285,6 +291,9 @@ impl Batch {
         let read_err = |message: String| BatchError::Read { message };
         let old: PlanRecord =
             records::read_json(&dir.join(records::PLAN_FILE)).map_err(read_err)?;
+        if old.shard.is_none() && dir.join(records::SHARDS_DIR).is_dir() {
+            return Err(BatchError::Merged { dir });
+        }
         // A shard resumes as the shard it was (`--shard` may be left out, not changed).
         match (shard, &old.shard) {
             (Some(s), Some(o)) if (s.k, s.n) != (o.k, o.n) => {
