@@ -9,9 +9,10 @@ use std::sync::Arc;
 use crate::cli::{Cli, Command, RunArgs, TargetsArgs};
 use crate::config::{self, Config, Diagnostic, LoadOptions};
 use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Error};
+use crate::number;
 use crate::output::{err_line, err_text, out_line, out_text};
 use crate::plan::{self, Plan};
-use crate::report::{self, ExtraTargets, compare, number};
+use crate::report::{self, ExtraTargets, compare};
 use crate::run::{RunOptions, Summary};
 
 /// Runs the parsed command line and returns the process exit code.
@@ -187,8 +188,6 @@ fn export_cmd(what: crate::cli::ExportCommand) -> Result<u8, Error> {
             check_shards(shards)?;
             let batch_id = batch_id
                 .unwrap_or_else(|| chrono::Local::now().format("%Y%m%d_%H%M%S").to_string());
-            crate::export::slurm::check("batch-id", &batch_id, "._-")
-                .map_err(|m| Error::usage(m, "e.g. `--batch-id 20261202_0800`"))?;
             for (what, v) in [("pvc", &pvc), ("namespace", &namespace), ("secret", &secret)] {
                 if crate::export::k8s::dns_name(v, 63) != *v {
                     return Err(Error::usage(
@@ -382,9 +381,10 @@ fn run_main(args: &RunArgs) -> Result<u8, Error> {
         if let Some(s) = args.shard {
             let parts = crate::plan::shard::assign(&plan, s.n);
             out_text(&crate::dry_run::shards_text(&plan, &parts));
+            let part = crate::plan::shard::record(&plan, &parts, s, "");
             let mut mine = plan.clone();
-            mine.combinations.retain(|c| parts[s.k].combinations.contains(&c.index));
-            mine.templates.retain(|t| parts[s.k].templates.contains(&t.index));
+            mine.combinations.retain(|c| part.runs(c.index));
+            mine.templates.retain(|t| part.searches(t.index));
             let dir = cfg
                 .output_base_dir
                 .join(&cfg.batch_name)
@@ -401,19 +401,7 @@ fn run_main(args: &RunArgs) -> Result<u8, Error> {
         return Ok(EXIT_OK);
     }
     let shard = match (&args.shard, &args.batch_id, &args.resume) {
-        (Some(s), Some(id), _) => {
-            if id.is_empty()
-                || id.len() > 128
-                || !id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-                || id.starts_with('.')
-            {
-                return Err(Error::usage(
-                    format!("--batch-id `{id}`: letters, digits, `.`, `_` and `-` are expected"),
-                    "e.g. `--batch-id $SLURM_ARRAY_JOB_ID` or `--batch-id 20261202_0800`",
-                ));
-            }
-            Some((*s, id.clone()))
-        }
+        (Some(s), Some(id), _) => Some((*s, id.clone())),
         (Some(s), None, None) => {
             return Err(Error::usage(
                 format!("--shard {s} needs --batch-id: the shards of one batch share it"),

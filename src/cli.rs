@@ -57,7 +57,7 @@ pub struct RunArgs {
 
     /// The id shared by every shard of one batch (e.g. `$SLURM_ARRAY_JOB_ID`, or a timestamp
     /// fixed when the job is written): the name of the batch directory.
-    #[arg(long, value_name = "ID", requires = "shard")]
+    #[arg(long, value_name = "ID", requires = "shard", value_parser = crate::plan::shard::batch_id)]
     pub batch_id: Option<String>,
 
     /// After the sweep, compare it with this earlier batch (`compare.md`, `compare.csv` in the
@@ -229,7 +229,7 @@ pub enum ExportCommand {
         #[arg(long, value_name = "NAME", default_value = "sweeper-api-keys")]
         secret: String,
         /// The batch id (default: the time of export, `YYYYMMDD_HHMMSS`).
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", value_parser = crate::plan::shard::batch_id)]
         batch_id: Option<String>,
         /// Write here instead of standard output.
         #[arg(long, short = 'o', value_name = "FILE")]

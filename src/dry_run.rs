@@ -16,7 +16,7 @@ pub fn text(cfg: &Config, plan: &Plan, verbose: bool) -> String {
 /// As [`text`], for a batch in `batch_dir` (a shard's `<batch id>/shards/<K>`).
 pub fn text_in(cfg: &Config, plan: &Plan, verbose: bool, batch_dir: &Path) -> String {
     let mut out = String::new();
-    let servers = server_ids(plan);
+    let servers = plan.server_ids();
     let batch_dir = batch_dir.to_path_buf();
     let _ = writeln!(
         out,
@@ -128,17 +128,6 @@ fn load_search(out: &mut String, plan: &Plan, ls: &crate::records::LoadSearch) {
     }
 }
 
-/// Server ids in order of first appearance (server-2 before server-10).
-fn server_ids(plan: &Plan) -> Vec<&str> {
-    let mut servers: Vec<&str> = Vec::new();
-    for c in plan.all() {
-        if !servers.contains(&c.server_id.as_str()) {
-            servers.push(&c.server_id);
-        }
-    }
-    servers
-}
-
 /// The combinations: index, swept values, server, directory.
 fn table(out: &mut String, plan: &Plan) {
     let mut keys: Vec<String> = plan.swept_keys.clone();
@@ -231,8 +220,11 @@ fn defaults(out: &mut String, plan: &Plan) {
 /// Every aiperf command in run order (with `--verbose`, each merged config and its targets).
 fn commands(out: &mut String, plan: &Plan, batch_dir: &Path, verbose: bool) {
     let _ = writeln!(out, "\naiperf commands (run order):");
+    // A shard's plan holds only its combinations: look them up by index, not by position.
+    let by_index: std::collections::HashMap<usize, &Combination> =
+        plan.combinations.iter().map(|c| (c.index, c)).collect();
     for i in plan.run_order() {
-        let Some(c) = plan.combinations.iter().find(|c| c.index == i) else { continue };
+        let Some(c) = by_index.get(&i) else { continue };
         let dir = if c.dir.is_empty() { batch_dir.to_path_buf() } else { batch_dir.join(&c.dir) };
         let ctx = ArgContext { artifact_dir: Some(&dir), verbose, ..Default::default() };
         let _ = writeln!(out, "[{}] {}", c.index, argv::shell_line(&argv::render(&c.args, &ctx)));
@@ -275,7 +267,7 @@ pub fn shards_text(plan: &Plan, parts: &[plan::shard::ShardPlan]) -> String {
             out,
             "\nshard {k}/{}: {what}, cost {} ({share:.0}%), servers: {}",
             parts.len(),
-            crate::slo::show(p.cost),
+            crate::number::exact(p.cost),
             if p.servers.is_empty() { "none".to_owned() } else { p.servers.join(", ") }
         );
         if p.combinations.is_empty() && p.templates.is_empty() {

@@ -21,6 +21,7 @@ pub mod export;
 pub mod merge;
 pub mod metrics;
 pub mod mockserver;
+pub mod number;
 pub mod output;
 pub mod plan;
 pub mod records;

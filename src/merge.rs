@@ -4,11 +4,11 @@
 //! hash), no combination has results in two shards. Missing or unfinished shards are listed as
 //! not run (a partial merge says so). Merging again rewrites the same files.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::records::{
-    self, BatchManifest, ManifestEntry, PlanRecord, PlannedCombination, Provenance, RunStatus,
+    self, BatchManifest, ManifestEntry, PlanRecord, PlannedCombination, Provenance,
 };
 
 /// What a merge did.
@@ -202,53 +202,49 @@ pub fn merge(inputs: &[PathBuf], partial: bool) -> Result<MergeOutcome, MergeErr
     }
     // Every combination of the plan (in the shard that ran it, or was to run it), then every
     // probe of every shard's searches.
+    // Each shard's manifest entries and planned combinations by index (read once).
+    let runs_of: BTreeMap<usize, HashMap<usize, &ManifestEntry>> = by_k
+        .iter()
+        .map(|(k, s)| (*k, s.manifest.iter().flat_map(|m| &m.runs).map(|e| (e.index, e)).collect()))
+        .collect();
+    let entry_in = |k: usize, index: usize| runs_of.get(&k).and_then(|m| m.get(&index)).copied();
     let mut combos: Vec<PlannedCombination> = Vec::new();
     let mut entries: Vec<ManifestEntry> = Vec::new();
     let mut seen: BTreeMap<usize, PathBuf> = BTreeMap::new();
     let statics = first.plan.combinations.iter().filter(|c| c.probe.is_none());
     for c in statics {
-        let k = first.shard.assignment.get(c.index).copied().unwrap_or(0);
+        let k = first.shard.shard_of(c.index).unwrap_or(0);
         let mut mc = c.clone();
         mc.dir = in_shard(k, &c.dir);
-        let entry = by_k
-            .get(&k)
-            .and_then(|s| s.manifest.as_ref())
-            .and_then(|m| m.runs.iter().find(|e| e.index == c.index))
-            .cloned();
-        entries.push(match entry {
-            Some(mut e) => {
-                e.dir = mc.dir.clone();
-                e
-            }
-            None => ManifestEntry {
-                index: c.index,
-                dir: mc.dir.clone(),
-                params: c.params.clone(),
-                status: RunStatus::Pending,
-                reason: Some(if by_k.contains_key(&k) {
+        entries.push(match entry_in(k, c.index) {
+            Some(e) => ManifestEntry { dir: mc.dir.clone(), ..e.clone() },
+            None => ManifestEntry::pending(
+                c.index,
+                &mc.dir,
+                &c.params,
+                Some(if by_k.contains_key(&k) {
                     format!("not run: shard {k} did not get to it")
                 } else {
                     format!("not run: shard {k} is missing")
                 }),
-                duration_s: None,
-            },
+            ),
         });
         combos.push(mc);
     }
     // A combination with results in a shard that was not to run it: the same combination run
     // twice.
     for (k, s) in &by_k {
+        let probes: HashMap<usize, records::Probe> =
+            s.plan.combinations.iter().filter_map(|c| Some((c.index, c.probe?))).collect();
         for e in s.manifest.iter().flat_map(|m| &m.runs) {
             if !e.status.is_success() {
                 continue;
             }
-            let owner = if let Some(p) =
-                s.plan.combinations.iter().find(|c| c.index == e.index).and_then(|c| c.probe)
-            {
-                first.shard.group_assignment.get(p.group).copied().unwrap_or(*k)
-            } else {
-                first.shard.assignment.get(e.index).copied().unwrap_or(*k)
-            };
+            let owner = match probes.get(&e.index) {
+                Some(p) => first.shard.shard_of_group(p.group),
+                None => first.shard.shard_of(e.index),
+            }
+            .unwrap_or(*k);
             let dir = s.dir.join(&e.dir);
             if let Some(other) = seen.insert(e.index, dir.clone()) {
                 return Err(MergeError::Conflict {
@@ -273,20 +269,10 @@ pub fn merge(inputs: &[PathBuf], partial: bool) -> Result<MergeOutcome, MergeErr
         for c in s.plan.combinations.iter().filter(|c| c.probe.is_some()) {
             let mut mc = c.clone();
             mc.dir = in_shard(*k, &c.dir);
-            let e = s
-                .manifest
-                .as_ref()
-                .and_then(|m| m.runs.iter().find(|e| e.index == c.index))
-                .cloned()
-                .unwrap_or(ManifestEntry {
-                    index: c.index,
-                    dir: String::new(),
-                    params: c.params.clone(),
-                    status: RunStatus::Pending,
-                    reason: None,
-                    duration_s: None,
-                });
-            entries.push(ManifestEntry { dir: mc.dir.clone(), ..e });
+            entries.push(match entry_in(*k, c.index) {
+                Some(e) => ManifestEntry { dir: mc.dir.clone(), ..e.clone() },
+                None => ManifestEntry::pending(c.index, &mc.dir, &c.params, None),
+            });
             combos.push(mc);
         }
     }

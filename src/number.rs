@@ -1,6 +1,6 @@
-//! How reports write numbers: fixed decimals for ordinary magnitudes, exponent notation beyond
-//! them, so that a broken or hostile value (1.7e308, 1e-300) prints as `1.70e308` rather than as
-//! hundreds of digits.
+//! How sweeper writes numbers for people and machines (reports, messages, the terminal): fixed
+//! decimals for ordinary magnitudes, exponent notation beyond them, so that a broken or hostile
+//! value (1.7e308, 1e-300) prints as `1.70e308` rather than as hundreds of digits.
 
 /// Magnitudes that people read with fixed decimals: `SMALLEST_FIXED <= |x| < LARGEST_FIXED`
 /// (and 0). Beyond them [`fixed`] switches to 3 significant digits in exponent notation.

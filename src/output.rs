@@ -242,10 +242,10 @@ impl Observer for Terminal {
             Event::SearchFinished { group, variable, best, first_fail, runs } => {
                 let best = best.map_or_else(
                     || "none: the smallest value already breaks the SLO".to_owned(),
-                    |b| crate::report::number::fixed(b, if b.fract() == 0.0 { 0 } else { 2 }),
+                    crate::number::exact,
                 );
                 let fail = first_fail
-                    .map(|(v, why)| format!("; first breach at {v}: {why}"))
+                    .map(|(v, why)| format!("; first breach at {}: {why}", crate::number::exact(v)))
                     .unwrap_or_default();
                 say(&format!(
                     "search {group}: largest {variable} under the SLO: {best}{fail} ({runs} runs)"

@@ -235,6 +235,28 @@ pub struct ShardRecord {
     pub group_assignment: Vec<usize>,
 }
 
+impl ShardRecord {
+    /// The shard that runs combination `index` of the plan.
+    pub fn shard_of(&self, index: usize) -> Option<usize> {
+        self.assignment.get(index).copied()
+    }
+
+    /// The shard that runs search group `group`.
+    pub fn shard_of_group(&self, group: usize) -> Option<usize> {
+        self.group_assignment.get(group).copied()
+    }
+
+    /// Whether this shard runs combination `index`.
+    pub fn runs(&self, index: usize) -> bool {
+        self.shard_of(index) == Some(self.k)
+    }
+
+    /// Whether this shard runs search group `group`.
+    pub fn searches(&self, group: usize) -> bool {
+        self.shard_of_group(group) == Some(self.k)
+    }
+}
+
 /// `run_metadata.json`: written before aiperf starts. NeMo runner fields first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunMetadata {
@@ -293,6 +315,20 @@ pub struct ManifestEntry {
     pub status: RunStatus,
     pub reason: Option<String>,
     pub duration_s: Option<f64>,
+}
+
+impl ManifestEntry {
+    /// A run not started (yet), with why when there is a reason to say.
+    pub fn pending(index: usize, dir: &str, params: &Params, reason: Option<String>) -> Self {
+        ManifestEntry {
+            index,
+            dir: dir.to_owned(),
+            params: params.clone(),
+            status: RunStatus::Pending,
+            reason,
+            duration_s: None,
+        }
+    }
 }
 
 /// `batch_manifest.json`: the state of the whole batch, rewritten atomically after every run.

@@ -157,11 +157,6 @@ pub enum Judgement {
     Fail(String),
 }
 
-/// `1`, `2.5`: a value of the searched variable as people read it.
-pub fn show(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
-}
-
 /// Judges a finished run of a load search against its SLO: a run without results fails.
 pub fn judge(ls: &crate::records::LoadSearch, run: &RunResult) -> Judgement {
     if !run.status.is_success() || run.metrics.is_none() {

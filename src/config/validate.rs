@@ -353,9 +353,9 @@ fn load_search(
         .collect();
     if let Some(sw) = &raw.stop_when {
         let dim = canonical(&sw.dimension);
-        let before = std::cell::Cell::new(false);
+        let mut failed = false;
         let mut bad = |d: Diagnostic, key: bool| {
-            before.set(true);
+            failed = true;
             report(d, key);
         };
         match raw.sweeps.iter().find(|(k, _)| canonical(k) == dim) {
@@ -394,7 +394,7 @@ fn load_search(
             );
         }
         check_slo(&sw.slo, "/stop_when/slo", &mut bad);
-        if before.get() {
+        if failed {
             return None;
         }
         return Some(LoadSearch {
@@ -410,9 +410,8 @@ fn load_search(
     let se = raw.search.as_ref()?;
     let var = se.variable.key();
     let mut ok = true;
-    for (c, pointer) in swept.iter().filter(|(c, _)| c == var) {
+    for (_, pointer) in swept.iter().filter(|(c, _)| c == var) {
         ok = false;
-        let _ = c;
         report(
             Diagnostic::new(pointer.clone(), format!("`{var}` is both swept and searched"))
                 .hint(format!("`search` chooses the values of `{var}` itself: remove it here (or drop `search` and use `stop_when` on the sweep)")),

@@ -139,44 +139,53 @@ impl Plan {
 
     /// Indices in run order: grouped by server (first appearance order), expansion order inside
     /// a group, so a server is started once per distinct setting; with interleaved repeats,
-    /// repeat 1 of every point of the group, then repeat 2, ... Indices do not change.
+    /// repeat 1 of every point of the group, then repeat 2, ...; with `stop_when`, ladder after
+    /// ladder, each in increasing order of its dimension. Indices do not change.
     pub fn run_order(&self) -> Vec<usize> {
-        // `stop_when`: each ladder in increasing order of its dimension, ladders of a server
-        // together.
-        if let Some(LoadSearch { mode: SearchMode::StopWhen { .. }, groups, .. }) =
-            &self.load_search
+        let ladder_rank: std::collections::HashMap<usize, (usize, usize)> = match &self.load_search
         {
-            let mut servers: Vec<&str> = Vec::new();
-            for c in &self.combinations {
-                if !servers.contains(&c.server_id.as_str()) {
-                    servers.push(&c.server_id);
-                }
-            }
-            return servers
+            Some(LoadSearch { mode: SearchMode::StopWhen { .. }, groups, .. }) => groups
                 .iter()
-                .flat_map(|sid| {
-                    groups
-                        .iter()
-                        .filter(move |g| g.server_id == *sid)
-                        .flat_map(|g| g.members.clone())
-                })
-                .collect();
-        }
-        let mut groups: Vec<(&str, Vec<&Combination>)> = Vec::new();
-        for c in &self.combinations {
-            match groups.iter_mut().find(|(id, _)| *id == c.server_id) {
-                Some((_, v)) => v.push(c),
-                None => groups.push((&c.server_id, vec![c])),
-            }
-        }
-        groups
+                .enumerate()
+                .flat_map(|(g, l)| l.members.iter().enumerate().map(move |(r, m)| (*m, (g, r))))
+                .collect(),
+            _ => Default::default(),
+        };
+        by_server(&self.combinations)
             .into_iter()
-            .flat_map(|(_, mut v)| {
-                v.sort_by_key(|c| (c.repeat.unwrap_or(0), c.index));
+            .flat_map(|mut v| {
+                v.sort_by_key(|c| {
+                    ladder_rank
+                        .get(&c.index)
+                        .copied()
+                        .unwrap_or((c.repeat.unwrap_or(0) as usize, c.index))
+                });
                 v.into_iter().map(|c| c.index)
             })
             .collect()
     }
+
+    /// A search's groups (template indices) in run order: grouped by server.
+    pub fn search_order(&self) -> Vec<usize> {
+        by_server(&self.templates).into_iter().flatten().map(|t| t.index).collect()
+    }
+
+    /// Server ids in order of first appearance (server-2 before server-10).
+    pub fn server_ids(&self) -> Vec<&str> {
+        by_server(self.all()).into_iter().map(|v| v[0].server_id.as_str()).collect()
+    }
+}
+
+/// `items` grouped by server, servers in order of first appearance, items in their order.
+fn by_server<'a>(items: impl IntoIterator<Item = &'a Combination>) -> Vec<Vec<&'a Combination>> {
+    let mut groups: Vec<Vec<&Combination>> = Vec::new();
+    for c in items {
+        match groups.iter_mut().find(|g| g[0].server_id == c.server_id) {
+            Some(g) => g.push(c),
+            None => groups.push(vec![c]),
+        }
+    }
+    groups
 }
 
 /// One value of one dimension: the (key, value) pairs it sets, and where it is written.

@@ -240,6 +240,55 @@ pub fn assign(plan: &Plan, n: usize) -> Vec<ShardPlan> {
     best
 }
 
+/// The record of shard `shard` of `plan` (split into `parts` by [`assign`]), for plan.json:
+/// its part, and the shard of every combination and search group.
+pub fn record(
+    plan: &Plan,
+    parts: &[ShardPlan],
+    shard: Shard,
+    batch_id: &str,
+) -> crate::records::ShardRecord {
+    let mut assignment = vec![0; plan.combinations.len()];
+    let mut group_assignment = vec![0; plan.templates.len()];
+    for (k, p) in parts.iter().enumerate() {
+        for i in &p.combinations {
+            if let Some(a) = assignment.get_mut(*i) {
+                *a = k;
+            }
+        }
+        for g in &p.templates {
+            if let Some(a) = group_assignment.get_mut(*g) {
+                *a = k;
+            }
+        }
+    }
+    let mine = parts.get(shard.k).cloned().unwrap_or_default();
+    crate::records::ShardRecord {
+        k: shard.k,
+        n: shard.n,
+        batch_id: batch_id.to_owned(),
+        combinations: mine.combinations,
+        groups: mine.templates,
+        assignment,
+        group_assignment,
+    }
+}
+
+/// A batch id as `--batch-id` takes it: it names a directory, so letters, digits, `.`, `_`,
+/// `-`, not starting with `.`, at most 128 characters.
+pub fn batch_id(s: &str) -> Result<String, String> {
+    if s.is_empty()
+        || s.len() > 128
+        || s.starts_with('.')
+        || !s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        return Err(format!(
+            "`{s}`: a batch id names a directory: letters, digits, `.`, `_` and `-`, not starting with `.`, at most 128 (e.g. `$SLURM_ARRAY_JOB_ID` or `20261202_0800`)"
+        ));
+    }
+    Ok(s.to_owned())
+}
+
 /// A hash of everything a shard must agree on with the others (each combination's index,
 /// directory, merged config and server; the search templates; repeats; the load search): two
 /// shards with the same hash ran the same plan.

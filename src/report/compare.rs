@@ -8,10 +8,11 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{number, template};
+use super::template;
 use crate::confidence::{DEFAULT_CONFIDENCE, welch};
 use crate::config::options::canonical;
 use crate::metrics::{Direction, Metric, Stat, figure_label};
+use crate::number;
 use crate::records::{self, Provenance};
 use crate::results::{BatchResults, RunResult, repeats};
 

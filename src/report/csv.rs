@@ -1,8 +1,9 @@
 //! `summary.csv`: one row per combination, parameters as columns (sorted), then load point and
 //! metrics; empty cells for missing values. Ready for `pandas.read_csv`.
 
-use super::{Report, number};
+use super::Report;
 use crate::metrics::{self, Stat};
+use crate::number;
 
 /// Full precision; an exponent for huge and tiny values (`1.7e308`, see [`number::exact`]).
 fn cell(v: Option<f64>) -> String {

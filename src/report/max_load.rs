@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use crate::metrics::{Metric, Stat};
+use crate::plan::describe_params;
 use crate::records::{LoadSearch, RunStatus, SearchMode};
 use crate::results::{BatchResults, RunResult};
 use crate::slo::{self, Judgement};
@@ -71,20 +72,11 @@ fn value(ls: &LoadSearch, run: &RunResult) -> Option<f64> {
         .and_then(|(_, v)| v.as_f64())
 }
 
-fn point(run: &RunResult) -> String {
-    if run.params.is_empty() {
-        return "-".into();
-    }
-    run.params
-        .iter()
-        .map(|(k, v)| format!("{k}={}", v.as_str().map(str::to_owned).unwrap_or(v.to_string())))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// The section of a batch with a load search (`None` without one).
 pub fn build(results: &BatchResults) -> Option<MaxLoad> {
     let ls = results.load_search.as_ref()?;
+    let by_index: std::collections::HashMap<usize, &RunResult> =
+        results.runs.iter().map(|r| (r.index, r)).collect();
     let mut rows = Vec::new();
     let mut judged = Vec::new();
     for g in &ls.groups {
@@ -92,11 +84,9 @@ pub fn build(results: &BatchResults) -> Option<MaxLoad> {
             SearchMode::Search { .. } => {
                 results.runs.iter().filter(|r| r.probe.is_some_and(|p| p.group == g.id)).collect()
             }
-            SearchMode::StopWhen { .. } => g
-                .members
-                .iter()
-                .filter_map(|i| results.runs.iter().find(|r| r.index == *i))
-                .collect(),
+            SearchMode::StopWhen { .. } => {
+                g.members.iter().filter_map(|i| by_index.get(i).copied()).collect()
+            }
         };
         let ran: Vec<&RunResult> = members
             .iter()
@@ -138,17 +128,7 @@ pub fn build(results: &BatchResults) -> Option<MaxLoad> {
             }
         });
         rows.push(MaxLoadRow {
-            group: if g.params.is_empty() {
-                "-".into()
-            } else {
-                g.params
-                    .iter()
-                    .map(|(k, v)| {
-                        format!("{k}={}", v.as_str().map(str::to_owned).unwrap_or(v.to_string()))
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            },
+            group: describe_params(&g.params),
             best: best.map(|(v, _, _)| *v),
             best_index: best.map(|(_, r, _)| r.index),
             output_tok_s: m.as_ref().and_then(|m| m.value(Metric::OutputTokS)),
@@ -171,7 +151,7 @@ pub fn build(results: &BatchResults) -> Option<MaxLoad> {
             let reason = r.reason.as_deref()?;
             reason.starts_with("stopped:").then(|| Stopped {
                 index: r.index,
-                point: point(r),
+                point: describe_params(&r.params),
                 reason: reason.to_owned(),
             })
         })

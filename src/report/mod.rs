@@ -10,7 +10,6 @@ pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod max_load;
-pub mod number;
 pub mod svg;
 pub mod targets;
 mod template;

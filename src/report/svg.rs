@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::number;
+use crate::number;
 
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

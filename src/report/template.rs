@@ -2,7 +2,7 @@
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
-use super::number;
+use crate::number;
 
 /// Most decimals a template may ask for (more would only print noise).
 const MAX_DIGITS: usize = 12;
@@ -36,8 +36,7 @@ fn pct(v: Value) -> String {
 /// `{{ x | load }}`: a load value as people write it: `8`, `12.5`; `-` for none.
 fn load(v: Value) -> String {
     match f64::try_from(v) {
-        Ok(x) if x.is_finite() && x.fract() == 0.0 => number::fixed(x, 0),
-        Ok(x) if x.is_finite() => crate::slo::show(x),
+        Ok(x) if x.is_finite() => number::exact(x),
         _ => "-".into(),
     }
 }

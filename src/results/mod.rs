@@ -549,8 +549,8 @@ pub fn collect(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
         Some(s) => entries
             .into_iter()
             .filter(|e| match e.probe {
-                Some(p) => s.groups.contains(&p.group),
-                None => s.combinations.contains(&e.index),
+                Some(p) => s.searches(p.group),
+                None => s.runs(e.index),
             })
             .collect(),
         None => entries,

@@ -94,45 +94,6 @@ pub struct Batch {
     position: std::collections::HashMap<usize, usize>,
 }
 
-/// A shard to run: which one, of which batch, and its part of the plan.
-#[derive(Debug, Clone)]
-pub struct ShardRun {
-    pub shard: crate::plan::shard::Shard,
-    pub batch_id: String,
-    pub part: crate::plan::shard::ShardPlan,
-    /// The shard of every combination, and of every search group.
-    pub assignment: Vec<usize>,
-    pub group_assignment: Vec<usize>,
-}
-
-impl ShardRun {
-    /// Shard `shard` of `plan`.
-    pub fn new(plan: &Plan, shard: crate::plan::shard::Shard, batch_id: &str) -> ShardRun {
-        let parts = crate::plan::shard::assign(plan, shard.n);
-        let mut assignment = vec![0; plan.combinations.len()];
-        let mut group_assignment = vec![0; plan.templates.len()];
-        for (k, p) in parts.iter().enumerate() {
-            for i in &p.combinations {
-                if let Some(a) = assignment.get_mut(*i) {
-                    *a = k;
-                }
-            }
-            for g in &p.templates {
-                if let Some(a) = group_assignment.get_mut(*g) {
-                    *a = k;
-                }
-            }
-        }
-        ShardRun {
-            shard,
-            batch_id: batch_id.to_owned(),
-            part: parts[shard.k].clone(),
-            assignment,
-            group_assignment,
-        }
-    }
-}
-
 fn planned(plan: &Plan, dir: &Path) -> Vec<PlannedCombination> {
     plan.combinations.iter().map(|c| planned_one(c, dir)).collect()
 }
@@ -166,7 +127,7 @@ impl Batch {
         cfg: &Config,
         plan: &Plan,
         aiperf_version: &str,
-        shard: Option<&ShardRun>,
+        shard: Option<&records::ShardRecord>,
     ) -> Result<Batch, BatchError> {
         let parent = cfg.output_base_dir.join(&cfg.batch_name);
         let dir = match shard {
@@ -175,7 +136,7 @@ impl Batch {
                 let shards = parent.join(&s.batch_id).join(records::SHARDS_DIR);
                 fs_err::create_dir_all(&shards)
                     .map_err(|source| BatchError::Create { path: shards.clone(), source })?;
-                let dir = shards.join(s.shard.k.to_string());
+                let dir = shards.join(s.k.to_string());
                 if let Err(source) = std::fs::create_dir(&dir) {
                     return Err(if source.kind() == std::io::ErrorKind::AlreadyExists {
                         BatchError::ShardExists { dir }
@@ -220,15 +181,7 @@ impl Batch {
             repeats: plan.repeats,
             load_search: plan.load_search.clone(),
             plan_hash: Some(crate::plan::shard::plan_hash(plan)),
-            shard: shard.map(|s| records::ShardRecord {
-                k: s.shard.k,
-                n: s.shard.n,
-                batch_id: s.batch_id.clone(),
-                combinations: s.part.combinations.clone(),
-                groups: s.part.templates.clone(),
-                assignment: s.assignment.clone(),
-                group_assignment: s.group_assignment.clone(),
-            }),
+            shard: shard.cloned(),
         };
         let plan_path = dir.join(records::PLAN_FILE);
         write(plan_path.clone(), records::write_json_atomic(&plan_path, &plan_record))?;
@@ -250,15 +203,8 @@ impl Batch {
                 runs: plan
                     .combinations
                     .iter()
-                    .filter(|c| shard.is_none_or(|s| s.part.combinations.contains(&c.index)))
-                    .map(|c| ManifestEntry {
-                        index: c.index,
-                        dir: c.dir.clone(),
-                        params: c.params.clone(),
-                        status: RunStatus::Pending,
-                        reason: None,
-                        duration_s: None,
-                    })
+                    .filter(|c| shard.is_none_or(|s| s.runs(c.index)))
+                    .map(|c| ManifestEntry::pending(c.index, &c.dir, &c.params, None))
                     .collect(),
             },
         };
@@ -381,14 +327,7 @@ impl Batch {
         let path = self.dir.join(records::PLAN_FILE);
         let plan_result = records::write_json_atomic(&path, &self.plan_record)
             .map_err(|source| BatchError::Write { path, source });
-        self.manifest.runs.push(ManifestEntry {
-            index: c.index,
-            dir: c.dir.clone(),
-            params: c.params.clone(),
-            status: RunStatus::Pending,
-            reason: None,
-            duration_s: None,
-        });
+        self.manifest.runs.push(ManifestEntry::pending(c.index, &c.dir, &c.params, None));
         self.reindex();
         let manifest_result = self.write_manifest();
         plan_result.and(manifest_result)
@@ -633,12 +572,6 @@ fn now_date() -> String {
     chrono::Local::now().format("%Y-%m-%d %H:%M").to_string()
 }
 
-/// A manifest entry as the plan says it should be.
-struct Expected<'a> {
-    index: usize,
-    dir: &'a str,
-}
-
 /// What differs between the plan a batch was started with and the one given now, if anything.
 fn plan_difference(old: &PlanRecord, plan: &Plan) -> Option<String> {
     let planned = old.combinations.iter().filter(|c| c.probe.is_none()).count();
@@ -676,7 +609,7 @@ fn manifest_difference(m: &BatchManifest, plan: &Plan, record: &PlanRecord) -> O
     let expected: Vec<(usize, &str)> = plan
         .combinations
         .iter()
-        .filter(|c| record.shard.as_ref().is_none_or(|s| s.combinations.contains(&c.index)))
+        .filter(|c| record.shard.as_ref().is_none_or(|s| s.runs(c.index)))
         .map(|c| (c.index, c.dir.as_str()))
         .chain(
             record
@@ -691,17 +624,16 @@ fn manifest_difference(m: &BatchManifest, plan: &Plan, record: &PlanRecord) -> O
         return Some(format!("it lists {have} runs, the plan has {want} combinations"));
     }
     for (pos, (e, (index, dir))) in m.runs.iter().zip(expected).enumerate() {
-        let c = Expected { index, dir };
-        if e.index != c.index {
+        if e.index != index {
             return Some(format!(
-                "entry {pos} is run #{}, the plan's combination {pos} is #{}",
-                e.index, c.index
+                "entry {pos} is run #{}, the plan's combination {pos} is #{index}",
+                e.index
             ));
         }
-        if e.dir != c.dir {
+        if e.dir != dir {
             return Some(format!(
-                "run #{} has directory `{}`, the plan says `{}`",
-                e.index, e.dir, c.dir
+                "run #{} has directory `{}`, the plan says `{dir}`",
+                e.index, e.dir
             ));
         }
     }

@@ -116,7 +116,9 @@ pub fn execute(
         None
     };
     let shard_run = match (&opts.shard, &opts.resume) {
-        (Some((s, id)), None) => Some(batch::ShardRun::new(plan, *s, id)),
+        (Some((s, id)), None) => {
+            Some(crate::plan::shard::record(plan, &crate::plan::shard::assign(plan, s.n), *s, id))
+        }
         _ => None,
     };
     let mut batch = match &opts.resume {
@@ -259,7 +261,7 @@ impl Runner<'_> {
             .plan
             .run_order()
             .into_iter()
-            .filter(|i| part.as_ref().is_none_or(|s| s.combinations.contains(i)))
+            .filter(|i| part.as_ref().is_none_or(|s| s.runs(*i)))
             .collect();
         let to_run = order.iter().filter(|i| !batch.status(**i).is_success()).count();
         obs.event(Event::BatchStarted {
@@ -290,7 +292,7 @@ impl Runner<'_> {
             if batch.status(idx).is_success() {
                 self.summary.skipped += 1;
                 obs.event(Event::RunSkipped { c });
-                ladders.observe(idx, value, &self.read(c, batch));
+                ladders.observe(idx, value, || self.read(c, batch));
                 continue;
             }
             if *interrupts.borrow() > 0 {
@@ -302,7 +304,7 @@ impl Runner<'_> {
             pos += 1;
             obs.event(Event::RunQueued { c, pos, of: to_run });
             self.step(c, (pos, to_run), batch, &mut interrupts, obs).await;
-            ladders.observe(idx, value, &self.read(c, batch));
+            ladders.observe(idx, value, || self.read(c, batch));
         }
         if let Some(ls) = self.plan.load_search.clone()
             && matches!(ls.mode, SearchMode::Search { .. })
@@ -336,19 +338,12 @@ impl Runner<'_> {
         interrupts: &mut watch::Receiver<usize>,
         obs: &mut dyn Observer,
     ) {
-        let mut servers: Vec<&str> = Vec::new();
-        for t in &self.plan.templates {
-            if !servers.contains(&t.server_id.as_str()) {
-                servers.push(&t.server_id);
-            }
-        }
         let part = batch.plan_record.shard.clone();
-        let order: Vec<usize> = servers
-            .iter()
-            .flat_map(|sid| {
-                self.plan.templates.iter().filter(move |t| t.server_id == *sid).map(|t| t.index)
-            })
-            .filter(|g| part.as_ref().is_none_or(|s| s.groups.contains(g)))
+        let order: Vec<usize> = self
+            .plan
+            .search_order()
+            .into_iter()
+            .filter(|g| part.as_ref().is_none_or(|s| s.searches(*g)))
             .collect();
         let most = crate::plan::max_probes(ls.mode) * order.len();
         let mut pos = 0usize;
@@ -370,14 +365,17 @@ impl Runner<'_> {
                 // A probe an earlier session ran (or started) is reused.
                 // Its index is a function of its group and rank, so the probes of shards that
                 // search different groups never share one.
-                let known = batch.probes().into_iter().find(|(_, p)| p.group == g && p.value == v);
-                let index = known.map_or_else(
-                    || {
-                        self.plan.combinations.len()
-                            + g * crate::plan::max_probes(ls.mode)
-                            + batch.probes().iter().filter(|(_, p)| p.group == g).count()
-                    },
-                    |(i, _)| i,
+                let probes: Vec<(usize, f64)> = batch
+                    .probes()
+                    .into_iter()
+                    .filter(|(_, p)| p.group == g)
+                    .map(|(i, p)| (i, p.value))
+                    .collect();
+                let known = probes.iter().find(|(_, pv)| *pv == v).map(|(i, _)| *i);
+                let index = known.unwrap_or(
+                    self.plan.combinations.len()
+                        + g * crate::plan::max_probes(ls.mode)
+                        + probes.len(),
                 );
                 let c = crate::plan::probe(self.cfg, &template, &ls.variable, v, index);
                 self.summary.total += 1;

@@ -9,7 +9,8 @@ use crate::metrics::Metric;
 use crate::records::{LoadSearch, SearchMode};
 use crate::results::RunResult;
 
-pub use crate::slo::{Judgement, judge, show};
+use crate::number::exact as show;
+pub use crate::slo::{Judgement, judge};
 
 /// The state of every ladder of a `stop_when`: which group each combination is in, and the
 /// groups that stopped (with why).
@@ -38,12 +39,14 @@ impl Ladders {
         self.group_of.get(&index).and_then(|g| self.stopped.get(g)).map(String::as_str)
     }
 
-    /// Takes the result of combination `index` (at `value` of the dimension) into account.
-    pub fn observe(&mut self, index: usize, value: Option<f64>, run: &RunResult) {
+    /// Takes the result of combination `index` (at `value` of the dimension) into account;
+    /// `run` reads it, only when a ladder is waiting for it.
+    pub fn observe(&mut self, index: usize, value: Option<f64>, run: impl FnOnce() -> RunResult) {
         let (Some(ls), Some(&g)) = (&self.spec, self.group_of.get(&index)) else { return };
         if self.stopped.contains_key(&g) {
             return;
         }
+        let run = &run();
         let var = &ls.variable;
         let at = value.map(show).unwrap_or_else(|| "?".into());
         if let Judgement::Fail(why) = judge(ls, run) {
