@@ -1,6 +1,6 @@
 //! sweeper: declare an LLM inference benchmark sweep once in YAML, run it with aiperf, report it.
 //!
-//! Data flows one way, one module per stage:
+//! Data flows one way, one module per stage, with one room per feature beside them:
 //!
 //! ```text
 //! config (YAML -> validated Config) -> plan (Cartesian product -> Combinations + argv)
@@ -8,27 +8,22 @@
 //!   -> results (parse aiperf artifacts from disk) -> report (templates -> md/csv/json/html)
 //! ```
 //!
-//! `app` is the only module that calls the stages in sequence; `records` holds the on-disk
-//! formats that `run` writes and `results` reads; `mockserver` is the built-in inference server.
+//! The rooms (`stats`, `tt`, `search`, `scaleout`) hold each feature's vocabulary and rules;
+//! the stages call into them. `model` (metric table, option table, SLO keys), `records` (on-disk
+//! formats) and `util` are leaves. `app` is the only module that sequences the stages.
+//! `docs/architecture.md` has the allowed imports, which `tests/architecture.rs` enforces.
 
 pub mod app;
-pub mod cli;
-pub mod confidence;
 pub mod config;
-pub mod dry_run;
-pub mod error;
-pub mod export;
-pub mod merge;
-pub mod metrics;
 pub mod mockserver;
-pub mod number;
-pub mod output;
+pub mod model;
 pub mod plan;
 pub mod records;
-pub mod redact;
-pub mod reference;
 pub mod report;
 pub mod results;
 pub mod run;
-pub mod slo;
+pub mod scaleout;
+pub mod search;
+pub mod stats;
 pub mod tt;
+pub mod util;

@@ -9,6 +9,6 @@ fn main() -> std::process::ExitCode {
     if args.get(1).map(String::as_str) == Some(sweeper::run::supervise::SUBCOMMAND) {
         return std::process::ExitCode::from(sweeper::run::supervise::main(&args[2..]));
     }
-    let cli = sweeper::cli::Cli::parse();
+    let cli = sweeper::app::cli::Cli::parse();
     sweeper::app::main(cli)
 }

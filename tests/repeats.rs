@@ -10,7 +10,7 @@ use std::path::Path;
 use common::batch::{BASE, FIXTURES, Run, make_batch, make_batch_full};
 use common::*;
 use serde_json::{Value, json};
-use sweeper::metrics::{METRICS, Metric, Stat};
+use sweeper::model::metrics::{METRICS, Metric, Stat};
 use sweeper::records::{RepeatOrder, Repeats, RunStatus};
 use sweeper::results::{self, Artifacts, multirun};
 
@@ -69,7 +69,7 @@ fn num_profile_runs_layout_is_a_success_and_its_statistics_agree_with_aiperf() {
         for st in Stat::ALL {
             let Some((a, unit)) = agg.get(tag, st.name()) else { continue };
             let Some(s) = spread.get(d.metric, st) else {
-                if d.shape == sweeper::metrics::Shape::Scalar && st != Stat::Avg {
+                if d.shape == sweeper::model::metrics::Shape::Scalar && st != Stat::Avg {
                     continue;
                 }
                 panic!("no spread of {tag}_{}", st.name());

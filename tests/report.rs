@@ -176,8 +176,8 @@ fn targets_file_entries_match_by_isl_osl_and_concurrency() {
     )
     .unwrap();
     let extra = ExtraTargets {
-        reference: sweeper::reference::load(&tf, None, None).unwrap(),
-        tolerance: sweeper::reference::DEFAULT_TOLERANCE,
+        reference: sweeper::tt::reference::load(&tf, None, None).unwrap(),
+        tolerance: sweeper::tt::reference::DEFAULT_TOLERANCE,
     };
     let out = render_batch(&batch, Some(&extra)).unwrap();
     // Only the c=2 run matches: ttft 21.71 <= 20 x 1.1 PASS, tput_user 199.3 >= 150 x 0.9 PASS,
@@ -194,7 +194,7 @@ fn targets_file_entries_match_by_isl_osl_and_concurrency() {
     );
     let bad = tmp.path().join("bad.json");
     std::fs::write(&bad, "{\"x\": [1,").unwrap();
-    let e = sweeper::reference::load(&bad, None, None).unwrap_err().to_string();
+    let e = sweeper::tt::reference::load(&bad, None, None).unwrap_err().to_string();
     assert!(
         e.starts_with(&format!(
             "failed to parse targets reference file `{}` at line 1",
@@ -689,8 +689,8 @@ fn reference_file_via_config_and_via_targets_file_gives_identical_verdicts() {
         ],
     );
     let extra = ExtraTargets {
-        reference: sweeper::reference::load(&reference, None, Some("n300")).unwrap(),
-        tolerance: sweeper::reference::DEFAULT_TOLERANCE,
+        reference: sweeper::tt::reference::load(&reference, None, Some("n300")).unwrap(),
+        tolerance: sweeper::tt::reference::DEFAULT_TOLERANCE,
     };
     let out_b = render_batch(&b, Some(&extra)).unwrap();
     let verdicts = |dir: &Path| -> Vec<(String, String, String, f64, String)> {

@@ -4,9 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use sweeper::metrics::{Metric, Stat};
+use sweeper::model::metrics::{Metric, Stat};
 use sweeper::records::{self, FORMAT_VERSION, PlanRecord, PlannedCombination, RunStatus};
-use sweeper::results::{self, aggregate_json, csv, jsonl, standard, stats};
+use sweeper::results::{self, aggregate_json, csv, jsonl};
+use sweeper::stats::samples as stats;
+use sweeper::tt::standard;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aiperf");
 const WITH_AGGREGATE: [&str; 5] = [

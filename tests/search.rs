@@ -291,9 +291,9 @@ fn load_search_config_errors() {
 #[test]
 fn slo_on_mean_or_ci_upper() {
     use common::batch::{BASE as B, Run, make_batch_full};
-    use sweeper::metrics::{Metric, Stat};
+    use sweeper::model::metrics::{Metric, Stat};
     use sweeper::records::{RepeatOrder, Repeats};
-    use sweeper::slo::{SloOn, breaches};
+    use sweeper::search::verdict::{SloOn, breaches};
     let tmp = tempfile::tempdir().unwrap();
     let base: Vec<(&str, serde_json::Value)> =
         B.iter().map(|(k, v)| (*k, serde_json::from_str(v).unwrap())).collect();

@@ -9,7 +9,8 @@ use std::path::Path;
 
 use common::*;
 use sweeper::config::{self, LoadOptions};
-use sweeper::plan::{self, shard};
+use sweeper::plan;
+use sweeper::scaleout::shard;
 
 fn plan_of(text: &str) -> plan::Plan {
     let tmp = tempfile::tempdir().unwrap();

@@ -49,7 +49,7 @@ fn export(batch: &Path, to: &Path, extra: &[&str]) -> std::process::Output {
 /// accepts for names are exactly those tt's regex reads back as themselves.
 #[test]
 fn sweepers_device_rules_are_tts() {
-    let mut ours: Vec<&str> = sweeper::tt::DEVICES.to_vec();
+    let mut ours: Vec<&str> = sweeper::tt::names::DEVICES.to_vec();
     let mut theirs: Vec<&str> = tt_rules::DEVICES.to_vec();
     ours.sort();
     theirs.sort();
@@ -64,7 +64,7 @@ fn sweepers_device_rules_are_tts() {
             && &c["model"] == "id_tt-transformers_M";
         assert_eq!(
             reads_back,
-            sweeper::tt::device_problem(d).is_none(),
+            sweeper::tt::names::device_problem(d).is_none(),
             "{d}: tt reads it back: {reads_back}"
         );
     }

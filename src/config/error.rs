@@ -3,58 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::locate::Pos;
-
-/// One problem in a config file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Diagnostic {
-    /// JSON pointer of the offending node (`/sweeps/concurrency/2`); empty for the whole file.
-    pub pointer: String,
-    /// Where it is written, when known.
-    pub pos: Option<Pos>,
-    /// What is wrong (and what was expected).
-    pub message: String,
-    /// What to do instead.
-    pub hint: Option<String>,
-}
-
-impl Diagnostic {
-    pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { pointer: pointer.into(), pos: None, message: message.into(), hint: None }
-    }
-
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-
-    pub fn at(mut self, pos: Option<Pos>) -> Self {
-        self.pos = pos;
-        self
-    }
-
-    /// The key path in config notation: `sweeps.concurrency[2]`.
-    pub fn key_path(&self) -> String {
-        pointer_to_key_path(&self.pointer)
-    }
-}
-
-/// `/sweeps/concurrency/2` -> `sweeps.concurrency[2]`.
-pub fn pointer_to_key_path(pointer: &str) -> String {
-    let mut out = String::new();
-    for seg in pointer.split('/').skip(1) {
-        let seg = seg.replace("~1", "/").replace("~0", "~");
-        if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
-            out.push_str(&format!("[{seg}]"));
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(&seg);
-        }
-    }
-    if out.is_empty() { "(document)".into() } else { out }
-}
+pub use crate::model::diagnostic::{Diagnostic, pointer_to_key_path};
 
 /// A config that cannot be used: all its problems, for one file.
 #[derive(Debug, Clone)]

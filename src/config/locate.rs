@@ -1,16 +1,10 @@
 //! Maps key paths of a YAML document (JSON pointers such as `/sweeps/concurrency/1`) to the line
 //! and column where they are written, so every config error can point at the spot.
 
+pub use crate::model::diagnostic::{Pos, escape_segment};
 use std::collections::HashMap;
 
 use serde_saphyr::granit_parser::{Event, Parser};
-
-/// A 1-based line and column in the config file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Pos {
-    pub line: usize,
-    pub col: usize,
-}
 
 /// Positions of every node and every mapping key of a document, by JSON pointer.
 #[derive(Debug, Default)]
@@ -26,11 +20,6 @@ pub struct LocationIndex {
 enum Frame {
     Map { path: String, expecting_key: bool, pending_key: Option<String> },
     Seq { path: String, next: usize },
-}
-
-/// Escapes one JSON-pointer segment (RFC 6901).
-pub fn escape_segment(s: &str) -> String {
-    s.replace('~', "~0").replace('/', "~1")
 }
 
 impl LocationIndex {

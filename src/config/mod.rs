@@ -3,13 +3,12 @@
 //! Every problem is collected and reported at once ([`ConfigError`]), each with its file, line,
 //! column, key path and a hint. Nothing here touches the network or writes a file.
 
-pub mod aiperf_options;
 pub mod durations;
 pub mod error;
 pub mod locate;
-pub mod options;
 pub mod paths;
 pub mod raw;
+mod schema_check;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -46,7 +45,7 @@ pub struct Config {
     pub aiperf: AiperfSettings,
     pub targets: Option<TargetsConfig>,
     /// The tt-inference-server reference file named by `targets.reference_file`.
-    pub reference: Option<crate::reference::Reference>,
+    pub reference: Option<crate::tt::reference::Reference>,
     pub max_combinations: u64,
     /// tt-inference-server's model id (`id_{impl}_{model}_{device}`) from the `tt` section:
     /// the per-run result files are named with it.

@@ -113,7 +113,7 @@ pub fn resolve_all(
     mut diag: impl FnMut(String, String),
 ) -> std::collections::BTreeMap<String, PathBuf> {
     use super::locate::escape_segment;
-    use super::options::canonical;
+    use crate::model::options::canonical;
     let mut out = std::collections::BTreeMap::new();
     let mut visit = |pointer: String, key: &str, v: &Value| {
         let Some(kind) = path_kind(&canonical(key)) else { return };

@@ -8,8 +8,10 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::aiperf_options::OPTIONS;
-use super::options::OptKind;
+use crate::model::aiperf_options::OPTIONS;
+use crate::model::options::OptKind;
+pub use crate::search::spec::{Saturation, SearchConfig, SearchVariable, StopWhenConfig};
+pub use crate::tt::spec::TtConfig;
 
 /// A sweeper batch config. The NeMo Guardrails aiperf runner's format (`batch_name`,
 /// `output_base_dir`, `base_config`, `sweeps`) works unchanged; the other keys are sweeper's.
@@ -330,92 +332,6 @@ pub struct TargetsConfig {
     pub points: Vec<TargetPoint>,
 }
 
-/// Upper bounds, SLO key -> limit: any statistic of the metric table (`ttft_p99_ms`,
-/// `itl_p99_ms`, `e2el_avg_ms`, `tpot_p90_ms`...) or `error_rate` (failed / all requests).
-fn slo_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({
-        "type": "object",
-        "additionalProperties": { "type": "number", "minimum": 0 },
-        "description": "Upper bounds, SLO key -> limit: any statistic of the metric table (`ttft_p99_ms`, `itl_p99_ms`, `e2el_avg_ms`, ...) or `error_rate` (failed / all requests)."
-    })
-}
-
-/// `stop_when`: an early stop on a ladder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StopWhenConfig {
-    /// A swept numeric key (`concurrency`, `request_rate`...); within each group of points that
-    /// differ only in it, its values run in increasing order.
-    #[schemars(length(min = 1))]
-    pub dimension: String,
-    /// Stop a group at the first point that breaks one of these bounds.
-    #[serde(default)]
-    #[schemars(schema_with = "slo_schema")]
-    pub slo: BTreeMap<String, f64>,
-    /// Stop a group once output tokens/s grows less than this from one point to the next.
-    #[serde(default)]
-    pub saturation: Option<Saturation>,
-    /// With repeats: judge the SLO on the mean (default) or on the upper end of its confidence
-    /// interval (`ci_upper`).
-    #[serde(default)]
-    pub slo_on: crate::slo::SloOn,
-}
-
-/// When a ladder is saturated.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Saturation {
-    /// Relative growth of output tokens/s below which the larger values are not run (0.05 = 5%).
-    #[schemars(range(min = 0.0, max = 10.0))]
-    pub throughput_gain_below: f64,
-}
-
-/// The key a `search` varies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SearchVariable {
-    Concurrency,
-    RequestRate,
-}
-
-impl SearchVariable {
-    pub fn key(self) -> &'static str {
-        match self {
-            SearchVariable::Concurrency => "concurrency",
-            SearchVariable::RequestRate => "request_rate",
-        }
-    }
-}
-
-/// `search`: the largest load that meets the SLO.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SearchConfig {
-    /// `concurrency` or `request_rate`.
-    pub variable: SearchVariable,
-    /// Smallest value tried (the first probe).
-    #[schemars(range(min = 0.0, max = 1_000_000.0))]
-    pub min: f64,
-    /// Largest value tried (at most 1,000,000 requests in flight or per second).
-    #[schemars(range(min = 0.0, max = 1_000_000.0))]
-    pub max: f64,
-    #[schemars(schema_with = "slo_schema")]
-    pub slo: BTreeMap<String, f64>,
-    /// Stop bisecting when (first fail - last pass) / last pass <= this (default 0.1);
-    /// integers stop at 1 apart.
-    #[serde(default = "default_resolution")]
-    #[schemars(range(min = 0.001, max = 1.0))]
-    pub resolution: f64,
-    /// With repeats: judge the SLO on the mean (default) or on the upper end of its confidence
-    /// interval (`ci_upper`).
-    #[serde(default)]
-    pub slo_on: crate::slo::SloOn,
-}
-
-fn default_resolution() -> f64 {
-    0.1
-}
-
 /// `repeats: 3` or the full form.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
@@ -452,10 +368,9 @@ fn default_repeat_order() -> crate::records::RepeatOrder {
     crate::records::RepeatOrder::Interleaved
 }
 fn default_confidence() -> f64 {
-    crate::confidence::DEFAULT_CONFIDENCE
+    crate::stats::confidence::DEFAULT_CONFIDENCE
 }
-/// The default `noise_cv_max`.
-pub const DEFAULT_NOISE_CV_MAX: f64 = 0.05;
+pub use crate::stats::repeats::DEFAULT_NOISE_CV_MAX;
 fn default_noise_cv_max() -> f64 {
     DEFAULT_NOISE_CV_MAX
 }
@@ -480,34 +395,8 @@ impl RepeatsConfig {
     }
 }
 
-/// tt-inference-server's model id of the model under test: `id_{impl}_{model}_{device}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TtConfig {
-    /// tt's implementation name, as in its model spec (`tt-transformers`,
-    /// `llama3-70b-galaxy`, `tt-vllm-plugin`, ...).
-    #[serde(rename = "impl")]
-    #[schemars(length(min = 1), regex(pattern = r"^[A-Za-z0-9._-]+$"))]
-    pub impl_name: String,
-    /// tt's model name: the Hugging Face repo's basename (`Llama-3.3-70B-Instruct`). Default:
-    /// `server.model` of a tt-inference-server server, else `targets.model`, else the basename
-    /// of base_config's `model`.
-    #[serde(default)]
-    #[schemars(length(min = 1), regex(pattern = r"^[A-Za-z0-9._-]+$"))]
-    pub model: Option<String>,
-    /// tt's device, lowercase, one its aiperf report reads back from file names. Default:
-    /// `server.device` of a tt-inference-server server, else `targets.device`.
-    #[serde(default)]
-    #[schemars(schema_with = "tt_device_schema")]
-    pub device: Option<String>,
-}
-
-fn tt_device_schema(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "enum": crate::tt::NAME_DEVICES })
-}
-
 fn default_tolerance() -> f64 {
-    crate::reference::DEFAULT_TOLERANCE
+    crate::tt::reference::DEFAULT_TOLERANCE
 }
 
 /// Targets for the combinations that match `match`: `match`, `tolerance`, and any target key of
@@ -550,7 +439,7 @@ impl<'de> Deserialize<'de> for TargetPoint {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let map = Map::<String, Value>::deserialize(d)?;
-        let keys = crate::metrics::target_keys();
+        let keys = crate::model::metrics::target_keys();
         let mut p = TargetPoint { match_: Map::new(), targets: Vec::new(), tolerance: None };
         for (k, v) in map {
             match k.as_str() {
@@ -598,13 +487,13 @@ impl JsonSchema for TargetPoint {
             json!({"description": "Config keys and values a combination must have (`{isl: 128, osl: 128, concurrency: 1}`); empty matches every combination.",
                    "type": "object", "additionalProperties": true}),
         );
-        for key in crate::metrics::target_keys() {
-            let desc = match crate::metrics::Metric::by_target_key(key) {
+        for key in crate::model::metrics::target_keys() {
+            let desc = match crate::model::metrics::Metric::by_target_key(key) {
                 Some(m) => format!(
                     "{} target, {} ({}is better): {}.",
                     m.def().display,
                     m.def().unit,
-                    if crate::metrics::target_lower_is_better(key) == Some(true) {
+                    if crate::model::metrics::target_lower_is_better(key) == Some(true) {
                         "lower "
                     } else {
                         "higher "

@@ -3,38 +3,18 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
-use jsonschema::error::ValidationErrorKind;
 use serde_json::{Map, Value};
 
 use super::error::{ConfigError, Diagnostic};
 use super::locate::{LocationIndex, Pos, escape_segment};
-use super::options::{self, canonical};
-use super::raw::{self, FORBIDDEN_KEYS, RawConfig, SWEEPER_KEYS, ServerConfig};
+use super::raw::{FORBIDDEN_KEYS, RawConfig, ServerConfig};
+use super::schema_check::{
+    compiled_schema, did_you_mean, kind_of, schema_diagnostic, server_fields, server_hint,
+    server_problems,
+};
 use super::{Config, DEFAULT_MAX_COMBINATIONS, LoadOptions, durations};
-
-/// The generated schema, built once per process.
-fn schema_value() -> &'static Value {
-    static S: OnceLock<Value> = OnceLock::new();
-    S.get_or_init(raw::schema)
-}
-
-fn compiled_schema() -> &'static Result<jsonschema::Validator, String> {
-    static V: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
-    V.get_or_init(|| jsonschema::validator_for(schema_value()).map_err(|e| e.to_string()))
-}
-
-/// The property names of the schema object at `pointer` (e.g. `/$defs/AiperfSettings`):
-/// the keys allowed there, read from the same schema that validates them.
-fn schema_keys(pointer: &str) -> Vec<String> {
-    schema_value()
-        .pointer(pointer)
-        .and_then(|s| s.get("properties"))
-        .and_then(Value::as_object)
-        .map(|p| p.keys().cloned().collect())
-        .unwrap_or_default()
-}
+use crate::model::options::canonical;
 
 pub(super) fn validate(
     path: &Path,
@@ -232,12 +212,12 @@ pub(super) fn validate(
         } else {
             path.parent().unwrap_or(Path::new(".")).join(file)
         };
-        match crate::reference::load(&resolved, t.model.as_deref(), t.device.as_deref()) {
+        match crate::tt::reference::load(&resolved, t.model.as_deref(), t.device.as_deref()) {
             Ok(r) => reference = Some(r),
             Err(e) => {
                 let pointer = match &e {
-                    crate::reference::ReferenceError::NoSuch { what, .. }
-                    | crate::reference::ReferenceError::Ambiguous { what, .. } => {
+                    crate::tt::reference::ReferenceError::NoSuch { what, .. }
+                    | crate::tt::reference::ReferenceError::Ambiguous { what, .. } => {
                         format!("/targets/{what}")
                     }
                     _ => "/targets/reference_file".to_owned(),
@@ -248,7 +228,13 @@ pub(super) fn validate(
     }
 
     let mut repeats = repeats(&raw_cfg, |d, key| diags.push(at(d, key)));
-    let load_search = load_search(&raw_cfg, |d, key| diags.push(at(d, key)));
+    let sections = crate::search::spec::Sections {
+        sweeps: &raw_cfg.sweeps,
+        scenarios: &raw_cfg.scenarios,
+        stop_when: raw_cfg.stop_when.as_ref(),
+        search: raw_cfg.search.as_ref(),
+    };
+    let load_search = crate::search::spec::load_search(&sections, |d, key| diags.push(at(d, key)));
     // A search or an early stop decides each point from the ones before it: the repeats of a
     // point run back to back (interleaving would run later points before the decision).
     if load_search.is_some()
@@ -266,10 +252,9 @@ pub(super) fn validate(
             r.order = crate::records::RepeatOrder::BackToBack;
         }
     }
-    let tt_model_id = raw_cfg
-        .tt
-        .as_ref()
-        .and_then(|tt| tt_model_id(tt, &raw_cfg, |d, key| diags.push(at(d, key))));
+    let tt_model_id = raw_cfg.tt.as_ref().and_then(|tt| {
+        crate::tt::spec::model_id(tt, &tt_sources(&raw_cfg), |d, key| diags.push(at(d, key)))
+    });
 
     if !diags.is_empty() {
         sort_dedup(&mut diags);
@@ -298,179 +283,6 @@ pub(super) fn validate(
         index,
         warnings,
         source: text,
-    })
-}
-
-/// The SLO keys of `slo` (at `pointer`), each checked against the metric table.
-fn check_slo(
-    slo: &std::collections::BTreeMap<String, f64>,
-    pointer: &str,
-    report: &mut impl FnMut(Diagnostic, bool),
-) {
-    use crate::config::locate::escape_segment;
-    for k in slo.keys() {
-        if crate::slo::Measure::parse(k).is_none() {
-            let candidates = crate::slo::Measure::keys();
-            let d = Diagnostic::new(
-                format!("{pointer}/{}", escape_segment(k)),
-                format!("unknown SLO key `{k}`"),
-            );
-            let d = match did_you_mean(k, &candidates) {
-                Some(s) => d.hint(format!("did you mean `{s}`? SLO keys are `<metric>_<statistic>_<unit>` (`ttft_p99_ms`, `itl_avg_ms`), a throughput (`output_tok_s`) or `error_rate`")),
-                None => d.hint("SLO keys are `<metric>_<statistic>_<unit>` (`ttft_p99_ms`, `itl_p90_ms`, `e2el_avg_ms`), a throughput (`output_tok_s`) or `error_rate`"),
-            };
-            report(d, true);
-        }
-    }
-}
-
-/// The `stop_when` or `search` section, checked against the sweeps.
-fn load_search(
-    raw: &super::raw::RawConfig,
-    mut report: impl FnMut(Diagnostic, bool),
-) -> Option<crate::records::LoadSearch> {
-    use crate::records::{LoadSearch, SearchMode};
-    if raw.stop_when.is_some() && raw.search.is_some() {
-        report(
-            Diagnostic::new("/search", "`search` and `stop_when` cannot be used together")
-                .hint("`search` finds the limit by itself; keep one of the two"),
-            true,
-        );
-        return None;
-    }
-    let swept: Vec<(String, String)> = raw
-        .sweeps
-        .keys()
-        .map(|k| (canonical(k), format!("/sweeps/{}", crate::config::locate::escape_segment(k))))
-        .chain(raw.scenarios.iter().enumerate().flat_map(|(i, s)| {
-            s.keys().map(move |k| {
-                (
-                    canonical(k),
-                    format!("/scenarios/{i}/{}", crate::config::locate::escape_segment(k)),
-                )
-            })
-        }))
-        .collect();
-    if let Some(sw) = &raw.stop_when {
-        let dim = canonical(&sw.dimension);
-        let mut failed = false;
-        let mut bad = |d: Diagnostic, key: bool| {
-            failed = true;
-            report(d, key);
-        };
-        match raw.sweeps.iter().find(|(k, _)| canonical(k) == dim) {
-            None => bad(
-                Diagnostic::new("/stop_when/dimension", format!("`{}` is not swept", sw.dimension))
-                    .hint(format!(
-                        "name a key of `sweeps` whose values are numbers ({})",
-                        if raw.sweeps.is_empty() {
-                            "this config sweeps nothing".to_owned()
-                        } else {
-                            raw.sweeps.keys().cloned().collect::<Vec<_>>().join(", ")
-                        }
-                    )),
-                false,
-            ),
-            Some((k, v)) => {
-                if let Some(i) = v.as_array().and_then(|a| a.iter().position(|x| !x.is_number())) {
-                    bad(
-                        Diagnostic::new(
-                            format!("/sweeps/{}/{i}", crate::config::locate::escape_segment(k)),
-                            format!(
-                                "`stop_when.dimension` is `{k}`, so its values must be numbers"
-                            ),
-                        )
-                        .hint("an early stop runs the values in increasing order: give numbers"),
-                        false,
-                    );
-                }
-            }
-        }
-        if sw.slo.is_empty() && sw.saturation.is_none() {
-            bad(
-                Diagnostic::new("/stop_when", "`stop_when` needs an `slo` or a `saturation`")
-                    .hint("e.g. `slo: {ttft_p99_ms: 2000}` or `saturation: {throughput_gain_below: 0.05}`"),
-                true,
-            );
-        }
-        check_slo(&sw.slo, "/stop_when/slo", &mut bad);
-        if failed {
-            return None;
-        }
-        return Some(LoadSearch {
-            variable: raw.sweeps.keys().find(|k| canonical(k) == dim).cloned().unwrap_or(dim),
-            slo: sw.slo.clone(),
-            slo_on: sw.slo_on,
-            mode: SearchMode::StopWhen {
-                saturation: sw.saturation.as_ref().map(|s| s.throughput_gain_below),
-            },
-            groups: Vec::new(),
-        });
-    }
-    let se = raw.search.as_ref()?;
-    let var = se.variable.key();
-    let mut ok = true;
-    for (_, pointer) in swept.iter().filter(|(c, _)| c == var) {
-        ok = false;
-        report(
-            Diagnostic::new(pointer.clone(), format!("`{var}` is both swept and searched"))
-                .hint(format!("`search` chooses the values of `{var}` itself: remove it here (or drop `search` and use `stop_when` on the sweep)")),
-            true,
-        );
-    }
-    let integer = se.variable == super::raw::SearchVariable::Concurrency;
-    if se.min.is_nan() || se.min <= 0.0 {
-        ok = false;
-        report(
-            Diagnostic::new("/search/min", format!("{} is not above 0", se.min))
-                .hint(format!("the search starts at `min` and doubles it: give a positive {var}")),
-            false,
-        );
-    } else if se.min >= se.max {
-        ok = false;
-        report(
-            Diagnostic::new(
-                "/search/max",
-                format!("`max` ({}) is not above `min` ({})", se.max, se.min),
-            )
-            .hint("the search runs between `min` and `max`: make `max` larger"),
-            false,
-        );
-    }
-    if integer {
-        for (field, v) in [("min", se.min), ("max", se.max)] {
-            if v.fract() != 0.0 {
-                ok = false;
-                report(
-                    Diagnostic::new(
-                        format!("/search/{field}"),
-                        format!("concurrency {v} is not a whole number"),
-                    )
-                    .hint("concurrency counts requests in flight: give an integer"),
-                    false,
-                );
-            }
-        }
-    }
-    if se.slo.is_empty() {
-        ok = false;
-        report(
-            Diagnostic::new("/search/slo", "a search needs at least one SLO")
-                .hint("e.g. `slo: {ttft_p99_ms: 2000, error_rate: 0.01}`"),
-            false,
-        );
-    }
-    let mut bad = |d: Diagnostic, key: bool| {
-        ok = false;
-        report(d, key);
-    };
-    check_slo(&se.slo, "/search/slo", &mut bad);
-    ok.then(|| LoadSearch {
-        variable: var.to_owned(),
-        slo: se.slo.clone(),
-        slo_on: se.slo_on,
-        mode: SearchMode::Search { min: se.min, max: se.max, resolution: se.resolution, integer },
-        groups: Vec::new(),
     })
 }
 
@@ -522,7 +334,7 @@ fn repeats(
         .iter()
         .find(|(k, _)| canonical(k) == "confidence_level")
         .and_then(|(_, v)| v.as_f64())
-        .unwrap_or(crate::confidence::DEFAULT_CONFIDENCE);
+        .unwrap_or(crate::stats::confidence::DEFAULT_CONFIDENCE);
     Some(crate::records::Repeats {
         count: u32::try_from(n).unwrap_or(u32::MAX),
         order: crate::records::RepeatOrder::BackToBack,
@@ -531,98 +343,22 @@ fn repeats(
     })
 }
 
-/// tt-inference-server's model id from the `tt` section, its model and device defaulted from the
-/// server and targets sections; problems go to `report` (diagnostic, at the key?).
-fn tt_model_id(
-    tt: &super::raw::TtConfig,
-    raw: &super::raw::RawConfig,
-    mut report: impl FnMut(Diagnostic, bool),
-) -> Option<String> {
-    let server = match &raw.server {
-        Some(ServerConfig::TtInferenceServer { model, device, .. }) => {
-            Some((model.as_str(), device.as_str()))
-        }
-        _ => None,
-    };
-    let targets = raw.targets.as_ref();
-    let served = raw
-        .base_config
-        .get("model")
-        .and_then(Value::as_str)
-        .map(|m| m.rsplit('/').next().unwrap_or(m));
-    // (value, where it came from)
-    let model = tt
-        .model
-        .as_deref()
-        .map(|m| (m, "/tt/model"))
-        .or_else(|| server.map(|s| (s.0, "/server/model")))
-        .or_else(|| targets.and_then(|t| t.model.as_deref()).map(|m| (m, "/targets/model")))
-        .or_else(|| served.map(|m| (m, "/base_config/model")));
-    let device = tt
-        .device
-        .as_deref()
-        .map(|d| (d, "/tt/device"))
-        .or_else(|| server.map(|s| (s.1, "/server/device")))
-        .or_else(|| targets.and_then(|t| t.device.as_deref()).map(|d| (d, "/targets/device")));
-    let mut ok = true;
-    if let Some(p) = crate::tt::name_problem(&tt.impl_name) {
-        report(
-            Diagnostic::new("/tt/impl", format!("tt's implementation name: {p}")).hint(
-                "use the impl name of tt-inference-server's model spec, e.g. `tt-transformers`",
-            ),
-            false,
-        );
-        ok = false;
-    }
-    match model {
-        None => {
-            report(
-                Diagnostic::new("/tt", "tt's model name is not set and cannot be inferred")
-                    .hint("set `tt.model` to the Hugging Face repo's basename, e.g. `Llama-3.3-70B-Instruct`"),
-                true,
-            );
-            ok = false;
-        }
-        Some((m, at)) => {
-            if let Some(p) = crate::tt::name_problem(m) {
-                report(
-                    Diagnostic::new(at, format!("tt's model name: {p}"))
-                        .hint("set `tt.model` to the Hugging Face repo's basename, e.g. `Llama-3.3-70B-Instruct`"),
-                    false,
-                );
-                ok = false;
+/// Where the `tt` section's model and device can be inferred from.
+fn tt_sources(raw: &RawConfig) -> crate::tt::spec::Inferred<'_> {
+    crate::tt::spec::Inferred {
+        server: match &raw.server {
+            Some(ServerConfig::TtInferenceServer { model, device, .. }) => {
+                Some((model.as_str(), device.as_str()))
             }
-        }
-    }
-    match device {
-        None => {
-            report(
-                Diagnostic::new("/tt", "tt's device is not set and cannot be inferred").hint(
-                    format!("set `tt.device` to one of {}", crate::tt::NAME_DEVICES.join(", ")),
-                ),
-                true,
-            );
-            ok = false;
-        }
-        Some((d, at)) => {
-            if let Some(p) = crate::tt::device_problem(d) {
-                let hint = if at == "/tt/device" {
-                    format!("use one of {}", crate::tt::NAME_DEVICES.join(", "))
-                } else {
-                    format!(
-                        "the device comes from `{}`; set `tt.device` to one of {}",
-                        at.trim_start_matches('/').replace('/', "."),
-                        crate::tt::NAME_DEVICES.join(", ")
-                    )
-                };
-                report(Diagnostic::new(at, p).hint(hint), false);
-                ok = false;
-            }
-        }
-    }
-    match (ok, model, device) {
-        (true, Some((m, _)), Some((d, _))) => Some(crate::tt::model_id(&tt.impl_name, m, d)),
-        _ => None,
+            _ => None,
+        },
+        targets_model: raw.targets.as_ref().and_then(|t| t.model.as_deref()),
+        targets_device: raw.targets.as_ref().and_then(|t| t.device.as_deref()),
+        served: raw
+            .base_config
+            .get("model")
+            .and_then(Value::as_str)
+            .map(|m| m.rsplit('/').next().unwrap_or(m)),
     }
 }
 
@@ -655,18 +391,6 @@ fn combination_bytes(top: &Map<String, Value>) -> u64 {
 fn sort_dedup(diags: &mut Vec<Diagnostic>) {
     diags.sort_by(|a, b| (a.pos, &a.pointer, &a.message).cmp(&(b.pos, &b.pointer, &b.message)));
     diags.dedup_by(|a, b| a.pointer == b.pointer && a.message == b.message);
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null (an empty value)",
-        Value::Bool(_) => "a boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
-    }
 }
 
 fn forbid_keys(
@@ -710,395 +434,6 @@ fn overridden_keys(top: &Map<String, Value>) -> BTreeSet<String> {
         out.extend(common.unwrap_or_default());
     }
     out
-}
-
-/// The keys allowed where an "unknown key" error was found, for "did you mean".
-fn candidates_for(pointer: &str, work: &Value) -> Vec<String> {
-    let segs: Vec<&str> = pointer.split('/').skip(1).collect();
-    match segs.as_slice() {
-        [] => schema_keys(""),
-        ["base_config"] | ["sweeps"] | ["scenarios", _] | ["exclude", _] => {
-            let mut v: Vec<String> = options::all_keys().collect();
-            v.extend(SWEEPER_KEYS.iter().map(|(k, _)| (*k).to_owned()));
-            v
-        }
-        ["server"] => {
-            server_fields(work.pointer("/server/kind").and_then(Value::as_str).unwrap_or(""))
-        }
-        ["aiperf"] => schema_keys("/$defs/AiperfSettings"),
-        ["targets"] => schema_keys("/$defs/TargetsConfig"),
-        ["targets", "points", _] => schema_keys("/$defs/TargetPoint"),
-        ["tt"] => schema_keys("/$defs/TtConfig"),
-        ["repeats"] => schema_keys("/$defs/RepeatsSpec"),
-        ["stop_when"] => schema_keys("/$defs/StopWhenConfig"),
-        ["search"] => schema_keys("/$defs/SearchConfig"),
-        _ => Vec::new(),
-    }
-}
-
-/// The fields a server `kind` accepts (from the generated schema).
-pub(crate) fn server_fields(kind: &str) -> Vec<String> {
-    server_variant_schema(kind)
-        .and_then(|s| {
-            s.get("properties").and_then(Value::as_object).map(|p| p.keys().cloned().collect())
-        })
-        .unwrap_or_default()
-}
-
-fn server_variant_schema(kind: &str) -> Option<Value> {
-    schema_value()
-        .pointer("/$defs/ServerConfig/oneOf")?
-        .as_array()?
-        .iter()
-        .find(|v| v.pointer("/properties/kind/const").and_then(Value::as_str) == Some(kind))
-        .cloned()
-}
-
-const SERVER_KINDS: &[&str] = &["external", "command", "docker", "tt-inference-server", "mock"];
-
-/// Best suggestions for `word` among `candidates`.
-pub(crate) fn did_you_mean(word: &str, candidates: &[String]) -> Option<String> {
-    let w = word.to_lowercase().replace('-', "_");
-    let mut best: Option<(f64, &String)> = None;
-    for c in candidates {
-        let score = strsim::jaro_winkler(&w, c);
-        let close = strsim::damerau_levenshtein(&w, c) <= 2.max(w.len() / 5);
-        if (score >= 0.88 || close) && best.is_none_or(|(s, _)| score > s) {
-            best = Some((score, c));
-        }
-    }
-    best.map(|(_, c)| c.clone())
-}
-
-fn schema_diagnostic(
-    e: &jsonschema::ValidationError<'_>,
-    work: &Value,
-    index: &LocationIndex,
-) -> Vec<Diagnostic> {
-    let pointer = e.instance_path().as_str().to_owned();
-    let instance = work.pointer(&pointer).unwrap_or(&Value::Null);
-    let key_path = super::error::pointer_to_key_path(&pointer);
-    match e.kind() {
-        ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
-            .iter()
-            .map(|k| {
-                let p = format!("{pointer}/{}", escape_segment(k));
-                let candidates = candidates_for(&pointer, work);
-                let mut d = Diagnostic::new(p.clone(), format!("unknown key `{k}`"));
-                d = match did_you_mean(k, &candidates) {
-                    Some(s) => d.hint(format!("did you mean `{s}`?")),
-                    None if pointer.starts_with("/base_config") || pointer.starts_with("/sweeps") => d.hint(
-                        "not an aiperf 0.13 `profile` option; pass other flags verbatim with `extra_args: [\"--flag\", \"value\"]`",
-                    ),
-                    None if pointer.starts_with("/sweeps") => d,
-                    None => d.hint(format!("allowed here: {}", candidates.join(", "))),
-                };
-                d.at(index.key(&p))
-            })
-            .collect(),
-        ValidationErrorKind::Required { property } => {
-            let prop = property.as_str().unwrap_or("?");
-            let hint = match prop {
-                "base_config" => "add `base_config:` with at least `model` and `url`",
-                "kind" => "set `kind:` to one of external, command, docker, tt-inference-server, mock",
-                "impl" => "set `impl:` to tt's implementation name of the model, e.g. `tt-transformers`",
-                "count" => "set `count:` to how many times every point runs, e.g. `count: 3`",
-                _ => "add the missing key",
-            };
-            vec![Diagnostic::new(pointer.clone(), format!("missing required key `{prop}`")).hint(hint).at(index.key(&pointer))]
-        }
-        ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. }
-            if pointer == "/server" =>
-        {
-            server_diagnostics(instance, index)
-        }
-        // `repeats` is a count or a mapping.
-        ValidationErrorKind::AnyOf { .. } if pointer == "/repeats" => {
-            let d = if instance.is_object() {
-                let inner = def_diagnostics(&pointer, "#/$defs/RepeatsSpec", instance, index);
-                if !inner.is_empty() {
-                    return inner;
-                }
-                Diagnostic::new(pointer.clone(), e.to_string())
-            } else if instance.is_u64() || instance.is_i64() {
-                Diagnostic::new(pointer.clone(), format!("{instance} repeats: a count from 1 to 100 is expected"))
-            } else {
-                Diagnostic::new(pointer.clone(), format!("expected a count or a mapping, found {}", kind_of(instance)))
-            };
-            vec![d
-                .hint("`repeats: 3`, or `repeats: {count: 3, order: interleaved | back_to_back, confidence: 0.95, noise_cv_max: 0.05}`")
-                .at(index.value(&pointer))]
-        }
-        // An optional section (`targets: ...`) is "X or null": say what is wrong inside X.
-        ValidationErrorKind::AnyOf { .. } if instance.is_object() => {
-            let inner = optional_section_diagnostics(&pointer, instance, index);
-            if inner.is_empty() {
-                vec![Diagnostic::new(pointer.clone(), e.to_string()).at(index.value(&pointer))]
-            } else {
-                inner
-            }
-        }
-        ValidationErrorKind::MinItems { limit } if pointer.starts_with("/sweeps/") && *limit == 1 => {
-            vec![Diagnostic::new(pointer.clone(), "empty sweep list".to_owned())
-                .hint("give at least one value, or remove the key from `sweeps`")
-                .at(index.value(&pointer))]
-        }
-        _ => {
-            let mut msg = e.to_string();
-            if msg.len() > 300 {
-                msg.truncate(300);
-                msg.push_str("...");
-            }
-            let mut hint = value_hint(&pointer);
-            // YAML 1.1 reads plain `y`, `n`, `yes`, `no`, `on`, `off` as booleans.
-            if instance.is_boolean() && msg.contains("\"string\"") {
-                hint = Some(format!(
-                    "{}YAML reads unquoted y/n/yes/no/on/off as booleans: quote the value (`\"y\"`) to keep it a string",
-                    hint.map(|h| format!("{h}; ")).unwrap_or_default()
-                ));
-            }
-            let mut d = Diagnostic::new(pointer.clone(), format!("{msg} (found {})", kind_of(instance)));
-            if let Some(h) = hint {
-                d = d.hint(h);
-            } else if key_path == "(document)" {
-                d = d.hint("see `sweeper schema` for the config format");
-            } else {
-                d = d.hint(format!(
-                    "see `sweeper schema` (or the README) for what `{key_path}` takes"
-                ));
-            }
-            vec![d.at(index.value(&pointer))]
-        }
-    }
-}
-
-/// What a key takes, from the option table.
-fn value_hint(pointer: &str) -> Option<String> {
-    let segs: Vec<&str> = pointer.split('/').skip(1).collect();
-    let key = match segs.as_slice() {
-        ["sweeps", k] => {
-            return Some(format!("a sweep is a non-empty list of values, e.g. `{k}: [1, 2, 4]`"));
-        }
-        ["batch_name"] => {
-            return Some(
-                "`batch_name` becomes a directory name: letters, digits, `.`, `_`, `-`".to_owned(),
-            );
-        }
-        ["max_combinations"] => {
-            return Some("`max_combinations` takes an integer >= 1".to_owned());
-        }
-        ["tt", "device"] => {
-            return Some(format!(
-                "one of the devices tt-inference-server's aiperf report reads back from file names: {}",
-                crate::tt::NAME_DEVICES.join(", ")
-            ));
-        }
-        ["tt", "impl" | "model"] => {
-            return Some(
-                "a plain name: letters, digits, `-`, `.`, `_` (e.g. `tt-transformers`, `Llama-3.3-70B-Instruct`)"
-                    .to_owned(),
-            );
-        }
-        ["search", "min" | "max"] => {
-            return Some(
-                "`search.min` and `search.max` bound the searched load: above 0, at most 1000000, `min` below `max`"
-                    .to_owned(),
-            );
-        }
-        ["search", "resolution"] => {
-            return Some(
-                "a fraction from 0.001 to 1: the search stops when the first failing value is within it of the last passing one (0.1 = 10%)"
-                    .to_owned(),
-            );
-        }
-        ["search" | "stop_when", "slo", k] => {
-            return Some(format!("an SLO is an upper bound of 0 or more, e.g. `{k}: 2000`"));
-        }
-        ["base_config", "goodput", ..] => "goodput",
-        ["base_config", k] | ["sweeps", k, _] | ["scenarios", _, k] | ["exclude", _, k] => *k,
-        _ => return None,
-    };
-    match key {
-        "api_key_env_var" => {
-            return Some(
-                "`api_key_env_var` takes the NAME of an environment variable (e.g. `NVIDIA_API_KEY`), not the key itself"
-                    .to_owned(),
-            );
-        }
-        "health_check_endpoint" => {
-            return Some(
-                "`health_check_endpoint` takes a path starting with `/`, e.g. `/v1/models`"
-                    .to_owned(),
-            );
-        }
-        "extra_args" => {
-            return Some(
-                "`extra_args` takes a list of strings, e.g. `[\"--flag\", \"value\"]`".to_owned(),
-            );
-        }
-        _ => {}
-    }
-    let o = options::lookup(key)?;
-    let takes = match o.kind {
-        options::OptKind::Bool => "true or false".to_owned(),
-        options::OptKind::Int { min } if min == i64::MIN => {
-            format!("an integer of magnitude at most {}", super::raw::MAX_OPTION_INT)
-        }
-        options::OptKind::Int { min } => {
-            format!("an integer from {min} to {}", super::raw::MAX_OPTION_INT)
-        }
-        options::OptKind::Number { min, exclusive: true } => format!("a number > {min}"),
-        options::OptKind::Number { min, .. } if min == f64::MIN => "a number".to_owned(),
-        options::OptKind::Number { min, .. } => format!("a number >= {min}"),
-        options::OptKind::Str => "a string".to_owned(),
-        options::OptKind::Enum(c) => format!("one of: {}", c.join(", ")),
-        options::OptKind::List => "a string or a list of strings".to_owned(),
-        options::OptKind::KeyValues => "a mapping (`{key: value}`) or a list of `key:value` strings".to_owned(),
-        options::OptKind::Goodput => {
-            "a mapping of metric tag to value (`{time_to_first_token: 25}`) or one string `'tag:value tag:value'`".to_owned()
-        }
-        options::OptKind::Scalar => "a number or a string".to_owned(),
-    };
-    Some(format!("`{key}` (aiperf --{}) takes {takes}", o.flags[0]))
-}
-
-/// Errors inside an optional top-level section, validated against its own definition rather
-/// than as one branch of "definition or null" (whose error would only say "no branch matched").
-fn optional_section_diagnostics(
-    pointer: &str,
-    instance: &Value,
-    index: &LocationIndex,
-) -> Vec<Diagnostic> {
-    let root = schema_value();
-    let Some(section) = pointer.strip_prefix('/').filter(|s| !s.contains('/')) else {
-        return Vec::new();
-    };
-    let def = root
-        .pointer(&format!("/properties/{section}/anyOf"))
-        .and_then(Value::as_array)
-        .and_then(|branches| branches.iter().find_map(|b| b.get("$ref").and_then(Value::as_str)));
-    let Some(def) = def else { return Vec::new() };
-    def_diagnostics(pointer, def, instance, index)
-}
-
-/// The problems of `instance` (at `pointer`, a top-level section) against the schema's `def`
-/// (`#/$defs/X`), each re-rooted under the section and described as any other.
-fn def_diagnostics(
-    pointer: &str,
-    def: &str,
-    instance: &Value,
-    index: &LocationIndex,
-) -> Vec<Diagnostic> {
-    let root = schema_value();
-    let Some(section) = pointer.strip_prefix('/').filter(|s| !s.contains('/')) else {
-        return Vec::new();
-    };
-    let wrapper =
-        serde_json::json!({ "$ref": def, "$defs": root.get("$defs").cloned().unwrap_or_default() });
-    let Ok(v) = jsonschema::validator_for(&wrapper) else { return Vec::new() };
-    let wrapped = serde_json::json!({ section: instance });
-    let mut out = Vec::new();
-    for e in v.iter_errors(instance) {
-        let sub = e.instance_path().as_str().to_owned();
-        // Re-root the error under the section, then describe it as any other.
-        let mut ds = schema_diagnostic(&e, &wrapped[section], index);
-        for d in &mut ds {
-            let rel = d.pointer.strip_prefix(&sub).map(str::to_owned).unwrap_or_default();
-            d.pointer = format!("{pointer}{sub}{rel}");
-            let key_error =
-                d.message.starts_with("unknown key") || d.message.starts_with("missing required");
-            d.pos = if key_error { index.key(&d.pointer) } else { index.value(&d.pointer) };
-            if d.message.starts_with("unknown key") {
-                let key = d.pointer.rsplit('/').next().unwrap_or("").to_owned();
-                let parent = &d.pointer[..d.pointer.len() - key.len() - 1];
-                d.hint = Some(match did_you_mean(&key, &candidates_for(parent, &wrapped)) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => {
-                        format!("allowed here: {}", candidates_for(parent, &wrapped).join(", "))
-                    }
-                });
-            } else if d.hint.is_none() {
-                d.hint = value_hint(&d.pointer);
-            }
-        }
-        out.extend(ds);
-    }
-    out
-}
-
-/// Precise errors for the `server` section: pick the variant by `kind`, validate against it.
-fn server_diagnostics(instance: &Value, index: &LocationIndex) -> Vec<Diagnostic> {
-    let kind = instance.get("kind").and_then(Value::as_str);
-    let Some(kind) = kind else {
-        return vec![
-            Diagnostic::new("/server", "the server section needs a `kind`")
-                .hint(format!("set `kind:` to one of: {}", SERVER_KINDS.join(", ")))
-                .at(index.key("/server")),
-        ];
-    };
-    let Some(variant) = server_variant_schema(kind) else {
-        let mut d = Diagnostic::new("/server/kind", format!("unknown server kind `{kind}`"));
-        let kinds: Vec<String> = SERVER_KINDS.iter().map(|s| (*s).to_owned()).collect();
-        d = match did_you_mean(kind, &kinds) {
-            Some(s) => d.hint(format!("did you mean `{s}`? kinds: {}", SERVER_KINDS.join(", "))),
-            None => d.hint(format!("kinds: {}", SERVER_KINDS.join(", "))),
-        };
-        return vec![d.at(index.value("/server/kind"))];
-    };
-    let Ok(v) = jsonschema::validator_for(&variant) else { return Vec::new() };
-    let mut out = Vec::new();
-    for e in v.iter_errors(instance) {
-        // Re-root the paths under /server.
-        let sub = schema_diagnostic(&e, instance, index);
-        for mut d in sub {
-            let rel = d.pointer.clone();
-            d.pointer = if rel.starts_with("/server") { rel } else { format!("/server{rel}") };
-            if matches!(e.kind(), ValidationErrorKind::AdditionalProperties { .. }) {
-                let key = d.pointer.rsplit('/').next().unwrap_or("").to_owned();
-                let fields = server_fields(kind);
-                d.hint = Some(match did_you_mean(&key, &fields) {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => format!("a `{kind}` server takes: {}", fields.join(", ")),
-                });
-            }
-            d.pos = if matches!(e.kind(), ValidationErrorKind::AdditionalProperties { .. }) {
-                index.key(&d.pointer)
-            } else {
-                index.value(&d.pointer)
-            };
-            out.push(d);
-        }
-    }
-    out
-}
-
-/// Out-of-range settings of a server section: its `*_s` durations, and for `kind: mock` every
-/// parameter the mock server would refuse at start-up.
-fn server_problems(server: &ServerConfig) -> Vec<(&'static str, String)> {
-    let secs: Vec<(&'static str, f64)> = match server {
-        ServerConfig::External { startup_timeout_s, .. } => {
-            vec![("startup_timeout_s", *startup_timeout_s)]
-        }
-        ServerConfig::Command { startup_timeout_s, stop_grace_s, .. }
-        | ServerConfig::Docker { startup_timeout_s, stop_grace_s, .. }
-        | ServerConfig::TtInferenceServer { startup_timeout_s, stop_grace_s, .. } => {
-            vec![("startup_timeout_s", *startup_timeout_s), ("stop_grace_s", *stop_grace_s)]
-        }
-        ServerConfig::Mock(p) => return p.problems(),
-    };
-    secs.into_iter()
-        .filter_map(|(f, v)| durations::check_seconds(v).err().map(|m| (f, m)))
-        .collect()
-}
-
-fn server_hint(field: &str) -> String {
-    if field.ends_with("_s") {
-        "give a number of seconds, at most 31536000 (one year)".into()
-    } else {
-        format!(
-            "see `{field}` in the mock server's parameters (README, `sweeper mock-server --help`)"
-        )
-    }
 }
 
 /// Two spellings of one option in one mapping (`isl` and `prompt_input_tokens_mean`).

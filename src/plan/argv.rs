@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::config::options::{self, OptKind};
+use crate::model::options::{self, OptKind};
 
 pub use crate::config::paths::OFFLINE_TOKENIZER;
 
@@ -184,15 +184,7 @@ pub fn shell_line(argv: &[String]) -> String {
     shell_words::join(argv)
 }
 
-/// Text of a scalar as a command-line value (numbers as JSON prints them).
-pub fn scalar_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
+pub use crate::records::scalar_text;
 
 /// Builds the aiperf arguments (after the program) for a merged config.
 /// `default_url` is the server's URL when base_config has none; `mock` means the built-in server.

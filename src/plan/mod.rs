@@ -8,7 +8,6 @@
 pub mod argv;
 pub mod id;
 pub mod server;
-pub mod shard;
 
 use std::collections::BTreeMap;
 
@@ -16,8 +15,8 @@ use itertools::Itertools;
 use serde_json::{Map, Value};
 
 use crate::config::locate::escape_segment;
-use crate::config::options::canonical;
 use crate::config::{Config, ConfigError, Diagnostic, ServerConfig, values_equal};
+use crate::model::options::canonical;
 use crate::records::{
     LoadSearch, Params, Probe, RepeatOrder, SearchGroup, SearchMode, TargetCheck,
 };
@@ -72,17 +71,7 @@ impl Combination {
     }
 }
 
-/// `server.max_num_seqs=8 isl=128`, or `-` without parameters.
-pub fn describe_params(params: &Params) -> String {
-    if params.is_empty() {
-        return "-".into();
-    }
-    params
-        .iter()
-        .map(|(k, v)| format!("{k}={}", argv::scalar_text(v)))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+pub use crate::records::describe_params;
 
 /// The URL a server section declares.
 pub fn server_url(server: Option<&ServerConfig>) -> Option<String> {
@@ -130,7 +119,7 @@ impl Plan {
                 format!(
                     "{g} search group{} (at most {} runs)",
                     if g == 1 { "" } else { "s" },
-                    max_probes(ls.mode) * g
+                    crate::search::probe::max_probes(ls.mode) * g
                 )
             }
             _ => format!("{n} combination{}", if n == 1 { "" } else { "s" }),
@@ -380,7 +369,8 @@ pub fn expand(config: &Config) -> Result<Plan, ConfigError> {
         for c in &combinations {
             let streaming = c.get("streaming").and_then(Value::as_bool) == Some(true);
             for k in ls.slo.keys() {
-                if !streaming && crate::slo::Measure::parse(k).is_some_and(|m| m.needs_streaming())
+                if !streaming
+                    && crate::model::slo::Measure::parse(k).is_some_and(|m| m.needs_streaming())
                 {
                     let pointer = format!("/{section}/slo/{}", escape_segment(k));
                     let pos = config.index.key(&pointer);
@@ -498,41 +488,6 @@ pub fn probe(
     c
 }
 
-/// The next value a search tries, given its last pass and first failure so far: `min` first,
-/// then doubling until a breach or `max`, then bisection until the bracket is within
-/// `resolution` (integers: 1 apart). `None`: the search is done.
-pub fn next_probe(mode: SearchMode, pass: Option<f64>, fail: Option<f64>) -> Option<f64> {
-    let SearchMode::Search { min, max, resolution, integer } = mode else { return None };
-    match (pass, fail) {
-        (None, None) => Some(min),
-        (None, Some(_)) => None,
-        (Some(p), None) => {
-            if p >= max {
-                None
-            } else {
-                let next = (p * 2.0).min(max);
-                Some(if integer { next.floor().max(p + 1.0) } else { next })
-            }
-        }
-        (Some(p), Some(f)) => {
-            if (f - p) / p <= resolution || (integer && f - p <= 1.0) {
-                return None;
-            }
-            let mid = if integer { ((p + f) / 2.0).floor() } else { (p + f) / 2.0 };
-            (mid > p && mid < f).then_some(mid)
-        }
-    }
-}
-
-/// The most probes a search can take: `ceil(log2(max/min)) + 1` while growing, then
-/// `ceil(log2(1/resolution))` while bisecting.
-pub fn max_probes(mode: SearchMode) -> usize {
-    let SearchMode::Search { min, max, resolution, .. } = mode else { return 0 };
-    ((max / min).log2().ceil().max(0.0) as usize)
-        + 1
-        + ((1.0 / resolution).log2().ceil().max(0.0) as usize)
-}
-
 /// Interleaved repeats: every point becomes `count` runs, `<point dir>/repeat_<k>`, numbered
 /// point-major (`point x count + k - 1`); [`Plan::run_order`] runs them repeat-major.
 fn interleave(points: Vec<Combination>, count: u32) -> Vec<Combination> {
@@ -623,11 +578,11 @@ fn check_combination(
     // Lower bounds of aiperf's options, judged on the value this combination passes (the
     // schema leaves them out of base_config, where placeholders live).
     for (k, v) in merged {
-        let Some(o) = crate::config::options::lookup(k) else { continue };
+        let Some(o) = crate::model::options::lookup(k) else { continue };
         let Some(x) = v.as_f64() else { continue };
         let (min, strict) = match o.kind {
-            crate::config::options::OptKind::Int { min } if min != i64::MIN => (min as f64, false),
-            crate::config::options::OptKind::Number { min, exclusive } if min != f64::MIN => {
+            crate::model::options::OptKind::Int { min } if min != i64::MIN => (min as f64, false),
+            crate::model::options::OptKind::Number { min, exclusive } if min != f64::MIN => {
                 (min, exclusive)
             }
             _ => continue,
@@ -646,8 +601,8 @@ fn check_combination(
     }
     // goodput thresholds (`{time_to_first_token: 25}`) are positive.
     for (k, v) in merged {
-        if crate::config::options::lookup(k)
-            .is_some_and(|o| o.kind == crate::config::options::OptKind::Goodput)
+        if crate::model::options::lookup(k)
+            .is_some_and(|o| o.kind == crate::model::options::OptKind::Goodput)
             && let Value::Object(m) = v
         {
             for (tag, t) in m {
@@ -750,9 +705,9 @@ fn targets_for(config: &Config, c: &Combination) -> Vec<TargetCheck> {
 }
 
 /// Where a combination sits for a reference file's matching rule.
-pub fn reference_point(c: &Combination) -> crate::reference::Point {
+pub fn reference_point(c: &Combination) -> crate::tt::reference::Point {
     let num = |k: &str| c.get(k).and_then(Value::as_f64);
-    crate::reference::Point {
+    crate::tt::reference::Point {
         isl: num("isl"),
         osl: num("osl"),
         concurrency: num("concurrency"),
@@ -769,55 +724,4 @@ pub fn params_table(plan: &Plan) -> Vec<(usize, BTreeMap<String, String>, String
             (c.index, vals, c.dir.clone())
         })
         .collect()
-}
-
-#[cfg(test)]
-mod search_tests {
-    use super::*;
-
-    fn walk(mode: SearchMode, limit: f64) -> (Option<f64>, Vec<f64>) {
-        let (mut pass, mut fail, mut probes) = (None, None, Vec::new());
-        while let Some(v) = next_probe(mode, pass, fail) {
-            probes.push(v);
-            if v <= limit {
-                pass = Some(v)
-            } else {
-                fail = Some(v)
-            }
-            assert!(probes.len() <= max_probes(mode), "{probes:?}");
-        }
-        (pass, probes)
-    }
-
-    #[test]
-    fn search_doubles_then_bisects_within_the_bound() {
-        let int = SearchMode::Search { min: 1.0, max: 1024.0, resolution: 0.1, integer: true };
-        let (best, probes) = walk(int, 37.0);
-        // 36 passes, 38 fails: (38 - 36) / 36 <= 10%, done.
-        assert_eq!(best, Some(36.0));
-        assert_eq!(probes, [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 48.0, 40.0, 36.0, 38.0]);
-        // The bound: ceil(log2(max/min)) + ceil(log2(1/resolution)) + 2.
-        assert!(max_probes(int) <= 10 + 4 + 2);
-        // Every limit in range is found within the resolution (exactly, below 10, where 1
-        // apart is finer), in at most max_probes runs.
-        for limit in 1..=1024 {
-            let l = f64::from(limit);
-            let (best, _) = walk(int, l);
-            let b = best.unwrap();
-            assert!(b <= l && (l - b) / b < 0.1 + 1e-12, "{limit}: {b}");
-            if limit <= 10 {
-                assert_eq!(b, l);
-            }
-        }
-        let real = SearchMode::Search { min: 0.5, max: 100.0, resolution: 0.1, integer: false };
-        for limit in [0.7, 3.3, 42.0, 99.9, 100.0] {
-            let (best, _) = walk(real, limit);
-            let b = best.unwrap();
-            assert!(b <= limit && (limit - b) / b <= 0.1 + 1e-12, "{limit}: {b}");
-        }
-        // Everything passes: max is the answer; nothing does: none.
-        assert_eq!(walk(int, 5000.0).0, Some(1024.0));
-        assert_eq!(walk(int, 0.0).0, None);
-        assert_eq!(walk(int, 0.0).1, [1.0]);
-    }
 }

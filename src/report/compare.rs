@@ -9,12 +9,13 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::template;
-use crate::confidence::{DEFAULT_CONFIDENCE, welch};
-use crate::config::options::canonical;
-use crate::metrics::{Direction, Metric, Stat, figure_label};
-use crate::number;
+use crate::model::metrics::{Direction, Metric, Stat, figure_label};
+use crate::model::options::canonical;
 use crate::records::{self, Provenance};
-use crate::results::{BatchResults, RunResult, repeats};
+use crate::results::{BatchResults, RunResult};
+use crate::stats::confidence::{DEFAULT_CONFIDENCE, welch};
+use crate::stats::repeats;
+use crate::util::number;
 
 /// The figures compared, in table order (names, units and directions from the metric table).
 pub const COMPARED: [(Metric, Stat); 8] = [
@@ -187,7 +188,7 @@ fn judge(
     va: Option<f64>,
     vb: Option<f64>,
     opts: (f64, f64),
-) -> (Verdict, Option<crate::confidence::Welch>) {
+) -> (Verdict, Option<crate::stats::confidence::Welch>) {
     let (threshold_pct, confidence) = opts;
     let (Some(x), Some(y)) = (va, vb) else { return (Verdict::Missing, None) };
     if a.len() < 2 || b.len() < 2 {

@@ -2,8 +2,8 @@
 //! metrics; empty cells for missing values. Ready for `pandas.read_csv`.
 
 use super::Report;
-use crate::metrics::{self, Stat};
-use crate::number;
+use crate::model::metrics::{self, Stat};
+use crate::util::number;
 
 /// Full precision; an exponent for huge and tiny values (`1.7e308`, see [`number::exact`]).
 fn cell(v: Option<f64>) -> String {

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::svg::{Chart, Series, Style, pareto_front};
 use super::{Report, Row, template};
-use crate::config::options::canonical;
-use crate::metrics::{Metric, Stat};
+use crate::model::metrics::{Metric, Stat};
+use crate::model::options::canonical;
 
 /// The x axis of the load charts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

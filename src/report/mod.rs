@@ -9,7 +9,6 @@ pub mod csv;
 pub mod html;
 pub mod json;
 pub mod markdown;
-pub mod max_load;
 pub mod svg;
 pub mod targets;
 mod template;
@@ -20,11 +19,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::options::canonical;
-use crate::metrics::{KEY_FIGURES, Metric, Shape, Stat, figure_label};
+use crate::model::metrics::{KEY_FIGURES, Metric, Shape, Stat, figure_label};
+use crate::model::options::canonical;
 use crate::records::{self, RunStatus};
-use crate::reference::{Point, Reference};
 use crate::results::{self, BatchResults, KeyMetrics, LoadPoint};
+use crate::tt::reference::{Point, Reference};
 use targets::TargetResult;
 
 /// Version of `summary.json`; bump on an incompatible change.
@@ -127,7 +126,7 @@ pub struct Row {
     /// Repeats with results (0 for a point measured once); `metrics` are then their means.
     pub repeats: usize,
     /// Every figure's spread across the repeats (`ttft_avg_ms: {mean, ci_low, ci_high, cv...}`).
-    pub spread: Option<results::repeats::Spreads>,
+    pub spread: Option<crate::stats::repeats::Spreads>,
 }
 
 /// A key figure's confidence interval, as the Uncertainty table shows it.
@@ -168,7 +167,7 @@ pub struct Uncertainty {
 pub struct NoiseRow {
     pub index: usize,
     pub point: String,
-    pub figures: Vec<results::repeats::Noisy>,
+    pub figures: Vec<crate::stats::repeats::Noisy>,
     /// In percent.
     pub cv_max_pct: f64,
 }
@@ -252,7 +251,7 @@ pub struct Report {
     /// Points noisier than `noise_cv_max` across repeats.
     pub noise: Vec<NoiseRow>,
     /// With `stop_when` or `search`: the highest load under the SLO, per group.
-    pub max_load: Option<max_load::MaxLoad>,
+    pub max_load: Option<crate::search::max_load::MaxLoad>,
     pub noise_hint: &'static str,
     pub warnings: Vec<String>,
 }
@@ -336,7 +335,7 @@ impl Report {
                     .join(" ")
             };
             if run.metrics.is_some()
-                && let Err(reason) = results::standard::tt_point(run)
+                && let Err(reason) = crate::tt::standard::tt_point(run)
             {
                 tt_skipped.push(TtSkip {
                     index: run.index,
@@ -385,7 +384,7 @@ impl Report {
                     figures: run.noisy.clone(),
                     cv_max_pct: results
                         .repeats
-                        .map_or(crate::config::raw::DEFAULT_NOISE_CV_MAX, |r| r.noise_cv_max)
+                        .map_or(crate::stats::repeats::DEFAULT_NOISE_CV_MAX, |r| r.noise_cv_max)
                         * 100.0,
                 });
             }
@@ -428,7 +427,7 @@ impl Report {
             tt_skipped,
             uncertainty,
             noise,
-            max_load: max_load::build(results),
+            max_load: crate::search::max_load::build(results),
             noise_hint: NOISE_HINT,
             warnings,
         }
@@ -444,7 +443,7 @@ pub struct ExtraTargets {
 }
 
 /// Where a run sits for the reference file's matching rule (the same rule as for a file named
-/// in the config, see [`crate::reference`]).
+/// in the config, see [`crate::tt::reference`]).
 pub fn reference_point(run: &results::RunResult) -> Point {
     Point {
         isl: run.load.isl,
@@ -522,7 +521,7 @@ pub fn render_batch_to(
             out.warnings.push(source.to_string());
             continue;
         }
-        match results::standard::write(run, out_dir, results.tt_model_id.as_deref()) {
+        match crate::tt::standard::write(run, out_dir, results.tt_model_id.as_deref()) {
             Ok(Some(p)) => out.files_written.push(p),
             Ok(None) => {}
             Err(e) => out.warnings.push(e),

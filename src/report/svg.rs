@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::number;
+use crate::util::number;
 
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,10 +1,10 @@
 //! Targets: the checks planned in `plan.json` and those of a tt-inference-server reference file
-//! given to `sweeper report --targets-file` (read by [`crate::reference`]), evaluated PASS/FAIL
-//! per metric. Metric names and directions come from [`crate::metrics`].
+//! given to `sweeper report --targets-file` (read by [`crate::tt::reference`]), evaluated PASS/FAIL
+//! per metric. Metric names and directions come from [`crate::model::metrics`].
 
 use serde::Serialize;
 
-use crate::metrics::{self, Metric, Stat};
+use crate::model::metrics::{self, Metric, Stat};
 use crate::records::TargetCheck;
 use crate::results::RunResult;
 

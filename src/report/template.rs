@@ -2,7 +2,7 @@
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
-use crate::number;
+use crate::util::number;
 
 /// Most decimals a template may ask for (more would only print noise).
 const MAX_DIGITS: usize = 12;

@@ -18,7 +18,7 @@ use std::fmt;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use super::stats::{Samples, Summary};
+use crate::stats::samples::{Samples, Summary};
 
 #[derive(Deserialize)]
 struct Line<'a> {

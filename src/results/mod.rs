@@ -17,9 +17,6 @@ pub mod aggregate_json;
 pub mod csv;
 pub mod jsonl;
 pub mod multirun;
-pub mod repeats;
-pub mod standard;
-pub mod stats;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -27,12 +24,13 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::options::canonical;
-use crate::metrics::{METRICS, Metric, Shape, Stat, Values};
+use crate::model::metrics::{METRICS, Metric, Shape, Stat, Values};
+use crate::model::options::canonical;
 use crate::records::{
     self, BatchManifest, PROCESS_RESULT_FILE, PlanRecord, ProcessResult, RUN_METADATA_FILE,
     RunStatus, TargetCheck,
 };
+use crate::stats::repeats;
 use aggregate_json::AggregateExport;
 
 pub const AGGREGATE_JSON_FILE: &str = "profile_export_aiperf.json";
@@ -41,7 +39,7 @@ pub const JSONL_FILE: &str = "profile_export.jsonl";
 /// aiperf's marker, written last and only when the run succeeded.
 pub const READY_MARKER_FILE: &str = ".aiperf_results_ready.json";
 
-/// The measured metrics of one run (see [`crate::metrics`] for the table of what they are).
+/// The measured metrics of one run (see [`crate::model::metrics`] for the table of what they are).
 pub type KeyMetrics = Values;
 
 /// Multiplier from an aiperf time unit to the table's unit (`ms` or `s`); 1 for other units.
@@ -220,9 +218,9 @@ pub struct RunResult {
     /// The repeats of this point (interleaved runs, or aiperf's `--num-profile-runs` runs), in
     /// order; empty for a point measured once. `metrics` is then the mean over the successful
     /// ones.
-    pub repeats: Vec<repeats::Repeat>,
+    pub repeats: Vec<crate::stats::repeats::Repeat>,
     /// How every figure spreads across the repeats (2 or more with results).
-    pub spread: Option<repeats::Spreads>,
+    pub spread: Option<crate::stats::repeats::Spreads>,
     /// Key figures whose coefficient of variation across repeats exceeds `noise_cv_max`.
     pub noisy: Vec<repeats::Noisy>,
     /// aiperf's own statistics across its `--num-profile-runs` runs.
@@ -312,16 +310,7 @@ fn load_point(
     lp
 }
 
-/// What aiperf left in a run directory, judged one way by the run stage (did the run
-/// succeed?), the reports and `--resume` (does it need to run again?).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Artifacts {
-    /// The ready marker says the run finished and was not cancelled, and the aggregate export
-    /// parses. `errors` is aiperf's `error_request_count` (failed requests).
-    Complete { errors: u64 },
-    /// Why the results cannot be used.
-    Incomplete(String),
-}
+pub use crate::records::Artifacts;
 
 /// Checks a run directory's artifacts (see [`Artifacts`]).
 pub fn check_artifacts(run_dir: &Path) -> Artifacts {
@@ -649,9 +638,9 @@ fn merge_point(point: usize, mut units: Vec<(u32, RunResult)>, judge: &Judge) ->
     let n = units.len();
     let first = units[0].1.clone();
     let dir = repeat_of_dir(&first.dir).1;
-    let repeats: Vec<repeats::Repeat> = units
+    let repeats: Vec<crate::stats::repeats::Repeat> = units
         .iter()
-        .map(|(k, u)| repeats::Repeat {
+        .map(|(k, u)| crate::stats::repeats::Repeat {
             k: *k,
             dir: u.dir.clone(),
             status: u.status,
@@ -1006,15 +995,15 @@ impl Judge {
         let confidence = self
             .confidence
             .or_else(|| run.aiperf_repeats.as_ref().and_then(|a| a.confidence_level))
-            .unwrap_or(crate::confidence::DEFAULT_CONFIDENCE);
-        run.spread = repeats::Spreads::of(&run.repeats, confidence);
+            .unwrap_or(crate::stats::confidence::DEFAULT_CONFIDENCE);
+        run.spread = crate::stats::repeats::Spreads::of(&run.repeats, confidence);
         run.noisy = run
             .spread
             .as_ref()
             .map(|s| {
                 repeats::noisy(
                     s,
-                    self.noise_cv_max.unwrap_or(crate::config::raw::DEFAULT_NOISE_CV_MAX),
+                    self.noise_cv_max.unwrap_or(crate::stats::repeats::DEFAULT_NOISE_CV_MAX),
                 )
             })
             .unwrap_or_default();
@@ -1128,7 +1117,7 @@ fn load_run(
                     }
                 }
             };
-            repeat_list.push(repeats::Repeat {
+            repeat_list.push(crate::stats::repeats::Repeat {
                 k: u32::try_from(i + 1).unwrap_or(u32::MAX),
                 dir: rel,
                 status: st,

@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, watch};
 
+use super::decide::{ArtifactCheck, Artifacts};
 use super::process;
 use super::server::Server;
 use super::signals::Groups;
@@ -19,8 +20,7 @@ use super::supervise::Supervision;
 use crate::config::AiperfSettings;
 use crate::plan::Combination;
 use crate::records::RunStatus;
-use crate::redact::Redactor;
-use crate::results::Artifacts;
+use crate::util::redact::Redactor;
 
 /// How one aiperf run ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +61,8 @@ pub struct Launch<'a> {
     pub timeout: Duration,
     /// SIGTERM to SIGKILL when aiperf is stopped.
     pub grace: Duration,
+    /// Whether the artifacts aiperf left are usable.
+    pub artifacts: ArtifactCheck,
     /// Where aiperf's output lines go live (`--verbose`), secrets masked.
     pub live: Option<mpsc::UnboundedSender<String>>,
     /// aiperf runs under a supervisor, so its whole process tree dies with sweeper.
@@ -196,7 +198,7 @@ pub async fn run(
         server_died: false,
     };
     match end {
-        End::Exited(Ok(st)) => classify(l.dir, l.log, &st),
+        End::Exited(Ok(st)) => classify(l.dir, l.log, &st, l.artifacts),
         End::Exited(Err(e)) => Outcome::failed(format!("failed to wait for aiperf: {e}")),
         End::TimedOut => stopped(
             RunStatus::TimedOut,
@@ -249,8 +251,13 @@ fn pump(
 }
 
 /// Succeeded only if aiperf exited 0 AND its results are complete and parse
-/// ([`crate::results::check_artifacts`], the judgement reports and `--resume` use too).
-fn classify(dir: &Path, log_path: &Path, st: &std::process::ExitStatus) -> Outcome {
+/// (the `artifacts` check the app supplies: the judgement reports and `--resume` use it too).
+fn classify(
+    dir: &Path,
+    log_path: &Path,
+    st: &std::process::ExitStatus,
+    artifacts: ArtifactCheck,
+) -> Outcome {
     use std::os::unix::process::ExitStatusExt;
     let code = st.code();
     let mut o = Outcome { returncode: code, signal: st.signal(), ..Outcome::failed(String::new()) };
@@ -262,7 +269,7 @@ fn classify(dir: &Path, log_path: &Path, st: &std::process::ExitStatus) -> Outco
         ));
         return o;
     }
-    match crate::results::check_artifacts(dir) {
+    match artifacts(dir) {
         // aiperf 0.13 exits 0 after some internal failures: say what its log says.
         Artifacts::Incomplete(why) => {
             o.reason = Some(format!(

@@ -180,7 +180,7 @@ impl Batch {
             tt_model_id: plan.tt_model_id.clone(),
             repeats: plan.repeats,
             load_search: plan.load_search.clone(),
-            plan_hash: Some(crate::plan::shard::plan_hash(plan)),
+            plan_hash: Some(crate::scaleout::shard::plan_hash(plan)),
             shard: shard.cloned(),
         };
         let plan_path = dir.join(records::PLAN_FILE);
@@ -231,7 +231,8 @@ impl Batch {
     pub fn resume(
         dir: &Path,
         plan: &Plan,
-        shard: Option<&crate::plan::shard::Shard>,
+        shard: Option<&crate::scaleout::shard::Shard>,
+        artifacts: super::decide::ArtifactCheck,
     ) -> Result<Batch, BatchError> {
         let dir = absolute(dir)?;
         let read_err = |message: String| BatchError::Read { message };
@@ -290,10 +291,9 @@ impl Batch {
                 records::read_json(&run_dir.join(records::PROCESS_RESULT_FILE)).ok();
             entry.status = match pr {
                 // A success counts only with usable results (the reports judge the same way).
-                Some(p) if p.status.is_success() => match crate::results::check_artifacts(&run_dir)
-                {
-                    crate::results::Artifacts::Complete { .. } => p.status,
-                    crate::results::Artifacts::Incomplete(why) => {
+                Some(p) if p.status.is_success() => match artifacts(&run_dir) {
+                    super::decide::Artifacts::Complete { .. } => p.status,
+                    super::decide::Artifacts::Incomplete(why) => {
                         entry.reason = Some(format!("results unusable: {why}"));
                         RunStatus::Pending
                     }

@@ -11,10 +11,10 @@
 
 pub mod aiperf;
 pub mod batch;
+pub mod decide;
 pub mod event;
 pub mod process;
 pub mod provenance;
-pub mod search;
 pub mod server;
 pub mod signals;
 pub mod supervise;
@@ -28,19 +28,20 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
-use crate::error::{EXIT_CONFIG, EXIT_FAILED};
 use crate::plan::{Arg, ArgContext, Combination, Plan, argv};
 use crate::records::{
     FORMAT_VERSION, LoadSearch, ProcessResult, RunMetadata, RunStatus, SearchMode,
 };
-use crate::redact::Redactor;
+use crate::util::exit::{EXIT_CONFIG, EXIT_FAILED};
+use crate::util::redact::Redactor;
 pub use batch::{Batch, BatchError};
+use decide::{Decider, Verdict};
 pub use event::{Event, Observer, Summary};
 use server::Server;
 use signals::Groups;
 
 /// What the run stage needs besides the config and the plan.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// Continue this batch directory instead of creating one.
     pub resume: Option<PathBuf>,
@@ -51,7 +52,9 @@ pub struct RunOptions {
     /// Called on the second Ctrl-C, before everything is killed (e.g. to say so).
     pub on_hard_kill: Option<Arc<dyn Fn() + Send + Sync>>,
     /// Run only this shard of the plan, in `<batch_name>/<batch id>/shards/<K>/`.
-    pub shard: Option<(crate::plan::shard::Shard, String)>,
+    pub shard: Option<(crate::scaleout::shard::Shard, String)>,
+    /// Whether a run's artifacts are usable (`results::check_artifacts`).
+    pub artifacts: decide::ArtifactCheck,
 }
 
 /// Why a batch could not be run at all (combinations that fail are recorded, not errors).
@@ -106,6 +109,7 @@ pub fn execute(
     cfg: &Config,
     plan: &Plan,
     opts: &RunOptions,
+    decide: &mut dyn Decider,
     obs: &mut dyn Observer,
 ) -> Result<(PathBuf, Summary), RunError> {
     let redactor = secrets(plan)?;
@@ -116,13 +120,16 @@ pub fn execute(
         None
     };
     let shard_run = match (&opts.shard, &opts.resume) {
-        (Some((s, id)), None) => {
-            Some(crate::plan::shard::record(plan, &crate::plan::shard::assign(plan, s.n), *s, id))
-        }
+        (Some((s, id)), None) => Some(crate::scaleout::shard::record(
+            plan,
+            &crate::scaleout::shard::assign(plan, s.n),
+            *s,
+            id,
+        )),
         _ => None,
     };
     let mut batch = match &opts.resume {
-        Some(dir) => Batch::resume(dir, plan, opts.shard.as_ref().map(|(s, _)| s))?,
+        Some(dir) => Batch::resume(dir, plan, opts.shard.as_ref().map(|(s, _)| s), opts.artifacts)?,
         None => Batch::create(cfg, plan, &aiperf.version, shard_run.as_ref())?,
     };
     if let Err(e) = batch.record_provenance(&aiperf.version, provenance::host()) {
@@ -144,6 +151,7 @@ pub fn execute(
         tokenizer,
         redactor,
         opts,
+        decide,
         groups: Groups::default(),
         batch_dir: batch.dir.clone(),
         server: None,
@@ -214,6 +222,7 @@ struct Runner<'a> {
     tokenizer: Option<PathBuf>,
     redactor: Redactor,
     opts: &'a RunOptions,
+    decide: &'a mut dyn Decider,
     /// Process groups alive right now (server, aiperf), for the second Ctrl-C.
     groups: Groups,
     /// The batch directory (absolute): every child is marked with it.
@@ -271,15 +280,12 @@ impl Runner<'_> {
             to_run,
         });
         let mut pos = 0usize;
-        let mut ladders = search::Ladders::new(self.plan.load_search.as_ref());
-        let dimension = self.plan.load_search.as_ref().map(|l| l.variable.clone());
         for &idx in &order {
             let c = &self.plan.combinations[idx];
             if self.summary.stopped.is_some() {
                 break;
             }
-            if let Some(why) = ladders.stopped(idx) {
-                let why = why.to_owned();
+            if let Some(why) = self.decide.stopped(idx) {
                 self.summary.skipped += 1;
                 if let Err(e) = batch.record_skipped(c, &why) {
                     self.record_failed(&e, obs);
@@ -287,12 +293,10 @@ impl Runner<'_> {
                 obs.event(Event::RunStopped { c, reason: &why });
                 continue;
             }
-            let value =
-                dimension.as_ref().and_then(|d| c.get(d)).and_then(serde_json::Value::as_f64);
             if batch.status(idx).is_success() {
                 self.summary.skipped += 1;
                 obs.event(Event::RunSkipped { c });
-                ladders.observe(idx, value, || self.read(c, batch));
+                self.decide.observe(&batch.dir, c);
                 continue;
             }
             if *interrupts.borrow() > 0 {
@@ -304,7 +308,7 @@ impl Runner<'_> {
             pos += 1;
             obs.event(Event::RunQueued { c, pos, of: to_run });
             self.step(c, (pos, to_run), batch, &mut interrupts, obs).await;
-            ladders.observe(idx, value, || self.read(c, batch));
+            self.decide.observe(&batch.dir, c);
         }
         if let Some(ls) = self.plan.load_search.clone()
             && matches!(ls.mode, SearchMode::Search { .. })
@@ -316,18 +320,6 @@ impl Runner<'_> {
         if self.summary.interrupted {
             batch.skip_pending();
         }
-    }
-
-    /// The results of combination `c` as they are on disk now.
-    fn read(&self, c: &Combination, batch: &Batch) -> crate::results::RunResult {
-        crate::results::read_one(
-            &batch.dir,
-            c.index,
-            &c.dir,
-            &c.params,
-            &c.merged,
-            self.plan.repeats.as_ref(),
-        )
     }
 
     /// `search`: every group in turn (grouped by server), each probe a real run.
@@ -345,7 +337,7 @@ impl Runner<'_> {
             .into_iter()
             .filter(|g| part.as_ref().is_none_or(|s| s.searches(*g)))
             .collect();
-        let most = crate::plan::max_probes(ls.mode) * order.len();
+        let most = crate::search::probe::max_probes(ls.mode) * order.len();
         let mut pos = 0usize;
         for g in order {
             if self.summary.stopped.is_some() || *interrupts.borrow() > 0 {
@@ -355,7 +347,7 @@ impl Runner<'_> {
             let (mut pass, mut fail): (Option<f64>, Option<(f64, String)>) = (None, None);
             let mut runs = 0usize;
             while let Some(v) =
-                crate::plan::next_probe(ls.mode, pass, fail.as_ref().map(|(f, _)| *f))
+                crate::search::probe::next_probe(ls.mode, pass, fail.as_ref().map(|(f, _)| *f))
             {
                 if self.summary.stopped.is_some() || *interrupts.borrow() > 0 {
                     self.notice_interrupt(obs);
@@ -374,7 +366,7 @@ impl Runner<'_> {
                 let known = probes.iter().find(|(_, pv)| *pv == v).map(|(i, _)| *i);
                 let index = known.unwrap_or(
                     self.plan.combinations.len()
-                        + g * crate::plan::max_probes(ls.mode)
+                        + g * crate::search::probe::max_probes(ls.mode)
                         + probes.len(),
                 );
                 let c = crate::plan::probe(self.cfg, &template, &ls.variable, v, index);
@@ -398,12 +390,12 @@ impl Runner<'_> {
                         break;
                     }
                 }
-                match search::judge(ls, &self.read(&c, batch)) {
-                    search::Judgement::Pass => pass = Some(v),
-                    search::Judgement::Fail(why) => fail = Some((v, why)),
+                match self.decide.judge(&batch.dir, &c) {
+                    Verdict::Pass => pass = Some(v),
+                    Verdict::Fail(why) => fail = Some((v, why)),
                 }
             }
-            let group = crate::plan::describe_params(&template.params);
+            let group = crate::records::describe_params(&template.params);
             obs.event(Event::SearchFinished {
                 group: &group,
                 variable: &ls.variable,
@@ -673,6 +665,7 @@ impl Runner<'_> {
             redactor: &self.redactor,
             timeout: aiperf::timeout_for(&self.cfg.aiperf, c),
             grace: aiperf::secs(self.cfg.aiperf.stop_grace_s),
+            artifacts: self.opts.artifacts,
             live: self.opts.verbose.then_some(live_tx),
             supervision: &supervision,
         };

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::config::ServerConfig;
 use crate::plan::Combination;
 use crate::records::{Gpu, Host, ServerIdentity};
-use crate::redact::Redactor;
+use crate::util::redact::Redactor;
 
 fn read_trim(path: &str) -> Option<String> {
     std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())

@@ -16,7 +16,7 @@ use super::supervise::Supervision;
 use crate::config::ServerConfig;
 use crate::plan::Combination;
 use crate::plan::server::{Health, Launch, PROBE_PATHS};
-use crate::redact::Redactor;
+use crate::util::redact::Redactor;
 
 /// A running (or external) server.
 pub struct Server {

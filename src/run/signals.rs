@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
 use super::process;
-use crate::error::EXIT_INTERRUPTED;
+use crate::util::exit::EXIT_INTERRUPTED;
 
 /// Process groups alive right now (servers, aiperf), killed by the second Ctrl-C.
 #[derive(Debug, Clone, Default)]

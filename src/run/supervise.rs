@@ -185,7 +185,7 @@ pub fn main(args: &[String]) -> u8 {
     let a = match parse(args) {
         Ok(a) => a,
         Err(e) => {
-            crate::output::err_line(&format!("error: sweeper {SUBCOMMAND}: {e}"));
+            crate::util::term::err_line(&format!("error: sweeper {SUBCOMMAND}: {e}"));
             return 2;
         }
     };
@@ -207,7 +207,7 @@ pub fn main(args: &[String]) -> u8 {
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            crate::output::err_line(&format!("error: failed to start `{}`: {e}", a.program[0]));
+            crate::util::term::err_line(&format!("error: failed to start `{}`: {e}", a.program[0]));
             return 127;
         }
     };

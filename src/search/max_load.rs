@@ -4,11 +4,11 @@
 
 use serde::Serialize;
 
-use crate::metrics::{Metric, Stat};
-use crate::plan::describe_params;
+use crate::model::metrics::{Metric, Stat};
+use crate::records::describe_params;
 use crate::records::{LoadSearch, RunStatus, SearchMode};
 use crate::results::{BatchResults, RunResult};
-use crate::slo::{self, Judgement};
+use crate::search::verdict::{self, Judgement};
 
 /// One group's answer.
 #[derive(Debug, Clone, Serialize)]
@@ -65,10 +65,10 @@ fn value(ls: &LoadSearch, run: &RunResult) -> Option<f64> {
     if let Some(p) = run.probe {
         return Some(p.value);
     }
-    let want = crate::config::options::canonical(&ls.variable);
+    let want = crate::model::options::canonical(&ls.variable);
     run.params
         .iter()
-        .find(|(k, _)| crate::config::options::canonical(k) == want)
+        .find(|(k, _)| crate::model::options::canonical(k) == want)
         .and_then(|(_, v)| v.as_f64())
 }
 
@@ -96,7 +96,7 @@ pub fn build(results: &BatchResults) -> Option<MaxLoad> {
             })
             .collect();
         let mut verdicts: Vec<(f64, &RunResult, Judgement)> =
-            ran.iter().filter_map(|r| Some((value(ls, r)?, *r, slo::judge(ls, r)))).collect();
+            ran.iter().filter_map(|r| Some((value(ls, r)?, *r, verdict::judge(ls, r)))).collect();
         verdicts.sort_by(|a, b| a.0.total_cmp(&b.0));
         for (_, r, j) in &verdicts {
             judged.push((r.index, *j == Judgement::Pass));
@@ -111,7 +111,7 @@ pub fn build(results: &BatchResults) -> Option<MaxLoad> {
         let m = best.and_then(|(_, r, _)| r.metrics.clone());
         let broke = first_fail.map(|(_, r, j)| {
             let detail = if r.status.is_success() {
-                slo::breaches(r, &ls.slo, ls.slo_on)
+                verdict::breaches(r, &ls.slo, ls.slo_on)
                     .iter()
                     .map(|b| match b.over_pct() {
                         Some(p) => format!("{} (+{:.0}%)", b.describe(), p),
@@ -164,8 +164,8 @@ pub fn build(results: &BatchResults) -> Option<MaxLoad> {
         },
         slo: ls.slo.iter().map(|(k, v)| format!("{k} <= {v}")).collect::<Vec<_>>().join(", "),
         slo_on: match ls.slo_on {
-            slo::SloOn::Mean => "mean",
-            slo::SloOn::CiUpper => "ci_upper",
+            verdict::SloOn::Mean => "mean",
+            verdict::SloOn::CiUpper => "ci_upper",
         },
         rows,
         stopped,

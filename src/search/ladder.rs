@@ -1,16 +1,16 @@
 //! Early stop and search: which point runs next, decided from the results of the ones before.
 //! `stop_when` stops a ladder at its first breach (or saturation); `search` grows a probe
-//! geometrically, then bisects (see [`crate::plan::next_probe`]). Both judge a run with
-//! [`crate::slo`] on its results as read from disk, so `--resume` replays the same decisions.
+//! geometrically, then bisects (see [`crate::search::probe::next_probe`]). Both judge a run with
+//! [`crate::search::verdict`] on its results as read from disk, so `--resume` replays the same decisions.
 
 use std::collections::HashMap;
 
-use crate::metrics::Metric;
+use crate::model::metrics::Metric;
 use crate::records::{LoadSearch, SearchMode};
 use crate::results::RunResult;
 
-use crate::number::exact as show;
-pub use crate::slo::{Judgement, judge};
+pub use crate::search::verdict::{Judgement, judge};
+use crate::util::number::exact as show;
 
 /// The state of every ladder of a `stop_when`: which group each combination is in, and the
 /// groups that stopped (with why).

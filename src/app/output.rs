@@ -1,50 +1,23 @@
 //! What the user sees of a sweep: the run stage's events as terminal lines (a redrawn progress
-//! line on a terminal, plain lines otherwise), and the reports kept current while it runs.
+//! line on a terminal, plain lines otherwise), and the table a sweep ends with.
 //!
 //! Every write ignores errors: a closed stdout or stderr (`sweeper ... | head`) must never stop
 //! or corrupt a sweep.
 
-use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::io::IsTerminal;
+use std::time::Duration;
 
 use crate::plan::Combination;
 use crate::records::RunStatus;
-use crate::report::{self, RenderOutcome, ReportError};
-use crate::results::{self, BatchResults};
 use crate::run::{Event, Observer};
 
-/// Writes a line to stderr; a closed or broken stderr is ignored.
-pub fn err_line(s: &str) {
-    let mut e = std::io::stderr().lock();
-    let _ = writeln!(e, "{s}");
-}
+pub use crate::util::term::{err_line, err_text, out_line, out_text};
 
-/// Writes to stderr without a newline; errors ignored.
-pub fn err_text(s: &str) {
-    let mut e = std::io::stderr().lock();
-    let _ = write!(e, "{s}");
-    let _ = e.flush();
-}
-
-/// Writes a line to stdout; a closed or broken stdout is ignored.
-pub fn out_line(s: &str) {
-    let mut o = std::io::stdout().lock();
-    let _ = writeln!(o, "{s}");
-}
-
-/// Writes text to stdout as is; errors ignored.
-pub fn out_text(s: &str) {
-    let mut o = std::io::stdout().lock();
-    let _ = write!(o, "{s}");
-    let _ = o.flush();
-}
-
-fn say(msg: &str) {
+pub fn say(msg: &str) {
     err_line(&format!("sweeper: {msg}"));
 }
 
-pub use crate::plan::describe_params;
+pub use crate::records::describe_params;
 
 /// `concurrency=4 isl=128`, or `single run`.
 pub fn describe(c: &Combination) -> String {
@@ -74,63 +47,6 @@ pub fn hms(secs: f64) -> String {
     format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }
 
-/// Reports are rendered at most this often while a sweep runs (and always at its end).
-const MIN_RENDER_INTERVAL: Duration = Duration::from_secs(2);
-/// ... and at least this many times their own render time apart, so that rendering (which grows
-/// with the batch) takes at most about 2% of the time: the cost per run does not grow with it.
-const RENDER_SPACING: u32 = 50;
-
-/// Keeps the reports of a running batch current: after every run, that run's results are read
-/// (only that run), its standardized JSON written, and the batch reports rendered from memory
-/// when the last render is old enough.
-#[derive(Default)]
-struct LiveReports {
-    dir: Option<PathBuf>,
-    results: Option<BatchResults>,
-    last_render: Option<Instant>,
-    /// How long the last render took: renders are spaced at least [`RENDER_SPACING`]x apart.
-    last_cost: Duration,
-}
-
-impl LiveReports {
-    fn after_run(&mut self, index: usize) -> Vec<String> {
-        let Some(dir) = self.dir.clone() else { return Vec::new() };
-        let mut warnings = Vec::new();
-        let results = match &mut self.results {
-            // A search's new probe is not in the batch read before: read it again.
-            Some(r) if r.run_of(index).is_none() => match results::collect(&dir) {
-                Ok(fresh) => self.results.insert(fresh),
-                Err(e) => return vec![format!("failed to render reports: {e}")],
-            },
-            Some(r) => {
-                r.reload(index);
-                r
-            }
-            None => match results::collect(&dir) {
-                Ok(r) => self.results.insert(r),
-                Err(e) => return vec![format!("failed to render reports: {e}")],
-            },
-        };
-        if let Some(run) = results.run_of(index)
-            && let Err(e) = results::standard::write(run, &dir, results.tt_model_id.as_deref())
-        {
-            warnings.push(e);
-        }
-        let due = self.last_render.is_none_or(|t| {
-            t.elapsed() >= MIN_RENDER_INTERVAL.max(self.last_cost * RENDER_SPACING)
-        });
-        if due {
-            let start = Instant::now();
-            if let Err(e) = report::render_results(results, None) {
-                warnings.push(format!("failed to render reports: {e}"));
-            }
-            self.last_cost = start.elapsed();
-            self.last_render = Some(Instant::now());
-        }
-        warnings
-    }
-}
-
 /// The terminal observer of a sweep.
 pub struct Terminal {
     verbose: bool,
@@ -138,9 +54,6 @@ pub struct Terminal {
     tty: bool,
     /// Durations of the runs of this session, for the ETA.
     durations: Vec<f64>,
-    reports: LiveReports,
-    /// The final render, made when the batch finished.
-    pub final_render: Option<Result<RenderOutcome, ReportError>>,
 }
 
 impl Terminal {
@@ -149,8 +62,6 @@ impl Terminal {
             verbose,
             tty: std::io::stderr().is_terminal() && !verbose,
             durations: Vec::new(),
-            reports: LiveReports::default(),
-            final_render: None,
         }
     }
 
@@ -188,9 +99,6 @@ impl Terminal {
             Some(r) => format!("#{} {word} after {took:.1}s: {r}", c.index),
             None => format!("#{} {word} in {took:.1}s", c.index),
         });
-        for w in self.reports.after_run(c.index) {
-            say(&format!("warning: {w}"));
-        }
     }
 }
 
@@ -199,7 +107,6 @@ impl Observer for Terminal {
         match e {
             Event::Setup(l) => say(l),
             Event::BatchStarted { dir, .. } => {
-                self.reports.dir = Some(dir.to_path_buf());
                 say(&format!("batch directory: {}", dir.display()));
             }
             Event::RunSkipped { c } => {
@@ -242,10 +149,12 @@ impl Observer for Terminal {
             Event::SearchFinished { group, variable, best, first_fail, runs } => {
                 let best = best.map_or_else(
                     || "none: the smallest value already breaks the SLO".to_owned(),
-                    crate::number::exact,
+                    crate::util::number::exact,
                 );
                 let fail = first_fail
-                    .map(|(v, why)| format!("; first breach at {}: {why}", crate::number::exact(v)))
+                    .map(|(v, why)| {
+                        format!("; first breach at {}: {why}", crate::util::number::exact(v))
+                    })
                     .unwrap_or_default();
                 say(&format!(
                     "search {group}: largest {variable} under the SLO: {best}{fail} ({runs} runs)"
@@ -255,14 +164,9 @@ impl Observer for Terminal {
                 "\nsweeper: interrupted: stopping aiperf and the server cleanly (Ctrl-C again to kill at once)",
             ),
             Event::Warning(w) => say(&format!("warning: {w}")),
-            Event::BatchFinished { dir, .. } => self.final_render = Some(render_final(dir)),
+            Event::BatchFinished { .. } => {}
         }
     }
-}
-
-/// The reports at the end of a batch: rendered from disk, exactly as `sweeper report` would.
-fn render_final(dir: &Path) -> Result<RenderOutcome, ReportError> {
-    report::render_batch(dir, None)
 }
 
 /// Width the end-of-run table fits.
@@ -272,7 +176,7 @@ const TABLE_WIDTH: usize = 100;
 /// parameters, status, TTFT p99, TPOT avg, output tokens/s, requests/s and target verdicts,
 /// fitting [`TABLE_WIDTH`] columns; status in color only on a terminal (and not with NO_COLOR).
 pub fn results_table(report: &crate::report::Report, color: bool) -> String {
-    use crate::metrics::{Metric, Stat};
+    use crate::model::metrics::{Metric, Stat};
     let num = |v: Option<f64>, unit: &str| match v {
         Some(x) if x.is_finite() && x.abs() < 1e6 => format!("{x:.1}{unit}"),
         Some(x) if x.is_finite() => format!("{x:.2e}{unit}"),

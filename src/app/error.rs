@@ -2,20 +2,13 @@
 //! failed, where>` then `  hint: <what to try>`), and the exit code each kind gives.
 
 use crate::config::ConfigError;
-use crate::reference::ReferenceError;
 use crate::report::ReportError;
 use crate::results::ResultsError;
 use crate::run::RunError;
 use crate::run::venv::SetupError;
+use crate::tt::reference::ReferenceError;
 
-/// Every combination succeeded (or: the command did what was asked).
-pub const EXIT_OK: u8 = 0;
-/// At least one combination failed (or a target check failed with `--fail-on-target`).
-pub const EXIT_FAILED: u8 = 1;
-/// Usage, config or setup error: nothing ran.
-pub const EXIT_CONFIG: u8 = 2;
-/// Interrupted by Ctrl-C: finished runs are kept, the server was stopped.
-pub const EXIT_INTERRUPTED: u8 = 130;
+pub use crate::util::exit::{EXIT_CONFIG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
 
 /// Anything that stops a command.
 #[derive(Debug, thiserror::Error)]

@@ -1,59 +1,15 @@
-//! Service-level objectives: `{ttft_p99_ms: 2000, itl_p99_ms: 100, error_rate: 0.01}`, each an
-//! upper bound on a figure of the metric table (any statistic aiperf reports) or on the share of
-//! failed requests; and whether a measured point meets them (on the mean over repeats, or on the
-//! upper end of its confidence interval).
+//! The verdict on a point under its SLOs: which SLO it breaches (judged on the mean over
+//! repeats, or on the upper end of its confidence interval), and whether a run of a load search
+//! passes.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::metrics::{self, Metric, Stat};
+use crate::model::metrics::{self, Metric};
 use crate::results::RunResult;
 
-/// The share of failed requests: errors / (completed + errors).
-pub const ERROR_RATE: &str = "error_rate";
-
-/// What an SLO is judged on when a point was measured in repeats.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum SloOn {
-    /// The mean over repeats (the figure itself without repeats).
-    #[default]
-    Mean,
-    /// The upper end of its confidence interval: the SLO holds with that confidence.
-    CiUpper,
-}
-
-/// What one SLO bounds.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Measure {
-    Figure(Metric, Stat),
-    ErrorRate,
-}
-
-impl Measure {
-    /// The measure an SLO key names (`ttft_p99_ms`, `output_tok_s`, `error_rate`).
-    pub fn parse(key: &str) -> Option<Measure> {
-        if key == ERROR_RATE {
-            return Some(Measure::ErrorRate);
-        }
-        metrics::parse_stat_key(key).map(|(m, s)| Measure::Figure(m, s))
-    }
-
-    /// Every key [`Measure::parse`] accepts (for "did you mean").
-    pub fn keys() -> Vec<String> {
-        let mut v = metrics::stat_keys();
-        v.push(ERROR_RATE.into());
-        v
-    }
-
-    /// Metrics aiperf measures only on streamed responses (first token, gaps between tokens).
-    pub fn needs_streaming(self) -> bool {
-        matches!(self, Measure::Figure(Metric::Ttft | Metric::Tpot | Metric::Itl, _))
-    }
-}
+pub use crate::model::slo::{ERROR_RATE, Measure, SloOn};
 
 /// One SLO breached (or not measured) by a point.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -112,7 +68,7 @@ pub fn value_of(run: &RunResult, m: Measure, on: SloOn) -> Option<f64> {
             metrics.get(metric, stat)
         }
         Measure::ErrorRate => {
-            let rate = |v: &crate::metrics::Values| {
+            let rate = |v: &crate::model::metrics::Values| {
                 let ok = v.value(Metric::Completed)?;
                 let err = v.value(Metric::Errors).unwrap_or(0.0);
                 (ok + err > 0.0).then(|| err / (ok + err))
@@ -125,7 +81,7 @@ pub fn value_of(run: &RunResult, m: Measure, on: SloOn) -> Option<f64> {
                     .filter_map(|r| r.metrics.as_ref().and_then(rate))
                     .collect();
                 let confidence = run.spread.as_ref().map_or(0.95, |s| s.confidence);
-                if let Some(s) = crate::confidence::Spread::of(&per, confidence) {
+                if let Some(s) = crate::stats::confidence::Spread::of(&per, confidence) {
                     return Some(s.ci_high);
                 }
             }
@@ -176,6 +132,7 @@ pub fn judge(ls: &crate::records::LoadSearch, run: &RunResult) -> Judgement {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::metrics::Stat;
 
     #[test]
     fn keys_and_descriptions() {

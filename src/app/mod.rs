@@ -1,19 +1,26 @@
 //! The only module that sequences the stages: CLI -> config -> plan -> run -> results -> report.
 //! It maps the command line onto each stage's inputs, prints what the stages return, and turns
-//! errors into exit codes (through [`crate::error`]).
+//! errors into exit codes (through [`crate::app::error`]).
+
+pub mod cli;
+pub mod decide;
+pub mod dry_run;
+pub mod error;
+pub mod live;
+pub mod output;
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::cli::{Cli, Command, RunArgs, TargetsArgs};
+use crate::app::cli::{Cli, Command, RunArgs, TargetsArgs};
+use crate::app::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Error};
+use crate::app::output::{err_line, err_text, out_line, out_text};
 use crate::config::{self, Config, Diagnostic, LoadOptions};
-use crate::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Error};
-use crate::number;
-use crate::output::{err_line, err_text, out_line, out_text};
 use crate::plan::{self, Plan};
 use crate::report::{self, ExtraTargets, compare};
 use crate::run::{RunOptions, Summary};
+use crate::util::number;
 
 /// Runs the parsed command line and returns the process exit code.
 pub fn main(cli: Cli) -> ExitCode {
@@ -71,7 +78,7 @@ fn key_vars(plan: &Plan) -> Vec<String> {
 }
 
 /// Warns about shards that would run nothing.
-fn warn_empty_shards(parts: &[crate::plan::shard::ShardPlan]) {
+fn warn_empty_shards(parts: &[crate::scaleout::shard::ShardPlan]) {
     let empty: Vec<String> = parts
         .iter()
         .enumerate()
@@ -91,8 +98,8 @@ fn plan_cmd(file: &Path, shards: usize, max_combinations: Option<u64>) -> Result
     check_shards(shards)?;
     let (cfg, plan) = load_and_plan(file, max_combinations)?;
     print_warnings(&cfg, &[cfg.warnings.clone(), plan.warnings.clone()].concat());
-    let parts = crate::plan::shard::assign(&plan, shards);
-    out_text(&crate::dry_run::shards_text(&plan, &parts));
+    let parts = crate::scaleout::shard::assign(&plan, shards);
+    out_text(&crate::app::dry_run::shards_text(&plan, &parts));
     warn_empty_shards(&parts);
     Ok(EXIT_OK)
 }
@@ -100,7 +107,7 @@ fn plan_cmd(file: &Path, shards: usize, max_combinations: Option<u64>) -> Result
 /// `sweeper merge DIR...`: exit 0 when every shard is merged and finished, 1 when a `--partial`
 /// merge misses some, 2 when nothing could be merged.
 fn merge_cmd(dirs: &[std::path::PathBuf], partial: bool) -> Result<u8, Error> {
-    let m = crate::merge::merge(dirs, partial)
+    let m = crate::scaleout::merge::merge(dirs, partial)
         .map_err(|e| Error::Usage { message: e.to_string(), hint: Some(e.hint()) })?;
     let out = report::render_batch(&m.batch_dir, None)?;
     for w in &out.warnings {
@@ -131,9 +138,9 @@ fn merge_cmd(dirs: &[std::path::PathBuf], partial: bool) -> Result<u8, Error> {
     Ok(EXIT_OK)
 }
 
-fn export_cmd(what: crate::cli::ExportCommand) -> Result<u8, Error> {
+fn export_cmd(what: crate::app::cli::ExportCommand) -> Result<u8, Error> {
     match what {
-        crate::cli::ExportCommand::Slurm {
+        crate::app::cli::ExportCommand::Slurm {
             config,
             shards,
             partition,
@@ -147,17 +154,17 @@ fn export_cmd(what: crate::cli::ExportCommand) -> Result<u8, Error> {
                 [("partition", partition.as_deref(), "_,.-"), ("time", time.as_deref(), ":-")]
             {
                 if let Some(v) = v {
-                    crate::export::slurm::check(what, v, allowed)
+                    crate::scaleout::slurm::check(what, v, allowed)
                         .map_err(|m| Error::usage(m, "see `man sbatch`"))?;
                 }
             }
             let (cfg, plan) = load_and_plan(&config, None)?;
-            warn_empty_shards(&crate::plan::shard::assign(&plan, shards));
+            warn_empty_shards(&crate::scaleout::shard::assign(&plan, shards));
             let cwd = std::env::current_dir().map_err(|e| {
                 Error::usage(format!("no working directory: {e}"), "run from an existing directory")
             })?;
             let abs = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) };
-            let job = crate::export::slurm::SlurmJob {
+            let job = crate::scaleout::slurm::SlurmJob {
                 batch_name: cfg.batch_name.clone(),
                 shards,
                 partition,
@@ -171,9 +178,9 @@ fn export_cmd(what: crate::cli::ExportCommand) -> Result<u8, Error> {
                 batch_parent: abs(&cfg.output_base_dir).join(&cfg.batch_name),
                 key_vars: key_vars(&plan),
             };
-            write_or_print(output.as_deref(), &crate::export::slurm::script(&job))
+            write_or_print(output.as_deref(), &crate::scaleout::slurm::script(&job))
         }
-        crate::cli::ExportCommand::K8s {
+        crate::app::cli::ExportCommand::K8s {
             config,
             shards,
             image,
@@ -189,7 +196,7 @@ fn export_cmd(what: crate::cli::ExportCommand) -> Result<u8, Error> {
             let batch_id = batch_id
                 .unwrap_or_else(|| chrono::Local::now().format("%Y%m%d_%H%M%S").to_string());
             for (what, v) in [("pvc", &pvc), ("namespace", &namespace), ("secret", &secret)] {
-                if crate::export::k8s::dns_name(v, 63) != *v {
+                if crate::scaleout::k8s::dns_name(v, 63) != *v {
                     return Err(Error::usage(
                         format!("--{what} `{v}` is not a Kubernetes name"),
                         "lowercase letters, digits and `-`, starting and ending with a letter or digit",
@@ -203,13 +210,13 @@ fn export_cmd(what: crate::cli::ExportCommand) -> Result<u8, Error> {
                 ));
             }
             if let Some(s) = &pvc_size {
-                crate::export::slurm::check("pvc-size", s, ".")
+                crate::scaleout::slurm::check("pvc-size", s, ".")
                     .map_err(|m| Error::usage(m, "e.g. `--pvc-size 20Gi`"))?;
             }
             let (cfg, plan) = load_and_plan(&config, None)?;
-            warn_empty_shards(&crate::plan::shard::assign(&plan, shards));
+            warn_empty_shards(&crate::scaleout::shard::assign(&plan, shards));
             let parent = cfg.output_base_dir.join(&cfg.batch_name);
-            let job = crate::export::k8s::K8sJob {
+            let job = crate::scaleout::k8s::K8sJob {
                 batch_name: cfg.batch_name.clone(),
                 config_text: cfg.source.clone(),
                 batch_parent: parent.display().to_string(),
@@ -223,30 +230,37 @@ fn export_cmd(what: crate::cli::ExportCommand) -> Result<u8, Error> {
                 batch_id,
                 key_vars: key_vars(&plan),
             };
-            let yaml = crate::export::k8s::manifests(&job)
+            let yaml = crate::scaleout::k8s::manifests(&job)
                 .map_err(|m| Error::usage(m, "report this as a bug"))?;
             write_or_print(output.as_deref(), &yaml)
         }
-        crate::cli::ExportCommand::Tt { batch_dir, to, impl_name, model, device, split_by } => {
+        crate::app::cli::ExportCommand::Tt {
+            batch_dir,
+            to,
+            impl_name,
+            model,
+            device,
+            split_by,
+        } => {
             let results = crate::results::collect(&batch_dir)?;
             let model_id = match (impl_name, model, device) {
                 (Some(i), Some(m), Some(d)) => {
                     for (flag, problem) in [
-                        ("--impl", crate::tt::name_problem(&i)),
-                        ("--model", crate::tt::name_problem(&m)),
-                        ("--device", crate::tt::device_problem(&d)),
+                        ("--impl", crate::tt::names::name_problem(&i)),
+                        ("--model", crate::tt::names::name_problem(&m)),
+                        ("--device", crate::tt::names::device_problem(&d)),
                     ] {
                         if let Some(p) = problem {
                             return Err(Error::usage(
                                 format!("{flag}: {p}"),
                                 format!(
                                     "tt's model id is id_{{impl}}_{{model}}_{{device}}, e.g. id_tt-transformers_Llama-3.3-70B-Instruct_t3k; devices: {}",
-                                    crate::tt::NAME_DEVICES.join(", ")
+                                    crate::tt::names::NAME_DEVICES.join(", ")
                                 ),
                             ));
                         }
                     }
-                    crate::tt::model_id(&i, &m, &d)
+                    crate::tt::names::model_id(&i, &m, &d)
                 }
                 _ => results.tt_model_id.clone().ok_or_else(|| {
                     Error::usage(
@@ -258,7 +272,7 @@ fn export_cmd(what: crate::cli::ExportCommand) -> Result<u8, Error> {
                     )
                 })?,
             };
-            let done = crate::export::tt::export(&results, &to, &model_id, &split_by)
+            let done = crate::tt::export::export(&results, &to, &model_id, &split_by)
                 .map_err(|e| Error::Usage { message: e.to_string(), hint: e.hint() })?;
             for (index, point, why) in &done.skipped {
                 err_text(&format!("warning: no tt file for #{index} `{point}`: {why}\n"));
@@ -379,9 +393,9 @@ fn run_main(args: &RunArgs) -> Result<u8, Error> {
     }
     if args.dry_run {
         if let Some(s) = args.shard {
-            let parts = crate::plan::shard::assign(&plan, s.n);
-            out_text(&crate::dry_run::shards_text(&plan, &parts));
-            let part = crate::plan::shard::record(&plan, &parts, s, "");
+            let parts = crate::scaleout::shard::assign(&plan, s.n);
+            out_text(&crate::app::dry_run::shards_text(&plan, &parts));
+            let part = crate::scaleout::shard::record(&plan, &parts, s, "");
             let mut mine = plan.clone();
             mine.combinations.retain(|c| part.runs(c.index));
             mine.templates.retain(|t| part.searches(t.index));
@@ -393,7 +407,7 @@ fn run_main(args: &RunArgs) -> Result<u8, Error> {
                 .join(s.k.to_string());
             out_text(&format!(
                 "\nshard {s}:\n{}",
-                crate::dry_run::text_in(&cfg, &mine, args.verbose, &dir)
+                crate::app::dry_run::text_in(&cfg, &mine, args.verbose, &dir)
             ));
             return Ok(EXIT_OK);
         }
@@ -417,10 +431,18 @@ fn run_main(args: &RunArgs) -> Result<u8, Error> {
         verbose: args.verbose,
         program: std::env::current_exe().unwrap_or_else(|_| "sweeper".into()),
         on_hard_kill: Some(Arc::new(|| err_line("\nsweeper: killing everything now"))),
+        artifacts: crate::results::check_artifacts,
     };
-    let mut term = crate::output::Terminal::new(args.verbose);
-    let (batch_dir, summary) = crate::run::execute(&cfg, &plan, &opts, &mut term)?;
-    let (target_fails, reports_failed) = match term.final_render.take() {
+    let mut term = crate::app::output::Terminal::new(args.verbose);
+    let mut live = live::LiveReports::default();
+    let (batch_dir, summary) = crate::run::execute(
+        &cfg,
+        &plan,
+        &opts,
+        &mut decide::SearchDecisions::new(&plan),
+        &mut live::Tee(vec![&mut term, &mut live]),
+    )?;
+    let (target_fails, reports_failed) = match live.final_render.take() {
         Some(Ok(o)) => (o.target_fails, false),
         Some(Err(e)) => {
             err_line(&format!(
@@ -436,7 +458,7 @@ fn run_main(args: &RunArgs) -> Result<u8, Error> {
         let report = report::Report::build(&results, None);
         err_text(&format!(
             "\n{}",
-            crate::output::results_table(&report, crate::output::use_color())
+            crate::app::output::results_table(&report, crate::app::output::use_color())
         ));
     }
     if let Some(why) = &summary.stopped {
@@ -514,8 +536,8 @@ fn report_cmd(
 ) -> Result<u8, Error> {
     let extra = match &t.targets_file {
         Some(f) => Some(ExtraTargets {
-            reference: crate::reference::load(f, t.model.as_deref(), t.device.as_deref())?,
-            tolerance: t.tolerance.unwrap_or(crate::reference::DEFAULT_TOLERANCE),
+            reference: crate::tt::reference::load(f, t.model.as_deref(), t.device.as_deref())?,
+            tolerance: t.tolerance.unwrap_or(crate::tt::reference::DEFAULT_TOLERANCE),
         }),
         None => None,
     };
@@ -551,7 +573,7 @@ fn report_cmd(
 }
 
 /// How `--threshold` and `--confidence` judge changes (checked).
-fn gate_options(gate: &crate::cli::GateArgs) -> Result<compare::CompareOptions, Error> {
+fn gate_options(gate: &crate::app::cli::GateArgs) -> Result<compare::CompareOptions, Error> {
     let threshold_pct = gate.threshold.unwrap_or(compare::DEFAULT_THRESHOLD_PCT);
     if !(threshold_pct.is_finite() && (0.0..=1000.0).contains(&threshold_pct)) {
         return Err(Error::usage(
@@ -576,7 +598,7 @@ fn run_compare(
     a: &Path,
     b: &Path,
     output: Option<&Path>,
-    gate: &crate::cli::GateArgs,
+    gate: &crate::app::cli::GateArgs,
 ) -> Result<u8, Error> {
     let opts = gate_options(gate)?;
     let ra = crate::results::collect(a)?;
@@ -618,12 +640,12 @@ fn compare_cmd(
     a: &Path,
     b: &Path,
     output: Option<&Path>,
-    gate: &crate::cli::GateArgs,
+    gate: &crate::app::cli::GateArgs,
 ) -> Result<u8, Error> {
     run_compare(a, b, output, gate)
 }
 
-/// What `--dry-run` prints (see [`crate::dry_run`]).
+/// What `--dry-run` prints (see [`crate::app::dry_run`]).
 pub fn dry_run_text(cfg: &Config, plan: &Plan, verbose: bool) -> String {
-    crate::dry_run::text(cfg, plan, verbose)
+    crate::app::dry_run::text(cfg, plan, verbose)
 }

@@ -1,14 +1,19 @@
 //! The repeats of a point (interleaved runs in `repeat_<k>/`, or aiperf's `--num-profile-runs`
 //! runs in `profile_runs/run_000k/`): each repeat's results, the mean sweeper reports, and the
-//! spread of every figure across repeats (see [`crate::confidence`]).
+//! spread of every figure across repeats (see [`crate::stats::confidence`]).
 
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use super::KeyMetrics;
-use crate::confidence::Spread;
-use crate::metrics::{KEY_FIGURES, METRICS, Metric, Shape, Stat, Values, figure_key, figure_label};
+use crate::model::metrics::Values as KeyMetrics;
+use crate::model::metrics::{
+    KEY_FIGURES, METRICS, Metric, Shape, Stat, Values, figure_key, figure_label,
+};
 use crate::records::RunStatus;
+use crate::stats::confidence::Spread;
+
+/// The default `noise_cv_max`: a point is noisy above a 5% coefficient of variation.
+pub const DEFAULT_NOISE_CV_MAX: f64 = 0.05;
 
 /// One repeat of a point.
 #[derive(Debug, Clone, Serialize)]

@@ -40,6 +40,24 @@ pub const SHARDS_DIR: &str = "shards";
 /// A `BTreeMap`, so every export lists them in the same (sorted) order.
 pub type Params = BTreeMap<String, Value>;
 
+/// `server.max_num_seqs=8 isl=128`, or `-` without parameters.
+pub fn describe_params(params: &Params) -> String {
+    if params.is_empty() {
+        return "-".into();
+    }
+    params.iter().map(|(k, v)| format!("{k}={}", scalar_text(v))).collect::<Vec<_>>().join(" ")
+}
+
+/// Text of a scalar as a command-line value (numbers as JSON prints them).
+pub fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
 /// How a combination ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -132,7 +150,7 @@ pub struct LoadSearch {
     /// Upper bounds: SLO key (`ttft_p99_ms`, `error_rate`) -> limit.
     pub slo: BTreeMap<String, f64>,
     #[serde(default)]
-    pub slo_on: crate::slo::SloOn,
+    pub slo_on: crate::model::slo::SloOn,
     pub mode: SearchMode,
     /// The groups searched: the points that differ only in `variable` (filled by the plan).
     #[serde(default)]
@@ -452,4 +470,15 @@ pub struct ServerIdentity {
     /// The ids `GET /v1/models` listed (sorted), and its whole answer.
     pub served_models: Vec<String>,
     pub v1_models: Option<Value>,
+}
+
+/// What aiperf left in a run directory, judged one way by the run stage (did the run
+/// succeed?), the reports and `--resume` (does it need to run again?).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Artifacts {
+    /// The ready marker says the run finished and was not cancelled, and the aggregate export
+    /// parses. `errors` is aiperf's `error_request_count` (failed requests).
+    Complete { errors: u64 },
+    /// Why the results cannot be used.
+    Incomplete(String),
 }

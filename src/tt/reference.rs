@@ -10,7 +10,7 @@
 //! - an entry applies to a combination when each of `isl`, `osl` and `max_concurrency` it sets
 //!   equals the combination's, and `num_prompts` too when both have it;
 //! - every tier of an applying entry counts (`theoretical`, `functional`...); its keys that name
-//!   a target metric of [`crate::metrics`] are checks, other keys are ignored;
+//!   a target metric of [`crate::model::metrics`] are checks, other keys are ignored;
 //! - tolerance: the tier's own `tolerance`, else the default (`targets.tolerance` or
 //!   `--tolerance`, 0.05 unless set).
 
@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::metrics;
+use crate::model::metrics;
 use crate::records::TargetCheck;
 
 /// The default relative tolerance of a target without its own.

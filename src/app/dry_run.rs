@@ -78,8 +78,8 @@ pub fn text_in(cfg: &Config, plan: &Plan, verbose: bool, batch_dir: &Path) -> St
 fn load_search(out: &mut String, plan: &Plan, ls: &crate::records::LoadSearch) {
     let slo = ls.slo.iter().map(|(k, v)| format!("{k} <= {v}")).collect::<Vec<_>>().join(", ");
     let on = match ls.slo_on {
-        crate::slo::SloOn::Mean => "",
-        crate::slo::SloOn::CiUpper => " (on the upper end of the confidence interval)",
+        crate::model::slo::SloOn::Mean => "",
+        crate::model::slo::SloOn::CiUpper => " (on the upper end of the confidence interval)",
     };
     match ls.mode {
         crate::records::SearchMode::StopWhen { saturation } => {
@@ -95,7 +95,7 @@ fn load_search(out: &mut String, plan: &Plan, ls: &crate::records::LoadSearch) {
             );
         }
         crate::records::SearchMode::Search { min, max, resolution, integer } => {
-            let per = plan::max_probes(ls.mode);
+            let per = crate::search::probe::max_probes(ls.mode);
             let _ = writeln!(
                 out,
                 "search: the largest `{}` in [{min}, {max}] that meets {slo}{on}, per group ({} group(s)): doubling from {min}, then bisecting to {}% ({}); at most {per} probe(s) per group, {} in all. The probes are decided while running; each is a run of its own (`{}<value>_...`).",
@@ -247,7 +247,7 @@ fn commands(out: &mut String, plan: &Plan, batch_dir: &Path, verbose: bool) {
 }
 
 /// `sweeper plan X --shards N`: what each shard runs, and its estimated cost.
-pub fn shards_text(plan: &Plan, parts: &[plan::shard::ShardPlan]) -> String {
+pub fn shards_text(plan: &Plan, parts: &[crate::scaleout::shard::ShardPlan]) -> String {
     let mut out = String::new();
     let total: f64 = parts.iter().map(|p| p.cost).sum();
     let _ = writeln!(
@@ -267,7 +267,7 @@ pub fn shards_text(plan: &Plan, parts: &[plan::shard::ShardPlan]) -> String {
             out,
             "\nshard {k}/{}: {what}, cost {} ({share:.0}%), servers: {}",
             parts.len(),
-            crate::number::exact(p.cost),
+            crate::util::number::exact(p.cost),
             if p.servers.is_empty() { "none".to_owned() } else { p.servers.join(", ") }
         );
         if p.combinations.is_empty() && p.templates.is_empty() {

@@ -53,11 +53,11 @@ pub struct RunArgs {
     /// `JOB_COMPLETION_INDEX` count), in `<output_base_dir>/<batch_name>/<batch id>/shards/<K>/`.
     /// `sweeper merge` joins the shards.
     #[arg(long, value_name = "K/N")]
-    pub shard: Option<crate::plan::shard::Shard>,
+    pub shard: Option<crate::scaleout::shard::Shard>,
 
     /// The id shared by every shard of one batch (e.g. `$SLURM_ARRAY_JOB_ID`, or a timestamp
     /// fixed when the job is written): the name of the batch directory.
-    #[arg(long, value_name = "ID", requires = "shard", value_parser = crate::plan::shard::batch_id)]
+    #[arg(long, value_name = "ID", requires = "shard", value_parser = crate::scaleout::shard::batch_id)]
     pub batch_id: Option<String>,
 
     /// After the sweep, compare it with this earlier batch (`compare.md`, `compare.csv` in the
@@ -229,7 +229,7 @@ pub enum ExportCommand {
         #[arg(long, value_name = "NAME", default_value = "sweeper-api-keys")]
         secret: String,
         /// The batch id (default: the time of export, `YYYYMMDD_HHMMSS`).
-        #[arg(long, value_name = "ID", value_parser = crate::plan::shard::batch_id)]
+        #[arg(long, value_name = "ID", value_parser = crate::scaleout::shard::batch_id)]
         batch_id: Option<String>,
         /// Write here instead of standard output.
         #[arg(long, short = 'o', value_name = "FILE")]

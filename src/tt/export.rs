@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::results::{BatchResults, RunResult, standard};
-use crate::tt::Key;
+use crate::results::{BatchResults, RunResult};
+use crate::tt::names::Key;
+use crate::tt::standard;
 
 /// What an export did.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use super::RunResult;
-use crate::metrics::{self, Metric, Stat};
-use crate::tt;
+use crate::model::metrics::{self, Metric, Stat};
+use crate::results::RunResult;
+use crate::tt::names as tt;
 
 /// One standardized record: tt-inference-server's keys in its writer's order, then sweeper's
 /// extras. An ordered JSON object (`preserve_order`).

@@ -6,8 +6,9 @@
 
 use serde_json::Value;
 
-use super::{Combination, Plan, id::fnv1a, max_probes};
+use crate::plan::{Combination, Plan, id::fnv1a};
 use crate::records::{RepeatOrder, SearchMode};
+use crate::search::probe::max_probes;
 
 /// `K/N`: shard K (0-based, as `SLURM_ARRAY_TASK_ID` and `JOB_COMPLETION_INDEX` count) of N.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,30 @@
+//! Writing to the terminal: every write ignores errors, so a closed stdout or stderr
+//! (`sweeper ... | head`) never stops or corrupts a sweep.
+
+use std::io::Write;
+
+/// Writes a line to stderr; a closed or broken stderr is ignored.
+pub fn err_line(s: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "{s}");
+}
+
+/// Writes to stderr without a newline; errors ignored.
+pub fn err_text(s: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = write!(e, "{s}");
+    let _ = e.flush();
+}
+
+/// Writes a line to stdout; a closed or broken stdout is ignored.
+pub fn out_line(s: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(o, "{s}");
+}
+
+/// Writes text to stdout as is; errors ignored.
+pub fn out_text(s: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = write!(o, "{s}");
+    let _ = o.flush();
+}
