@@ -185,81 +185,93 @@ pub enum ExportCommand {
     /// An sbatch script that runs the sweep as a Slurm array of N shards, then merges them.
     /// Submit it with `bash FILE` (the array and a dependent merge job) or `sbatch FILE` (then
     /// merge by hand). API keys: export them before submitting (`--export=ALL` passes them).
-    Slurm {
-        /// The batch config (YAML).
-        config: PathBuf,
-        #[arg(long, value_name = "N")]
-        shards: usize,
-        #[arg(long, value_name = "P")]
-        partition: Option<String>,
-        #[arg(long, value_name = "G")]
-        gpus_per_task: Option<u32>,
-        /// Time limit per task (`HH:MM:SS`, `D-HH:MM:SS` or minutes).
-        #[arg(long, value_name = "T")]
-        time: Option<String>,
-        /// sweeper as the nodes run it (default: this executable's path, on shared storage).
-        #[arg(long, value_name = "PATH")]
-        sweeper: Option<PathBuf>,
-        /// Write here instead of standard output.
-        #[arg(long, short = 'o', value_name = "FILE")]
-        output: Option<PathBuf>,
-    },
+    Slurm(SlurmArgs),
     /// A ConfigMap (the config) and an Indexed Job of N shards, results on a
     /// PersistentVolumeClaim, API keys from a Secret.
-    K8s {
-        /// The batch config (YAML).
-        config: PathBuf,
-        #[arg(long, value_name = "N")]
-        shards: usize,
-        /// The image (see `Dockerfile`: sweeper and its pinned aiperf).
-        #[arg(long, value_name = "IMG")]
-        image: String,
-        /// `nvidia.com/gpu` per shard.
-        #[arg(long, value_name = "G")]
-        gpus: Option<u32>,
-        /// The PersistentVolumeClaim results go to (mounted at /results).
-        #[arg(long, value_name = "NAME", default_value = "sweeper-results")]
-        pvc: String,
-        /// Also create that claim, of this size (e.g. `20Gi`).
-        #[arg(long, value_name = "SIZE")]
-        pvc_size: Option<String>,
-        #[arg(long, value_name = "NS", default_value = "default")]
-        namespace: String,
-        /// The Secret holding the API keys (one key per `api_key_env_var`).
-        #[arg(long, value_name = "NAME", default_value = "sweeper-api-keys")]
-        secret: String,
-        /// The batch id (default: the time of export, `YYYYMMDD_HHMMSS`).
-        #[arg(long, value_name = "ID", value_parser = crate::scaleout::shard::batch_id)]
-        batch_id: Option<String>,
-        /// Write here instead of standard output.
-        #[arg(long, short = 'o', value_name = "FILE")]
-        output: Option<PathBuf>,
-    },
+    K8s(K8sArgs),
     /// Every run's tt-inference-server result file (`aiperf_benchmark_{model_id}_...json`) in
     /// one flat folder, as tt's report workflow reads them from `workflow_logs/benchmarks_output/`.
     /// Refuses (exit 2, nothing written) when points would collide in tt; `--split-by` writes
     /// one folder per value of the parameter that tells them apart.
-    Tt {
-        /// A batch directory (`<output_base_dir>/<batch_name>/<timestamp>`).
-        batch_dir: PathBuf,
-        /// The folder to write into (created if missing).
-        #[arg(long, value_name = "DIR")]
-        to: PathBuf,
-        /// tt's implementation name (`tt-transformers`, ...); with --model and --device, names
-        /// the files instead of the config's `tt` section.
-        #[arg(long = "impl", value_name = "IMPL", requires_all = ["model", "device"])]
-        impl_name: Option<String>,
-        /// tt's model name: the Hugging Face repo's basename (`Llama-3.3-70B-Instruct`).
-        #[arg(long, value_name = "MODEL", requires_all = ["impl_name", "device"])]
-        model: Option<String>,
-        /// tt's device (`n150`, `n300`, `t3k`, `galaxy`, ...).
-        #[arg(long, value_name = "DEVICE", requires_all = ["impl_name", "model"])]
-        device: Option<String>,
-        /// One sub-folder per value of this swept parameter (`<DIR>/<key>=<value>/`); repeat
-        /// for several.
-        #[arg(long, value_name = "KEY")]
-        split_by: Vec<String>,
-    },
+    Tt(TtArgs),
+}
+
+/// Flags of `sweeper export slurm`.
+#[derive(Debug, Clone, Args)]
+pub struct SlurmArgs {
+    /// The batch config (YAML).
+    pub config: PathBuf,
+    #[arg(long, value_name = "N")]
+    pub shards: usize,
+    #[arg(long, value_name = "P")]
+    pub partition: Option<String>,
+    #[arg(long, value_name = "G")]
+    pub gpus_per_task: Option<u32>,
+    /// Time limit per task (`HH:MM:SS`, `D-HH:MM:SS` or minutes).
+    #[arg(long, value_name = "T")]
+    pub time: Option<String>,
+    /// sweeper as the nodes run it (default: this executable's path, on shared storage).
+    #[arg(long, value_name = "PATH")]
+    pub sweeper: Option<PathBuf>,
+    /// Write here instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Flags of `sweeper export k8s`.
+#[derive(Debug, Clone, Args)]
+pub struct K8sArgs {
+    /// The batch config (YAML).
+    pub config: PathBuf,
+    #[arg(long, value_name = "N")]
+    pub shards: usize,
+    /// The image (see `Dockerfile`: sweeper and its pinned aiperf).
+    #[arg(long, value_name = "IMG")]
+    pub image: String,
+    /// `nvidia.com/gpu` per shard.
+    #[arg(long, value_name = "G")]
+    pub gpus: Option<u32>,
+    /// The PersistentVolumeClaim results go to (mounted at /results).
+    #[arg(long, value_name = "NAME", default_value = "sweeper-results")]
+    pub pvc: String,
+    /// Also create that claim, of this size (e.g. `20Gi`).
+    #[arg(long, value_name = "SIZE")]
+    pub pvc_size: Option<String>,
+    #[arg(long, value_name = "NS", default_value = "default")]
+    pub namespace: String,
+    /// The Secret holding the API keys (one key per `api_key_env_var`).
+    #[arg(long, value_name = "NAME", default_value = "sweeper-api-keys")]
+    pub secret: String,
+    /// The batch id (default: the time of export, `YYYYMMDD_HHMMSS`).
+    #[arg(long, value_name = "ID", value_parser = crate::scaleout::shard::batch_id)]
+    pub batch_id: Option<String>,
+    /// Write here instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Flags of `sweeper export tt`.
+#[derive(Debug, Clone, Args)]
+pub struct TtArgs {
+    /// A batch directory (`<output_base_dir>/<batch_name>/<timestamp>`).
+    pub batch_dir: PathBuf,
+    /// The folder to write into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub to: PathBuf,
+    /// tt's implementation name (`tt-transformers`, ...); with --model and --device, names
+    /// the files instead of the config's `tt` section.
+    #[arg(long = "impl", value_name = "IMPL", requires_all = ["model", "device"])]
+    pub impl_name: Option<String>,
+    /// tt's model name: the Hugging Face repo's basename (`Llama-3.3-70B-Instruct`).
+    #[arg(long, value_name = "MODEL", requires_all = ["impl_name", "device"])]
+    pub model: Option<String>,
+    /// tt's device (`n150`, `n300`, `t3k`, `galaxy`, ...).
+    #[arg(long, value_name = "DEVICE", requires_all = ["impl_name", "model"])]
+    pub device: Option<String>,
+    /// One sub-folder per value of this swept parameter (`<DIR>/<key>=<value>/`); repeat
+    /// for several.
+    #[arg(long, value_name = "KEY")]
+    pub split_by: Vec<String>,
 }
 
 /// Flags of `sweeper mock-server`: the address, and the server's parameters (the same names as

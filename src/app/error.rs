@@ -3,9 +3,13 @@
 
 use crate::config::ConfigError;
 use crate::report::ReportError;
+use crate::report::compare::CompareError;
 use crate::results::ResultsError;
 use crate::run::RunError;
 use crate::run::venv::SetupError;
+use crate::scaleout::JobError;
+use crate::scaleout::merge::MergeError;
+use crate::tt::export::ExportError;
 use crate::tt::reference::ReferenceError;
 
 pub use crate::util::exit::{EXIT_CONFIG, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK};
@@ -26,6 +30,20 @@ pub enum Error {
     Report(#[from] ReportError),
     #[error(transparent)]
     Reference(#[from] ReferenceError),
+    #[error(transparent)]
+    Merge(#[from] MergeError),
+    #[error(transparent)]
+    Compare(#[from] CompareError),
+    /// `export tt`.
+    #[error(transparent)]
+    TtExport(#[from] ExportError),
+    /// `export slurm`, `export k8s`.
+    #[error(transparent)]
+    Job(#[from] JobError),
+    /// The command ran, but its outcome is a failure (a target check, the reports or records of
+    /// a batch): exit 1.
+    #[error("{message}")]
+    Failed { message: String, hint: String },
     /// A command line that cannot work.
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
@@ -41,11 +59,16 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Run(e) => e.exit_code(),
+            Error::Failed { .. } => EXIT_FAILED,
             Error::Config(_)
             | Error::Setup(_)
             | Error::Results(_)
             | Error::Report(_)
             | Error::Reference(_)
+            | Error::Merge(_)
+            | Error::Compare(_)
+            | Error::TtExport(_)
+            | Error::Job(_)
             | Error::Usage { .. } => EXIT_CONFIG,
         }
     }
@@ -59,7 +82,12 @@ impl Error {
             Error::Results(e) => e.hint(),
             Error::Report(e) => e.hint(),
             Error::Reference(e) => Some(e.hint()),
+            Error::Merge(e) => Some(e.hint()),
+            Error::Compare(e) => Some(e.hint()),
+            Error::TtExport(e) => e.hint(),
+            Error::Job(e) => Some(e.hint()),
             Error::Usage { hint, .. } => hint.clone(),
+            Error::Failed { hint, .. } => Some(hint.clone()),
         }
     }
 
@@ -74,4 +102,9 @@ impl Error {
         }
         s
     }
+}
+
+/// Prints an error: the one place errors reach the terminal.
+pub fn print(e: &Error) {
+    crate::util::term::err_text(&e.render());
 }

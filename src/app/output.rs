@@ -176,43 +176,8 @@ const TABLE_WIDTH: usize = 100;
 /// parameters, status, TTFT p99, TPOT avg, output tokens/s, requests/s and target verdicts,
 /// fitting [`TABLE_WIDTH`] columns; status in color only on a terminal (and not with NO_COLOR).
 pub fn results_table(report: &crate::report::Report, color: bool) -> String {
-    use crate::model::metrics::{Metric, Stat};
-    let num = |v: Option<f64>, unit: &str| match v {
-        Some(x) if x.is_finite() && x.abs() < 1e6 => format!("{x:.1}{unit}"),
-        Some(x) if x.is_finite() => format!("{x:.2e}{unit}"),
-        _ => "-".to_owned(),
-    };
     let head = ["#", "point", "status", "TTFT p99", "TPOT avg", "out tok/s", "req/s", "targets"];
-    let mut rows: Vec<[String; 8]> = Vec::new();
-    for r in &report.rows {
-        let m = r.metrics.as_ref();
-        let get = |metric, stat| m.and_then(|v| v.get(metric, stat));
-        let point = if r.params.is_empty() {
-            "-".to_owned()
-        } else {
-            r.params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
-        };
-        let (pass, fail) = r.targets.iter().fold((0, 0), |(p, f), t| match t.verdict {
-            "PASS" => (p + 1, f),
-            "FAIL" => (p, f + 1),
-            _ => (p, f),
-        });
-        let targets = match (pass, fail) {
-            (0, 0) => "-".to_owned(),
-            (p, 0) => format!("{p} PASS"),
-            (p, f) => format!("{f} FAIL/{}", p + f),
-        };
-        rows.push([
-            r.index.to_string(),
-            point,
-            r.status.clone(),
-            num(get(Metric::Ttft, Stat::P99), " ms"),
-            num(get(Metric::Tpot, Stat::Avg), " ms"),
-            num(get(Metric::OutputTokS, Stat::Avg), ""),
-            num(get(Metric::ReqS, Stat::Avg), ""),
-            targets,
-        ]);
-    }
+    let rows: Vec<[String; 8]> = report.rows.iter().map(table_row).collect();
     let mut widths: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -223,26 +188,6 @@ pub fn results_table(report: &crate::report::Report, color: bool) -> String {
     let others: usize =
         widths.iter().enumerate().filter(|(i, _)| *i != 1).map(|(_, w)| w + 2).sum();
     widths[1] = widths[1].min(TABLE_WIDTH.saturating_sub(others + 2).max(10));
-    let cut = |s: &str, w: usize| -> String {
-        if s.chars().count() <= w {
-            s.to_owned()
-        } else {
-            s.chars().take(w.saturating_sub(1)).chain(['…']).collect()
-        }
-    };
-    let paint = |status: &str, text: String| -> String {
-        if !color {
-            return text;
-        }
-        let code = match status {
-            "succeeded" => "32",
-            "partial" => "33",
-            "failed" | "timed_out" | "interrupted" => "31",
-            _ => return text,
-        };
-        format!("\x1b[{code}m{text}\x1b[0m")
-    };
-    let mut out = String::new();
     let line = |cells: &[String], status: Option<&str>| -> String {
         let mut parts = Vec::new();
         for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
@@ -250,17 +195,76 @@ pub fn results_table(report: &crate::report::Report, color: bool) -> String {
             // Text left, numbers right.
             let cell =
                 if i == 1 || i == 2 || i == 7 { format!("{c:<w$}") } else { format!("{c:>w$}") };
-            parts.push(if i == 2 { status.map_or(cell.clone(), |s| paint(s, cell)) } else { cell });
+            parts.push(match status {
+                Some(s) if i == 2 && color => paint(s, cell),
+                _ => cell,
+            });
         }
         format!("  {}", parts.join("  ").trim_end())
     };
-    out.push_str(&line(&head.map(String::from), None));
+    let mut out = line(&head.map(String::from), None);
     out.push('\n');
     for r in &rows {
         out.push_str(&line(r, Some(&r[2])));
         out.push('\n');
     }
     out
+}
+
+/// One point's cells: index, parameters, status, TTFT p99, TPOT avg, out tok/s, req/s, targets.
+fn table_row(r: &crate::report::Row) -> [String; 8] {
+    use crate::model::metrics::{Metric, Stat};
+    let num = |v: Option<f64>, unit: &str| match v {
+        Some(x) if x.is_finite() && x.abs() < 1e6 => format!("{x:.1}{unit}"),
+        Some(x) if x.is_finite() => format!("{x:.2e}{unit}"),
+        _ => "-".to_owned(),
+    };
+    let get = |metric, stat| r.metrics.as_ref().and_then(|v| v.get(metric, stat));
+    let point = if r.params.is_empty() {
+        "-".to_owned()
+    } else {
+        r.params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+    };
+    let (pass, fail) = r.targets.iter().fold((0, 0), |(p, f), t| match t.verdict {
+        "PASS" => (p + 1, f),
+        "FAIL" => (p, f + 1),
+        _ => (p, f),
+    });
+    let targets = match (pass, fail) {
+        (0, 0) => "-".to_owned(),
+        (p, 0) => format!("{p} PASS"),
+        (p, f) => format!("{f} FAIL/{}", p + f),
+    };
+    [
+        r.index.to_string(),
+        point,
+        r.status.clone(),
+        num(get(Metric::Ttft, Stat::P99), " ms"),
+        num(get(Metric::Tpot, Stat::Avg), " ms"),
+        num(get(Metric::OutputTokS, Stat::Avg), ""),
+        num(get(Metric::ReqS, Stat::Avg), ""),
+        targets,
+    ]
+}
+
+/// `s` cut to `w` characters, with an ellipsis when cut.
+fn cut(s: &str, w: usize) -> String {
+    if s.chars().count() <= w {
+        s.to_owned()
+    } else {
+        s.chars().take(w.saturating_sub(1)).chain(['…']).collect()
+    }
+}
+
+/// A status cell in its color (green, yellow, red).
+fn paint(status: &str, text: String) -> String {
+    let code = match status {
+        "succeeded" => "32",
+        "partial" => "33",
+        "failed" | "timed_out" | "interrupted" => "31",
+        _ => return text,
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
 }
 
 /// Whether to color the end-of-run table: stderr is a terminal and NO_COLOR is not set.

@@ -129,40 +129,7 @@ impl Batch {
         aiperf_version: &str,
         shard: Option<&records::ShardRecord>,
     ) -> Result<Batch, BatchError> {
-        let parent = cfg.output_base_dir.join(&cfg.batch_name);
-        let dir = match shard {
-            // `<batch id>/shards/<K>/`, shared by the shards of one batch; never an existing one.
-            Some(s) => {
-                let shards = parent.join(&s.batch_id).join(records::SHARDS_DIR);
-                fs_err::create_dir_all(&shards)
-                    .map_err(|source| BatchError::Create { path: shards.clone(), source })?;
-                let dir = shards.join(s.k.to_string());
-                if let Err(source) = std::fs::create_dir(&dir) {
-                    return Err(if source.kind() == std::io::ErrorKind::AlreadyExists {
-                        BatchError::ShardExists { dir }
-                    } else {
-                        BatchError::Create { path: dir, source }
-                    });
-                }
-                dir
-            }
-            None => {
-                fs_err::create_dir_all(&parent)
-                    .map_err(|source| BatchError::Create { path: parent.clone(), source })?;
-                let stamp = chrono::Local::now().format("%Y%m%d_%H%M%S").to_string();
-                let mut dir = parent.join(&stamp);
-                let mut n = 1;
-                // create_dir (not _all) fails if it exists: we never write into an existing batch.
-                while let Err(source) = std::fs::create_dir(&dir) {
-                    if source.kind() != std::io::ErrorKind::AlreadyExists || n > 100 {
-                        return Err(BatchError::Create { path: dir, source });
-                    }
-                    dir = parent.join(format!("{stamp}_{n}"));
-                    n += 1;
-                }
-                dir
-            }
-        };
+        let dir = new_dir(&cfg.output_base_dir.join(&cfg.batch_name), shard)?;
         // plan.json shows each `--artifact-dir` as given (relative to where sweeper started).
         let planned = planned(plan, &dir);
         let dir = absolute(&dir)?;
@@ -241,24 +208,7 @@ impl Batch {
         if old.shard.is_none() && dir.join(records::SHARDS_DIR).is_dir() {
             return Err(BatchError::Merged { dir });
         }
-        // A shard resumes as the shard it was (`--shard` may be left out, not changed).
-        match (shard, &old.shard) {
-            (Some(s), Some(o)) if (s.k, s.n) != (o.k, o.n) => {
-                return Err(BatchError::ShardMismatch {
-                    dir,
-                    shard: s.to_string(),
-                    what: format!("it is shard {}/{}", o.k, o.n),
-                });
-            }
-            (Some(s), None) => {
-                return Err(BatchError::ShardMismatch {
-                    dir,
-                    shard: s.to_string(),
-                    what: "it is a whole batch, not a shard".into(),
-                });
-            }
-            _ => {}
-        }
+        check_same_shard(&dir, shard, old.shard.as_ref())?;
         if let Some(what) = plan_difference(&old, plan) {
             return Err(BatchError::PlanChanged { dir, what });
         }
@@ -285,26 +235,7 @@ impl Batch {
         remove_stale_temp_files(&dir);
         manifest.finished = false;
         manifest.interrupted = false;
-        for entry in &mut manifest.runs {
-            let run_dir = dir.join(&entry.dir);
-            let pr: Option<ProcessResult> =
-                records::read_json(&run_dir.join(records::PROCESS_RESULT_FILE)).ok();
-            entry.status = match pr {
-                // A success counts only with usable results (the reports judge the same way).
-                Some(p) if p.status.is_success() => match artifacts(&run_dir) {
-                    super::decide::Artifacts::Complete { .. } => p.status,
-                    super::decide::Artifacts::Incomplete(why) => {
-                        entry.reason = Some(format!("results unusable: {why}"));
-                        RunStatus::Pending
-                    }
-                },
-                Some(p) => {
-                    entry.reason = p.reason;
-                    p.status
-                }
-                None => RunStatus::Pending,
-            };
-        }
+        statuses_from_disk(&dir, &mut manifest, artifacts);
         let mut batch = Batch {
             dir,
             manifest,
@@ -599,6 +530,99 @@ fn plan_difference(old: &PlanRecord, plan: &Plan) -> Option<String> {
         }
     }
     None
+}
+
+/// A new batch directory: `<parent>/<YYYYMMDD_HHMMSS>[_n]/`, or a shard's
+/// `<parent>/<batch id>/shards/<K>/`; never an existing one.
+fn new_dir(parent: &Path, shard: Option<&records::ShardRecord>) -> Result<PathBuf, BatchError> {
+    Ok(match shard {
+        // `<batch id>/shards/<K>/`, shared by the shards of one batch; never an existing one.
+        Some(s) => {
+            let shards = parent.join(&s.batch_id).join(records::SHARDS_DIR);
+            fs_err::create_dir_all(&shards)
+                .map_err(|source| BatchError::Create { path: shards.clone(), source })?;
+            let dir = shards.join(s.k.to_string());
+            if let Err(source) = std::fs::create_dir(&dir) {
+                return Err(if source.kind() == std::io::ErrorKind::AlreadyExists {
+                    BatchError::ShardExists { dir }
+                } else {
+                    BatchError::Create { path: dir, source }
+                });
+            }
+            dir
+        }
+        None => {
+            fs_err::create_dir_all(parent)
+                .map_err(|source| BatchError::Create { path: parent.to_path_buf(), source })?;
+            let stamp = chrono::Local::now().format("%Y%m%d_%H%M%S").to_string();
+            let mut dir = parent.join(&stamp);
+            let mut n = 1;
+            // create_dir (not _all) fails if it exists: we never write into an existing batch.
+            while let Err(source) = std::fs::create_dir(&dir) {
+                if source.kind() != std::io::ErrorKind::AlreadyExists || n > 100 {
+                    return Err(BatchError::Create { path: dir, source });
+                }
+                dir = parent.join(format!("{stamp}_{n}"));
+                n += 1;
+            }
+            dir
+        }
+    })
+}
+
+/// Each entry's status as the run's `process_result.json` says (the manifest may lag a
+/// `kill -9`); a success counts only with usable results (the reports judge the same way).
+fn statuses_from_disk(
+    dir: &Path,
+    manifest: &mut BatchManifest,
+    artifacts: super::decide::ArtifactCheck,
+) {
+    for entry in &mut manifest.runs {
+        let run_dir = dir.join(&entry.dir);
+        let pr: Option<ProcessResult> =
+            records::read_json(&run_dir.join(records::PROCESS_RESULT_FILE)).ok();
+        entry.status = match pr {
+            // A success counts only with usable results (the reports judge the same way).
+            Some(p) if p.status.is_success() => match artifacts(&run_dir) {
+                super::decide::Artifacts::Complete { .. } => p.status,
+                super::decide::Artifacts::Incomplete(why) => {
+                    entry.reason = Some(format!("results unusable: {why}"));
+                    RunStatus::Pending
+                }
+            },
+            Some(p) => {
+                entry.reason = p.reason;
+                p.status
+            }
+            None => RunStatus::Pending,
+        };
+    }
+}
+
+/// A shard resumes as the shard it was (`--shard` may be left out, not changed).
+fn check_same_shard(
+    dir: &Path,
+    shard: Option<&crate::scaleout::shard::Shard>,
+    old: Option<&records::ShardRecord>,
+) -> Result<(), BatchError> {
+    match (shard, old) {
+        (Some(s), Some(o)) if (s.k, s.n) != (o.k, o.n) => {
+            return Err(BatchError::ShardMismatch {
+                dir: dir.to_path_buf(),
+                shard: s.to_string(),
+                what: format!("it is shard {}/{}", o.k, o.n),
+            });
+        }
+        (Some(s), None) => {
+            return Err(BatchError::ShardMismatch {
+                dir: dir.to_path_buf(),
+                shard: s.to_string(),
+                what: "it is a whole batch, not a shard".into(),
+            });
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// What differs between a manifest and the plan it should follow (same length, an entry per

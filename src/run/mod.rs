@@ -13,6 +13,7 @@ pub mod aiperf;
 pub mod batch;
 pub mod decide;
 pub mod event;
+pub mod probes;
 pub mod process;
 pub mod provenance;
 pub mod server;
@@ -29,13 +30,11 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
 use crate::plan::{Arg, ArgContext, Combination, Plan, argv};
-use crate::records::{
-    FORMAT_VERSION, LoadSearch, ProcessResult, RunMetadata, RunStatus, SearchMode,
-};
+use crate::records::{FORMAT_VERSION, ProcessResult, RunMetadata, RunStatus, SearchMode};
 use crate::util::exit::{EXIT_CONFIG, EXIT_FAILED};
 use crate::util::redact::Redactor;
 pub use batch::{Batch, BatchError};
-use decide::{Decider, Verdict};
+use decide::Decider;
 pub use event::{Event, Observer, Summary};
 use server::Server;
 use signals::Groups;
@@ -322,90 +321,6 @@ impl Runner<'_> {
         }
     }
 
-    /// `search`: every group in turn (grouped by server), each probe a real run.
-    async fn search_all(
-        &mut self,
-        ls: &LoadSearch,
-        batch: &mut Batch,
-        interrupts: &mut watch::Receiver<usize>,
-        obs: &mut dyn Observer,
-    ) {
-        let part = batch.plan_record.shard.clone();
-        let order: Vec<usize> = self
-            .plan
-            .search_order()
-            .into_iter()
-            .filter(|g| part.as_ref().is_none_or(|s| s.searches(*g)))
-            .collect();
-        let most = crate::search::probe::max_probes(ls.mode) * order.len();
-        let mut pos = 0usize;
-        for g in order {
-            if self.summary.stopped.is_some() || *interrupts.borrow() > 0 {
-                break;
-            }
-            let template = self.plan.templates[g].clone();
-            let (mut pass, mut fail): (Option<f64>, Option<(f64, String)>) = (None, None);
-            let mut runs = 0usize;
-            while let Some(v) =
-                crate::search::probe::next_probe(ls.mode, pass, fail.as_ref().map(|(f, _)| *f))
-            {
-                if self.summary.stopped.is_some() || *interrupts.borrow() > 0 {
-                    self.notice_interrupt(obs);
-                    self.summary.interrupted |= *interrupts.borrow() > 0;
-                    break;
-                }
-                // A probe an earlier session ran (or started) is reused.
-                // Its index is a function of its group and rank, so the probes of shards that
-                // search different groups never share one.
-                let probes: Vec<(usize, f64)> = batch
-                    .probes()
-                    .into_iter()
-                    .filter(|(_, p)| p.group == g)
-                    .map(|(i, p)| (i, p.value))
-                    .collect();
-                let known = probes.iter().find(|(_, pv)| *pv == v).map(|(i, _)| *i);
-                let index = known.unwrap_or(
-                    self.plan.combinations.len()
-                        + g * crate::search::probe::max_probes(ls.mode)
-                        + probes.len(),
-                );
-                let c = crate::plan::probe(self.cfg, &template, &ls.variable, v, index);
-                self.summary.total += 1;
-                if known.is_none()
-                    && let Err(e) = batch.add_probe(&c)
-                {
-                    self.record_failed(&e, obs);
-                    break;
-                }
-                runs += 1;
-                if batch.status(index).is_success() {
-                    self.summary.skipped += 1;
-                    obs.event(Event::RunSkipped { c: &c });
-                } else {
-                    pos += 1;
-                    obs.event(Event::RunQueued { c: &c, pos, of: most.max(pos) });
-                    self.step(&c, (pos, most.max(pos)), batch, interrupts, obs).await;
-                    if *interrupts.borrow() > 0 {
-                        self.summary.interrupted = true;
-                        break;
-                    }
-                }
-                match self.decide.judge(&batch.dir, &c) {
-                    Verdict::Pass => pass = Some(v),
-                    Verdict::Fail(why) => fail = Some((v, why)),
-                }
-            }
-            let group = crate::records::describe_params(&template.params);
-            obs.event(Event::SearchFinished {
-                group: &group,
-                variable: &ls.variable,
-                best: pass,
-                first_fail: fail.as_ref().map(|(v, w)| (*v, w.as_str())),
-                runs,
-            });
-        }
-    }
-
     /// One combination: its server, then aiperf, then its records.
     async fn step(
         &mut self,
@@ -501,7 +416,7 @@ impl Runner<'_> {
                 self.notice_interrupt(obs);
                 Err((RunStatus::Interrupted, "interrupted while the server was starting".into()))
             }
-            Err(reason) => {
+            Err(server::ServerError(reason)) => {
                 obs.event(Event::ServerFailed { id: &c.server_id, reason: &reason });
                 self.failed_servers.insert(c.server_id.clone(), reason.clone());
                 Err((RunStatus::Failed, reason))

@@ -31,9 +31,61 @@ pub struct Server {
     container: Option<(String, String)>,
 }
 
-/// Why a server could not be used.
-#[derive(Debug, Clone)]
+/// Why a server could not be used (secrets masked).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
 pub struct ServerError(pub String);
+
+impl From<&str> for ServerError {
+    fn from(s: &str) -> Self {
+        ServerError(s.to_owned())
+    }
+}
+
+/// What one health path answered.
+enum Answer {
+    Status(u16),
+    NoAnswer(String),
+}
+
+/// `GET <path>: HTTP 404, GET <path>: connection refused`.
+fn shown(answers: &[(String, Answer)]) -> String {
+    answers
+        .iter()
+        .map(|(p, a)| match a {
+            Answer::Status(code) => format!("GET {p}: HTTP {code}"),
+            Answer::NoAnswer(e) => format!("GET {p}: {e}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One round of health requests: `None` when a path answered 2xx (and none refused the key
+/// before it), else what each path answered.
+async fn ask(
+    client: &reqwest::Client,
+    url: &str,
+    paths: &[String],
+    bearer: Option<&str>,
+) -> Option<Vec<(String, Answer)>> {
+    let mut answers: Vec<(String, Answer)> = Vec::new();
+    for p in paths {
+        let mut req = client.get(join_url(url, p));
+        if let Some(key) = bearer {
+            req = req.bearer_auth(key);
+        }
+        let refused_key = answers.iter().any(|(_, a)| matches!(a, Answer::Status(401 | 403)));
+        let answer = match req.send().await {
+            Ok(resp) if resp.status().is_success() && !refused_key => return None,
+            Ok(resp) => Answer::Status(resp.status().as_u16()),
+            Err(e) if e.is_connect() => Answer::NoAnswer("connection refused".to_owned()),
+            Err(e) if e.is_timeout() => Answer::NoAnswer("timed out".to_owned()),
+            Err(e) => Answer::NoAnswer(e.to_string()),
+        };
+        answers.push((p.clone(), answer));
+    }
+    Some(answers)
+}
 
 impl Server {
     /// A server that is already up (`external`): nothing to start or stop.
@@ -141,38 +193,14 @@ impl Server {
                     self.log_tail()
                 )));
             }
-            // (path, what it answered) for this round.
-            let mut answers: Vec<(String, Result<u16, String>)> = Vec::new();
-            for p in &paths {
-                let mut req = client.get(join_url(&self.url, p));
-                if let Some(key) = bearer {
-                    req = req.bearer_auth(key);
-                }
-                let refused_key = answers.iter().any(|(_, a)| matches!(a, Ok(401 | 403)));
-                let answer = match req.send().await {
-                    Ok(resp) if resp.status().is_success() && !refused_key => {
-                        return Ok((start.elapsed(), None));
-                    }
-                    Ok(resp) => Ok(resp.status().as_u16()),
-                    Err(e) if e.is_connect() => Err("connection refused".to_owned()),
-                    Err(e) if e.is_timeout() => Err("timed out".to_owned()),
-                    Err(e) => Err(e.to_string()),
-                };
-                answers.push((p.clone(), answer));
-            }
-            let shown = |answers: &[(String, Result<u16, String>)]| {
-                answers
-                    .iter()
-                    .map(|(p, a)| match a {
-                        Ok(code) => format!("GET {p}: HTTP {code}"),
-                        Err(e) => format!("GET {p}: {e}"),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
+            let Some(answers) = ask(&client, &self.url, &paths, bearer).await else {
+                return Ok((start.elapsed(), None));
             };
             // A path that wants a key the request did not have (or not this one): whatever
             // else answers, inference will be refused too. Said at once, not after the timeout.
-            if let Some((p, Ok(code))) = answers.iter().find(|(_, a)| matches!(a, Ok(401 | 403))) {
+            if let Some((p, Answer::Status(code))) =
+                answers.iter().find(|(_, a)| matches!(a, Answer::Status(401 | 403)))
+            {
                 return Err(ServerError(format!(
                     "the server refuses the API key: GET {p} answered HTTP {code} ({}); check the API key (`api_key_env_var`){}",
                     shown(&answers),
@@ -181,7 +209,8 @@ impl Server {
             }
             // Probing: the server answers HTTP on every path, none 2xx and none 503 ("starting"):
             // it is up, its readiness unknown.
-            let all_answered = answers.iter().all(|(_, a)| matches!(a, Ok(c) if *c != 503));
+            let all_answered =
+                answers.iter().all(|(_, a)| matches!(a, Answer::Status(c) if *c != 503));
             if self.health == Health::Probe && all_answered {
                 return Ok((
                     start.elapsed(),
@@ -360,14 +389,14 @@ pub async fn start(
     cx: &StartContext<'_>,
     interrupts: &mut watch::Receiver<usize>,
     obs: &mut dyn Observer,
-) -> Result<Server, String> {
+) -> Result<Server, ServerError> {
     let health = crate::plan::server::health(
         c.server.as_ref(),
         c.merged.get("health_check_endpoint").and_then(Value::as_str),
     );
     let (mut srv, timeout) = match &c.server {
         None | Some(ServerConfig::External { .. }) => {
-            let url = c.url().ok_or("no url to benchmark")?;
+            let url = c.url().ok_or(ServerError::from("no url to benchmark"))?;
             let timeout = match &c.server {
                 Some(ServerConfig::External { startup_timeout_s, .. }) => *startup_timeout_s,
                 _ => 30.0,
@@ -382,7 +411,7 @@ pub async fn start(
         Some(s) => {
             let program = cx.program.display().to_string();
             let launch = crate::plan::server::launch(s, cx.batch_name, &c.server_id, &program)
-                .ok_or("nothing to launch")?;
+                .ok_or(ServerError::from("nothing to launch"))?;
             let url = launch
                 .url
                 .clone()
@@ -396,8 +425,7 @@ pub async fn start(
                 command: &command,
             });
             let sup = Supervision { exe: cx.program.into(), batch_dir: cx.batch_dir.to_path_buf() };
-            let mut srv =
-                Server::spawn(&c.server_id, &launch, &url, health, &log, &sup).map_err(|e| e.0)?;
+            let mut srv = Server::spawn(&c.server_id, &launch, &url, health, &log, &sup)?;
             cx.groups.track(srv.pgid());
             // The mock picks a free port itself (port 0) and prints it.
             if matches!(s, ServerConfig::Mock(_))
@@ -406,7 +434,7 @@ pub async fn start(
             {
                 cx.groups.untrack(srv.pgid());
                 srv.stop().await;
-                return Err(e.0);
+                return Err(e);
             }
             (srv, launch.startup_timeout_s)
         }
@@ -415,8 +443,8 @@ pub async fn start(
     let key =
         c.merged.get("api_key_env_var").and_then(Value::as_str).and_then(|v| std::env::var(v).ok());
     let ready = tokio::select! {
-        r = srv.wait_ready(super::aiperf::secs(timeout), key.as_deref()) => r.map_err(|e| e.0),
-        _ = interrupts.changed() => Err("interrupted".into()),
+        r = srv.wait_ready(super::aiperf::secs(timeout), key.as_deref()) => r,
+        _ = interrupts.changed() => Err(ServerError::from("interrupted")),
     };
     match ready {
         Ok((t, warning)) => {
@@ -429,7 +457,7 @@ pub async fn start(
         Err(e) => {
             cx.groups.untrack(srv.pgid());
             srv.stop().await;
-            Err(cx.redactor.redact(&e))
+            Err(ServerError(cx.redactor.redact(&e.0)))
         }
     }
 }

@@ -143,7 +143,24 @@ struct Args {
     program: Vec<String>,
 }
 
-fn parse(args: &[String]) -> Result<Args, String> {
+/// Why the supervisor's arguments are wrong (sweeper wrote them: a bug if it happens).
+#[derive(Debug, thiserror::Error)]
+enum ArgsError {
+    #[error("bad --grace-s")]
+    Grace,
+    #[error("--on-exit needs a command")]
+    OnExit,
+    #[error("--on-exit: {0}")]
+    OnExitWords(#[from] shell_words::ParseError),
+    #[error("unknown option `{0}`")]
+    Unknown(String),
+    #[error("no program to supervise")]
+    NoProgram,
+    #[error("--parent PID is required")]
+    NoParent,
+}
+
+fn parse(args: &[String]) -> Result<Args, ArgsError> {
     let mut parent = None;
     let mut grace = Duration::from_secs(10);
     let mut on_exit = None;
@@ -152,22 +169,22 @@ fn parse(args: &[String]) -> Result<Args, String> {
         match a.as_str() {
             "--parent" => parent = it.next().and_then(|v| v.parse().ok()),
             "--grace-s" => {
-                let s: f64 = it.next().and_then(|v| v.parse().ok()).ok_or("bad --grace-s")?;
+                let s: f64 = it.next().and_then(|v| v.parse().ok()).ok_or(ArgsError::Grace)?;
                 grace = crate::run::aiperf::secs(s);
             }
             "--on-exit" => {
-                let cmd = it.next().ok_or("--on-exit needs a command")?;
-                on_exit = Some(shell_words::split(cmd).map_err(|e| e.to_string())?);
+                let cmd = it.next().ok_or(ArgsError::OnExit)?;
+                on_exit = Some(shell_words::split(cmd)?);
             }
             "--" => break,
-            other => return Err(format!("unknown option `{other}`")),
+            other => return Err(ArgsError::Unknown(other.into())),
         }
     }
     let program: Vec<String> = it.cloned().collect();
     if program.is_empty() {
-        return Err("no program to supervise".into());
+        return Err(ArgsError::NoProgram);
     }
-    Ok(Args { parent: parent.ok_or("--parent PID is required")?, grace, on_exit, program })
+    Ok(Args { parent: parent.ok_or(ArgsError::NoParent)?, grace, on_exit, program })
 }
 
 fn install(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {

@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use super::JobError;
+
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, EnvVar, EnvVarSource, PersistentVolumeClaim,
@@ -142,10 +144,10 @@ fn pod(j: &K8sJob, config_map: &str, script: String, gpus: Option<u32>) -> PodTe
 }
 
 /// The objects, as one multi-document YAML stream.
-pub fn manifests(j: &K8sJob) -> Result<String, String> {
+pub fn manifests(j: &K8sJob) -> Result<String, JobError> {
     let base = dns_name(&format!("sweeper-{}", j.batch_name), 40);
     let cm_name = format!("{base}-config");
-    let n = i32::try_from(j.shards).map_err(|_| "too many shards".to_owned())?;
+    let n = i32::try_from(j.shards).map_err(|_| JobError::TooManyShards(j.shards))?;
     let batch_dir = format!("{}/{}", j.batch_parent, j.batch_id);
     let cm = ConfigMap {
         metadata: meta(&cm_name, &j.namespace, &j.batch_name),
@@ -226,12 +228,12 @@ pub fn manifests(j: &K8sJob) -> Result<String, String> {
 /// Serializing any of the objects to YAML.
 mod erased {
     pub trait Yaml {
-        fn to_yaml(&self) -> Result<String, String>;
+        fn to_yaml(&self) -> Result<String, super::JobError>;
     }
 
     impl<T: serde::Serialize> Yaml for T {
-        fn to_yaml(&self) -> Result<String, String> {
-            serde_saphyr::to_string(self).map_err(|e| format!("failed to write YAML: {e}"))
+        fn to_yaml(&self) -> Result<String, super::JobError> {
+            serde_saphyr::to_string(self).map_err(|e| super::JobError::Yaml(e.to_string()))
         }
     }
 }

@@ -149,10 +149,54 @@ fn in_shard(k: usize, dir: &str) -> String {
 pub fn merge(inputs: &[PathBuf], partial: bool) -> Result<MergeOutcome, MergeError> {
     let (batch_dir, dirs) = locate(inputs)?;
     let shards: Vec<ShardDir> = dirs.iter().map(|d| read_shard(d)).collect::<Result<_, _>>()?;
-    // The same plan, the same N, each K once.
+    let by_k = index_shards(&shards)?;
+    let first = &shards[0];
+    let n = first.shard.n;
+    let missing: Vec<usize> = (0..n).filter(|k| !by_k.contains_key(k)).collect();
+    let unfinished: Vec<usize> = by_k
+        .iter()
+        .filter(|(_, s)| !s.manifest.as_ref().is_some_and(|m| m.finished && !m.interrupted))
+        .map(|(k, _)| *k)
+        .collect();
+    if !partial && (!missing.is_empty() || !unfinished.is_empty()) {
+        let mut what = Vec::new();
+        if !missing.is_empty() {
+            what.push(format!("shard(s) {} missing", list(&missing)));
+        }
+        if !unfinished.is_empty() {
+            what.push(format!("shard(s) {} not finished", list(&unfinished)));
+        }
+        return Err(MergeError::Incomplete { dir: batch_dir, what: what.join(", ") });
+    }
+    check_conflicts(&by_k, first, &batch_dir)?;
+    let (combos, entries) = merged_runs(&by_k, first);
+    let not_run = entries.iter().filter(|e| !e.status.is_success()).count();
+    let plan = PlanRecord { combinations: combos, shard: None, ..first.plan.clone() };
+    let manifest =
+        merged_manifest(&by_k, first, entries, missing.is_empty() && unfinished.is_empty());
+    let prov = merged_provenance(&by_k);
+    write_merged(&batch_dir, first, &plan, &manifest, &prov)?;
+    Ok(MergeOutcome {
+        batch_dir,
+        shards: n,
+        found: by_k.keys().copied().collect(),
+        missing,
+        unfinished,
+        combinations: manifest.runs.len(),
+        not_run,
+    })
+}
+
+fn list(v: &[usize]) -> String {
+    v.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// The shards by K, once each checked to have run the same plan (its hash), with the same N and
+/// batch id as the first, and each K found once.
+fn index_shards(shards: &[ShardDir]) -> Result<BTreeMap<usize, &ShardDir>, MergeError> {
     let first = &shards[0];
     let mut by_k: BTreeMap<usize, &ShardDir> = BTreeMap::new();
-    for s in &shards {
+    for s in shards {
         let what = if s.plan.plan_hash != first.plan.plan_hash {
             Some(format!(
                 "plan hash {} vs {}",
@@ -182,58 +226,18 @@ pub fn merge(inputs: &[PathBuf], partial: bool) -> Result<MergeOutcome, MergeErr
             });
         }
     }
-    let n = first.shard.n;
-    let missing: Vec<usize> = (0..n).filter(|k| !by_k.contains_key(k)).collect();
-    let unfinished: Vec<usize> = by_k
-        .iter()
-        .filter(|(_, s)| !s.manifest.as_ref().is_some_and(|m| m.finished && !m.interrupted))
-        .map(|(k, _)| *k)
-        .collect();
-    if !partial && (!missing.is_empty() || !unfinished.is_empty()) {
-        let list = |v: &[usize]| v.iter().map(usize::to_string).collect::<Vec<_>>().join(", ");
-        let mut what = Vec::new();
-        if !missing.is_empty() {
-            what.push(format!("shard(s) {} missing", list(&missing)));
-        }
-        if !unfinished.is_empty() {
-            what.push(format!("shard(s) {} not finished", list(&unfinished)));
-        }
-        return Err(MergeError::Incomplete { dir: batch_dir, what: what.join(", ") });
-    }
-    // Every combination of the plan (in the shard that ran it, or was to run it), then every
-    // probe of every shard's searches.
-    // Each shard's manifest entries and planned combinations by index (read once).
-    let runs_of: BTreeMap<usize, HashMap<usize, &ManifestEntry>> = by_k
-        .iter()
-        .map(|(k, s)| (*k, s.manifest.iter().flat_map(|m| &m.runs).map(|e| (e.index, e)).collect()))
-        .collect();
-    let entry_in = |k: usize, index: usize| runs_of.get(&k).and_then(|m| m.get(&index)).copied();
-    let mut combos: Vec<PlannedCombination> = Vec::new();
-    let mut entries: Vec<ManifestEntry> = Vec::new();
+    Ok(by_k)
+}
+
+/// A combination with results in two shards, or in a shard that was not to run it: the same
+/// combination run twice.
+fn check_conflicts(
+    by_k: &BTreeMap<usize, &ShardDir>,
+    first: &ShardDir,
+    batch_dir: &Path,
+) -> Result<(), MergeError> {
     let mut seen: BTreeMap<usize, PathBuf> = BTreeMap::new();
-    let statics = first.plan.combinations.iter().filter(|c| c.probe.is_none());
-    for c in statics {
-        let k = first.shard.shard_of(c.index).unwrap_or(0);
-        let mut mc = c.clone();
-        mc.dir = in_shard(k, &c.dir);
-        entries.push(match entry_in(k, c.index) {
-            Some(e) => ManifestEntry { dir: mc.dir.clone(), ..e.clone() },
-            None => ManifestEntry::pending(
-                c.index,
-                &mc.dir,
-                &c.params,
-                Some(if by_k.contains_key(&k) {
-                    format!("not run: shard {k} did not get to it")
-                } else {
-                    format!("not run: shard {k} is missing")
-                }),
-            ),
-        });
-        combos.push(mc);
-    }
-    // A combination with results in a shard that was not to run it: the same combination run
-    // twice.
-    for (k, s) in &by_k {
+    for (k, s) in by_k {
         let probes: HashMap<usize, records::Probe> =
             s.plan.combinations.iter().filter_map(|c| Some((c.index, c.probe?))).collect();
         for e in s.manifest.iter().flat_map(|m| &m.runs) {
@@ -246,26 +250,52 @@ pub fn merge(inputs: &[PathBuf], partial: bool) -> Result<MergeOutcome, MergeErr
             }
             .unwrap_or(*k);
             let dir = s.dir.join(&e.dir);
-            if let Some(other) = seen.insert(e.index, dir.clone()) {
-                return Err(MergeError::Conflict {
-                    index: e.index,
-                    dir: e.dir.clone(),
-                    a: other,
-                    b: dir,
-                });
-            }
-            if owner != *k {
-                let other = batch_dir.join(in_shard(owner, &e.dir));
-                return Err(MergeError::Conflict {
-                    index: e.index,
-                    dir: e.dir.clone(),
-                    a: other,
-                    b: dir,
-                });
-            }
+            let other = match seen.insert(e.index, dir.clone()) {
+                Some(other) => other,
+                None if owner != *k => batch_dir.join(in_shard(owner, &e.dir)),
+                None => continue,
+            };
+            return Err(MergeError::Conflict {
+                index: e.index,
+                dir: e.dir.clone(),
+                a: other,
+                b: dir,
+            });
         }
     }
-    for (k, s) in &by_k {
+    Ok(())
+}
+
+/// Every combination of the plan (in the shard that ran it, or was to run it), then every
+/// probe of every shard's searches, each with its manifest entry (pending with why, if none).
+fn merged_runs(
+    by_k: &BTreeMap<usize, &ShardDir>,
+    first: &ShardDir,
+) -> (Vec<PlannedCombination>, Vec<ManifestEntry>) {
+    // Each shard's manifest entries by index (read once).
+    let runs_of: BTreeMap<usize, HashMap<usize, &ManifestEntry>> = by_k
+        .iter()
+        .map(|(k, s)| (*k, s.manifest.iter().flat_map(|m| &m.runs).map(|e| (e.index, e)).collect()))
+        .collect();
+    let entry_in = |k: usize, index: usize| runs_of.get(&k).and_then(|m| m.get(&index)).copied();
+    let mut combos: Vec<PlannedCombination> = Vec::new();
+    let mut entries: Vec<ManifestEntry> = Vec::new();
+    for c in first.plan.combinations.iter().filter(|c| c.probe.is_none()) {
+        let k = first.shard.shard_of(c.index).unwrap_or(0);
+        let mut mc = c.clone();
+        mc.dir = in_shard(k, &c.dir);
+        let why = if by_k.contains_key(&k) {
+            format!("not run: shard {k} did not get to it")
+        } else {
+            format!("not run: shard {k} is missing")
+        };
+        entries.push(match entry_in(k, c.index) {
+            Some(e) => ManifestEntry { dir: mc.dir.clone(), ..e.clone() },
+            None => ManifestEntry::pending(c.index, &mc.dir, &c.params, Some(why)),
+        });
+        combos.push(mc);
+    }
+    for (k, s) in by_k {
         for c in s.plan.combinations.iter().filter(|c| c.probe.is_some()) {
             let mut mc = c.clone();
             mc.dir = in_shard(*k, &c.dir);
@@ -276,25 +306,36 @@ pub fn merge(inputs: &[PathBuf], partial: bool) -> Result<MergeOutcome, MergeErr
             combos.push(mc);
         }
     }
-    let not_run = entries.iter().filter(|e| !e.status.is_success()).count();
-    let plan = PlanRecord { combinations: combos, shard: None, ..first.plan.clone() };
+    (combos, entries)
+}
+
+/// The batch's manifest over the shards' manifests: the earliest start, the latest update.
+fn merged_manifest(
+    by_k: &BTreeMap<usize, &ShardDir>,
+    first: &ShardDir,
+    runs: Vec<ManifestEntry>,
+    finished: bool,
+) -> BatchManifest {
     let manifests: Vec<&BatchManifest> =
         by_k.values().filter_map(|s| s.manifest.as_ref()).collect();
-    let manifest = BatchManifest {
+    BatchManifest {
         format_version: records::FORMAT_VERSION,
         batch_name: first.plan.batch_name.clone(),
         config_file: first.plan.config_file.clone(),
         started_at: manifests.iter().map(|m| m.started_at.clone()).min().unwrap_or_default(),
         updated_at: manifests.iter().map(|m| m.updated_at.clone()).max().unwrap_or_default(),
-        finished: missing.is_empty() && unfinished.is_empty(),
+        finished,
         interrupted: manifests.iter().any(|m| m.interrupted),
         sweeper_version: manifests.first().map(|m| m.sweeper_version.clone()).unwrap_or_default(),
         aiperf_version: manifests.first().map(|m| m.aiperf_version.clone()).unwrap_or_default(),
-        runs: entries,
-    };
-    // Provenance: the hosts of every shard; each shard's servers under `<id> (shard K)`.
+        runs,
+    }
+}
+
+/// Provenance: the hosts of every shard; each shard's servers under `<id> (shard K)`.
+fn merged_provenance(by_k: &BTreeMap<usize, &ShardDir>) -> Provenance {
     let mut prov = Provenance { format_version: records::FORMAT_VERSION, ..Provenance::default() };
-    for (k, s) in &by_k {
+    for (k, s) in by_k {
         let Ok(p) = records::read_json::<Provenance>(&s.dir.join(records::PROVENANCE_FILE)) else {
             continue;
         };
@@ -319,35 +360,35 @@ pub fn merge(inputs: &[PathBuf], partial: bool) -> Result<MergeOutcome, MergeErr
         }
         prov.notes.extend(p.notes.into_iter().map(|n| format!("shard {k}: {n}")));
     }
-    // Written last, once everything checked out.
+    prov
+}
+
+/// Writes the merged records (last, once everything checked out), and the config's copy.
+fn write_merged(
+    batch_dir: &Path,
+    first: &ShardDir,
+    plan: &PlanRecord,
+    manifest: &BatchManifest,
+    prov: &Provenance,
+) -> Result<(), MergeError> {
     let write = |name: &str, r: std::io::Result<()>| {
         r.map_err(|source| MergeError::Write { path: batch_dir.join(name), source })
     };
-    write(
-        records::PLAN_FILE,
-        records::write_json_atomic(&batch_dir.join(records::PLAN_FILE), &plan),
-    )?;
+    let at = |name: &str| batch_dir.join(name);
+    write(records::PLAN_FILE, records::write_json_atomic(&at(records::PLAN_FILE), plan))?;
     write(
         records::MANIFEST_FILE,
-        records::write_json_atomic(&batch_dir.join(records::MANIFEST_FILE), &manifest),
+        records::write_json_atomic(&at(records::MANIFEST_FILE), manifest),
     )?;
     write(
         records::PROVENANCE_FILE,
-        records::write_json_atomic(&batch_dir.join(records::PROVENANCE_FILE), &prov),
+        records::write_json_atomic(&at(records::PROVENANCE_FILE), prov),
     )?;
     if let Ok(cfg) = std::fs::read(first.dir.join(records::CONFIG_COPY_FILE)) {
         write(
             records::CONFIG_COPY_FILE,
-            records::write_atomic(&batch_dir.join(records::CONFIG_COPY_FILE), &cfg),
+            records::write_atomic(&at(records::CONFIG_COPY_FILE), &cfg),
         )?;
     }
-    Ok(MergeOutcome {
-        batch_dir,
-        shards: n,
-        found: by_k.keys().copied().collect(),
-        missing,
-        unfinished,
-        combinations: manifest.runs.len(),
-        not_run,
-    })
+    Ok(())
 }

@@ -17,30 +17,44 @@ pub struct Shard {
     pub n: usize,
 }
 
-impl std::str::FromStr for Shard {
-    type Err = String;
+/// Why a `--shard` or `--batch-id` value is not one.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ShardError {
+    #[error("`{0}` is not K/N (e.g. `--shard 0/4`: the first of 4 shards)")]
+    NotKOverN(String),
+    #[error("`{0}`: K must be a whole number from 0 to N-1")]
+    BadK(String),
+    #[error("`{0}`: N must be a whole number, at least 1")]
+    BadN(String),
+    #[error("`{0}`: N is the number of shards, at least 1")]
+    NoShards(String),
+    #[error("`{0}`: at most 10000 shards")]
+    TooMany(String),
+    #[error(
+        "`{given}`: shards are numbered 0 to {last} (K counts from 0, as SLURM_ARRAY_TASK_ID and JOB_COMPLETION_INDEX do)"
+    )]
+    OutOfRange { given: String, last: usize },
+    #[error(
+        "`{0}`: a batch id names a directory: letters, digits, `.`, `_` and `-`, not starting with `.`, at most 128 (e.g. `$SLURM_ARRAY_JOB_ID` or `20261202_0800`)"
+    )]
+    BatchId(String),
+}
 
-    fn from_str(s: &str) -> Result<Shard, String> {
-        let (k, n) = s.split_once('/').ok_or_else(|| {
-            format!("`{s}` is not K/N (e.g. `--shard 0/4`: the first of 4 shards)")
-        })?;
-        let k: usize = k
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{s}`: K must be a whole number from 0 to N-1"))?;
-        let n: usize =
-            n.trim().parse().map_err(|_| format!("`{s}`: N must be a whole number, at least 1"))?;
+impl std::str::FromStr for Shard {
+    type Err = ShardError;
+
+    fn from_str(s: &str) -> Result<Shard, ShardError> {
+        let (k, n) = s.split_once('/').ok_or_else(|| ShardError::NotKOverN(s.into()))?;
+        let k: usize = k.trim().parse().map_err(|_| ShardError::BadK(s.into()))?;
+        let n: usize = n.trim().parse().map_err(|_| ShardError::BadN(s.into()))?;
         if n == 0 {
-            return Err(format!("`{s}`: N is the number of shards, at least 1"));
+            return Err(ShardError::NoShards(s.into()));
         }
         if n > 10_000 {
-            return Err(format!("`{s}`: at most 10000 shards"));
+            return Err(ShardError::TooMany(s.into()));
         }
         if k >= n {
-            return Err(format!(
-                "`{s}`: shards are numbered 0 to {} (K counts from 0, as SLURM_ARRAY_TASK_ID and JOB_COMPLETION_INDEX do)",
-                n - 1
-            ));
+            return Err(ShardError::OutOfRange { given: s.into(), last: n - 1 });
         }
         Ok(Shard { k, n })
     }
@@ -277,15 +291,13 @@ pub fn record(
 
 /// A batch id as `--batch-id` takes it: it names a directory, so letters, digits, `.`, `_`,
 /// `-`, not starting with `.`, at most 128 characters.
-pub fn batch_id(s: &str) -> Result<String, String> {
+pub fn batch_id(s: &str) -> Result<String, ShardError> {
     if s.is_empty()
         || s.len() > 128
         || s.starts_with('.')
         || !s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
     {
-        return Err(format!(
-            "`{s}`: a batch id names a directory: letters, digits, `.`, `_` and `-`, not starting with `.`, at most 128 (e.g. `$SLURM_ARRAY_JOB_ID` or `20261202_0800`)"
-        ));
+        return Err(ShardError::BatchId(s.into()));
     }
     Ok(s.to_owned())
 }

@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use super::JobError;
+
 /// What the script needs.
 #[derive(Debug, Clone)]
 pub struct SlurmJob {
@@ -25,10 +27,16 @@ pub struct SlurmJob {
     pub key_vars: Vec<String>,
 }
 
-/// Why a value cannot go into an `#SBATCH` line.
-pub fn check(what: &str, v: &str, allowed: &str) -> Result<(), String> {
+/// Why a value cannot go into an `#SBATCH` line (or a manifest field): only letters, digits and
+/// the characters of `allowed`.
+pub fn check(what: &str, v: &str, allowed: &str, hint: &str) -> Result<(), JobError> {
     if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || allowed.contains(c)) {
-        return Err(format!("--{what} `{v}`: only letters, digits and `{allowed}` are allowed"));
+        return Err(JobError::BadFlag {
+            flag: what.into(),
+            value: v.into(),
+            why: format!("only letters, digits and `{allowed}` are allowed"),
+            hint: hint.into(),
+        });
     }
     Ok(())
 }

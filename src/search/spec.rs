@@ -150,62 +150,79 @@ pub fn load_search(
         }))
         .collect();
     if let Some(sw) = raw.stop_when {
-        let dim = canonical(&sw.dimension);
-        let mut failed = false;
-        let mut bad = |d: Diagnostic, key: bool| {
-            failed = true;
-            report(d, key);
-        };
-        match raw.sweeps.iter().find(|(k, _)| canonical(k) == dim) {
-            None => bad(
-                Diagnostic::new("/stop_when/dimension", format!("`{}` is not swept", sw.dimension))
-                    .hint(format!(
-                        "name a key of `sweeps` whose values are numbers ({})",
-                        if raw.sweeps.is_empty() {
-                            "this config sweeps nothing".to_owned()
-                        } else {
-                            raw.sweeps.keys().cloned().collect::<Vec<_>>().join(", ")
-                        }
-                    )),
-                false,
-            ),
-            Some((k, v)) => {
-                if let Some(i) = v.as_array().and_then(|a| a.iter().position(|x| !x.is_number())) {
-                    bad(
-                        Diagnostic::new(
-                            format!("/sweeps/{}/{i}", escape_segment(k)),
-                            format!(
-                                "`stop_when.dimension` is `{k}`, so its values must be numbers"
-                            ),
-                        )
-                        .hint("an early stop runs the values in increasing order: give numbers"),
-                        false,
-                    );
-                }
+        return stop_when(raw, sw, report);
+    }
+    search(&swept, raw.search?, report)
+}
+
+/// `stop_when`: its dimension must be swept, with numbers; it needs an SLO or a saturation.
+fn stop_when(
+    raw: &Sections<'_>,
+    sw: &StopWhenConfig,
+    mut report: impl FnMut(Diagnostic, bool),
+) -> Option<LoadSearch> {
+    let dim = canonical(&sw.dimension);
+    let mut failed = false;
+    let mut bad = |d: Diagnostic, key: bool| {
+        failed = true;
+        report(d, key);
+    };
+    match raw.sweeps.iter().find(|(k, _)| canonical(k) == dim) {
+        None => bad(
+            Diagnostic::new("/stop_when/dimension", format!("`{}` is not swept", sw.dimension))
+                .hint(format!(
+                    "name a key of `sweeps` whose values are numbers ({})",
+                    if raw.sweeps.is_empty() {
+                        "this config sweeps nothing".to_owned()
+                    } else {
+                        raw.sweeps.keys().cloned().collect::<Vec<_>>().join(", ")
+                    }
+                )),
+            false,
+        ),
+        Some((k, v)) => {
+            if let Some(i) = v.as_array().and_then(|a| a.iter().position(|x| !x.is_number())) {
+                bad(
+                    Diagnostic::new(
+                        format!("/sweeps/{}/{i}", escape_segment(k)),
+                        format!("`stop_when.dimension` is `{k}`, so its values must be numbers"),
+                    )
+                    .hint("an early stop runs the values in increasing order: give numbers"),
+                    false,
+                );
             }
         }
-        if sw.slo.is_empty() && sw.saturation.is_none() {
-            bad(
-                Diagnostic::new("/stop_when", "`stop_when` needs an `slo` or a `saturation`")
-                    .hint("e.g. `slo: {ttft_p99_ms: 2000}` or `saturation: {throughput_gain_below: 0.05}`"),
-                true,
-            );
-        }
-        check_slo(&sw.slo, "/stop_when/slo", &mut bad);
-        if failed {
-            return None;
-        }
-        return Some(LoadSearch {
-            variable: raw.sweeps.keys().find(|k| canonical(k) == dim).cloned().unwrap_or(dim),
-            slo: sw.slo.clone(),
-            slo_on: sw.slo_on,
-            mode: SearchMode::StopWhen {
-                saturation: sw.saturation.as_ref().map(|s| s.throughput_gain_below),
-            },
-            groups: Vec::new(),
-        });
     }
-    let se = raw.search?;
+    if sw.slo.is_empty() && sw.saturation.is_none() {
+        bad(
+            Diagnostic::new("/stop_when", "`stop_when` needs an `slo` or a `saturation`").hint(
+                "e.g. `slo: {ttft_p99_ms: 2000}` or `saturation: {throughput_gain_below: 0.05}`",
+            ),
+            true,
+        );
+    }
+    check_slo(&sw.slo, "/stop_when/slo", &mut bad);
+    if failed {
+        return None;
+    }
+    Some(LoadSearch {
+        variable: raw.sweeps.keys().find(|k| canonical(k) == dim).cloned().unwrap_or(dim),
+        slo: sw.slo.clone(),
+        slo_on: sw.slo_on,
+        mode: SearchMode::StopWhen {
+            saturation: sw.saturation.as_ref().map(|s| s.throughput_gain_below),
+        },
+        groups: Vec::new(),
+    })
+}
+
+/// `search`: its variable must not be swept too; `min` < `max`, whole numbers for concurrency;
+/// at least one SLO.
+fn search(
+    swept: &[(String, String)],
+    se: &SearchConfig,
+    mut report: impl FnMut(Diagnostic, bool),
+) -> Option<LoadSearch> {
     let var = se.variable.key();
     let mut ok = true;
     for (_, pointer) in swept.iter().filter(|(c, _)| c == var) {

@@ -133,37 +133,8 @@ pub fn export(
             split_by.iter().fold(to.to_path_buf(), |d, k| d.join(segment(k, run.params.get(k))));
         files.entry((folder, point.key)).or_default().push((run, name, standard::to_bytes(&rec)));
     }
-    let collisions: Vec<_> = files.iter().filter(|(_, v)| v.len() > 1).collect();
-    if !collisions.is_empty() {
-        let mut differing: Vec<String> = Vec::new();
-        let mut list = String::new();
-        for ((folder, key), runs) in &collisions {
-            let shown = folder.strip_prefix(to).unwrap_or(folder);
-            let at = if shown.as_os_str().is_empty() {
-                String::new()
-            } else {
-                format!(" in {}/", shown.display())
-            };
-            list.push_str(&format!(
-                "  {key}{at}: {}\n",
-                runs.iter()
-                    .map(|(r, _, _)| format!("#{} {}", r.index, point_of(r)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-            for k in &swept {
-                let first = runs[0].0.params.get(k);
-                if runs.iter().any(|(r, _, _)| r.params.get(k) != first) && !differing.contains(k) {
-                    differing.push(k.clone());
-                }
-            }
-        }
-        return Err(ExportError::Collisions {
-            count: collisions.iter().map(|(_, v)| v.len()).sum(),
-            list: list.trim_end().to_owned(),
-            differing,
-            split: split_by.to_vec(),
-        });
+    if let Some(e) = collisions(&files, to, &swept, split_by) {
+        return Err(e);
     }
     let targets: Vec<(PathBuf, Vec<u8>)> = files
         .into_iter()
@@ -171,6 +142,56 @@ pub fn export(
             runs.into_iter().map(move |(_, name, bytes)| (folder.join(name), bytes))
         })
         .collect();
+    write_files(targets, &mut out)?;
+    Ok(out)
+}
+
+/// The points that would land on one tt file (the same folder and tt key), as an error that
+/// lists them and the swept keys that tell them apart.
+fn collisions(
+    files: &BTreeMap<(PathBuf, Key), Vec<Planned>>,
+    to: &Path,
+    swept: &[String],
+    split_by: &[String],
+) -> Option<ExportError> {
+    let collisions: Vec<_> = files.iter().filter(|(_, v)| v.len() > 1).collect();
+    if collisions.is_empty() {
+        return None;
+    }
+    let mut differing: Vec<String> = Vec::new();
+    let mut list = String::new();
+    for ((folder, key), runs) in &collisions {
+        let shown = folder.strip_prefix(to).unwrap_or(folder);
+        let at = if shown.as_os_str().is_empty() {
+            String::new()
+        } else {
+            format!(" in {}/", shown.display())
+        };
+        list.push_str(&format!(
+            "  {key}{at}: {}\n",
+            runs.iter()
+                .map(|(r, _, _)| format!("#{} {}", r.index, point_of(r)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        for k in swept {
+            let first = runs[0].0.params.get(k);
+            if runs.iter().any(|(r, _, _)| r.params.get(k) != first) && !differing.contains(k) {
+                differing.push(k.clone());
+            }
+        }
+    }
+    Some(ExportError::Collisions {
+        count: collisions.iter().map(|(_, v)| v.len()).sum(),
+        list: list.trim_end().to_owned(),
+        differing,
+        split: split_by.to_vec(),
+    })
+}
+
+/// Writes the files (none if one in the way was not written by sweeper), keeping those whose
+/// bytes are already there.
+fn write_files(targets: Vec<(PathBuf, Vec<u8>)>, out: &mut TtExport) -> Result<(), ExportError> {
     for (path, _) in &targets {
         if path.exists() && !standard::written_by_sweeper(path) {
             return Err(ExportError::Foreign { path: path.clone() });
@@ -191,5 +212,5 @@ pub fn export(
             .map_err(|source| ExportError::Write { path: path.clone(), source })?;
         out.written.push(path);
     }
-    Ok(out)
+    Ok(())
 }

@@ -1,0 +1,217 @@
+//! `sweeper run` (and `sweeper --config-file`): load, plan, run with the live reporters, then
+//! the summary, and the gate against `--baseline`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::app::cli::RunArgs;
+use crate::app::dry_run_text;
+use crate::app::error::{EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, Error};
+use crate::app::output::{err_line, err_text, out_text};
+use crate::app::report_cmd::{gate_options, run_compare};
+use crate::app::{load_and_plan, print_warnings};
+use crate::config::Config;
+use crate::plan::Plan;
+use crate::report;
+use crate::run::{RunOptions, Summary};
+use crate::scaleout::shard::Shard;
+
+pub(super) fn run_main(args: &RunArgs) -> Result<u8, Error> {
+    let file = config_file(args)?;
+    let (cfg, plan) = load_and_plan(file, args.max_combinations)?;
+    print_warnings(&cfg, &[cfg.warnings.clone(), plan.warnings.clone()].concat());
+    check_gate(args)?;
+    if args.dry_run {
+        out_text(&dry_run(args, &cfg, &plan));
+        return Ok(EXIT_OK);
+    }
+    let opts = RunOptions {
+        shard: shard_option(args)?,
+        resume: args.resume.clone(),
+        verbose: args.verbose,
+        program: std::env::current_exe().unwrap_or_else(|_| "sweeper".into()),
+        on_hard_kill: Some(Arc::new(|| err_line("\nsweeper: killing everything now"))),
+        artifacts: crate::results::check_artifacts,
+    };
+    let mut term = crate::app::output::Terminal::new(args.verbose);
+    let mut live = crate::app::live::LiveReports::default();
+    let (batch_dir, summary) = crate::run::execute(
+        &cfg,
+        &plan,
+        &opts,
+        &mut crate::app::decide::SearchDecisions::new(&plan),
+        &mut crate::app::live::Tee(vec![&mut term, &mut live]),
+    )?;
+    let mut problems = Vec::new();
+    let target_fails = match live.final_render.take() {
+        Some(Ok(o)) => o.target_fails,
+        Some(Err(e)) => {
+            problems.push(Error::Failed {
+                message: format!("failed to render reports: {e}"),
+                hint: format!("free space, then `sweeper report {}`", batch_dir.display()),
+            });
+            0
+        }
+        None => 0,
+    };
+    let reports_failed = !problems.is_empty();
+    print_summary(&summary, &batch_dir, target_fails);
+    if let Ok(results) = crate::results::collect(&batch_dir) {
+        let report = report::Report::build(&results, None);
+        err_text(&format!(
+            "\n{}",
+            crate::app::output::results_table(&report, crate::app::output::use_color())
+        ));
+    }
+    problems.extend(unfinished(&summary, file, &batch_dir));
+    for e in &problems {
+        crate::app::error::print(e);
+    }
+    let regressed = gate(args, &summary, &batch_dir);
+    Ok(if summary.interrupted {
+        EXIT_INTERRUPTED
+    } else if regressed
+        || summary.failed > 0
+        || summary.record_errors > 0
+        || summary.stopped.is_some()
+        || reports_failed
+        || (args.fail_on_target && target_fails > 0)
+    {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    })
+}
+
+/// The config to run (`--config-file`), or why there is none.
+fn config_file(args: &RunArgs) -> Result<&Path, Error> {
+    if let Some(file) = &args.config_file {
+        return Ok(file);
+    }
+    if let Some(dir) = &args.resume {
+        return Err(Error::usage(
+            "--resume needs the config the batch was started with",
+            format!(
+                "`sweeper --config-file {} --resume {}` (that is the copy the batch kept)",
+                dir.join(crate::records::CONFIG_COPY_FILE).display(),
+                dir.display()
+            ),
+        ));
+    }
+    Err(Error::usage(
+        "no config given",
+        "`sweeper --config-file aiperf_configs/quickstart.yaml` runs a sweep against the built-in mock server; `sweeper --help` lists every command",
+    ))
+}
+
+/// The gate's flags, and the baseline it compares with: checked before hours of running.
+fn check_gate(args: &RunArgs) -> Result<(), Error> {
+    gate_options(&args.gate)?;
+    if let Some(b) = &args.baseline {
+        crate::results::collect(b)?;
+    } else if args.gate.fail_on_regression {
+        return Err(Error::usage(
+            "--fail-on-regression needs --baseline BATCH_DIR to compare the sweep with",
+            "`sweeper --config-file X.yaml --baseline <earlier batch dir> --fail-on-regression`",
+        ));
+    }
+    Ok(())
+}
+
+/// What `--dry-run` prints: the whole plan, or with `--shard` the assignment and that shard.
+fn dry_run(args: &RunArgs, cfg: &Config, plan: &Plan) -> String {
+    let Some(s) = args.shard else { return dry_run_text(cfg, plan, args.verbose) };
+    let parts = crate::scaleout::shard::assign(plan, s.n);
+    let part = crate::scaleout::shard::record(plan, &parts, s, "");
+    let mut mine = plan.clone();
+    mine.combinations.retain(|c| part.runs(c.index));
+    mine.templates.retain(|t| part.searches(t.index));
+    let dir = cfg
+        .output_base_dir
+        .join(&cfg.batch_name)
+        .join(args.batch_id.as_deref().unwrap_or("<batch id>"))
+        .join(crate::records::SHARDS_DIR)
+        .join(s.k.to_string());
+    format!(
+        "{}\nshard {s}:\n{}",
+        crate::app::dry_run::shards_text(plan, &parts),
+        crate::app::dry_run::text_in(cfg, &mine, args.verbose, &dir)
+    )
+}
+
+/// `--shard K/N` with its batch id (none needed on `--resume`).
+fn shard_option(args: &RunArgs) -> Result<Option<(Shard, String)>, Error> {
+    Ok(match (&args.shard, &args.batch_id, &args.resume) {
+        (Some(s), Some(id), _) => Some((*s, id.clone())),
+        (Some(s), None, None) => {
+            return Err(Error::usage(
+                format!("--shard {s} needs --batch-id: the shards of one batch share it"),
+                "e.g. `--shard $SLURM_ARRAY_TASK_ID/4 --batch-id $SLURM_ARRAY_JOB_ID`; `sweeper export slurm` writes the job",
+            ));
+        }
+        (Some(s), None, Some(_)) => Some((*s, String::new())),
+        (None, _, _) => None,
+    })
+}
+
+/// What kept the batch from finishing: it stopped early, or records could not be written.
+fn unfinished(summary: &Summary, file: &Path, batch_dir: &Path) -> Option<Error> {
+    let resume =
+        format!("sweeper --config-file {} --resume {}", file.display(), batch_dir.display());
+    if let Some(why) = &summary.stopped {
+        Some(Error::Failed {
+            message: format!("the batch stopped early: {why}"),
+            hint: format!("free space, then `{resume}` runs what is left"),
+        })
+    } else if summary.record_errors > 0 {
+        Some(Error::Failed {
+            message: format!(
+                "{} record(s) could not be written; those runs count as failed",
+                summary.record_errors
+            ),
+            hint: format!("`{resume}` runs them again"),
+        })
+    } else {
+        None
+    }
+}
+
+/// The `--baseline` gate after the run: whether it found a regression (or could not compare
+/// with `--fail-on-regression`).
+fn gate(args: &RunArgs, summary: &Summary, batch_dir: &Path) -> bool {
+    let Some(base) = &args.baseline else { return false };
+    if summary.interrupted {
+        return false;
+    }
+    err_line(&format!("\nsweeper: comparing with the baseline {}", base.display()));
+    match run_compare(base, batch_dir, Some(batch_dir), &args.gate) {
+        Ok(code) => code == EXIT_FAILED,
+        Err(e) => {
+            crate::app::error::print(&e);
+            args.gate.fail_on_regression
+        }
+    }
+}
+
+fn print_summary(summary: &Summary, batch_dir: &Path, target_fails: usize) {
+    let partial = if summary.partial > 0 {
+        format!(" ({} with failed requests)", summary.partial)
+    } else {
+        String::new()
+    };
+    err_line(&format!(
+        "\nSUMMARY\n  total     : {}\n  completed : {}{partial}\n  failed    : {}\n  skipped   : {}\n  batch dir : {}",
+        summary.total,
+        summary.completed,
+        summary.failed,
+        summary.skipped,
+        batch_dir.display()
+    ));
+    let md = batch_dir.join(report::REPORT_MD_FILE);
+    if md.is_file() {
+        err_line(&format!("  reports   : {}", md.display()));
+    }
+    if target_fails > 0 {
+        err_line(&format!("  targets   : {target_fails} FAIL"));
+    }
+}
