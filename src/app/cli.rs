@@ -245,6 +245,10 @@ pub struct K8sArgs {
     /// The batch id (default: the time of export, `YYYYMMDD_HHMMSS`).
     #[arg(long, value_name = "ID", value_parser = crate::scaleout::shard::batch_id)]
     pub batch_id: Option<String>,
+    /// The merge Job waits at most this long (seconds) for every shard to finish, then merges
+    /// what is there (`sweeper merge --partial`) and fails, listing the missing shards.
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+    pub merge_deadline_s: u64,
     /// Write here instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,

@@ -21,12 +21,11 @@ pub(super) fn export_cmd(what: ExportCommand) -> Result<u8, Error> {
 fn slurm(a: SlurmArgs) -> Result<u8, Error> {
     let SlurmArgs { config, shards, partition, gpus_per_task, time, sweeper, output } = a;
     check_shards(shards)?;
-    for (what, v, allowed) in
-        [("partition", partition.as_deref(), "_,.-"), ("time", time.as_deref(), ":-")]
-    {
-        if let Some(v) = v {
-            crate::scaleout::slurm::check(what, v, allowed, "see `man sbatch`")?;
-        }
+    if let Some(p) = &partition {
+        crate::scaleout::slurm::check("partition", p, "_,.-", "see `man sbatch`")?;
+    }
+    if let Some(t) = &time {
+        crate::scaleout::slurm::check_time(t)?;
     }
     let (cfg, plan) = load_and_plan(&config, None)?;
     warn_empty_shards(&crate::scaleout::shard::assign(&plan, shards));
@@ -52,8 +51,19 @@ fn slurm(a: SlurmArgs) -> Result<u8, Error> {
 
 /// `sweeper export k8s`: the ConfigMap, Indexed Job and merge Job.
 fn k8s(a: K8sArgs) -> Result<u8, Error> {
-    let K8sArgs { config, shards, image, gpus, pvc, pvc_size, namespace, secret, batch_id, output } =
-        a;
+    let K8sArgs {
+        config,
+        shards,
+        image,
+        gpus,
+        pvc,
+        pvc_size,
+        namespace,
+        secret,
+        batch_id,
+        merge_deadline_s,
+        output,
+    } = a;
     check_shards(shards)?;
     let batch_id =
         batch_id.unwrap_or_else(|| chrono::Local::now().format("%Y%m%d_%H%M%S").to_string());
@@ -75,6 +85,7 @@ fn k8s(a: K8sArgs) -> Result<u8, Error> {
         crate::scaleout::slurm::check("pvc-size", s, ".", "e.g. `--pvc-size 20Gi`")?;
     }
     let (cfg, plan) = load_and_plan(&config, None)?;
+    crate::scaleout::k8s::on_claim(&cfg.output_base_dir)?;
     warn_empty_shards(&crate::scaleout::shard::assign(&plan, shards));
     let parent = cfg.output_base_dir.join(&cfg.batch_name);
     let job = crate::scaleout::k8s::K8sJob {
@@ -90,6 +101,7 @@ fn k8s(a: K8sArgs) -> Result<u8, Error> {
         secret,
         batch_id,
         key_vars: key_vars(&plan),
+        merge_deadline_s,
     };
     let yaml = crate::scaleout::k8s::manifests(&job)?;
     write_or_print(output.as_deref(), &yaml)

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::JobError;
+use crate::util::shell::quote;
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
@@ -23,8 +24,8 @@ pub struct K8sJob {
     pub batch_name: String,
     /// The config file's text (it holds no secrets: keys come from environment variables).
     pub config_text: String,
-    /// `<output_base_dir>/<batch_name>` as the container sees it (relative to /results unless
-    /// the config's `output_base_dir` is absolute).
+    /// `<output_base_dir>/<batch_name>`, relative: the pods run in /results, the claim, so the
+    /// results land on it (see [`on_claim`]).
     pub batch_parent: String,
     pub shards: usize,
     pub image: String,
@@ -36,6 +37,20 @@ pub struct K8sJob {
     pub batch_id: String,
     /// Environment variables holding API keys (`api_key_env_var`), read from the Secret.
     pub key_vars: Vec<String>,
+    /// The merge Job waits this long for every shard, then merges what is there.
+    pub merge_deadline_s: u64,
+}
+
+/// `output_base_dir` as the pods use it: relative, under /results (the claim). An absolute
+/// path, or one that climbs out with `..`, would write outside the claim, into the container's
+/// own file system, and be lost with the pod.
+pub fn on_claim(output_base_dir: &std::path::Path) -> Result<(), JobError> {
+    use std::path::Component;
+    if output_base_dir.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) {
+        Ok(())
+    } else {
+        Err(JobError::OffClaim { dir: output_base_dir.to_path_buf() })
+    }
 }
 
 /// A DNS-1123 name from `s`: lowercase letters, digits, `-`; at most `max` characters.
@@ -60,10 +75,6 @@ fn meta(name: &str, ns: &str, batch: &str) -> ObjectMeta {
         ])),
         ..ObjectMeta::default()
     }
-}
-
-fn sh_quote(s: &str) -> String {
-    shell_words::quote(s).into_owned()
 }
 
 /// The pod of a shard or of the merge: the image, the config, the results volume, the keys.
@@ -143,6 +154,18 @@ fn pod(j: &K8sJob, config_map: &str, script: String, gpus: Option<u32>) -> PodTe
     }
 }
 
+/// The merge pod's script: waits until every shard's manifest says it finished, then merges;
+/// at the deadline (shards whose pods failed for good never finish) it merges what is there
+/// (`sweeper merge --partial`, which lists the shards missing or unfinished, and exits 1).
+fn merge_script(batch_dir: &str, shards: usize, deadline_s: u64) -> String {
+    format!(
+        "d={dir}\nend=$(( $(date +%s) + {deadline_s} ))\nwhile :; do\n  done=0\n  for k in $(seq 0 {last}); do\n    grep -Eqs '\"finished\": *true' \"$d/shards/$k/batch_manifest.json\" && done=$((done + 1))\n  done\n  [ \"$done\" -eq {shards} ] && exec sweeper merge \"$d\"\n  if [ \"$(date +%s)\" -ge \"$end\" ]; then\n    echo \"sweeper: $(({shards} - done)) of {shards} shard(s) not finished after {deadline_s}s: merging what is there\" >&2\n    exec sweeper merge --partial \"$d\"\n  fi\n  sleep {pause}\ndone\n",
+        dir = quote(batch_dir),
+        last = shards - 1,
+        pause = deadline_s.clamp(1, 30),
+    )
+}
+
 /// The objects, as one multi-document YAML stream.
 pub fn manifests(j: &K8sJob) -> Result<String, JobError> {
     let base = dns_name(&format!("sweeper-{}", j.batch_name), 40);
@@ -157,8 +180,8 @@ pub fn manifests(j: &K8sJob) -> Result<String, JobError> {
     // A retried index continues its shard (`--resume`) instead of starting it again.
     let shard_script = format!(
         "set -eu\nk=\"$JOB_COMPLETION_INDEX\"\nd={dir}/shards/\"$k\"\nif [ -d \"$d\" ]; then\n  exec sweeper --config-file /config/config.yaml --resume \"$d\" --shard \"$k/{n}\"\nfi\nexec sweeper --config-file /config/config.yaml --shard \"$k/{n}\" --batch-id {id}\n",
-        dir = sh_quote(&batch_dir),
-        id = sh_quote(&j.batch_id),
+        dir = quote(&batch_dir),
+        id = quote(&j.batch_id),
     );
     let shards = Job {
         metadata: meta(&format!("{base}-shards"), &j.namespace, &j.batch_name),
@@ -172,20 +195,21 @@ pub fn manifests(j: &K8sJob) -> Result<String, JobError> {
         }),
         ..Job::default()
     };
-    // Waits until every shard's manifest says it finished, then merges (a shard that never
-    // finishes: merge by hand with `sweeper merge --partial`).
-    let merge_script = format!(
-        "d={dir}\nwhile :; do\n  done=0\n  for k in $(seq 0 {last}); do\n    grep -qs '\"finished\":true' \"$d/shards/$k/batch_manifest.json\" && done=$((done + 1))\n  done\n  [ \"$done\" -eq {n} ] && exec sweeper merge \"$d\"\n  sleep 30\ndone\n",
-        dir = sh_quote(&batch_dir),
-        last = j.shards - 1,
-    );
     let merge = Job {
         metadata: meta(&format!("{base}-merge"), &j.namespace, &j.batch_name),
         spec: Some(JobSpec {
             completions: Some(1),
             parallelism: Some(1),
-            backoff_limit: Some(2),
-            template: pod(j, &cm_name, merge_script, None),
+            // A partial merge exits 1: the Job fails, listing the shards, instead of retrying.
+            backoff_limit: Some(0),
+            // A backstop: the script merges by the deadline; the Job never outlives it by long.
+            active_deadline_seconds: Some(j.merge_deadline_s.saturating_add(3600) as i64),
+            template: pod(
+                j,
+                &cm_name,
+                merge_script(&batch_dir, j.shards, j.merge_deadline_s),
+                None,
+            ),
             ..JobSpec::default()
         }),
         ..Job::default()
@@ -215,10 +239,11 @@ pub fn manifests(j: &K8sJob) -> Result<String, JobError> {
     docs.push(yaml(&shards)?);
     docs.push(yaml(&merge)?);
     let header = format!(
-        "# sweeper: `{}` as an Indexed Job of {} shard(s) (written by `sweeper export k8s`).\n# kubectl apply -f THIS_FILE; results: {batch_dir} on the claim `{}`.\n# API keys come from the Secret `{}` (keys: {}); none is in this file.\n",
+        "# sweeper: `{}` as an Indexed Job of {} shard(s) (written by `sweeper export k8s`).\n# kubectl apply -f THIS_FILE; results: /results/{batch_dir} on the claim `{}`.\n# The merge Job merges when every shard finished, or after {}s with the shards it has\n# (`sweeper merge --partial`: the Job then fails and its log lists the missing shards).\n# API keys come from the Secret `{}` (keys: {}); none is in this file.\n",
         j.batch_name,
         j.shards,
         j.pvc,
+        j.merge_deadline_s,
         j.secret,
         if j.key_vars.is_empty() { "none needed".to_owned() } else { j.key_vars.join(", ") }
     );

@@ -17,6 +17,12 @@ pub enum JobError {
     TooManyShards(usize),
     #[error("failed to write YAML: {0}")]
     Yaml(String),
+    /// `export k8s` with an `output_base_dir` the results claim would not hold.
+    #[error(
+        "output_base_dir `{}` is outside the results claim: the pods write under /results (the claim), and results written elsewhere are lost when the pod ends",
+        dir.display()
+    )]
+    OffClaim { dir: std::path::PathBuf },
 }
 
 impl JobError {
@@ -26,6 +32,7 @@ impl JobError {
             JobError::BadFlag { hint, .. } => hint.clone(),
             JobError::TooManyShards(_) => "use at most 10000 shards".into(),
             JobError::Yaml(_) => "report this as a bug".into(),
+            JobError::OffClaim { .. } => "use a relative output_base_dir without `..` (e.g. `out`): the shards then write /results/out/<batch_name>/<batch id>/ on the claim".into(),
         }
     }
 }

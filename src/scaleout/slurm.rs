@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use super::JobError;
+use crate::util::shell::quote;
 
 /// What the script needs.
 #[derive(Debug, Clone)]
@@ -41,26 +42,51 @@ pub fn check(what: &str, v: &str, allowed: &str, hint: &str) -> Result<(), JobEr
     Ok(())
 }
 
-fn q(p: &std::path::Path) -> String {
-    shell_words::quote(&p.display().to_string()).into_owned()
+/// `--time` as Slurm reads it: `MM`, `MM:SS`, `HH:MM:SS`, `D-HH`, `D-HH:MM`, `D-HH:MM:SS`, or
+/// `UNLIMITED`.
+pub fn check_time(t: &str) -> Result<(), JobError> {
+    let num = |p: &str| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit());
+    let clock = |c: &str| {
+        let parts: Vec<&str> = c.split(':').collect();
+        parts.len() <= 3 && parts.iter().all(|p| num(p))
+    };
+    let ok = matches!(t, "UNLIMITED" | "INFINITE")
+        || match t.split_once('-') {
+            Some((d, rest)) => num(d) && clock(rest),
+            None => clock(t),
+        };
+    if ok {
+        Ok(())
+    } else {
+        Err(JobError::BadFlag {
+            flag: "time".into(),
+            value: t.into(),
+            why: "not a Slurm time limit".into(),
+            hint: "`MM`, `HH:MM:SS`, `D-HH:MM:SS` (e.g. `--time 02:00:00`), see `man sbatch`"
+                .into(),
+        })
+    }
 }
 
-/// The script.
+/// A path as one shell word.
+fn q(p: &std::path::Path) -> String {
+    quote(&p.to_string_lossy())
+}
+
+/// The script. Every value from the config, the command line or the file system reaches it
+/// through [`quote`], once, as a variable's value; the commands only use the variables (in
+/// double quotes), so nothing is parsed twice. The merge job is this same script (with
+/// `SWEEPER_MERGE_OF=<array job id>`), not a `--wrap` string.
 pub fn script(j: &SlurmJob) -> String {
     let n = j.shards;
-    let parent = q(&j.batch_parent);
+    let name = &j.batch_name; // the schema allows [A-Za-z0-9._-] only
     let mut s = String::new();
     s.push_str("#!/bin/bash\n");
     s.push_str(&format!(
-        "# sweeper: `{}` as a Slurm array of {n} shard(s) (written by `sweeper export slurm`).\n",
-        j.batch_name
+        "# sweeper: `{name}` as a Slurm array of {n} shard(s) (written by `sweeper export slurm`).\n"
     ));
-    s.push_str("#\n#   bash THIS_FILE     submits the array, then `sweeper merge` as a job that runs after it\n");
-    s.push_str(&format!(
-        "#   sbatch THIS_FILE   submits the array only; when it is done:\n#                      {} merge {}/<array job id>\n#\n",
-        q(&j.sweeper),
-        parent
-    ));
+    s.push_str("#\n#   bash THIS_FILE     submits the array, then `sweeper merge --partial` as a job that\n#                      runs after it (whatever the shards' outcome); from any directory\n");
+    s.push_str("#   sbatch THIS_FILE   submits the array only, from the directory the tasks run in; when\n#                      it is done: \"$SWEEPER\" merge \"$PARENT/<array job id>\" (values below)\n#\n");
     if j.key_vars.is_empty() {
         s.push_str("# The config names no API key.\n");
     } else {
@@ -69,11 +95,11 @@ pub fn script(j: &SlurmJob) -> String {
             j.key_vars.join(", ")
         ));
     }
-    s.push_str(&format!("#SBATCH --job-name=sweeper-{}\n", j.batch_name));
+    // #SBATCH lines are read by sbatch, not a shell: only validated values go there.
+    s.push_str(&format!("#SBATCH --job-name=sweeper-{name}\n"));
     s.push_str(&format!("#SBATCH --array=0-{}\n", n - 1));
     s.push_str("#SBATCH --ntasks=1\n");
-    s.push_str(&format!("#SBATCH --chdir={}\n", j.workdir.display()));
-    s.push_str(&format!("#SBATCH --output=sweeper-{}-%A_%a.out\n", j.batch_name));
+    s.push_str(&format!("#SBATCH --output=sweeper-{name}-%A_%a.out\n"));
     s.push_str("#SBATCH --export=ALL\n");
     if let Some(p) = &j.partition {
         s.push_str(&format!("#SBATCH --partition={p}\n"));
@@ -85,7 +111,14 @@ pub fn script(j: &SlurmJob) -> String {
         s.push_str(&format!("#SBATCH --time={t}\n"));
     }
     s.push_str("set -euo pipefail\n");
-    s.push_str(&format!("SWEEPER={}\nCONFIG={}\n", q(&j.sweeper), q(&j.config)));
+    s.push_str(&format!(
+        "SWEEPER={}\nCONFIG={}\nPARENT={}\nWORKDIR={}\n",
+        q(&j.sweeper),
+        q(&j.config),
+        q(&j.batch_parent),
+        q(&j.workdir)
+    ));
+    s.push_str("if [ -n \"${SWEEPER_MERGE_OF:-}\" ]; then\n  # The merge job: after every shard, whatever its outcome.\n  exec \"$SWEEPER\" merge --partial \"$PARENT/$SWEEPER_MERGE_OF\"\nfi\n");
     s.push_str("if [ -z \"${SLURM_ARRAY_TASK_ID:-}\" ]; then\n");
     s.push_str(
         "  # Not inside Slurm: submit the array, then the merge after it (whatever its outcome).\n",
@@ -95,20 +128,20 @@ pub fn script(j: &SlurmJob) -> String {
             "  [ -n \"${{{v}:-}}\" ] || {{ echo \"error: export {v} before submitting (the shards read the API key from it)\" >&2; exit 2; }}\n"
         ));
     }
-    s.push_str(&format!("  cd {}\n", q(&j.workdir)));
-    s.push_str("  array=$(sbatch --parsable \"$0\")\n  array=${array%%;*}\n");
+    // `$0` made absolute first: `bash exp/job.sh` works from any directory.
+    s.push_str("  case $0 in /*) script=$0 ;; *) script=$PWD/$0 ;; esac\n");
+    s.push_str(
+        "  array=$(sbatch --parsable --chdir=\"$WORKDIR\" \"$script\")\n  array=${array%%;*}\n",
+    );
     s.push_str(&format!(
-        "  merge=$(sbatch --parsable --job-name=sweeper-{name}-merge --dependency=afterany:\"$array\" --chdir={wd} --output=sweeper-{name}-%j-merge.out --export=ALL --wrap=\"$SWEEPER merge --partial {parent}/$array\")\n",
-        name = j.batch_name,
-        wd = q(&j.workdir),
+        "  merge=$(sbatch --parsable --array=0 --job-name=sweeper-{name}-merge --dependency=afterany:\"$array\" --chdir=\"$WORKDIR\" --output=sweeper-{name}-%j-merge.out --export=ALL,SWEEPER_MERGE_OF=\"$array\" \"$script\")\n"
     ));
     s.push_str(&format!(
-        "  echo \"submitted: shards in job $array ({n} tasks), merge in job ${{merge%%;*}}; results: {}/$array\"\n  exit 0\nfi\n",
-        j.batch_parent.display()
+        "  echo \"submitted: shards in job $array ({n} tasks), merge in job ${{merge%%;*}}; results: $PARENT/$array\"\n  exit 0\nfi\n"
     ));
     s.push_str("# A requeued task continues its shard instead of starting it again.\n");
     s.push_str(&format!(
-        "shard={parent}/\"$SLURM_ARRAY_JOB_ID\"/shards/\"$SLURM_ARRAY_TASK_ID\"\nif [ -d \"$shard\" ]; then\n  exec \"$SWEEPER\" --config-file \"$CONFIG\" --resume \"$shard\" --shard \"$SLURM_ARRAY_TASK_ID/{n}\"\nfi\n"
+        "shard=\"$PARENT/$SLURM_ARRAY_JOB_ID/shards/$SLURM_ARRAY_TASK_ID\"\nif [ -d \"$shard\" ]; then\n  exec \"$SWEEPER\" --config-file \"$CONFIG\" --resume \"$shard\" --shard \"$SLURM_ARRAY_TASK_ID/{n}\"\nfi\n"
     ));
     s.push_str(&format!(
         "exec \"$SWEEPER\" --config-file \"$CONFIG\" --shard \"$SLURM_ARRAY_TASK_ID/{n}\" --batch-id \"$SLURM_ARRAY_JOB_ID\"\n"

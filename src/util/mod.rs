@@ -3,4 +3,5 @@
 pub mod exit;
 pub mod number;
 pub mod redact;
+pub mod shell;
 pub mod term;
