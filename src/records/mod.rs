@@ -18,6 +18,8 @@
 //! With no sweep (a single combination without parameters) the run files go straight into the
 //! batch directory, as the NeMo runner does. Every file carries `format_version`.
 
+pub mod check;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

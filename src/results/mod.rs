@@ -553,6 +553,17 @@ pub fn collect(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
             ),
         });
     }
+    // The checks `--resume` applies: nothing read through a symlink or out of the batch.
+    let tampered = |e: records::check::TamperError| ResultsError::Tampered {
+        dir: batch_dir.to_path_buf(),
+        what: e.to_string(),
+    };
+    if let (Some(p), Some(m)) = (&plan, &manifest) {
+        records::check::check_batch(batch_dir, p, m).map_err(tampered)?;
+    }
+    for e in &entries {
+        records::check::confined(batch_dir, e.index, &e.dir).map_err(tampered)?;
+    }
     let manifest_by_index: BTreeMap<usize, &records::ManifestEntry> =
         manifest.iter().flat_map(|m| m.runs.iter()).map(|r| (r.index, r)).collect();
 

@@ -212,17 +212,11 @@ impl Batch {
         if let Some(what) = plan_difference(&old, plan) {
             return Err(BatchError::PlanChanged { dir, what });
         }
-        // How result files are named and how a search judges its probes may change between
-        // runs (a `tt` section added, an SLO corrected): the record follows the config it is
-        // resumed with. A search's probes so far stay (they are reused when asked for again).
+        // How result files are named may change between runs (a `tt` section added): the
+        // record follows the config it is resumed with. (A changed SLO is a changed plan.)
         let mut old = old;
-        let new_search = plan
-            .load_search
-            .as_ref()
-            .map(|ls| records::LoadSearch { groups: ls.groups.clone(), ..ls.clone() });
-        if old.tt_model_id != plan.tt_model_id || old.load_search != new_search {
+        if old.tt_model_id != plan.tt_model_id {
             old.tt_model_id = plan.tt_model_id.clone();
-            old.load_search = new_search;
             let path = dir.join(records::PLAN_FILE);
             records::write_json_atomic(&path, &old)
                 .map_err(|source| BatchError::Write { path, source })?;
@@ -505,6 +499,9 @@ fn now_date() -> String {
 
 /// What differs between the plan a batch was started with and the one given now, if anything.
 fn plan_difference(old: &PlanRecord, plan: &Plan) -> Option<String> {
+    if let Some(what) = search_difference(old.load_search.as_ref(), plan.load_search.as_ref()) {
+        return Some(what);
+    }
     let planned = old.combinations.iter().filter(|c| c.probe.is_none()).count();
     let (then, now) = (planned, plan.combinations.len());
     if let (Some(a), Some(b)) = (&old.load_search, &plan.load_search)
@@ -530,6 +527,31 @@ fn plan_difference(old: &PlanRecord, plan: &Plan) -> Option<String> {
         }
     }
     None
+}
+
+/// How the load search (`stop_when`, `search`) differs: its SLO decides which runs happen,
+/// so a changed SLO is a changed plan (old and new probes would mix).
+fn search_difference(
+    old: Option<&records::LoadSearch>,
+    new: Option<&records::LoadSearch>,
+) -> Option<String> {
+    let slo = |l: &records::LoadSearch| {
+        let b: Vec<String> = l.slo.iter().map(|(k, v)| format!("{k} <= {v}")).collect();
+        format!("{} on the {:?}", b.join(", "), l.slo_on).to_lowercase()
+    };
+    match (old, new) {
+        (None, None) => None,
+        (Some(_), None) => Some("the config has no load search now (`search`/`stop_when`)".into()),
+        (None, Some(_)) => Some("the config has a load search now (`search`/`stop_when`)".into()),
+        (Some(a), Some(b)) if a.slo != b.slo || a.slo_on != b.slo_on => {
+            Some(format!("the load search's SLO changed: {} then, {} now", slo(a), slo(b)))
+        }
+        (Some(a), Some(b)) if a.variable != b.variable || a.mode != b.mode => Some(format!(
+            "the load search changed: {} {:?} then, {} {:?} now",
+            a.variable, a.mode, b.variable, b.mode
+        )),
+        _ => None,
+    }
 }
 
 /// A new batch directory: `<parent>/<YYYYMMDD_HHMMSS>[_n]/`, or a shard's

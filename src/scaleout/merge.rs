@@ -46,6 +46,10 @@ pub enum MergeError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("not every shard of `{}` is done ({what}): nothing was merged", dir.display())]
     Incomplete { dir: PathBuf, what: String },
+    #[error("`{}` holds shard {k}, but its folder is named `{name}`", dir.display())]
+    Renamed { dir: PathBuf, k: usize, name: String },
+    #[error("refusing to merge `{}`: {source}", dir.display())]
+    Tampered { dir: PathBuf, source: records::check::TamperError },
 }
 
 impl MergeError {
@@ -63,6 +67,10 @@ impl MergeError {
                 "a shard was run twice (or copied): keep one of the two directories".into()
             }
             MergeError::Write { .. } => "check that the batch directory is writable".into(),
+            MergeError::Renamed { k, .. } => format!(
+                "a shard's folder is `shards/<K>/` as it was written: name it `{k}` again (the records inside point there)"
+            ),
+            MergeError::Tampered { source, .. } => source.hint(),
             MergeError::Incomplete { .. } => {
                 "wait for them, or merge what is there with `sweeper merge --partial` (their combinations are listed as not run)".into()
             }
@@ -85,6 +93,14 @@ fn read_shard(dir: &Path) -> Result<ShardDir, MergeError> {
     let Some(shard) = plan.shard.clone() else {
         return Err(MergeError::NotAShard { dir: dir.to_path_buf() });
     };
+    let tampered = |source| MergeError::Tampered { dir: dir.to_path_buf(), source };
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(tampered(records::check::TamperError::Symlink { path: dir.to_path_buf() }));
+    }
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if name != shard.k.to_string() {
+        return Err(MergeError::Renamed { dir: dir.to_path_buf(), k: shard.k, name });
+    }
     let mpath = dir.join(records::MANIFEST_FILE);
     let manifest = if mpath.exists() {
         Some(
@@ -94,6 +110,9 @@ fn read_shard(dir: &Path) -> Result<ShardDir, MergeError> {
     } else {
         None
     };
+    if let Some(m) = &manifest {
+        records::check::check_batch(dir, &plan, m).map_err(tampered)?;
+    }
     Ok(ShardDir { dir: dir.to_path_buf(), plan, shard, manifest })
 }
 

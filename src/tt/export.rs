@@ -121,6 +121,11 @@ pub fn export(
     // (folder, tt key) -> the runs that land there.
     let mut files: BTreeMap<(PathBuf, Key), Vec<Planned>> = BTreeMap::new();
     for run in results.runs.iter().filter(|r| r.metrics.is_some()) {
+        if !run.status.is_success() {
+            let why = format!("the run did not succeed ({:?})", run.status).to_lowercase();
+            out.skipped.push((run.index, point_of(run), why));
+            continue;
+        }
         let point = match standard::tt_point(run) {
             Ok(p) => p,
             Err(why) => {

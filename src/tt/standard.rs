@@ -194,7 +194,14 @@ pub fn write(
     batch_dir: &Path,
     tt_model_id: Option<&str>,
 ) -> Result<Option<PathBuf>, String> {
-    let dir = run.run_dir(batch_dir);
+    // Never written through a symlink, out of the batch.
+    let dir = crate::records::check::confined(batch_dir, run.index, &run.dir)
+        .map_err(|e| format!("no tt file for #{}: {e}", run.index))?;
+    // Only a run that succeeded: tt-inference-server would report a failed run's numbers.
+    if !run.status.is_success() {
+        remove_stale(&dir, None)?;
+        return Ok(None);
+    }
     let Ok((name, rec)) = tt_file(run, tt_model_id) else {
         remove_stale(&dir, None)?;
         return Ok(None);
