@@ -8,6 +8,7 @@ pub mod error;
 pub mod locate;
 pub mod paths;
 pub mod raw;
+mod raw_schema;
 mod schema_check;
 mod validate;
 
