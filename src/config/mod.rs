@@ -10,6 +10,7 @@ pub mod paths;
 pub mod raw;
 mod raw_schema;
 mod schema_check;
+mod semantic;
 mod validate;
 
 use std::path::{Path, PathBuf};
