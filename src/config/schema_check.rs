@@ -19,9 +19,21 @@ pub(super) fn schema_value() -> &'static Value {
     S.get_or_init(raw::schema)
 }
 
-pub(super) fn compiled_schema() -> &'static Result<jsonschema::Validator, String> {
-    static V: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
-    V.get_or_init(|| jsonschema::validator_for(schema_value()).map_err(|e| e.to_string()))
+/// The generated schema that does not compile (a bug of sweeper's, never of a config).
+#[derive(Debug, Clone, thiserror::Error)]
+pub(super) enum SchemaError {
+    /// The validator refused the schema: its message.
+    #[error("{message}")]
+    DoesNotCompile { message: String },
+}
+
+/// The generated schema's validator, built once per process.
+pub(super) fn compiled_schema() -> &'static Result<jsonschema::Validator, SchemaError> {
+    static V: OnceLock<Result<jsonschema::Validator, SchemaError>> = OnceLock::new();
+    V.get_or_init(|| {
+        jsonschema::validator_for(schema_value())
+            .map_err(|e| SchemaError::DoesNotCompile { message: e.to_string() })
+    })
 }
 
 /// The property names of the schema object at `pointer` (e.g. `/$defs/AiperfSettings`):
@@ -441,7 +453,7 @@ pub(super) fn server_problems(server: &ServerConfig) -> Vec<(&'static str, Strin
         ServerConfig::Mock(p) => return p.problems(),
     };
     secs.into_iter()
-        .filter_map(|(f, v)| durations::check_seconds(v).err().map(|m| (f, m)))
+        .filter_map(|(f, v)| durations::check_seconds(v).err().map(|e| (f, e.to_string())))
         .collect()
 }
 

@@ -621,10 +621,10 @@ fn check_combination(
     // Every duration-like aiperf option, as this combination will pass it.
     for (k, v) in merged {
         if let Some(d) = crate::config::durations::aiperf_duration(&canonical(k))
-            && let Err(msg) = crate::config::durations::check(d, v)
+            && let Err(e) = crate::config::durations::check(d, v)
         {
             diags.push(
-                Diagnostic::new(source(k), format!("`{k}`: {msg}"))
+                Diagnostic::new(source(k), format!("`{k}`: {e}"))
                     .hint("give a number of seconds (milliseconds where the option says so), at most one year"),
             );
         }
