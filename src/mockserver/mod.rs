@@ -36,6 +36,8 @@
 mod conn;
 mod faults;
 mod http;
+mod request;
+mod response;
 pub mod model;
 #[doc(hidden)]
 pub mod probe;
