@@ -450,7 +450,9 @@ pub(super) fn server_problems(server: &ServerConfig) -> Vec<(&'static str, Strin
         | ServerConfig::TtInferenceServer { startup_timeout_s, stop_grace_s, .. } => {
             vec![("startup_timeout_s", *startup_timeout_s), ("stop_grace_s", *stop_grace_s)]
         }
-        ServerConfig::Mock(p) => return p.problems(),
+        ServerConfig::Mock(p) => {
+            return p.problems().into_iter().map(|e| (e.param(), e.to_string())).collect();
+        }
     };
     secs.into_iter()
         .filter_map(|(f, v)| durations::check_seconds(v).err().map(|e| (f, e.to_string())))
