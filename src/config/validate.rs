@@ -39,14 +39,14 @@ pub(super) fn validate(
         sort_dedup(&mut diags);
         return Err(fail(diags, &text));
     }
-    // 4. Typed view (cannot fail after the schema, but never panic if it does).
+    // Step 4, the typed view (cannot fail after the schema, but never panic if it does).
     let raw_cfg: RawConfig = serde_json::from_value(doc.clone()).map_err(|e| {
         let d = Diagnostic::new("", format!("config does not match its types: {e}"))
             .hint("run `sweeper schema` to see what each key takes");
         fail(vec![d], &text)
     })?;
 
-    // 5. Semantic checks.
+    // Step 5, the semantic checks, then the size, paths, reference file, repeats and search.
     let mut warnings = Vec::new();
     semantic(&raw_cfg, top, &mut diags, &mut warnings, &at);
     let max_combinations =
@@ -111,8 +111,8 @@ fn resolve_paths(
     (base_dir, resolved_paths)
 }
 
-/// 1. YAML, with budgets: depth, node count and alias expansion are bounded ("billion laughs"
-///    fails fast), and a duplicate key is an error rather than a silent overwrite.
+/// Step 1, the YAML with budgets: depth, node count and alias expansion are bounded ("billion
+/// laughs" fails fast), and a duplicate key is an error rather than a silent overwrite.
 fn parse_yaml(text: &str) -> Result<Value, Diagnostic> {
     let yaml_opts = serde_saphyr::options! {
         budget: serde_saphyr::budget! {
@@ -162,8 +162,8 @@ fn not_a_mapping(doc: &Value) -> Diagnostic {
     )
 }
 
-/// 2. and 3.: the keys sweeper forbids, two spellings of one option, then every violation of
-/// the schema at once.
+/// Steps 2 and 3: the keys sweeper forbids, two spellings of one option, then every violation
+/// of the schema at once.
 fn schema_problems(
     doc: &Value,
     top: &Map<String, Value>,

@@ -180,7 +180,7 @@ impl ParamError {
             ParamError::Zero { param }
             | ParamError::ModelTime { param, .. }
             | ParamError::Timeout { param, .. }
-            | ParamError::NotAFraction { param, .. } => *param,
+            | ParamError::NotAFraction { param, .. } => param,
             ParamError::StartupDelay { .. } => "startup_delay_ms",
             ParamError::EmptyApiKeyEnv => "api_key_env",
         }
