@@ -1,5 +1,6 @@
-//! Validation: YAML parse (with budgets), the JSON Schema, then the semantic checks that a
-//! schema cannot express. Collects every problem before giving up.
+//! Validation, step by step: YAML parse (with budgets), the JSON Schema, the semantic checks that
+//! a schema cannot express ([`super::semantic`]), then the sweep's size, the local paths, the
+//! reference file, repeats and the load search. Collects every problem before giving up.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};

@@ -4,6 +4,11 @@
 //! Order (pinned by tests): scenarios are the outermost dimension, then the `sweeps` keys in
 //! file order, the last key varying fastest (as `itertools::multi_cartesian_product`).
 //! Excluded combinations are dropped before indices are assigned, so indices are 0..N-1.
+//!
+//! Files: `expand` (the product, merging, excludes), `checks` (contradictions of a merged
+//! combination), `repeats` (interleaving), `load_search` (`stop_when` ladders, `search` groups
+//! and probes), `targets`, `id` (directory names), `argv` (aiperf's command line), `server`
+//! (each server kind's command).
 
 pub mod argv;
 mod checks;
