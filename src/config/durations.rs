@@ -86,9 +86,23 @@ pub fn show(x: f64) -> String {
     if x == 0.0 || (1e-4..1e9).contains(&x.abs()) { format!("{x}") } else { format!("{x:e}") }
 }
 
-/// Checks one value; `Err` is the message (without the key, which the caller's diagnostic
-/// names).
-pub fn check(d: &DurationOption, value: &Value) -> Result<(), String> {
+/// Why a value is not an acceptable duration. The text names no key: the caller's diagnostic
+/// does.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DurationError {
+    /// Not a finite number (nor `inf` where that is accepted).
+    #[error("`{value}` is not a duration: give a number of {unit}{inf_note}")]
+    NotANumber { value: String, unit: &'static str, inf_note: &'static str },
+    /// Negative, or 0 where it must be greater than 0.
+    #[error("{shown} {unit} is not a duration: it must be {bound}{inf_note}")]
+    TooSmall { shown: String, unit: &'static str, bound: &'static str, inf_note: &'static str },
+    /// Longer than [`MAX_SECONDS`] (in the option's unit: `max`).
+    #[error("{shown} {unit} is longer than sweeper accepts ({max} {unit}, one year){inf_note}")]
+    TooLong { shown: String, unit: &'static str, max: f64, inf_note: &'static str },
+}
+
+/// Checks one value of the duration option `d`.
+pub fn check(d: &DurationOption, value: &Value) -> Result<(), DurationError> {
     let (unit, max) = match d.unit {
         Unit::Seconds => ("seconds", MAX_SECONDS),
         Unit::Millis => ("milliseconds", MAX_SECONDS * 1000.0),
@@ -102,27 +116,28 @@ pub fn check(d: &DurationOption, value: &Value) -> Result<(), String> {
     };
     let inf_note = if d.inf { " (or `inf`: wait for every response)" } else { "" };
     let Some(x) = x.filter(|x| x.is_finite()) else {
-        return Err(format!("`{value}` is not a duration: give a number of {unit}{inf_note}"));
+        return Err(DurationError::NotANumber { value: value.to_string(), unit, inf_note });
     };
     if x < 0.0 || (d.positive && x == 0.0) {
         let bound = if d.positive { "greater than 0" } else { "0 or more" };
-        return Err(format!("{} {unit} is not a duration: it must be {bound}{inf_note}", show(x)));
+        return Err(DurationError::TooSmall { shown: show(x), unit, bound, inf_note });
     }
     if x > max {
-        return Err(format!(
-            "{} {unit} is longer than sweeper accepts ({max} {unit}, one year){inf_note}",
-            show(x)
-        ));
+        return Err(DurationError::TooLong { shown: show(x), unit, max, inf_note });
     }
     Ok(())
 }
 
 /// Checks a seconds value of sweeper's own settings (`startup_timeout_s`, `stop_grace_s`,
 /// `run_timeout_s`...).
-pub fn check_seconds(value: f64) -> Result<(), String> {
+pub fn check_seconds(value: f64) -> Result<(), DurationError> {
     match serde_json::Number::from_f64(value) {
         Some(n) => check(&s("", false), &Value::Number(n)),
-        None => Err(format!("`{value}` is not a duration: give a number of seconds")),
+        None => Err(DurationError::NotANumber {
+            value: value.to_string(),
+            unit: "seconds",
+            inf_note: "",
+        }),
     }
 }
 
@@ -136,12 +151,12 @@ mod tests {
         let dur = aiperf_duration("benchmark_duration").unwrap();
         let grace = aiperf_duration("benchmark_grace_period").unwrap();
         assert!(check(dur, &json!(5)).is_ok());
-        assert!(check(dur, &json!(0)).unwrap_err().contains("greater than 0"));
-        assert!(check(dur, &json!(1e30)).unwrap_err().contains("longer than"));
+        assert!(check(dur, &json!(0)).unwrap_err().to_string().contains("greater than 0"));
+        assert!(check(dur, &json!(1e30)).unwrap_err().to_string().contains("longer than"));
         assert!(check(dur, &json!("inf")).is_err());
         assert!(check(grace, &json!("inf")).is_ok());
-        assert!(check(grace, &json!(-1000)).unwrap_err().contains("0 or more"));
-        assert!(check(grace, &json!("soon")).unwrap_err().contains("not a duration"));
+        assert!(check(grace, &json!(-1000)).unwrap_err().to_string().contains("0 or more"));
+        assert!(check(grace, &json!("soon")).unwrap_err().to_string().contains("not a duration"));
         assert!(check(grace, &json!(0)).is_ok());
         assert!(check_seconds(1e20).is_err());
         assert!(check_seconds(f64::NAN).is_err());

@@ -8,7 +8,9 @@ pub mod error;
 pub mod locate;
 pub mod paths;
 pub mod raw;
+mod raw_schema;
 mod schema_check;
+mod semantic;
 mod validate;
 
 use std::path::{Path, PathBuf};

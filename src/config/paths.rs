@@ -92,15 +92,23 @@ pub fn must_exist(kind: PathKind, value: &str) -> bool {
     }
 }
 
-/// Checks one value of a path option; `Err` says what is missing.
-pub fn check(kind: PathKind, base: &Path, value: &Value) -> Result<(), String> {
+/// A path option's value that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PathError {
+    /// The file `value` names must exist, and `resolved` does not.
+    #[error(
+        "`{value}` does not exist (resolved against the directory sweeper was started from: `{}`)",
+        resolved.display()
+    )]
+    Missing { value: String, resolved: PathBuf },
+}
+
+/// Checks one value of a path option.
+pub fn check(kind: PathKind, base: &Path, value: &Value) -> Result<(), PathError> {
     let Value::String(s) = value else { return Ok(()) };
     let Some(path) = resolve(kind, base, s, |p| p.exists()) else { return Ok(()) };
     if must_exist(kind, s) && !path.exists() {
-        return Err(format!(
-            "`{s}` does not exist (resolved against the directory sweeper was started from: `{}`)",
-            path.display()
-        ));
+        return Err(PathError::Missing { value: s.clone(), resolved: path });
     }
     Ok(())
 }
@@ -117,8 +125,8 @@ pub fn resolve_all(
     let mut out = std::collections::BTreeMap::new();
     let mut visit = |pointer: String, key: &str, v: &Value| {
         let Some(kind) = path_kind(&canonical(key)) else { return };
-        if let Err(m) = check(kind, base, v) {
-            diag(pointer, m);
+        if let Err(e) = check(kind, base, v) {
+            diag(pointer, e.to_string());
         }
         if let Value::String(s) = v
             && let Some(p) = resolve(kind, base, s, |p| p.exists())

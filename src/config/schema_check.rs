@@ -19,9 +19,21 @@ pub(super) fn schema_value() -> &'static Value {
     S.get_or_init(raw::schema)
 }
 
-pub(super) fn compiled_schema() -> &'static Result<jsonschema::Validator, String> {
-    static V: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
-    V.get_or_init(|| jsonschema::validator_for(schema_value()).map_err(|e| e.to_string()))
+/// The generated schema that does not compile (a bug of sweeper's, never of a config).
+#[derive(Debug, Clone, thiserror::Error)]
+pub(super) enum SchemaError {
+    /// The validator refused the schema: its message.
+    #[error("{message}")]
+    DoesNotCompile { message: String },
+}
+
+/// The generated schema's validator, built once per process.
+pub(super) fn compiled_schema() -> &'static Result<jsonschema::Validator, SchemaError> {
+    static V: OnceLock<Result<jsonschema::Validator, SchemaError>> = OnceLock::new();
+    V.get_or_init(|| {
+        jsonschema::validator_for(schema_value())
+            .map_err(|e| SchemaError::DoesNotCompile { message: e.to_string() })
+    })
 }
 
 /// The property names of the schema object at `pointer` (e.g. `/$defs/AiperfSettings`):
@@ -91,6 +103,8 @@ pub(super) fn server_variant_schema(kind: &str) -> Option<Value> {
 
 const SERVER_KINDS: &[&str] = &["external", "command", "docker", "tt-inference-server", "mock"];
 
+/// The diagnostics of one schema error, by its kind (one arm per kind of error sweeper
+/// describes better than the validator's message).
 pub(super) fn schema_diagnostic(
     e: &jsonschema::ValidationError<'_>,
     work: &Value,
@@ -98,57 +112,20 @@ pub(super) fn schema_diagnostic(
 ) -> Vec<Diagnostic> {
     let pointer = e.instance_path().as_str().to_owned();
     let instance = work.pointer(&pointer).unwrap_or(&Value::Null);
-    let key_path = super::error::pointer_to_key_path(&pointer);
     match e.kind() {
-        ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
-            .iter()
-            .map(|k| {
-                let p = format!("{pointer}/{}", escape_segment(k));
-                let candidates = candidates_for(&pointer, work);
-                let mut d = Diagnostic::new(p.clone(), format!("unknown key `{k}`"));
-                d = match did_you_mean(k, &candidates) {
-                    Some(s) => d.hint(format!("did you mean `{s}`?")),
-                    None if pointer.starts_with("/base_config") || pointer.starts_with("/sweeps") => d.hint(
-                        "not an aiperf 0.13 `profile` option; pass other flags verbatim with `extra_args: [\"--flag\", \"value\"]`",
-                    ),
-                    None if pointer.starts_with("/sweeps") => d,
-                    None => d.hint(format!("allowed here: {}", candidates.join(", "))),
-                };
-                d.at(index.key(&p))
-            })
-            .collect(),
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            unexpected.iter().map(|k| unknown_key(&pointer, k, work, index)).collect()
+        }
         ValidationErrorKind::Required { property } => {
-            let prop = property.as_str().unwrap_or("?");
-            let hint = match prop {
-                "base_config" => "add `base_config:` with at least `model` and `url`",
-                "kind" => "set `kind:` to one of external, command, docker, tt-inference-server, mock",
-                "impl" => "set `impl:` to tt's implementation name of the model, e.g. `tt-transformers`",
-                "count" => "set `count:` to how many times every point runs, e.g. `count: 3`",
-                _ => "add the missing key",
-            };
-            vec![Diagnostic::new(pointer.clone(), format!("missing required key `{prop}`")).hint(hint).at(index.key(&pointer))]
+            vec![missing_key(&pointer, property.as_str().unwrap_or("?"), index)]
         }
         ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. }
             if pointer == "/server" =>
         {
             server_diagnostics(instance, index)
         }
-        // `repeats` is a count or a mapping.
         ValidationErrorKind::AnyOf { .. } if pointer == "/repeats" => {
-            let d = if instance.is_object() {
-                let inner = def_diagnostics(&pointer, "#/$defs/RepeatsSpec", instance, index);
-                if !inner.is_empty() {
-                    return inner;
-                }
-                Diagnostic::new(pointer.clone(), e.to_string())
-            } else if instance.is_u64() || instance.is_i64() {
-                Diagnostic::new(pointer.clone(), format!("{instance} repeats: a count from 1 to 100 is expected"))
-            } else {
-                Diagnostic::new(pointer.clone(), format!("expected a count or a mapping, found {}", kind_of(instance)))
-            };
-            vec![d
-                .hint("`repeats: 3`, or `repeats: {count: 3, order: interleaved | back_to_back, confidence: 0.95, noise_cv_max: 0.05}`")
-                .at(index.value(&pointer))]
+            repeats_diagnostics(e, &pointer, instance, index)
         }
         // An optional section (`targets: ...`) is "X or null": say what is wrong inside X.
         ValidationErrorKind::AnyOf { .. } if instance.is_object() => {
@@ -159,108 +136,177 @@ pub(super) fn schema_diagnostic(
                 inner
             }
         }
-        ValidationErrorKind::MinItems { limit } if pointer.starts_with("/sweeps/") && *limit == 1 => {
-            vec![Diagnostic::new(pointer.clone(), "empty sweep list".to_owned())
-                .hint("give at least one value, or remove the key from `sweeps`")
-                .at(index.value(&pointer))]
+        ValidationErrorKind::MinItems { limit }
+            if pointer.starts_with("/sweeps/") && *limit == 1 =>
+        {
+            vec![
+                Diagnostic::new(pointer.clone(), "empty sweep list".to_owned())
+                    .hint("give at least one value, or remove the key from `sweeps`")
+                    .at(index.value(&pointer)),
+            ]
         }
-        _ => {
-            let mut msg = e.to_string();
-            if msg.len() > 300 {
-                msg.truncate(300);
-                msg.push_str("...");
-            }
-            let mut hint = value_hint(&pointer);
-            // YAML 1.1 reads plain `y`, `n`, `yes`, `no`, `on`, `off` as booleans.
-            if instance.is_boolean() && msg.contains("\"string\"") {
-                hint = Some(format!(
-                    "{}YAML reads unquoted y/n/yes/no/on/off as booleans: quote the value (`\"y\"`) to keep it a string",
-                    hint.map(|h| format!("{h}; ")).unwrap_or_default()
-                ));
-            }
-            let mut d = Diagnostic::new(pointer.clone(), format!("{msg} (found {})", kind_of(instance)));
-            if let Some(h) = hint {
-                d = d.hint(h);
-            } else if key_path == "(document)" {
-                d = d.hint("see `sweeper schema` for the config format");
-            } else {
-                d = d.hint(format!(
-                    "see `sweeper schema` (or the README) for what `{key_path}` takes"
-                ));
-            }
-            vec![d.at(index.value(&pointer))]
-        }
+        _ => vec![wrong_value(e, &pointer, instance, index)],
     }
+}
+
+/// `k`, a key the mapping at `pointer` does not allow, with the nearest allowed one.
+fn unknown_key(pointer: &str, k: &str, work: &Value, index: &LocationIndex) -> Diagnostic {
+    let p = format!("{pointer}/{}", escape_segment(k));
+    let candidates = candidates_for(pointer, work);
+    let d = Diagnostic::new(p.clone(), format!("unknown key `{k}`"));
+    let d = match did_you_mean(k, &candidates) {
+        Some(s) => d.hint(format!("did you mean `{s}`?")),
+        None if pointer.starts_with("/base_config") || pointer.starts_with("/sweeps") => d.hint(
+            "not an aiperf 0.13 `profile` option; pass other flags verbatim with `extra_args: [\"--flag\", \"value\"]`",
+        ),
+        None => d.hint(format!("allowed here: {}", candidates.join(", "))),
+    };
+    d.at(index.key(&p))
+}
+
+/// `prop`, a key the mapping at `pointer` requires, with what to set it to.
+fn missing_key(pointer: &str, prop: &str, index: &LocationIndex) -> Diagnostic {
+    let hint = match prop {
+        "base_config" => "add `base_config:` with at least `model` and `url`",
+        "kind" => "set `kind:` to one of external, command, docker, tt-inference-server, mock",
+        "impl" => "set `impl:` to tt's implementation name of the model, e.g. `tt-transformers`",
+        "count" => "set `count:` to how many times every point runs, e.g. `count: 3`",
+        _ => "add the missing key",
+    };
+    Diagnostic::new(pointer, format!("missing required key `{prop}`"))
+        .hint(hint)
+        .at(index.key(pointer))
+}
+
+/// `repeats`, which is a count or a mapping: the problems inside the mapping, or what it
+/// should have been.
+fn repeats_diagnostics(
+    e: &jsonschema::ValidationError<'_>,
+    pointer: &str,
+    instance: &Value,
+    index: &LocationIndex,
+) -> Vec<Diagnostic> {
+    let d = if instance.is_object() {
+        let inner = def_diagnostics(pointer, "#/$defs/RepeatsSpec", instance, index);
+        if !inner.is_empty() {
+            return inner;
+        }
+        Diagnostic::new(pointer, e.to_string())
+    } else if instance.is_u64() || instance.is_i64() {
+        Diagnostic::new(pointer, format!("{instance} repeats: a count from 1 to 100 is expected"))
+    } else {
+        Diagnostic::new(
+            pointer,
+            format!("expected a count or a mapping, found {}", kind_of(instance)),
+        )
+    };
+    vec![d
+        .hint("`repeats: 3`, or `repeats: {count: 3, order: interleaved | back_to_back, confidence: 0.95, noise_cv_max: 0.05}`")
+        .at(index.value(pointer))]
+}
+
+/// Any other schema error: the validator's message (shortened), what was found, and what the
+/// key takes.
+fn wrong_value(
+    e: &jsonschema::ValidationError<'_>,
+    pointer: &str,
+    instance: &Value,
+    index: &LocationIndex,
+) -> Diagnostic {
+    let key_path = super::error::pointer_to_key_path(pointer);
+    let mut msg = e.to_string();
+    if msg.len() > 300 {
+        msg.truncate(300);
+        msg.push_str("...");
+    }
+    let mut hint = value_hint(pointer);
+    // YAML 1.1 reads plain `y`, `n`, `yes`, `no`, `on`, `off` as booleans.
+    if instance.is_boolean() && msg.contains("\"string\"") {
+        hint = Some(format!(
+            "{}YAML reads unquoted y/n/yes/no/on/off as booleans: quote the value (`\"y\"`) to keep it a string",
+            hint.map(|h| format!("{h}; ")).unwrap_or_default()
+        ));
+    }
+    let d = Diagnostic::new(pointer, format!("{msg} (found {})", kind_of(instance)));
+    let d = if let Some(h) = hint {
+        d.hint(h)
+    } else if key_path == "(document)" {
+        d.hint("see `sweeper schema` for the config format")
+    } else {
+        d.hint(format!("see `sweeper schema` (or the README) for what `{key_path}` takes"))
+    };
+    d.at(index.value(pointer))
 }
 
 /// What a key takes, from the option table.
 pub(super) fn value_hint(pointer: &str) -> Option<String> {
     let segs: Vec<&str> = pointer.split('/').skip(1).collect();
+    if let Some(hint) = section_hint(&segs) {
+        return Some(hint);
+    }
     let key = match segs.as_slice() {
-        ["sweeps", k] => {
-            return Some(format!("a sweep is a non-empty list of values, e.g. `{k}: [1, 2, 4]`"));
-        }
-        ["batch_name"] => {
-            return Some(
-                "`batch_name` becomes a directory name: letters, digits, `.`, `_`, `-`".to_owned(),
-            );
-        }
-        ["max_combinations"] => {
-            return Some("`max_combinations` takes an integer >= 1".to_owned());
-        }
-        ["tt", "device"] => {
-            return Some(format!(
-                "one of the devices tt-inference-server's aiperf report reads back from file names: {}",
-                crate::tt::names::NAME_DEVICES.join(", ")
-            ));
-        }
-        ["tt", "impl" | "model"] => {
-            return Some(
-                "a plain name: letters, digits, `-`, `.`, `_` (e.g. `tt-transformers`, `Llama-3.3-70B-Instruct`)"
-                    .to_owned(),
-            );
-        }
-        ["search", "min" | "max"] => {
-            return Some(
-                "`search.min` and `search.max` bound the searched load: above 0, at most 1000000, `min` below `max`"
-                    .to_owned(),
-            );
-        }
-        ["search", "resolution"] => {
-            return Some(
-                "a fraction from 0.001 to 1: the search stops when the first failing value is within it of the last passing one (0.1 = 10%)"
-                    .to_owned(),
-            );
-        }
-        ["search" | "stop_when", "slo", k] => {
-            return Some(format!("an SLO is an upper bound of 0 or more, e.g. `{k}: 2000`"));
-        }
         ["base_config", "goodput", ..] => "goodput",
         ["base_config", k] | ["sweeps", k, _] | ["scenarios", _, k] | ["exclude", _, k] => *k,
         _ => return None,
     };
-    match key {
-        "api_key_env_var" => {
-            return Some(
-                "`api_key_env_var` takes the NAME of an environment variable (e.g. `NVIDIA_API_KEY`), not the key itself"
-                    .to_owned(),
-            );
-        }
-        "health_check_endpoint" => {
-            return Some(
-                "`health_check_endpoint` takes a path starting with `/`, e.g. `/v1/models`"
-                    .to_owned(),
-            );
-        }
-        "extra_args" => {
-            return Some(
-                "`extra_args` takes a list of strings, e.g. `[\"--flag\", \"value\"]`".to_owned(),
-            );
-        }
-        _ => {}
+    if let Some(hint) = sweeper_key_hint(key) {
+        return Some(hint.to_owned());
     }
     let o = options::lookup(key)?;
-    let takes = match o.kind {
+    Some(format!("`{key}` (aiperf --{}) takes {}", o.flags[0], option_takes(o.kind)))
+}
+
+/// What a key of sweeper's own sections (not an aiperf option) takes, by its path segments.
+fn section_hint(segs: &[&str]) -> Option<String> {
+    let hint = match segs {
+        ["sweeps", k] => format!("a sweep is a non-empty list of values, e.g. `{k}: [1, 2, 4]`"),
+        ["batch_name"] => {
+            "`batch_name` becomes a directory name: letters, digits, `.`, `_`, `-`".to_owned()
+        }
+        ["max_combinations"] => "`max_combinations` takes an integer >= 1".to_owned(),
+        ["tt", "device"] => format!(
+            "one of the devices tt-inference-server's aiperf report reads back from file names: {}",
+            crate::tt::names::NAME_DEVICES.join(", ")
+        ),
+        ["tt", "impl" | "model"] => {
+            "a plain name: letters, digits, `-`, `.`, `_` (e.g. `tt-transformers`, `Llama-3.3-70B-Instruct`)"
+                .to_owned()
+        }
+        ["search", "min" | "max"] => {
+            "`search.min` and `search.max` bound the searched load: above 0, at most 1000000, `min` below `max`"
+                .to_owned()
+        }
+        ["search", "resolution"] => {
+            "a fraction from 0.001 to 1: the search stops when the first failing value is within it of the last passing one (0.1 = 10%)"
+                .to_owned()
+        }
+        ["search" | "stop_when", "slo", k] => {
+            format!("an SLO is an upper bound of 0 or more, e.g. `{k}: 2000`")
+        }
+        _ => return None,
+    };
+    Some(hint)
+}
+
+/// What one of sweeper's own base_config keys takes.
+fn sweeper_key_hint(key: &str) -> Option<&'static str> {
+    match key {
+        "api_key_env_var" => Some(
+            "`api_key_env_var` takes the NAME of an environment variable (e.g. `NVIDIA_API_KEY`), not the key itself",
+        ),
+        "health_check_endpoint" => {
+            Some("`health_check_endpoint` takes a path starting with `/`, e.g. `/v1/models`")
+        }
+        "extra_args" => {
+            Some("`extra_args` takes a list of strings, e.g. `[\"--flag\", \"value\"]`")
+        }
+        _ => None,
+    }
+}
+
+/// What a value of an aiperf option of `kind` is (one arm per option kind).
+fn option_takes(kind: options::OptKind) -> String {
+    match kind {
         options::OptKind::Bool => "true or false".to_owned(),
         options::OptKind::Int { min } if min == i64::MIN => {
             format!("an integer of magnitude at most {}", super::raw::MAX_OPTION_INT)
@@ -279,8 +325,7 @@ pub(super) fn value_hint(pointer: &str) -> Option<String> {
             "a mapping of metric tag to value (`{time_to_first_token: 25}`) or one string `'tag:value tag:value'`".to_owned()
         }
         options::OptKind::Scalar => "a number or a string".to_owned(),
-    };
-    Some(format!("`{key}` (aiperf --{}) takes {takes}", o.flags[0]))
+    }
 }
 
 /// Errors inside an optional top-level section, validated against its own definition rather
@@ -405,10 +450,12 @@ pub(super) fn server_problems(server: &ServerConfig) -> Vec<(&'static str, Strin
         | ServerConfig::TtInferenceServer { startup_timeout_s, stop_grace_s, .. } => {
             vec![("startup_timeout_s", *startup_timeout_s), ("stop_grace_s", *stop_grace_s)]
         }
-        ServerConfig::Mock(p) => return p.problems(),
+        ServerConfig::Mock(p) => {
+            return p.problems().into_iter().map(|e| (e.param(), e.to_string())).collect();
+        }
     };
     secs.into_iter()
-        .filter_map(|(f, v)| durations::check_seconds(v).err().map(|m| (f, m)))
+        .filter_map(|(f, v)| durations::check_seconds(v).err().map(|e| (f, e.to_string())))
         .collect()
 }
 

@@ -1,7 +1,8 @@
-//! Validation: YAML parse (with budgets), the JSON Schema, then the semantic checks that a
-//! schema cannot express. Collects every problem before giving up.
+//! Validation, step by step: YAML parse (with budgets), the JSON Schema, the semantic checks that
+//! a schema cannot express ([`super::semantic`]), then the sweep's size, the local paths, the
+//! reference file, repeats and the load search. Collects every problem before giving up.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -9,13 +10,12 @@ use serde_json::{Map, Value};
 use super::error::{ConfigError, Diagnostic};
 use super::locate::{LocationIndex, Pos, escape_segment};
 use super::raw::{FORBIDDEN_KEYS, RawConfig, ServerConfig};
-use super::schema_check::{
-    compiled_schema, did_you_mean, kind_of, schema_diagnostic, server_fields, server_hint,
-    server_problems,
-};
-use super::{Config, DEFAULT_MAX_COMBINATIONS, LoadOptions, durations};
+use super::schema_check::{compiled_schema, kind_of, schema_diagnostic};
+use super::semantic::semantic;
+use super::{Config, DEFAULT_MAX_COMBINATIONS, LoadOptions};
 use crate::model::options::canonical;
 
+/// Parses and validates config `text` from `path`: every problem at once, or the `Config`.
 pub(super) fn validate(
     path: &Path,
     text: String,
@@ -26,9 +26,95 @@ pub(super) fn validate(
         diagnostics,
         source: text.to_owned(),
     };
+    let doc = parse_yaml(&text).map_err(|d| fail(vec![d], &text))?;
+    let index = LocationIndex::build(&text);
+    let at = |d: Diagnostic, key: bool| {
+        let pos = if key { index.key(&d.pointer) } else { index.value(&d.pointer) };
+        d.at(pos)
+    };
+    let Some(top) = doc.as_object() else {
+        return Err(fail(vec![at(not_a_mapping(&doc), false)], &text));
+    };
+    let mut diags = schema_problems(&doc, top, &index, &at);
+    if !diags.is_empty() {
+        sort_dedup(&mut diags);
+        return Err(fail(diags, &text));
+    }
+    // Step 4, the typed view (cannot fail after the schema, but never panic if it does).
+    let raw_cfg: RawConfig = serde_json::from_value(doc.clone()).map_err(|e| {
+        let d = Diagnostic::new("", format!("config does not match its types: {e}"))
+            .hint("run `sweeper schema` to see what each key takes");
+        fail(vec![d], &text)
+    })?;
 
-    // 1. YAML, with budgets: depth, node count and alias expansion are bounded ("billion
-    //    laughs" fails fast), and a duplicate key is an error rather than a silent overwrite.
+    // Step 5, the semantic checks, then the size, paths, reference file, repeats and search.
+    let mut warnings = Vec::new();
+    semantic(&raw_cfg, top, &mut diags, &mut warnings, &at);
+    let max_combinations =
+        opts.max_combinations.or(raw_cfg.max_combinations).unwrap_or(DEFAULT_MAX_COMBINATIONS);
+    check_size(&raw_cfg, top, opts, max_combinations, &mut diags, &at);
+    let (base_dir, resolved_paths) = resolve_paths(top, &mut diags, &at);
+    let reference = load_reference(path, &raw_cfg, &mut diags, &at);
+    let (repeats, load_search) = repeats_and_search(&raw_cfg, top, &mut diags, &at);
+    let tt_model_id = raw_cfg.tt.as_ref().and_then(|tt| {
+        crate::tt::spec::model_id(tt, &tt_sources(&raw_cfg), |d, key| diags.push(at(d, key)))
+    });
+    if !diags.is_empty() {
+        sort_dedup(&mut diags);
+        return Err(fail(diags, &text));
+    }
+    let server_value = top.get("server").and_then(Value::as_object).cloned();
+    Ok(Config {
+        file: path.to_path_buf(),
+        batch_name: raw_cfg.batch_name,
+        output_base_dir: raw_cfg.output_base_dir,
+        base: raw_cfg.base_config,
+        sweeps: raw_cfg
+            .sweeps
+            .into_iter()
+            .map(|(k, v)| (k, v.as_array().cloned().unwrap_or_default()))
+            .collect(),
+        scenarios: raw_cfg.scenarios,
+        exclude: raw_cfg.exclude,
+        server: raw_cfg.server,
+        server_value,
+        aiperf: raw_cfg.aiperf,
+        targets: raw_cfg.targets,
+        reference,
+        base_dir,
+        resolved_paths,
+        max_combinations,
+        tt_model_id,
+        repeats,
+        load_search,
+        index,
+        warnings,
+        source: text,
+    })
+}
+
+/// Local paths in aiperf options: relative to where sweeper was started (as the NeMo runner,
+/// which starts aiperf there); each must exist before anything starts. Returns that directory
+/// and every path value -> the absolute path aiperf gets.
+fn resolve_paths(
+    top: &Map<String, Value>,
+    diags: &mut Vec<Diagnostic>,
+    at: &impl Fn(Diagnostic, bool) -> Diagnostic,
+) -> (PathBuf, BTreeMap<String, PathBuf>) {
+    let base_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let resolved_paths = super::paths::resolve_all(top, &base_dir, |pointer, message| {
+        diags.push(at(
+            Diagnostic::new(pointer, message)
+                .hint("fix the path, or run sweeper from the directory it is relative to"),
+            false,
+        ));
+    });
+    (base_dir, resolved_paths)
+}
+
+/// Step 1, the YAML with budgets: depth, node count and alias expansion are bounded ("billion
+/// laughs" fails fast), and a duplicate key is an error rather than a silent overwrite.
+fn parse_yaml(text: &str) -> Result<Value, Diagnostic> {
     let yaml_opts = serde_saphyr::options! {
         budget: serde_saphyr::budget! {
             max_depth: 48,
@@ -40,116 +126,97 @@ pub(super) fn validate(
         duplicate_keys: serde_saphyr::options::DuplicateKeyPolicy::Error,
         with_snippet: false,
     };
-    let doc: Value = match serde_saphyr::from_str_with_options::<Value>(&text, yaml_opts) {
-        Ok(v) => v,
-        Err(e) => {
-            let pos =
-                e.location().map(|l| Pos { line: l.line() as usize, col: l.column() as usize });
-            let msg = e.without_snippet().to_string();
-            let msg = msg.lines().next().unwrap_or("invalid YAML").to_owned();
-            let non_finite = msg.contains("non-finite");
-            let hint = if non_finite {
-                "non-finite numbers (`.inf`, `.nan`) are not allowed: write a finite number; for aiperf's unlimited grace period write the string `inf`"
-            } else if msg.contains("duplicate") {
-                "each key may appear once per mapping; remove or rename the repeated one"
-            } else if msg.to_lowercase().contains("budget") || msg.to_lowercase().contains("alias")
-            {
-                "the document is too deep, too large or expands too many aliases for a config"
-            } else {
-                "fix the YAML syntax (indentation, quotes, `key: value` pairs)"
-            };
-            // The key path nearest the error, from what parsed before it.
-            let pointer = pos.map(|p| LocationIndex::build(&text).path_at(p)).unwrap_or_default();
-            let d = if non_finite {
-                let key = super::error::pointer_to_key_path(&pointer);
-                Diagnostic::new(pointer, format!("`{key}` is not a finite number: {msg}"))
-            } else {
-                Diagnostic::new(pointer, format!("invalid YAML: {msg}"))
-            };
-            let d = d.at(pos).hint(hint);
-            return Err(fail(vec![d], &text));
-        }
+    serde_saphyr::from_str_with_options::<Value>(text, yaml_opts).map_err(|e| {
+        let pos = e.location().map(|l| Pos { line: l.line() as usize, col: l.column() as usize });
+        let msg = e.without_snippet().to_string();
+        yaml_diagnostic(text, pos, msg.lines().next().unwrap_or("invalid YAML"))
+    })
+}
+
+/// The diagnostic of a YAML error `msg` at `pos`, with a hint by its cause.
+fn yaml_diagnostic(text: &str, pos: Option<Pos>, msg: &str) -> Diagnostic {
+    let non_finite = msg.contains("non-finite");
+    let hint = if non_finite {
+        "non-finite numbers (`.inf`, `.nan`) are not allowed: write a finite number; for aiperf's unlimited grace period write the string `inf`"
+    } else if msg.contains("duplicate") {
+        "each key may appear once per mapping; remove or rename the repeated one"
+    } else if msg.to_lowercase().contains("budget") || msg.to_lowercase().contains("alias") {
+        "the document is too deep, too large or expands too many aliases for a config"
+    } else {
+        "fix the YAML syntax (indentation, quotes, `key: value` pairs)"
     };
-    let index = LocationIndex::build(&text);
+    // The key path nearest the error, from what parsed before it.
+    let pointer = pos.map(|p| LocationIndex::build(text).path_at(p)).unwrap_or_default();
+    let d = if non_finite {
+        let key = super::error::pointer_to_key_path(&pointer);
+        Diagnostic::new(pointer, format!("`{key}` is not a finite number: {msg}"))
+    } else {
+        Diagnostic::new(pointer, format!("invalid YAML: {msg}"))
+    };
+    d.at(pos).hint(hint)
+}
+
+/// A document that is not a mapping of config keys.
+fn not_a_mapping(doc: &Value) -> Diagnostic {
+    Diagnostic::new("", format!("expected a mapping of config keys, found {}", kind_of(doc))).hint(
+        "start from aiperf_configs/quickstart.yaml: `batch_name`, `base_config`, `sweeps`, ...",
+    )
+}
+
+/// Steps 2 and 3: the keys sweeper forbids, two spellings of one option, then every violation
+/// of the schema at once.
+fn schema_problems(
+    doc: &Value,
+    top: &Map<String, Value>,
+    index: &LocationIndex,
+    at: &impl Fn(Diagnostic, bool) -> Diagnostic,
+) -> Vec<Diagnostic> {
     let mut diags: Vec<Diagnostic> = Vec::new();
-    let at = |d: Diagnostic, key: bool| {
-        let pos = if key { index.key(&d.pointer) } else { index.value(&d.pointer) };
-        d.at(pos)
-    };
-
-    let Some(top) = doc.as_object() else {
-        let d = Diagnostic::new(
-            "",
-            format!("expected a mapping of config keys, found {}", kind_of(&doc)),
-        )
-        .hint(
-            "start from aiperf_configs/quickstart.yaml: `batch_name`, `base_config`, `sweeps`, ...",
-        );
-        return Err(fail(vec![at(d, false)], &text));
-    };
-
-    // 2. Keys sweeper forbids (secrets, what it sets itself), reported with the reason, then
-    //    removed so the schema does not report them again as unknown.
+    // Keys sweeper forbids (secrets, what it sets itself), reported with the reason, then
+    // removed so the schema does not report them again as unknown.
     let mut work = doc.clone();
     for section in ["base_config", "sweeps"] {
-        forbid_keys(&mut work, &format!("/{section}"), &mut diags, &at);
+        forbid_keys(&mut work, &format!("/{section}"), &mut diags, at);
     }
     for section in ["scenarios", "exclude"] {
         let n = work.get(section).and_then(Value::as_array).map_or(0, Vec::len);
         for i in 0..n {
-            forbid_keys(&mut work, &format!("/{section}/{i}"), &mut diags, &at);
+            forbid_keys(&mut work, &format!("/{section}/{i}"), &mut diags, at);
         }
     }
-
     // Placeholders: a base_config key that every combination overrides (by a sweep or by every
     // scenario) is never used, so `concurrency: 0  # Overridden by sweep` is fine.
     let overridden = overridden_keys(top);
     if let Some(base) = work.get_mut("base_config").and_then(Value::as_object_mut) {
         base.retain(|k, _| !overridden.contains(&canonical(k)));
     }
-
-    alias_duplicates(top, &mut diags, &at);
-
-    // 3. The schema: every violation at once.
+    alias_duplicates(top, &mut diags, at);
     match compiled_schema() {
         Ok(validator) => {
             for e in validator.iter_errors(&work) {
-                diags.extend(schema_diagnostic(&e, &work, &index));
+                diags.extend(schema_diagnostic(&e, &work, index));
             }
         }
         Err(e) => diags
             .push(Diagnostic::new("", format!("internal error: the schema does not compile: {e}"))),
     }
-    if !diags.is_empty() {
-        sort_dedup(&mut diags);
-        return Err(fail(diags, &text));
-    }
+    diags
+}
 
-    // 4. Typed view (cannot fail after the schema, but never panic if it does).
-    let raw_cfg: RawConfig = match serde_json::from_value(doc.clone()) {
-        Ok(c) => c,
-        Err(e) => {
-            let d = Diagnostic::new("", format!("config does not match its types: {e}"))
-                .hint("run `sweeper schema` to see what each key takes");
-            return Err(fail(vec![d], &text));
-        }
-    };
-
-    // 5. Semantic checks.
-    let mut warnings = Vec::new();
-    semantic(&raw_cfg, top, &mut diags, &mut warnings, &at);
-
-    let max_combinations =
-        opts.max_combinations.or(raw_cfg.max_combinations).unwrap_or(DEFAULT_MAX_COMBINATIONS);
-    let sweeps: Vec<(String, Vec<Value>)> = raw_cfg
-        .sweeps
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_array().cloned().unwrap_or_default()))
-        .collect();
-    // The product size, computed without overflow before anything is expanded.
+/// The size of the sweep: `--max-combinations` within what sweeper plans, the product within
+/// the cap, and the plan within its memory budget (all computed before anything is expanded).
+fn check_size(
+    raw_cfg: &RawConfig,
+    top: &Map<String, Value>,
+    opts: &LoadOptions,
+    max_combinations: u64,
+    diags: &mut Vec<Diagnostic>,
+    at: &impl Fn(Diagnostic, bool) -> Diagnostic,
+) {
+    // The product size, computed without overflow.
     let mut product: u64 = raw_cfg.scenarios.len().max(1) as u64;
-    for (_, v) in &sweeps {
-        product = product.saturating_mul(v.len() as u64);
+    for v in raw_cfg.sweeps.values() {
+        product = product.saturating_mul(v.as_array().map_or(0, Vec::len) as u64);
     }
     if let Some(cap) = opts.max_combinations.filter(|c| *c > HARD_MAX_COMBINATIONS) {
         diags.push(
@@ -190,44 +257,48 @@ pub(super) fn validate(
             true,
         ));
     }
+}
 
-    // Local paths in aiperf options: relative to where sweeper was started (as the NeMo runner,
-    // which starts aiperf there); each must exist before anything starts.
-    let base_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let resolved_paths = super::paths::resolve_all(top, &base_dir, |pointer, message| {
-        diags.push(at(
-            Diagnostic::new(pointer, message)
-                .hint("fix the path, or run sweeper from the directory it is relative to"),
-            false,
-        ));
-    });
-
-    // Targets reference file, relative to the config file.
-    let mut reference = None;
-    if let Some(t) = &raw_cfg.targets
-        && let Some(file) = &t.reference_file
-    {
-        let resolved = if file.is_absolute() {
-            file.clone()
-        } else {
-            path.parent().unwrap_or(Path::new(".")).join(file)
-        };
-        match crate::tt::reference::load(&resolved, t.model.as_deref(), t.device.as_deref()) {
-            Ok(r) => reference = Some(r),
-            Err(e) => {
-                let pointer = match &e {
-                    crate::tt::reference::ReferenceError::NoSuch { what, .. }
-                    | crate::tt::reference::ReferenceError::Ambiguous { what, .. } => {
-                        format!("/targets/{what}")
-                    }
-                    _ => "/targets/reference_file".to_owned(),
-                };
-                diags.push(at(Diagnostic::new(pointer, e.to_string()).hint(e.hint()), false));
-            }
+/// The targets' reference file, relative to the config file at `path`.
+fn load_reference(
+    path: &Path,
+    raw_cfg: &RawConfig,
+    diags: &mut Vec<Diagnostic>,
+    at: &impl Fn(Diagnostic, bool) -> Diagnostic,
+) -> Option<crate::tt::reference::Reference> {
+    let t = raw_cfg.targets.as_ref()?;
+    let file = t.reference_file.as_ref()?;
+    let resolved = if file.is_absolute() {
+        file.clone()
+    } else {
+        path.parent().unwrap_or(Path::new(".")).join(file)
+    };
+    match crate::tt::reference::load(&resolved, t.model.as_deref(), t.device.as_deref()) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            let pointer = match &e {
+                crate::tt::reference::ReferenceError::NoSuch { what, .. }
+                | crate::tt::reference::ReferenceError::Ambiguous { what, .. } => {
+                    format!("/targets/{what}")
+                }
+                _ => "/targets/reference_file".to_owned(),
+            };
+            diags.push(at(Diagnostic::new(pointer, e.to_string()).hint(e.hint()), false));
+            None
         }
     }
+}
 
-    let mut repeats = repeats(&raw_cfg, |d, key| diags.push(at(d, key)));
+/// The repeats of every point and the load search (`stop_when` or `search`). A search or an
+/// early stop decides each point from the ones before it: the repeats of a point then run back
+/// to back (interleaving would run later points before the decision).
+fn repeats_and_search(
+    raw_cfg: &RawConfig,
+    top: &Map<String, Value>,
+    diags: &mut Vec<Diagnostic>,
+    at: &impl Fn(Diagnostic, bool) -> Diagnostic,
+) -> (Option<crate::records::Repeats>, Option<crate::records::LoadSearch>) {
+    let mut repeats = repeats(raw_cfg, |d, key| diags.push(at(d, key)));
     let sections = crate::search::spec::Sections {
         sweeps: &raw_cfg.sweeps,
         scenarios: &raw_cfg.scenarios,
@@ -235,8 +306,6 @@ pub(super) fn validate(
         search: raw_cfg.search.as_ref(),
     };
     let load_search = crate::search::spec::load_search(&sections, |d, key| diags.push(at(d, key)));
-    // A search or an early stop decides each point from the ones before it: the repeats of a
-    // point run back to back (interleaving would run later points before the decision).
     if load_search.is_some()
         && let Some(r) = repeats.as_mut()
         && r.order == crate::records::RepeatOrder::Interleaved
@@ -252,38 +321,7 @@ pub(super) fn validate(
             r.order = crate::records::RepeatOrder::BackToBack;
         }
     }
-    let tt_model_id = raw_cfg.tt.as_ref().and_then(|tt| {
-        crate::tt::spec::model_id(tt, &tt_sources(&raw_cfg), |d, key| diags.push(at(d, key)))
-    });
-
-    if !diags.is_empty() {
-        sort_dedup(&mut diags);
-        return Err(fail(diags, &text));
-    }
-    let server_value = top.get("server").and_then(Value::as_object).cloned();
-    Ok(Config {
-        file: path.to_path_buf(),
-        batch_name: raw_cfg.batch_name,
-        output_base_dir: raw_cfg.output_base_dir,
-        base: raw_cfg.base_config,
-        sweeps,
-        scenarios: raw_cfg.scenarios,
-        exclude: raw_cfg.exclude,
-        server: raw_cfg.server,
-        server_value,
-        aiperf: raw_cfg.aiperf,
-        targets: raw_cfg.targets,
-        reference,
-        base_dir,
-        resolved_paths,
-        max_combinations,
-        tt_model_id,
-        repeats,
-        load_search,
-        index,
-        warnings,
-        source: text,
-    })
+    (repeats, load_search)
 }
 
 /// The repeats of every point: the `repeats` section, or aiperf's own `num_profile_runs` (>= 2)
@@ -473,248 +511,5 @@ fn alias_duplicates(
         if let Some(m) = s.as_object() {
             check(m, &format!("/scenarios/{i}"));
         }
-    }
-}
-
-/// Checks the schema cannot express.
-fn semantic(
-    cfg: &RawConfig,
-    top: &Map<String, Value>,
-    diags: &mut Vec<Diagnostic>,
-    warnings: &mut Vec<Diagnostic>,
-    at: &impl Fn(Diagnostic, bool) -> Diagnostic,
-) {
-    // Repeated values in one sweep list would run the same point twice into one directory.
-    // Linear: each value's canonical key goes into a set (`1` and `1.0` are one point).
-    for (k, v) in &cfg.sweeps {
-        let Some(list) = v.as_array() else { continue };
-        let mut seen = std::collections::HashSet::with_capacity(list.len());
-        for (i, item) in list.iter().enumerate() {
-            if !seen.insert(super::value_key(item)) {
-                diags.push(at(
-                    Diagnostic::new(
-                        format!("/sweeps/{}/{i}", escape_segment(k)),
-                        format!("`{item}` is listed twice in sweep `{k}`"),
-                    )
-                    .hint("remove the repeated value"),
-                    false,
-                ));
-            }
-        }
-    }
-
-    // Scenarios: no duplicates, no key that a sweep also sets (which would win is unclear).
-    let sweep_keys: BTreeSet<String> = cfg.sweeps.keys().map(|k| canonical(k)).collect();
-    for (i, s) in cfg.scenarios.iter().enumerate() {
-        if s.is_empty() {
-            diags.push(at(
-                Diagnostic::new(format!("/scenarios/{i}"), "empty scenario")
-                    .hint("give it at least one key, or remove it"),
-                false,
-            ));
-        }
-        if cfg.scenarios[..i].iter().any(|o| o == s) {
-            diags.push(at(
-                Diagnostic::new(format!("/scenarios/{i}"), "this scenario repeats an earlier one")
-                    .hint("remove it"),
-                false,
-            ));
-        }
-        for k in s.keys() {
-            if sweep_keys.contains(&canonical(k)) {
-                diags.push(at(
-                    Diagnostic::new(
-                        format!("/scenarios/{i}/{}", escape_segment(k)),
-                        format!("`{k}` is set both by this scenario and by `sweeps`"),
-                    )
-                    .hint("set it in one place: either each scenario or the sweep"),
-                    true,
-                ));
-            }
-        }
-    }
-
-    // Exclude entries may only name keys that vary.
-    let mut varying: BTreeSet<String> = sweep_keys.clone();
-    for s in &cfg.scenarios {
-        varying.extend(s.keys().map(|k| canonical(k)));
-    }
-    for (i, ex) in cfg.exclude.iter().enumerate() {
-        if ex.is_empty() {
-            diags.push(at(
-                Diagnostic::new(
-                    format!("/exclude/{i}"),
-                    "empty exclude entry would drop every combination",
-                )
-                .hint("name the key/values to drop"),
-                false,
-            ));
-        }
-        for k in ex.keys() {
-            if !varying.contains(&canonical(k)) {
-                diags.push(at(
-                    Diagnostic::new(
-                        format!("/exclude/{i}/{}", escape_segment(k)),
-                        format!("`{k}` is not swept, so excluding on it drops all or nothing"),
-                    )
-                    .hint(format!(
-                        "exclude on swept keys: {}",
-                        varying.iter().cloned().collect::<Vec<_>>().join(", ")
-                    )),
-                    true,
-                ));
-            }
-        }
-    }
-
-    // server.* sweeps: the field must exist for the kind, each value must be valid.
-    let server_obj = top.get("server").and_then(Value::as_object);
-    for (k, v) in &cfg.sweeps {
-        let Some(field) = k.strip_prefix("server.") else { continue };
-        let p = format!("/sweeps/{}", escape_segment(k));
-        let Some(server) = server_obj else {
-            diags.push(at(
-                Diagnostic::new(
-                    p,
-                    format!("`{k}` sweeps a server setting, but there is no `server` section"),
-                )
-                .hint("add a `server:` section (e.g. `kind: mock`)"),
-                true,
-            ));
-            continue;
-        };
-        let kind = server.get("kind").and_then(Value::as_str).unwrap_or("");
-        let fields = server_fields(kind);
-        if field == "kind" || !fields.iter().any(|f| f == field) {
-            let mut d = Diagnostic::new(p, format!("a `{kind}` server has no setting `{field}`"));
-            d = match did_you_mean(field, &fields) {
-                Some(s) if s != "kind" => d.hint(format!("did you mean `server.{s}`?")),
-                _ => d.hint(format!(
-                    "sweepable settings: {}",
-                    fields.iter().filter(|f| *f != "kind").cloned().collect::<Vec<_>>().join(", ")
-                )),
-            };
-            diags.push(at(d, true));
-            continue;
-        }
-        for (i, item) in v.as_array().into_iter().flatten().enumerate() {
-            let mut merged = server.clone();
-            merged.insert(field.to_owned(), item.clone());
-            match serde_json::from_value::<ServerConfig>(Value::Object(merged)) {
-                Err(e) => diags.push(at(
-                    Diagnostic::new(
-                        format!("{p}/{i}"),
-                        format!("invalid value for `server.{field}`: {e}"),
-                    )
-                    .hint("see the `server` section of `sweeper schema`"),
-                    false,
-                )),
-                Ok(s) => {
-                    for (f, msg) in server_problems(&s).into_iter().filter(|(f, _)| *f == field) {
-                        diags.push(at(
-                            Diagnostic::new(format!("{p}/{i}"), format!("`server.{f}`: {msg}"))
-                                .hint(server_hint(f)),
-                            false,
-                        ));
-                    }
-                }
-            }
-        }
-    }
-
-    // Durations and the mock server's parameters: checked now, so nothing out of range
-    // reaches the run (where it could only fail, or panic converting to a Duration).
-    if let Some(server) = &cfg.server {
-        for (field, msg) in server_problems(server) {
-            let pointer = format!("/server/{field}");
-            diags.push(at(Diagnostic::new(pointer, msg).hint(server_hint(field)), false));
-        }
-    }
-    for (field, v) in [
-        ("run_timeout_s", cfg.aiperf.run_timeout_s),
-        ("stop_grace_s", Some(cfg.aiperf.stop_grace_s)),
-    ] {
-        if let Some(v) = v
-            && let Err(msg) = durations::check_seconds(v)
-        {
-            diags.push(at(
-                Diagnostic::new(format!("/aiperf/{field}"), msg)
-                    .hint("give a number of seconds, at most 31536000 (one year)"),
-                false,
-            ));
-        }
-    }
-
-    // Contradictions that do not depend on the combination.
-    let base = &cfg.base_config;
-    let get = |k: &str| {
-        base.iter().find(|(bk, _)| canonical(bk) == canonical(k)).map(|(bk, v)| (bk.clone(), v))
-    };
-    if let Some(ServerConfig::Mock(_)) = &cfg.server
-        && let Some((k, _)) = get("url")
-    {
-        diags.push(at(
-            Diagnostic::new(format!("/base_config/{k}"), "`url` cannot be set with `server: {kind: mock}`")
-                .hint("remove it: sweeper starts the mock server on a free port of 127.0.0.1 and points aiperf at it"),
-            true,
-        ));
-    }
-    let has_url = get("url").is_some()
-        || sweep_keys.contains(&canonical("url"))
-        || matches!(cfg.server, Some(ServerConfig::Mock(_)))
-        || matches!(&cfg.server, Some(ServerConfig::External { url: Some(_), .. }))
-        || matches!(
-            &cfg.server,
-            Some(
-                ServerConfig::Command { .. }
-                    | ServerConfig::Docker { .. }
-                    | ServerConfig::TtInferenceServer { .. }
-            )
-        );
-    if !has_url {
-        diags.push(at(
-            Diagnostic::new("/base_config", "missing `url`: sweeper needs to know which server to benchmark")
-                .hint("add `url: http://HOST:PORT` to base_config, or a `server:` section (`kind: mock` to rehearse locally)"),
-            true,
-        ));
-    }
-    let has_model = get("model_names").is_some()
-        || sweep_keys.contains(&canonical("model"))
-        || cfg.scenarios.iter().all(|s| s.keys().any(|k| canonical(k) == "model_names"))
-            && !cfg.scenarios.is_empty();
-    if !has_model {
-        diags.push(at(
-            Diagnostic::new("/base_config", "missing `model`: aiperf needs the model name to put in each request")
-                .hint("add `model: NAME` to base_config (the name the server serves, e.g. `meta/llama-3.3-70b-instruct`)"),
-            true,
-        ));
-    }
-    if let Some(ServerConfig::External { url: Some(u), .. }) = &cfg.server
-        && let Some((k, Value::String(bu))) = get("url")
-        && bu.trim_end_matches('/') != u.trim_end_matches('/')
-    {
-        warnings.push(at(
-            Diagnostic::new(
-                format!("/base_config/{k}"),
-                format!("aiperf will benchmark `{bu}` but sweeper checks the health of `{u}`"),
-            )
-            .hint("make them the same unless a proxy sits in between"),
-            false,
-        ));
-    }
-    if let Some((k, Value::String(var))) = get("api_key_env_var")
-        && std::env::var_os(var).is_none_or(|v| v.is_empty())
-    {
-        let what = if std::env::var_os(var).is_some() { "is empty" } else { "is not set" };
-        warnings.push(at(
-            Diagnostic::new(
-                format!("/base_config/{k}"),
-                format!("environment variable `{var}` {what}"),
-            )
-            .hint(format!(
-                "`export {var}=...` before running; the run refuses to start without it"
-            )),
-            false,
-        ));
     }
 }

@@ -26,7 +26,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
 
-use super::http::{self, MockBody, Shared};
+use super::http::{self, Shared};
+use super::response::MockBody;
 
 /// The limits of every connection; `None` = no limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -39,6 +39,8 @@ mod http;
 pub mod model;
 #[doc(hidden)]
 pub mod probe;
+mod request;
+mod response;
 pub use http::TIMING_HEADER;
 
 use std::future::Future;
@@ -148,29 +150,66 @@ pub const MAX_MODEL_MS: f64 = 3_600_000.0;
 /// Longest start-up delay accepted, in ms: one day.
 pub const MAX_DELAY_MS: u64 = 86_400_000;
 
+/// A mock-server parameter out of range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ParamError {
+    /// A count that must be at least 1 (`max_num_seqs`, `default_max_tokens`) is 0.
+    #[error("`{param}` must be at least 1")]
+    Zero { param: &'static str },
+    /// A model time (prefill or decode part) outside 0 to [`MAX_MODEL_MS`]; `got` as shown.
+    #[error("`{param}` must be between 0 and {} ms, got {got}", MAX_MODEL_MS)]
+    ModelTime { param: &'static str, got: String },
+    /// `startup_delay_ms` above [`MAX_DELAY_MS`].
+    #[error("`startup_delay_ms` must be at most {} (one day), got {got}", MAX_DELAY_MS)]
+    StartupDelay { got: u64 },
+    /// A connection timeout above [`MAX_TIMEOUT_MS`].
+    #[error("`{param}` must be at most {} ms (one day; 0 = no limit), got {got}", MAX_TIMEOUT_MS)]
+    Timeout { param: &'static str, got: u64 },
+    /// A rate outside 0 to 1.
+    #[error("`{param}` must be a fraction between 0 and 1, got {got}")]
+    NotAFraction { param: &'static str, got: f64 },
+    /// `api_key_env` is empty.
+    #[error("`api_key_env` must name an environment variable")]
+    EmptyApiKeyEnv,
+}
+
+impl ParamError {
+    /// The parameter's key.
+    pub fn param(&self) -> &'static str {
+        match self {
+            ParamError::Zero { param }
+            | ParamError::ModelTime { param, .. }
+            | ParamError::Timeout { param, .. }
+            | ParamError::NotAFraction { param, .. } => param,
+            ParamError::StartupDelay { .. } => "startup_delay_ms",
+            ParamError::EmptyApiKeyEnv => "api_key_env",
+        }
+    }
+}
+
 impl MockParams {
     /// Checks the ranges the types cannot express.
     ///
     /// # Errors
-    /// A message naming the first bad parameter.
-    pub fn validate(&self) -> Result<(), String> {
+    /// The first bad parameter.
+    pub fn validate(&self) -> Result<(), ParamError> {
         match self.problems().into_iter().next() {
-            Some((_, message)) => Err(message),
+            Some(e) => Err(e),
             None => Ok(()),
         }
     }
 
-    /// Every parameter out of range: (its key, what is wrong). A config's `server: {kind: mock}`
-    /// is checked with this when it is validated, the command line when the server starts.
-    pub fn problems(&self) -> Vec<(&'static str, String)> {
+    /// Every parameter out of range. A config's `server: {kind: mock}` is checked with this
+    /// when it is validated, the command line when the server starts.
+    pub fn problems(&self) -> Vec<ParamError> {
         let mut out = Vec::new();
         if self.max_num_seqs == 0 {
-            out.push(("max_num_seqs", "`max_num_seqs` must be at least 1".into()));
+            out.push(ParamError::Zero { param: "max_num_seqs" });
         }
         if self.default_max_tokens == 0 {
-            out.push(("default_max_tokens", "`default_max_tokens` must be at least 1".into()));
+            out.push(ParamError::Zero { param: "default_max_tokens" });
         }
-        for (name, v) in [
+        for (param, v) in [
             ("prefill_base_ms", self.prefill_base_ms),
             ("prefill_per_token_ms", self.prefill_per_token_ms),
             ("decode_base_ms", self.decode_base_ms),
@@ -179,41 +218,27 @@ impl MockParams {
             if !(v.is_finite() && (0.0..=MAX_MODEL_MS).contains(&v)) {
                 let got =
                     if v.is_finite() && v.abs() >= 1e9 { format!("{v:e}") } else { format!("{v}") };
-                out.push((
-                    name,
-                    format!("`{name}` must be between 0 and {MAX_MODEL_MS} ms, got {got}"),
-                ));
+                out.push(ParamError::ModelTime { param, got });
             }
         }
         if self.startup_delay_ms > MAX_DELAY_MS {
-            out.push((
-                "startup_delay_ms",
-                format!(
-                    "`startup_delay_ms` must be at most {MAX_DELAY_MS} (one day), got {}",
-                    self.startup_delay_ms
-                ),
-            ));
+            out.push(ParamError::StartupDelay { got: self.startup_delay_ms });
         }
-        for (name, v) in [
+        for (param, got) in [
             ("header_read_timeout_ms", self.header_read_timeout_ms),
             ("idle_timeout_ms", self.idle_timeout_ms),
         ] {
-            if v > MAX_TIMEOUT_MS {
-                out.push((
-                    name,
-                    format!(
-                        "`{name}` must be at most {MAX_TIMEOUT_MS} ms (one day; 0 = no limit), got {v}"
-                    ),
-                ));
+            if got > MAX_TIMEOUT_MS {
+                out.push(ParamError::Timeout { param, got });
             }
         }
-        for (name, v) in [("error_rate", self.error_rate), ("stall_rate", self.stall_rate)] {
-            if !(0.0..=1.0).contains(&v) {
-                out.push((name, format!("`{name}` must be a fraction between 0 and 1, got {v}")));
+        for (param, got) in [("error_rate", self.error_rate), ("stall_rate", self.stall_rate)] {
+            if !(0.0..=1.0).contains(&got) {
+                out.push(ParamError::NotAFraction { param, got });
             }
         }
         if self.api_key_env.as_deref().is_some_and(str::is_empty) {
-            out.push(("api_key_env", "`api_key_env` must name an environment variable".into()));
+            out.push(ParamError::EmptyApiKeyEnv);
         }
         out
     }
@@ -250,7 +275,7 @@ pub enum ServeOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum MockServerError {
     #[error("invalid mock-server parameters: {0}")]
-    Params(String),
+    Params(ParamError),
     #[error(
         "the API key variable `{0}` (from `api_key_env`) is not set or empty\nhint: export {0}=<key> before starting the server, or drop `api_key_env`"
     )]

@@ -93,6 +93,7 @@ pub fn container_name(batch_name: &str, server_id: &str) -> String {
 /// The launch of a server; `None` for `external` (nothing to start).
 /// `program` is sweeper's own executable (for `mock`, which is started on port 0: it picks a
 /// free port itself and prints `listening on URL`, which the run stage reads).
+/// One arm per server kind; each builds its command line with a function of its own.
 pub fn launch(
     server: &ServerConfig,
     batch_name: &str,
@@ -110,15 +111,9 @@ pub fn launch(
             startup_timeout_s,
             stop_grace_s,
         } => Some(Launch {
-            argv: argv.clone(),
             env: env.clone(),
-            env_passthrough: Vec::new(),
             cwd: cwd.clone(),
-            container: None,
-            url: Some(url.clone()),
-            health_path: health_path.clone(),
-            startup_timeout_s: *startup_timeout_s,
-            stop_grace_s: *stop_grace_s,
+            ..started(argv.clone(), Some(url), health_path, *startup_timeout_s, *stop_grace_s)
         }),
         ServerConfig::Docker {
             image,
@@ -135,39 +130,16 @@ pub fn launch(
             stop_grace_s,
         } => {
             let name = container_name(batch_name, server_id);
-            let mut argv = vec![
-                docker_bin.clone(),
-                "run".into(),
-                "--rm".into(),
-                "--name".into(),
-                name.clone(),
-            ];
-            for p in ports {
-                argv.extend(["-p".into(), p.clone()]);
-            }
-            for m in mounts {
-                argv.extend(["-v".into(), m.clone()]);
-            }
-            for (k, v) in env {
-                argv.extend(["-e".into(), format!("{k}={v}")]);
-            }
-            for k in env_passthrough {
-                // `-e NAME` copies the value from docker's environment: it never appears in argv.
-                argv.extend(["-e".into(), k.clone()]);
-            }
+            let mut argv = vec![docker_bin.clone(), "run".into(), "--rm".into(), "--name".into()];
+            argv.push(name.clone());
+            argv.extend(docker_run_options(ports, mounts, env, env_passthrough));
             argv.extend(docker_args.iter().cloned());
             argv.push(image.clone());
             argv.extend(args.iter().cloned());
             Some(Launch {
-                argv,
-                env: BTreeMap::new(),
                 env_passthrough: env_passthrough.clone(),
-                cwd: None,
                 container: Some(name),
-                url: Some(url.clone()),
-                health_path: health_path.clone(),
-                startup_timeout_s: *startup_timeout_s,
-                stop_grace_s: *stop_grace_s,
+                ..started(argv, Some(url), health_path, *startup_timeout_s, *stop_grace_s)
             })
         }
         ServerConfig::TtInferenceServer {
@@ -180,65 +152,107 @@ pub fn launch(
             health_path,
             startup_timeout_s,
             stop_grace_s,
-        } => {
-            let mut argv = vec![
-                python.clone(),
-                "run.py".into(),
-                "--model".into(),
-                model.clone(),
-                "--device".into(),
-                device.clone(),
-                "--workflow".into(),
-                "server".into(),
-                "--docker-server".into(),
-            ];
-            argv.extend(extra_args.iter().cloned());
-            Some(Launch {
-                argv,
-                env: BTreeMap::new(),
-                env_passthrough: Vec::new(),
-                cwd: Some(repo_dir.clone()),
-                container: None,
-                url: Some(url.clone()),
-                health_path: health_path.clone(),
-                startup_timeout_s: *startup_timeout_s,
-                stop_grace_s: *stop_grace_s,
-            })
-        }
+        } => Some(Launch {
+            cwd: Some(repo_dir.clone()),
+            ..started(
+                tt_run_argv(python, model, device, extra_args),
+                Some(url),
+                health_path,
+                *startup_timeout_s,
+                *stop_grace_s,
+            )
+        }),
         ServerConfig::Mock(params) => {
-            let mut argv = vec![
-                program.to_owned(),
-                "mock-server".into(),
-                "--host".into(),
-                "127.0.0.1".into(),
-                "--port".into(),
-                "0".into(),
-            ];
-            // Only the settings that differ from the defaults, so the command reads clearly.
-            let defaults = serde_json::to_value(crate::mockserver::MockParams::default())
-                .unwrap_or(Value::Null);
-            if let Ok(Value::Object(fields)) = serde_json::to_value(params) {
-                for (k, v) in fields.into_iter().filter(|(k, v)| defaults.get(k) != Some(v)) {
-                    let flag = format!("--{}", k.replace('_', "-"));
-                    match v {
-                        Value::Null | Value::Bool(false) => {}
-                        Value::Bool(true) => argv.push(flag),
-                        Value::String(s) => argv.extend([flag, s]),
-                        other => argv.extend([flag, other.to_string()]),
-                    }
-                }
-            }
-            Some(Launch {
-                argv,
-                env: BTreeMap::new(),
-                env_passthrough: Vec::new(),
-                cwd: None,
-                container: None,
-                url: None,
-                health_path: Some("/health".into()),
-                startup_timeout_s: 60.0,
-                stop_grace_s: 5.0,
-            })
+            Some(started(mock_argv(program, params), None, &Some("/health".into()), 60.0, 5.0))
         }
     }
+}
+
+/// The launch of `argv` answering at `url`: no environment, no working directory, no container.
+fn started(
+    argv: Vec<String>,
+    url: Option<&str>,
+    health_path: &Option<String>,
+    startup_timeout_s: f64,
+    stop_grace_s: f64,
+) -> Launch {
+    Launch {
+        argv,
+        env: BTreeMap::new(),
+        env_passthrough: Vec::new(),
+        cwd: None,
+        container: None,
+        url: url.map(str::to_owned),
+        health_path: health_path.clone(),
+        startup_timeout_s,
+        stop_grace_s,
+    }
+}
+
+/// The `docker run` options of a container's ports, mounts and environment.
+fn docker_run_options(
+    ports: &[String],
+    mounts: &[String],
+    env: &BTreeMap<String, String>,
+    env_passthrough: &[String],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in ports {
+        out.extend(["-p".into(), p.clone()]);
+    }
+    for m in mounts {
+        out.extend(["-v".into(), m.clone()]);
+    }
+    for (k, v) in env {
+        out.extend(["-e".into(), format!("{k}={v}")]);
+    }
+    for k in env_passthrough {
+        // `-e NAME` copies the value from docker's environment: it never appears in argv.
+        out.extend(["-e".into(), k.clone()]);
+    }
+    out
+}
+
+/// tt-inference-server's `run.py` serving `model` on `device` in docker.
+fn tt_run_argv(python: &str, model: &str, device: &str, extra_args: &[String]) -> Vec<String> {
+    let mut argv = vec![
+        python.to_owned(),
+        "run.py".into(),
+        "--model".into(),
+        model.to_owned(),
+        "--device".into(),
+        device.to_owned(),
+        "--workflow".into(),
+        "server".into(),
+        "--docker-server".into(),
+    ];
+    argv.extend(extra_args.iter().cloned());
+    argv
+}
+
+/// `sweeper mock-server` on a free port of 127.0.0.1, with the flags of the parameters that
+/// differ from the defaults (so the command reads clearly).
+fn mock_argv(program: &str, params: &crate::mockserver::MockParams) -> Vec<String> {
+    let mut argv = vec![
+        program.to_owned(),
+        "mock-server".into(),
+        "--host".into(),
+        "127.0.0.1".into(),
+        "--port".into(),
+        "0".into(),
+    ];
+    let defaults =
+        serde_json::to_value(crate::mockserver::MockParams::default()).unwrap_or(Value::Null);
+    if let Ok(Value::Object(fields)) = serde_json::to_value(params) {
+        for (k, v) in fields.into_iter().filter(|(k, v)| defaults.get(k) != Some(v)) {
+            let flag = format!("--{}", k.replace('_', "-"));
+            match v {
+                Value::Null | Value::Bool(false) => {}
+                Value::Bool(true) => argv.push(flag),
+                Value::String(s) => argv.extend([flag, s]),
+                other => argv.extend([flag, other.to_string()]),
+            }
+        }
+    }
+    argv
 }
