@@ -5,11 +5,11 @@
 //! Cases that cannot be a committed file (unreadable, a directory, non-UTF-8, > 1 MiB) are
 //! created at test time in a temporary directory.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sweeper");
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 struct Out {
     code: Option<i32>,
@@ -27,9 +27,9 @@ struct Out {
 #[expect(clippy::zombie_processes, reason = "the child is reaped by wait4, which std cannot see")]
 fn run(args: &[&str], limit: Duration) -> Out {
     use std::io::Read;
-    let mut child = Command::new(BIN)
+    let mut child = common::sweeper()
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(common::root())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -409,7 +409,7 @@ fn unreadable_directory_non_utf8_and_oversized_files() {
     while text.len() <= 1024 * 1024 {
         text.push_str("# padding padding padding padding padding padding padding padding\n");
     }
-    std::fs::write(&big, text).unwrap();
+    common::config::write(tmp.path(), "big.yaml", &text);
     let out = validate(&s(&big));
     let bad = check(&s(&big), &out, None, "(document)", "a config may be at most 1048576");
     assert!(bad.is_empty(), "big file: {bad:?}\n{}", out.stderr);
@@ -465,8 +465,7 @@ fn huge_sweeps_are_refused_quickly_and_in_little_memory() {
         ),
     ];
     for (name, text, expect) in cases {
-        let f = tmp.path().join(format!("{name}.yaml"));
-        std::fs::write(&f, text).unwrap();
+        let f = common::config::write(tmp.path(), &format!("{name}.yaml"), &text);
         let mut args = vec!["validate", f.to_str().unwrap()];
         if name == "flag_1e8" {
             args.extend(["--max-combinations", "100000000"]);

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::config::MockSweep;
+use common::mock::MockProcess;
 use common::*;
 
 #[test]
@@ -69,11 +71,9 @@ fn quickstart_sweep_with_real_aiperf_against_the_mock_server() {
         let most = f64::from(c) * 16.0 / fastest_request_s;
         assert!(tput > 0.0 && tput <= most, "{tput} tok/s at concurrency {c}, model max {most}");
         // The per-run tt-inference-server style JSON.
-        let std_json = std::fs::read_dir(&d)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .find(|n| n.starts_with("aiperf_benchmark_") && n.contains(&format!("_maxcon-{c}_")))
+        let std_json = tt_files(&d)
+            .into_iter()
+            .find(|n| n.contains(&format!("_maxcon-{c}_")))
             .unwrap_or_else(|| panic!("no standardized JSON in {dir}"));
         let s = read_json(&d.join(&std_json));
         assert_eq!(s["max_concurrency"], c);
@@ -101,15 +101,16 @@ fn quickstart_sweep_with_real_aiperf_against_the_mock_server() {
 fn real_aiperf_with_failing_requests_is_recorded_as_partial_with_the_error_count() {
     let _ = managed_aiperf();
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = tmp.path().join("errors.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "batch_name: errors\noutput_base_dir: {}\nserver: {{kind: mock, error_rate: 0.25, seed: 3}}\nbase_config:\n  model: mock-model\n  tokenizer: '@offline'\n  streaming: true\n  request_count: 20\n  prompt_input_tokens_mean: 32\n  prompt_output_tokens_mean: 8\n  no_server_metrics: true\n  no_gpu_telemetry: true\n  concurrency: 2\n",
-            tmp.path().display()
-        ),
-    )
-    .unwrap();
+    let cfg = MockSweep::new("errors")
+        .output(tmp.path())
+        .server("error_rate: 0.25, seed: 3")
+        .base(&[
+            "request_count: 20",
+            "prompt_input_tokens_mean: 32",
+            "prompt_output_tokens_mean: 8",
+            "concurrency: 2",
+        ])
+        .write(tmp.path(), "errors.yaml");
     let out = sweeper().arg("-c").arg(&cfg).output().unwrap();
     let log = text(&out);
     assert_eq!(out.status.code(), Some(0), "a partial run is a completed run\n{log}");
@@ -134,26 +135,18 @@ fn external_endpoint_with_an_api_key_from_the_environment() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
     let key = "sk-e2e-0123456789abcdef";
-    let mut server = sweeper()
-        .args(["mock-server", "--port", &port.to_string(), "--api-key-env", "MOCK_EXPECTED_KEY"])
-        .env("MOCK_EXPECTED_KEY", key)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(wait_for(std::time::Duration::from_secs(30), || std::net::TcpStream::connect((
-        "127.0.0.1",
-        port
-    ))
-    .is_ok()));
-    let cfg = tmp.path().join("hosted.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
+    let server = MockProcess::start(
+        &["--port", &port.to_string(), "--api-key-env", "MOCK_EXPECTED_KEY"],
+        &[("MOCK_EXPECTED_KEY", key)],
+    );
+    let cfg = common::config::write(
+        tmp.path(),
+        "hosted.yaml",
+        &format!(
             "batch_name: hosted\noutput_base_dir: {}\nserver: {{kind: external, startup_timeout_s: 30}}\nbase_config:\n  model: mock-model\n  url: http://127.0.0.1:{port}\n  api_key_env_var: HOSTED_KEY\n  tokenizer: '@offline'\n  streaming: true\n  request_count: 4\n  prompt_input_tokens_mean: 16\n  prompt_output_tokens_mean: 4\n  no_server_metrics: true\n  no_gpu_telemetry: true\n",
             tmp.path().display()
         ),
-    )
-    .unwrap();
+    );
     // While it runs, no command line of any process (what `ps` shows every local user) holds
     // the key: aiperf reads it from its environment through a config file.
     let mut run = sweeper()
@@ -179,8 +172,7 @@ fn external_endpoint_with_an_api_key_from_the_environment() {
     let ok = run.wait_with_output().unwrap();
     assert!(aiperf_seen && samples > 10, "aiperf never seen running ({samples} samples)");
     let wrong = sweeper().arg("-c").arg(&cfg).env("HOSTED_KEY", "sk-wrong-key").output().unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let log = text(&ok);
     assert_eq!(ok.status.code(), Some(0), "{log}");
     assert!(!log.contains(key));
@@ -199,28 +191,17 @@ fn external_endpoint_with_an_api_key_from_the_environment() {
     }
     // The config file changes nothing aiperf measures: the same run without a key (against a
     // server that wants none) gets the same dataset and phases.
-    let mut open_server = sweeper()
-        .args(["mock-server", "--port", &port.to_string()])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    assert!(wait_for(std::time::Duration::from_secs(30), || std::net::TcpStream::connect((
-        "127.0.0.1",
-        port
-    ))
-    .is_ok()));
-    let plain = tmp.path().join("plain.yaml");
-    std::fs::write(
-        &plain,
-        std::fs::read_to_string(&cfg)
+    let open_server = MockProcess::start(&["--port", &port.to_string()], &[]);
+    let plain = common::config::write(
+        tmp.path(),
+        "plain.yaml",
+        &std::fs::read_to_string(&cfg)
             .unwrap()
             .replace("batch_name: hosted", "batch_name: plain")
             .replace("  api_key_env_var: HOSTED_KEY\n", ""),
-    )
-    .unwrap();
+    );
     let p = sweeper().arg("-c").arg(&plain).output().unwrap();
-    let _ = open_server.kill();
-    let _ = open_server.wait();
+    drop(open_server);
     assert_eq!(p.status.code(), Some(0), "{}", text(&p));
     let dir_of = |out: &std::process::Output| {
         let t = text(out);
@@ -251,11 +232,16 @@ fn relative_input_file_resolves_where_sweeper_was_started() {
     let jsonl: String =
         prompts.iter().map(|p| format!("{}\n", serde_json::json!({ "text": p }))).collect();
     std::fs::write(tmp.path().join("data/prompts.jsonl"), jsonl).unwrap();
-    std::fs::write(
-        tmp.path().join("c.yaml"),
-        "batch_name: rel\nserver: {kind: mock}\nbase_config:\n  model: mock-model\n  tokenizer: '@offline'\n  endpoint_type: chat\n  streaming: true\n  input_file: data/prompts.jsonl\n  custom_dataset_type: single_turn\n  request_count: 6\n  osl: 4\n  no_server_metrics: true\n  no_gpu_telemetry: true\nsweeps:\n  concurrency: [1, 2]\n",
-    )
-    .unwrap();
+    MockSweep::new("rel")
+        .base(&[
+            "endpoint_type: chat",
+            "input_file: data/prompts.jsonl",
+            "custom_dataset_type: single_turn",
+            "request_count: 6",
+            "osl: 4",
+        ])
+        .rest("sweeps:\n  concurrency: [1, 2]\n")
+        .write(tmp.path(), "c.yaml");
     let out = sweeper().arg("-c").arg("c.yaml").current_dir(tmp.path()).output().unwrap();
     let log = text(&out);
     assert_eq!(out.status.code(), Some(0), "{log}");
@@ -288,11 +274,9 @@ fn relative_input_file_resolves_where_sweeper_was_started() {
 fn a_request_rate_without_a_mode_gets_the_nemo_runners_constant_arrivals() {
     let _ = managed_aiperf();
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(
-        tmp.path().join("c.yaml"),
-        "batch_name: rate\nserver: {kind: mock}\nbase_config:\n  model: mock-model\n  tokenizer: '@offline'\n  streaming: true\n  request_rate: 20\n  request_count: 12\n  osl: 4\n  isl: 16\n  no_server_metrics: true\n  no_gpu_telemetry: true\n",
-    )
-    .unwrap();
+    MockSweep::new("rate")
+        .base(&["request_rate: 20", "request_count: 12", "osl: 4", "isl: 16"])
+        .write(tmp.path(), "c.yaml");
     let out = sweeper().arg("-c").arg("c.yaml").current_dir(tmp.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let batch = batch_dir(&tmp.path().join("aiperf_results"), "rate");
@@ -322,11 +306,10 @@ fn a_request_rate_without_a_mode_gets_the_nemo_runners_constant_arrivals() {
 fn a_server_ignoring_max_tokens_is_named_in_the_report() {
     let _ = managed_aiperf();
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(
-        tmp.path().join("c.yaml"),
-        "batch_name: eos\nserver: {kind: mock, ignore_max_tokens: true, default_max_tokens: 27}\nbase_config:\n  model: mock-model\n  tokenizer: '@offline'\n  streaming: true\n  request_count: 6\n  isl: 16\n  osl: 16\n  no_server_metrics: true\n  no_gpu_telemetry: true\n",
-    )
-    .unwrap();
+    MockSweep::new("eos")
+        .server("ignore_max_tokens: true, default_max_tokens: 27")
+        .base(&["request_count: 6", "isl: 16", "osl: 16"])
+        .write(tmp.path(), "c.yaml");
     let out = sweeper().arg("-c").arg("c.yaml").current_dir(tmp.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let batch = batch_dir(&tmp.path().join("aiperf_results"), "eos");
@@ -347,11 +330,12 @@ fn a_server_ignoring_max_tokens_is_named_in_the_report() {
 fn tt_named_results_from_real_aiperf_read_as_tts_own() {
     let _ = managed_aiperf();
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(
-        tmp.path().join("c.yaml"),
-        "batch_name: ttnames\nserver: {kind: mock}\ntt: {impl: tt-transformers, device: n300}\nbase_config:\n  model: meta-llama/Llama-3.3-70B-Instruct\n  tokenizer: '@offline'\n  streaming: true\n  request_count: 8\n  isl: 32\n  osl: 8\n  no_server_metrics: true\n  no_gpu_telemetry: true\nscenarios:\n  - {concurrency: 1}\n  - {concurrency: 2}\n  - {request_rate: 50}\n",
-    )
-    .unwrap();
+    MockSweep::new("ttnames")
+        .model("meta-llama/Llama-3.3-70B-Instruct")
+        .base(&["request_count: 8", "isl: 32", "osl: 8"])
+        .rest("tt: {impl: tt-transformers, device: n300}\n")
+        .rest("scenarios:\n  - {concurrency: 1}\n  - {concurrency: 2}\n  - {request_rate: 50}\n")
+        .write(tmp.path(), "c.yaml");
     let out = sweeper().arg("-c").arg("c.yaml").current_dir(tmp.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let batch = batch_dir(&tmp.path().join("aiperf_results"), "ttnames");

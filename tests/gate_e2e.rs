@@ -10,19 +10,18 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use common::config::MockSweep;
 use common::*;
 
+/// `<dir>/<name>.yaml`: 3 repeats of 8 requests at concurrency 2 against the mock with a
+/// prefill of 300 ms and a decode step of `decode_ms`, output in `<dir>/out`.
 fn config(dir: &Path, name: &str, decode_ms: u32) -> PathBuf {
-    let f = dir.join(format!("{name}.yaml"));
-    std::fs::write(
-        &f,
-        format!(
-            "batch_name: {name}\noutput_base_dir: {out}\nserver: {{kind: mock, prefill_base_ms: 300, decode_base_ms: {decode_ms}}}\nrepeats: 3\nbase_config:\n  model: mock-model\n  tokenizer: '@offline'\n  streaming: true\n  request_count: 8\n  concurrency: 2\n  isl: 32\n  osl: 5\n  random_seed: 5\n  no_server_metrics: true\n  no_gpu_telemetry: true\n",
-            out = dir.join("out").display()
-        ),
-    )
-    .unwrap();
-    f
+    MockSweep::new(name)
+        .output(&dir.join("out"))
+        .server(&format!("prefill_base_ms: 300, decode_base_ms: {decode_ms}"))
+        .base(&["request_count: 8", "concurrency: 2", "isl: 32", "osl: 5", "random_seed: 5"])
+        .rest("repeats: 3\n")
+        .write(dir, &format!("{name}.yaml"))
 }
 
 #[test]
@@ -98,12 +97,10 @@ fn gate_passes_the_same_server_and_fails_a_slower_one() {
 fn back_to_back_repeats_with_the_real_aiperf() {
     let _ = managed_aiperf();
     let tmp = tempfile::tempdir().unwrap();
-    let f = tmp.path().join("b2b.yaml");
-    std::fs::write(
-        &f,
-        "batch_name: b2b\nserver: {kind: mock}\nrepeats: {count: 2, order: back_to_back}\nbase_config:\n  model: mock-model\n  tokenizer: '@offline'\n  streaming: true\n  request_count: 6\n  concurrency: 2\n  isl: 16\n  osl: 4\n  no_server_metrics: true\n  no_gpu_telemetry: true\n",
-    )
-    .unwrap();
+    let f = MockSweep::new("b2b")
+        .base(&["request_count: 6", "concurrency: 2", "isl: 16", "osl: 4"])
+        .rest("repeats: {count: 2, order: back_to_back}\n")
+        .write(tmp.path(), "b2b.yaml");
     let out = sweeper().arg("-c").arg(&f).current_dir(tmp.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let batch = batch_dir(&tmp.path().join("aiperf_results"), "b2b");

@@ -6,51 +6,15 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use common::mock::{MockProcess, MockServer};
 use serde_json::{Value, json};
 use sweeper::mockserver::model::{OUTPUT_WORDS, estimate_tokens};
-use sweeper::mockserver::{MockParams, MockServerError, ServeOutcome, serve};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use sweeper::mockserver::{MockParams, ServeOutcome};
 
 // ---------------------------------------------------------------------------------------------
-// Helpers (kept in this file on purpose).
-
-struct Server {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<ServeOutcome, MockServerError>>,
-}
-
-impl Server {
-    async fn start(params: MockParams) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, params, async move {
-            let _ = stopped.await;
-        }));
-        Self { addr, stop: Some(stop), task }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    async fn stop(mut self) -> ServeOutcome {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(60), self.task)
-            .await
-            .expect("server stops within 60 s")
-            .expect("server task did not panic")
-            .expect("server ran")
-    }
-}
+// Helpers of the HTTP tests (the server itself is `common::mock`).
 
 /// Tests that assert times run one at a time: aiperf is CPU-heavy on small machines and would
 /// skew the others' timings.
@@ -83,13 +47,8 @@ struct Event {
     data: String,
 }
 
-/// Sends a streaming request and collects its events; `sent` is when the request was sent.
-async fn stream(c: &reqwest::Client, url: &str, body: &Value) -> (Instant, Vec<Event>) {
-    let sent = Instant::now();
-    let mut resp = c.post(url).json(body).send().await.expect("request sent");
-    assert_eq!(resp.status(), 200, "streaming request failed");
-    let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    assert_eq!(ct.as_deref(), Some("text/event-stream"));
+/// Reads a streamed response's SSE events to the end: the events, and what followed the last.
+async fn read_events(mut resp: reqwest::Response) -> (Vec<Event>, String) {
     let mut buf = String::new();
     let mut events = Vec::new();
     while let Some(chunk) = resp.chunk().await.expect("stream chunk") {
@@ -101,6 +60,17 @@ async fn stream(c: &reqwest::Client, url: &str, body: &Value) -> (Instant, Vec<E
             events.push(Event { at, data: data.trim_end().to_owned() });
         }
     }
+    (events, buf)
+}
+
+/// Sends a streaming request and collects its events; `sent` is when the request was sent.
+async fn stream(c: &reqwest::Client, url: &str, body: &Value) -> (Instant, Vec<Event>) {
+    let sent = Instant::now();
+    let resp = c.post(url).json(body).send().await.expect("request sent");
+    assert_eq!(resp.status(), 200, "streaming request failed");
+    let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(ct.as_deref(), Some("text/event-stream"));
+    let (events, buf) = read_events(resp).await;
     assert!(buf.is_empty(), "stream ended mid-event: {buf:?}");
     (sent, events)
 }
@@ -134,8 +104,8 @@ async fn assert_error(resp: reqwest::Response, status: u16) -> Value {
     e.clone()
 }
 
-async fn metric(c: &reqwest::Client, s: &Server, name: &str) -> u64 {
-    let text = c.get(s.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+/// The integer value of metric `name` in a `/metrics` text.
+fn gauge(text: &str, name: &str) -> u64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
         .unwrap_or_else(|| panic!("metric {name} missing from:\n{text}"))
@@ -143,19 +113,19 @@ async fn metric(c: &reqwest::Client, s: &Server, name: &str) -> u64 {
         .expect("metric value is an integer")
 }
 
+async fn metric(c: &reqwest::Client, s: &MockServer, name: &str) -> u64 {
+    let text = c.get(s.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
+    gauge(&text, name)
+}
+
 /// Reads `/metrics` (both gauges from one response) until `ok(running, waiting)`, for at most 30 s.
-async fn poll_metrics(c: &reqwest::Client, s: &Server, ok: impl Fn(u64, u64) -> bool) -> bool {
+async fn poll_metrics(c: &reqwest::Client, s: &MockServer, ok: impl Fn(u64, u64) -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         let text =
             c.get(s.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
-        let gauge = |name: &str| -> u64 {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| panic!("metric {name} missing from:\n{text}"))
-        };
-        if ok(gauge("mock_num_requests_running"), gauge("mock_num_requests_waiting")) {
+        if ok(gauge(&text, "mock_num_requests_running"), gauge(&text, "mock_num_requests_waiting"))
+        {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -166,7 +136,7 @@ async fn poll_metrics(c: &reqwest::Client, s: &Server, ok: impl Fn(u64, u64) -> 
 /// A streaming request with the server's own per-token timing (`x-mock-timing`).
 async fn stream_timed(c: reqwest::Client, url: String, body: Value) -> (Instant, Vec<Event>) {
     let sent = Instant::now();
-    let mut resp = c
+    let resp = c
         .post(&url)
         .header(sweeper::mockserver::TIMING_HEADER, "1")
         .json(&body)
@@ -174,18 +144,7 @@ async fn stream_timed(c: reqwest::Client, url: String, body: Value) -> (Instant,
         .await
         .expect("request sent");
     assert_eq!(resp.status(), 200, "streaming request failed");
-    let mut buf = String::new();
-    let mut events = Vec::new();
-    while let Some(chunk) = resp.chunk().await.expect("stream chunk") {
-        let at = Instant::now();
-        buf.push_str(std::str::from_utf8(&chunk).expect("utf-8 stream"));
-        while let Some(end) = buf.find("\n\n") {
-            let event: String = buf.drain(..end + 2).collect();
-            let data = event.strip_prefix("data: ").expect("every event is a `data: ` line");
-            events.push(Event { at, data: data.trim_end().to_owned() });
-        }
-    }
-    (sent, events)
+    (sent, read_events(resp).await.0)
 }
 
 /// The server's timing of one token, microseconds since the server started.
@@ -241,7 +200,7 @@ fn assert_never_early(t: &[Timed]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_stream_sends_one_word_per_chunk_then_finish_usage_and_done() {
-    let s = Server::start(MockParams { decode_base_ms: 1.0, ..MockParams::default() }).await;
+    let s = MockServer::start(MockParams { decode_base_ms: 1.0, ..MockParams::default() }).await;
     let c = client();
     let (_, events) = stream(&c, &s.url("/v1/chat/completions"), &chat_body(5, true)).await;
     assert_eq!(events.len(), 5 + 3, "5 tokens, finish, usage, [DONE]");
@@ -275,7 +234,7 @@ async fn chat_stream_sends_one_word_per_chunk_then_finish_usage_and_done() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completions_stream_and_non_streaming_report_exact_usage() {
-    let s = Server::start(MockParams {
+    let s = MockServer::start(MockParams {
         decode_base_ms: 1.0,
         default_max_tokens: 7,
         ..MockParams::default()
@@ -332,7 +291,7 @@ async fn completions_stream_and_non_streaming_report_exact_usage() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn models_health_and_metrics() {
-    let s = Server::start(MockParams {
+    let s = MockServer::start(MockParams {
         model: "org/some-model".into(),
         decode_base_ms: 1.0,
         ..MockParams::default()
@@ -378,7 +337,7 @@ async fn models_health_and_metrics() {
 async fn with_one_slot_the_second_request_waits_for_the_first() {
     // One slot; prefill 20 ms, every decode step 10 ms. The first request is long (200 tokens,
     // about 2 s), so the second certainly arrives while it runs, however slow the client is.
-    let s = Server::start(timed(1, 20.0, 10.0, 0.0)).await;
+    let s = MockServer::start(timed(1, 20.0, 10.0, 0.0)).await;
     let c = client();
     let url = s.url("/v1/chat/completions");
     let first = tokio::spawn(stream_timed(c.clone(), url.clone(), chat_body(200, true)));
@@ -425,7 +384,7 @@ async fn with_one_slot_the_second_request_waits_for_the_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decode_step_grows_with_running_sequences() {
     // step = 5 + 5 * R: 10 ms alone, 25 ms with 4 running.
-    let s = Server::start(timed(8, 5.0, 5.0, 5.0)).await;
+    let s = MockServer::start(timed(8, 5.0, 5.0, 5.0)).await;
     let c = client();
     let url = s.url("/v1/chat/completions");
     let (_, alone) = stream_timed(c.clone(), url.clone(), chat_body(11, true)).await;
@@ -464,7 +423,8 @@ async fn decode_step_grows_with_running_sequences() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn startup_delay_answers_503_until_ready() {
     // A long delay: these requests come long before it ends, however slow the client.
-    let s = Server::start(MockParams { startup_delay_ms: 600_000, ..MockParams::default() }).await;
+    let s =
+        MockServer::start(MockParams { startup_delay_ms: 600_000, ..MockParams::default() }).await;
     let c = client();
     let e = assert_error(c.get(s.url("/health")).send().await.expect("sent"), 503).await;
     assert_eq!(e["code"], "not_ready");
@@ -480,7 +440,7 @@ async fn startup_delay_answers_503_until_ready() {
     s.stop().await;
     // A short delay: ready once it has passed, and never before (the server started after t0).
     let t0 = Instant::now();
-    let s = Server::start(MockParams { startup_delay_ms: 300, ..MockParams::default() }).await;
+    let s = MockServer::start(MockParams { startup_delay_ms: 300, ..MockParams::default() }).await;
     let mut ready_at = None;
     while t0.elapsed() < Duration::from_secs(60) {
         let status = c.get(s.url("/health")).send().await.expect("sent").status();
@@ -506,7 +466,7 @@ async fn startup_delay_answers_503_until_ready() {
 }
 
 async fn statuses(params: MockParams, n: usize) -> Vec<u16> {
-    let s = Server::start(params).await;
+    let s = MockServer::start(params).await;
     let c = client();
     let mut out = Vec::new();
     for _ in 0..n {
@@ -556,7 +516,7 @@ async fn error_rate_is_a_seeded_fraction_of_http_500() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_stream_stops_after_k_tokens_and_keeps_the_connection_open() {
-    let s = Server::start(MockParams {
+    let s = MockServer::start(MockParams {
         stall_rate: 1.0,
         stall_after_tokens: 2,
         decode_base_ms: 5.0,
@@ -601,7 +561,7 @@ async fn stalled_stream_stops_after_k_tokens_and_keeps_the_connection_open() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_after_requests_stops_serving() {
-    let s = Server::start(MockParams {
+    let s = MockServer::start(MockParams {
         exit_after_requests: 3,
         decode_base_ms: 1.0,
         ..MockParams::default()
@@ -621,13 +581,10 @@ async fn exit_after_requests_stops_serving() {
     // The third answer (here a streamed one) arrives complete, then the server dies.
     let (_, events) = stream(&c, &s.url("/v1/chat/completions"), &chat_body(3, true)).await;
     assert_eq!(events.last().map(|e| e.data.as_str()), Some("[DONE]"));
-    let outcome = tokio::time::timeout(Duration::from_secs(60), s.task)
-        .await
-        .expect("server dies")
-        .expect("no panic")
-        .expect("ran");
+    let addr = s.addr;
+    let outcome = s.ended().await;
     assert_eq!(outcome, ServeOutcome::Died);
-    let r = c.get(format!("http://{}/health", s.addr)).send().await;
+    let r = c.get(format!("http://{addr}/health")).send().await;
     assert!(r.is_err(), "a dead server answered: {r:?}");
 }
 
@@ -635,37 +592,11 @@ async fn exit_after_requests_stops_serving() {
 /// SIGTERM, and start-up errors.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_reads_api_key_from_env_and_exits_cleanly_on_sigterm() {
-    use tokio::io::AsyncBufReadExt;
-    let bin = env!("CARGO_BIN_EXE_sweeper");
-    let mut child = tokio::process::Command::new(bin)
-        .args([
-            "mock-server",
-            "--port",
-            "0",
-            "--api-key-env",
-            "SWEEPER_TEST_MOCK_KEY",
-            "--decode-base-ms",
-            "1",
-        ])
-        .env("SWEEPER_TEST_MOCK_KEY", "s3cret")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn sweeper mock-server");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::io::BufReader::new(stdout).read_line(&mut line),
-    )
-    .await
-    .expect("listening line within 60 s")
-    .expect("read stdout");
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
+    let mut child = MockProcess::start(
+        &["--port", "0", "--api-key-env", "SWEEPER_TEST_MOCK_KEY", "--decode-base-ms", "1"],
+        &[("SWEEPER_TEST_MOCK_KEY", "s3cret")],
+    );
+    let base = child.url.clone();
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     let c = client();
     let url = format!("{base}/v1/chat/completions");
@@ -693,17 +624,13 @@ async fn binary_reads_api_key_from_env_and_exits_cleanly_on_sigterm() {
         "health needs no key"
     );
 
-    let pid = i32::try_from(child.id().expect("pid")).expect("pid fits i32");
     // SAFETY: plain kill(2) on our own child.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
-        .await
-        .expect("exits within 60 s")
-        .expect("wait");
+    assert_eq!(unsafe { libc::kill(child.pid(), libc::SIGTERM) }, 0);
+    let status = child.wait(Duration::from_secs(60)).expect("exits within 60 s");
     assert_eq!(status.code(), Some(0), "clean exit on SIGTERM");
 
     // Start-up errors exit 2 with a message: unset key variable, port in use.
-    let out = std::process::Command::new(bin)
+    let out = common::sweeper()
         .args(["mock-server", "--port", "0", "--api-key-env", "SWEEPER_TEST_MOCK_KEY_UNSET"])
         .env_remove("SWEEPER_TEST_MOCK_KEY_UNSET")
         .output()
@@ -712,10 +639,7 @@ async fn binary_reads_api_key_from_env_and_exits_cleanly_on_sigterm() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("SWEEPER_TEST_MOCK_KEY_UNSET"));
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port().to_string();
-    let out = std::process::Command::new(bin)
-        .args(["mock-server", "--port", &port])
-        .output()
-        .expect("run");
+    let out = common::sweeper().args(["mock-server", "--port", &port]).output().expect("run");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("failed to listen") && err.contains("--port"), "{err}");
@@ -726,7 +650,7 @@ async fn binary_reads_api_key_from_env_and_exits_cleanly_on_sigterm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_openai_style_errors() {
-    let s = Server::start(MockParams { max_body_bytes: 1024, ..MockParams::default() }).await;
+    let s = MockServer::start(MockParams { max_body_bytes: 1024, ..MockParams::default() }).await;
     let c = client();
     let chat = s.url("/v1/chat/completions");
     let text = s.url("/v1/completions");
@@ -845,7 +769,7 @@ async fn closed(conn: &mut tokio::net::TcpStream) -> Option<(Instant, Vec<u8>)> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_headers_are_cut_after_the_header_read_timeout() {
     use tokio::io::AsyncWriteExt;
-    let s = Server::start(MockParams {
+    let s = MockServer::start(MockParams {
         header_read_timeout_ms: 300,
         idle_timeout_ms: 0,
         ..MockParams::default()
@@ -866,7 +790,7 @@ async fn slow_headers_are_cut_after_the_header_read_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_closed_after_the_idle_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let s = Server::start(MockParams {
+    let s = MockServer::start(MockParams {
         idle_timeout_ms: 300,
         header_read_timeout_ms: 0,
         ..MockParams::default()
@@ -902,7 +826,7 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
 async fn requests_longer_than_the_idle_timeout_complete() {
     // 30 tokens 50 ms apart (1.5 s), after a 400 ms prefill, with the idle timeout at 300 ms: a
     // request in flight is never idle, however long it runs or waits between chunks.
-    let s = Server::start(MockParams {
+    let s = MockServer::start(MockParams {
         idle_timeout_ms: 300,
         header_read_timeout_ms: 300,
         ..timed(4, 400.0, 50.0, 0.0)
@@ -944,7 +868,7 @@ fn aiperf_params(max_num_seqs: u32) -> MockParams {
 }
 
 /// Runs `aiperf profile` against `s` and returns (profile_export_aiperf.json, inputs.json).
-async fn aiperf(s: &Server, args: &[&str]) -> (Value, Value) {
+async fn aiperf(s: &MockServer, args: &[&str]) -> (Value, Value) {
     let (aiperf, tokenizer) =
         tokio::task::spawn_blocking(common::managed_aiperf).await.expect("venv");
     let _one_at_a_time = TIMING.lock().await;
@@ -969,12 +893,7 @@ async fn aiperf(s: &Server, args: &[&str]) -> (Value, Value) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let read = |name: &str| -> Value {
-        let p = dir.path().join(name);
-        let text = std::fs::read_to_string(&p)
-            .unwrap_or_else(|e| panic!("failed to read {}: {e}", p.display()));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", p.display()))
-    };
+    let read = |name: &str| common::read_json(&dir.path().join(name));
     (read("profile_export_aiperf.json"), read("inputs.json"))
 }
 
@@ -1019,7 +938,7 @@ fn assert_osl_exact(export: &Value, osl: f64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aiperf_chat_streaming_is_never_faster_than_the_model() {
     let p = aiperf_params(64);
-    let s = Server::start(p.clone()).await;
+    let s = MockServer::start(p.clone()).await;
     let (export, inputs) = aiperf(
         &s,
         &[
@@ -1056,7 +975,7 @@ async fn aiperf_chat_streaming_is_never_faster_than_the_model() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aiperf_completions_non_streaming_is_never_faster_than_the_model() {
     let p = aiperf_params(64);
-    let s = Server::start(p.clone()).await;
+    let s = MockServer::start(p.clone()).await;
     let (export, inputs) = aiperf(
         &s,
         &[
@@ -1086,7 +1005,7 @@ async fn aiperf_completions_non_streaming_is_never_faster_than_the_model() {
 async fn aiperf_constant_request_rate_keeps_the_schedule_and_the_model() {
     // 5 requests/s: one every 200 ms, each done in about 30 + 13 + 7 * 13.5 = 138 ms, so one runs at a time.
     let p = aiperf_params(4);
-    let s = Server::start(p.clone()).await;
+    let s = MockServer::start(p.clone()).await;
     let (export, inputs) = aiperf(
         &s,
         &[

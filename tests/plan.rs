@@ -1,22 +1,12 @@
 //! The plan stage: expansion order, indices, directory names, exclude, argv, servers, targets,
 //! and the `--dry-run` output of the real binary.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
+use common::config::{load, plan};
+use common::{nemo_datasets, root, sweeper, yaml_files};
 use serde_json::{Value, json};
-use sweeper::config::{Config, LoadOptions, load_str};
 use sweeper::plan::{Arg, ArgContext, Plan, argv, expand};
-
-fn load(text: &str) -> Config {
-    load_str(Path::new("t.yaml"), text.to_owned(), &LoadOptions::default())
-        .unwrap_or_else(|e| panic!("config should load:\n{e}\n---\n{text}"))
-}
-
-fn plan(text: &str) -> Plan {
-    let cfg = load(text);
-    expand(&cfg).unwrap_or_else(|e| panic!("config should expand:\n{e}"))
-}
 
 const HEAD: &str = "base_config:\n  model: m\n  url: http://127.0.0.1:8000\n";
 
@@ -251,24 +241,21 @@ fn contradiction_in_one_combination_is_reported_with_its_sweep_entry() {
 
 // ---- the binary: --dry-run ------------------------------------------------------------------
 
-const BIN: &str = env!("CARGO_BIN_EXE_sweeper");
-
 #[test]
 fn dry_run_writes_nothing_masks_the_key_and_shows_merged_config_with_verbose() {
     let tmp = tempfile::tempdir().unwrap();
     let out_dir = tmp.path().join("results");
-    let cfg = tmp.path().join("c.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
+    let cfg = common::config::write(
+        tmp.path(),
+        "c.yaml",
+        &format!(
             "batch_name: dry\noutput_base_dir: {}\n{HEAD}  api_key_env_var: SWEEPER_DRY_KEY\n  concurrency: 0\nsweeps:\n  concurrency: [1, 2]\n",
             out_dir.display()
         ),
-    )
-    .unwrap();
+    );
     let secret = "sk-very-secret-value-42";
     for verbose in [false, true] {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = sweeper();
         cmd.arg("--config-file").arg(&cfg).arg("--dry-run").env("SWEEPER_DRY_KEY", secret);
         if verbose {
             cmd.arg("--verbose");
@@ -298,9 +285,9 @@ fn dry_run_writes_nothing_masks_the_key_and_shows_merged_config_with_verbose() {
 
 #[test]
 fn dry_run_of_an_invalid_config_exits_2() {
-    let out = Command::new(BIN)
+    let out = sweeper()
         .args(["--config-file", "tests/fixtures/invalid/missing_url.yaml", "--dry-run"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(root())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -369,30 +356,15 @@ fn nemo_runner_defaults_are_applied_and_shown() {
 /// check is Guardrails' `/v1/rails/configs`, explicitly or through the probe list.
 #[test]
 fn the_real_nemo_guardrails_configs_plan_as_the_runner_does() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nemo-configs");
+    let dir = root().join("tests/fixtures/nemo-configs");
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(tmp.path().join("datasets")).unwrap();
-    for d in ["agent", "code_gen", "dialog", "rag"] {
-        std::fs::write(tmp.path().join(format!("datasets/{d}.jsonl")), "{\"text\": \"hi\"}\n")
-            .unwrap();
-    }
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-        .collect();
-    files.sort();
+    nemo_datasets(tmp.path());
+    let files = yaml_files(&dir);
     assert_eq!(files.len(), 10);
     let mut total = 0;
     for f in &files {
-        let out = Command::new(BIN)
-            .arg("-c")
-            .arg(f)
-            .arg("--dry-run")
-            .current_dir(tmp.path())
-            .output()
-            .unwrap();
+        let out =
+            sweeper().arg("-c").arg(f).arg("--dry-run").current_dir(tmp.path()).output().unwrap();
         let t = String::from_utf8_lossy(&out.stdout).into_owned();
         assert_eq!(
             out.status.code(),
@@ -432,7 +404,7 @@ fn the_real_nemo_guardrails_configs_plan_as_the_runner_does() {
     assert_eq!(total, 56);
     // Without its dataset a scenario config is a config error naming the resolved path.
     let empty = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
+    let out = sweeper()
         .arg("validate")
         .arg(dir.join("scenario_rag_sweep.yaml"))
         .current_dir(empty.path())

@@ -7,20 +7,12 @@ mod common;
 
 use std::path::Path;
 
-use common::batch::{BASE, FIXTURES, Run, make_batch, make_batch_full};
+use common::batch::{Batch, FIXTURES, Run, fixture, make_batch};
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 use sweeper::model::metrics::{METRICS, Metric, Stat};
-use sweeper::records::{RepeatOrder, Repeats, RunStatus};
+use sweeper::records::{RepeatOrder, RunStatus};
 use sweeper::results::{self, Artifacts, multirun};
-
-fn base() -> Vec<(&'static str, Value)> {
-    BASE.iter().map(|(k, v)| (*k, serde_json::from_str(v).unwrap())).collect()
-}
-
-fn repeats(count: u32, order: RepeatOrder) -> Option<Repeats> {
-    Some(Repeats { count, order, confidence: 0.95, noise_cv_max: 0.05 })
-}
 
 /// A one-point batch whose run holds aiperf's `--num-profile-runs 3` output.
 fn npr_batch(root: &Path) -> std::path::PathBuf {
@@ -35,7 +27,7 @@ fn npr_batch(root: &Path) -> std::path::PathBuf {
         ("confidence_level", json!(0.95)),
     ];
     let runs = [Run::ok("chat-npr3", vec![("concurrency", json!(2))])];
-    make_batch_full(root, "npr", &runs, &b, None, repeats(3, RepeatOrder::BackToBack))
+    Batch::new("npr").base(b).repeats(3, RepeatOrder::BackToBack).write(root, &runs)
 }
 
 fn rel_close(a: f64, b: f64) -> bool {
@@ -154,15 +146,11 @@ fn num_profile_runs_without_an_aggregate_is_not_a_success() {
 
     // aiperf's own folder, no sweeper records: found as one run with 3 repeats.
     let plain = tmp.path().join("plain");
-    copy_dir_all(&Path::new(FIXTURES).join("chat-npr3"), &plain.join("c2"));
+    copy_dir(&Path::new(FIXTURES).join("chat-npr3"), &plain.join("c2"));
     let r = results::collect(&plain).unwrap();
     assert_eq!(r.runs.len(), 1, "{:?}", r.runs.iter().map(|x| &x.dir).collect::<Vec<_>>());
     assert_eq!(r.runs[0].status, RunStatus::Succeeded);
     assert_eq!(r.runs[0].repeats.len(), 3);
-}
-
-fn copy_dir_all(from: &Path, to: &Path) {
-    common::batch::copy_dir(from, to);
 }
 
 /// Interleaved repeats: `<point>/repeat_<k>/` runs merged into one point per set of parameters,
@@ -184,14 +172,7 @@ fn interleaved_repeats_are_merged_into_their_point() {
     for k in 1..=3 {
         runs.push(Run::ok("chat-stream", vec![("concurrency", json!(4))]).repeat(k));
     }
-    let batch = make_batch_full(
-        tmp.path(),
-        "il",
-        &runs,
-        &base(),
-        None,
-        repeats(3, RepeatOrder::Interleaved),
-    );
+    let batch = Batch::new("il").repeats(3, RepeatOrder::Interleaved).write(tmp.path(), &runs);
     assert!(batch.join("concurrency2/repeat_3/profile_export_aiperf.json").is_file());
     let r = results::collect(&batch).unwrap();
     assert_eq!(r.runs.len(), 2);
@@ -201,8 +182,7 @@ fn interleaved_repeats_are_merged_into_their_point() {
     let ttft: Vec<f64> = fx
         .iter()
         .map(|f| {
-            read_json(&Path::new(FIXTURES).join(f).join("profile_export_aiperf.json"))
-                ["time_to_first_token"]["avg"]
+            read_json(&fixture(f, "profile_export_aiperf.json"))["time_to_first_token"]["avg"]
                 .as_f64()
                 .unwrap()
         })
@@ -229,19 +209,8 @@ fn interleaved_repeats_are_merged_into_their_point() {
     let mut runs2: Vec<Run> = (1..=2)
         .map(|k| Run::ok("chat-stream", vec![("concurrency", json!(2))]).repeat(k))
         .collect();
-    runs2.push(Run {
-        fixture: None,
-        status: RunStatus::Pending,
-        ..Run::ok("chat-stream", vec![("concurrency", json!(2))]).repeat(3)
-    });
-    let b2 = make_batch_full(
-        tmp.path(),
-        "il2",
-        &runs2,
-        &base(),
-        None,
-        repeats(3, RepeatOrder::Interleaved),
-    );
+    runs2.push(Run::pending(vec![("concurrency", json!(2))]).repeat(3));
+    let b2 = Batch::new("il2").repeats(3, RepeatOrder::Interleaved).write(tmp.path(), &runs2);
     let p2 = &results::collect(&b2).unwrap().runs[0];
     assert_eq!(p2.status, RunStatus::Running);
     assert_eq!(p2.spread.as_ref().unwrap().n, 2);
@@ -260,14 +229,7 @@ fn reports_show_intervals_noise_and_error_bars() {
             runs.push(Run::ok(f, vec![("concurrency", json!(c))]).repeat(k as u32 + 1));
         }
     }
-    let batch = make_batch_full(
-        tmp.path(),
-        "rep",
-        &runs,
-        &base(),
-        None,
-        repeats(3, RepeatOrder::Interleaved),
-    );
+    let batch = Batch::new("rep").repeats(3, RepeatOrder::Interleaved).write(tmp.path(), &runs);
     sweeper::report::render_batch(&batch, None).unwrap();
     let r = results::collect(&batch).unwrap();
     let s = r.runs[0].spread.as_ref().unwrap().get(Metric::Ttft, Stat::Avg).unwrap();
@@ -323,13 +285,13 @@ fn reports_show_intervals_noise_and_error_bars() {
 fn repeats_config_and_plan() {
     let tmp = tempfile::tempdir().unwrap();
     let write = |body: &str| {
-        let f = tmp.path().join("c.yaml");
-        std::fs::write(
-            &f,
-            format!("batch_name: r\nbase_config:\n  model: m\n  url: http://127.0.0.1:1\nsweeps:\n  concurrency: [1, 2]\n{body}"),
+        common::config::write(
+            tmp.path(),
+            "c.yaml",
+            &format!(
+                "batch_name: r\nbase_config:\n  model: m\n  url: http://127.0.0.1:1\nsweeps:\n  concurrency: [1, 2]\n{body}"
+            ),
         )
-        .unwrap();
-        f
     };
     let dry = |body: &str| {
         let out = sweeper().arg("-c").arg(write(body)).arg("--dry-run").output().unwrap();
@@ -360,8 +322,11 @@ fn repeats_config_and_plan() {
     assert_eq!(code, Some(0), "{t}");
     assert!(!t.contains("repeats:") && !t.contains("repeat_1"), "{t}");
     // aiperf's own option alone: back to back, recognised as repeats.
-    let f = tmp.path().join("n.yaml");
-    std::fs::write(&f, "base_config:\n  model: m\n  url: http://127.0.0.1:1\n  concurrency: 1\n  num_profile_runs: 3\n").unwrap();
+    let f = common::config::write(
+        tmp.path(),
+        "n.yaml",
+        "base_config:\n  model: m\n  url: http://127.0.0.1:1\n  concurrency: 1\n  num_profile_runs: 3\n",
+    );
     let out = sweeper().arg("-c").arg(&f).arg("--dry-run").output().unwrap();
     assert!(text(&out).contains("repeats: 3 per point (back to back"), "{}", text(&out));
     // Both at once: an error at the key, exit 2.
@@ -395,14 +360,7 @@ fn compare_with_repeats_and_bad_input() {
             .enumerate()
             .map(|(k, f)| Run::ok(f, vec![("concurrency", json!(2))]).repeat(k as u32 + 1))
             .collect();
-        make_batch_full(
-            tmp.path(),
-            name,
-            &runs,
-            &base(),
-            None,
-            repeats(3, RepeatOrder::Interleaved),
-        )
+        Batch::new(name).repeats(3, RepeatOrder::Interleaved).write(tmp.path(), &runs)
     };
     let a = rep("a", ["chat-stream", "chat-stream", "chat-goodput"]);
     let b = rep("b", ["chat-stream", "chat-goodput", "chat-goodput"]);
@@ -455,11 +413,7 @@ fn compare_with_repeats_and_bad_input() {
         "partial",
         &[
             Run::ok("chat-stream", vec![("concurrency", json!(2))]),
-            Run {
-                fixture: None,
-                status: RunStatus::Pending,
-                ..Run::ok("x", vec![("concurrency", json!(4))])
-            },
+            Run::pending(vec![("concurrency", json!(4))]),
         ],
     );
     let out = sweeper().arg("compare").arg(&single).arg(&partial).output().unwrap();

@@ -8,7 +8,8 @@ use sweeper::records::{RunStatus, TargetCheck};
 use sweeper::report::{ExtraTargets, compare, render_batch};
 
 mod common;
-use common::batch::{FIXTURES, Run, fixture_value, make_batch};
+use common::batch::{Batch, FIXTURES, Run, fixture, make_batch};
+use common::{all_files, copy_dir, read_json, root, sweeper, tt_files};
 
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
@@ -59,30 +60,13 @@ fn failed_and_pending_runs_are_reported_with_their_reason() {
         "b",
         &[
             Run::ok("chat-stream", vec![("concurrency", json!(2))]),
-            Run {
-                fixture: Some("fail-noserver"),
-                params: vec![("concurrency", json!(4))],
-                status: RunStatus::Failed,
-                reason: Some("aiperf exited with code 1: All 10 inference request(s) failed"),
-                targets: vec![],
-                repeat: None,
-            },
-            Run {
-                fixture: Some("chat-partial-errors"),
-                params: vec![("concurrency", json!(8))],
-                status: RunStatus::Partial,
-                reason: Some("5 of 20 requests failed"),
-                targets: vec![],
-                repeat: None,
-            },
-            Run {
-                fixture: None,
-                params: vec![("concurrency", json!(16))],
-                status: RunStatus::Pending,
-                reason: None,
-                targets: vec![],
-                repeat: None,
-            },
+            Run::ok("fail-noserver", vec![("concurrency", json!(4))]).with_status(
+                RunStatus::Failed,
+                Some("aiperf exited with code 1: All 10 inference request(s) failed"),
+            ),
+            Run::ok("chat-partial-errors", vec![("concurrency", json!(8))])
+                .with_status(RunStatus::Partial, Some("5 of 20 requests failed")),
+            Run::pending(vec![("concurrency", json!(16))]),
         ],
     );
     let out = render_batch(&batch, None).unwrap();
@@ -132,11 +116,11 @@ fn targets_pass_and_fail_with_ratio_and_exit_code() {
     );
     let html = read(&batch.join("report.html"));
     assert!(html.contains("FAIL ⛔") && html.contains("PASS ✅"));
-    let json = fixture_value(&batch.join("summary.json"));
+    let json = read_json(&batch.join("summary.json"));
     assert_eq!(json["target_fails"], 1);
     assert_eq!(json["rows"][0]["targets"][1]["verdict"], "FAIL");
     let code = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_sweeper"))
+        sweeper()
             .arg("report")
             .args(args)
             .arg(&batch)
@@ -225,7 +209,7 @@ fn summary_csv_and_json_have_one_row_per_combination() {
     assert_eq!(&rows[0][col("ttft_avg_ms")], "21.708520749999998");
     assert_eq!(&rows[1][col("concurrency")], "4");
     assert_eq!(&rows[0][col("total_input_tokens")], "1280");
-    let j = fixture_value(&batch.join("summary.json"));
+    let j = read_json(&batch.join("summary.json"));
     assert_eq!(j["format_version"], 1);
     assert_eq!(j["rows"].as_array().unwrap().len(), 2);
     assert_eq!(j["rows"][1]["metrics"]["completed"], 40.0);
@@ -286,22 +270,9 @@ fn render_batch_works_on_a_batch_that_is_still_running() {
         tmp.path(),
         "b",
         &[
-            Run {
-                fixture: Some("chat-stream"),
-                params: vec![("concurrency", json!(1))],
-                status: RunStatus::Running,
-                reason: None,
-                targets: vec![],
-                repeat: None,
-            },
-            Run {
-                fixture: None,
-                params: vec![("concurrency", json!(2))],
-                status: RunStatus::Pending,
-                reason: None,
-                targets: vec![],
-                repeat: None,
-            },
+            Run::ok("chat-stream", vec![("concurrency", json!(1))])
+                .with_status(RunStatus::Running, None),
+            Run::pending(vec![("concurrency", json!(2))]),
         ],
     );
     // Remove the artifacts of the running run: aiperf is still writing them.
@@ -344,8 +315,8 @@ fn compare_shows_absolute_and_percent_change_and_unmatched_combinations() {
     let ra = sweeper::results::collect(&a).unwrap();
     let rb = sweeper::results::collect(&b).unwrap();
     let c = compare::compare(&ra, &rb, &Default::default()).unwrap();
-    let ja = fixture_value(&Path::new(FIXTURES).join("chat-stream/profile_export_aiperf.json"));
-    let jb = fixture_value(&Path::new(FIXTURES).join("chat-goodput/profile_export_aiperf.json"));
+    let ja = read_json(&fixture("chat-stream", "profile_export_aiperf.json"));
+    let jb = read_json(&fixture("chat-goodput", "profile_export_aiperf.json"));
     let (ta, tb) = (
         ja["time_to_first_token"]["avg"].as_f64().unwrap(),
         jb["time_to_first_token"]["avg"].as_f64().unwrap(),
@@ -367,7 +338,7 @@ fn compare_shows_absolute_and_percent_change_and_unmatched_combinations() {
     );
     assert_eq!(c.rows.len(), compare::COMPARED.len());
     let out = tmp.path().join("cmp");
-    let status = Command::new(env!("CARGO_BIN_EXE_sweeper"))
+    let status = sweeper()
         .arg("compare")
         .args([&a, &b])
         .arg("--output")
@@ -399,22 +370,13 @@ fn chart_batch(root: &Path) -> PathBuf {
     }
     // A target PASS and FAIL, a failed and a pending combination, so that every section shows.
     runs[0].targets = vec![target("ttft_ms", 25.0, 0.0), target("tput_user", 250.0, 0.1)];
-    runs.push(Run {
-        fixture: Some("fail-noserver"),
-        params: vec![("concurrency", json!(16)), ("isl", json!(64))],
-        status: RunStatus::Failed,
-        reason: Some("aiperf exited with code 1: All 10 inference request(s) failed"),
-        targets: vec![],
-        repeat: None,
-    });
-    runs.push(Run {
-        fixture: None,
-        params: vec![("concurrency", json!(16)), ("isl", json!(128))],
-        status: RunStatus::Pending,
-        reason: None,
-        targets: vec![],
-        repeat: None,
-    });
+    runs.push(
+        Run::ok("fail-noserver", vec![("concurrency", json!(16)), ("isl", json!(64))]).with_status(
+            RunStatus::Failed,
+            Some("aiperf exited with code 1: All 10 inference request(s) failed"),
+        ),
+    );
+    runs.push(Run::pending(vec![("concurrency", json!(16)), ("isl", json!(128))]));
     make_batch(root, "charts", &runs)
 }
 
@@ -532,21 +494,9 @@ fn html_charts_render_in_headless_chromium() {
             runs.push(Run::ok(f, vec![("concurrency", json!(c))]).repeat(k as u32 + 1));
         }
     }
-    let base: Vec<(&str, serde_json::Value)> =
-        common::batch::BASE.iter().map(|(k, v)| (*k, serde_json::from_str(v).unwrap())).collect();
-    let rep = common::batch::make_batch_full(
-        tmp.path(),
-        "repeats",
-        &runs,
-        &base,
-        None,
-        Some(sweeper::records::Repeats {
-            count: 3,
-            order: sweeper::records::RepeatOrder::Interleaved,
-            confidence: 0.95,
-            noise_cv_max: 0.05,
-        }),
-    );
+    let rep = Batch::new("repeats")
+        .repeats(3, sweeper::records::RepeatOrder::Interleaved)
+        .write(tmp.path(), &runs);
     render_batch(&rep, None).unwrap();
     let profile = tempfile::tempdir().unwrap();
     let out = Command::new(&browser)
@@ -564,7 +514,7 @@ fn html_charts_render_in_headless_chromium() {
         assert_eq!(svg.matches("class=\"errbar\"").count(), bars, "{chart}");
     }
 
-    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    let artifacts = root().join("target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     let shot = artifacts.join("report-html.png");
     let _ = std::fs::remove_file(&shot);
@@ -592,20 +542,18 @@ fn cli_report_and_compare_exit_codes() {
     let mut run = Run::ok("chat-stream", vec![("concurrency", json!(2))]);
     run.targets = vec![target("ttft_ms", 10.0, 0.0)];
     let batch = make_batch(tmp.path(), "b", &[run]);
-    let sweeper = env!("CARGO_BIN_EXE_sweeper");
-    let out = Command::new(sweeper).arg("report").arg(&batch).output().unwrap();
+    let out = sweeper().arg("report").arg(&batch).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains(&format!("wrote {}", batch.join("report.md").display())), "{stdout}");
     assert!(stdout.contains("wrote 1 per-run standardized JSON file(s)"), "{stdout}");
     assert!(stdout.contains("1 combinations, 0 failed; targets: 0 passed, 1 failed"), "{stdout}");
 
-    let out =
-        Command::new(sweeper).args(["report", "--fail-on-target"]).arg(&batch).output().unwrap();
+    let out = sweeper().args(["report", "--fail-on-target"]).arg(&batch).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("error: 1 target check(s) failed"));
 
-    let out = Command::new(sweeper).arg("report").arg(tmp.path()).output().unwrap();
+    let out = sweeper().arg("report").arg(tmp.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -613,7 +561,7 @@ fn cli_report_and_compare_exit_codes() {
         "{stderr}"
     );
 
-    let out = Command::new(sweeper).arg("compare").arg(&batch).arg(&batch).output().unwrap();
+    let out = sweeper().arg("compare").arg(&batch).arg(&batch).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -663,13 +611,7 @@ fn reference_file_via_config_and_via_targets_file_gives_identical_verdicts() {
         "base_config:\n  model: m\n  url: http://127.0.0.1:1\n  isl: 64\n  osl: 16\n  request_count: 20\nsweeps:\n  concurrency: [2, 4]\ntargets:\n  reference_file: {}\n  device: n300\n",
         reference.display()
     );
-    let cfg = sweeper::config::load_str(
-        &tmp.path().join("c.yaml"),
-        yaml,
-        &sweeper::config::LoadOptions::default(),
-    )
-    .unwrap();
-    let plan = sweeper::plan::expand(&cfg).unwrap();
+    let plan = common::config::plan(&yaml);
     // Via the config: the plan carries the checks (as plan.json does).
     let mut with_config = Vec::new();
     for (c, fixture) in plan.combinations.iter().zip(["chat-stream", "chat-goodput"]) {
@@ -694,7 +636,7 @@ fn reference_file_via_config_and_via_targets_file_gives_identical_verdicts() {
     };
     let out_b = render_batch(&b, Some(&extra)).unwrap();
     let verdicts = |dir: &Path| -> Vec<(String, String, String, f64, String)> {
-        let j = fixture_value(&dir.join("summary.json"));
+        let j = read_json(&dir.join("summary.json"));
         j["rows"]
             .as_array()
             .unwrap()
@@ -736,7 +678,7 @@ fn reference_file_via_config_and_via_targets_file_gives_identical_verdicts() {
 /// Sets `metric.stat` of a run's `profile_export_aiperf.json` to `value` for each (metric, stat).
 fn inject(run_dir: &Path, values: &[(&str, &str, f64)]) {
     let p = run_dir.join("profile_export_aiperf.json");
-    let mut v = fixture_value(&p);
+    let mut v = read_json(&p);
     for (metric, stat, x) in values {
         v[*metric][*stat] = json!(x);
     }
@@ -872,27 +814,11 @@ fn points_off_the_requested_length_are_warned_about() {
     );
     assert!(md.contains("extra_inputs: {ignore_eos: true}"), "{md}");
     assert!(!md.contains("**#1** `concurrency=4"), "the exact point is not flagged:\n{md}");
-    let j = fixture_value(&batch.join("summary.json"));
+    let j = read_json(&batch.join("summary.json"));
     assert_eq!(j["length_warnings"].as_array().unwrap().len(), 1, "{j}");
     assert_eq!(j["length_warnings"][0]["which"], "output");
     assert_eq!(j["rows"][0]["length_mismatches"][0]["measured"], 16.0);
     assert!(j["rows"][1]["length_mismatches"].as_array().unwrap().is_empty());
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            copy_tree(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
-}
-
-fn sweeper_cmd() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sweeper"))
 }
 
 /// A NeMo Guardrails runner batch (its layout, `run_metadata.json` with `sweep_params`, its
@@ -901,12 +827,12 @@ fn sweeper_cmd() -> Command {
 #[test]
 fn report_reads_a_nemo_runner_batch() {
     let tmp = tempfile::tempdir().unwrap();
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nemo-batch");
+    let fixture = root().join("tests/fixtures/nemo-batch");
     let batch = tmp.path().join("my_benchmark/20261201_120000");
-    copy_tree(&fixture.join("my_benchmark"), &tmp.path().join("my_benchmark"));
-    let out = sweeper_cmd().arg("report").arg(&batch).output().unwrap();
+    copy_dir(&fixture.join("my_benchmark"), &tmp.path().join("my_benchmark"));
+    let out = sweeper().arg("report").arg(&batch).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let j = fixture_value(&batch.join("summary.json"));
+    let j = read_json(&batch.join("summary.json"));
     assert_eq!(j["batch_name"], "my_benchmark");
     let rows = j["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2, "{j}");
@@ -918,15 +844,14 @@ fn report_reads_a_nemo_runner_batch() {
     }
     assert!(j["failures"].as_array().unwrap().is_empty(), "{j}");
     assert!(batch.join("report.md").is_file() && batch.join("report.html").is_file());
-    let tt = std::fs::read_dir(batch.join("concurrency2"))
-        .unwrap()
-        .flatten()
-        .any(|e| e.file_name().to_string_lossy().starts_with("aiperf_benchmark_mock-model_"));
+    let tt = tt_files(&batch.join("concurrency2"))
+        .iter()
+        .any(|n| n.starts_with("aiperf_benchmark_mock-model_"));
     assert!(tt, "no tt-format JSON in the run dir");
     // --output: the batch directory is left exactly as it was.
-    let before = common_files(&fixture);
+    let before = all_files(&fixture);
     let elsewhere = tmp.path().join("reports");
-    let out = sweeper_cmd()
+    let out = sweeper()
         .arg("report")
         .arg(fixture.join("my_benchmark/20261201_120000"))
         .arg("--output")
@@ -934,25 +859,9 @@ fn report_reads_a_nemo_runner_batch() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(common_files(&fixture), before, "--output wrote into the batch directory");
+    assert_eq!(all_files(&fixture), before, "--output wrote into the batch directory");
     assert!(elsewhere.join("report.md").is_file() && elsewhere.join("summary.csv").is_file());
     assert!(elsewhere.join("concurrency1").is_dir());
-}
-
-fn common_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.path().is_dir() {
-                stack.push(e.path());
-            } else {
-                out.push(e.path());
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// Plain aiperf artifact directories (no runner's records at all): the runs are found by their
@@ -961,12 +870,12 @@ fn common_files(dir: &Path) -> Vec<PathBuf> {
 fn report_reads_plain_aiperf_artifact_directories() {
     let tmp = tempfile::tempdir().unwrap();
     for (name, fx) in [("a", "chat-stream"), ("b", "chat-goodput")] {
-        copy_tree(&Path::new(FIXTURES).join(fx), &tmp.path().join("runs").join(name));
+        copy_dir(&Path::new(FIXTURES).join(fx), &tmp.path().join("runs").join(name));
     }
     let dir = tmp.path().join("runs");
-    let out = sweeper_cmd().arg("report").arg(&dir).output().unwrap();
+    let out = sweeper().arg("report").arg(&dir).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let j = fixture_value(&dir.join("summary.json"));
+    let j = read_json(&dir.join("summary.json"));
     let rows = j["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 2, "{j}");
     // chat-stream ran concurrency 2 with 20 requests, chat-goodput concurrency 4 with 40; both ISL 64.
@@ -992,8 +901,8 @@ fn report_reads_plain_aiperf_artifact_directories() {
 fn compare_a_nemo_batch_with_a_sweeper_batch() {
     let tmp = tempfile::tempdir().unwrap();
     let nemo = tmp.path().join("my_benchmark/20261201_120000");
-    copy_tree(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nemo-batch/my_benchmark"),
+    copy_dir(
+        &root().join("tests/fixtures/nemo-batch/my_benchmark"),
         &tmp.path().join("my_benchmark"),
     );
     let ours = make_batch(
@@ -1004,7 +913,7 @@ fn compare_a_nemo_batch_with_a_sweeper_batch() {
             Run::ok("chat-goodput", vec![("concurrency", json!(2))]),
         ],
     );
-    let out = sweeper_cmd().arg("compare").arg(&nemo).arg(&ours).output().unwrap();
+    let out = sweeper().arg("compare").arg(&nemo).arg(&ours).output().unwrap();
     let md = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{md}{}", String::from_utf8_lossy(&out.stderr));
     assert!(md.contains("| concurrency=1 | TTFT avg (ms) |"), "{md}");

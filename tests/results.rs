@@ -5,12 +5,15 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use sweeper::model::metrics::{Metric, Stat};
-use sweeper::records::{self, FORMAT_VERSION, PlanRecord, PlannedCombination, RunStatus};
+use sweeper::records::{self, PlanRecord, RunStatus};
 use sweeper::results::{self, aggregate_json, csv, jsonl};
 use sweeper::stats::samples as stats;
 use sweeper::tt::standard;
 
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aiperf");
+mod common;
+use common::batch::{fixture, plan_only};
+use common::{read_json, tt_files};
+
 const WITH_AGGREGATE: [&str; 5] = [
     "chat-stream",
     "chat-partial-errors",
@@ -19,17 +22,9 @@ const WITH_AGGREGATE: [&str; 5] = [
     "chat-goodput",
 ];
 
-fn fx(run: &str, file: &str) -> PathBuf {
-    Path::new(FIXTURES).join(run).join(file)
-}
-
-fn json_of(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 #[test]
 fn aggregate_json_keeps_every_metric_with_units_and_optional_stats() {
-    let a = aggregate_json::read(&fx("chat-stream", "profile_export_aiperf.json")).unwrap();
+    let a = aggregate_json::read(&fixture("chat-stream", "profile_export_aiperf.json")).unwrap();
     assert_eq!(a.schema_version.as_deref(), Some("1.4"));
     assert_eq!(a.aiperf_version.as_deref(), Some("0.13.0"));
     assert!(a.warnings.is_empty(), "{:?}", a.warnings);
@@ -48,7 +43,7 @@ fn aggregate_json_keeps_every_metric_with_units_and_optional_stats() {
     assert_eq!(a.metrics["benchmark_duration"].unit, "sec");
     assert_eq!(a.is_complete, Some(true));
 
-    let p = fx("chat-partial-errors", "profile_export_aiperf.json");
+    let p = fixture("chat-partial-errors", "profile_export_aiperf.json");
     let a = aggregate_json::read(&p).unwrap();
     assert_eq!(a.avg("error_request_count"), Some(5.0));
     assert_eq!(a.error_summary[0]["count"], 5);
@@ -59,7 +54,7 @@ fn aggregate_json_keeps_every_metric_with_units_and_optional_stats() {
 
 #[test]
 fn unknown_schema_version_is_a_warning_not_an_error() {
-    let mut v = json_of(&fx("chat-stream", "profile_export_aiperf.json"));
+    let mut v = read_json(&fixture("chat-stream", "profile_export_aiperf.json"));
     v["schema_version"] = json!("9.0");
     v["brand_new_metric"] = json!({"unit": "widgets", "avg": 3.0, "p42": 1.5});
     let a = aggregate_json::parse_str(&v.to_string(), Path::new("x/profile_export_aiperf.json"))
@@ -72,7 +67,8 @@ fn unknown_schema_version_is_a_warning_not_an_error() {
 
 #[test]
 fn truncated_aggregate_json_is_an_error_naming_file_and_line() {
-    let text = std::fs::read_to_string(fx("chat-stream", "profile_export_aiperf.json")).unwrap();
+    let text =
+        std::fs::read_to_string(fixture("chat-stream", "profile_export_aiperf.json")).unwrap();
     let cut = &text[..text.len() / 3];
     let lines = cut.lines().count();
     let e =
@@ -88,7 +84,7 @@ fn truncated_aggregate_json_is_an_error_naming_file_and_line() {
 
 #[test]
 fn csv_sections_parse_and_agree_with_the_json() {
-    let path = fx("chat-stream", "profile_export_aiperf.csv");
+    let path = fixture("chat-stream", "profile_export_aiperf.csv");
     assert!(std::fs::read_to_string(&path).unwrap().contains("\r\n"), "fixture is CRLF");
     let c = csv::read(&path).unwrap();
     let ttft = c.stat("Time to First Token").unwrap();
@@ -107,7 +103,7 @@ fn csv_sections_parse_and_agree_with_the_json() {
         c.other_sections.iter().any(|(h, _)| h.first().map(String::as_str) == Some("Endpoint"))
     );
     // Every stat agrees with the JSON to the CSV's 2 decimals.
-    let a = aggregate_json::read(&fx("chat-stream", "profile_export_aiperf.json")).unwrap();
+    let a = aggregate_json::read(&fixture("chat-stream", "profile_export_aiperf.json")).unwrap();
     for (row, tag) in [
         ("Time to First Token", "time_to_first_token"),
         ("Inter Token Latency", "inter_token_latency"),
@@ -123,7 +119,8 @@ fn csv_sections_parse_and_agree_with_the_json() {
 
 #[test]
 fn corrupt_csv_cell_is_an_error_naming_file_and_line() {
-    let text = std::fs::read_to_string(fx("chat-stream", "profile_export_aiperf.csv")).unwrap();
+    let text =
+        std::fs::read_to_string(fixture("chat-stream", "profile_export_aiperf.csv")).unwrap();
     let bad = text.replacen("21.71,19.63", "21.71,abc", 1);
     let e = csv::parse_str(&bad, Path::new("r/profile_export_aiperf.csv")).unwrap_err();
     let line = bad.lines().position(|l| l.contains(",abc")).unwrap() + 1;
@@ -142,11 +139,11 @@ fn close(a: f64, b: f64) -> bool {
 fn jsonl_percentiles_and_token_totals_match_aiperf_json() {
     for run in WITH_AGGREGATE {
         let s = jsonl::summarize(
-            &fx(run, "profile_export.jsonl"),
+            &fixture(run, "profile_export.jsonl"),
             jsonl::JsonlOptions { keep_samples: true },
         )
         .unwrap();
-        let a = aggregate_json::read(&fx(run, "profile_export_aiperf.json")).unwrap();
+        let a = aggregate_json::read(&fixture(run, "profile_export_aiperf.json")).unwrap();
         assert_eq!(Some(s.succeeded as f64), a.avg("request_count"), "{run}");
         assert_eq!(s.errors as f64, a.avg("error_request_count").unwrap_or(0.0), "{run}");
         assert_eq!(Some(s.total_input_tokens), a.avg("total_isl"), "{run}");
@@ -185,7 +182,7 @@ fn jsonl_percentiles_and_token_totals_match_aiperf_json() {
 #[test]
 fn jsonl_excludes_warmup_and_counts_errors() {
     let s = jsonl::summarize(
-        &fx("chat-rate-constant-warmup", "profile_export.jsonl"),
+        &fixture("chat-rate-constant-warmup", "profile_export.jsonl"),
         Default::default(),
     )
     .unwrap();
@@ -193,14 +190,16 @@ fn jsonl_excludes_warmup_and_counts_errors() {
     // Without kept samples: running stats only.
     assert!(s.ttft.avg.is_some() && s.ttft.p50.is_none());
 
-    let s =
-        jsonl::summarize(&fx("chat-partial-errors", "profile_export.jsonl"), Default::default())
-            .unwrap();
+    let s = jsonl::summarize(
+        &fixture("chat-partial-errors", "profile_export.jsonl"),
+        Default::default(),
+    )
+    .unwrap();
     assert_eq!((s.succeeded, s.errors), (15, 5));
     assert_eq!(s.error_kinds["Internal Server Error (500)"], 5);
 
-    let s =
-        jsonl::summarize(&fx("fail-noserver", "profile_export.jsonl"), Default::default()).unwrap();
+    let s = jsonl::summarize(&fixture("fail-noserver", "profile_export.jsonl"), Default::default())
+        .unwrap();
     assert_eq!((s.succeeded, s.errors), (0, 10));
     assert_eq!(s.error_kinds["ClientConnectorError"], 10);
 }
@@ -208,7 +207,7 @@ fn jsonl_excludes_warmup_and_counts_errors() {
 #[test]
 fn truncated_jsonl_skips_the_cut_line_and_all_bad_lines_are_an_error() {
     let tmp = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(fx("chat-stream", "profile_export.jsonl")).unwrap();
+    let text = std::fs::read_to_string(fixture("chat-stream", "profile_export.jsonl")).unwrap();
     let p = tmp.path().join("profile_export.jsonl");
     // Cut in the middle of line 20, as a killed writer would leave it: the 19 whole lines count.
     std::fs::write(&p, &text[..text.len() - 500]).unwrap();
@@ -239,46 +238,10 @@ fn percentile_is_numpy_linear() {
     assert!(close(stats::percentile_linear(&v, 99.0).unwrap(), 19.81));
 }
 
-/// A one-combination batch from a fixture, with the given params and merged config.
-fn one_run_batch(root: &Path, fixture: &str, params: Value, merged: Value) -> PathBuf {
-    let batch = root.join("batch");
-    let dir = "run0";
-    std::fs::create_dir_all(batch.join(dir)).unwrap();
-    for f in std::fs::read_dir(Path::new(FIXTURES).join(fixture)).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), batch.join(dir).join(f.file_name())).unwrap();
-    }
-    let plan = PlanRecord {
-        format_version: FORMAT_VERSION,
-        batch_name: "b".into(),
-        config_file: "c.yaml".into(),
-        swept_keys: vec![],
-        combinations: vec![PlannedCombination {
-            index: 0,
-            dir: dir.into(),
-            params: serde_json::from_value(params).unwrap(),
-            merged: serde_json::from_value(merged).unwrap(),
-            server_id: "s".into(),
-            argv: vec![],
-            targets: vec![],
-            repeat: None,
-            point: None,
-            probe: None,
-        }],
-        tt_model_id: None,
-        repeats: None,
-        load_search: None,
-        plan_hash: None,
-        shard: None,
-    };
-    records::write_json_atomic(&batch.join(records::PLAN_FILE), &plan).unwrap();
-    batch
-}
-
 #[test]
 fn collect_finds_the_load_point_through_option_aliases() {
     let tmp = tempfile::tempdir().unwrap();
-    let batch = one_run_batch(
+    let batch = plan_only(
         tmp.path(),
         "chat-stream",
         json!({"isl": 64, "num_requests": 20}),
@@ -303,7 +266,7 @@ fn collect_finds_the_load_point_through_option_aliases() {
 #[test]
 fn load_point_falls_back_on_aiperfs_input_config() {
     let tmp = tempfile::tempdir().unwrap();
-    let batch = one_run_batch(tmp.path(), "chat-rate-constant-warmup", json!({}), json!({}));
+    let batch = plan_only(tmp.path(), "chat-rate-constant-warmup", json!({}), json!({}));
     let run = &results::collect(&batch).unwrap().runs[0];
     assert_eq!(run.load.isl, Some(64.0));
     assert_eq!(run.load.osl, Some(16.0));
@@ -315,7 +278,7 @@ fn load_point_falls_back_on_aiperfs_input_config() {
 #[test]
 fn standardized_json_has_tt_keys_and_tpot_itl_from_the_right_metrics() {
     let tmp = tempfile::tempdir().unwrap();
-    let batch = one_run_batch(
+    let batch = plan_only(
         tmp.path(),
         "chat-stream",
         json!({"concurrency": 2}),
@@ -338,8 +301,8 @@ fn standardized_json_has_tt_keys_and_tpot_itl_from_the_right_metrics() {
     let path = standard::write(run, &batch, None).unwrap().unwrap();
     // A second render finds the same bytes and leaves the file alone.
     assert_eq!(standard::write(run, &batch, None).unwrap(), None);
-    let v = json_of(&path);
-    let a = json_of(&fx("chat-stream", "profile_export_aiperf.json"));
+    let v = read_json(&path);
+    let a = read_json(&fixture("chat-stream", "profile_export_aiperf.json"));
     for key in [
         "date",
         "backend",
@@ -393,16 +356,6 @@ fn standardized_json_has_tt_keys_and_tpot_itl_from_the_right_metrics() {
     assert_eq!(v["output_token_throughput"], a["output_token_throughput"]["avg"]);
 }
 
-fn standard_files(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("aiperf_benchmark_") && n.ends_with(".json"))
-        .collect();
-    v.sort();
-    v
-}
-
 /// Regression (issue 13): a re-render whose file name changed (then: the aggregate export
 /// became unreadable and `_n-20` became `_n-na`; now: the batch is resumed with a `tt` section,
 /// or its start time changed) left both files in the run dir, and tt's dashboards glob and
@@ -411,7 +364,7 @@ fn standard_files(dir: &Path) -> Vec<String> {
 #[test]
 fn rerendering_replaces_the_standardized_json_whatever_its_new_name() {
     let tmp = tempfile::tempdir().unwrap();
-    let batch = one_run_batch(
+    let batch = plan_only(
         tmp.path(),
         "chat-stream",
         json!({"concurrency": 2}),
@@ -424,7 +377,7 @@ fn rerendering_replaces_the_standardized_json_whatever_its_new_name() {
     std::fs::write(run_dir.join(tt_own), r#"{"backend": "aiperf", "mean_ttft_ms": 1.0}"#).unwrap();
 
     sweeper::report::render_batch(&batch, None).unwrap();
-    let first = standard_files(&run_dir);
+    let first = tt_files(&run_dir);
     assert_eq!(first.len(), 2, "{first:?}");
     let ours = first.iter().find(|n| n.as_str() != tt_own).unwrap().clone();
     assert!(ours.starts_with("aiperf_benchmark_org_M_") && ours.ends_with("_n-20.json"), "{ours}");
@@ -440,20 +393,20 @@ fn rerendering_replaces_the_standardized_json_whatever_its_new_name() {
     sweeper::report::render_batch(&batch, None).unwrap();
     let mut want = vec![renamed, tt_own.to_owned()];
     want.sort();
-    assert_eq!(standard_files(&run_dir), want);
+    assert_eq!(tt_files(&run_dir), want);
 
     // No metrics at all any more: no standardized file of ours either.
     for f in ["profile_export_aiperf.json", "profile_export_aiperf.csv", "profile_export.jsonl"] {
         std::fs::remove_file(run_dir.join(f)).unwrap();
     }
     sweeper::report::render_batch(&batch, None).unwrap();
-    assert_eq!(standard_files(&run_dir), [tt_own]);
+    assert_eq!(tt_files(&run_dir), [tt_own]);
 }
 
 #[test]
 fn failed_run_without_aggregate_reads_errors_from_the_jsonl() {
     let tmp = tempfile::tempdir().unwrap();
-    let batch = one_run_batch(tmp.path(), "fail-noserver", json!({}), json!({}));
+    let batch = plan_only(tmp.path(), "fail-noserver", json!({}), json!({}));
     let run = &results::collect(&batch).unwrap().runs[0];
     // No records and no ready marker: not finished as far as the disk says.
     assert_eq!(run.status, RunStatus::Pending);
@@ -511,7 +464,7 @@ fn jsonl_tolerates_value_shapes_it_does_not_use() {
 
 /// chat-stream's JSONL with line 7 replaced by garbage, and the same file without that line.
 fn jsonl_with_a_bad_line(dir: &Path) -> (PathBuf, PathBuf) {
-    let text = std::fs::read_to_string(fx("chat-stream", "profile_export.jsonl")).unwrap();
+    let text = std::fs::read_to_string(fixture("chat-stream", "profile_export.jsonl")).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 20, "fixture changed");
     let bad = dir.join("bad").join("profile_export.jsonl");
@@ -552,7 +505,7 @@ fn a_bad_jsonl_line_is_skipped_and_the_rest_summarized() {
 #[test]
 fn collect_warns_about_skipped_jsonl_lines_and_keeps_the_fallback() {
     let tmp = tempfile::tempdir().unwrap();
-    let batch = one_run_batch(tmp.path(), "chat-stream", json!({}), json!({}));
+    let batch = plan_only(tmp.path(), "chat-stream", json!({}), json!({}));
     let run_dir = batch.join("run0");
     // No aggregate and no CSV: the JSONL is the only source.
     std::fs::remove_file(run_dir.join("profile_export_aiperf.json")).unwrap();
@@ -575,7 +528,7 @@ fn collect_warns_about_skipped_jsonl_lines_and_keeps_the_fallback() {
 
 #[test]
 fn numeric_schema_version_is_read_as_text() {
-    let mut v = json_of(&fx("chat-stream", "profile_export_aiperf.json"));
+    let mut v = read_json(&fixture("chat-stream", "profile_export_aiperf.json"));
     let p = Path::new("x/profile_export_aiperf.json");
     v["schema_version"] = json!(99);
     let a = aggregate_json::parse_str(&v.to_string(), p).unwrap();

@@ -8,43 +8,11 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::config::edit;
+use common::stub::{
+    fake_aiperf, fake_artifacts, fake_config, fake_sweep, http_server, stub_aiperf,
+};
 use common::*;
-
-/// A config running the fake aiperf against a real HTTP server (python's http.server) on a
-/// free loopback port. `extra` is appended to the YAML.
-fn config(
-    dir: &Path,
-    server_cmd: &str,
-    port: u16,
-    timeout_s: u32,
-    extra: &str,
-) -> std::path::PathBuf {
-    let out = dir.join("out");
-    let yaml = format!(
-        "batch_name: t\noutput_base_dir: {out}\nserver:\n  kind: command\n  argv: {server_cmd}\n  url: http://127.0.0.1:{port}\n  health_path: /\n  startup_timeout_s: 60\n  stop_grace_s: 2\naiperf:\n  executable: {fake}\n  run_timeout_s: {timeout_s}\nbase_config:\n  model: m\nsweeps:\n  concurrency: [1, 2, 4]\n{extra}",
-        out = out.display(),
-        fake = fake_aiperf().display(),
-    );
-    let p = dir.join("cfg.yaml");
-    std::fs::write(&p, yaml).unwrap();
-    p
-}
-
-/// `sweeper -c cfg` with the fake aiperf's environment: fixture artifacts, an invocation counter
-/// (for `FAKE_AIPERF_MODE_<n>`) and a file collecting the pids it starts (`<tmp>/pids`).
-fn fake_sweep(cfg: &Path, tmp: &Path) -> std::process::Command {
-    let mut c = sweeper();
-    c.arg("-c")
-        .arg(cfg)
-        .env("FAKE_AIPERF_ARTIFACTS", fake_artifacts())
-        .env("FAKE_AIPERF_COUNTER", tmp.join("n"))
-        .env("FAKE_AIPERF_PIDS", tmp.join("pids"));
-    c
-}
-
-fn http_server(port: u16) -> String {
-    format!("[python3, -m, http.server, \"{port}\", --bind, 127.0.0.1]")
-}
 
 /// True when some `prefix` in `text` is followed by an `H:MM:SS` clock.
 fn has_clock_after(text: &str, prefix: &str) -> bool {
@@ -72,7 +40,7 @@ fn process_result(batch: &Path, dir: &str) -> serde_json::Value {
 fn aiperf_failures_are_recorded_and_the_sweep_goes_on() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
-    let cfg = config(tmp.path(), &http_server(port), port, 5, "");
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 5, "");
     let pids = tmp.path().join("pids");
     let out = fake_sweep(&cfg, tmp.path())
         .env("FAKE_AIPERF_MODE_1", "fail")
@@ -117,11 +85,7 @@ fn aiperf_failures_are_recorded_and_the_sweep_goes_on() {
     for p in pids {
         assert!(wait_for(Duration::from_secs(30), || !pid_alive(p)), "process {p} was orphaned");
     }
-    assert!(
-        wait_for(Duration::from_secs(30), || std::net::TcpStream::connect(("127.0.0.1", port))
-            .is_err()),
-        "server still up"
-    );
+    assert!(wait_for(Duration::from_secs(30), || !listening(port)), "server still up");
     assert!(log.contains("SUMMARY") && log.contains("failed    : 3"), "{log}");
 }
 
@@ -129,7 +93,7 @@ fn aiperf_failures_are_recorded_and_the_sweep_goes_on() {
 fn success_records_and_crash() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
-    let cfg = config(tmp.path(), &http_server(port), port, 30, "");
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 30, "");
     let out = fake_sweep(&cfg, tmp.path())
         .env("FAKE_AIPERF_MODE_2", "crash")
         .env("FAKE_AIPERF_TMPDIRS", tmp.path().join("tmpdirs"))
@@ -170,22 +134,13 @@ fn success_records_and_crash() {
     let stale = std::path::PathBuf::from(format!("{prefix}.leftover"));
     std::fs::create_dir_all(stale.join("aiperf_mmap_x")).unwrap();
     // The config gains a `tt` section before the resume: the batch's files follow it.
-    let names = |dir: &str| -> Vec<String> {
-        std::fs::read_dir(batch.join(dir))
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("aiperf_benchmark_"))
-            .collect()
-    };
+    let names = |dir: &str| tt_files(&batch.join(dir));
     assert!(
         names("concurrency1")[0].starts_with("aiperf_benchmark_m_"),
         "{:?}",
         names("concurrency1")
     );
-    let mut yaml = std::fs::read_to_string(&cfg).unwrap();
-    yaml.push_str("tt: {impl: tt-transformers, device: n150}\n");
-    std::fs::write(&cfg, yaml).unwrap();
+    edit(&cfg, |yaml| yaml + "tt: {impl: tt-transformers, device: n150}\n");
     let out = fake_sweep(&cfg, tmp.path()).arg("--resume").arg(&batch).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(!stale.exists(), "a leftover temp dir of the batch survived --resume");
@@ -204,13 +159,9 @@ fn server_never_ready_fails_its_combinations_without_orphans() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
     // A process that never listens: the health check can never pass.
-    let cfg =
-        config(tmp.path(), "[sleep, \"1000.25\"]", port, 30, "").to_string_lossy().into_owned();
-    let text_cfg = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("startup_timeout_s: 60", "startup_timeout_s: 2");
-    std::fs::write(&cfg, text_cfg).unwrap();
-    let out = fake_sweep(cfg.as_ref(), tmp.path()).output().unwrap();
+    let cfg = fake_config(tmp.path(), "[sleep, \"1000.25\"]", port, 30, "");
+    edit(&cfg, |yaml| yaml.replace("startup_timeout_s: 60", "startup_timeout_s: 2"));
+    let out = fake_sweep(&cfg, tmp.path()).output().unwrap();
     let log = text(&out);
     assert_eq!(out.status.code(), Some(1), "{log}");
     let batch = batch_dir(&tmp.path().join("out"), "t");
@@ -232,8 +183,13 @@ fn server_never_ready_fails_its_combinations_without_orphans() {
 fn server_that_dies_while_starting_is_reported_at_once_with_its_log() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
-    let cfg =
-        config(tmp.path(), "[sh, -c, \"echo model weights missing >&2; exit 3\"]", port, 30, "");
+    let cfg = fake_config(
+        tmp.path(),
+        "[sh, -c, \"echo model weights missing >&2; exit 3\"]",
+        port,
+        30,
+        "",
+    );
     let out = sweeper().arg("-c").arg(&cfg).output().unwrap();
     let log = text(&out);
     assert_eq!(out.status.code(), Some(1));
@@ -252,21 +208,13 @@ fn server_dying_mid_sweep_fails_that_run_and_is_restarted() {
         "[sh, -c, \"echo $$ > {} && echo model weights loaded && exec python3 -m http.server {port} --bind 127.0.0.1\"]",
         pidfile.display()
     );
-    let cfg = config(tmp.path(), &server, port, 60, "");
+    let cfg = fake_config(tmp.path(), &server, port, 60, "");
     // Run 2 kills the server and then hangs like an aiperf waiting on a dead server.
     let killer = tmp.path().join("killer.sh");
-    write_executable(
-        &killer,
-        &format!(
-            "#!/bin/sh\nkill -9 $(cat {})\nexec {} \"$@\"\n",
-            pidfile.display(),
-            fake_aiperf().display()
-        ),
-    );
-    let text_cfg = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace(&fake_aiperf().display().to_string(), &killer.display().to_string());
-    std::fs::write(&cfg, text_cfg).unwrap();
+    stub_aiperf(&killer, &format!("kill -9 $(cat {})", pidfile.display()));
+    edit(&cfg, |yaml| {
+        yaml.replace(&fake_aiperf().display().to_string(), &killer.display().to_string())
+    });
     let out = fake_sweep(&cfg, tmp.path()).env("FAKE_AIPERF_MODE", "hang").output().unwrap();
     let log = text(&out);
     let batch = batch_dir(&tmp.path().join("out"), "t");
@@ -289,11 +237,10 @@ fn server_dying_mid_sweep_fails_that_run_and_is_restarted() {
 fn api_key_never_touches_disk_or_output() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
-    let cfg = config(tmp.path(), &http_server(port), port, 30, "");
-    let yaml = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("  model: m\n", "  model: m\n  api_key_env_var: SWEEPER_TEST_KEY\n");
-    std::fs::write(&cfg, yaml).unwrap();
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 30, "");
+    edit(&cfg, |yaml| {
+        yaml.replace("  model: m\n", "  model: m\n  api_key_env_var: SWEEPER_TEST_KEY\n")
+    });
     let key = "sk-test-9f8e7d6c5b4a";
     let out = sweeper()
         .args(["-c"])
@@ -346,7 +293,7 @@ fn api_key_never_touches_disk_or_output() {
 fn ctrl_c_stops_cleanly_records_interrupted_and_exits_130() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
-    let cfg = config(tmp.path(), &http_server(port), port, 600, "");
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 600, "");
     let pids = tmp.path().join("pids");
     let child = fake_sweep(&cfg, tmp.path())
         .env("FAKE_AIPERF_MODE_2", "hang")
@@ -372,14 +319,14 @@ fn ctrl_c_stops_cleanly_records_interrupted_and_exits_130() {
     for p in pids_in(&pids) {
         assert!(wait_for(Duration::from_secs(30), || !pid_alive(p)), "process {p} orphaned");
     }
-    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "server left running");
+    assert!(!listening(port), "server left running");
 }
 
 #[test]
 fn kill_9_then_resume_runs_only_what_did_not_succeed() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
-    let cfg = config(tmp.path(), &http_server(port), port, 600, "");
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 600, "");
     let pids = tmp.path().join("pids");
     let mut child = fake_sweep(&cfg, tmp.path())
         .env("FAKE_AIPERF_MODE_2", "hang")
@@ -399,11 +346,7 @@ fn kill_9_then_resume_runs_only_what_did_not_succeed() {
         wait_for(Duration::from_secs(30), || !pid_alive(leader)),
         "aiperf outlived a killed sweeper"
     );
-    assert!(wait_for(Duration::from_secs(30), || std::net::TcpStream::connect((
-        "127.0.0.1",
-        port
-    ))
-    .is_err()));
+    assert!(wait_for(Duration::from_secs(30), || !listening(port)));
     for p in pids_in(&pids) {
         unsafe { libc::kill(p, libc::SIGKILL) }; // the fake's own background child, if any
     }
@@ -439,8 +382,7 @@ fn kill_9_then_resume_runs_only_what_did_not_succeed() {
         text(&out)
     );
     // A different config cannot resume it.
-    let other = std::fs::read_to_string(&cfg).unwrap().replace("[1, 2, 4]", "[1, 2, 8]");
-    std::fs::write(&cfg, other).unwrap();
+    edit(&cfg, |yaml| yaml.replace("[1, 2, 4]", "[1, 2, 8]"));
     let out = sweeper().arg("-c").arg(&cfg).arg("--resume").arg(&batch).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("plans different combinations"));
@@ -450,13 +392,12 @@ fn kill_9_then_resume_runs_only_what_did_not_succeed() {
 fn second_ctrl_c_kills_at_once() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
-    let cfg = config(tmp.path(), &http_server(port), port, 600, "");
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 600, "");
     // aiperf ignores SIGTERM and its grace period is 10 minutes: only the second Ctrl-C's
     // immediate kill can end this run in less.
-    let yaml = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("  run_timeout_s: 600\n", "  run_timeout_s: 600\n  stop_grace_s: 600\n");
-    std::fs::write(&cfg, yaml).unwrap();
+    edit(&cfg, |yaml| {
+        yaml.replace("  run_timeout_s: 600\n", "  run_timeout_s: 600\n  stop_grace_s: 600\n")
+    });
     let pids = tmp.path().join("pids");
     let child = fake_sweep(&cfg, tmp.path())
         .env("FAKE_AIPERF_MODE", "hang-ignore-term")
@@ -489,11 +430,7 @@ fn second_ctrl_c_kills_at_once() {
     for p in pids_in(&pids) {
         assert!(wait_for(Duration::from_secs(30), || !pid_alive(p)), "process {p} orphaned");
     }
-    assert!(wait_for(Duration::from_secs(30), || std::net::TcpStream::connect((
-        "127.0.0.1",
-        port
-    ))
-    .is_err()));
+    assert!(wait_for(Duration::from_secs(30), || !listening(port)));
 }
 
 #[test]
@@ -501,16 +438,12 @@ fn progress_on_a_terminal_shows_run_params_elapsed_and_eta() {
     // `script` gives sweeper a pseudo-terminal, as a person's shell would.
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
-    let cfg = config(tmp.path(), &http_server(port), port, 600, "");
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 600, "");
     let slow = tmp.path().join("slow-aiperf.sh");
-    write_executable(
-        &slow,
-        &format!("#!/bin/sh\nsleep 1.5\nexec {} \"$@\"\n", fake_aiperf().display()),
-    );
-    let yaml = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace(&fake_aiperf().display().to_string(), &slow.display().to_string());
-    std::fs::write(&cfg, yaml).unwrap();
+    stub_aiperf(&slow, "sleep 1.5");
+    edit(&cfg, |yaml| {
+        yaml.replace(&fake_aiperf().display().to_string(), &slow.display().to_string())
+    });
     let cmd = format!("{} -c {}", env!("CARGO_BIN_EXE_sweeper"), cfg.display());
     let out = std::process::Command::new("script")
         .args(["-qec", &cmd, "/dev/null"])
@@ -534,9 +467,8 @@ fn progress_on_a_terminal_shows_run_params_elapsed_and_eta() {
 fn a_second_run_never_writes_into_the_first_batch_dir() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
-    let cfg = config(tmp.path(), &http_server(port), port, 30, "");
-    let yaml = std::fs::read_to_string(&cfg).unwrap().replace("[1, 2, 4]", "[1]");
-    std::fs::write(&cfg, yaml).unwrap();
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 30, "");
+    edit(&cfg, |yaml| yaml.replace("[1, 2, 4]", "[1]"));
     for _ in 0..2 {
         let out = fake_sweep(&cfg, tmp.path()).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -554,7 +486,7 @@ fn fail_on_target_turns_a_target_fail_into_exit_1() {
     let port = free_port();
     // The fixture's TTFT is about 21.7 ms: 5 ms cannot pass, 100 ms does.
     let targets = "targets:\n  tolerance: 0.1\n  points:\n    - match: {concurrency: 1}\n      ttft_ms: 5\n    - match: {concurrency: 2}\n      ttft_ms: 100\n";
-    let cfg = config(tmp.path(), &http_server(port), port, 30, targets);
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 30, targets);
     let run = |extra: &[&str]| {
         sweeper()
             .arg("-c")
@@ -575,7 +507,7 @@ fn fail_on_target_turns_a_target_fail_into_exit_1() {
 fn resume_refuses_a_manifest_that_does_not_match_its_plan() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
-    let cfg = config(tmp.path(), &http_server(port), port, 30, "");
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 30, "");
     let out = fake_sweep(&cfg, tmp.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let batch = batch_dir(&tmp.path().join("out"), "t");
@@ -614,7 +546,7 @@ fn closed_stderr_or_stdout_never_stops_or_corrupts_a_sweep() {
     use std::io::{BufRead, BufReader};
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
-    let cfg = config(tmp.path(), &http_server(port), port, 30, "");
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 30, "");
     let mut child =
         fake_sweep(&cfg, tmp.path()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     {
@@ -655,7 +587,7 @@ fn kill_9_leaves_no_process_of_the_batch_behind() {
     let port = free_port();
     let server =
         format!("[bash, -c, \"sleep 4321 & exec python3 -m http.server {port} --bind 127.0.0.1\"]");
-    let cfg = config(tmp.path(), &server, port, 600, "");
+    let cfg = fake_config(tmp.path(), &server, port, 600, "");
     let pids = tmp.path().join("pids");
     let mut child = fake_sweep(&cfg, tmp.path())
         .env("FAKE_AIPERF_MODE", "hang")
@@ -681,7 +613,7 @@ fn kill_9_leaves_no_process_of_the_batch_behind() {
     for p in marked.into_iter().chain(pids_in(&pids)) {
         assert!(!pid_alive(p), "process {p} outlived sweeper");
     }
-    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "server left running");
+    assert!(!listening(port), "server left running");
 }
 
 /// A process an earlier session left running (one that escaped its group, say) is found by its
@@ -690,7 +622,7 @@ fn kill_9_leaves_no_process_of_the_batch_behind() {
 fn resume_stops_what_an_earlier_session_left_running() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
-    let cfg = config(tmp.path(), &http_server(port), port, 30, "");
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 30, "");
     let out = fake_sweep(&cfg, tmp.path()).env("FAKE_AIPERF_MODE_3", "fail").output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let batch = batch_dir(&tmp.path().join("out"), "t");
@@ -756,12 +688,11 @@ fn a_full_disk_stops_the_batch_cleanly_and_resume_finishes_it() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
     let disk = Tmpfs::mount(&tmp.path().join("disk"), "1536k");
-    let yaml = std::fs::read_to_string(config(tmp.path(), &http_server(port), port, 30, ""))
+    let yaml = std::fs::read_to_string(fake_config(tmp.path(), &http_server(port), port, 30, ""))
         .unwrap()
         .replace(&tmp.path().join("out").display().to_string(), &disk.0.join("out").display().to_string())
         .replace("concurrency: [1, 2, 4]", "concurrency: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30]");
-    let cfg = tmp.path().join("full.yaml");
-    std::fs::write(&cfg, yaml).unwrap();
+    let cfg = common::config::write(tmp.path(), "full.yaml", &yaml);
     let out = fake_sweep(&cfg, tmp.path()).output().unwrap();
     let log = text(&out);
     assert_eq!(out.status.code(), Some(1), "{log}");
@@ -801,7 +732,7 @@ fn a_full_disk_stops_the_batch_cleanly_and_resume_finishes_it() {
 fn unparsable_results_are_a_failure_for_the_run_the_report_and_resume() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
-    let cfg = config(tmp.path(), &http_server(port), port, 30, "");
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 30, "");
     // The run stage: aiperf exits 0 with an unparsable export.
     let out = fake_sweep(&cfg, tmp.path()).env("FAKE_AIPERF_MODE_2", "badjson").output().unwrap();
     let log = text(&out);
@@ -840,7 +771,7 @@ fn unparsable_results_are_a_failure_for_the_run_the_report_and_resume() {
 fn tampered_records_are_refused_and_nothing_outside_the_batch_is_touched() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
-    let cfg = config(tmp.path(), &http_server(port), port, 30, "");
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 30, "");
     let out = fake_sweep(&cfg, tmp.path()).env("FAKE_AIPERF_MODE_1", "fail").output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let batch = batch_dir(&tmp.path().join("out"), "t");
@@ -892,11 +823,10 @@ fn health_probe_list_without_a_configured_path() {
         let tmp = tempfile::tempdir().unwrap();
         let port = free_port();
         let server = format!("[python3, {}, \"{port}\", \"{only}\"]", script.display());
-        let yaml = std::fs::read_to_string(config(tmp.path(), &server, port, 30, ""))
+        let yaml = std::fs::read_to_string(fake_config(tmp.path(), &server, port, 30, ""))
             .unwrap()
             .replace("  health_path: /\n", "");
-        let cfg = tmp.path().join("probe.yaml");
-        std::fs::write(&cfg, &yaml).unwrap();
+        let cfg = common::config::write(tmp.path(), "probe.yaml", &yaml);
         let dry = sweeper().arg("-c").arg(&cfg).arg("--dry-run").output().unwrap();
         assert!(
             text(&dry).contains("the first 2xx of GET /v1/models, /health, /v1/rails/configs"),
@@ -918,7 +848,7 @@ fn health_probe_list_without_a_configured_path() {
         let strict = yaml
             .replace("  stop_grace_s: 2\n", "  stop_grace_s: 2\n  health_path: /health\n")
             .replace("startup_timeout_s: 60", "startup_timeout_s: 2");
-        std::fs::write(&cfg, strict).unwrap();
+        common::config::write(tmp.path(), "probe.yaml", &strict);
         let out = fake_sweep(&cfg, tmp.path()).output().unwrap();
         assert_eq!(out.status.code(), Some(1), "{}", text(&out));
         assert!(
@@ -937,7 +867,7 @@ fn a_sweep_ends_with_a_table_of_what_it_measured() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
     let targets = "targets:\n  points:\n    - match: {concurrency: 1}\n      ttft_ms: 1000\n";
-    let cfg = config(tmp.path(), &http_server(port), port, 30, targets);
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 30, targets);
     let out = fake_sweep(&cfg, tmp.path()).env("FAKE_AIPERF_MODE_3", "fail").output().unwrap();
     let log = text(&out);
     assert_eq!(out.status.code(), Some(1), "{log}");

@@ -1,22 +1,16 @@
 //! The committed JSON Schema is current, and every config sweeper accepts is valid under that
 //! schema alone (Rust's `jsonschema` crate and Python's `jsonschema`, as editors check it).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Command;
 
+use common::{nemo_datasets, python_with, root, sweeper, text, yaml_files};
 use serde_json::Value;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn examples() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("aiperf_configs"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-        .collect();
-    v.sort();
+    let v = yaml_files(&root().join("aiperf_configs"));
     assert!(!v.is_empty());
     v
 }
@@ -34,8 +28,7 @@ fn committed_schema_is_current() {
 #[test]
 fn example_configs_pass_the_binary() {
     for f in examples() {
-        let out =
-            Command::new(env!("CARGO_BIN_EXE_sweeper")).arg("validate").arg(&f).output().unwrap();
+        let out = sweeper().arg("validate").arg(&f).output().unwrap();
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -51,13 +44,7 @@ fn example_configs_pass_the_binary() {
 fn accepted_configs() -> Vec<(String, String)> {
     let mut files = examples();
     for dir in ["tests/fixtures/valid", "tests/fixtures/nemo-configs"] {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(root().join(dir))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-            .collect();
-        v.sort();
-        files.extend(v);
+        files.extend(yaml_files(&root().join(dir)));
     }
     let mut out: Vec<(String, String)> = files
         .iter()
@@ -102,21 +89,11 @@ fn every_accepted_config_is_valid_under_the_committed_schema_alone() {
     .unwrap();
     let validator = jsonschema::validator_for(&schema).expect("the committed schema compiles");
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(tmp.path().join("datasets")).unwrap();
-    for d in ["agent", "code_gen", "dialog", "rag"] {
-        std::fs::write(tmp.path().join(format!("datasets/{d}.jsonl")), "{\"text\": \"hi\"}\n")
-            .unwrap();
-    }
+    nemo_datasets(tmp.path());
     for (name, text) in accepted_configs() {
         // sweeper accepts it (the NeMo datasets resolve in the temp dir)...
-        let f = tmp.path().join("c.yaml");
-        std::fs::write(&f, &text).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_sweeper"))
-            .arg("validate")
-            .arg(&f)
-            .current_dir(tmp.path())
-            .output()
-            .unwrap();
+        let f = common::config::write(tmp.path(), "c.yaml", &text);
+        let out = sweeper().arg("validate").arg(&f).current_dir(tmp.path()).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         // ... and so does the schema, on its own.
         let doc: Value = serde_saphyr::from_str(&text).unwrap();
@@ -137,35 +114,13 @@ fn every_accepted_config_is_valid_under_the_committed_schema_alone() {
 /// `target/py-jsonschema` (installed there if missing), reading the YAML with PyYAML.
 #[test]
 fn python_jsonschema_agrees() {
-    let (aiperf, _) = {
-        let settings = sweeper::config::AiperfSettings::default();
-        let a = sweeper::run::venv::ensure(&settings, &mut |_| {}).expect("the managed venv");
-        (a.exe, ())
-    };
-    let python = aiperf.parent().unwrap().join("python");
     // Python's jsonschema goes into its own folder under target/, not into the managed venv,
     // so this check never changes the environment aiperf runs in.
-    let site = root().join("target/py-jsonschema");
-    let has = Command::new(&python)
-        .args(["-c", "import jsonschema, yaml"])
-        .env("PYTHONPATH", &site)
-        .status()
-        .unwrap();
-    if !has.success() {
-        let st = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
-            .arg(&site)
-            .arg("jsonschema")
-            .status()
-            .expect("run pip");
-        assert!(st.success(), "could not install Python's jsonschema into {}", site.display());
-    }
+    let (python, site) = python_with("jsonschema, yaml", "jsonschema", "py-jsonschema");
     let tmp = tempfile::tempdir().unwrap();
     let mut good = Vec::new();
     for (i, (name, text)) in accepted_configs().into_iter().enumerate() {
-        let f = tmp.path().join(format!("good{i}.yaml"));
-        std::fs::write(&f, text).unwrap();
-        good.push((name, f));
+        good.push((name, common::config::write(tmp.path(), &format!("good{i}.yaml"), &text)));
     }
     let script = r#"
 import json, sys, yaml, jsonschema
@@ -192,8 +147,7 @@ sys.exit(1 if bad else 0)
         cmd.arg(format!("bad={}", f.display()));
     }
     let out = cmd.output().unwrap();
-    let t =
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let t = text(&out);
     assert!(out.status.success(), "{t}");
     assert!(t.contains(&format!("checked {}", good.len() + schema_level_invalid().len())), "{t}");
 }

@@ -15,18 +15,18 @@
 
 mod common;
 
+use common::config::MockSweep;
 use common::*;
 
-const BASE: &str = "server: {kind: mock, prefill_base_ms: 20, decode_base_ms: 20}\nbase_config:\n  model: mock-model\n  tokenizer: '@offline'\n  streaming: true\n  request_count: 32\n  isl: 32\n  osl: 10\n  no_server_metrics: true\n  no_gpu_telemetry: true\n";
-
-fn write(dir: &std::path::Path, name: &str, rest: &str) -> std::path::PathBuf {
-    let f = dir.join(format!("{name}.yaml"));
-    std::fs::write(
-        &f,
-        format!("batch_name: {name}\noutput_base_dir: {}\n{BASE}{rest}", dir.join("out").display()),
-    )
-    .unwrap();
-    f
+/// `<dir>/<name>.yaml`: the mock (prefill and decode step 20 ms), 32 requests of ISL 32 and OSL
+/// 10, output in `<dir>/out`, then `rest`.
+fn mock_config(dir: &std::path::Path, name: &str, rest: &str) -> std::path::PathBuf {
+    MockSweep::new(name)
+        .output(&dir.join("out"))
+        .server("prefill_base_ms: 20, decode_base_ms: 20")
+        .base(&["request_count: 32", "isl: 32", "osl: 10"])
+        .rest(rest)
+        .write(dir, &format!("{name}.yaml"))
 }
 
 fn max_load_rows(md: &str) -> Vec<String> {
@@ -45,7 +45,7 @@ fn max_load_rows(md: &str) -> Vec<String> {
 fn search_finds_the_analytic_maximum_per_server() {
     let _ = managed_aiperf();
     let tmp = tempfile::tempdir().unwrap();
-    let f = write(
+    let f = mock_config(
         tmp.path(),
         "srch",
         "sweeps:\n  server.max_num_seqs: [4, 6]\nsearch:\n  variable: concurrency\n  min: 2\n  max: 32\n  slo: {ttft_p99_ms: 120, error_rate: 0.01}\n  resolution: 0.1\n",
@@ -106,12 +106,7 @@ fn search_finds_the_analytic_maximum_per_server() {
             d.join("process_result.json").is_file()
                 && d.join("profile_export_aiperf.json").is_file()
         );
-        assert!(
-            std::fs::read_dir(&d)
-                .unwrap()
-                .flatten()
-                .any(|e| e.file_name().to_string_lossy().starts_with("aiperf_benchmark_"))
-        );
+        assert!(!tt_files(&d).is_empty());
     }
     assert!(batch.join("concurrency5_server.max_num_seqs4").is_dir());
     let html = std::fs::read_to_string(batch.join("report.html")).unwrap();
@@ -137,7 +132,7 @@ fn search_finds_the_analytic_maximum_per_server() {
 fn stop_when_skips_the_rest_of_a_ladder() {
     let _ = managed_aiperf();
     let tmp = tempfile::tempdir().unwrap();
-    let f = write(
+    let f = mock_config(
         tmp.path(),
         "ladder",
         "sweeps:\n  server.max_num_seqs: [4]\n  concurrency: [32, 2, 16, 4, 8]\nstop_when:\n  dimension: concurrency\n  slo: {ttft_p99_ms: 120}\n",
@@ -248,7 +243,7 @@ fn load_search_config_errors() {
         ),
     ];
     for (rest, says, at) in cases {
-        let f = write(tmp.path(), "bad", rest);
+        let f = mock_config(tmp.path(), "bad", rest);
         let out = sweeper().arg("validate").arg(&f).output().unwrap();
         let t = text(&out);
         assert_eq!(out.status.code(), Some(2), "{rest}\n{t}");
@@ -258,12 +253,11 @@ fn load_search_config_errors() {
         );
     }
     // An SLO on a metric without streaming: nothing to measure it with.
-    let f = tmp.path().join("nostream.yaml");
-    std::fs::write(
-        &f,
+    let f = common::config::write(
+        tmp.path(),
+        "nostream.yaml",
         "base_config:\n  model: m\n  url: http://127.0.0.1:1\nsearch:\n  variable: concurrency\n  min: 1\n  max: 8\n  slo: {itl_p99_ms: 100, e2el_p99_ms: 900}\n",
-    )
-    .unwrap();
+    );
     let out = sweeper().arg("validate").arg(&f).output().unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
@@ -274,7 +268,7 @@ fn load_search_config_errors() {
     );
     assert!(!t.contains("e2el_p99_ms` is measured"), "{t}");
     // The short form of repeats with a search: back to back, said by --dry-run.
-    let f = write(
+    let f = mock_config(
         tmp.path(),
         "rep",
         "repeats: 3\nsearch:\n  variable: concurrency\n  min: 1\n  max: 8\n  slo: {ttft_p99_ms: 100}\n  slo_on: ci_upper\n",
@@ -290,21 +284,17 @@ fn load_search_config_errors() {
 /// interval with `slo_on: ci_upper`: a limit between the two passes one and fails the other.
 #[test]
 fn slo_on_mean_or_ci_upper() {
-    use common::batch::{BASE as B, Run, make_batch_full};
+    use common::batch::{Batch, Run};
     use sweeper::model::metrics::{Metric, Stat};
-    use sweeper::records::{RepeatOrder, Repeats};
+    use sweeper::records::RepeatOrder;
     use sweeper::search::verdict::{SloOn, breaches};
     let tmp = tempfile::tempdir().unwrap();
-    let base: Vec<(&str, serde_json::Value)> =
-        B.iter().map(|(k, v)| (*k, serde_json::from_str(v).unwrap())).collect();
     let runs: Vec<Run> = ["chat-stream", "chat-goodput", "chat-partial-errors"]
         .iter()
         .enumerate()
         .map(|(k, f)| Run::ok(f, vec![("concurrency", serde_json::json!(2))]).repeat(k as u32 + 1))
         .collect();
-    let repeats =
-        Repeats { count: 3, order: RepeatOrder::Interleaved, confidence: 0.95, noise_cv_max: 0.05 };
-    let batch = make_batch_full(tmp.path(), "r", &runs, &base, None, Some(repeats));
+    let batch = Batch::new("r").repeats(3, RepeatOrder::Interleaved).write(tmp.path(), &runs);
     let run = &sweeper::results::collect(&batch).unwrap().runs[0];
     let s = *run.spread.as_ref().unwrap().get(Metric::Ttft, Stat::P99).unwrap();
     assert!(s.ci_high > s.mean);

@@ -3,15 +3,8 @@
 
 mod common;
 
-use sweeper::config::{LoadOptions, load_str};
+use common::config::{load, plan_of};
 use sweeper::plan::{self, server::launch};
-
-fn plan_of(yaml: &str) -> (sweeper::config::Config, sweeper::plan::Plan) {
-    let cfg = load_str(std::path::Path::new("t.yaml"), yaml.to_owned(), &LoadOptions::default())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let p = plan::expand(&cfg).unwrap();
-    (cfg, p)
-}
 
 #[test]
 fn docker_argv() {
@@ -127,7 +120,13 @@ sweeps:
 "#,
     );
     assert_eq!(p.run_order(), [0, 2, 1, 3]);
-    let dry = sweeper::app::dry_run_text(&sweeper::config::load_str(std::path::Path::new("t.yaml"), "base_config: {model: m}\nserver: {kind: mock}\nsweeps:\n  concurrency: [1, 8]\n  server.max_num_seqs: [4, 64]\n".into(), &LoadOptions::default()).unwrap(), &p, false);
+    let dry = sweeper::app::dry_run_text(
+        &load(
+            "base_config: {model: m}\nserver: {kind: mock}\nsweeps:\n  concurrency: [1, 8]\n  server.max_num_seqs: [4, 64]\n",
+        ),
+        &p,
+        false,
+    );
     assert!(dry.contains("server-1: mock server, started with:"), "{dry}");
     assert!(dry.contains("--max-num-seqs 4 ") || dry.contains("--max-num-seqs 4\n"), "{dry}");
     assert!(dry.contains("--url 'http://127.0.0.1:<port>'"), "{dry}");
@@ -136,12 +135,11 @@ sweeps:
 #[test]
 fn docker_dry_run_prints_the_exact_command() {
     let tmp = tempfile::tempdir().unwrap();
-    let f = tmp.path().join("d.yaml");
-    std::fs::write(
-        &f,
+    let f = common::config::write(
+        tmp.path(),
+        "d.yaml",
         "batch_name: b\nbase_config: {model: m}\nserver: {kind: docker, image: 'vllm/vllm-openai:v0.14.1', ports: ['8000:8000'], url: 'http://127.0.0.1:8000'}\n",
-    )
-    .unwrap();
+    );
     let out = common::sweeper().arg("-c").arg(&f).arg("--dry-run").output().unwrap();
     let t = common::text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");

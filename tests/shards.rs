@@ -7,18 +7,9 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use common::config::plan;
 use common::*;
-use sweeper::config::{self, LoadOptions};
-use sweeper::plan;
 use sweeper::scaleout::shard;
-
-fn plan_of(text: &str) -> plan::Plan {
-    let tmp = tempfile::tempdir().unwrap();
-    let f = tmp.path().join("c.yaml");
-    std::fs::write(&f, text).unwrap();
-    let cfg = config::load(&f, &LoadOptions::default()).unwrap();
-    plan::expand(&cfg).unwrap()
-}
 
 const HEAD: &str =
     "base_config:\n  model: m\n  request_count: 10\n  streaming: true\nserver: {kind: mock}\n";
@@ -28,7 +19,7 @@ const HEAD: &str =
 /// repeats never split.
 #[test]
 fn assignment_properties() {
-    let p = plan_of(&format!(
+    let p = plan(&format!(
         "{HEAD}sweeps:\n  server.max_num_seqs: [4, 8, 16]\n  concurrency: [1, 2, 4, 8]\n"
     ));
     for n in 1..=20 {
@@ -61,7 +52,7 @@ fn assignment_properties() {
     assert!(six.iter().all(|s| s.combinations.len() == 2 && s.servers.len() == 1), "{six:?}");
 
     // A stop_when ladder and interleaved repeats stay whole.
-    let ladder = plan_of(&format!(
+    let ladder = plan(&format!(
         "{HEAD}sweeps:\n  isl: [16, 32]\n  concurrency: [1, 2, 4]\nstop_when:\n  dimension: concurrency\n  slo: {{ttft_p99_ms: 10}}\n"
     ));
     let a = shard::assign(&ladder, 6);
@@ -71,7 +62,7 @@ fn assignment_properties() {
             a.iter().filter(|s| g.members.iter().any(|m| s.combinations.contains(m))).count();
         assert_eq!(holders, 1, "ladder {g:?} split: {a:?}");
     }
-    let reps = plan_of(&format!("{HEAD}repeats: 3\nsweeps:\n  concurrency: [1, 2]\n"));
+    let reps = plan(&format!("{HEAD}repeats: 3\nsweeps:\n  concurrency: [1, 2]\n"));
     let a = shard::assign(&reps, 6);
     for point in 0..2 {
         let holders = a
@@ -81,7 +72,7 @@ fn assignment_properties() {
         assert_eq!(holders, 1);
     }
     // Search groups are units.
-    let search = plan_of(&format!(
+    let search = plan(&format!(
         "{HEAD}sweeps:\n  server.max_num_seqs: [4, 8]\n  isl: [16, 32]\nsearch:\n  variable: concurrency\n  min: 1\n  max: 8\n  slo: {{ttft_p99_ms: 100}}\n"
     ));
     let a = shard::assign(&search, 3);
@@ -91,7 +82,7 @@ fn assignment_properties() {
     // The plan hash follows the plan.
     assert_eq!(
         shard::plan_hash(&p),
-        shard::plan_hash(&plan_of(&format!(
+        shard::plan_hash(&plan(&format!(
             "{HEAD}sweeps:\n  server.max_num_seqs: [4, 8, 16]\n  concurrency: [1, 2, 4, 8]\n"
         )))
     );
@@ -101,12 +92,11 @@ fn assignment_properties() {
 #[test]
 fn plan_command_and_bad_shards() {
     let tmp = tempfile::tempdir().unwrap();
-    let f = tmp.path().join("c.yaml");
-    std::fs::write(
-        &f,
-        format!("{HEAD}sweeps:\n  server.max_num_seqs: [4, 8]\n  concurrency: [1, 2]\n"),
-    )
-    .unwrap();
+    let f = common::config::write(
+        tmp.path(),
+        "c.yaml",
+        &format!("{HEAD}sweeps:\n  server.max_num_seqs: [4, 8]\n  concurrency: [1, 2]\n"),
+    );
     let out = sweeper().args(["plan"]).arg(&f).args(["--shards", "2"]).output().unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
@@ -148,12 +138,11 @@ fn plan_command_and_bad_shards() {
 #[test]
 fn exported_jobs_hold_no_secret_and_kubernetes_validates_them() {
     let tmp = tempfile::tempdir().unwrap();
-    let f = tmp.path().join("c.yaml");
-    std::fs::write(
-        &f,
+    let f = common::config::write(
+        tmp.path(),
+        "c.yaml",
         "batch_name: gpu_sweep\nbase_config:\n  model: m\n  url: http://inference.example:8000\n  api_key_env_var: SWEEPER_TEST_KEY\n  request_count: 10\nsweeps:\n  concurrency: [1, 2, 4, 8]\n",
-    )
-    .unwrap();
+    );
     let key = "sk-live-0123456789abcdefSECRET";
     let slurm = tmp.path().join("job.sbatch");
     let out = sweeper()
@@ -246,22 +235,8 @@ fn exported_jobs_hold_no_secret_and_kubernetes_validates_them() {
     }
     // kubernetes-validate (PyPI), in its own folder under target/, run by the managed venv's
     // Python: every object is valid, strictly (no unknown field), for its default Kubernetes.
-    let python = managed_aiperf().0.parent().unwrap().join("python");
-    let site = root().join("target/py-kubernetes-validate");
-    let has = std::process::Command::new(&python)
-        .args(["-c", "import kubernetes_validate"])
-        .env("PYTHONPATH", &site)
-        .status()
-        .unwrap();
-    if !has.success() {
-        let st = std::process::Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
-            .arg(&site)
-            .arg("kubernetes-validate")
-            .status()
-            .unwrap();
-        assert!(st.success(), "could not install kubernetes-validate");
-    }
+    let (python, site) =
+        python_with("kubernetes_validate", "kubernetes-validate", "py-kubernetes-validate");
     let out = std::process::Command::new(&python)
         .args(["-m", "kubernetes_validate", "--strict"])
         .arg(&yaml)
@@ -341,12 +316,11 @@ fn merge_refuses_what_cannot_be_one_batch() {
     sweeper().args(["merge", "--partial"]).arg(tmp.path().join("b/A")).output().unwrap();
     assert_eq!(std::fs::read(tmp.path().join("b/A/plan.json")).unwrap(), before, "idempotent");
     // A merged batch is not resumed as a batch (its plan has no shard): the shard is.
-    let cfg = tmp.path().join("c.yaml");
-    std::fs::write(
-        &cfg,
+    let cfg = common::config::write(
+        tmp.path(),
+        "c.yaml",
         "base_config: {model: m, url: 'http://127.0.0.1:9'}\nsweeps: {concurrency: [1, 2]}\n",
-    )
-    .unwrap();
+    );
     let out =
         sweeper().arg("-c").arg(&cfg).arg("--resume").arg(tmp.path().join("b/A")).output().unwrap();
     let t = text(&out);
@@ -369,7 +343,7 @@ fn merge_refuses_what_cannot_be_one_batch() {
 
     // The same shard twice (a copy passed next to it): a conflict naming both.
     let copy = tmp.path().join("b/A/shards/9");
-    common::batch::copy_dir(&s0, &copy);
+    copy_dir(&s0, &copy);
     let out = sweeper().args(["merge", "--partial"]).arg(&s0).arg(&copy).output().unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");

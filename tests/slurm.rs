@@ -67,12 +67,11 @@ fn a_sharded_sweep_runs_on_slurm_and_merges_into_one_batch() {
         .find_map(|l| l.strip_prefix("export SLURM_CONF=").map(str::to_owned))
         .expect("slurm-local.sh prints SLURM_CONF");
 
-    let cfg = tmp.path().join("sweep.yaml");
-    std::fs::write(
-        &cfg,
-        "batch_name: slurm_sweep\noutput_base_dir: out\nserver: {kind: mock}\nbase_config:\n  model: mock-model\n  tokenizer: '@offline'\n  streaming: true\n  request_count: 6\n  isl: 16\n  osl: 4\n  no_server_metrics: true\n  no_gpu_telemetry: true\nsweeps:\n  server.max_num_seqs: [4, 8]\n  concurrency: [1, 2]\n",
-    )
-    .unwrap();
+    let cfg = common::config::MockSweep::new("slurm_sweep")
+        .output(Path::new("out"))
+        .base(&["request_count: 6", "isl: 16", "osl: 4"])
+        .rest("sweeps:\n  server.max_num_seqs: [4, 8]\n  concurrency: [1, 2]\n")
+        .write(tmp.path(), "sweep.yaml");
     let job = tmp.path().join("job.sh");
     let out = sweeper()
         .args(["export", "slurm", "sweep.yaml", "--shards", "4", "--time", "00:20:00", "--sweeper"])

@@ -7,19 +7,12 @@ mod common;
 
 use std::path::Path;
 
-use common::batch::{BASE, Run, make_batch_with};
+use common::batch::{Batch, Run, base_without};
 use common::tt_rules;
 use common::*;
 use serde_json::{Value, json};
 
 const MODEL_ID: &str = "id_tt-transformers_Llama-3.3-70B-Instruct_t3k";
-
-fn base(without: &[&str]) -> Vec<(&'static str, Value)> {
-    BASE.iter()
-        .filter(|(k, _)| !without.contains(k))
-        .map(|(k, v)| (*k, serde_json::from_str(v).unwrap()))
-        .collect()
-}
 
 /// The tt files of every run dir of `batch`, by run dir.
 fn run_dir_files(batch: &Path) -> Vec<(String, Vec<String>)> {
@@ -28,14 +21,7 @@ fn run_dir_files(batch: &Path) -> Vec<(String, Vec<String>)> {
         if !e.path().is_dir() {
             continue;
         }
-        let mut names: Vec<String> = std::fs::read_dir(e.path())
-            .unwrap()
-            .flatten()
-            .map(|f| f.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("aiperf_benchmark_"))
-            .collect();
-        names.sort();
-        out.push((e.file_name().to_string_lossy().into_owned(), names));
+        out.push((e.file_name().to_string_lossy().into_owned(), tt_files(&e.path())));
     }
     out.sort();
     out
@@ -81,7 +67,7 @@ fn concurrency_sweep_reads_as_tts_own() {
         .zip(fx)
         .map(|(c, f)| Run::ok(f, vec![("concurrency", json!(c))]))
         .collect();
-    let batch = make_batch_with(tmp.path(), "conc", &runs, &base(&[]), Some(MODEL_ID));
+    let batch = Batch::new("conc").tt_model_id(MODEL_ID).write(tmp.path(), &runs);
     sweeper::report::render_batch(&batch, None).unwrap();
     for (dir, names) in run_dir_files(&batch) {
         assert_eq!(names.len(), 1, "{dir}: {names:?}");
@@ -97,10 +83,7 @@ fn concurrency_sweep_reads_as_tts_own() {
     assert_eq!(rows.iter().map(|r| r.max_con).collect::<Vec<_>>(), [1, 2, 4, 8]);
     assert!(rows.iter().all(|r| (r.isl, r.osl, r.n) == (64, 16, 20)), "{rows:?}");
     // Values are aiperf's: TPOT from inter_token_latency.
-    let agg: Value = serde_json::from_str(
-        &std::fs::read_to_string(batch.join("concurrency1/profile_export_aiperf.json")).unwrap(),
-    )
-    .unwrap();
+    let agg = read_json(&batch.join("concurrency1/profile_export_aiperf.json"));
     assert_eq!(rows[0].mean_tpot_ms, agg["inter_token_latency"]["avg"].as_f64().unwrap());
     assert_eq!(rows[0].mean_ttft_ms, agg["time_to_first_token"]["avg"].as_f64().unwrap());
     // tt's writer's 28 keys come first, in its order.
@@ -126,7 +109,10 @@ fn request_rate_points_get_no_tt_file_unless_capped() {
         .iter()
         .map(|r| Run::ok("chat-rate-constant-warmup", vec![("request_rate", json!(r))]))
         .collect();
-    let batch = make_batch_with(tmp.path(), "rate", &runs, &base(&["concurrency"]), Some(MODEL_ID));
+    let batch = Batch::new("rate")
+        .base(base_without(&["concurrency"]))
+        .tt_model_id(MODEL_ID)
+        .write(tmp.path(), &runs);
     sweeper::report::render_batch(&batch, None).unwrap();
     for (dir, names) in run_dir_files(&batch) {
         assert!(names.is_empty(), "{dir}: {names:?}");
@@ -136,9 +122,7 @@ fn request_rate_points_get_no_tt_file_unless_capped() {
         assert!(md.contains(&format!("`request_rate={r}`: no tt-inference-server file")), "{md}");
     }
     assert!(md.contains("set `concurrency` with `request_rate` to get a tt file"), "{md}");
-    let summary: Value =
-        serde_json::from_str(&std::fs::read_to_string(batch.join("summary.json")).unwrap())
-            .unwrap();
+    let summary = read_json(&batch.join("summary.json"));
     assert_eq!(summary["tt_skipped"].as_array().unwrap().len(), 2);
     let folder = tmp.path().join("out");
     let out = export(&batch, &folder, &[]);
@@ -146,14 +130,14 @@ fn request_rate_points_get_no_tt_file_unless_capped() {
     assert!(text(&out).contains("no tt file for #0 `request_rate=10`"), "{}", text(&out));
     assert!(text(&out).contains("skipped 2 point(s)"), "{}", text(&out));
     assert!(tt_rules::glob(&folder, MODEL_ID).is_empty());
-    for f in walk(&batch) {
+    for f in all_files(&batch) {
         let n = f.file_name().unwrap().to_string_lossy().into_owned();
         assert!(!n.contains("-na"), "a name with `na`: {n}");
     }
 
     // With a concurrency cap, each rate point has a tt file... and two rates at one cap are
     // the same point for tt: the export says so.
-    let capped = make_batch_with(tmp.path(), "capped", &runs, &base(&[]), Some(MODEL_ID));
+    let capped = Batch::new("capped").tt_model_id(MODEL_ID).write(tmp.path(), &runs);
     sweeper::report::render_batch(&capped, None).unwrap();
     for (dir, names) in run_dir_files(&capped) {
         assert_eq!(names.len(), 1, "{dir}: {names:?}");
@@ -162,10 +146,6 @@ fn request_rate_points_get_no_tt_file_unless_capped() {
     let out = export(&capped, &tmp.path().join("out2"), &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--split-by request_rate"), "{}", text(&out));
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    all_files(dir)
 }
 
 /// Regression (issue 14): a sweep of concurrency x random_seed gives 2 files per tt key, and tt
@@ -184,7 +164,7 @@ fn two_parameter_sweep_collisions_are_found_and_split() {
             ));
         }
     }
-    let batch = make_batch_with(tmp.path(), "two", &runs, &base(&[]), Some(MODEL_ID));
+    let batch = Batch::new("two").tt_model_id(MODEL_ID).write(tmp.path(), &runs);
     let folder = tmp.path().join("benchmarks_output");
     let out = export(&batch, &folder, &[]);
     let t = text(&out);
@@ -218,7 +198,7 @@ fn two_parameter_sweep_collisions_are_found_and_split() {
 fn export_model_id_from_flags_and_bad_flags() {
     let tmp = tempfile::tempdir().unwrap();
     let runs = vec![Run::ok("chat-stream", vec![("concurrency", json!(2))])];
-    let batch = make_batch_with(tmp.path(), "plain", &runs, &base(&[]), None);
+    let batch = Batch::new("plain").write(tmp.path(), &runs);
     let folder = tmp.path().join("out");
     let out = export(&batch, &folder, &[]);
     assert_eq!(out.status.code(), Some(2));
@@ -252,12 +232,13 @@ fn export_model_id_from_flags_and_bad_flags() {
 fn tt_section_in_the_config() {
     let tmp = tempfile::tempdir().unwrap();
     let validate = |body: &str| {
-        let f = tmp.path().join("c.yaml");
-        std::fs::write(
-            &f,
-            format!("base_config:\n  model: meta-llama/Llama-3.3-70B-Instruct\n  url: http://127.0.0.1:1\n  concurrency: 1\n{body}"),
-        )
-        .unwrap();
+        let f = common::config::write(
+            tmp.path(),
+            "c.yaml",
+            &format!(
+                "base_config:\n  model: meta-llama/Llama-3.3-70B-Instruct\n  url: http://127.0.0.1:1\n  concurrency: 1\n{body}"
+            ),
+        );
         sweeper().arg("validate").arg(&f).output().unwrap()
     };
     // The model defaults to base_config.model's basename, the device comes from targets.

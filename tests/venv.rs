@@ -4,44 +4,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use common::stub::stub_python;
 use sweeper::config::AiperfSettings;
 use sweeper::run::venv;
-
-/// Writes a fake `python3` into `dir`: reports `version`, and `-m venv D` creates `D/bin/pip`,
-/// whose `install aiperf==V` creates `D/bin/aiperf` printing V (or fails when `pip_fails`).
-fn fake_python(dir: &Path, version: &str, pip_fails: bool) -> PathBuf {
-    let log = dir.join("pip.log");
-    let py = dir.join("python3");
-    let fail = if pip_fails {
-        "echo 'ERROR: Could not find a version that satisfies the requirement (from versions: none)' >&2; exit 1"
-    } else {
-        ":"
-    };
-    let script = format!(
-        r#"#!/usr/bin/env bash
-if [ "$1" = "-c" ]; then echo "{version}"; exit 0; fi
-if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then
-  d="$3"; mkdir -p "$d/bin"; ln -sf "{py}" "$d/bin/python"
-  cat > "$d/bin/pip" <<PIP
-#!/usr/bin/env bash
-echo "\$@" >> "{log}"
-sleep 0.3
-{fail}
-for a in "\$@"; do case "\$a" in aiperf==*) v="\${{a#aiperf==}}";; esac; done
-printf '#!/bin/sh\necho %s\n' "\$v" > "$d/bin/aiperf"; chmod +x "$d/bin/aiperf"
-PIP
-  chmod +x "$d/bin/pip"; exit 0
-fi
-exit 2
-"#,
-        py = dir.join("python3").display(),
-        log = log.display(),
-    );
-    common::write_executable(&py, &script);
-    py
-}
 
 fn settings(py: &Path, venv_dir: &Path) -> AiperfSettings {
     AiperfSettings {
@@ -58,7 +25,7 @@ fn pip_calls(dir: &Path) -> usize {
 #[test]
 fn builds_once_then_reuses() {
     let tmp = tempfile::tempdir().unwrap();
-    let py = fake_python(tmp.path(), "3.12", false);
+    let py = stub_python(tmp.path(), "3.12", false);
     let s = settings(&py, &tmp.path().join("venv"));
     let a = venv::ensure(&s, &mut |_| {}).unwrap();
     assert_eq!(a.version, "0.13.0");
@@ -74,7 +41,7 @@ fn builds_once_then_reuses() {
 #[test]
 fn half_built_or_other_version_venv_is_rebuilt() {
     let tmp = tempfile::tempdir().unwrap();
-    let py = fake_python(tmp.path(), "3.11", false);
+    let py = stub_python(tmp.path(), "3.11", false);
     let dir = tmp.path().join("venv");
     // Half built: the directory exists, aiperf even exists, but no completion marker.
     std::fs::create_dir_all(dir.join("bin")).unwrap();
@@ -96,7 +63,7 @@ fn half_built_or_other_version_venv_is_rebuilt() {
 #[test]
 fn two_builders_at_once_build_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let py = fake_python(tmp.path(), "3.12", false);
+    let py = stub_python(tmp.path(), "3.12", false);
     let s = settings(&py, &tmp.path().join("venv"));
     let handles: Vec<_> = (0..3)
         .map(|_| {
@@ -113,7 +80,7 @@ fn two_builders_at_once_build_once() {
 #[test]
 fn unsupported_python_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
-    let py = fake_python(tmp.path(), "3.9", false);
+    let py = stub_python(tmp.path(), "3.9", false);
     let e = venv::ensure(&settings(&py, &tmp.path().join("v")), &mut |_| {}).unwrap_err();
     assert!(e.message.contains("Python 3.9") && e.message.contains("3.11 to 3.13"), "{e}");
     let e = venv::ensure(
@@ -128,7 +95,7 @@ fn unsupported_python_is_a_clear_error() {
 #[test]
 fn unreachable_index_is_a_clear_error_and_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
-    let py = fake_python(tmp.path(), "3.12", true);
+    let py = stub_python(tmp.path(), "3.12", true);
     let dir = tmp.path().join("v");
     let e = venv::ensure(&settings(&py, &dir), &mut |_| {}).unwrap_err();
     assert!(
@@ -138,16 +105,15 @@ fn unreachable_index_is_a_clear_error_and_exit_2() {
     );
     assert!(e.hint.contains("package index"), "{e}");
     // Through the CLI: exit 2, and the next attempt starts clean (no marker was written).
-    let cfg = tmp.path().join("c.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
+    let cfg = common::config::write(
+        tmp.path(),
+        "c.yaml",
+        &format!(
             "base_config: {{model: m, url: 'http://127.0.0.1:9'}}\naiperf: {{python: {}, venv_dir: {}}}\n",
             py.display(),
             dir.display()
         ),
-    )
-    .unwrap();
+    );
     let out = common::sweeper().args(["setup", "-c"]).arg(&cfg).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", common::text(&out));
     assert!(common::text(&out).contains("package index"));

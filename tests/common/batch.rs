@@ -6,10 +6,18 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use sweeper::records::{
     self, BatchManifest, FORMAT_VERSION, ManifestEntry, Params, PlanRecord, PlannedCombination,
-    ProcessResult, RunMetadata, RunStatus, TargetCheck,
+    ProcessResult, RepeatOrder, Repeats, RunMetadata, RunStatus, TargetCheck,
 };
 
+use super::copy_dir;
+
+/// The real aiperf 0.13.0 artifacts, one directory per run.
 pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/aiperf");
+
+/// The file `file` of fixture run `run`.
+pub fn fixture(run: &str, file: &str) -> PathBuf {
+    Path::new(FIXTURES).join(run).join(file)
+}
 
 /// One combination of a test batch.
 pub struct Run {
@@ -24,6 +32,7 @@ pub struct Run {
 }
 
 impl Run {
+    /// A run that succeeded with `fixture`'s artifacts.
     pub fn ok(fixture: &'static str, params: Vec<(&'static str, Value)>) -> Run {
         Run {
             fixture: Some(fixture),
@@ -35,6 +44,18 @@ impl Run {
         }
     }
 
+    /// A run that never started.
+    pub fn pending(params: Vec<(&'static str, Value)>) -> Run {
+        Run { fixture: None, status: RunStatus::Pending, ..Run::ok("", params) }
+    }
+
+    /// This run recorded with `status` and `reason`.
+    pub fn with_status(mut self, status: RunStatus, reason: Option<&'static str>) -> Run {
+        self.status = status;
+        self.reason = reason;
+        self
+    }
+
     /// This run as repeat `k` of its point.
     pub fn repeat(mut self, k: u32) -> Run {
         self.repeat = Some(k);
@@ -42,24 +63,7 @@ impl Run {
     }
 }
 
-/// Copies a fixture directory (with its subdirectories: aiperf's `profile_runs/`...).
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for f in std::fs::read_dir(from).unwrap() {
-        let f = f.unwrap();
-        if f.file_type().unwrap().is_dir() {
-            copy_dir(&f.path(), &to.join(f.file_name()));
-        } else {
-            std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
-        }
-    }
-}
-
-pub fn fixture_value(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// The base config of [`make_batch`]'s runs (each run's params override it).
+/// The base config of a test batch's runs (each run's params override it).
 pub const BASE: [(&str, &str); 6] = [
     ("model", "\"mock-model\""),
     ("tokenizer", "\"tokenizer/bpe4k\""),
@@ -69,163 +73,227 @@ pub const BASE: [(&str, &str); 6] = [
     ("concurrency", "2"),
 ];
 
-/// Writes plan.json, batch_manifest.json and, per started run, run_metadata.json,
-/// process_result.json and the fixture's artifacts, as the run stage does.
+/// [`BASE`] as values.
+pub fn base() -> Vec<(&'static str, Value)> {
+    base_without(&[])
+}
+
+/// [`BASE`] as values, without the keys `without`.
+pub fn base_without(without: &[&str]) -> Vec<(&'static str, Value)> {
+    BASE.iter()
+        .filter(|(k, _)| !without.contains(k))
+        .map(|(k, v)| (*k, serde_json::from_str(v).unwrap()))
+        .collect()
+}
+
+/// The batch `name` of `runs` with [`BASE`], written under `root` (see [`Batch::write`]).
 pub fn make_batch(root: &Path, name: &str, runs: &[Run]) -> PathBuf {
-    let base: Vec<(&str, Value)> =
-        BASE.iter().map(|(k, v)| (*k, serde_json::from_str(v).unwrap())).collect();
-    make_batch_with(root, name, runs, &base, None)
+    Batch::new(name).write(root, runs)
 }
 
-/// As [`make_batch`], with this base config and tt model id in plan.json.
-pub fn make_batch_with(
-    root: &Path,
-    name: &str,
-    runs: &[Run],
-    base: &[(&str, Value)],
-    tt_model_id: Option<&str>,
-) -> PathBuf {
-    make_batch_full(root, name, runs, base, tt_model_id, None)
+/// A test batch: its name, base config, tt model id and repeats in plan.json.
+pub struct Batch {
+    name: String,
+    base: Vec<(&'static str, Value)>,
+    tt_model_id: Option<String>,
+    repeats: Option<Repeats>,
 }
 
-/// As [`make_batch_with`], with plan.json's `repeats`.
-pub fn make_batch_full(
-    root: &Path,
-    name: &str,
-    runs: &[Run],
-    base: &[(&str, Value)],
-    tt_model_id: Option<&str>,
-    repeats: Option<records::Repeats>,
-) -> PathBuf {
-    let mut points: Vec<String> = Vec::new();
-    let batch = root.join(name).join("20261122_140000");
-    std::fs::create_dir_all(&batch).unwrap();
-    let mut combos = Vec::new();
-    let mut entries = Vec::new();
-    for (i, r) in runs.iter().enumerate() {
-        let params: Params = r.params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-        let dir = params
-            .iter()
-            .map(|(k, v)| format!("{k}{}", v.as_str().map(str::to_owned).unwrap_or(v.to_string())))
-            .collect::<Vec<_>>()
-            .join("_");
-        let point = match points.iter().position(|p| *p == dir) {
-            Some(p) => p,
-            None => {
-                points.push(dir.clone());
-                points.len() - 1
+impl Batch {
+    /// A batch `name` with [`BASE`], no tt model id and no repeats.
+    pub fn new(name: &str) -> Batch {
+        Batch { name: name.into(), base: base(), tt_model_id: None, repeats: None }
+    }
+
+    /// This base config instead of [`BASE`].
+    pub fn base(mut self, base: Vec<(&'static str, Value)>) -> Batch {
+        self.base = base;
+        self
+    }
+
+    /// tt's model id in plan.json.
+    pub fn tt_model_id(mut self, id: &str) -> Batch {
+        self.tt_model_id = Some(id.into());
+        self
+    }
+
+    /// `count` repeats per point in `order` (95% confidence, noise above a CV of 5%).
+    pub fn repeats(mut self, count: u32, order: RepeatOrder) -> Batch {
+        self.repeats = Some(Repeats { count, order, confidence: 0.95, noise_cv_max: 0.05 });
+        self
+    }
+
+    /// Writes plan.json, batch_manifest.json and, per started run, run_metadata.json,
+    /// process_result.json and the fixture's artifacts, as the run stage does, into
+    /// `<root>/<name>/20261122_140000/`.
+    pub fn write(&self, root: &Path, runs: &[Run]) -> PathBuf {
+        let (name, base) = (self.name.as_str(), &self.base);
+        let (tt_model_id, repeats) = (self.tt_model_id.as_deref(), self.repeats);
+        let mut points: Vec<String> = Vec::new();
+        let batch = root.join(name).join("20261122_140000");
+        std::fs::create_dir_all(&batch).unwrap();
+        let mut combos = Vec::new();
+        let mut entries = Vec::new();
+        for (i, r) in runs.iter().enumerate() {
+            let params: Params = r.params.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+            let dir = params
+                .iter()
+                .map(|(k, v)| {
+                    format!("{k}{}", v.as_str().map(str::to_owned).unwrap_or(v.to_string()))
+                })
+                .collect::<Vec<_>>()
+                .join("_");
+            let point = match points.iter().position(|p| *p == dir) {
+                Some(p) => p,
+                None => {
+                    points.push(dir.clone());
+                    points.len() - 1
+                }
+            };
+            let dir = match r.repeat {
+                Some(k) if dir.is_empty() => format!("repeat_{k}"),
+                Some(k) => format!("{dir}/repeat_{k}"),
+                None => dir,
+            };
+            let mut merged = serde_json::Map::new();
+            for (k, v) in base {
+                merged.insert((*k).into(), v.clone());
             }
-        };
-        let dir = match r.repeat {
-            Some(k) if dir.is_empty() => format!("repeat_{k}"),
-            Some(k) => format!("{dir}/repeat_{k}"),
-            None => dir,
-        };
-        let mut merged = serde_json::Map::new();
-        for (k, v) in base {
-            merged.insert((*k).into(), v.clone());
-        }
-        for (k, v) in &params {
-            merged.insert(k.clone(), v.clone());
-        }
-        combos.push(PlannedCombination {
-            index: i,
-            dir: dir.clone(),
-            params: params.clone(),
-            merged: merged.clone(),
-            server_id: "s0".into(),
-            argv: vec!["aiperf".into(), "profile".into()],
-            targets: r.targets.clone(),
-            repeat: r.repeat,
-            point: r.repeat.map(|_| point),
-            probe: None,
-        });
-        entries.push(ManifestEntry {
-            index: i,
-            dir: dir.clone(),
-            params: params.clone(),
-            status: r.status,
-            reason: r.reason.map(str::to_owned),
-            duration_s: Some(7.0),
-        });
-        let Some(fx) = r.fixture else { continue };
-        let run_dir = batch.join(&dir);
-        std::fs::create_dir_all(&run_dir).unwrap();
-        copy_dir(&Path::new(FIXTURES).join(fx), &run_dir);
-        records::write_json_atomic(
-            &run_dir.join(records::RUN_METADATA_FILE),
-            &RunMetadata {
-                format_version: FORMAT_VERSION,
-                run_index: i,
-                timestamp: "2026-11-22T14:00:47.123456".into(),
-                config_file: "sweep.yaml".into(),
-                sweep_params: Some(params.clone()),
-                base_config: merged,
-                command: "aiperf profile".into(),
-                batch_name: name.into(),
-                combination_dir: dir.clone(),
+            for (k, v) in &params {
+                merged.insert(k.clone(), v.clone());
+            }
+            combos.push(PlannedCombination {
+                index: i,
+                dir: dir.clone(),
+                params: params.clone(),
+                merged: merged.clone(),
                 server_id: "s0".into(),
-                sweeper_version: "0.1.0".into(),
-                aiperf_version: "0.13.0".into(),
-            },
-        )
-        .unwrap();
-        if !matches!(r.status, RunStatus::Running) {
+                argv: vec!["aiperf".into(), "profile".into()],
+                targets: r.targets.clone(),
+                repeat: r.repeat,
+                point: r.repeat.map(|_| point),
+                probe: None,
+            });
+            entries.push(ManifestEntry {
+                index: i,
+                dir: dir.clone(),
+                params: params.clone(),
+                status: r.status,
+                reason: r.reason.map(str::to_owned),
+                duration_s: Some(7.0),
+            });
+            let Some(fx) = r.fixture else { continue };
+            let run_dir = batch.join(&dir);
+            std::fs::create_dir_all(&run_dir).unwrap();
+            copy_dir(&Path::new(FIXTURES).join(fx), &run_dir);
             records::write_json_atomic(
-                &run_dir.join(records::PROCESS_RESULT_FILE),
-                &ProcessResult {
+                &run_dir.join(records::RUN_METADATA_FILE),
+                &RunMetadata {
                     format_version: FORMAT_VERSION,
-                    args: vec!["aiperf".into()],
-                    returncode: Some(if r.status.is_success() { 0 } else { 1 }),
-                    stdout: None,
-                    stderr: None,
-                    status: r.status,
-                    signal: None,
-                    reason: r.reason.map(str::to_owned),
-                    error_count: None,
-                    started_at: "2026-11-22T14:00:47".into(),
-                    ended_at: "2026-11-22T14:00:54".into(),
-                    duration_s: 7.0,
+                    run_index: i,
+                    timestamp: "2026-11-22T14:00:47.123456".into(),
+                    config_file: "sweep.yaml".into(),
+                    sweep_params: Some(params.clone()),
+                    base_config: merged,
+                    command: "aiperf profile".into(),
+                    batch_name: name.into(),
+                    combination_dir: dir.clone(),
                     server_id: "s0".into(),
                     sweeper_version: "0.1.0".into(),
                     aiperf_version: "0.13.0".into(),
-                    log_tail: None,
                 },
             )
             .unwrap();
+            if !matches!(r.status, RunStatus::Running) {
+                records::write_json_atomic(
+                    &run_dir.join(records::PROCESS_RESULT_FILE),
+                    &ProcessResult {
+                        format_version: FORMAT_VERSION,
+                        args: vec!["aiperf".into()],
+                        returncode: Some(if r.status.is_success() { 0 } else { 1 }),
+                        stdout: None,
+                        stderr: None,
+                        status: r.status,
+                        signal: None,
+                        reason: r.reason.map(str::to_owned),
+                        error_count: None,
+                        started_at: "2026-11-22T14:00:47".into(),
+                        ended_at: "2026-11-22T14:00:54".into(),
+                        duration_s: 7.0,
+                        server_id: "s0".into(),
+                        sweeper_version: "0.1.0".into(),
+                        aiperf_version: "0.13.0".into(),
+                        log_tail: None,
+                    },
+                )
+                .unwrap();
+            }
         }
+        records::write_json_atomic(
+            &batch.join(records::PLAN_FILE),
+            &PlanRecord {
+                format_version: FORMAT_VERSION,
+                batch_name: name.into(),
+                config_file: "sweep.yaml".into(),
+                swept_keys: vec!["concurrency".into()],
+                combinations: combos,
+                tt_model_id: tt_model_id.map(str::to_owned),
+                repeats,
+                load_search: None,
+                plan_hash: None,
+                shard: None,
+            },
+        )
+        .unwrap();
+        records::write_json_atomic(
+            &batch.join(records::MANIFEST_FILE),
+            &BatchManifest {
+                format_version: FORMAT_VERSION,
+                batch_name: name.into(),
+                config_file: "sweep.yaml".into(),
+                started_at: "2026-11-22T14:00:00".into(),
+                updated_at: "2026-11-22T14:01:00".into(),
+                finished: runs.iter().all(|r| r.fixture.is_some()),
+                interrupted: false,
+                sweeper_version: "0.1.0".into(),
+                aiperf_version: "0.13.0".into(),
+                runs: entries,
+            },
+        )
+        .unwrap();
+        batch
     }
-    records::write_json_atomic(
-        &batch.join(records::PLAN_FILE),
-        &PlanRecord {
-            format_version: FORMAT_VERSION,
-            batch_name: name.into(),
-            config_file: "sweep.yaml".into(),
-            swept_keys: vec!["concurrency".into()],
-            combinations: combos,
-            tt_model_id: tt_model_id.map(str::to_owned),
-            repeats,
-            load_search: None,
-            plan_hash: None,
-            shard: None,
-        },
-    )
-    .unwrap();
-    records::write_json_atomic(
-        &batch.join(records::MANIFEST_FILE),
-        &BatchManifest {
-            format_version: FORMAT_VERSION,
-            batch_name: name.into(),
-            config_file: "sweep.yaml".into(),
-            started_at: "2026-11-22T14:00:00".into(),
-            updated_at: "2026-11-22T14:01:00".into(),
-            finished: runs.iter().all(|r| r.fixture.is_some()),
-            interrupted: false,
-            sweeper_version: "0.1.0".into(),
-            aiperf_version: "0.13.0".into(),
-            runs: entries,
-        },
-    )
-    .unwrap();
+}
+
+/// A one-combination batch `<root>/batch` holding only plan.json (no run records) and the
+/// fixture's files in its run dir `run0`, with the given params and merged config.
+pub fn plan_only(root: &Path, fixture: &str, params: Value, merged: Value) -> PathBuf {
+    let batch = root.join("batch");
+    let dir = "run0";
+    copy_dir(&Path::new(FIXTURES).join(fixture), &batch.join(dir));
+    let plan = PlanRecord {
+        format_version: FORMAT_VERSION,
+        batch_name: "b".into(),
+        config_file: "c.yaml".into(),
+        swept_keys: vec![],
+        combinations: vec![PlannedCombination {
+            index: 0,
+            dir: dir.into(),
+            params: serde_json::from_value(params).unwrap(),
+            merged: serde_json::from_value(merged).unwrap(),
+            server_id: "s".into(),
+            argv: vec![],
+            targets: vec![],
+            repeat: None,
+            point: None,
+            probe: None,
+        }],
+        tt_model_id: None,
+        repeats: None,
+        load_search: None,
+        plan_hash: None,
+        shard: None,
+    };
+    records::write_json_atomic(&batch.join(records::PLAN_FILE), &plan).unwrap();
     batch
 }

@@ -1,49 +1,33 @@
-//! Helpers shared by the integration tests: the sweeper binary, temp dirs, fake aiperf, pids.
+//! Helpers shared by the integration tests: the sweeper binary, files, JSON, processes, pids;
+//! batches, configs, stubs and mock servers in their own modules.
 #![allow(dead_code)]
 
 pub mod batch;
+pub mod config;
+pub mod mock;
+pub mod stub;
 pub mod tt_rules;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+/// The sweeper binary under test.
 pub fn sweeper() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sweeper"))
 }
 
+/// The crate's root directory.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn fake_aiperf() -> PathBuf {
-    root().join("tests/fixtures/bin/fake-aiperf")
-}
-
-pub fn fake_artifacts() -> PathBuf {
-    root().join("tests/fixtures/fake-aiperf/artifacts")
-}
-
-/// Writes an executable script without this process ever holding a write handle on it: a test
-/// thread that forks (to spawn anything) while another holds such a handle passes it to the child,
-/// and executing the script then fails with "Text file busy" (ETXTBSY) until that child execs.
-/// A separate `sh` writes it, so no handle of ours can leak into a fork.
-pub fn write_executable(path: &Path, text: &str) {
-    use std::io::Write;
-    let mut child = Command::new("sh")
-        .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
-        .arg(path)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success(), "could not write {}", path.display());
-}
-
+/// A loopback port free right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A process's stdout then stderr, as text.
 pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
@@ -59,11 +43,13 @@ pub fn batch_dir(out: &Path, batch: &str) -> PathBuf {
     dirs[0].clone()
 }
 
+/// The JSON in file `p`; panics naming the file when it cannot be read or parsed.
 pub fn read_json(p: &Path) -> serde_json::Value {
     let t = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
     serde_json::from_str(&t).unwrap_or_else(|e| panic!("parse {}: {e}", p.display()))
 }
 
+/// Whether `pid` is a running (not zombie) process.
 pub fn pid_alive(pid: i32) -> bool {
     // A zombie counts as dead: it is not running anything.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -93,7 +79,7 @@ pub fn pids_in(file: &Path) -> Vec<i32> {
         .collect()
 }
 
-/// Every file under `dir`, recursively.
+/// Every file under `dir`, recursively, sorted.
 pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -107,7 +93,37 @@ pub fn all_files(dir: &Path) -> Vec<PathBuf> {
             }
         }
     }
+    out.sort();
     out
+}
+
+/// Copies a directory with its subdirectories (a fixture, aiperf's `profile_runs/`...).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for f in std::fs::read_dir(from).unwrap() {
+        let f = f.unwrap();
+        if f.file_type().unwrap().is_dir() {
+            copy_dir(&f.path(), &to.join(f.file_name()));
+        } else {
+            std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
+        }
+    }
+}
+
+/// The names of the tt-style result files (`aiperf_benchmark_*`) in `dir`, sorted.
+pub fn tt_files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("aiperf_benchmark_"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Whether something accepts connections on 127.0.0.1:`port`.
+pub fn listening(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
 /// The real aiperf from sweeper's managed venv (built from PyPI on first use, as a user's first
@@ -124,6 +140,56 @@ pub fn managed_aiperf() -> (PathBuf, PathBuf) {
         (a.exe, t)
     })
     .clone()
+}
+
+/// The Python of sweeper's managed venv (built on first use), without the offline tokenizer.
+pub fn venv_python() -> PathBuf {
+    let settings = sweeper::config::AiperfSettings::default();
+    let a = sweeper::run::venv::ensure(&settings, &mut |_| {}).expect("the managed venv");
+    a.exe.parent().unwrap().join("python")
+}
+
+/// The managed venv's Python and a folder `target/<folder>` for its `PYTHONPATH` holding
+/// `package` (pip-installed there when `import` fails), so that a check's Python packages never
+/// change the environment aiperf runs in.
+pub fn python_with(import: &str, package: &str, folder: &str) -> (PathBuf, PathBuf) {
+    let python = venv_python();
+    let site = root().join("target").join(folder);
+    let has = Command::new(&python)
+        .args(["-c", &format!("import {import}")])
+        .env("PYTHONPATH", &site)
+        .status()
+        .unwrap();
+    if !has.success() {
+        let st = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
+            .arg(&site)
+            .arg(package)
+            .status()
+            .expect("run pip");
+        assert!(st.success(), "could not install {package} into {}", site.display());
+    }
+    (python, site)
+}
+
+/// The datasets the NeMo Guardrails configs (`tests/fixtures/nemo-configs/`) name, one prompt
+/// each, under `<dir>/datasets/`.
+pub fn nemo_datasets(dir: &Path) {
+    std::fs::create_dir_all(dir.join("datasets")).unwrap();
+    for d in ["agent", "code_gen", "dialog", "rag"] {
+        std::fs::write(dir.join(format!("datasets/{d}.jsonl")), "{\"text\": \"hi\"}\n").unwrap();
+    }
+}
+
+/// The `.yaml` and `.yml` files in `dir`, sorted.
+pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    v.sort();
+    v
 }
 
 /// Live processes whose environment holds `key=value` (e.g. a batch's SWEEPER_BATCH_DIR).
