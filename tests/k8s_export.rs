@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::stub::write_executable;
 use common::*;
 use serde_json::Value;
 
@@ -16,7 +17,7 @@ const CONFIG: &str = "batch_name: b\noutput_base_dir: OUT\nserver: {kind: mock}\
 
 /// `sweeper export k8s` of CONFIG with `output_base_dir: out`, and extra flags.
 fn export(dir: &Path, out_dir: &str, extra: &[&str]) -> std::process::Output {
-    std::fs::write(dir.join("sweep.yaml"), CONFIG.replace("OUT", out_dir)).unwrap();
+    common::config::write(dir, "sweep.yaml", &CONFIG.replace("OUT", out_dir));
     sweeper()
         .current_dir(dir)
         .args(["export", "k8s", "sweep.yaml", "--shards", "2", "--image", "sweeper:test"])

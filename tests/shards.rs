@@ -7,6 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use common::batch::shard_dir;
 use common::config::plan;
 use common::*;
 use sweeper::scaleout::shard;
@@ -267,28 +268,7 @@ fn exported_jobs_hold_no_secret_and_kubernetes_validates_them() {
 #[test]
 fn merge_refuses_what_cannot_be_one_batch() {
     let tmp = tempfile::tempdir().unwrap();
-    // Two shard directories of one plan, written as the run stage writes them.
-    let make = |id: &str, k: usize, hash: &str| {
-        let dir = tmp.path().join(format!("b/{id}/shards/{k}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let plan = serde_json::json!({
-            "format_version": 1, "batch_name": "b", "config_file": "c.yaml", "swept_keys": ["concurrency"],
-            "combinations": [
-                {"index": 0, "dir": "concurrency1", "params": {"concurrency": 1}, "merged": {}, "server_id": "server-0", "argv": []},
-                {"index": 1, "dir": "concurrency2", "params": {"concurrency": 2}, "merged": {}, "server_id": "server-0", "argv": []}
-            ],
-            "plan_hash": hash,
-            "shard": {"k": k, "n": 2, "batch_id": id, "combinations": [k], "groups": [], "assignment": [0, 1], "group_assignment": []}
-        });
-        std::fs::write(dir.join("plan.json"), plan.to_string()).unwrap();
-        let manifest = serde_json::json!({
-            "format_version": 1, "batch_name": "b", "config_file": "c.yaml", "started_at": "", "updated_at": "",
-            "finished": true, "interrupted": false, "sweeper_version": "0", "aiperf_version": "0.13.0",
-            "runs": [{"index": k, "dir": format!("concurrency{}", k + 1), "params": {"concurrency": k + 1}, "status": "failed", "reason": "x"}]
-        });
-        std::fs::write(dir.join("batch_manifest.json"), manifest.to_string()).unwrap();
-        dir
-    };
+    let make = |id: &str, k: usize, hash: &str| shard_dir(tmp.path(), id, k, hash);
     let s0 = make("A", 0, "aaaa");
     // One shard of two: refused, nothing written...
     let out = sweeper().args(["merge"]).arg(tmp.path().join("b/A")).output().unwrap();
@@ -341,13 +321,15 @@ fn merge_refuses_what_cannot_be_one_batch() {
     );
     std::fs::remove_dir_all(&s1).unwrap();
 
-    // The same shard twice (a copy passed next to it): a conflict naming both.
+    // The same shard twice (a copy passed next to it, under another name): refused, its folder
+    // does not hold the shard its name says.
     let copy = tmp.path().join("b/A/shards/9");
     copy_dir(&s0, &copy);
     let out = sweeper().args(["merge", "--partial"]).arg(&s0).arg(&copy).output().unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
-    assert!(t.contains("shard 0") && t.contains("shards/0") && t.contains("shards/9"), "{t}");
+    assert!(t.contains("shards/9` holds shard 0, but its folder is named `9`"), "{t}");
+    std::fs::remove_dir_all(&copy).unwrap();
     // Shards of two batch ids.
     let other = make("B", 1, "aaaa");
     let out = sweeper().args(["merge", "--partial"]).arg(&s0).arg(&other).output().unwrap();

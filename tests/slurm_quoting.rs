@@ -10,6 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::stub::write_executable;
 use common::*;
 use proptest::prelude::*;
 
@@ -70,14 +71,14 @@ fn export_and_run(cfg_name: &str, out_dir: &str, workdir: &str, sweeper_dir: &st
     let wd = base.join(workdir);
     std::fs::create_dir_all(&wd).unwrap();
     let cfg = format!("{cfg_name}.yaml");
-    std::fs::write(
-        wd.join(&cfg),
-        format!(
+    common::config::write(
+        &wd,
+        &cfg,
+        &format!(
             "batch_name: b\noutput_base_dir: {}\nserver: {{kind: mock}}\nbase_config: {{model: m, tokenizer: '@offline', request_count: 4}}\nsweeps: {{server.max_num_seqs: [4, 8], concurrency: [1, 2]}}\n",
             serde_json::to_string(out_dir).unwrap()
         ),
-    )
-    .unwrap();
+    );
     let out = sweeper()
         .current_dir(&wd)
         .args(["export", "slurm", &cfg, "--shards", "2", "--time", "00:10:00", "--sweeper"])
@@ -181,11 +182,11 @@ proptest! {
 #[test]
 fn a_time_limit_slurm_cannot_read_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::write(
-        tmp.path().join("s.yaml"),
+    common::config::write(
+        tmp.path(),
+        "s.yaml",
         "batch_name: b\nserver: {kind: mock}\nbase_config: {model: m, tokenizer: '@offline'}\nsweeps: {concurrency: [1, 2]}\n",
-    )
-    .unwrap();
+    );
     for (time, ok) in [
         ("abc", false),
         ("1:2:3:4", false),

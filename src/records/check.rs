@@ -71,7 +71,10 @@ pub fn check_batch(
             Some(dir) if *dir == e.dir => {}
             Some(dir) => {
                 return Err(TamperError::Mismatch {
-                    what: format!("run #{} has directory `{}`, the plan says `{dir}`", e.index, e.dir),
+                    what: format!(
+                        "run #{} has directory `{}`, the plan says `{dir}`",
+                        e.index, e.dir
+                    ),
                 });
             }
             None => {

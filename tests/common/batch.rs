@@ -297,3 +297,28 @@ pub fn plan_only(root: &Path, fixture: &str, params: Value, merged: Value) -> Pa
     records::write_json_atomic(&batch.join(records::PLAN_FILE), &plan).unwrap();
     batch
 }
+
+/// A shard directory `<root>/b/<id>/shards/<k>/` of a two-combination plan (`concurrency` 1
+/// and 2) with plan hash `hash`, written as the run stage writes one: its run failed, the
+/// shard finished.
+pub fn shard_dir(root: &Path, id: &str, k: usize, hash: &str) -> PathBuf {
+    let dir = root.join(format!("b/{id}/shards/{k}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plan = serde_json::json!({
+        "format_version": 1, "batch_name": "b", "config_file": "c.yaml", "swept_keys": ["concurrency"],
+        "combinations": [
+            {"index": 0, "dir": "concurrency1", "params": {"concurrency": 1}, "merged": {}, "server_id": "server-0", "argv": []},
+            {"index": 1, "dir": "concurrency2", "params": {"concurrency": 2}, "merged": {}, "server_id": "server-0", "argv": []}
+        ],
+        "plan_hash": hash,
+        "shard": {"k": k, "n": 2, "batch_id": id, "combinations": [k], "groups": [], "assignment": [0, 1], "group_assignment": []}
+    });
+    std::fs::write(dir.join("plan.json"), plan.to_string()).unwrap();
+    let manifest = serde_json::json!({
+        "format_version": 1, "batch_name": "b", "config_file": "c.yaml", "started_at": "", "updated_at": "",
+        "finished": true, "interrupted": false, "sweeper_version": "0", "aiperf_version": "0.13.0",
+        "runs": [{"index": k, "dir": format!("concurrency{}", k + 1), "params": {"concurrency": k + 1}, "status": "failed", "reason": "x"}]
+    });
+    std::fs::write(dir.join("batch_manifest.json"), manifest.to_string()).unwrap();
+    dir
+}
