@@ -116,8 +116,12 @@ fn planned_one(c: &Combination, dir: &Path) -> PlannedCombination {
     }
 }
 
+/// `dir` absolute and normalised (`out/X/<id>/` and `out/X/<id>` are one batch: its children
+/// are found by this exact path in their environment).
 fn absolute(dir: &Path) -> Result<PathBuf, BatchError> {
-    std::path::absolute(dir).map_err(|source| BatchError::Create { path: dir.into(), source })
+    std::path::absolute(dir)
+        .map(|p| p.components().collect())
+        .map_err(|source| BatchError::Create { path: dir.into(), source })
 }
 
 impl Batch {

@@ -135,7 +135,7 @@ pub fn execute(
         obs.event(Event::Warning(&e.to_string()));
     }
     if opts.resume.is_some() {
-        stop_leftovers(&batch.dir, obs);
+        stop_leftovers(&batch.dir, "left running by an earlier session of this batch", obs);
         aiperf::remove_stale_tmp_dirs(&batch.dir);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -160,6 +160,9 @@ pub fn execute(
     };
     runtime.block_on(runner.run_all(&mut batch, obs));
     runtime.shutdown_timeout(Duration::from_secs(2));
+    // Nothing outlives sweeper: what escaped its group (`setsid cmd &` in a server command)
+    // still carries the batch's marker.
+    stop_leftovers(&batch.dir, "left running by this batch's server or aiperf", obs);
     let summary = runner.summary;
     if let Err(e) = batch.finish(summary.interrupted) {
         obs.event(Event::Warning(&e.to_string()));
@@ -170,19 +173,19 @@ pub fn execute(
 
 /// Processes an earlier session of this batch left running (it was killed in a way that left
 /// no time to stop them): stopped, or named when they cannot be.
-fn stop_leftovers(dir: &Path, obs: &mut dyn Observer) {
+fn stop_leftovers(dir: &Path, what: &str, obs: &mut dyn Observer) {
     let (found, alive) = process::stop_leftovers(dir, Duration::from_secs(5));
     let list = |p: &[i32]| p.iter().map(i32::to_string).collect::<Vec<_>>().join(", ");
     if !found.is_empty() {
         obs.event(Event::Warning(&format!(
-            "stopped {} process(es) left running by an earlier session of this batch (pids {})",
+            "stopped {} process(es) {what} (pids {})",
             found.len(),
             list(&found)
         )));
     }
     if !alive.is_empty() {
         obs.event(Event::Warning(&format!(
-            "processes of an earlier session of this batch are still running and could not be stopped: pids {} (stop them by hand)",
+            "process(es) {what} are still running and could not be stopped: pids {} (stop them by hand)",
             list(&alive)
         )));
     }
