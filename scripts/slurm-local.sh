@@ -8,7 +8,9 @@
 #   slurm-local.sh stop  STATE_DIR  cancel jobs, stop what start started
 #   slurm-local.sh install STATE_DIR  only install slurm-wlm and munge when missing
 #
-# Config, state, spool, logs and pid files all live in STATE_DIR.  The client
+# Config, state, spool, logs and pid files all live in STATE_DIR, munged's too
+# (STATE_DIR/munge: key, socket, pid, log; munged runs as user munge, so
+# STATE_DIR and its parents must be searchable by it).  The client
 # commands (sbatch, squeue, sinfo, scancel) need SLURM_CONF as well, so use:
 #   eval "$(slurm-local.sh start "$dir")"
 # Knobs: SLURM_LOCAL_WAIT (seconds to wait for an idle node, default 60),
@@ -28,6 +30,8 @@ STATE=$(cd "$2" && pwd)                      # slurm.conf needs absolute paths
 CONF=$STATE/slurm.conf
 CTLD_PORT=${SLURM_LOCAL_CTLD_PORT:-6817}
 SLURMD_PORT=${SLURM_LOCAL_SLURMD_PORT:-6818}
+MUNGE_DIR=$STATE/munge
+MUNGE_SOCKET=$MUNGE_DIR/munge.socket
 
 # True if process $1 exists and is not a zombie (PID 1 here reaps exited
 # daemons lazily, so "kill -0" alone would still see dead daemons for a while).
@@ -85,29 +89,35 @@ install_packages() {
     have_all || die "slurm/munge binaries still missing after install"
 }
 
+# munged of this cluster only: its key, socket, pid file, log and seed all in
+# STATE_DIR/munge (not /etc/munge, /run/munge, /var/log/munge, which another
+# munged, or one that once ran as root, may own), run as its usual user "munge".
 start_munge() {
-    # Already running (ours, the system's or another cluster's)?  Round-trip test.
-    if munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then return 0; fi
-    if [ ! -s /etc/munge/munge.key ]; then       # the munge postinst normally makes one
-        log "creating /etc/munge/munge.key"
-        mkdir -p /etc/munge
-        mungekey --create --keyfile=/etc/munge/munge.key --force ||
-            dd if=/dev/urandom bs=1024 count=1 of=/etc/munge/munge.key 2>/dev/null
-    fi
-    # Debian runs munged as user "munge": key and dirs must belong to it, key 0400.
     local u=root _
     id munge >/dev/null 2>&1 && u=munge
-    mkdir -p /run/munge /var/lib/munge /var/log/munge
-    chown "$u:$u" /etc/munge /etc/munge/munge.key /run/munge /var/lib/munge /var/log/munge
-    chmod 700 /etc/munge; chmod 400 /etc/munge/munge.key; chmod 755 /run/munge
-    log "starting munged as $u"
-    if [ "$u" = root ]; then munged --force; else runuser -u munge -- munged --force; fi ||
-        die "munged failed to start"
-    for _ in $(seq 1 50); do munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && break; sleep 0.1; done
-    munge -n | unmunge >/dev/null 2>&1 || die "munged started but munge | unmunge fails"
-    # Record that WE started munged, so that stop stops it (and only then).
-    cp /run/munge/munged.pid "$STATE/munged.pid" || die "munged wrote no /run/munge/munged.pid"
+    mkdir -p "$MUNGE_DIR"
+    if pid_alive "$MUNGE_DIR/munged.pid" munged && munge_ok; then return 0; fi
+    if [ "$u" = munge ] && ! runuser -u munge -- test -x "$MUNGE_DIR"; then
+        die "user munge cannot reach $MUNGE_DIR: make STATE_DIR and its parents searchable (chmod o+x)"
+    fi
+    [ -s "$MUNGE_DIR/munge.key" ] ||
+        mungekey --create --keyfile="$MUNGE_DIR/munge.key" --force >/dev/null 2>&1 ||
+        dd if=/dev/urandom bs=1024 count=1 of="$MUNGE_DIR/munge.key" 2>/dev/null
+    # munged checks these: the key 0400 and its dirs its own, not writable by others.
+    chown -R "$u:$u" "$MUNGE_DIR"
+    chmod 700 "$MUNGE_DIR"; chmod 400 "$MUNGE_DIR/munge.key"
+    log "starting munged as $u (socket $MUNGE_SOCKET)"
+    local args=(--force --key-file="$MUNGE_DIR/munge.key" --socket="$MUNGE_SOCKET"
+                --pid-file="$MUNGE_DIR/munged.pid" --log-file="$MUNGE_DIR/munged.log"
+                --seed-file="$MUNGE_DIR/munged.seed")
+    if [ "$u" = root ]; then munged "${args[@]}"; else runuser -u munge -- munged "${args[@]}"; fi ||
+        die "munged failed to start (log: $MUNGE_DIR/munged.log)"
+    for _ in $(seq 1 50); do munge_ok && break; sleep 0.1; done
+    munge_ok || die "munged started but munge | unmunge fails on $MUNGE_SOCKET"
 }
+
+# A credential round trip through this cluster's munged.
+munge_ok() { munge -n -S "$MUNGE_SOCKET" 2>/dev/null | unmunge -S "$MUNGE_SOCKET" >/dev/null 2>&1; }
 
 write_conf() {
     local host mem_mb
@@ -122,6 +132,7 @@ ClusterName=localtest
 SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 AuthType=auth/munge
+AuthInfo=socket=$MUNGE_SOCKET
 SlurmctldPort=$CTLD_PORT
 SlurmdPort=$SLURMD_PORT
 StateSaveLocation=$STATE/state
@@ -220,8 +231,8 @@ do_stop() {
     # shellcheck disable=SC2086
     [ -z "$left" ] || { log "killing leftover slurmstepd: $left"; kill -KILL $left 2>/dev/null || true; }
     stop_pidfile "$STATE/run/slurmctld.pid" slurmctld
-    # munged only if start started it (recorded as STATE_DIR/munged.pid).
-    [ ! -f "$STATE/munged.pid" ] || stop_pidfile "$STATE/munged.pid" munged
+    # This cluster's own munged.
+    stop_pidfile "$MUNGE_DIR/munged.pid" munged
     log "stopped"
 }
 

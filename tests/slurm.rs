@@ -53,6 +53,9 @@ fn listing(batch: &Path) -> Vec<String> {
 fn a_sharded_sweep_runs_on_slurm_and_merges_into_one_batch() {
     let _ = managed_aiperf();
     let tmp = tempfile::tempdir().unwrap();
+    // munged runs as user munge, with its state in ours: it must be able to reach it.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let state = tmp.path().join("slurm");
     let out = Command::new("bash")
         .arg(root().join("scripts/slurm-local.sh"))
@@ -66,6 +69,20 @@ fn a_sharded_sweep_runs_on_slurm_and_merges_into_one_batch() {
         .lines()
         .find_map(|l| l.strip_prefix("export SLURM_CONF=").map(str::to_owned))
         .expect("slurm-local.sh prints SLURM_CONF");
+    // The cluster's munged keeps its log, pid file and socket in the cluster's state, not in
+    // the machine's /var/log/munge and /run/munge, and runs as its usual user.
+    let munge = state.join("munge");
+    assert!(munge.join("munged.log").is_file() && munge.join("munge.socket").exists());
+    let pid = std::fs::read_to_string(munge.join("munged.pid")).unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+    let uid =
+        status.lines().find_map(|l| l.strip_prefix("Uid:")).unwrap().split_whitespace().next();
+    let munge_uid = Command::new("id").args(["-u", "munge"]).output().unwrap();
+    assert_eq!(
+        uid,
+        Some(String::from_utf8_lossy(&munge_uid.stdout).trim()),
+        "munged runs as munge"
+    );
 
     let cfg = common::config::MockSweep::new("slurm_sweep")
         .output(Path::new("out"))
