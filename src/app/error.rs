@@ -3,6 +3,7 @@
 
 use crate::config::ConfigError;
 use crate::report::ReportError;
+use crate::report::compare::CompareError;
 use crate::results::ResultsError;
 use crate::run::RunError;
 use crate::run::venv::SetupError;
@@ -24,6 +25,9 @@ pub enum Error {
     Results(#[from] ResultsError),
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// Two batches that cannot be compared, or a comparison not rendered.
+    #[error(transparent)]
+    Compare(#[from] CompareError),
     #[error(transparent)]
     Reference(#[from] ReferenceError),
     /// A command line that cannot work.
@@ -45,6 +49,7 @@ impl Error {
             | Error::Setup(_)
             | Error::Results(_)
             | Error::Report(_)
+            | Error::Compare(_)
             | Error::Reference(_)
             | Error::Usage { .. } => EXIT_CONFIG,
         }
@@ -58,6 +63,7 @@ impl Error {
             Error::Run(e) => e.hint(),
             Error::Results(e) => e.hint(),
             Error::Report(e) => e.hint(),
+            Error::Compare(e) => e.hint(),
             Error::Reference(e) => Some(e.hint()),
             Error::Usage { hint, .. } => hint.clone(),
         }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::svg::{Chart, Series, Style, pareto_front};
-use super::{Report, Row, template};
+use super::{RenderError, Report, Row, template};
 use crate::model::metrics::{Metric, Stat};
 use crate::model::options::canonical;
 
@@ -194,10 +194,10 @@ pub fn charts(report: &Report) -> Vec<ChartView> {
 }
 
 /// Renders `templates/report.html.j2`.
-pub fn render(report: &Report) -> Result<String, String> {
+pub fn render(report: &Report) -> Result<String, RenderError> {
     let (columns, perf) = super::performance_table(report);
-    template::render(
+    Ok(template::render(
         "report.html.j2",
         minijinja::context! { r => report, charts => charts(report), columns => columns, perf => perf },
-    )
+    )?)
 }

@@ -6,6 +6,7 @@
 
 pub mod compare;
 pub mod csv;
+mod error;
 pub mod html;
 pub mod json;
 pub mod markdown;
@@ -25,6 +26,9 @@ use crate::records::{self, RunStatus};
 use crate::results::{self, BatchResults, KeyMetrics, LoadPoint};
 use crate::tt::reference::{Point, Reference};
 use targets::TargetResult;
+
+pub use error::{RenderError, ReportError};
+pub use template::TemplateError;
 
 /// Version of `summary.json`; bump on an incompatible change.
 pub const SUMMARY_FORMAT_VERSION: u32 = 1;
@@ -453,32 +457,6 @@ pub fn reference_point(run: &results::RunResult) -> Point {
     }
 }
 
-/// Why reports could not be rendered.
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    #[error(transparent)]
-    Results(#[from] results::ResultsError),
-    #[error("failed to render `{name}`: {message}")]
-    Render { name: &'static str, message: String },
-    #[error("failed to write `{path}`: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
-    #[error("failed to create `{path}`: {source}")]
-    CreateDir { path: PathBuf, source: std::io::Error },
-}
-
-impl ReportError {
-    /// What to try.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            ReportError::Results(e) => e.hint(),
-            ReportError::Write { .. } | ReportError::CreateDir { .. } => Some(
-                "check free space and permissions of the directory; `sweeper report DIR` writes the reports again".into(),
-            ),
-            ReportError::Render { .. } => None,
-        }
-    }
-}
-
 fn write(path: PathBuf, bytes: &[u8], written: &mut Vec<PathBuf>) -> Result<(), ReportError> {
     records::write_derived(&path, bytes)
         .map_err(|source| ReportError::Write { path: path.clone(), source })?;
@@ -486,8 +464,8 @@ fn write(path: PathBuf, bytes: &[u8], written: &mut Vec<PathBuf>) -> Result<(), 
     Ok(())
 }
 
-fn rendered<T>(name: &'static str, r: Result<T, String>) -> Result<T, ReportError> {
-    r.map_err(|message| ReportError::Render { name, message })
+fn rendered<T>(name: &'static str, r: Result<T, RenderError>) -> Result<T, ReportError> {
+    r.map_err(|source| ReportError::Render { name, source })
 }
 
 /// Renders every report of `batch_dir` (also a partial batch) and the per-run standardized JSON
