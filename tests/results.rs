@@ -71,14 +71,15 @@ fn truncated_aggregate_json_is_an_error_naming_file_and_line() {
         std::fs::read_to_string(fixture("chat-stream", "profile_export_aiperf.json")).unwrap();
     let cut = &text[..text.len() / 3];
     let lines = cut.lines().count();
-    let e =
-        aggregate_json::parse_str(cut, Path::new("run/profile_export_aiperf.json")).unwrap_err();
+    let e = aggregate_json::parse_str(cut, Path::new("run/profile_export_aiperf.json"))
+        .unwrap_err()
+        .to_string();
     assert!(
         e.starts_with(&format!("failed to parse `run/profile_export_aiperf.json:{lines}`")),
         "{e}"
     );
     assert!(e.contains("hint:"), "{e}");
-    let e = aggregate_json::parse_str("[1, 2]", Path::new("p.json")).unwrap_err();
+    let e = aggregate_json::parse_str("[1, 2]", Path::new("p.json")).unwrap_err().to_string();
     assert!(e.contains("expected a JSON object"), "{e}");
 }
 
@@ -122,7 +123,7 @@ fn corrupt_csv_cell_is_an_error_naming_file_and_line() {
     let text =
         std::fs::read_to_string(fixture("chat-stream", "profile_export_aiperf.csv")).unwrap();
     let bad = text.replacen("21.71,19.63", "21.71,abc", 1);
-    let e = csv::parse_str(&bad, Path::new("r/profile_export_aiperf.csv")).unwrap_err();
+    let e = csv::parse_str(&bad, Path::new("r/profile_export_aiperf.csv")).unwrap_err().to_string();
     let line = bad.lines().position(|l| l.contains(",abc")).unwrap() + 1;
     assert!(
         e.starts_with(&format!("failed to parse `r/profile_export_aiperf.csv:{line}`: `abc`")),
@@ -217,7 +218,7 @@ fn truncated_jsonl_skips_the_cut_line_and_all_bad_lines_are_an_error() {
     assert!(why.starts_with("column ") && !why.contains("at line"), "{why}");
     // Nothing but garbage (and a blank line): an error naming the first bad line.
     std::fs::write(&p, "\n{not json\n[1, 2]\n").unwrap();
-    let e = jsonl::summarize(&p, Default::default()).unwrap_err();
+    let e = jsonl::summarize(&p, Default::default()).unwrap_err().to_string();
     assert!(e.starts_with(&format!("failed to parse `{}:2` (column 2: ", p.display())), "{e}");
     assert!(e.contains("none of its 2 non-empty lines is a JSON record"), "{e}");
     assert!(e.contains("hint:"), "{e}");

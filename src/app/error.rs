@@ -28,12 +28,13 @@ pub enum Error {
     Results(#[from] ResultsError),
     #[error(transparent)]
     Report(#[from] ReportError),
+    /// Two batches that cannot be compared, or a comparison not rendered.
+    #[error(transparent)]
+    Compare(#[from] CompareError),
     #[error(transparent)]
     Reference(#[from] ReferenceError),
     #[error(transparent)]
     Merge(#[from] MergeError),
-    #[error(transparent)]
-    Compare(#[from] CompareError),
     /// `export tt`.
     #[error(transparent)]
     TtExport(#[from] ExportError),
@@ -64,9 +65,9 @@ impl Error {
             | Error::Setup(_)
             | Error::Results(_)
             | Error::Report(_)
+            | Error::Compare(_)
             | Error::Reference(_)
             | Error::Merge(_)
-            | Error::Compare(_)
             | Error::TtExport(_)
             | Error::Job(_)
             | Error::Usage { .. } => EXIT_CONFIG,
@@ -81,9 +82,9 @@ impl Error {
             Error::Run(e) => e.hint(),
             Error::Results(e) => e.hint(),
             Error::Report(e) => e.hint(),
+            Error::Compare(e) => e.hint(),
             Error::Reference(e) => Some(e.hint()),
             Error::Merge(e) => Some(e.hint()),
-            Error::Compare(e) => Some(e.hint()),
             Error::TtExport(e) => e.hint(),
             Error::Job(e) => Some(e.hint()),
             Error::Usage { hint, .. } => hint.clone(),

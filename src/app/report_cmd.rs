@@ -89,14 +89,12 @@ pub(super) fn run_compare(
     let ra = crate::results::collect(a)?;
     let rb = crate::results::collect(b)?;
     let c = compare::compare(&ra, &rb, &opts)?;
-    let render_err =
-        |name: &'static str| move |message| report::ReportError::Render { name, message };
-    let md = compare::render_markdown(&c).map_err(render_err("compare.md"))?;
+    let md = compare::render_markdown(&c)?;
     out_text(&md);
     if let Some(dir) = output {
         fs_err::create_dir_all(dir)
             .map_err(|source| report::ReportError::CreateDir { path: dir.to_path_buf(), source })?;
-        let csv = compare::render_csv(&c).map_err(render_err("compare.csv"))?;
+        let csv = compare::render_csv(&c)?;
         for (name, bytes) in [("compare.md", md.into_bytes()), ("compare.csv", csv)] {
             let p = dir.join(name);
             crate::records::write_derived(&p, &bytes)

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::template;
+use super::{RenderError, template};
 use crate::model::metrics::{Direction, Metric, Stat, figure_label};
 use crate::model::options::canonical;
 use crate::records::{self, Provenance};
@@ -132,18 +132,25 @@ pub struct Comparison {
     pub improvements: usize,
 }
 
-/// Why two batches cannot be compared at all.
+/// Why two batches cannot be compared, or their comparison not rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
     #[error(
         "no point of `{a}` matches a point of `{b}`: points are matched by their swept parameters\n  A has: {a_points}\n  B has: {b_points}"
     )]
     NothingInCommon { a: String, b: String, a_points: String, b_points: String },
+    /// `compare.md` or `compare.csv` could not be rendered.
+    #[error("failed to render `{file}`: {source}")]
+    Render { file: &'static str, source: RenderError },
 }
 
 impl CompareError {
-    pub fn hint(&self) -> String {
-        "compare two batches of the same sweep (or of sweeps that share points: the same parameter names and values)".into()
+    /// What to try, when there is something to say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            CompareError::NothingInCommon { .. } => Some("compare two batches of the same sweep (or of sweeps that share points: the same parameter names and values)".into()),
+            CompareError::Render { .. } => None,
+        }
     }
 }
 
@@ -215,67 +222,115 @@ fn repeated(r: &BatchResults) -> (usize, usize) {
     (with, rep)
 }
 
+/// The points of a batch by their matching key.
+type Points<'a> = BTreeMap<BTreeMap<String, String>, &'a RunResult>;
+
 /// Compares two collected batches (points matched by their parameters).
 pub fn compare(
     a: &BatchResults,
     b: &BatchResults,
     opts: &CompareOptions,
 ) -> Result<Comparison, CompareError> {
-    let index = |r: &BatchResults| -> BTreeMap<BTreeMap<String, String>, RunResult> {
-        r.runs.iter().map(|run| (key(run), run.clone())).collect()
-    };
-    let (ia, ib) = (index(a), index(b));
+    let (ia, ib) = (points_of(a), points_of(b));
     if !ia.is_empty() && !ib.is_empty() && !ia.keys().any(|k| ib.contains_key(k)) {
-        let list = |i: &BTreeMap<BTreeMap<String, String>, RunResult>| {
-            let mut v: Vec<String> = i.keys().take(5).map(label).collect();
-            if i.len() > 5 {
-                v.push(format!("... ({} in all)", i.len()));
-            }
-            v.join("; ")
-        };
         return Err(CompareError::NothingInCommon {
             a: a.batch_dir.display().to_string(),
             b: b.batch_dir.display().to_string(),
-            a_points: list(&ia),
-            b_points: list(&ib),
+            a_points: point_list(&ia),
+            b_points: point_list(&ib),
         });
     }
     let confidence = opts
         .confidence
         .or_else(|| a.repeats.or(b.repeats).map(|r| r.confidence))
         .unwrap_or(DEFAULT_CONFIDENCE);
+    let (rows, no_results) = compare_points(&ia, &ib, (opts.threshold_pct, confidence));
+    let regressions = rows.iter().filter(|r| r.verdict == Verdict::Regression).count();
+    let improvements = rows.iter().filter(|r| r.verdict == Verdict::Improvement).count();
+    Ok(Comparison {
+        a: a.batch_dir.display().to_string(),
+        b: b.batch_dir.display().to_string(),
+        threshold_pct: opts.threshold_pct,
+        confidence_pct: confidence * 100.0,
+        rows,
+        only_a: ia.keys().filter(|k| !ib.contains_key(*k)).map(label).collect(),
+        only_b: ib.keys().filter(|k| !ia.contains_key(*k)).map(label).collect(),
+        no_results,
+        provenance: provenance_diff(&a.batch_dir, &b.batch_dir),
+        notes: notes(a, b),
+        regressions,
+        improvements,
+    })
+}
+
+/// A batch's points by their matching key.
+fn points_of(r: &BatchResults) -> Points<'_> {
+    r.runs.iter().map(|run| (key(run), run)).collect()
+}
+
+/// The first five points' labels (and how many in all beyond five), for a message.
+fn point_list(points: &Points<'_>) -> String {
+    let mut v: Vec<String> = points.keys().take(5).map(label).collect();
+    if points.len() > 5 {
+        v.push(format!("... ({} in all)", points.len()));
+    }
+    v.join("; ")
+}
+
+/// The rows of every point on both sides (one per compared figure), and the labels of the
+/// points without results on a side. `opts`: (threshold in %, confidence level).
+fn compare_points(
+    ia: &Points<'_>,
+    ib: &Points<'_>,
+    opts: (f64, f64),
+) -> (Vec<CompareRow>, Vec<String>) {
     let mut rows = Vec::new();
     let mut no_results = Vec::new();
-    for (k, ra) in &ia {
+    for (k, ra) in ia {
         let Some(rb) = ib.get(k) else { continue };
-        let (Some(ma), Some(mb)) = (&ra.metrics, &rb.metrics) else {
+        if ra.metrics.is_none() || rb.metrics.is_none() {
             no_results.push(label(k));
             continue;
-        };
+        }
         for (metric, stat) in COMPARED {
-            let (va, vb) = (ma.get(metric, stat), mb.get(metric, stat));
-            let (sa, sb) = (samples(ra, metric, stat), samples(rb, metric, stat));
-            let (verdict, w) = judge(metric, &sa, &sb, va, vb, (opts.threshold_pct, confidence));
-            rows.push(CompareRow {
-                combination: label(k),
-                metric: label_of(metric, stat),
-                a: va,
-                b: vb,
-                n_a: sa.len(),
-                n_b: sb.len(),
-                change: va.zip(vb).map(|(x, y)| y - x),
-                change_pct: va
-                    .zip(vb)
-                    .filter(|(x, _)| *x != 0.0)
-                    .map(|(x, y)| (y - x) / x.abs() * 100.0),
-                diff_ci_low: w.map(|w| w.ci_low),
-                diff_ci_high: w.map(|w| w.ci_high),
-                p: w.map(|w| w.p),
-                verdict,
-                verdict_text: verdict.text(),
-            });
+            rows.push(compare_figure(&label(k), ra, rb, metric, stat, opts));
         }
     }
+    (rows, no_results)
+}
+
+/// One figure of one point, both sides with results.
+fn compare_figure(
+    combination: &str,
+    ra: &RunResult,
+    rb: &RunResult,
+    metric: Metric,
+    stat: Stat,
+    opts: (f64, f64),
+) -> CompareRow {
+    let value = |r: &RunResult| r.metrics.as_ref().and_then(|m| m.get(metric, stat));
+    let (va, vb) = (value(ra), value(rb));
+    let (sa, sb) = (samples(ra, metric, stat), samples(rb, metric, stat));
+    let (verdict, w) = judge(metric, &sa, &sb, va, vb, opts);
+    CompareRow {
+        combination: combination.to_owned(),
+        metric: label_of(metric, stat),
+        a: va,
+        b: vb,
+        n_a: sa.len(),
+        n_b: sb.len(),
+        change: va.zip(vb).map(|(x, y)| y - x),
+        change_pct: va.zip(vb).filter(|(x, _)| *x != 0.0).map(|(x, y)| (y - x) / x.abs() * 100.0),
+        diff_ci_low: w.map(|w| w.ci_low),
+        diff_ci_high: w.map(|w| w.ci_high),
+        p: w.map(|w| w.p),
+        verdict,
+        verdict_text: verdict.text(),
+    }
+}
+
+/// What limits the comparison: repeats on one side only or on neither, a partial batch.
+fn notes(a: &BatchResults, b: &BatchResults) -> Vec<String> {
     let mut notes = Vec::new();
     let ((wa, ra_), (wb, rb_)) = (repeated(a), repeated(b));
     for (side, with, rep, other_rep) in [("A", wa, ra_, rb_), ("B", wb, rb_, ra_)] {
@@ -298,22 +353,7 @@ pub fn compare(
             ));
         }
     }
-    let regressions = rows.iter().filter(|r| r.verdict == Verdict::Regression).count();
-    let improvements = rows.iter().filter(|r| r.verdict == Verdict::Improvement).count();
-    Ok(Comparison {
-        a: a.batch_dir.display().to_string(),
-        b: b.batch_dir.display().to_string(),
-        threshold_pct: opts.threshold_pct,
-        confidence_pct: confidence * 100.0,
-        rows,
-        only_a: ia.keys().filter(|k| !ib.contains_key(*k)).map(label).collect(),
-        only_b: ib.keys().filter(|k| !ia.contains_key(*k)).map(label).collect(),
-        no_results,
-        provenance: provenance_diff(&a.batch_dir, &b.batch_dir),
-        notes,
-        regressions,
-        improvements,
-    })
+    notes
 }
 
 fn read_provenance(dir: &Path) -> Option<Provenance> {
@@ -402,13 +442,18 @@ pub fn provenance_diff(a: &Path, b: &Path) -> Vec<ProvenanceDiff> {
 }
 
 /// The Markdown table (`templates/compare.md.j2`).
-pub fn render_markdown(c: &Comparison) -> Result<String, String> {
+pub fn render_markdown(c: &Comparison) -> Result<String, CompareError> {
     template::render("compare.md.j2", c)
+        .map_err(|e| CompareError::Render { file: "compare.md", source: e.into() })
 }
 
 /// The CSV, one row per (point, figure).
-pub fn render_csv(c: &Comparison) -> Result<Vec<u8>, String> {
-    let err = |e: csv::Error| format!("failed to write compare.csv: {e}");
+pub fn render_csv(c: &Comparison) -> Result<Vec<u8>, CompareError> {
+    const FILE: &str = "compare.csv";
+    let err = |source| CompareError::Render {
+        file: FILE,
+        source: RenderError::Csv { file: FILE, source },
+    };
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "combination",
@@ -443,7 +488,8 @@ pub fn render_csv(c: &Comparison) -> Result<Vec<u8>, String> {
         ])
         .map_err(err)?;
     }
-    w.into_inner().map_err(|e| format!("failed to write compare.csv: {e}"))
+    w.into_inner()
+        .map_err(|e| CompareError::Render { file: FILE, source: RenderError::flush(FILE, e) })
 }
 
 #[cfg(test)]

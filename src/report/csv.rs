@@ -1,7 +1,7 @@
 //! `summary.csv`: one row per combination, parameters as columns (sorted), then load point and
 //! metrics; empty cells for missing values. Ready for `pandas.read_csv`.
 
-use super::Report;
+use super::{RenderError, Report};
 use crate::model::metrics::{self, Stat};
 use crate::util::number;
 
@@ -46,7 +46,7 @@ fn repeat_columns(report: &Report) -> Vec<String> {
 }
 
 /// The CSV bytes.
-pub fn render(report: &Report) -> Result<Vec<u8>, String> {
+pub fn render(report: &Report) -> Result<Vec<u8>, RenderError> {
     let mut fixed: Vec<String> = ["index", "dir", "status"].map(String::from).to_vec();
     let tail: Vec<String> = ["isl", "osl", "max_concurrency", "request_rate", "num_prompts"]
         .iter()
@@ -68,7 +68,7 @@ pub fn render(report: &Report) -> Result<Vec<u8>, String> {
             })
             .collect();
     let mut w = csv::Writer::from_writer(Vec::new());
-    let err = |e: csv::Error| format!("failed to write summary.csv: {e}");
+    let err = |source| RenderError::Csv { file: "summary.csv", source };
     fixed.extend(param_cols);
     fixed.extend(tail);
     w.write_record(&fixed).map_err(err)?;
@@ -111,5 +111,5 @@ pub fn render(report: &Report) -> Result<Vec<u8>, String> {
         }
         w.write_record(&rec).map_err(err)?;
     }
-    w.into_inner().map_err(|e| format!("failed to write summary.csv: {e}"))
+    w.into_inner().map_err(|e| RenderError::flush("summary.csv", e))
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::svg::{Chart, Series, Style, pareto_front};
-use super::{Report, Row, template};
+use super::{RenderError, Report, Row, template};
 use crate::model::metrics::{Metric, Stat};
 use crate::model::options::canonical;
 
@@ -87,23 +87,34 @@ pub struct ChartView {
     pub svg: String,
 }
 
-/// Every chart of the report.
-pub fn charts(report: &Report) -> Vec<ChartView> {
-    let axis = load_axis(report);
-    let mut groups: BTreeMap<String, Vec<&Row>> = BTreeMap::new();
-    for r in report.rows.iter().filter(|r| r.metrics.is_some()) {
-        groups.entry(group(r, axis)).or_default().push(r);
+/// The rows with results grouped into series (see [`group`]), over the load axis.
+struct LoadCharts<'a> {
+    axis: LoadAxis,
+    groups: BTreeMap<String, Vec<&'a Row>>,
+    /// Load search: which points met the SLO (failing ones are drawn hollow and red).
+    judged: BTreeMap<usize, bool>,
+    /// A log2 x axis: the load spans 8x or more.
+    log_x: bool,
+}
+
+impl<'a> LoadCharts<'a> {
+    fn of(report: &'a Report) -> Self {
+        let axis = load_axis(report);
+        let mut groups: BTreeMap<String, Vec<&Row>> = BTreeMap::new();
+        for r in report.rows.iter().filter(|r| r.metrics.is_some()) {
+            groups.entry(group(r, axis)).or_default().push(r);
+        }
+        let xs: Vec<f64> =
+            report.rows.iter().filter(|r| r.metrics.is_some()).filter_map(|r| axis.x(r)).collect();
+        let (lo, hi) = xs.iter().fold((f64::INFINITY, 0f64), |(a, b), x| (a.min(*x), b.max(*x)));
+        let log_x = axis != LoadAxis::Index && lo > 0.0 && hi / lo >= 8.0;
+        let judged = report.max_load.iter().flat_map(|m| m.judged.iter().copied()).collect();
+        LoadCharts { axis, groups, judged, log_x }
     }
-    let xs: Vec<f64> =
-        report.rows.iter().filter(|r| r.metrics.is_some()).filter_map(|r| axis.x(r)).collect();
-    let (lo, hi) = xs.iter().fold((f64::INFINITY, 0f64), |(a, b), x| (a.min(*x), b.max(*x)));
-    let log_x = axis != LoadAxis::Index && lo > 0.0 && hi / lo >= 8.0;
-    // Load search: which points met the SLO (failing ones are drawn hollow and red).
-    let judged: BTreeMap<usize, bool> =
-        report.max_load.iter().flat_map(|m| m.judged.iter().copied()).collect();
-    // One series per group of a figure over load, with its confidence intervals (repeats).
-    let series = |name_suffix: &str, style: Style, metric: Metric, stat: Stat| {
-        groups
+
+    /// One series per group of a figure over load, with its confidence intervals (repeats).
+    fn series(&self, name_suffix: &str, style: Style, metric: Metric, stat: Stat) -> Vec<Series> {
+        self.groups
             .iter()
             .enumerate()
             .map(|(i, (g, rows))| {
@@ -112,92 +123,112 @@ pub fn charts(report: &Report) -> Vec<ChartView> {
                 let mut se = Series::new(name, Vec::new(), style, i);
                 for r in rows {
                     let (Some(x), Some(y)) =
-                        (axis.x(r), r.metrics.as_ref().and_then(|m| m.get(metric, stat)))
+                        (self.axis.x(r), r.metrics.as_ref().and_then(|m| m.get(metric, stat)))
                     else {
                         continue;
                     };
                     se.points.push((x, y));
                     se.y_ci.push(ci(r, metric, stat));
-                    se.slo_pass.push(judged.get(&r.index).copied());
+                    se.slo_pass.push(self.judged.get(&r.index).copied());
                 }
                 se
             })
-            .collect::<Vec<_>>()
-    };
-    let mut out = Vec::new();
-    let mut push = |id: &str, title: String, y: &str, log_x: bool, series: Vec<Series>| {
+            .collect()
+    }
+
+    /// A figure's p50 (solid) and p99 (dashed) series.
+    fn p50_p99(&self, metric: Metric) -> Vec<Series> {
+        let mut v = self.series("p50", Style::Line, metric, Stat::P50);
+        v.extend(self.series("p99", Style::Dashed, metric, Stat::P99));
+        v
+    }
+
+    /// A chart over the load axis.
+    fn chart(&self, id: &str, title: String, y_label: &str, series: Vec<Series>) -> ChartView {
         let chart = Chart {
             id: id.into(),
             title: title.clone(),
-            x_label: axis.label().into(),
-            y_label: y.into(),
-            log_x,
+            x_label: self.axis.label().into(),
+            y_label: y_label.into(),
+            log_x: self.log_x,
             series,
         };
-        out.push(ChartView { id: id.into(), title, svg: chart.render() });
-    };
-    push(
-        "chart-throughput",
-        format!("Output throughput vs {}", axis.label()),
-        "output tokens/s",
-        log_x,
-        series("", Style::Line, Metric::OutputTokS, Stat::Avg),
-    );
-    let mut ttft = series("p50", Style::Line, Metric::Ttft, Stat::P50);
-    ttft.extend(series("p99", Style::Dashed, Metric::Ttft, Stat::P99));
-    push("chart-ttft", format!("TTFT p50 / p99 vs {}", axis.label()), "TTFT (ms)", log_x, ttft);
-    let mut itl = series("p50", Style::Line, Metric::Itl, Stat::P50);
-    itl.extend(series("p99", Style::Dashed, Metric::Itl, Stat::P99));
-    push(
-        "chart-itl",
-        format!("Inter-token latency p50 / p99 vs {}", axis.label()),
-        "ITL (ms)",
-        log_x,
-        itl,
-    );
-    // Tokens/s per user vs total output tokens/s, every point, and the front.
-    let mut all = Vec::new();
-    let mut scatter: Vec<Series> = groups
-        .iter()
-        .enumerate()
-        .map(|(i, (g, rows))| {
-            let mut se = Series::new(g.clone(), Vec::new(), Style::Points, i);
-            for r in rows {
-                let Some(mm) = r.metrics.as_ref() else { continue };
-                let (Some(x), Some(y)) = (mm.value(Metric::OutputTokS), mm.value(Metric::TputUser))
-                else {
-                    continue;
-                };
-                se.points.push((x, y));
-                se.x_ci.push(ci(r, Metric::OutputTokS, Stat::Avg));
-                se.y_ci.push(ci(r, Metric::TputUser, Stat::Avg));
-            }
-            all.extend(se.points.iter().copied());
-            se
-        })
-        .collect();
-    scatter.push(Series::new("Pareto front", pareto_front(&all), Style::Front, 0));
-    out.push(ChartView {
-        id: "chart-pareto".into(),
-        title: "Tokens/s per user vs total output tokens/s".into(),
-        svg: Chart {
+        ChartView { id: id.into(), title, svg: chart.render() }
+    }
+
+    /// Tokens/s per user vs total output tokens/s: every point, and the Pareto front.
+    fn pareto(&self) -> ChartView {
+        let mut all = Vec::new();
+        let mut scatter: Vec<Series> = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, (g, rows))| {
+                let mut se = Series::new(g.clone(), Vec::new(), Style::Points, i);
+                for r in rows {
+                    let Some(mm) = r.metrics.as_ref() else { continue };
+                    let (Some(x), Some(y)) =
+                        (mm.value(Metric::OutputTokS), mm.value(Metric::TputUser))
+                    else {
+                        continue;
+                    };
+                    se.points.push((x, y));
+                    se.x_ci.push(ci(r, Metric::OutputTokS, Stat::Avg));
+                    se.y_ci.push(ci(r, Metric::TputUser, Stat::Avg));
+                }
+                all.extend(se.points.iter().copied());
+                se
+            })
+            .collect();
+        scatter.push(Series::new("Pareto front", pareto_front(&all), Style::Front, 0));
+        ChartView {
             id: "chart-pareto".into(),
-            title: "Tokens/s per user vs total output tokens/s (Pareto front in red)".into(),
-            x_label: "total output tokens/s".into(),
-            y_label: "tokens/s per user (1000 / TPOT)".into(),
-            log_x: false,
-            series: scatter,
+            title: "Tokens/s per user vs total output tokens/s".into(),
+            svg: Chart {
+                id: "chart-pareto".into(),
+                title: "Tokens/s per user vs total output tokens/s (Pareto front in red)".into(),
+                x_label: "total output tokens/s".into(),
+                y_label: "tokens/s per user (1000 / TPOT)".into(),
+                log_x: false,
+                series: scatter,
+            }
+            .render(),
         }
-        .render(),
-    });
-    out
+    }
+}
+
+/// Every chart of the report.
+pub fn charts(report: &Report) -> Vec<ChartView> {
+    let c = LoadCharts::of(report);
+    let load = c.axis.label();
+    vec![
+        c.chart(
+            "chart-throughput",
+            format!("Output throughput vs {load}"),
+            "output tokens/s",
+            c.series("", Style::Line, Metric::OutputTokS, Stat::Avg),
+        ),
+        c.chart(
+            "chart-ttft",
+            format!("TTFT p50 / p99 vs {load}"),
+            "TTFT (ms)",
+            c.p50_p99(Metric::Ttft),
+        ),
+        c.chart(
+            "chart-itl",
+            format!("Inter-token latency p50 / p99 vs {load}"),
+            "ITL (ms)",
+            c.p50_p99(Metric::Itl),
+        ),
+        c.pareto(),
+    ]
 }
 
 /// Renders `templates/report.html.j2`.
-pub fn render(report: &Report) -> Result<String, String> {
+pub fn render(report: &Report) -> Result<String, RenderError> {
     let (columns, perf) = super::performance_table(report);
-    template::render(
+    Ok(template::render(
         "report.html.j2",
         minijinja::context! { r => report, charts => charts(report), columns => columns, perf => perf },
-    )
+    )?)
 }

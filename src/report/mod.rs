@@ -6,6 +6,7 @@
 
 pub mod compare;
 pub mod csv;
+mod error;
 pub mod html;
 pub mod json;
 pub mod markdown;
@@ -23,8 +24,12 @@ use crate::model::metrics::{KEY_FIGURES, Metric, Shape, Stat, figure_label};
 use crate::model::options::canonical;
 use crate::records::{self, RunStatus};
 use crate::results::{self, BatchResults, KeyMetrics, LoadPoint};
+use crate::stats::repeats::{DEFAULT_NOISE_CV_MAX, Spreads};
 use crate::tt::reference::{Point, Reference};
 use targets::TargetResult;
+
+pub use error::{RenderError, ReportError};
+pub use template::TemplateError;
 
 /// Version of `summary.json`; bump on an incompatible change.
 pub const SUMMARY_FORMAT_VERSION: u32 = 1;
@@ -270,136 +275,28 @@ fn status_name(s: RunStatus) -> String {
 impl Report {
     /// Builds the view model; `extra` adds the checks of a reference file.
     pub fn build(results: &BatchResults, extra: Option<&ExtraTargets>) -> Report {
-        let param_keys: Vec<String> = results
-            .runs
-            .iter()
-            .flat_map(|r| r.params.keys().cloned())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let shown: BTreeSet<String> =
-            ["isl", "osl", "concurrency", "request_count"].iter().map(|k| canonical(k)).collect();
-        let extra_keys =
-            param_keys.iter().filter(|k| !shown.contains(&canonical(k))).cloned().collect();
+        let param_keys = param_keys(results);
+        let extra_keys = extra_keys(&param_keys);
+        let cv_max_pct = results.repeats.map_or(DEFAULT_NOISE_CV_MAX, |r| r.noise_cv_max) * 100.0;
         let mut counts = Counts { total: results.runs.len(), ..Counts::default() };
-        let mut rows = Vec::new();
-        let mut failures = Vec::new();
+        let (mut rows, mut failures, mut tt_skipped) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut length_warnings, mut uncertainty_rows, mut noise) =
+            (Vec::new(), Vec::new(), Vec::new());
         let mut warnings = results.warnings.clone();
-        let mut length_warnings = Vec::new();
-        let mut tt_skipped = Vec::new();
-        let mut uncertainty_rows = Vec::new();
-        let mut noise = Vec::new();
         let mut confidence = None;
         for run in &results.runs {
-            match run.status {
-                RunStatus::Succeeded => counts.succeeded += 1,
-                RunStatus::Partial => counts.partial += 1,
-                RunStatus::Failed | RunStatus::TimedOut | RunStatus::Interrupted => {
-                    counts.failed += 1
-                }
-                RunStatus::Pending | RunStatus::Running | RunStatus::Skipped => counts.not_run += 1,
-            }
-            let mut checks = run.targets.clone();
-            if let Some(x) = extra {
-                checks.extend(x.reference.checks_for(&reference_point(run), x.tolerance));
-            }
-            let tr: Vec<TargetResult> = checks.iter().map(|c| targets::evaluate(c, run)).collect();
-            let failed = matches!(
-                run.status,
-                RunStatus::Failed | RunStatus::TimedOut | RunStatus::Interrupted
-            );
-            if failed || !run.problems.is_empty() || run.status == RunStatus::Partial {
-                failures.push(Failure {
-                    index: run.index,
-                    dir: run.dir.clone(),
-                    status: status_name(run.status),
-                    reason: run.reason.clone().unwrap_or_else(|| {
-                        if run.problems.is_empty() {
-                            "no reason recorded".into()
-                        } else {
-                            "results unreadable".into()
-                        }
-                    }),
-                    errors: run.error_lines.clone(),
-                    problems: run.problems.clone(),
-                });
-            }
+            counts.add(run.status);
+            failures.extend(failure_of(run));
             warnings.extend(run.warnings.iter().cloned());
-            let point = if run.params.is_empty() {
-                "-".to_owned()
-            } else {
-                run.params
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", display(v)))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
-            if run.metrics.is_some()
-                && let Err(reason) = crate::tt::standard::tt_point(run)
-            {
-                tt_skipped.push(TtSkip {
-                    index: run.index,
-                    dir: run.dir.clone(),
-                    point: point.clone(),
-                    reason,
-                });
-            }
-            for m in &run.length_mismatches {
-                length_warnings.push(LengthWarning {
-                    index: run.index,
-                    dir: run.dir.clone(),
-                    point: point.clone(),
-                    which: m.which,
-                    requested: m.requested,
-                    measured: m.measured,
-                    off_by_pct: m.off_by * 100.0,
-                    hint: m.hint,
-                });
-            }
-            let reps = run.spread.as_ref().map_or(0, |s| s.n);
+            let point = point_of(run);
+            tt_skipped.extend(tt_skip(run, &point));
+            length_warnings.extend(length_warnings_of(run, &point));
             if let Some(sp) = &run.spread {
-                uncertainty_rows.push(UncertaintyRow {
-                    index: run.index,
-                    point: point.clone(),
-                    repeats: reps,
-                    cells: KEY_FIGURES
-                        .iter()
-                        .map(|(m, st)| {
-                            sp.get(*m, *st).map(|x| CiCell {
-                                mean: x.mean,
-                                half: x.ci_high - x.mean,
-                                ci_low: x.ci_low,
-                                ci_high: x.ci_high,
-                                cv_pct: x.cv.map(|c| c * 100.0),
-                            })
-                        })
-                        .collect(),
-                });
+                uncertainty_rows.push(uncertainty_row(run.index, &point, sp));
                 confidence = Some(sp.confidence);
             }
-            if !run.noisy.is_empty() {
-                noise.push(NoiseRow {
-                    index: run.index,
-                    point: point.clone(),
-                    figures: run.noisy.clone(),
-                    cv_max_pct: results
-                        .repeats
-                        .map_or(crate::stats::repeats::DEFAULT_NOISE_CV_MAX, |r| r.noise_cv_max)
-                        * 100.0,
-                });
-            }
-            rows.push(Row {
-                index: run.index,
-                dir: run.dir.clone(),
-                status: status_name(run.status),
-                params: run.params.iter().map(|(k, v)| (k.clone(), display(v))).collect(),
-                load: run.load.clone(),
-                metrics: run.metrics.clone(),
-                targets: tr,
-                length_mismatches: run.length_mismatches.clone(),
-                repeats: reps,
-                spread: run.spread.clone(),
-            });
+            noise.extend(noise_row(run, &point, cv_max_pct));
+            rows.push(row_of(run, target_results(run, extra)));
         }
         let uncertainty = confidence.map(|c| Uncertainty {
             confidence_pct: c * 100.0,
@@ -434,6 +331,148 @@ impl Report {
     }
 }
 
+impl Counts {
+    /// Counts one combination by its status.
+    fn add(&mut self, status: RunStatus) {
+        match status {
+            RunStatus::Succeeded => self.succeeded += 1,
+            RunStatus::Partial => self.partial += 1,
+            RunStatus::Failed | RunStatus::TimedOut | RunStatus::Interrupted => self.failed += 1,
+            RunStatus::Pending | RunStatus::Running | RunStatus::Skipped => self.not_run += 1,
+        }
+    }
+}
+
+/// Every parameter key of the batch, sorted.
+fn param_keys(results: &BatchResults) -> Vec<String> {
+    results
+        .runs
+        .iter()
+        .flat_map(|r| r.params.keys().cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// The parameter keys shown as extra columns: all but ISL, OSL, concurrency and request count,
+/// which have their own.
+fn extra_keys(param_keys: &[String]) -> Vec<String> {
+    let shown: BTreeSet<String> =
+        ["isl", "osl", "concurrency", "request_count"].iter().map(|k| canonical(k)).collect();
+    param_keys.iter().filter(|k| !shown.contains(&canonical(k))).cloned().collect()
+}
+
+/// A run's parameters as one label (`concurrency=4 isl=128`), `-` without any.
+fn point_of(run: &results::RunResult) -> String {
+    if run.params.is_empty() {
+        return "-".to_owned();
+    }
+    run.params.iter().map(|(k, v)| format!("{k}={}", display(v))).collect::<Vec<_>>().join(" ")
+}
+
+/// The run's checks (planned, and of the reference file), evaluated.
+fn target_results(run: &results::RunResult, extra: Option<&ExtraTargets>) -> Vec<TargetResult> {
+    let mut checks = run.targets.clone();
+    if let Some(x) = extra {
+        checks.extend(x.reference.checks_for(&reference_point(run), x.tolerance));
+    }
+    checks.iter().map(|c| targets::evaluate(c, run)).collect()
+}
+
+/// The run as a failure: failed, timed out or interrupted, partial, or with unreadable files.
+fn failure_of(run: &results::RunResult) -> Option<Failure> {
+    let failed =
+        matches!(run.status, RunStatus::Failed | RunStatus::TimedOut | RunStatus::Interrupted);
+    if !failed && run.problems.is_empty() && run.status != RunStatus::Partial {
+        return None;
+    }
+    Some(Failure {
+        index: run.index,
+        dir: run.dir.clone(),
+        status: status_name(run.status),
+        reason: run.reason.clone().unwrap_or_else(|| {
+            if run.problems.is_empty() {
+                "no reason recorded".into()
+            } else {
+                "results unreadable".into()
+            }
+        }),
+        errors: run.error_lines.clone(),
+        problems: run.problems.clone(),
+    })
+}
+
+/// A run with results that tt-inference-server cannot represent, and why.
+fn tt_skip(run: &results::RunResult, point: &str) -> Option<TtSkip> {
+    run.metrics.as_ref()?;
+    let reason = crate::tt::standard::tt_point(run).err()?;
+    Some(TtSkip { index: run.index, dir: run.dir.clone(), point: point.to_owned(), reason })
+}
+
+/// A warning per sequence length the run measured off the requested one.
+fn length_warnings_of<'a>(
+    run: &'a results::RunResult,
+    point: &'a str,
+) -> impl Iterator<Item = LengthWarning> + 'a {
+    run.length_mismatches.iter().map(move |m| LengthWarning {
+        index: run.index,
+        dir: run.dir.clone(),
+        point: point.to_owned(),
+        which: m.which,
+        requested: m.requested,
+        measured: m.measured,
+        off_by_pct: m.off_by * 100.0,
+        hint: m.hint,
+    })
+}
+
+/// The key figures of a point measured in repeats, with their confidence intervals.
+fn uncertainty_row(index: usize, point: &str, sp: &Spreads) -> UncertaintyRow {
+    UncertaintyRow {
+        index,
+        point: point.to_owned(),
+        repeats: sp.n,
+        cells: KEY_FIGURES
+            .iter()
+            .map(|(m, st)| {
+                sp.get(*m, *st).map(|x| CiCell {
+                    mean: x.mean,
+                    half: x.ci_high - x.mean,
+                    ci_low: x.ci_low,
+                    ci_high: x.ci_high,
+                    cv_pct: x.cv.map(|c| c * 100.0),
+                })
+            })
+            .collect(),
+    }
+}
+
+/// The run's noisy figures, when it has any (`cv_max_pct`: the batch's limit, in percent).
+fn noise_row(run: &results::RunResult, point: &str, cv_max_pct: f64) -> Option<NoiseRow> {
+    (!run.noisy.is_empty()).then(|| NoiseRow {
+        index: run.index,
+        point: point.to_owned(),
+        figures: run.noisy.clone(),
+        cv_max_pct,
+    })
+}
+
+/// The run as every report shows it, with its evaluated targets.
+fn row_of(run: &results::RunResult, targets: Vec<TargetResult>) -> Row {
+    Row {
+        index: run.index,
+        dir: run.dir.clone(),
+        status: status_name(run.status),
+        params: run.params.iter().map(|(k, v)| (k.clone(), display(v))).collect(),
+        load: run.load.clone(),
+        metrics: run.metrics.clone(),
+        targets,
+        length_mismatches: run.length_mismatches.clone(),
+        repeats: run.spread.as_ref().map_or(0, |s| s.n),
+        spread: run.spread.clone(),
+    }
+}
+
 /// Checks of a tt-inference-server reference file given to `sweeper report --targets-file`,
 /// with the default tolerance of its targets.
 #[derive(Debug, Clone)]
@@ -453,32 +492,6 @@ pub fn reference_point(run: &results::RunResult) -> Point {
     }
 }
 
-/// Why reports could not be rendered.
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    #[error(transparent)]
-    Results(#[from] results::ResultsError),
-    #[error("failed to render `{name}`: {message}")]
-    Render { name: &'static str, message: String },
-    #[error("failed to write `{path}`: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
-    #[error("failed to create `{path}`: {source}")]
-    CreateDir { path: PathBuf, source: std::io::Error },
-}
-
-impl ReportError {
-    /// What to try.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            ReportError::Results(e) => e.hint(),
-            ReportError::Write { .. } | ReportError::CreateDir { .. } => Some(
-                "check free space and permissions of the directory; `sweeper report DIR` writes the reports again".into(),
-            ),
-            ReportError::Render { .. } => None,
-        }
-    }
-}
-
 fn write(path: PathBuf, bytes: &[u8], written: &mut Vec<PathBuf>) -> Result<(), ReportError> {
     records::write_derived(&path, bytes)
         .map_err(|source| ReportError::Write { path: path.clone(), source })?;
@@ -486,8 +499,8 @@ fn write(path: PathBuf, bytes: &[u8], written: &mut Vec<PathBuf>) -> Result<(), 
     Ok(())
 }
 
-fn rendered<T>(name: &'static str, r: Result<T, String>) -> Result<T, ReportError> {
-    r.map_err(|message| ReportError::Render { name, message })
+fn rendered<T>(name: &'static str, r: Result<T, RenderError>) -> Result<T, ReportError> {
+    r.map_err(|source| ReportError::Render { name, source })
 }
 
 /// Renders every report of `batch_dir` (also a partial batch) and the per-run standardized JSON

@@ -41,8 +41,20 @@ fn load(v: Value) -> String {
     }
 }
 
+/// Why a template could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// A template compiled into the binary has a syntax error (every test would fail).
+    #[error("failed to compile template `{name}`: {source:#}")]
+    Compile { name: &'static str, source: minijinja::Error },
+    #[error("failed to load template `{name}`: {source}")]
+    Load { name: String, source: minijinja::Error },
+    #[error("failed to render `{name}`: {source:#}")]
+    Render { name: String, source: minijinja::Error },
+}
+
 /// The environment with every report template.
-pub fn env() -> Result<Environment<'static>, String> {
+pub fn env() -> Result<Environment<'static>, TemplateError> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|name| {
@@ -60,15 +72,16 @@ pub fn env() -> Result<Environment<'static>, String> {
         ("compare.md.j2", include_str!("../../templates/compare.md.j2")),
     ] {
         // The templates are compiled into the binary; a syntax error fails every test.
-        env.add_template(name, src)
-            .map_err(|e| format!("failed to compile template `{name}`: {e:#}"))?;
+        env.add_template(name, src).map_err(|source| TemplateError::Compile { name, source })?;
     }
     Ok(env)
 }
 
 /// Renders `name` with `ctx`.
-pub fn render<S: serde::Serialize>(name: &str, ctx: S) -> Result<String, String> {
+pub fn render<S: serde::Serialize>(name: &str, ctx: S) -> Result<String, TemplateError> {
     let env = env()?;
-    let t = env.get_template(name).map_err(|e| format!("failed to load template `{name}`: {e}"))?;
-    t.render(ctx).map_err(|e| format!("failed to render `{name}`: {e:#}"))
+    let t = env
+        .get_template(name)
+        .map_err(|source| TemplateError::Load { name: name.to_owned(), source })?;
+    t.render(ctx).map_err(|source| TemplateError::Render { name: name.to_owned(), source })
 }

@@ -1,7 +1,7 @@
 //! `profile_export_aiperf.json`: aiperf's aggregate statistics, every statistic optional.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -62,9 +62,23 @@ impl AggregateExport {
     }
 }
 
+/// Why a `profile_export_aiperf.json` could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum AggregateError {
+    #[error("failed to read `{path}`: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error(
+        "failed to parse `{path}:{line}` (column {column}): {source}\nhint: the file is truncated or corrupt; \
+         re-run this combination (`sweeper run --resume`)"
+    )]
+    Parse { path: PathBuf, line: usize, column: usize, source: serde_json::Error },
+    #[error("failed to parse `{path}:1`: expected a JSON object at the top level")]
+    NotAnObject { path: PathBuf },
+}
+
 /// Like [`read`], memoised per process by (path, size, mtime): a sweep re-renders its reports
 /// after every run, and the finished runs' exports do not change. A changed file is re-read.
-pub fn read_cached(path: &Path) -> Result<std::sync::Arc<AggregateExport>, String> {
+pub fn read_cached(path: &Path) -> Result<std::sync::Arc<AggregateExport>, AggregateError> {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex, OnceLock};
     type Key = (u64, Option<std::time::SystemTime>);
@@ -89,49 +103,29 @@ pub fn read_cached(path: &Path) -> Result<std::sync::Arc<AggregateExport>, Strin
 }
 
 /// Reads and parses `path`.
-pub fn read(path: &Path) -> Result<AggregateExport, String> {
+pub fn read(path: &Path) -> Result<AggregateExport, AggregateError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("failed to read `{}`: {e}", path.display()))?;
+        .map_err(|source| AggregateError::Read { path: path.to_path_buf(), source })?;
     parse_str(&text, path)
 }
 
 /// Parses the text of a `profile_export_aiperf.json`; `path` only names the file in messages.
-pub fn parse_str(text: &str, path: &Path) -> Result<AggregateExport, String> {
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        format!(
-            "failed to parse `{}:{}` (column {}): {e}\nhint: the file is truncated or corrupt; \
-             re-run this combination (`sweeper run --resume`)",
-            path.display(),
-            e.line(),
-            e.column()
-        )
+pub fn parse_str(text: &str, path: &Path) -> Result<AggregateExport, AggregateError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| AggregateError::Parse {
+        path: path.to_path_buf(),
+        line: e.line(),
+        column: e.column(),
+        source: e,
     })?;
     let Value::Object(map) = value else {
-        return Err(format!(
-            "failed to parse `{}:1`: expected a JSON object at the top level",
-            path.display()
-        ));
+        return Err(AggregateError::NotAnObject { path: path.to_path_buf() });
     };
     let mut out = AggregateExport::default();
     // A schema_version that is there but neither a string nor a number (warned about once).
     let mut mistyped_schema = false;
     for (key, v) in map {
         match key.as_str() {
-            "schema_version" => match v {
-                Value::String(t) => out.schema_version = Some(t),
-                // Written as a number (`99`, `1.4`): the same version as its text.
-                Value::Number(n) => out.schema_version = Some(n.to_string()),
-                Value::Null => {}
-                other => {
-                    out.warnings.push(format!(
-                        "`{}` has schema_version `{}`, neither a string nor a number; reading it \
-                         as an unknown version",
-                        path.display(),
-                        truncated(&other.to_string(), 40)
-                    ));
-                    mistyped_schema = true;
-                }
-            },
+            "schema_version" => mistyped_schema |= read_schema_version(&mut out, v, path),
             "aiperf_version" => out.aiperf_version = v.as_str().map(str::to_owned),
             "benchmark_id" => out.benchmark_id = v.as_str().map(str::to_owned),
             "input_config" => out.input_config = Some(v),
@@ -147,37 +141,72 @@ pub fn parse_str(text: &str, path: &Path) -> Result<AggregateExport, String> {
             "end_time" => out.end_time = v.as_str().map(str::to_owned),
             "telemetry_data" | "run_info" => {}
             _ => {
-                // A metric is an object with a `unit`; anything else unknown is ignored.
-                if let Value::Object(m) = &v
-                    && m.contains_key("unit")
-                {
-                    let mut stats = MetricStats {
-                        unit: m.get("unit").and_then(Value::as_str).unwrap_or_default().to_owned(),
-                        stats: BTreeMap::new(),
-                    };
-                    for (s, x) in m {
-                        if let Some(f) = x.as_f64() {
-                            stats.stats.insert(s.clone(), f);
-                        }
-                    }
+                if let Some(stats) = metric_stats(&v) {
                     out.metrics.insert(key, stats);
                 }
             }
         }
     }
-    match out.schema_version.as_deref() {
-        Some(v) if KNOWN_SCHEMA_VERSIONS.contains(&v) => {}
-        Some(v) => out.warnings.push(format!(
+    if let Some(w) = schema_warning(out.schema_version.as_deref(), mistyped_schema, path) {
+        out.warnings.push(w);
+    }
+    Ok(out)
+}
+
+/// Reads `schema_version` into `out`: a string, or a number (`99`, `1.4`) as its text. Anything
+/// else is warned about and read as an unknown version: then `true`.
+fn read_schema_version(out: &mut AggregateExport, v: Value, path: &Path) -> bool {
+    match v {
+        Value::String(t) => out.schema_version = Some(t),
+        Value::Number(n) => out.schema_version = Some(n.to_string()),
+        Value::Null => {}
+        other => {
+            out.warnings.push(format!(
+                "`{}` has schema_version `{}`, neither a string nor a number; reading it \
+                 as an unknown version",
+                path.display(),
+                truncated(&other.to_string(), 40)
+            ));
+            return true;
+        }
+    }
+    false
+}
+
+/// A metric is an object with a `unit`: its numeric fields are its statistics. Anything else
+/// unknown is ignored (`None`).
+fn metric_stats(v: &Value) -> Option<MetricStats> {
+    let Value::Object(m) = v else { return None };
+    if !m.contains_key("unit") {
+        return None;
+    }
+    let mut stats = MetricStats {
+        unit: m.get("unit").and_then(Value::as_str).unwrap_or_default().to_owned(),
+        stats: BTreeMap::new(),
+    };
+    for (s, x) in m {
+        if let Some(f) = x.as_f64() {
+            stats.stats.insert(s.clone(), f);
+        }
+    }
+    Some(stats)
+}
+
+/// The warning a schema version deserves: none for a known one (or one already warned about as
+/// mistyped), else unknown or missing.
+fn schema_warning(version: Option<&str>, mistyped: bool, path: &Path) -> Option<String> {
+    match version {
+        Some(v) if KNOWN_SCHEMA_VERSIONS.contains(&v) => None,
+        Some(v) => Some(format!(
             "`{}` has unknown schema_version {}, which sweeper was not checked against (known: \
              {}); reading it anyway",
             path.display(),
             truncated(v, 40),
             KNOWN_SCHEMA_VERSIONS.join(", ")
         )),
-        None if mistyped_schema => {}
-        None => out.warnings.push(format!("`{}` has no schema_version", path.display())),
+        None if mistyped => None,
+        None => Some(format!("`{}` has no schema_version", path.display())),
     }
-    Ok(out)
 }
 
 /// `s` cut to `n` characters (with `…`), so that a hostile value cannot fill a warning.

@@ -1,7 +1,7 @@
 //! `profile_export_aiperf.csv`: aiperf's CSV export (CRLF, several sections, display names).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -56,10 +56,35 @@ pub fn split_unit(display: &str) -> (String, Option<String>) {
     (d.to_owned(), None)
 }
 
+/// Why a `profile_export_aiperf.csv` could not be read: the file, and the line at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    #[error("failed to read `{path}`: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// A line that is not CSV.
+    #[error("failed to parse `{path}:{line}`: {source}")]
+    Record { path: PathBuf, line: usize, source: csv::Error },
+    #[error(
+        "failed to parse `{path}:{line}`: expected at most {max} cells, found {found}{CORRUPT_HINT}"
+    )]
+    TooManyCells { path: PathBuf, line: usize, max: usize, found: usize },
+    #[error(
+        "failed to parse `{path}:{line}`: `{cell}` in column `{column}` is not a number{CORRUPT_HINT}"
+    )]
+    NotANumberIn { path: PathBuf, line: usize, cell: String, column: String },
+    #[error("failed to parse `{path}:{line}`: missing value{CORRUPT_HINT}")]
+    MissingValue { path: PathBuf, line: usize },
+    #[error("failed to parse `{path}:{line}`: `{cell}` is not a number{CORRUPT_HINT}")]
+    NotANumber { path: PathBuf, line: usize, cell: String },
+}
+
+/// What a malformed line's message ends with.
+const CORRUPT_HINT: &str = "\nhint: the file is truncated or corrupt";
+
 /// Reads and parses `path`.
-pub fn read(path: &Path) -> Result<CsvExport, String> {
+pub fn read(path: &Path) -> Result<CsvExport, CsvError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("failed to read `{}`: {e}", path.display()))?;
+        .map_err(|source| CsvError::Read { path: path.to_path_buf(), source })?;
     parse_str(&text, path)
 }
 
@@ -71,71 +96,28 @@ enum Section {
 }
 
 /// Parses the text of a `profile_export_aiperf.csv`; `path` only names the file in messages.
-pub fn parse_str(text: &str, path: &Path) -> Result<CsvExport, String> {
+pub fn parse_str(text: &str, path: &Path) -> Result<CsvExport, CsvError> {
     let mut out = CsvExport::default();
     let mut section = Section::None;
     for (i, raw) in text.split('\n').enumerate() {
-        let lineno = i + 1;
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         if line.trim().is_empty() {
             section = Section::None;
             continue;
         }
+        let at = At { path, line: i + 1 };
         let mut rdr = csv::ReaderBuilder::new().has_headers(false).from_reader(line.as_bytes());
         let cells: Vec<String> = match rdr.records().next() {
             Some(Ok(r)) => r.iter().map(str::to_owned).collect(),
-            Some(Err(e)) => {
-                return Err(format!("failed to parse `{}:{lineno}`: {e}", path.display()));
+            Some(Err(source)) => {
+                return Err(CsvError::Record { path: path.to_path_buf(), line: at.line, source });
             }
             None => continue,
         };
-        let bad = |what: &str| {
-            format!(
-                "failed to parse `{}:{lineno}`: {what}\nhint: the file is truncated or corrupt",
-                path.display()
-            )
-        };
         match &section {
-            Section::None => {
-                section =
-                    match (cells.first().map(String::as_str), cells.get(1).map(String::as_str)) {
-                        (Some("Metric"), Some("Value")) => Section::Scalars,
-                        (Some("Metric"), Some(_)) => Section::Stats(cells[1..].to_vec()),
-                        _ => {
-                            out.other_sections.push((cells, Vec::new()));
-                            Section::Other
-                        }
-                    };
-            }
-            Section::Stats(header) => {
-                if cells.len() > header.len() + 1 {
-                    return Err(bad(&format!(
-                        "expected at most {} cells, found {}",
-                        header.len() + 1,
-                        cells.len()
-                    )));
-                }
-                let (name, unit) = split_unit(&cells[0]);
-                let mut stats = BTreeMap::new();
-                for (h, c) in header.iter().zip(&cells[1..]) {
-                    if c.trim().is_empty() {
-                        continue;
-                    }
-                    let v: f64 = c
-                        .trim()
-                        .parse()
-                        .map_err(|_| bad(&format!("`{c}` in column `{h}` is not a number")))?;
-                    stats.insert(h.clone(), v);
-                }
-                out.stats.push(CsvStatRow { name, unit, stats });
-            }
-            Section::Scalars => {
-                let (name, unit) = split_unit(&cells[0]);
-                let c = cells.get(1).ok_or_else(|| bad("missing value"))?;
-                let value: f64 =
-                    c.trim().parse().map_err(|_| bad(&format!("`{c}` is not a number")))?;
-                out.scalars.push(CsvScalarRow { name, unit, value });
-            }
+            Section::None => section = section_of(cells, &mut out),
+            Section::Stats(header) => out.stats.push(stat_row(header, &cells, at)?),
+            Section::Scalars => out.scalars.push(scalar_row(&cells, at)?),
             Section::Other => {
                 if let Some(last) = out.other_sections.last_mut() {
                     last.1.push(cells);
@@ -144,4 +126,65 @@ pub fn parse_str(text: &str, path: &Path) -> Result<CsvExport, String> {
         }
     }
     Ok(out)
+}
+
+/// Where a row is: the file and its line (1-based), for messages.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    path: &'a Path,
+    line: usize,
+}
+
+/// The section a header row opens: statistics (`Metric,avg,...`), scalars (`Metric,Value`), or
+/// another kept as raw rows in `out`.
+fn section_of(cells: Vec<String>, out: &mut CsvExport) -> Section {
+    match (cells.first().map(String::as_str), cells.get(1).map(String::as_str)) {
+        (Some("Metric"), Some("Value")) => Section::Scalars,
+        (Some("Metric"), Some(_)) => Section::Stats(cells[1..].to_vec()),
+        _ => {
+            out.other_sections.push((cells, Vec::new()));
+            Section::Other
+        }
+    }
+}
+
+/// A row of the statistics section under `header`; empty cells are absent.
+fn stat_row(header: &[String], cells: &[String], at: At<'_>) -> Result<CsvStatRow, CsvError> {
+    if cells.len() > header.len() + 1 {
+        return Err(CsvError::TooManyCells {
+            path: at.path.to_path_buf(),
+            line: at.line,
+            max: header.len() + 1,
+            found: cells.len(),
+        });
+    }
+    let (name, unit) = split_unit(&cells[0]);
+    let mut stats = BTreeMap::new();
+    for (h, c) in header.iter().zip(&cells[1..]) {
+        if c.trim().is_empty() {
+            continue;
+        }
+        let v: f64 = c.trim().parse().map_err(|_| CsvError::NotANumberIn {
+            path: at.path.to_path_buf(),
+            line: at.line,
+            cell: c.clone(),
+            column: h.clone(),
+        })?;
+        stats.insert(h.clone(), v);
+    }
+    Ok(CsvStatRow { name, unit, stats })
+}
+
+/// A row of the `Metric,Value` section.
+fn scalar_row(cells: &[String], at: At<'_>) -> Result<CsvScalarRow, CsvError> {
+    let (name, unit) = split_unit(&cells[0]);
+    let c = cells
+        .get(1)
+        .ok_or_else(|| CsvError::MissingValue { path: at.path.to_path_buf(), line: at.line })?;
+    let value: f64 = c.trim().parse().map_err(|_| CsvError::NotANumber {
+        path: at.path.to_path_buf(),
+        line: at.line,
+        cell: c.clone(),
+    })?;
+    Ok(CsvScalarRow { name, unit, value })
 }

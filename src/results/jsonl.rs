@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::BufRead;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use std::fmt;
 
@@ -228,6 +228,30 @@ pub struct JsonlSummary {
     pub e2el: Summary,
 }
 
+/// Why a `profile_export.jsonl` could not be summarized.
+#[derive(Debug, thiserror::Error)]
+pub enum JsonlError {
+    #[error("failed to open `{path}`: {source}")]
+    Open { path: PathBuf, source: std::io::Error },
+    #[error("failed to read `{path}:{line}`: {source}")]
+    Read { path: PathBuf, line: u64, source: std::io::Error },
+    /// Not one line is a record: `line` is the first bad one, `why` what is wrong with it.
+    #[error(
+        "failed to parse `{path}:{line}` ({why}); none of its {bad_lines} non-empty lines is a JSON record\n\
+         hint: the file is truncated or corrupt; the aggregate `profile_export_aiperf.json` \
+         may still be usable"
+    )]
+    NoRecords { path: PathBuf, line: u64, why: String, bad_lines: u64 },
+}
+
+/// The latency samples of the stream, until they are summarized.
+struct Latencies {
+    ttft: Samples,
+    tpot: Samples,
+    itl: Samples,
+    e2el: Samples,
+}
+
 /// Streams `path` and summarizes it. A line that is not a JSON record (the cut last line of a
 /// killed writer, say) is skipped and counted in [`JsonlSummary::bad_lines`]; the caller decides
 /// how to report it.
@@ -235,21 +259,28 @@ pub struct JsonlSummary {
 /// # Errors
 /// The file cannot be opened or read, or it has lines and none of them is a record (an error
 /// naming the first bad `file:line`).
-pub fn summarize(path: &Path, opts: JsonlOptions) -> Result<JsonlSummary, String> {
+pub fn summarize(path: &Path, opts: JsonlOptions) -> Result<JsonlSummary, JsonlError> {
     let file = std::fs::File::open(path)
-        .map_err(|e| format!("failed to open `{}`: {e}", path.display()))?;
+        .map_err(|source| JsonlError::Open { path: path.to_path_buf(), source })?;
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
     let mut s = JsonlSummary::default();
-    // ttft, tpot, itl, e2el
-    let mut samples: Vec<Samples> = (0..4).map(|_| Samples::new(opts.keep_samples)).collect();
+    let keep = opts.keep_samples;
+    let mut lat = Latencies {
+        ttft: Samples::new(keep),
+        tpot: Samples::new(keep),
+        itl: Samples::new(keep),
+        e2el: Samples::new(keep),
+    };
     let mut buf = Vec::with_capacity(64 * 1024);
     // Lines that parsed.
     let mut records = 0u64;
     loop {
         buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| format!("failed to read `{}:{}`: {e}", path.display(), s.lines + 1))?;
+        let n = reader.read_until(b'\n', &mut buf).map_err(|source| JsonlError::Read {
+            path: path.to_path_buf(),
+            line: s.lines + 1,
+            source,
+        })?;
         if n == 0 {
             break;
         }
@@ -259,74 +290,81 @@ pub fn summarize(path: &Path, opts: JsonlOptions) -> Result<JsonlSummary, String
         if line.is_empty() {
             continue;
         }
-        let rec: Line<'_> = match serde_json::from_slice(line) {
-            Ok(r) => r,
-            Err(e) => {
-                s.bad_lines += 1;
-                if s.first_bad_line.is_none() {
-                    // serde_json ends its message with "at line 1 column N": the line is ours.
-                    let text = e.to_string();
-                    let why = text.rsplit_once(" at line ").map_or(text.as_str(), |(w, _)| w);
-                    s.first_bad_line = Some(s.lines);
-                    s.first_bad_error = Some(format!("column {}: {why}", e.column()));
-                }
-                continue;
+        match serde_json::from_slice::<Line<'_>>(line) {
+            Ok(rec) => {
+                records += 1;
+                add_record(&mut s, &mut lat, rec);
             }
-        };
-        records += 1;
-        if rec.metadata.benchmark_phase.as_deref() == Some("warmup") {
-            s.warmup += 1;
-            continue;
-        }
-        if rec.metadata.was_cancelled == Some(true) {
-            s.cancelled += 1;
-        }
-        if let Some(err) = rec.error {
-            s.errors += 1;
-            let kind = err.kind.as_deref().unwrap_or("error");
-            let key = match err.code {
-                Some(c) => format!("{kind} ({c})"),
-                None => kind.to_owned(),
-            };
-            *s.error_kinds.entry(key).or_default() += 1;
-            continue;
-        }
-        s.succeeded += 1;
-        let m = rec.metrics;
-        if let Some(x) = m.input_sequence_length.value.one() {
-            s.total_input_tokens += x;
-        }
-        if let Some(x) = m.output_sequence_length.value.one() {
-            s.total_output_tokens += x;
-        }
-        if let Some(x) = m.time_to_first_token.value.one() {
-            samples[0].push(x);
-        }
-        if let Some(x) = m.inter_token_latency.value.one() {
-            samples[1].push(x);
-        }
-        for &x in m.inter_chunk_latency.value.all() {
-            samples[2].push(x);
-        }
-        if let Some(x) = m.request_latency.value.one() {
-            samples[3].push(x);
+            Err(e) => note_bad_line(&mut s, &e),
         }
     }
     if records == 0
         && let (Some(line), Some(why)) = (s.first_bad_line, &s.first_bad_error)
     {
-        return Err(format!(
-            "failed to parse `{}:{line}` ({why}); none of its {} non-empty lines is a JSON record\n\
-             hint: the file is truncated or corrupt; the aggregate `profile_export_aiperf.json` \
-             may still be usable",
-            path.display(),
-            s.bad_lines
-        ));
+        return Err(JsonlError::NoRecords {
+            path: path.to_path_buf(),
+            line,
+            why: why.clone(),
+            bad_lines: s.bad_lines,
+        });
     }
-    let mut it = samples.into_iter().map(Samples::finish);
-    s.ttft = it.next().unwrap_or_default();
-    s.tpot = it.next().unwrap_or_default();
-    s.itl = it.next().unwrap_or_default();
-    s.e2el = it.next().unwrap_or_default();
+    s.ttft = lat.ttft.finish();
+    s.tpot = lat.tpot.finish();
+    s.itl = lat.itl.finish();
+    s.e2el = lat.e2el.finish();
     Ok(s)
+}
+
+/// Counts a line that is not a JSON record, and remembers the first one and why.
+fn note_bad_line(s: &mut JsonlSummary, e: &serde_json::Error) {
+    s.bad_lines += 1;
+    if s.first_bad_line.is_none() {
+        // serde_json ends its message with "at line 1 column N": the line is ours.
+        let text = e.to_string();
+        let why = text.rsplit_once(" at line ").map_or(text.as_str(), |(w, _)| w);
+        s.first_bad_line = Some(s.lines);
+        s.first_bad_error = Some(format!("column {}: {why}", e.column()));
+    }
+}
+
+/// Adds one record: warmup and errors are counted, a successful profiling record's tokens and
+/// latencies are summed and sampled.
+fn add_record(s: &mut JsonlSummary, lat: &mut Latencies, rec: Line<'_>) {
+    if rec.metadata.benchmark_phase.as_deref() == Some("warmup") {
+        s.warmup += 1;
+        return;
+    }
+    if rec.metadata.was_cancelled == Some(true) {
+        s.cancelled += 1;
+    }
+    if let Some(err) = rec.error {
+        s.errors += 1;
+        let kind = err.kind.as_deref().unwrap_or("error");
+        let key = match err.code {
+            Some(c) => format!("{kind} ({c})"),
+            None => kind.to_owned(),
+        };
+        *s.error_kinds.entry(key).or_default() += 1;
+        return;
+    }
+    s.succeeded += 1;
+    let m = rec.metrics;
+    if let Some(x) = m.input_sequence_length.value.one() {
+        s.total_input_tokens += x;
+    }
+    if let Some(x) = m.output_sequence_length.value.one() {
+        s.total_output_tokens += x;
+    }
+    if let Some(x) = m.time_to_first_token.value.one() {
+        lat.ttft.push(x);
+    }
+    if let Some(x) = m.inter_token_latency.value.one() {
+        lat.tpot.push(x);
+    }
+    for &x in m.inter_chunk_latency.value.all() {
+        lat.itl.push(x);
+    }
+    if let Some(x) = m.request_latency.value.one() {
+        lat.e2el.push(x);
+    }
 }

@@ -80,21 +80,30 @@ impl MultiAggregate {
     }
 }
 
+/// Why aiperf's multi-run aggregate could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum MultiRunError {
+    #[error("failed to read `{path}`: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("failed to parse `{path}` at line {line}, column {column}: {source}")]
+    Parse { path: PathBuf, line: usize, column: usize, source: serde_json::Error },
+    #[error("`{path}` has no `metrics` object")]
+    NoMetrics { path: PathBuf },
+}
+
 /// Reads aiperf's multi-run aggregate of the run dir `dir`.
-pub fn read_aggregate(dir: &Path) -> Result<MultiAggregate, String> {
+pub fn read_aggregate(dir: &Path) -> Result<MultiAggregate, MultiRunError> {
     let path = dir.join(AGGREGATE_DIR).join(MULTI_AGGREGATE_FILE);
     let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("failed to read `{}`: {e}", path.display()))?;
-    let v: Value = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "failed to parse `{}` at line {}, column {}: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        )
+        .map_err(|source| MultiRunError::Read { path: path.clone(), source })?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| MultiRunError::Parse {
+        path: path.clone(),
+        line: e.line(),
+        column: e.column(),
+        source: e,
     })?;
     let Some(metrics) = v.get("metrics").and_then(Value::as_object) else {
-        return Err(format!("`{}` has no `metrics` object", path.display()));
+        return Err(MultiRunError::NoMetrics { path });
     };
     let meta = &v["metadata"];
     let num = |e: &Value, k: &str| e.get(k).and_then(Value::as_f64).filter(|x| x.is_finite());

@@ -2,11 +2,13 @@
 //! points that differ only in the load), the highest value that meets every SLO, its figures,
 //! the first value that breaks one (which, by how much), and the runs it took.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::model::metrics::{Metric, Stat};
 use crate::records::describe_params;
-use crate::records::{LoadSearch, RunStatus, SearchMode};
+use crate::records::{LoadSearch, RunStatus, SearchGroup, SearchMode};
 use crate::results::{BatchResults, RunResult};
 use crate::search::verdict::{self, Judgement};
 
@@ -72,90 +74,21 @@ fn value(ls: &LoadSearch, run: &RunResult) -> Option<f64> {
         .and_then(|(_, v)| v.as_f64())
 }
 
+/// A judged run of a group: its value of the load variable, the run, and the verdict.
+type Judged<'a> = (f64, &'a RunResult, Judgement);
+
 /// The section of a batch with a load search (`None` without one).
 pub fn build(results: &BatchResults) -> Option<MaxLoad> {
     let ls = results.load_search.as_ref()?;
-    let by_index: std::collections::HashMap<usize, &RunResult> =
-        results.runs.iter().map(|r| (r.index, r)).collect();
+    let by_index: HashMap<usize, &RunResult> = results.runs.iter().map(|r| (r.index, r)).collect();
     let mut rows = Vec::new();
     let mut judged = Vec::new();
     for g in &ls.groups {
-        let members: Vec<&RunResult> = match ls.mode {
-            SearchMode::Search { .. } => {
-                results.runs.iter().filter(|r| r.probe.is_some_and(|p| p.group == g.id)).collect()
-            }
-            SearchMode::StopWhen { .. } => {
-                g.members.iter().filter_map(|i| by_index.get(i).copied()).collect()
-            }
-        };
-        let ran: Vec<&RunResult> = members
-            .iter()
-            .copied()
-            .filter(|r| {
-                !matches!(r.status, RunStatus::Pending | RunStatus::Skipped | RunStatus::Running)
-            })
-            .collect();
-        let mut verdicts: Vec<(f64, &RunResult, Judgement)> =
-            ran.iter().filter_map(|r| Some((value(ls, r)?, *r, verdict::judge(ls, r)))).collect();
-        verdicts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        for (_, r, j) in &verdicts {
-            judged.push((r.index, *j == Judgement::Pass));
-        }
-        let first_fail = verdicts.iter().find(|(_, _, j)| *j != Judgement::Pass);
-        let best = verdicts
-            .iter()
-            .rfind(|(v, _, j)| *j == Judgement::Pass && first_fail.is_none_or(|(f, _, _)| v < f));
-        let not_monotonic = first_fail.is_some_and(|(f, _, _)| {
-            verdicts.iter().any(|(v, _, j)| *j == Judgement::Pass && v > f)
-        });
-        let m = best.and_then(|(_, r, _)| r.metrics.clone());
-        let broke = first_fail.map(|(_, r, j)| {
-            let detail = if r.status.is_success() {
-                verdict::breaches(r, &ls.slo, ls.slo_on)
-                    .iter()
-                    .map(|b| match b.over_pct() {
-                        Some(p) => format!("{} (+{:.0}%)", b.describe(), p),
-                        None => b.describe(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            } else {
-                String::new()
-            };
-            match j {
-                Judgement::Fail(why) if detail.is_empty() => why.clone(),
-                _ => detail,
-            }
-        });
-        rows.push(MaxLoadRow {
-            group: describe_params(&g.params),
-            best: best.map(|(v, _, _)| *v),
-            best_index: best.map(|(_, r, _)| r.index),
-            output_tok_s: m.as_ref().and_then(|m| m.value(Metric::OutputTokS)),
-            ttft_p99_ms: m.as_ref().and_then(|m| m.get(Metric::Ttft, Stat::P99)),
-            itl_p99_ms: m.as_ref().and_then(|m| m.get(Metric::Itl, Stat::P99)),
-            tpot_p99_ms: m.as_ref().and_then(|m| m.get(Metric::Tpot, Stat::P99)),
-            goodput: best.and_then(|(_, r, _)| r.aggregate.as_ref().and_then(|a| a.avg("goodput"))),
-            first_fail: first_fail.map(|(v, _, _)| *v),
-            broke,
-            runs: ran.len(),
-            skipped: members.iter().filter(|r| r.status == RunStatus::Skipped).count(),
-            not_monotonic,
-        });
+        let members = members_of(ls, g, results, &by_index);
+        let (row, verdicts) = group_row(ls, g, &members);
+        judged.extend(verdicts);
+        rows.push(row);
     }
-    let stopped = results
-        .runs
-        .iter()
-        .filter(|r| r.status == RunStatus::Skipped)
-        .filter_map(|r| {
-            let reason = r.reason.as_deref()?;
-            reason.starts_with("stopped:").then(|| Stopped {
-                index: r.index,
-                point: describe_params(&r.params),
-                reason: reason.to_owned(),
-            })
-        })
-        .collect();
     Some(MaxLoad {
         variable: ls.variable.clone(),
         mode: match ls.mode {
@@ -168,7 +101,103 @@ pub fn build(results: &BatchResults) -> Option<MaxLoad> {
             verdict::SloOn::CiUpper => "ci_upper",
         },
         rows,
-        stopped,
+        stopped: stopped(results),
         judged,
     })
+}
+
+/// The runs of a group: a search's probes, or a ladder's planned points.
+fn members_of<'a>(
+    ls: &LoadSearch,
+    g: &SearchGroup,
+    results: &'a BatchResults,
+    by_index: &HashMap<usize, &'a RunResult>,
+) -> Vec<&'a RunResult> {
+    match ls.mode {
+        SearchMode::Search { .. } => {
+            results.runs.iter().filter(|r| r.probe.is_some_and(|p| p.group == g.id)).collect()
+        }
+        SearchMode::StopWhen { .. } => {
+            g.members.iter().filter_map(|i| by_index.get(i).copied()).collect()
+        }
+    }
+}
+
+/// A group's answer from its runs, and (index, passed) of each run judged, by increasing value.
+fn group_row(
+    ls: &LoadSearch,
+    g: &SearchGroup,
+    members: &[&RunResult],
+) -> (MaxLoadRow, Vec<(usize, bool)>) {
+    let ran: Vec<&RunResult> = members
+        .iter()
+        .copied()
+        .filter(|r| {
+            !matches!(r.status, RunStatus::Pending | RunStatus::Skipped | RunStatus::Running)
+        })
+        .collect();
+    let mut verdicts: Vec<Judged<'_>> =
+        ran.iter().filter_map(|r| Some((value(ls, r)?, *r, verdict::judge(ls, r)))).collect();
+    verdicts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let judged = verdicts.iter().map(|(_, r, j)| (r.index, *j == Judgement::Pass)).collect();
+    let first_fail = verdicts.iter().find(|(_, _, j)| *j != Judgement::Pass);
+    let best = verdicts
+        .iter()
+        .rfind(|(v, _, j)| *j == Judgement::Pass && first_fail.is_none_or(|(f, _, _)| v < f));
+    let not_monotonic = first_fail
+        .is_some_and(|(f, _, _)| verdicts.iter().any(|(v, _, j)| *j == Judgement::Pass && v > f));
+    let m = best.and_then(|(_, r, _)| r.metrics.clone());
+    let row = MaxLoadRow {
+        group: describe_params(&g.params),
+        best: best.map(|(v, _, _)| *v),
+        best_index: best.map(|(_, r, _)| r.index),
+        output_tok_s: m.as_ref().and_then(|m| m.value(Metric::OutputTokS)),
+        ttft_p99_ms: m.as_ref().and_then(|m| m.get(Metric::Ttft, Stat::P99)),
+        itl_p99_ms: m.as_ref().and_then(|m| m.get(Metric::Itl, Stat::P99)),
+        tpot_p99_ms: m.as_ref().and_then(|m| m.get(Metric::Tpot, Stat::P99)),
+        goodput: best.and_then(|(_, r, _)| r.aggregate.as_ref().and_then(|a| a.avg("goodput"))),
+        first_fail: first_fail.map(|(v, _, _)| *v),
+        broke: first_fail.map(|(_, r, j)| broke(ls, r, j)),
+        runs: ran.len(),
+        skipped: members.iter().filter(|r| r.status == RunStatus::Skipped).count(),
+        not_monotonic,
+    };
+    (row, judged)
+}
+
+/// How the first failing run broke the SLO: each breach and by how much, else why it failed.
+fn broke(ls: &LoadSearch, r: &RunResult, j: &Judgement) -> String {
+    let detail = if r.status.is_success() {
+        verdict::breaches(r, &ls.slo, ls.slo_on)
+            .iter()
+            .map(|b| match b.over_pct() {
+                Some(p) => format!("{} (+{:.0}%)", b.describe(), p),
+                None => b.describe(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        String::new()
+    };
+    match j {
+        Judgement::Fail(why) if detail.is_empty() => why.clone(),
+        _ => detail,
+    }
+}
+
+/// The runs a ladder's early stop skipped.
+fn stopped(results: &BatchResults) -> Vec<Stopped> {
+    results
+        .runs
+        .iter()
+        .filter(|r| r.status == RunStatus::Skipped)
+        .filter_map(|r| {
+            let reason = r.reason.as_deref()?;
+            reason.starts_with("stopped:").then(|| Stopped {
+                index: r.index,
+                point: describe_params(&r.params),
+                reason: reason.to_owned(),
+            })
+        })
+        .collect()
 }
