@@ -325,3 +325,196 @@ fn no_file_outgrows_the_limit() {
         .collect();
     assert!(big.is_empty(), "files over {MAX_FILE_LINES} lines: {big:?}");
 }
+
+/// Most lines a function may span (its signature to its closing brace).
+const MAX_FN_LINES: usize = 80;
+
+/// `text` with comments, string and char literals blanked (newlines kept), so braces and
+/// keywords are only code.
+fn code_only(text: &str) -> String {
+    let b: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let blank = |c: char| if c == '\n' { '\n' } else { ' ' };
+    while i < b.len() {
+        let c = b[i];
+        let next = b.get(i + 1).copied();
+        if c == '/' && next == Some('/') {
+            while i < b.len() && b[i] != '\n' {
+                out.push(' ');
+                i += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            let mut depth = 0;
+            while i < b.len() {
+                if b[i] == '/' && b.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    out.push_str("  ");
+                    i += 2;
+                } else if b[i] == '*' && b.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    out.push_str("  ");
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    out.push(blank(b[i]));
+                    i += 1;
+                }
+            }
+        } else if c == 'r'
+            && (next == Some('"') || next == Some('#'))
+            && !b.get(i.wrapping_sub(1)).is_some_and(|p| p.is_alphanumeric() || *p == '_')
+        {
+            // A raw string: r"..." or r#"..."#.
+            let mut j = i + 1;
+            let mut hashes = 0;
+            while b.get(j) == Some(&'#') {
+                hashes += 1;
+                j += 1;
+            }
+            if b.get(j) != Some(&'"') {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+            j += 1;
+            loop {
+                if j >= b.len() {
+                    break;
+                }
+                if b[j] == '"' && (0..hashes).all(|h| b.get(j + 1 + h) == Some(&'#')) {
+                    j += 1 + hashes;
+                    break;
+                }
+                j += 1;
+            }
+            out.extend(b[i..j.min(b.len())].iter().map(|c| blank(*c)));
+            i = j;
+        } else if c == '"' {
+            let mut j = i + 1;
+            while j < b.len() && b[j] != '"' {
+                j += if b[j] == '\\' { 2 } else { 1 };
+            }
+            out.extend(b[i..(j + 1).min(b.len())].iter().map(|c| blank(*c)));
+            i = j + 1;
+        } else if c == '\'' && (next == Some('\\') || b.get(i + 2) == Some(&'\'')) {
+            // A char literal ('x', '\n', '\''); a lifetime ('a) is left as code.
+            let mut j = i + 1;
+            if b[j] == '\\' {
+                j += 2;
+            } else {
+                j += 1;
+            }
+            while j < b.len() && b[j] != '\'' {
+                j += 1;
+            }
+            out.extend(b[i..(j + 1).min(b.len())].iter().map(|c| blank(*c)));
+            i = j + 1;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// (name, first line, lines) of every function with a body in `code`, before `#[cfg(test)]`.
+fn functions(code: &str) -> Vec<(String, usize, usize)> {
+    let code = code.split("#[cfg(test)]").next().unwrap_or("");
+    let chars: Vec<char> = code.chars().collect();
+    let line_at = |i: usize| chars[..i].iter().filter(|c| **c == '\n').count() + 1;
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 3 < chars.len() {
+        let before = if i == 0 { ' ' } else { chars[i - 1] };
+        let is_fn = chars[i] == 'f'
+            && chars[i + 1] == 'n'
+            && chars[i + 2].is_whitespace()
+            && !(before.is_alphanumeric() || before == '_');
+        if !is_fn {
+            i += 1;
+            continue;
+        }
+        let name: String = chars[i + 3..]
+            .iter()
+            .skip_while(|c| c.is_whitespace())
+            .take_while(|c| c.is_alphanumeric() || **c == '_')
+            .collect();
+        // The body: the first `{` before a `;` (a declaration without a body has none).
+        let mut j = i;
+        while j < chars.len() && chars[j] != '{' && chars[j] != ';' {
+            j += 1;
+        }
+        if j >= chars.len() || chars[j] == ';' || name.is_empty() {
+            i += 3;
+            continue;
+        }
+        let mut depth = 0;
+        let mut k = j;
+        while k < chars.len() {
+            match chars[k] {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            k += 1;
+        }
+        let (first, last) = (line_at(i), line_at(k.min(chars.len() - 1)));
+        out.push((name, first, last - first + 1));
+        i += 3;
+    }
+    out
+}
+
+#[test]
+fn the_function_reader_skips_strings_comments_and_chars() {
+    let src = "fn a() {\n    let s = \"}\"; // }\n    let c = '}';\n    let r = r#\"}\"#;\n    x::<'a>();\n}\nfn b();\nfn c() { }\n";
+    let f = functions(&code_only(src));
+    assert_eq!(f, [("a".to_owned(), 1, 6), ("c".to_owned(), 8, 1)]);
+}
+
+#[test]
+fn no_function_outgrows_the_limit() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    let mut long = Vec::new();
+    for f in files.iter().filter(|f| !GENERATED.iter().any(|g| f.ends_with(g))) {
+        let code = code_only(&std::fs::read_to_string(f).unwrap());
+        for (name, line, n) in functions(&code) {
+            if n > MAX_FN_LINES {
+                long.push(format!("{}:{line} `{name}` ({n} lines)", f.display()));
+            }
+        }
+    }
+    assert!(long.is_empty(), "functions over {MAX_FN_LINES} lines:\n{}", long.join("\n"));
+}
+
+#[test]
+fn no_error_is_a_bare_string() {
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    let mut bare = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let code = code_only(&text);
+        let code = code.split("#[cfg(test)]").next().unwrap_or("");
+        for (n, l) in code.lines().enumerate() {
+            let squeezed: String = l.chars().filter(|c| !c.is_whitespace()).collect();
+            if squeezed.contains("Result<") && squeezed.contains(",String>") {
+                bare.push(format!("{}:{}: {}", f.display(), n + 1, l.trim()));
+            }
+        }
+    }
+    assert!(
+        bare.is_empty(),
+        "`Result<_, String>` outside tests (give it a typed error):\n{}",
+        bare.join("\n")
+    );
+}

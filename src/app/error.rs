@@ -35,6 +35,9 @@ pub enum Error {
     Reference(#[from] ReferenceError),
     #[error(transparent)]
     Merge(#[from] MergeError),
+    /// `sweeper mock-server` could not start.
+    #[error(transparent)]
+    MockServer(#[from] crate::mockserver::MockServerError),
     /// `export tt`.
     #[error(transparent)]
     TtExport(#[from] ExportError),
@@ -68,6 +71,7 @@ impl Error {
             | Error::Compare(_)
             | Error::Reference(_)
             | Error::Merge(_)
+            | Error::MockServer(_)
             | Error::TtExport(_)
             | Error::Job(_)
             | Error::Usage { .. } => EXIT_CONFIG,
@@ -85,6 +89,7 @@ impl Error {
             Error::Compare(e) => e.hint(),
             Error::Reference(e) => Some(e.hint()),
             Error::Merge(e) => Some(e.hint()),
+            Error::MockServer(e) => e.hint(),
             Error::TtExport(e) => e.hint(),
             Error::Job(e) => Some(e.hint()),
             Error::Usage { hint, .. } => hint.clone(),

@@ -52,7 +52,7 @@ impl LiveReports {
         if let Some(run) = results.run_of(index)
             && let Err(e) = crate::tt::standard::write(run, &dir, results.tt_model_id.as_deref())
         {
-            warnings.push(e);
+            warnings.push(e.to_string());
         }
         let due = self.last_render.is_none_or(|t| {
             t.elapsed() >= MIN_RENDER_INTERVAL.max(self.last_cost * RENDER_SPACING)

@@ -29,7 +29,7 @@ pub fn main(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Some(Command::MockServer(args)) => {
             let (host, port) = (args.host.clone(), args.port);
-            Ok(crate::mockserver::main(&host, port, args.into()))
+            crate::mockserver::main(&host, port, args.into()).map_err(Error::from)
         }
         Some(Command::Report { batch_dir, fail_on_target, output, targets }) => {
             report_cmd::report_cmd(&batch_dir, output.as_deref(), fail_on_target, &targets)

@@ -282,6 +282,24 @@ pub enum MockServerError {
     MissingApiKey(String),
     #[error("failed to start the mock engine (timer): {0}")]
     Engine(std::io::Error),
+    #[error("failed to start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("failed to listen on `{host}:{port}`: {source}")]
+    Listen { host: String, port: u16, source: std::io::Error },
+    #[error("failed to read the listening address: {0}")]
+    Address(std::io::Error),
+}
+
+impl MockServerError {
+    /// What to try.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            MockServerError::Listen { .. } => {
+                Some("pick another --port, or --port 0 for any free port".into())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A configured server, ready to serve on a listener.
@@ -385,56 +403,28 @@ pub async fn serve(
 }
 
 /// Runs the server until SIGINT/SIGTERM; returns the process exit code (0 after a signal, 1 after
-/// the injected crash, 2 when it cannot start).
-pub fn main(host: &str, port: u16, params: MockParams) -> u8 {
+/// the injected crash), or why it cannot start (the caller prints it: exit 2).
+pub fn main(host: &str, port: u16, params: MockParams) -> Result<u8, MockServerError> {
     let exit_after = params.exit_after_requests;
-    let server = match MockServer::new(params) {
-        Ok(s) => s,
-        Err(e) => {
-            err_line(&format!("error: {e}"));
-            return 2;
-        }
-    };
+    let server = MockServer::new(params)?;
     raise_open_files_limit();
-    let runtime = match runtime() {
-        Ok(r) => r,
-        Err(e) => {
-            err_line(&format!("error: failed to start the async runtime: {e}"));
-            return 2;
-        }
-    };
+    let runtime = runtime().map_err(MockServerError::Runtime)?;
     runtime.block_on(async move {
-        let listener = match TcpListener::bind((host, port)).await {
-            Ok(l) => l,
-            Err(e) => {
-                err_line(&format!(
-                    "error: failed to listen on `{host}:{port}`: {e}\n  hint: pick another --port, or --port 0 for any free port"
-                ));
-                return 2;
-            }
-        };
-        let addr = match listener.local_addr() {
-            Ok(a) => a,
-            Err(e) => {
-                err_line(&format!("error: failed to read the listening address: {e}"));
-                return 2;
-            }
-        };
+        let listener = TcpListener::bind((host, port))
+            .await
+            .map_err(|source| MockServerError::Listen { host: host.to_owned(), port, source })?;
+        let addr = listener.local_addr().map_err(MockServerError::Address)?;
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "listening on http://{addr}");
         let _ = stdout.flush();
         drop(stdout);
-        match server.serve(listener, shutdown_signal()).await {
-            Ok(ServeOutcome::Shutdown) => 0,
-            Ok(ServeOutcome::Died) => {
+        match server.serve(listener, shutdown_signal()).await? {
+            ServeOutcome::Shutdown => Ok(0),
+            ServeOutcome::Died => {
                 err_line(&format!(
                     "mock-server: exiting after {exit_after} requests (--exit-after-requests)"
                 ));
-                1
-            }
-            Err(e) => {
-                err_line(&format!("error: {e}"));
-                2
+                Ok(1)
             }
         }
     })

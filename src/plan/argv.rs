@@ -213,63 +213,7 @@ pub fn build(merged: &Map<String, Value>, default_url: Option<&str>, mock: bool)
         if opt.flags[0] == "url" {
             has_url = true;
         }
-        match (opt.kind, value) {
-            (OptKind::Bool, Value::Bool(true)) => args.push(Arg::Lit(flag)),
-            (OptKind::Bool, Value::Bool(false)) => {
-                if let Some(neg) = opt.negation {
-                    args.push(Arg::Lit(format!("--{neg}")));
-                }
-            }
-            (OptKind::Enum(choices), Value::String(s)) => {
-                let chosen = choices
-                    .iter()
-                    .find(|c| **c == s || c.replace('-', "_") == *s)
-                    .copied()
-                    .unwrap_or(s);
-                args.push(Arg::Lit(flag));
-                args.push(lit(chosen));
-            }
-            (OptKind::List | OptKind::KeyValues, Value::Array(items)) => {
-                for it in items {
-                    args.push(Arg::Lit(flag.clone()));
-                    args.push(Arg::Lit(scalar_text(it)));
-                }
-            }
-            (OptKind::KeyValues, Value::Object(m)) => {
-                for (k, v) in m {
-                    args.push(Arg::Lit(flag.clone()));
-                    args.push(Arg::Lit(format!("{k}:{}", scalar_text(v))));
-                }
-            }
-            (OptKind::Goodput, Value::Object(m)) => {
-                // aiperf takes ONE argument of space-separated tag:value pairs.
-                let joined: Vec<String> =
-                    m.iter().map(|(k, v)| format!("{k}:{}", scalar_text(v))).collect();
-                args.push(Arg::Lit(flag));
-                args.push(Arg::Lit(joined.join(" ")));
-            }
-            (OptKind::Goodput, Value::String(s)) => {
-                args.push(Arg::Lit(flag));
-                args.push(Arg::Lit(s.split_whitespace().collect::<Vec<_>>().join(" ")));
-            }
-            (_, Value::String(s)) if opt.flags[0] == "tokenizer" && s == OFFLINE_TOKENIZER => {
-                args.push(Arg::Lit(flag));
-                args.push(Arg::OfflineTokenizer);
-            }
-            (_, Value::Null) => {}
-            // JSON Schema's `integer` accepts `4.0`; aiperf's integer options do not parse "4.0".
-            (OptKind::Int { .. }, Value::Number(n))
-                if n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                    && !(n.is_i64() || n.is_u64()) =>
-            {
-                args.push(Arg::Lit(flag));
-                args.push(Arg::Lit(format!("{}", n.as_f64().unwrap_or_default() as i64)));
-            }
-            (_, v) => {
-                args.push(Arg::Lit(flag));
-                args.push(Arg::Lit(scalar_text(v)));
-            }
-        }
+        option_args(opt, flag, value, &mut args);
     }
     if !has_url {
         if mock {
@@ -288,4 +232,67 @@ pub fn build(merged: &Map<String, Value>, default_url: Option<&str>, mock: bool)
         args.extend(extra.iter().map(|v| Arg::Lit(scalar_text(v))));
     }
     args
+}
+
+/// The arguments of one option: `--flag value` by its kind (a flag alone, a list repeating
+/// the flag, `key:value` pairs, goodput's one argument of pairs, the offline tokenizer).
+fn option_args(opt: &options::AiperfOption, flag: String, value: &Value, args: &mut Vec<Arg>) {
+    let lit = |s: &str| Arg::Lit(s.to_owned());
+    match (opt.kind, value) {
+        (OptKind::Bool, Value::Bool(true)) => args.push(Arg::Lit(flag)),
+        (OptKind::Bool, Value::Bool(false)) => {
+            if let Some(neg) = opt.negation {
+                args.push(Arg::Lit(format!("--{neg}")));
+            }
+        }
+        (OptKind::Enum(choices), Value::String(s)) => {
+            let chosen = choices
+                .iter()
+                .find(|c| **c == s || c.replace('-', "_") == *s)
+                .copied()
+                .unwrap_or(s);
+            args.push(Arg::Lit(flag));
+            args.push(lit(chosen));
+        }
+        (OptKind::List | OptKind::KeyValues, Value::Array(items)) => {
+            for it in items {
+                args.push(Arg::Lit(flag.clone()));
+                args.push(Arg::Lit(scalar_text(it)));
+            }
+        }
+        (OptKind::KeyValues, Value::Object(m)) => {
+            for (k, v) in m {
+                args.push(Arg::Lit(flag.clone()));
+                args.push(Arg::Lit(format!("{k}:{}", scalar_text(v))));
+            }
+        }
+        (OptKind::Goodput, Value::Object(m)) => {
+            // aiperf takes ONE argument of space-separated tag:value pairs.
+            let joined: Vec<String> =
+                m.iter().map(|(k, v)| format!("{k}:{}", scalar_text(v))).collect();
+            args.push(Arg::Lit(flag));
+            args.push(Arg::Lit(joined.join(" ")));
+        }
+        (OptKind::Goodput, Value::String(s)) => {
+            args.push(Arg::Lit(flag));
+            args.push(Arg::Lit(s.split_whitespace().collect::<Vec<_>>().join(" ")));
+        }
+        (_, Value::String(s)) if opt.flags[0] == "tokenizer" && s == OFFLINE_TOKENIZER => {
+            args.push(Arg::Lit(flag));
+            args.push(Arg::OfflineTokenizer);
+        }
+        (_, Value::Null) => {}
+        // JSON Schema's `integer` accepts `4.0`; aiperf's integer options do not parse "4.0".
+        (OptKind::Int { .. }, Value::Number(n))
+            if n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                && !(n.is_i64() || n.is_u64()) =>
+        {
+            args.push(Arg::Lit(flag));
+            args.push(Arg::Lit(format!("{}", n.as_f64().unwrap_or_default() as i64)));
+        }
+        (_, v) => {
+            args.push(Arg::Lit(flag));
+            args.push(Arg::Lit(scalar_text(v)));
+        }
+    }
 }

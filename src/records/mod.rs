@@ -408,16 +408,24 @@ pub fn write_json_atomic<T: Serialize>(path: &std::path::Path, value: &T) -> std
     write_atomic(path, &bytes)
 }
 
+/// Why a JSON record could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file could not be read (the message names it).
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("failed to parse `{}` at line {line}, column {column}: {source}", path.display())]
+    Parse { path: std::path::PathBuf, line: usize, column: usize, source: serde_json::Error },
+}
+
 /// Reads and parses a JSON record, with the path in the error.
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, String> {
-    let text = fs_err::read_to_string(path).map_err(|e| e.to_string())?;
-    serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "failed to parse `{}` at line {}, column {}: {e}",
-            path.display(),
-            e.line(),
-            e.column()
-        )
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, ReadError> {
+    let text = fs_err::read_to_string(path)?;
+    serde_json::from_str(&text).map_err(|source| ReadError::Parse {
+        path: path.to_path_buf(),
+        line: source.line(),
+        column: source.column(),
+        source,
     })
 }
 

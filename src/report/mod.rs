@@ -405,7 +405,7 @@ fn failure_of(run: &results::RunResult) -> Option<Failure> {
 /// A run with results that tt-inference-server cannot represent, and why.
 fn tt_skip(run: &results::RunResult, point: &str) -> Option<TtSkip> {
     run.metrics.as_ref()?;
-    let reason = crate::tt::standard::tt_point(run).err()?;
+    let reason = crate::tt::standard::tt_point(run).err()?.to_string();
     Some(TtSkip { index: run.index, dir: run.dir.clone(), point: point.to_owned(), reason })
 }
 
@@ -537,7 +537,7 @@ pub fn render_batch_to(
         match crate::tt::standard::write(run, out_dir, results.tt_model_id.as_deref()) {
             Ok(Some(p)) => out.files_written.push(p),
             Ok(None) => {}
-            Err(e) => out.warnings.push(e),
+            Err(e) => out.warnings.push(e.to_string()),
         }
     }
     Ok(out)

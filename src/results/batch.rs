@@ -163,7 +163,7 @@ fn read_record<T: serde::de::DeserializeOwned>(
     if !path.exists() {
         return None;
     }
-    records::read_json(path).map_err(|e| warnings.push(e)).ok()
+    records::read_json(path).map_err(|e| warnings.push(e.to_string())).ok()
 }
 
 /// A warning per record written by a newer sweeper (read anyway).

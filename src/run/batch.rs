@@ -206,7 +206,7 @@ impl Batch {
         artifacts: super::decide::ArtifactCheck,
     ) -> Result<Batch, BatchError> {
         let dir = absolute(dir)?;
-        let read_err = |message: String| BatchError::Read { message };
+        let read_err = |e: records::ReadError| BatchError::Read { message: e.to_string() };
         let old: PlanRecord =
             records::read_json(&dir.join(records::PLAN_FILE)).map_err(read_err)?;
         if old.shard.is_none() && dir.join(records::SHARDS_DIR).is_dir() {

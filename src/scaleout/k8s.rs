@@ -154,6 +154,28 @@ fn pod(j: &K8sJob, config_map: &str, script: String, gpus: Option<u32>) -> PodTe
     }
 }
 
+/// The Indexed Job of the shards: index K runs shard K/N; a retried index continues its shard
+/// (`--resume`) instead of starting it again.
+fn shards_job(j: &K8sJob, base: &str, cm_name: &str, batch_dir: &str, n: i32) -> Job {
+    let shard_script = format!(
+        "set -eu\nk=\"$JOB_COMPLETION_INDEX\"\nd={dir}/shards/\"$k\"\nif [ -d \"$d\" ]; then\n  exec sweeper --config-file /config/config.yaml --resume \"$d\" --shard \"$k/{n}\"\nfi\nexec sweeper --config-file /config/config.yaml --shard \"$k/{n}\" --batch-id {id}\n",
+        dir = quote(batch_dir),
+        id = quote(&j.batch_id),
+    );
+    Job {
+        metadata: meta(&format!("{base}-shards"), &j.namespace, &j.batch_name),
+        spec: Some(JobSpec {
+            completion_mode: Some("Indexed".into()),
+            completions: Some(n),
+            parallelism: Some(n),
+            backoff_limit_per_index: Some(2),
+            template: pod(j, cm_name, shard_script, j.gpus),
+            ..JobSpec::default()
+        }),
+        ..Job::default()
+    }
+}
+
 /// The merge pod's script: waits until every shard's manifest says it finished, then merges;
 /// at the deadline (shards whose pods failed for good never finish) it merges what is there
 /// (`sweeper merge --partial`, which lists the shards missing or unfinished, and exits 1).
@@ -177,24 +199,7 @@ pub fn manifests(j: &K8sJob) -> Result<String, JobError> {
         data: Some(BTreeMap::from([("config.yaml".to_owned(), j.config_text.clone())])),
         ..ConfigMap::default()
     };
-    // A retried index continues its shard (`--resume`) instead of starting it again.
-    let shard_script = format!(
-        "set -eu\nk=\"$JOB_COMPLETION_INDEX\"\nd={dir}/shards/\"$k\"\nif [ -d \"$d\" ]; then\n  exec sweeper --config-file /config/config.yaml --resume \"$d\" --shard \"$k/{n}\"\nfi\nexec sweeper --config-file /config/config.yaml --shard \"$k/{n}\" --batch-id {id}\n",
-        dir = quote(&batch_dir),
-        id = quote(&j.batch_id),
-    );
-    let shards = Job {
-        metadata: meta(&format!("{base}-shards"), &j.namespace, &j.batch_name),
-        spec: Some(JobSpec {
-            completion_mode: Some("Indexed".into()),
-            completions: Some(n),
-            parallelism: Some(n),
-            backoff_limit_per_index: Some(2),
-            template: pod(j, &cm_name, shard_script, j.gpus),
-            ..JobSpec::default()
-        }),
-        ..Job::default()
-    };
+    let shards = shards_job(j, &base, &cm_name, &batch_dir, n);
     let merge = Job {
         metadata: meta(&format!("{base}-merge"), &j.namespace, &j.batch_name),
         spec: Some(JobSpec {

@@ -89,7 +89,7 @@ struct ShardDir {
 fn read_shard(dir: &Path) -> Result<ShardDir, MergeError> {
     let path = dir.join(records::PLAN_FILE);
     let plan: PlanRecord = records::read_json(&path)
-        .map_err(|message| MergeError::Read { path: path.clone(), message })?;
+        .map_err(|e| MergeError::Read { path: path.clone(), message: e.to_string() })?;
     let Some(shard) = plan.shard.clone() else {
         return Err(MergeError::NotAShard { dir: dir.to_path_buf() });
     };
@@ -105,7 +105,7 @@ fn read_shard(dir: &Path) -> Result<ShardDir, MergeError> {
     let manifest = if mpath.exists() {
         Some(
             records::read_json(&mpath)
-                .map_err(|message| MergeError::Read { path: mpath.clone(), message })?,
+                .map_err(|e| MergeError::Read { path: mpath.clone(), message: e.to_string() })?,
         )
     } else {
         None

@@ -123,13 +123,13 @@ pub fn export(
     for run in results.runs.iter().filter(|r| r.metrics.is_some()) {
         if !run.status.is_success() {
             let why = format!("the run did not succeed ({:?})", run.status).to_lowercase();
-            out.skipped.push((run.index, point_of(run), why));
+            out.skipped.push((run.index, point_of(run), why.to_string()));
             continue;
         }
         let point = match standard::tt_point(run) {
             Ok(p) => p,
             Err(why) => {
-                out.skipped.push((run.index, point_of(run), why));
+                out.skipped.push((run.index, point_of(run), why.to_string()));
                 continue;
             }
         };

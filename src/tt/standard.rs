@@ -70,8 +70,26 @@ pub struct TtPoint {
 /// `total_input_tokens // num_prompts`); N is the requested request count, else the requests
 /// aiperf sent; max concurrency has no stand-in: a request-rate run without a concurrency cap
 /// has none.
-pub fn tt_point(run: &RunResult) -> Result<TtPoint, String> {
-    let Some(m) = run.metrics.as_ref() else { return Err("it has no results".into()) };
+/// Why a run gets no tt file, or its file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum TtError {
+    /// tt-inference-server cannot represent the run (why).
+    #[error("{0}")]
+    NoPoint(String),
+    #[error("no tt file for #{index}: {source}")]
+    NotConfined { index: usize, source: crate::records::check::TamperError },
+    #[error("failed to write `{}`: {source}", path.display())]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("failed to list `{}`: {source}", dir.display())]
+    List { dir: PathBuf, source: std::io::Error },
+    #[error("failed to remove the stale `{}`: {source}", path.display())]
+    Remove { path: PathBuf, source: std::io::Error },
+}
+
+pub fn tt_point(run: &RunResult) -> Result<TtPoint, TtError> {
+    let Some(m) = run.metrics.as_ref() else {
+        return Err(TtError::NoPoint("it has no results".into()));
+    };
     let measured = |tag: &str| run.aggregate.as_ref().and_then(|a| a.avg(tag));
     let l = &run.load;
     let sent = match (m.value(Metric::Completed), m.value(Metric::Errors)) {
@@ -79,12 +97,12 @@ pub fn tt_point(run: &RunResult) -> Result<TtPoint, String> {
         _ => None,
     };
     if l.concurrency.is_none() {
-        return Err(match l.request_rate {
+        return Err(TtError::NoPoint(match l.request_rate {
             Some(r) => format!(
                 "tt keys results by max concurrency, and this request-rate run ({r} req/s) has no concurrency cap; set `concurrency` with `request_rate` to get a tt file"
             ),
             None => "tt keys results by max concurrency, and this run has none".into(),
-        });
+        }));
     }
     let mut missing = Vec::new();
     let mut count = |name: &'static str, v: Option<f64>| match v {
@@ -106,10 +124,15 @@ pub fn tt_point(run: &RunResult) -> Result<TtPoint, String> {
         num_prompts: count("request count", l.num_prompts.or(sent)),
     };
     if !missing.is_empty() {
-        return Err(format!("tt's file name needs whole numbers: {}", missing.join(", ")));
+        return Err(TtError::NoPoint(format!(
+            "tt's file name needs whole numbers: {}",
+            missing.join(", ")
+        )));
     }
     let Some(started) = started(run) else {
-        return Err("tt's file name carries the start time, and this run records none".into());
+        return Err(TtError::NoPoint(
+            "tt's file name carries the start time, and this run records none".into(),
+        ));
     };
     Ok(TtPoint { key, started })
 }
@@ -159,7 +182,7 @@ fn name_model(run: &RunResult, tt_model_id: Option<&str>) -> String {
 }
 
 /// tt-inference-server's file name of a run, or why tt cannot represent the run.
-pub fn file_name(run: &RunResult, tt_model_id: Option<&str>) -> Result<String, String> {
+pub fn file_name(run: &RunResult, tt_model_id: Option<&str>) -> Result<String, TtError> {
     let p = tt_point(run)?;
     Ok(tt::file_name(&name_model(run, tt_model_id), p.started, &p.key))
 }
@@ -168,9 +191,9 @@ pub fn file_name(run: &RunResult, tt_model_id: Option<&str>) -> Result<String, S
 pub fn tt_file(
     run: &RunResult,
     tt_model_id: Option<&str>,
-) -> Result<(String, StandardResult), String> {
+) -> Result<(String, StandardResult), TtError> {
     let name = file_name(run, tt_model_id)?;
-    let rec = standard_result(run).ok_or_else(|| "it has no results".to_owned())?;
+    let rec = standard_result(run).ok_or_else(|| TtError::NoPoint("it has no results".into()))?;
     Ok((name, rec))
 }
 
@@ -193,10 +216,10 @@ pub fn write(
     run: &RunResult,
     batch_dir: &Path,
     tt_model_id: Option<&str>,
-) -> Result<Option<PathBuf>, String> {
+) -> Result<Option<PathBuf>, TtError> {
     // Never written through a symlink, out of the batch.
     let dir = crate::records::check::confined(batch_dir, run.index, &run.dir)
-        .map_err(|e| format!("no tt file for #{}: {e}", run.index))?;
+        .map_err(|source| TtError::NotConfined { index: run.index, source })?;
     // Only a run that succeeded: tt-inference-server would report a failed run's numbers.
     if !run.status.is_success() {
         remove_stale(&dir, None)?;
@@ -212,7 +235,7 @@ pub fn write(
         None
     } else {
         crate::records::write_derived(&path, &bytes)
-            .map_err(|e| format!("failed to write `{}`: {e}", path.display()))?;
+            .map_err(|source| TtError::Write { path: path.clone(), source })?;
         Some(path.clone())
     };
     remove_stale(&dir, Some(&path))?;
@@ -238,11 +261,11 @@ pub fn written_by_sweeper(path: &Path) -> bool {
 }
 
 /// Removes the standardized JSON files sweeper wrote into `dir`, except `keep`.
-fn remove_stale(dir: &Path, keep: Option<&Path>) -> Result<(), String> {
+fn remove_stale(dir: &Path, keep: Option<&Path>) -> Result<(), TtError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("failed to list `{}`: {e}", dir.display())),
+        Err(source) => return Err(TtError::List { dir: dir.to_path_buf(), source }),
     };
     for entry in entries.flatten() {
         let path = entry.path();
@@ -251,7 +274,7 @@ fn remove_stale(dir: &Path, keep: Option<&Path>) -> Result<(), String> {
             && written_by_sweeper(&path);
         if stale {
             std::fs::remove_file(&path)
-                .map_err(|e| format!("failed to remove the stale `{}`: {e}", path.display()))?;
+                .map_err(|source| TtError::Remove { path: path.clone(), source })?;
         }
     }
     Ok(())
