@@ -2,8 +2,12 @@
 //! same table `docs/architecture.md` shows), the top-level modules import one another without a
 //! cycle, and no file or function outgrows the limits the layout is meant to keep.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+
+use common::root;
 
 /// What each top-level module of `src/` may use. An entry `search::probe` allows that
 /// submodule only; an entry `search` allows all of it. `app` may use everything.
@@ -31,10 +35,6 @@ const END: &str = "<!-- allowed-imports: end -->";
 /// Files that are generated tables, exempt from the size limit.
 const GENERATED: &[&str] = &["src/model/aiperf_options.rs"];
 const MAX_FILE_LINES: usize = 700;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).collect();

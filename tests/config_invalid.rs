@@ -236,6 +236,21 @@ const CASES: &[(&str, Option<&str>, &str, &str)] = &[
     ),
     ("bad_batch_name", Some("2:13"), "batch_name", "does not match"),
     ("targets_unknown_key", Some("6:3"), "targets.tolerence", "did you mean `tolerance`"),
+    // Load searches and rates that cannot work (issue 21).
+    (
+        "stop_when_server_dimension",
+        Some("10:14"),
+        "stop_when.dimension",
+        "is a server setting: each of its values is its own server",
+    ),
+    ("request_rate_tiny", Some("5:17"), "base_config.request_rate", "below 0.001 requests/s"),
+    ("search_min_rate_tiny", Some("5:39"), "search.min", "below 0.001 requests/s"),
+    (
+        "offline_tokenizer_with_executable",
+        Some("3:15"),
+        "aiperf.executable",
+        "needs the managed venv, but `aiperf.executable` is set",
+    ),
     // Contradictions only visible in a merged combination.
     ("streaming_embeddings", Some("6:14"), "base_config.streaming", "endpoint_type: embeddings"),
     (
@@ -476,4 +491,23 @@ fn huge_sweeps_are_refused_quickly_and_in_little_memory() {
         assert!(out.cpu < Duration::from_secs(2), "{name}: {:?} of CPU", out.cpu);
         assert!(out.max_rss < 500 << 20, "{name}: {} MB", out.max_rss >> 20);
     }
+}
+
+/// A value larger than one command-line argument can be: refused by `validate`, not by every
+/// run failing with "Argument list too long".
+#[test]
+fn an_argument_too_long_for_the_kernel_is_found_by_validate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        "base_config:\n  model: m\n  url: http://127.0.0.1:1\n  extra_args: [\"{}\"]\n",
+        "x".repeat(200_000)
+    );
+    let f = common::config::write(tmp.path(), "long.yaml", &text);
+    let out = run(&["validate", f.to_str().unwrap()], Duration::from_secs(60));
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("one command-line argument holds at most 131072"),
+        "{}",
+        out.stderr
+    );
 }

@@ -121,3 +121,139 @@ fn merge_refuses_a_renamed_or_symlinked_shard_folder() {
     assert_eq!(code, Some(2), "{t}");
     assert!(t.contains("not a plain path inside the batch"), "{t}");
 }
+
+#[test]
+fn exports_without_figures_are_not_a_success() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, export) in [("empty", "{}"), ("abc", r#"{"request_count": {"avg": "abc"}}"#)] {
+        let b = Batch::new(name)
+            .write(tmp.path(), &[Run::ok("chat-stream", vec![("concurrency", json!(2))])]);
+        std::fs::write(b.join("concurrency2/profile_export_aiperf.json"), export).unwrap();
+        let (_, t) = on(&b, &["report"]);
+        let csv = std::fs::read_to_string(b.join("summary.csv")).unwrap();
+        assert!(
+            csv.contains("failed") && csv.contains("holds no request count"),
+            "{name}: {csv}\n{t}"
+        );
+    }
+}
+
+#[test]
+fn a_partial_merge_keeps_why_a_shard_did_not_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    shard_dir(tmp.path(), "A", 0, "aaaa");
+    let (code, t) = on(&tmp.path().join("b/A"), &["merge", "--partial"]);
+    assert_eq!(code, Some(1), "{t}");
+    let csv = std::fs::read_to_string(tmp.path().join("b/A/summary.csv")).unwrap();
+    assert!(csv.contains("not run: shard 1 is missing"), "{csv}");
+    let md = std::fs::read_to_string(tmp.path().join("b/A/report.md")).unwrap();
+    assert!(md.contains("(pending): not run: shard 1 is missing"), "{md}");
+}
+
+#[test]
+fn a_gate_that_compared_nothing_does_not_pass() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = Batch::new("a").write(
+        tmp.path(),
+        &[
+            Run::ok("chat-stream", vec![("concurrency", json!(2))]),
+            Run::ok("chat-stream", vec![("concurrency", json!(4))]),
+        ],
+    );
+    let b = Batch::new("b").write(
+        tmp.path(),
+        &[
+            Run::ok("fail-noserver", vec![("concurrency", json!(2))])
+                .with_status(RunStatus::Failed, Some("x")),
+            Run::ok("fail-noserver", vec![("concurrency", json!(4))])
+                .with_status(RunStatus::Failed, Some("x")),
+        ],
+    );
+    let out =
+        sweeper().arg("compare").arg(&a).arg(&b).arg("--fail-on-regression").output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("nothing was compared") && t.contains("no point has results on both sides"),
+        "{t}"
+    );
+}
+
+#[test]
+fn values_no_measurement_gives_are_rejected_and_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = |_: ()| -> Vec<Run> {
+        (1..=3).map(|k| Run::ok("chat-stream", vec![("concurrency", json!(2))]).repeat(k)).collect()
+    };
+    let a = Batch::new("a")
+        .repeats(3, sweeper::records::RepeatOrder::Interleaved)
+        .write(tmp.path(), &runs(()));
+    let b = Batch::new("b")
+        .repeats(3, sweeper::records::RepeatOrder::Interleaved)
+        .write(tmp.path(), &runs(()));
+    let export = b.join("concurrency2/repeat_2/profile_export_aiperf.json");
+    let mut e = read_json(&export);
+    e["time_to_first_token"]["avg"] = json!(1.7e308);
+    e["output_token_throughput"]["avg"] = json!(-1e308);
+    std::fs::write(&export, e.to_string()).unwrap();
+    let out =
+        sweeper().arg("compare").arg(&a).arg(&b).arg("--fail-on-regression").output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("unusable values") && t.contains("concurrency2"), "{t}");
+    assert!(!t.contains("no repeats"), "{t}");
+}
+
+#[test]
+fn a_baseline_without_a_common_point_is_refused_before_running() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = Batch::new("base")
+        .write(tmp.path(), &[Run::ok("chat-stream", vec![("concurrency", json!(2))])]);
+    let cfg = common::config::write(
+        tmp.path(),
+        "c.yaml",
+        &format!(
+            "batch_name: new\noutput_base_dir: {}\nbase_config: {{model: m, url: 'http://127.0.0.1:9'}}\nsweeps: {{concurrency: [64]}}\n",
+            tmp.path().join("out").display()
+        ),
+    );
+    let out = sweeper()
+        .arg("-c")
+        .arg(&cfg)
+        .arg("--baseline")
+        .arg(&base)
+        .arg("--fail-on-regression")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("matches a point of"), "{t}");
+    assert!(!tmp.path().join("out").exists(), "nothing ran");
+}
+
+#[test]
+fn echoed_input_is_escaped_and_cut_short() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = two_runs(tmp.path(), RunStatus::Succeeded);
+    let out =
+        sweeper().arg("compare").arg(&a).arg(&a).args(["--threshold", "1e308"]).output().unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("--threshold 1e308:") && !t.contains("00000000000000000000"), "{t}");
+    let cfg = common::config::write(
+        tmp.path(),
+        "c.yaml",
+        "base_config: {model: m, url: 'http://127.0.0.1:9'}\nsweeps: {concurrency: [1, 2]}\n",
+    );
+    let hostile = format!("a\u{1b}[31mred\n{}", "x".repeat(500));
+    for flag in [
+        ["--shard", "1/2", "--batch-id", hostile.as_str()],
+        ["--shard", hostile.as_str(), "--batch-id", "b"],
+    ] {
+        let out = sweeper().arg("-c").arg(&cfg).args(flag).output().unwrap();
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{t}");
+        assert!(!t.contains('\u{1b}') && t.contains("\\u{1b}[31mred\\n"), "{t}");
+        assert!(t.len() < 1000 && t.contains("(510 characters)"), "{t}");
+    }
+}

@@ -89,3 +89,42 @@ fn resume_with_a_changed_slo_is_a_changed_plan() {
     assert!(log.contains("the load search's SLO changed"), "{log}");
     assert_eq!(std::fs::read(batch.join("plan.json")).unwrap(), plan_before, "plan.json untouched");
 }
+
+#[test]
+fn a_search_whose_answer_is_its_max_says_at_least() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 30, "");
+    edit(&cfg, |t| {
+        t.replace("sweeps:\n  concurrency: [1, 2, 4]\n", "")
+            + "search: {variable: concurrency, min: 1, max: 4, slo: {e2el_p99_ms: 1000000}}\n"
+    });
+    let out = fake_sweep(&cfg, tmp.path()).output().unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("largest concurrency under the SLO: at least 4 (the most it tried"),
+        "{log}"
+    );
+    let md =
+        std::fs::read_to_string(batch_dir(&tmp.path().join("out"), "t").join("report.md")).unwrap();
+    assert!(md.contains("at least **4** (the most it tried)"), "{md}");
+}
+
+#[test]
+fn aiperfs_repeats_without_their_aggregate_are_not_a_success() {
+    // `repeats: back_to_back` asks aiperf for --num-profile-runs 3; this aiperf writes one
+    // run's results, no multi-run aggregate: no point may pass with single-run figures.
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let extra = "repeats: {count: 3, order: back_to_back}\n";
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 30, extra);
+    let out = fake_sweep(&cfg, tmp.path()).output().unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    let m = read_json(&batch_dir(&tmp.path().join("out"), "t").join("batch_manifest.json"));
+    for r in m["runs"].as_array().unwrap() {
+        assert_eq!(r["status"], "failed", "{r}");
+        assert!(r["reason"].as_str().unwrap().contains("asked for 3 profile runs"), "{r}");
+    }
+}

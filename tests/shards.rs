@@ -110,7 +110,7 @@ fn plan_command_and_bad_shards() {
         (vec!["--shard", "1/0", "--batch-id", "x"], "N is the number of shards, at least 1"),
         (vec!["--shard", "a/4", "--batch-id", "x"], "K must be a whole number"),
         (vec!["--shard", "1/4"], "needs --batch-id"),
-        (vec!["--shard", "1/4", "--batch-id", "../up"], "'../up' for '--batch-id <ID>'"),
+        (vec!["--shard", "1/4", "--batch-id", "../up"], "--batch-id `../up`: a batch id names"),
     ] {
         let out = sweeper().arg("-c").arg(&f).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));

@@ -52,12 +52,13 @@ pub struct RunArgs {
     /// Run only shard K of N of the sweep (K from 0, as `SLURM_ARRAY_TASK_ID` and
     /// `JOB_COMPLETION_INDEX` count), in `<output_base_dir>/<batch_name>/<batch id>/shards/<K>/`.
     /// `sweeper merge` joins the shards.
+    /// (Checked by the app, which echoes a bad value escaped and cut short.)
     #[arg(long, value_name = "K/N")]
-    pub shard: Option<crate::scaleout::shard::Shard>,
+    pub shard: Option<String>,
 
     /// The id shared by every shard of one batch (e.g. `$SLURM_ARRAY_JOB_ID`, or a timestamp
     /// fixed when the job is written): the name of the batch directory.
-    #[arg(long, value_name = "ID", requires = "shard", value_parser = crate::scaleout::shard::batch_id)]
+    #[arg(long, value_name = "ID", requires = "shard")]
     pub batch_id: Option<String>,
 
     /// After the sweep, compare it with this earlier batch (`compare.md`, `compare.csv` in the
@@ -243,7 +244,7 @@ pub struct K8sArgs {
     #[arg(long, value_name = "NAME", default_value = "sweeper-api-keys")]
     pub secret: String,
     /// The batch id (default: the time of export, `YYYYMMDD_HHMMSS`).
-    #[arg(long, value_name = "ID", value_parser = crate::scaleout::shard::batch_id)]
+    #[arg(long, value_name = "ID")]
     pub batch_id: Option<String>,
     /// The merge Job waits at most this long (seconds) for every shard to finish, then merges
     /// what is there (`sweeper merge --partial`) and fails, listing the missing shards.

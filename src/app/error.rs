@@ -41,6 +41,9 @@ pub enum Error {
     /// `export tt`.
     #[error(transparent)]
     TtExport(#[from] ExportError),
+    /// A bad `--shard` or `--batch-id`.
+    #[error(transparent)]
+    Shard(#[from] crate::scaleout::shard::ShardError),
     /// `export slurm`, `export k8s`.
     #[error(transparent)]
     Job(#[from] JobError),
@@ -72,6 +75,7 @@ impl Error {
             | Error::Reference(_)
             | Error::Merge(_)
             | Error::MockServer(_)
+            | Error::Shard(_)
             | Error::TtExport(_)
             | Error::Job(_)
             | Error::Usage { .. } => EXIT_CONFIG,
@@ -90,6 +94,7 @@ impl Error {
             Error::Reference(e) => Some(e.hint()),
             Error::Merge(e) => Some(e.hint()),
             Error::MockServer(e) => e.hint(),
+            Error::Shard(_) => Some("e.g. `--shard $SLURM_ARRAY_TASK_ID/4 --batch-id $SLURM_ARRAY_JOB_ID`; `sweeper export slurm` writes the job".into()),
             Error::TtExport(e) => e.hint(),
             Error::Job(e) => Some(e.hint()),
             Error::Usage { hint, .. } => hint.clone(),

@@ -65,8 +65,10 @@ fn k8s(a: K8sArgs) -> Result<u8, Error> {
         output,
     } = a;
     check_shards(shards)?;
-    let batch_id =
-        batch_id.unwrap_or_else(|| chrono::Local::now().format("%Y%m%d_%H%M%S").to_string());
+    let batch_id = match batch_id {
+        Some(id) => crate::scaleout::shard::batch_id(&id)?,
+        None => chrono::Local::now().format("%Y%m%d_%H%M%S").to_string(),
+    };
     for (what, v) in [("pvc", &pvc), ("namespace", &namespace), ("secret", &secret)] {
         if crate::scaleout::k8s::dns_name(v, 63) != *v {
             return Err(Error::usage(

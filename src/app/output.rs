@@ -146,10 +146,13 @@ impl Observer for Terminal {
             Event::RunStopped { c, reason } => {
                 say(&format!("[skip] #{} {}: not run, {reason}", c.index, describe(c)));
             }
-            Event::SearchFinished { group, variable, best, first_fail, runs } => {
+            Event::SearchFinished { group, variable, best, first_fail, runs, capped } => {
                 let best = best.map_or_else(
                     || "none: the smallest value already breaks the SLO".to_owned(),
-                    crate::util::number::exact,
+                    |b| {
+                        let b = crate::util::number::exact(b);
+                        if capped { format!("at least {b} (the most it tried: `max`)") } else { b }
+                    },
                 );
                 let fail = first_fail
                     .map(|(v, why)| {

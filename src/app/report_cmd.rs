@@ -62,7 +62,10 @@ pub(super) fn gate_options(
     let threshold_pct = gate.threshold.unwrap_or(compare::DEFAULT_THRESHOLD_PCT);
     if !(threshold_pct.is_finite() && (0.0..=1000.0).contains(&threshold_pct)) {
         return Err(Error::usage(
-            format!("--threshold {threshold_pct}: a percentage between 0 and 1000 is expected"),
+            format!(
+                "--threshold {}: a percentage between 0 and 1000 is expected",
+                crate::util::number::exact(threshold_pct)
+            ),
             "e.g. `--threshold 5` calls a change a regression only beyond 5%",
         ));
     }
@@ -70,7 +73,10 @@ pub(super) fn gate_options(
         && !(c.is_finite() && (0.5..=0.999).contains(&c))
     {
         return Err(Error::usage(
-            format!("--confidence {c}: a level between 0.5 and 0.999 is expected"),
+            format!(
+                "--confidence {}: a level between 0.5 and 0.999 is expected",
+                crate::util::number::exact(c)
+            ),
             "e.g. `--confidence 0.95`",
         ));
     }

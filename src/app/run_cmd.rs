@@ -20,9 +20,9 @@ pub(super) fn run_main(args: &RunArgs) -> Result<u8, Error> {
     let file = config_file(args)?;
     let (cfg, plan) = load_and_plan(file, args.max_combinations)?;
     print_warnings(&cfg, &[cfg.warnings.clone(), plan.warnings.clone()].concat());
-    check_gate(args)?;
+    check_gate(args, &plan)?;
     if args.dry_run {
-        out_text(&dry_run(args, &cfg, &plan));
+        out_text(&dry_run(args, shard_arg(args)?, &cfg, &plan));
         return Ok(EXIT_OK);
     }
     let opts = RunOptions {
@@ -104,11 +104,18 @@ fn config_file(args: &RunArgs) -> Result<&Path, Error> {
     ))
 }
 
-/// The gate's flags, and the baseline it compares with: checked before hours of running.
-fn check_gate(args: &RunArgs) -> Result<(), Error> {
+/// The gate's flags, and the baseline it compares with (readable, with a point in common with
+/// the plan): checked before hours of running.
+fn check_gate(args: &RunArgs, plan: &Plan) -> Result<(), Error> {
     gate_options(&args.gate)?;
     if let Some(b) = &args.baseline {
-        crate::results::collect(b)?;
+        let base = crate::results::collect(b)?;
+        // (A search's probe values are not known before it runs: its points are not checked.)
+        if plan.templates.is_empty() {
+            let planned: Vec<&crate::records::Params> =
+                plan.combinations.iter().map(|c| &c.params).collect();
+            report::compare::check_common(&base, &planned, "this sweep")?;
+        }
     } else if args.gate.fail_on_regression {
         return Err(Error::usage(
             "--fail-on-regression needs --baseline BATCH_DIR to compare the sweep with",
@@ -119,8 +126,8 @@ fn check_gate(args: &RunArgs) -> Result<(), Error> {
 }
 
 /// What `--dry-run` prints: the whole plan, or with `--shard` the assignment and that shard.
-fn dry_run(args: &RunArgs, cfg: &Config, plan: &Plan) -> String {
-    let Some(s) = args.shard else { return dry_run_text(cfg, plan, args.verbose) };
+fn dry_run(args: &RunArgs, shard: Option<Shard>, cfg: &Config, plan: &Plan) -> String {
+    let Some(s) = shard else { return dry_run_text(cfg, plan, args.verbose) };
     let parts = crate::scaleout::shard::assign(plan, s.n);
     let part = crate::scaleout::shard::record(plan, &parts, s, "");
     let mut mine = plan.clone();
@@ -139,9 +146,16 @@ fn dry_run(args: &RunArgs, cfg: &Config, plan: &Plan) -> String {
     )
 }
 
+/// `--shard K/N`, checked here (not by clap, which would echo a bad value raw).
+fn shard_arg(args: &RunArgs) -> Result<Option<Shard>, Error> {
+    args.shard.as_deref().map(str::parse::<Shard>).transpose().map_err(Error::from)
+}
+
 /// `--shard K/N` with its batch id (none needed on `--resume`).
 fn shard_option(args: &RunArgs) -> Result<Option<(Shard, String)>, Error> {
-    Ok(match (&args.shard, &args.batch_id, &args.resume) {
+    let shard = shard_arg(args)?;
+    let batch_id = args.batch_id.as_deref().map(crate::scaleout::shard::batch_id).transpose()?;
+    Ok(match (&shard, &batch_id, &args.resume) {
         (Some(s), Some(id), _) => Some((*s, id.clone())),
         (Some(s), None, None) => {
             return Err(Error::usage(

@@ -1,5 +1,16 @@
 //! The aiperf option model: what kind of value each `aiperf profile` option takes.
 
+/// The lowest `request_rate` (and `search.min` for it) sweeper runs: below one request per
+/// 1000 s a run would not end in practice.
+pub const MIN_REQUEST_RATE: f64 = 0.001;
+
+/// The largest single argument Linux passes to a program (MAX_ARG_STRLEN, 128 KiB).
+pub const MAX_ARG_BYTES: usize = 128 * 1024;
+
+/// What sweeper lets one aiperf command line take in all (Linux's limit for arguments and
+/// environment together is usually 2 MiB; the environment needs its share).
+pub const MAX_ARGV_BYTES: usize = 1024 * 1024;
+
 /// The value an option takes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OptKind {

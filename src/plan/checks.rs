@@ -49,6 +49,8 @@ pub(super) fn check_combination(
         );
     }
     below_minimums(&m, diags);
+    unbounded_rate(&m, diags);
+    argument_sizes(&m, diags);
     goodput_thresholds(&m, diags);
     durations(&m, diags);
     streaming_without_stream(&m, diags);
@@ -77,6 +79,56 @@ fn below_minimums(m: &Merged<'_>, diags: &mut Vec<Diagnostic>) {
                 ),
             ));
         }
+    }
+}
+
+/// A request rate so low that a run never ends in practice (`request_rate: 1e-300`).
+fn unbounded_rate(m: &Merged<'_>, diags: &mut Vec<Diagnostic>) {
+    let Some((k, v)) = m.get("request_rate") else { return };
+    if let Some(r) = v.as_f64().filter(|r| *r > 0.0 && *r < options::MIN_REQUEST_RATE) {
+        diags.push(
+            Diagnostic::new(
+                m.source(k),
+                format!(
+                    "request_rate {} is below {} requests/s (one request per {} s): the run would not end in practice",
+                    crate::util::number::exact(r),
+                    options::MIN_REQUEST_RATE,
+                    1.0 / options::MIN_REQUEST_RATE
+                ),
+            )
+            .hint(format!("give a rate of at least {} requests/s", options::MIN_REQUEST_RATE)),
+        );
+    }
+}
+
+/// One argument, or all of them, larger than the kernel passes to a program ("Argument list
+/// too long" at every run): found here, not at run time.
+fn argument_sizes(m: &Merged<'_>, diags: &mut Vec<Diagnostic>) {
+    let mut total = 0usize;
+    let len = |v: &Value| match v {
+        Value::String(s) => s.len(),
+        other => other.to_string().len(),
+    };
+    for (k, v) in m.merged {
+        // A list is one argument per item (`extra_args`, repeated flags).
+        let items: Vec<usize> = match v {
+            Value::Array(a) => a.iter().map(len).collect(),
+            other => vec![len(other)],
+        };
+        total += items.iter().map(|n| n + k.len() + 4).sum::<usize>();
+        let size = items.iter().copied().max().unwrap_or(0);
+        if size > options::MAX_ARG_BYTES {
+            diags.push(
+                Diagnostic::new(m.source(k), format!("`{k}` holds an argument of {size} bytes: one command-line argument holds at most {}", options::MAX_ARG_BYTES))
+                    .hint("put long text in a file (e.g. `input_file`) instead of the config"),
+            );
+        }
+    }
+    if total > options::MAX_ARGV_BYTES {
+        diags.push(
+            Diagnostic::new("/base_config", format!("this combination's aiperf command line is about {total} bytes, over the {} a program can be given", options::MAX_ARGV_BYTES))
+                .hint("put long values in files (e.g. `input_file`) instead of the config"),
+        );
     }
 }
 

@@ -6,7 +6,7 @@ use itertools::Itertools;
 use serde_json::{Map, Value};
 
 use super::targets::targets_for;
-use super::{Combination, Plan, argv, checks, id, load_search, repeats, server_url};
+use super::{Arg, Combination, Plan, argv, checks, id, load_search, repeats, server_url};
 use crate::config::locate::escape_segment;
 use crate::config::{Config, ConfigError, Diagnostic, ServerConfig, values_equal};
 use crate::model::options::canonical;
@@ -37,6 +37,7 @@ pub fn expand(config: &Config) -> Result<Plan, ConfigError> {
             combinations.push(c);
         }
     }
+    diags.extend(offline_needs_the_venv(config, &combinations));
     if !diags.is_empty() {
         return Err(config.error(dedup(diags)));
     }
@@ -297,4 +298,17 @@ fn apply_nemo_defaults(merged: &mut Map<String, Value>) -> Vec<(String, Value, &
         ));
     }
     out
+}
+
+/// `tokenizer: "@offline"` is built inside the managed venv: with `aiperf.executable` there is
+/// none (found here, so `validate` and `--dry-run` say what the run would).
+fn offline_needs_the_venv(config: &Config, combinations: &[Combination]) -> Option<Diagnostic> {
+    config.aiperf.executable.as_ref()?;
+    combinations.iter().any(|c| c.args.contains(&Arg::OfflineTokenizer)).then(|| {
+        Diagnostic::new(
+            "/aiperf/executable",
+            "`tokenizer: \"@offline\"` needs the managed venv, but `aiperf.executable` is set",
+        )
+        .hint("remove `aiperf.executable`, or give `tokenizer` a local tokenizer directory")
+    })
 }

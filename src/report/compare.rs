@@ -142,6 +142,12 @@ pub enum CompareError {
     /// `compare.md` or `compare.csv` could not be rendered.
     #[error("failed to render `{file}`: {source}")]
     Render { file: &'static str, source: RenderError },
+    /// No point has results on both sides: a gate that compared nothing must not pass.
+    #[error("nothing was compared between `{a}` and `{b}`: {why}")]
+    NothingCompared { a: String, b: String, why: String },
+    /// Values no measurement gives (non-finite, beyond 1e100, negative): rejected, listed.
+    #[error("unusable values, nothing judged:\n{list}")]
+    Unusable { list: String },
 }
 
 impl CompareError {
@@ -150,13 +156,20 @@ impl CompareError {
         match self {
             CompareError::NothingInCommon { .. } => Some("compare two batches of the same sweep (or of sweeps that share points: the same parameter names and values)".into()),
             CompareError::Render { .. } => None,
+            CompareError::NothingCompared { .. } => Some("compare batches whose points have results (`sweeper report` shows why runs failed); rerun the failed points with `--resume`".into()),
+            CompareError::Unusable { .. } => Some("these exports were edited or damaged: rerun those points (or remove the repeat) before comparing".into()),
         }
     }
 }
 
-/// Parameters with canonical keys and display values: the matching key.
+/// A point's matching key.
 fn key(run: &RunResult) -> BTreeMap<String, String> {
-    run.params
+    key_of(&run.params)
+}
+
+/// Parameters with canonical keys and display values: the matching key.
+fn key_of(params: &crate::records::Params) -> BTreeMap<String, String> {
+    params
         .iter()
         .map(|(k, v)| {
             let v = match v {
@@ -244,7 +257,20 @@ pub fn compare(
         .confidence
         .or_else(|| a.repeats.or(b.repeats).map(|r| r.confidence))
         .unwrap_or(DEFAULT_CONFIDENCE);
+    check_usable(&ia, &ib)?;
     let (rows, no_results) = compare_points(&ia, &ib, (opts.threshold_pct, confidence));
+    if rows.is_empty() {
+        let why = if ia.keys().any(|k| ib.contains_key(k)) {
+            format!("no point has results on both sides (without: {})", no_results.join("; "))
+        } else {
+            "one side has no points".to_owned()
+        };
+        return Err(CompareError::NothingCompared {
+            a: a.batch_dir.display().to_string(),
+            b: b.batch_dir.display().to_string(),
+            why,
+        });
+    }
     let regressions = rows.iter().filter(|r| r.verdict == Verdict::Regression).count();
     let improvements = rows.iter().filter(|r| r.verdict == Verdict::Improvement).count();
     Ok(Comparison {
@@ -260,6 +286,64 @@ pub fn compare(
         notes: notes(a, b),
         regressions,
         improvements,
+    })
+}
+
+/// A value no measurement of a compared figure gives: not finite, beyond 1e100, or negative
+/// (latencies and throughputs are not).
+fn unusable(x: f64) -> bool {
+    !x.is_finite() || x.abs() > 1e100 || x < 0.0
+}
+
+/// Every compared figure of the common points, checked for unusable values: listed with the
+/// run directory they came from.
+fn check_usable(ia: &Points<'_>, ib: &Points<'_>) -> Result<(), CompareError> {
+    let mut list = Vec::new();
+    for (k, ra) in ia {
+        let Some(rb) = ib.get(k) else { continue };
+        for (side, r) in [("A", ra), ("B", rb)] {
+            for (metric, stat) in COMPARED {
+                let mean = r.metrics.as_ref().and_then(|m| m.get(metric, stat));
+                let bad: Vec<f64> = samples(r, metric, stat)
+                    .into_iter()
+                    .chain(mean)
+                    .filter(|x| unusable(*x))
+                    .collect();
+                if let Some(x) = bad.first() {
+                    list.push(format!(
+                        "  {side} {} {}: {x:e} in `{}`",
+                        label(k),
+                        label_of(metric, stat),
+                        r.dir
+                    ));
+                }
+            }
+        }
+    }
+    if list.is_empty() { Ok(()) } else { Err(CompareError::Unusable { list: list.join("\n") }) }
+}
+
+/// Planned points (their parameters) that match a point of `baseline`: none means a
+/// `--baseline` comparison after the run could only fail, so it is said before the run.
+pub fn check_common(
+    baseline: &BatchResults,
+    planned: &[&crate::records::Params],
+    batch: &str,
+) -> Result<(), CompareError> {
+    let base = points_of(baseline);
+    let keys: Vec<BTreeMap<String, String>> = planned.iter().map(|p| key_of(p)).collect();
+    if base.is_empty() || keys.is_empty() || keys.iter().any(|k| base.contains_key(k)) {
+        return Ok(());
+    }
+    let mut mine: Vec<String> = keys.iter().take(5).map(label).collect();
+    if keys.len() > 5 {
+        mine.push(format!("... ({} in all)", keys.len()));
+    }
+    Err(CompareError::NothingInCommon {
+        a: baseline.batch_dir.display().to_string(),
+        b: batch.to_owned(),
+        a_points: point_list(&base),
+        b_points: mine.join("; "),
     })
 }
 

@@ -379,10 +379,12 @@ fn target_results(run: &results::RunResult, extra: Option<&ExtraTargets>) -> Vec
     checks.iter().map(|c| targets::evaluate(c, run)).collect()
 }
 
-/// The run as a failure: failed, timed out or interrupted, partial, or with unreadable files.
+/// The run as a failure: failed, timed out or interrupted, partial, with unreadable files, or
+/// pending with a reason (a partial merge's `not run: shard 1 is missing`).
 fn failure_of(run: &results::RunResult) -> Option<Failure> {
     let failed =
-        matches!(run.status, RunStatus::Failed | RunStatus::TimedOut | RunStatus::Interrupted);
+        matches!(run.status, RunStatus::Failed | RunStatus::TimedOut | RunStatus::Interrupted)
+            || (run.status == RunStatus::Pending && run.reason.is_some());
     if !failed && run.problems.is_empty() && run.status != RunStatus::Partial {
         return None;
     }

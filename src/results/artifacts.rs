@@ -14,6 +14,15 @@ pub fn check_artifacts(run_dir: &Path) -> Artifacts {
     if multirun::is_multi_run(run_dir) {
         return check_multi_run(run_dir);
     }
+    // Asked for aiperf's repeats: single-run figures are not what was asked for.
+    if let Some(n) = profile_runs_asked(run_dir).filter(|n| *n >= 2) {
+        return Artifacts::Incomplete(format!(
+            "aiperf was asked for {n} profile runs (`--num-profile-runs`) but wrote no multi-run layout (`{}/`, `{}/{}`): a success needs the aggregate",
+            multirun::PROFILE_RUNS_DIR,
+            multirun::AGGREGATE_DIR,
+            multirun::MULTI_AGGREGATE_FILE
+        ));
+    }
     let ready = run_dir.join(READY_MARKER_FILE);
     let Ok(text) = std::fs::read_to_string(&ready) else {
         return Artifacts::Incomplete(format!("{READY_MARKER_FILE} missing"));
@@ -27,6 +36,13 @@ pub fn check_artifacts(run_dir: &Path) -> Artifacts {
         return Artifacts::Incomplete(format!("{AGGREGATE_JSON_FILE} missing"));
     }
     match aggregate_json::read_cached(&agg) {
+        // An export without its request count (`{}`, a count that is not a number) has no
+        // figures to report: not a success.
+        Ok(a) if !a.avg("request_count").is_some_and(|n| n.is_finite() && n >= 0.0) => {
+            Artifacts::Incomplete(format!(
+                "{AGGREGATE_JSON_FILE} holds no request count: no figures to report"
+            ))
+        }
         Ok(a) => Artifacts::Complete {
             errors: a.avg("error_request_count").filter(|e| *e > 0.0).map_or(0, |e| e as u64),
         },
@@ -61,4 +77,14 @@ fn check_multi_run(run_dir: &Path) -> Artifacts {
         },
         Err(e) => Artifacts::Incomplete(format!("aiperf's multi-run aggregate is unreadable: {e}")),
     }
+}
+
+/// `num_profile_runs` of the run's merged config (its `run_metadata.json`), when set.
+fn profile_runs_asked(run_dir: &Path) -> Option<u64> {
+    let meta: crate::records::RunMetadata =
+        crate::records::read_json(&run_dir.join(crate::records::RUN_METADATA_FILE)).ok()?;
+    meta.base_config
+        .iter()
+        .find(|(k, _)| crate::model::options::canonical(k) == "num_profile_runs")
+        .and_then(|(_, v)| v.as_u64())
 }

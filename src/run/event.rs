@@ -116,6 +116,8 @@ pub enum Event<'a> {
         /// The smallest failing value and why.
         first_fail: Option<(f64, &'a str)>,
         runs: usize,
+        /// `best` is the search's `max`: the limit is at least that.
+        capped: bool,
     },
     /// Ctrl-C: the current run and the server are being stopped cleanly.
     Interrupted,

@@ -7,7 +7,7 @@ use super::Runner;
 use super::batch::Batch;
 use super::decide::Verdict;
 use super::event::{Event, Observer};
-use crate::records::LoadSearch;
+use crate::records::{LoadSearch, SearchMode};
 
 /// The index of probe `v` of group `g`: the one an earlier session ran (or started) is reused
 /// (`true`). An index is a function of its group and rank, so the probes of shards that search
@@ -90,6 +90,7 @@ impl Runner<'_> {
                 best: pass,
                 first_fail: fail.as_ref().map(|(v, w)| (*v, w.as_str())),
                 runs,
+                capped: matches!(ls.mode, SearchMode::Search { max, .. } if pass.is_some_and(|p| p >= max)),
             });
         }
     }

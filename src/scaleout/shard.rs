@@ -20,22 +20,22 @@ pub struct Shard {
 /// Why a `--shard` or `--batch-id` value is not one.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ShardError {
-    #[error("`{0}` is not K/N (e.g. `--shard 0/4`: the first of 4 shards)")]
+    #[error("--shard {0} is not K/N (e.g. `--shard 0/4`: the first of 4 shards)")]
     NotKOverN(String),
-    #[error("`{0}`: K must be a whole number from 0 to N-1")]
+    #[error("--shard {0}: K must be a whole number from 0 to N-1")]
     BadK(String),
-    #[error("`{0}`: N must be a whole number, at least 1")]
+    #[error("--shard {0}: N must be a whole number, at least 1")]
     BadN(String),
-    #[error("`{0}`: N is the number of shards, at least 1")]
+    #[error("--shard {0}: N is the number of shards, at least 1")]
     NoShards(String),
-    #[error("`{0}`: at most 10000 shards")]
+    #[error("--shard {0}: at most 10000 shards")]
     TooMany(String),
     #[error(
-        "`{given}`: shards are numbered 0 to {last} (K counts from 0, as SLURM_ARRAY_TASK_ID and JOB_COMPLETION_INDEX do)"
+        "--shard {given}: shards are numbered 0 to {last} (K counts from 0, as SLURM_ARRAY_TASK_ID and JOB_COMPLETION_INDEX do)"
     )]
     OutOfRange { given: String, last: usize },
     #[error(
-        "`{0}`: a batch id names a directory: letters, digits, `.`, `_` and `-`, not starting with `.`, at most 128 (e.g. `$SLURM_ARRAY_JOB_ID` or `20261202_0800`)"
+        "--batch-id {0}: a batch id names a directory: letters, digits, `.`, `_` and `-`, not starting with `.`, at most 128 (e.g. `$SLURM_ARRAY_JOB_ID` or `20261202_0800`)"
     )]
     BatchId(String),
 }
@@ -43,8 +43,9 @@ pub enum ShardError {
 impl std::str::FromStr for Shard {
     type Err = ShardError;
 
-    fn from_str(s: &str) -> Result<Shard, ShardError> {
-        let (k, n) = s.split_once('/').ok_or_else(|| ShardError::NotKOverN(s.into()))?;
+    fn from_str(given: &str) -> Result<Shard, ShardError> {
+        let s = &crate::util::term::shown(given);
+        let (k, n) = given.split_once('/').ok_or_else(|| ShardError::NotKOverN(s.into()))?;
         let k: usize = k.trim().parse().map_err(|_| ShardError::BadK(s.into()))?;
         let n: usize = n.trim().parse().map_err(|_| ShardError::BadN(s.into()))?;
         if n == 0 {
@@ -297,7 +298,7 @@ pub fn batch_id(s: &str) -> Result<String, ShardError> {
         || s.starts_with('.')
         || !s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
     {
-        return Err(ShardError::BatchId(s.into()));
+        return Err(ShardError::BatchId(crate::util::term::shown(s)));
     }
     Ok(s.to_owned())
 }

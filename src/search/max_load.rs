@@ -36,6 +36,9 @@ pub struct MaxLoadRow {
     pub skipped: usize,
     /// A passing value above a failing one: the SLO was not monotonic in the load.
     pub not_monotonic: bool,
+    /// The answer is the search's `max` (or the ladder's top), with no breach found: the
+    /// limit is at least this, not this.
+    pub capped: bool,
 }
 
 /// A run that a ladder's early stop skipped.
@@ -124,6 +127,14 @@ fn members_of<'a>(
 }
 
 /// A group's answer from its runs, and (index, passed) of each run judged, by increasing value.
+/// `v` is the most the search could try (`max`), or the top of the ladder.
+fn at_top(ls: &LoadSearch, members: &[&RunResult], v: f64) -> bool {
+    match ls.mode {
+        SearchMode::Search { max, .. } => v >= max,
+        SearchMode::StopWhen { .. } => members.iter().filter_map(|r| value(ls, r)).all(|x| x <= v),
+    }
+}
+
 fn group_row(
     ls: &LoadSearch,
     g: &SearchGroup,
@@ -161,6 +172,7 @@ fn group_row(
         runs: ran.len(),
         skipped: members.iter().filter(|r| r.status == RunStatus::Skipped).count(),
         not_monotonic,
+        capped: first_fail.is_none() && best.is_some_and(|(v, _, _)| at_top(ls, members, *v)),
     };
     (row, judged)
 }

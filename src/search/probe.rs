@@ -23,10 +23,31 @@ pub fn next_probe(mode: SearchMode, pass: Option<f64>, fail: Option<f64>) -> Opt
             if (f - p) / p <= resolution || (integer && f - p <= 1.0) {
                 return None;
             }
-            let mid = if integer { ((p + f) / 2.0).floor() } else { (p + f) / 2.0 };
+            let mid = if integer {
+                ((p + f) / 2.0).floor()
+            } else {
+                short((p + f) / 2.0, p * resolution)
+            };
             (mid > p && mid < f).then_some(mid)
         }
     }
+}
+
+/// `x` rounded to a power of ten a tenth of `precision` (or finer), so that a probe's value
+/// and its directory name stay short: 28.8, not 28.799999999999997.
+fn short(x: f64, precision: f64) -> f64 {
+    if !(precision.is_finite() && precision > 0.0) {
+        return x;
+    }
+    let k = precision.log10().floor() as i32 - 1;
+    let rounded = if k < 0 {
+        let inv = 10f64.powi(-k);
+        (x * inv).round() / inv
+    } else {
+        let step = 10f64.powi(k);
+        (x / step).round() * step
+    };
+    if rounded.is_finite() { rounded } else { x }
 }
 
 /// The most probes a search can take: `ceil(log2(max/min)) + 1` while growing, then
@@ -81,6 +102,15 @@ mod tests {
             let (best, _) = walk(real, limit);
             let b = best.unwrap();
             assert!(b <= limit && (limit - b) / b <= 0.1 + 1e-12, "{limit}: {b}");
+        }
+        // Bisected values are written short (they name run folders).
+        let rate = SearchMode::Search { min: 0.1, max: 100.0, resolution: 0.1, integer: false };
+        assert_eq!(next_probe(rate, Some(25.6), Some(32.0)), Some(28.8));
+        for limit in [0.37, 3.3, 28.9, 42.0, 77.7] {
+            for v in walk(rate, limit).1 {
+                let shown = v.to_string();
+                assert!(shown.len() <= 8 && !shown.contains("9999"), "{limit}: {shown}");
+            }
         }
         // Everything passes: max is the answer; nothing does: none.
         assert_eq!(walk(int, 5000.0).0, Some(1024.0));

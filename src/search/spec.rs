@@ -167,6 +167,20 @@ fn stop_when(
         failed = true;
         report(d, key);
     };
+    if dim.starts_with("server.") {
+        bad(
+            Diagnostic::new(
+                "/stop_when/dimension",
+                format!(
+                    "`{}` is a server setting: each of its values is its own server, so its ladders would have one point each and never stop anything",
+                    sw.dimension
+                ),
+            )
+            .hint("stop on a load key swept against one server, e.g. `dimension: concurrency` or `request_rate`"),
+            false,
+        );
+        return None;
+    }
     match raw.sweeps.iter().find(|(k, _)| canonical(k) == dim) {
         None => bad(
             Diagnostic::new("/stop_when/dimension", format!("`{}` is not swept", sw.dimension))
@@ -234,39 +248,7 @@ fn search(
         );
     }
     let integer = se.variable == SearchVariable::Concurrency;
-    if se.min.is_nan() || se.min <= 0.0 {
-        ok = false;
-        report(
-            Diagnostic::new("/search/min", format!("{} is not above 0", se.min))
-                .hint(format!("the search starts at `min` and doubles it: give a positive {var}")),
-            false,
-        );
-    } else if se.min >= se.max {
-        ok = false;
-        report(
-            Diagnostic::new(
-                "/search/max",
-                format!("`max` ({}) is not above `min` ({})", se.max, se.min),
-            )
-            .hint("the search runs between `min` and `max`: make `max` larger"),
-            false,
-        );
-    }
-    if integer {
-        for (field, v) in [("min", se.min), ("max", se.max)] {
-            if v.fract() != 0.0 {
-                ok = false;
-                report(
-                    Diagnostic::new(
-                        format!("/search/{field}"),
-                        format!("concurrency {v} is not a whole number"),
-                    )
-                    .hint("concurrency counts requests in flight: give an integer"),
-                    false,
-                );
-            }
-        }
-    }
+    ok &= bounds(se, integer, &mut report);
     if se.slo.is_empty() {
         ok = false;
         report(
@@ -287,4 +269,63 @@ fn search(
         mode: SearchMode::Search { min: se.min, max: se.max, resolution: se.resolution, integer },
         groups: Vec::new(),
     })
+}
+
+/// `min` and `max` of a search: `0 < min < max`, whole numbers for concurrency, and a rate a
+/// probe can finish at.
+fn bounds(se: &SearchConfig, integer: bool, report: &mut impl FnMut(Diagnostic, bool)) -> bool {
+    let var = se.variable.key();
+    let mut ok = true;
+    if se.min.is_nan() || se.min <= 0.0 {
+        ok = false;
+        report(
+            Diagnostic::new("/search/min", format!("{} is not above 0", se.min))
+                .hint(format!("the search starts at `min` and doubles it: give a positive {var}")),
+            false,
+        );
+    } else if se.min >= se.max {
+        ok = false;
+        report(
+            Diagnostic::new(
+                "/search/max",
+                format!("`max` ({}) is not above `min` ({})", se.max, se.min),
+            )
+            .hint("the search runs between `min` and `max`: make `max` larger"),
+            false,
+        );
+    }
+    if !integer && se.min > 0.0 && se.min < crate::model::options::MIN_REQUEST_RATE {
+        ok = false;
+        report(
+            Diagnostic::new(
+                "/search/min",
+                format!(
+                    "request_rate {} is below {} requests/s: a probe there would not end in practice",
+                    crate::util::number::exact(se.min),
+                    crate::model::options::MIN_REQUEST_RATE
+                ),
+            )
+            .hint(format!(
+                "start the search at a rate of at least {}",
+                crate::model::options::MIN_REQUEST_RATE
+            )),
+            false,
+        );
+    }
+    if integer {
+        for (field, v) in [("min", se.min), ("max", se.max)] {
+            if v.fract() != 0.0 {
+                ok = false;
+                report(
+                    Diagnostic::new(
+                        format!("/search/{field}"),
+                        format!("concurrency {v} is not a whole number"),
+                    )
+                    .hint("concurrency counts requests in flight: give an integer"),
+                    false,
+                );
+            }
+        }
+    }
+    ok
 }

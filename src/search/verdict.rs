@@ -34,7 +34,10 @@ impl Breach {
             _ => (self.key.clone(), String::new()),
         };
         match self.value {
-            Some(v) => format!("{name} {}{unit} > {}{unit}", short(v), short(self.limit)),
+            Some(v) => {
+                let (v, limit) = apart(v, self.limit);
+                format!("{name} {v}{unit} > {limit}{unit}")
+            }
             None => format!("{name} not measured"),
         }
     }
@@ -43,6 +46,28 @@ impl Breach {
     pub fn over_pct(&self) -> Option<f64> {
         self.value.filter(|_| self.limit > 0.0).map(|v| (v - self.limit) / self.limit * 100.0)
     }
+}
+
+/// `v` and `limit` written short, with as many more digits as it takes to see that they differ
+/// (`100.004 > 100`, not `100 > 100`).
+fn apart(v: f64, limit: f64) -> (String, String) {
+    let (a, b) = (short(v), short(limit));
+    if a != b || v == limit {
+        return (a, b);
+    }
+    for digits in 1..=15 {
+        let (a, b) = (trimmed(v, digits), trimmed(limit, digits));
+        if a != b {
+            return (a, b);
+        }
+    }
+    (crate::util::number::exact(v), crate::util::number::exact(limit))
+}
+
+/// `v` with `digits` decimals, trailing zeros dropped.
+fn trimmed(v: f64, digits: usize) -> String {
+    let s = format!("{v:.digits$}");
+    if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_owned() } else { s }
 }
 
 fn short(v: f64) -> String {
@@ -133,6 +158,16 @@ pub fn judge(ls: &crate::records::LoadSearch, run: &RunResult) -> Judgement {
 mod tests {
     use super::*;
     use crate::model::metrics::Stat;
+
+    #[test]
+    fn a_breach_shows_enough_digits_to_see_it() {
+        let b = |value: f64, limit: f64| {
+            Breach { key: "ttft_p99_ms".into(), value: Some(value), limit }.describe()
+        };
+        assert_eq!(b(100.004, 100.0), "ttft_p99 100.004 ms > 100 ms");
+        assert_eq!(b(2140.0, 2000.0), "ttft_p99 2140 ms > 2000 ms");
+        assert_eq!(b(1.0000001, 1.0), "ttft_p99 1.0000001 ms > 1 ms");
+    }
 
     #[test]
     fn keys_and_descriptions() {

@@ -28,3 +28,21 @@ pub fn out_text(s: &str) {
     let _ = write!(o, "{s}");
     let _ = o.flush();
 }
+
+/// Input echoed back in a message: in backquotes, control characters escaped (`\n`, `\u{1b}`),
+/// cut to 64 characters, so a hostile value cannot garble the terminal or flood it.
+pub fn shown(s: &str) -> String {
+    const MAX: usize = 64;
+    let mut out: String = s
+        .chars()
+        .take(MAX)
+        .flat_map(|c| {
+            let e: Vec<char> = if c.is_control() { c.escape_debug().collect() } else { vec![c] };
+            e
+        })
+        .collect();
+    if s.chars().count() > MAX {
+        out.push_str(&format!("… ({} characters)", s.chars().count()));
+    }
+    format!("`{out}`")
+}
