@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::app::cli::TargetsArgs;
-use crate::app::error::{EXIT_FAILED, EXIT_OK, Error};
+use crate::app::error::{EXIT_OK, Error};
 use crate::app::output::{err_line, out_line, out_text};
 use crate::report::{self, ExtraTargets, compare};
 use crate::util::number;
@@ -109,16 +109,21 @@ pub(super) fn run_compare(
         }
     }
     if c.regressions > 0 {
-        let gate_word = if gate.fail_on_regression { "error" } else { "warning" };
-        err_line(&format!(
-            "{gate_word}: {} regression(s) beyond {}% and significant at {}% confidence",
+        let what = format!(
+            "{} regression(s) beyond {}% and significant at {}% confidence",
             c.regressions,
             number::fixed(c.threshold_pct, 1),
             number::fixed(c.confidence_pct, 0)
-        ));
+        );
         if gate.fail_on_regression {
-            return Ok(EXIT_FAILED);
+            return Err(Error::Failed {
+                message: what,
+                hint:
+                    "the table above has each verdict; a change within noise needs more `repeats:`"
+                        .into(),
+            });
         }
+        err_line(&format!("warning: {what}"));
     }
     Ok(EXIT_OK)
 }

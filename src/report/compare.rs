@@ -9,12 +9,12 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::{RenderError, template};
-use crate::model::metrics::{Metric, Stat, figure_label};
+use crate::model::metrics::{Direction, Metric, Stat, figure_label};
 use crate::model::options::canonical;
 use crate::records::{self, Provenance};
 use crate::results::{BatchResults, RunResult};
 use crate::stats::confidence::DEFAULT_CONFIDENCE;
-use crate::stats::gate::{judge, unusable};
+use crate::stats::gate::{Figure, Judged, gate, unusable};
 use crate::stats::repeats;
 use crate::util::number;
 
@@ -74,8 +74,21 @@ pub struct CompareRow {
     pub diff_ci_high: Option<f64>,
     /// Welch's two-sided p-value.
     pub p: Option<f64>,
+    /// `p` adjusted (Holm) for every test of the comparison: what the verdict uses.
+    pub p_adjusted: Option<f64>,
     pub verdict: Verdict,
     /// `verdict` as text.
+    pub verdict_text: &'static str,
+}
+
+/// One figure over the whole sweep: the matched points' mean change (as a ratio B/A), tested
+/// across points, so that a small change at every point is seen.
+#[derive(Debug, Clone, Serialize)]
+pub struct PooledRow {
+    pub metric: String,
+    pub pooled: crate::stats::gate::Pooled,
+    pub p_adjusted: f64,
+    pub verdict: Verdict,
     pub verdict_text: &'static str,
 }
 
@@ -94,6 +107,11 @@ pub struct Comparison {
     pub threshold_pct: f64,
     pub confidence_pct: f64,
     pub rows: Vec<CompareRow>,
+    /// Each figure over the whole sweep (with 2 or more matched points).
+    pub pooled: Vec<PooledRow>,
+    /// How many tests the adjustment covered, and which decided.
+    pub tests: usize,
+    pub decided_by: String,
     /// Points only in A / only in B, or without results on one side.
     pub only_a: Vec<String>,
     pub only_b: Vec<String>,
@@ -204,7 +222,7 @@ pub fn compare(
         .or_else(|| a.repeats.or(b.repeats).map(|r| r.confidence))
         .unwrap_or(DEFAULT_CONFIDENCE);
     check_usable(&ia, &ib)?;
-    let (rows, no_results) = compare_points(&ia, &ib, (opts.threshold_pct, confidence));
+    let (rows, pooled, no_results, tests) = judge_all(&ia, &ib, (opts.threshold_pct, confidence));
     if rows.is_empty() {
         let why = if ia.keys().any(|k| ib.contains_key(k)) {
             format!("no point has results on both sides (without: {})", no_results.join("; "))
@@ -217,14 +235,21 @@ pub fn compare(
             why,
         });
     }
-    let regressions = rows.iter().filter(|r| r.verdict == Verdict::Regression).count();
-    let improvements = rows.iter().filter(|r| r.verdict == Verdict::Improvement).count();
+    let count = |v: Verdict| {
+        rows.iter().filter(|r| r.verdict == v).count()
+            + pooled.iter().filter(|p| p.verdict == v).count()
+    };
+    let (regressions, improvements) = (count(Verdict::Regression), count(Verdict::Improvement));
+    let decided_by = decided_by(&rows, &pooled, tests);
     Ok(Comparison {
         a: a.batch_dir.display().to_string(),
         b: b.batch_dir.display().to_string(),
         threshold_pct: opts.threshold_pct,
         confidence_pct: confidence * 100.0,
         rows,
+        pooled,
+        tests,
+        decided_by,
         only_a: ia.keys().filter(|k| !ib.contains_key(*k)).map(label).collect(),
         only_b: ib.keys().filter(|k| !ia.contains_key(*k)).map(label).collect(),
         no_results,
@@ -301,44 +326,86 @@ fn point_list(points: &Points<'_>) -> String {
     v.join("; ")
 }
 
-/// The rows of every point on both sides (one per compared figure), and the labels of the
-/// points without results on a side. `opts`: (threshold in %, confidence level).
-fn compare_points(
+/// A figure of a point on both sides: per-repeat values and means.
+type FigureData = (Vec<f64>, Vec<f64>, Option<f64>, Option<f64>);
+
+/// Every point with results on both sides judged by the gate ([`gate`]): the rows (one per
+/// point and compared figure), each figure over the sweep, the labels of the points without
+/// results on a side, and how many tests the adjustment covered. `opts`: (threshold in %,
+/// confidence level).
+fn judge_all(
     ia: &Points<'_>,
     ib: &Points<'_>,
     opts: (f64, f64),
-) -> (Vec<CompareRow>, Vec<String>) {
-    let mut rows = Vec::new();
+) -> (Vec<CompareRow>, Vec<PooledRow>, Vec<String>, usize) {
+    let mut common: Vec<(String, &RunResult, &RunResult)> = Vec::new();
     let mut no_results = Vec::new();
     for (k, ra) in ia {
         let Some(rb) = ib.get(k) else { continue };
         if ra.metrics.is_none() || rb.metrics.is_none() {
             no_results.push(label(k));
-            continue;
-        }
-        for (metric, stat) in COMPARED {
-            rows.push(compare_figure(&label(k), ra, rb, metric, stat, opts));
+        } else {
+            common.push((label(k), ra, rb));
         }
     }
-    (rows, no_results)
+    let data: Vec<Vec<FigureData>> = COMPARED
+        .iter()
+        .map(|&(m, st)| {
+            let value = |r: &RunResult| r.metrics.as_ref().and_then(|v| v.get(m, st));
+            common
+                .iter()
+                .map(|(_, ra, rb)| (samples(ra, m, st), samples(rb, m, st), value(ra), value(rb)))
+                .collect()
+        })
+        .collect();
+    let figures: Vec<Vec<Figure<'_>>> = data
+        .iter()
+        .zip(COMPARED)
+        .map(|(d, (m, _))| {
+            let lower_is_better = m.def().direction == Direction::LowerIsBetter;
+            d.iter()
+                .map(|(a, b, mean_a, mean_b)| Figure {
+                    a,
+                    b,
+                    mean_a: *mean_a,
+                    mean_b: *mean_b,
+                    lower_is_better,
+                })
+                .collect()
+        })
+        .collect();
+    let g = gate(&figures, opts.0, opts.1);
+    let mut rows = Vec::new();
+    for (p, (name, _, _)) in common.iter().enumerate() {
+        for (f, (m, st)) in COMPARED.iter().enumerate() {
+            rows.push(row(name, label_of(*m, *st), &data[f][p], &g.points[f][p]));
+        }
+    }
+    let pooled = COMPARED
+        .iter()
+        .zip(&g.pooled)
+        .filter_map(|((m, st), p)| {
+            let p = p.as_ref()?;
+            Some(PooledRow {
+                metric: label_of(*m, *st),
+                pooled: p.pooled,
+                p_adjusted: p.p_adjusted,
+                verdict: p.verdict,
+                verdict_text: p.verdict.text(),
+            })
+        })
+        .collect();
+    (rows, pooled, no_results, g.tests)
 }
 
-/// One figure of one point, both sides with results.
-fn compare_figure(
-    combination: &str,
-    ra: &RunResult,
-    rb: &RunResult,
-    metric: Metric,
-    stat: Stat,
-    opts: (f64, f64),
-) -> CompareRow {
-    let value = |r: &RunResult| r.metrics.as_ref().and_then(|m| m.get(metric, stat));
-    let (va, vb) = (value(ra), value(rb));
-    let (sa, sb) = (samples(ra, metric, stat), samples(rb, metric, stat));
-    let (verdict, w) = judge(metric, &sa, &sb, va, vb, opts);
+/// One figure of one point, both sides with results, as the gate judged it.
+fn row(combination: &str, metric: String, d: &FigureData, j: &Judged) -> CompareRow {
+    let (sa, sb, va, vb) = d;
+    let (va, vb) = (*va, *vb);
+    let w = j.welch;
     CompareRow {
         combination: combination.to_owned(),
-        metric: label_of(metric, stat),
+        metric,
         a: va,
         b: vb,
         n_a: sa.len(),
@@ -348,8 +415,28 @@ fn compare_figure(
         diff_ci_low: w.map(|w| w.ci_low),
         diff_ci_high: w.map(|w| w.ci_high),
         p: w.map(|w| w.p),
-        verdict,
-        verdict_text: verdict.text(),
+        p_adjusted: j.p_adjusted,
+        verdict: j.verdict,
+        verdict_text: j.verdict.text(),
+    }
+}
+
+/// Which tests decided the comparison, for its summary.
+fn decided_by(rows: &[CompareRow], pooled: &[PooledRow], tests: usize) -> String {
+    let count = |v: Verdict| {
+        (
+            rows.iter().filter(|r| r.verdict == v).count(),
+            pooled.iter().filter(|p| p.verdict == v).count(),
+        )
+    };
+    let (pr, sr) = count(Verdict::Regression);
+    let (pi, si) = count(Verdict::Improvement);
+    if pr + sr + pi + si == 0 {
+        format!("no test of the {tests} is significant after Holm's adjustment")
+    } else {
+        format!(
+            "after Holm's adjustment over {tests} tests: {pr} point and {sr} whole-sweep regression(s), {pi} point and {si} whole-sweep improvement(s)"
+        )
     }
 }
 
@@ -471,7 +558,8 @@ pub fn render_markdown(c: &Comparison) -> Result<String, CompareError> {
         .map_err(|e| CompareError::Render { file: "compare.md", source: e.into() })
 }
 
-/// The CSV, one row per (point, figure).
+/// The CSV, one row per (point, figure), then one per figure over the whole sweep
+/// (`(whole sweep)`: n = matched points; change and CI in %).
 pub fn render_csv(c: &Comparison) -> Result<Vec<u8>, CompareError> {
     const FILE: &str = "compare.csv";
     let err = |source| CompareError::Render {
@@ -491,6 +579,7 @@ pub fn render_csv(c: &Comparison) -> Result<Vec<u8>, CompareError> {
         "diff_ci_low",
         "diff_ci_high",
         "p_value",
+        "p_adjusted",
         "verdict",
     ])
     .map_err(err)?;
@@ -508,7 +597,28 @@ pub fn render_csv(c: &Comparison) -> Result<Vec<u8>, CompareError> {
             cell(r.diff_ci_low),
             cell(r.diff_ci_high),
             cell(r.p),
+            cell(r.p_adjusted),
             r.verdict_text.to_string(),
+        ])
+        .map_err(err)?;
+    }
+    // The whole sweep: the change in %, its interval in %.
+    for p in &c.pooled {
+        let q = &p.pooled;
+        w.write_record([
+            "(whole sweep)".to_owned(),
+            p.metric.clone(),
+            String::new(),
+            String::new(),
+            q.points.to_string(),
+            q.points.to_string(),
+            String::new(),
+            number::exact(q.change_pct),
+            number::exact(q.ci_low_pct),
+            number::exact(q.ci_high_pct),
+            number::exact(q.p),
+            number::exact(p.p_adjusted),
+            p.verdict_text.to_string(),
         ])
         .map_err(err)?;
     }
