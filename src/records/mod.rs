@@ -19,6 +19,9 @@
 //! batch directory, as the NeMo runner does. Every file carries `format_version`.
 
 pub mod check;
+pub mod conditions;
+
+pub use conditions::{Conditions, GpuConditions, MeanMax};
 
 use std::collections::BTreeMap;
 
@@ -324,6 +327,9 @@ pub struct ProcessResult {
     /// The last lines of `aiperf.log` when the run failed (secrets masked).
     #[serde(default)]
     pub log_tail: Option<String>,
+    /// What the run ran on, sampled during it.
+    #[serde(default)]
+    pub conditions: Option<Conditions>,
 }
 
 /// One line of the manifest.

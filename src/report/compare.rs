@@ -253,7 +253,10 @@ pub fn compare(
         only_a: ia.keys().filter(|k| !ib.contains_key(*k)).map(label).collect(),
         only_b: ib.keys().filter(|k| !ia.contains_key(*k)).map(label).collect(),
         no_results,
-        provenance: provenance_diff(&a.batch_dir, &b.batch_dir),
+        provenance: provenance_diff(&a.batch_dir, &b.batch_dir)
+            .into_iter()
+            .chain(super::conditions::conditions_diff(a, b))
+            .collect(),
         notes: notes(a, b),
         regressions,
         improvements,
@@ -431,7 +434,9 @@ fn decided_by(rows: &[CompareRow], pooled: &[PooledRow], tests: usize) -> String
     };
     let (pr, sr) = count(Verdict::Regression);
     let (pi, si) = count(Verdict::Improvement);
-    if pr + sr + pi + si == 0 {
+    if tests == 0 {
+        "no test was made: no point has repeats on both sides".to_owned()
+    } else if pr + sr + pi + si == 0 {
         format!("no test of the {tests} is significant after Holm's adjustment")
     } else {
         format!(

@@ -5,6 +5,7 @@
 //! directory, so a crash loses nothing and `sweeper report <dir>` gives the same files later.
 
 pub mod compare;
+pub mod conditions;
 pub mod csv;
 mod error;
 pub mod html;
@@ -291,6 +292,7 @@ impl Report {
             let point = point_of(run);
             tt_skipped.extend(tt_skip(run, &point));
             length_warnings.extend(length_warnings_of(run, &point));
+            warnings.extend(busy_warning(run, &point));
             if let Some(sp) = &run.spread {
                 uncertainty_rows.push(uncertainty_row(run.index, &point, sp));
                 confidence = Some(sp.confidence);
@@ -409,6 +411,22 @@ fn tt_skip(run: &results::RunResult, point: &str) -> Option<TtSkip> {
     run.metrics.as_ref()?;
     let reason = crate::tt::standard::tt_point(run).err()?.to_string();
     Some(TtSkip { index: run.index, dir: run.dir.clone(), point: point.to_owned(), reason })
+}
+
+/// A run (or a repeat of a point) measured on a busy machine, and why (see
+/// [`crate::records::Conditions::busy`]).
+fn busy_warning(run: &results::RunResult, point: &str) -> Option<String> {
+    let busy: Vec<String> = run.conditions.iter().filter_map(|c| c.busy()).collect();
+    let first = busy.first()?;
+    let of = if run.conditions.len() > 1 {
+        format!(" ({} of its {} runs)", busy.len(), run.conditions.len())
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "#{} `{point}` was measured on a busy machine{of}: {first}; its figures may be slower than the server is",
+        run.index
+    ))
 }
 
 /// A warning per sequence length the run measured off the requested one.

@@ -108,6 +108,7 @@ pub(super) fn merge_point(
         spread: None,
         noisy: Vec::new(),
         aiperf_repeats: None,
+        conditions: units.iter().flat_map(|(_, u)| u.conditions.clone()).collect(),
         ..first
     };
     judge.judge(&mut run);

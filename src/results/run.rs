@@ -157,6 +157,10 @@ pub(super) fn load_run(
         noisy: Vec::new(),
         aiperf_repeats: profile.aggregate,
         probe: e.probe,
+        conditions: match process {
+            Some(Process::Sweeper(p)) => p.conditions.into_iter().collect(),
+            _ => Vec::new(),
+        },
     };
     judge.judge(&mut run);
     run

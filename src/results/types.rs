@@ -83,6 +83,8 @@ pub struct RunResult {
     pub aiperf_repeats: Option<multirun::MultiAggregate>,
     /// A search's probe: its group and value.
     pub probe: Option<records::Probe>,
+    /// What each of its runs ran on (one per repeat), from `process_result.json`.
+    pub conditions: Vec<records::Conditions>,
 }
 
 impl RunResult {

@@ -412,6 +412,7 @@ impl Batch {
             sweeper_version: SWEEPER_VERSION.into(),
             aiperf_version: aiperf_version.into(),
             log_tail: None,
+            conditions: None,
         };
         self.record(c, &pr)
     }

@@ -11,6 +11,7 @@
 
 pub mod aiperf;
 pub mod batch;
+pub mod conditions;
 pub mod decide;
 pub mod event;
 pub mod probes;
@@ -525,7 +526,7 @@ impl Runner<'_> {
         obs.event(Event::RunStarted { c, pos, of, command: &p.meta.command });
         let log_path = p.dir.join(crate::records::AIPERF_LOG_FILE);
         let started = Instant::now();
-        let outcome = self.watch(c, &p, &log_path, (pos, of), interrupts, obs).await;
+        let (outcome, conditions) = self.watch(c, &p, &log_path, (pos, of), interrupts, obs).await;
         let _ = std::fs::remove_dir_all(&p.tmp);
         let log_tail = (!outcome.status.is_success())
             .then(|| self.redactor.redact(&process::tail(&log_path, 30)));
@@ -546,6 +547,7 @@ impl Runner<'_> {
             sweeper_version: batch::SWEEPER_VERSION.into(),
             aiperf_version: self.aiperf.version.clone(),
             log_tail,
+            conditions: Some(conditions),
         };
         if let Err(e) = batch.record(c, &pr) {
             self.record_failed(&e, obs);
@@ -567,8 +569,11 @@ impl Runner<'_> {
         (pos, of): (usize, usize),
         interrupts: &mut watch::Receiver<usize>,
         obs: &mut dyn Observer,
-    ) -> aiperf::Outcome {
-        let Some(srv) = self.server.as_mut() else { return fail_outcome("no server") };
+    ) -> (aiperf::Outcome, crate::records::Conditions) {
+        let mut sampler = conditions::Sampler::start(&self.batch_dir);
+        let Some(srv) = self.server.as_mut() else {
+            return (fail_outcome("no server"), sampler.finish());
+        };
         let (live_tx, mut live_rx) = mpsc::unbounded_channel();
         let supervision = supervise::Supervision {
             exe: self.opts.program.clone(),
@@ -607,12 +612,13 @@ impl Runner<'_> {
                     obs.event(Event::Interrupted);
                 }
                 _ = tick.tick() => {
+                    sampler.sample();
                     obs.event(Event::RunProgress { c, pos, of, elapsed: started.elapsed() });
                 }
             }
         };
         self.told_interrupt = told;
-        outcome
+        (outcome, sampler.finish())
     }
 }
 

@@ -224,6 +224,7 @@ impl Batch {
                         sweeper_version: "0.1.0".into(),
                         aiperf_version: "0.13.0".into(),
                         log_tail: None,
+                        conditions: None,
                     },
                 )
                 .unwrap();

@@ -1,0 +1,71 @@
+//! What a run ran on: sampled during every run into `process_result.json`; a run measured while
+//! other processes took the CPUs is flagged in the report, and `compare` lists the difference
+//! under "Not like for like". One test in its own binary, so that nothing else runs beside the
+//! quiet batch.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+
+use common::config::edit;
+use common::stub::{fake_aiperf, fake_config, fake_sweep, http_server, stub_aiperf};
+use common::*;
+
+/// CPU hogs, killed when dropped.
+struct Hogs(Vec<Child>);
+
+impl Drop for Hogs {
+    fn drop(&mut self) {
+        for h in &mut self.0 {
+            let _ = h.kill();
+            let _ = h.wait();
+        }
+    }
+}
+
+/// A batch of three runs (each aiperf takes 2 s) under `<dir>/out/t/`.
+fn batch(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let port = free_port();
+    let slow = dir.join("slow-aiperf");
+    stub_aiperf(&slow, "sleep 2");
+    let cfg = fake_config(dir, &http_server(port), port, 60, "");
+    edit(&cfg, |t| t.replace(&fake_aiperf().display().to_string(), &slow.display().to_string()));
+    let out = fake_sweep(&cfg, dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    batch_dir(&dir.join("out"), "t")
+}
+
+#[test]
+fn runs_on_a_busy_machine_are_flagged_and_compared_as_not_like_for_like() {
+    let tmp = tempfile::tempdir().unwrap();
+    let quiet = batch(&tmp.path().join("quiet"));
+    let pr = read_json(&quiet.join("concurrency1/process_result.json"));
+    let c = &pr["conditions"];
+    assert!(c["samples"].as_u64().unwrap() >= 2, "sampled during the run: {c}");
+    assert!(
+        c["other_cpu"].as_f64().is_some() && c["load_avg_1m"]["mean"].as_f64().is_some(),
+        "{c}"
+    );
+
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let _hogs = Hogs(
+        (0..=cpus)
+            .map(|_| {
+                Command::new("sha256sum").arg("/dev/zero").stdout(Stdio::null()).spawn().unwrap()
+            })
+            .collect(),
+    );
+    let busy = batch(&tmp.path().join("busy"));
+    let pr = read_json(&busy.join("concurrency1/process_result.json"));
+    let other = pr["conditions"]["other_cpu"].as_f64().unwrap();
+    assert!(other > 0.5, "the hogs took the CPUs: {}", pr["conditions"]);
+    let md = std::fs::read_to_string(busy.join("report.md")).unwrap();
+    assert!(md.contains("was measured on a busy machine: other processes took"), "{md}");
+
+    let out = sweeper().arg("compare").arg(&quiet).arg(&busy).output().unwrap();
+    let t = text(&out);
+    assert!(t.contains("## Not like for like"), "{t}");
+    assert!(t.contains("| runs measured on a busy machine | 0 of 3 | 3 of 3 |"), "{t}");
+    assert!(t.contains("| CPU taken by other processes |"), "{t}");
+}
