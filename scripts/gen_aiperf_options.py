@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Generate src/config/aiperf_options.rs from aiperf's verbatim `profile --help` text.
+"""Generate src/model/aiperf_options.rs from aiperf's verbatim `profile --help` text.
 
-Usage: python3 scripts/gen_aiperf_options.py ../shared/reference/aiperf-0.13.0-profile-help.txt > src/config/aiperf_options.rs
+Usage: python3 scripts/gen_aiperf_options.py ../shared/reference/aiperf-0.13.0-profile-help.txt > src/model/aiperf_options.rs
 
 The help text gives flags, aliases, choices and defaults; the value types that it leaves implicit
 are declared in INTS / NUMBERS / SPECIAL below, read from each option's description.

@@ -1,5 +1,5 @@
 //! tt-inference-server's rules for reading aiperf result files, written down as facts from its
-//! code (independently of `src/tt.rs`), and a reader that applies them the way its report
+//! code (independently of `src/tt/`), and a reader that applies them the way its report
 //! workflow does (`workflows/run_reports.py`, the last version that reads
 //! `aiperf_benchmark_*.json`, mid-2026).
 
