@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::plan::{Combination, Plan};
 use crate::results::{RunResult, read_one};
-use crate::run::decide::{Decider, Verdict};
+use crate::run::decide::{Decider, Rerun, Verdict};
 use crate::search::ladder::Ladders;
 use crate::search::verdict::{Judgement, judge};
 
@@ -17,7 +17,12 @@ pub struct SearchDecisions<'a> {
 
 impl<'a> SearchDecisions<'a> {
     pub fn new(plan: &'a Plan) -> SearchDecisions<'a> {
-        SearchDecisions { plan, ladders: Ladders::new(plan.load_search.as_ref()) }
+        let var = plan.load_search.as_ref().map(|l| l.variable.clone()).unwrap_or_default();
+        let value_of = |i: usize| {
+            plan.combinations.get(i).and_then(|c| c.get(&var)).and_then(serde_json::Value::as_f64)
+        };
+        let ladders = Ladders::new(plan.load_search.as_ref(), value_of, plan.repeats.is_none());
+        SearchDecisions { plan, ladders }
     }
 }
 
@@ -35,7 +40,12 @@ impl Decider for SearchDecisions<'_> {
         let Some(ls) = &self.plan.load_search else { return };
         let value = c.get(&ls.variable).and_then(serde_json::Value::as_f64);
         let plan = self.plan;
-        self.ladders.observe(c.index, value, || read(plan, batch_dir, c));
+        let group = c.probe.filter(|p| p.rerun > 0).map(|p| p.group);
+        self.ladders.observe(c.index, value, group, || read(plan, batch_dir, c));
+    }
+
+    fn confirm(&mut self) -> Option<Rerun> {
+        self.ladders.confirm().map(|(of, group, value, rerun)| Rerun { of, group, value, rerun })
     }
 
     fn judge(&mut self, batch_dir: &Path, c: &Combination) -> Verdict {

@@ -85,7 +85,7 @@ fn load_search(out: &mut String, plan: &Plan, ls: &crate::records::LoadSearch) {
         crate::records::SearchMode::StopWhen { saturation } => {
             let _ = writeln!(
                 out,
-                "stop_when: {} ladder(s) over `{}`, each run in increasing order and stopped at the first point that breaks {}{on}{}; the larger values of that ladder are skipped",
+                "stop_when: {} ladder(s) over `{}`, each run in increasing order and stopped at the first point that breaks {}{on}{}; the larger values of that ladder are skipped. Without `repeats`, a breach is confirmed by running it again (a third time when the two disagree), then the last pass: at most 4 re-runs per ladder",
                 ls.groups.len(),
                 ls.variable,
                 if slo.is_empty() { "no SLO".to_owned() } else { slo },

@@ -146,23 +146,7 @@ impl Observer for Terminal {
             Event::RunStopped { c, reason } => {
                 say(&format!("[skip] #{} {}: not run, {reason}", c.index, describe(c)));
             }
-            Event::SearchFinished { group, variable, best, first_fail, runs, capped } => {
-                let best = best.map_or_else(
-                    || "none: the smallest value already breaks the SLO".to_owned(),
-                    |b| {
-                        let b = crate::util::number::exact(b);
-                        if capped { format!("at least {b} (the most it tried: `max`)") } else { b }
-                    },
-                );
-                let fail = first_fail
-                    .map(|(v, why)| {
-                        format!("; first breach at {}: {why}", crate::util::number::exact(v))
-                    })
-                    .unwrap_or_default();
-                say(&format!(
-                    "search {group}: largest {variable} under the SLO: {best}{fail} ({runs} runs)"
-                ));
-            }
+            e @ Event::SearchFinished { .. } => say(&search_finished(&e)),
             Event::Interrupted => err_line(
                 "\nsweeper: interrupted: stopping aiperf and the server cleanly (Ctrl-C again to kill at once)",
             ),
@@ -273,4 +257,39 @@ fn paint(status: &str, text: String) -> String {
 /// Whether to color the end-of-run table: stderr is a terminal and NO_COLOR is not set.
 pub fn use_color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// `search <group>: largest <variable> under the SLO: ...`, when a search ends.
+fn search_finished(e: &Event<'_>) -> String {
+    let Event::SearchFinished {
+        group,
+        variable,
+        best,
+        first_fail,
+        runs,
+        capped,
+        confirmations,
+        flips,
+    } = *e
+    else {
+        return String::new();
+    };
+    let best = best.map_or_else(
+        || "none: the smallest value already breaks the SLO".to_owned(),
+        |b| {
+            let b = crate::util::number::exact(b);
+            if capped { format!("at least {b} (the most it tried: `max`)") } else { b }
+        },
+    );
+    let fail = first_fail
+        .map(|(v, why)| format!("; first breach at {}: {why}", crate::util::number::exact(v)))
+        .unwrap_or_default();
+    let confirmed = match (confirmations, flips) {
+        (0, _) => String::new(),
+        (n, 0) => format!(", {n} to confirm the boundary"),
+        (n, f) => format!(", {n} to confirm the boundary, {f} verdict(s) changed"),
+    };
+    format!(
+        "search {group}: largest {variable} under the SLO: {best}{fail} ({runs} runs{confirmed})"
+    )
 }

@@ -143,7 +143,7 @@ pub fn probe(
     c.index = index;
     c.point = index;
     c.dir = id::dir_name(&c.params);
-    c.probe = Some(Probe { group: template.index, value });
+    c.probe = Some(Probe { group: template.index, value, rerun: 0 });
     c.targets = targets_for(config, &c);
     c
 }

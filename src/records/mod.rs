@@ -139,11 +139,19 @@ pub struct PlannedCombination {
     pub probe: Option<Probe>,
 }
 
-/// A run a `search` decided on: its group and the value of the searched variable.
+/// A run a `search` decided on (its group and the value of the searched variable), or a
+/// re-run that confirms a boundary of a search or a ladder (`rerun` 1, 2: the value's second
+/// and third run).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Probe {
     pub group: usize,
     pub value: f64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rerun: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Finding the highest load that meets an SLO: a ladder stopped early (`stop_when`), or a

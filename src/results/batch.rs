@@ -239,7 +239,8 @@ fn own_part(plan: Option<&PlanRecord>, entries: Vec<Entry>) -> Vec<Entry> {
         Some(s) => entries
             .into_iter()
             .filter(|e| match e.probe {
-                Some(p) => s.searches(p.group),
+                // A ladder's re-run is in the plan.json of the shard that ran it only.
+                Some(p) => p.rerun > 0 || s.searches(p.group),
                 None => s.runs(e.index),
             })
             .collect(),

@@ -26,6 +26,20 @@ pub trait Decider {
     fn observe(&mut self, batch_dir: &Path, c: &Combination);
     /// The verdict on probe `c` of a `search`, from what is on disk.
     fn judge(&mut self, batch_dir: &Path, c: &Combination) -> Verdict;
+    /// A re-run to make before going on (a ladder confirming its boundary), once asked.
+    fn confirm(&mut self) -> Option<Rerun> {
+        None
+    }
+}
+
+/// A run to make again: a copy of combination `of`, run number `rerun` (1, 2) of its value in
+/// ladder `group`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rerun {
+    pub of: usize,
+    pub group: usize,
+    pub value: f64,
+    pub rerun: u32,
 }
 
 /// No ladder, no search: every combination runs.

@@ -118,6 +118,9 @@ pub enum Event<'a> {
         runs: usize,
         /// `best` is the search's `max`: the limit is at least that.
         capped: bool,
+        /// Re-runs that confirmed the boundary, and values whose verdict they changed.
+        confirmations: usize,
+        flips: usize,
     },
     /// Ctrl-C: the current run and the server are being stopped cleanly.
     Interrupted,

@@ -300,6 +300,7 @@ impl Runner<'_> {
                 self.summary.skipped += 1;
                 obs.event(Event::RunSkipped { c });
                 self.decide.observe(&batch.dir, c);
+                self.reruns(batch, (pos, to_run), &mut interrupts, obs).await;
                 continue;
             }
             if *interrupts.borrow() > 0 {
@@ -312,6 +313,7 @@ impl Runner<'_> {
             obs.event(Event::RunQueued { c, pos, of: to_run });
             self.step(c, (pos, to_run), batch, &mut interrupts, obs).await;
             self.decide.observe(&batch.dir, c);
+            self.reruns(batch, (pos, to_run), &mut interrupts, obs).await;
         }
         if let Some(ls) = self.plan.load_search.clone()
             && matches!(ls.mode, SearchMode::Search { .. })

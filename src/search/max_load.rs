@@ -10,6 +10,7 @@ use crate::model::metrics::{Metric, Stat};
 use crate::records::describe_params;
 use crate::records::{LoadSearch, RunStatus, SearchGroup, SearchMode};
 use crate::results::{BatchResults, RunResult};
+use crate::search::probe::Tried;
 use crate::search::verdict::{self, Judgement};
 
 /// One group's answer.
@@ -39,6 +40,9 @@ pub struct MaxLoadRow {
     /// The answer is the search's `max` (or the ladder's top), with no breach found: the
     /// limit is at least this, not this.
     pub capped: bool,
+    /// Re-runs that confirmed the boundary, and values whose verdict they changed.
+    pub confirmations: usize,
+    pub flips: usize,
 }
 
 /// A run that a ladder's early stop skipped.
@@ -120,9 +124,12 @@ fn members_of<'a>(
         SearchMode::Search { .. } => {
             results.runs.iter().filter(|r| r.probe.is_some_and(|p| p.group == g.id)).collect()
         }
-        SearchMode::StopWhen { .. } => {
-            g.members.iter().filter_map(|i| by_index.get(i).copied()).collect()
-        }
+        SearchMode::StopWhen { .. } => g
+            .members
+            .iter()
+            .filter_map(|i| by_index.get(i).copied())
+            .chain(results.runs.iter().filter(|r| r.probe.is_some_and(|p| p.group == g.id)))
+            .collect(),
     }
 }
 
@@ -135,6 +142,9 @@ fn at_top(ls: &LoadSearch, members: &[&RunResult], v: f64) -> bool {
     }
 }
 
+/// One group's answer from its runs: each value's verdict is its runs' (a boundary confirmed by
+/// a re-run, a third deciding: [`Tried`]); the answer is the largest passing value below the
+/// smallest failing one.
 fn group_row(
     ls: &LoadSearch,
     g: &SearchGroup,
@@ -149,14 +159,29 @@ fn group_row(
         .collect();
     let mut verdicts: Vec<Judged<'_>> =
         ran.iter().filter_map(|r| Some((value(ls, r)?, *r, verdict::judge(ls, r)))).collect();
-    verdicts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // In value order, each value's runs in the order they ran (first run, re-runs).
+    verdicts.sort_by(|a, b| a.0.total_cmp(&b.0).then(rerun(a.1).cmp(&rerun(b.1))));
     let judged = verdicts.iter().map(|(_, r, j)| (r.index, *j == Judgement::Pass)).collect();
-    let first_fail = verdicts.iter().find(|(_, _, j)| *j != Judgement::Pass);
-    let best = verdicts
-        .iter()
-        .rfind(|(v, _, j)| *j == Judgement::Pass && first_fail.is_none_or(|(f, _, _)| v < f));
-    let not_monotonic = first_fail
-        .is_some_and(|(f, _, _)| verdicts.iter().any(|(v, _, j)| *j == Judgement::Pass && v > f));
+    let mut tried = Tried::default();
+    for (v, _, j) in &verdicts {
+        tried.add(
+            *v,
+            match j {
+                Judgement::Pass => None,
+                Judgement::Fail(why) => Some(why.clone()),
+            },
+        );
+    }
+    let at = |x: f64, pass: bool| {
+        verdicts.iter().rev().find(|(v, _, j)| *v == x && (*j == Judgement::Pass) == pass)
+    };
+    let best = tried.pass().and_then(|b| at(b, true));
+    let first_fail = tried.fail().and_then(|(f, _)| at(f, false));
+    // A value above the first failure passed: the SLO was not monotonic in the load.
+    let not_monotonic = tried.fail().is_some_and(|(f, _)| {
+        verdicts.iter().any(|(v, _, _)| *v > f && tried.passed(*v) == Some(true))
+    });
+    let (confirmations, flips) = tried.confirmations();
     let m = best.and_then(|(_, r, _)| r.metrics.clone());
     let row = MaxLoadRow {
         group: describe_params(&g.params),
@@ -173,8 +198,15 @@ fn group_row(
         skipped: members.iter().filter(|r| r.status == RunStatus::Skipped).count(),
         not_monotonic,
         capped: first_fail.is_none() && best.is_some_and(|(v, _, _)| at_top(ls, members, *v)),
+        confirmations,
+        flips,
     };
     (row, judged)
+}
+
+/// Which run of its value a run is (0: the first, 1 and 2: re-runs confirming a boundary).
+fn rerun(r: &RunResult) -> u32 {
+    r.probe.map_or(0, |p| p.rerun)
 }
 
 /// How the first failing run broke the SLO: each breach and by how much, else why it failed.
