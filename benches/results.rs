@@ -186,6 +186,7 @@ fn bench_render(dir: &Path) {
             tt_model_id: None,
             repeats: None,
             load_search: None,
+            ab: None,
             plan_hash: None,
             shard: None,
         },

@@ -252,6 +252,14 @@ const CASES: &[(&str, Option<&str>, &str, &str)] = &[
         "needs the managed venv, but `aiperf.executable` is set",
     ),
     // Contradictions only visible in a merged combination.
+    // A/B inside one batch.
+    ("ab_key_not_swept", Some("7:7"), "ab.by", "is not a key of `sweeps`"),
+    ("ab_without_repeats", Some("4:1"), "ab", "`ab` needs repeats"),
+    ("ab_one_value", Some("7:8"), "sweeps.url", "but it has 1"),
+    ("ab_unknown_field", Some("7:3"), "ab.server", "did you mean `servers`?"),
+    ("ab_with_search", Some("5:1"), "ab", "cannot be used with `search`"),
+    ("ab_back_to_back", Some("4:10"), "repeats", "the repeats run back to back"),
+    ("ab_together_same_port", Some("5:33"), "ab.servers", "both listen at http://127.0.0.1:8000"),
     ("streaming_embeddings", Some("6:14"), "base_config.streaming", "endpoint_type: embeddings"),
     (
         "streaming_embeddings_swept",

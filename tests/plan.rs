@@ -417,3 +417,105 @@ fn the_real_nemo_guardrails_configs_plan_as_the_runner_does() {
         "{e}"
     );
 }
+
+/// (value of `by`, concurrency, repeat) of each combination in run order.
+fn ab_order(p: &Plan, by: &str) -> Vec<(String, i64, u32)> {
+    p.run_order()
+        .into_iter()
+        .map(|i| {
+            let c = &p.combinations[i];
+            let v = &c.params[by];
+            let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+            (v, c.params["concurrency"].as_i64().unwrap(), c.repeat.unwrap())
+        })
+        .collect()
+}
+
+fn o(v: &str, c: i64, r: u32) -> (String, i64, u32) {
+    (v.to_owned(), c, r)
+}
+
+#[test]
+fn ab_together_alternates_the_values_point_by_point_and_reverses_them_every_other_repeat() {
+    let p = plan(
+        "server: {kind: mock}\nbase_config: {model: m}\nrepeats: 2\nab: {by: server.decode_base_ms}\nsweeps:\n  server.decode_base_ms: [4, 6]\n  concurrency: [1, 2]\n",
+    );
+    let ab = p.ab.as_ref().unwrap();
+    assert_eq!(ab.servers, sweeper::records::AbServers::Together, "mock servers fit together");
+    assert_eq!(
+        ab_order(&p, "server.decode_base_ms"),
+        [
+            o("4", 1, 1),
+            o("6", 1, 1),
+            o("4", 2, 1),
+            o("6", 2, 1),
+            o("6", 1, 2),
+            o("4", 1, 2),
+            o("6", 2, 2),
+            o("4", 2, 2),
+        ]
+    );
+    // Both servers stay up: each is started once.
+    assert_eq!(sweeper::plan::server_starts(&p), (2, 2));
+    // Indices do not change.
+    assert_eq!(
+        p.combinations.iter().map(|c| c.index).collect::<Vec<_>>(),
+        (0..8).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn ab_restart_runs_a_value_s_points_together_and_counts_the_restarts() {
+    let (cfg, p) = common::config::plan_of(
+        "server: {kind: docker, image: 'x:1', url: 'http://127.0.0.1:8000'}\nbase_config: {model: m}\nrepeats: 3\nab: {by: server.image}\nsweeps:\n  server.image: ['x:1', 'x:2']\n  concurrency: [1, 2]\n",
+    );
+    assert_eq!(
+        p.ab.as_ref().unwrap().servers,
+        sweeper::records::AbServers::Restart,
+        "docker: one GPU"
+    );
+    assert_eq!(
+        ab_order(&p, "server.image"),
+        [
+            o("x:1", 1, 1),
+            o("x:1", 2, 1),
+            o("x:2", 1, 1),
+            o("x:2", 2, 1),
+            o("x:2", 1, 2),
+            o("x:2", 2, 2),
+            o("x:1", 1, 2),
+            o("x:1", 2, 2),
+            o("x:1", 1, 3),
+            o("x:1", 2, 3),
+            o("x:2", 1, 3),
+            o("x:2", 2, 3),
+        ]
+    );
+    // A B | B A | A B: 4 starts where 2 would do without interleaving.
+    assert_eq!(sweeper::plan::server_starts(&p), (4, 2));
+    let dry = sweeper::app::dry_run_text(&cfg, &p, false);
+    assert!(
+        dry.contains(
+            "4 server starts where 2 would do without interleaving: 2 restarts to interleave"
+        ),
+        "{dry}"
+    );
+}
+
+#[test]
+fn ab_shards_keep_every_value_of_a_point_on_one_shard() {
+    let p = plan(
+        "server: {kind: mock}\nbase_config: {model: m}\nrepeats: 2\nab: {by: server.decode_base_ms}\nsweeps:\n  server.decode_base_ms: [4, 6]\n  concurrency: [1, 2]\n",
+    );
+    let parts = sweeper::scaleout::shard::assign(&p, 2);
+    for s in &parts {
+        let points: std::collections::BTreeSet<i64> = s
+            .combinations
+            .iter()
+            .map(|i| p.combinations[*i].params["concurrency"].as_i64().unwrap())
+            .collect();
+        assert_eq!(points.len(), 1, "{parts:?}");
+        assert_eq!(s.combinations.len(), 4, "both values, both repeats of one point: {parts:?}");
+        assert_eq!(s.servers, ["server-0", "server-1"], "{parts:?}");
+    }
+}

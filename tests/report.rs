@@ -914,3 +914,65 @@ fn compare_a_nemo_batch_with_a_sweeper_batch() {
     assert!(md.contains("| concurrency=2 | TTFT avg (ms) |"), "{md}");
     assert!(!md.contains("only in A") && !md.contains("only in B"), "{md}");
 }
+
+#[test]
+fn compare_by_splits_one_batch_by_a_swept_key_and_matches_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |fx: &'static str, image: &str, c: i64| {
+        Run::ok(fx, vec![("server.image", json!(image)), ("concurrency", json!(c))])
+    };
+    let batch = make_batch(
+        tmp.path(),
+        "ab",
+        &[
+            run("chat-stream", "ucx", 2),
+            run("chat-stream", "ucx", 4),
+            run("chat-goodput", "libfabric", 2),
+            run("chat-goodput", "libfabric", 4),
+            run("chat-goodput", "tcp", 2),
+        ],
+    );
+    let r = sweeper::results::collect(&batch).unwrap();
+    let all =
+        sweeper::report::compare_by::compare_by(&r, "server.image", &Default::default()).unwrap();
+    assert_eq!(all.len(), 2, "A compared with each other value");
+    let ab = all[0].ab.as_ref().unwrap();
+    assert_eq!((ab.a.as_str(), ab.b.as_str()), ("server.image=ucx", "server.image=libfabric"));
+    // Points matched without the key: concurrency 2 and 4 on both sides.
+    let points: std::collections::BTreeSet<&str> =
+        all[0].rows.iter().map(|r| r.combination.as_str()).collect();
+    assert_eq!(points.into_iter().collect::<Vec<_>>(), ["concurrency=2", "concurrency=4"]);
+    let ja = read_json(&fixture("chat-stream", "profile_export_aiperf.json"));
+    let jb = read_json(&fixture("chat-goodput", "profile_export_aiperf.json"));
+    let row = all[0].rows.iter().find(|r| r.metric == "TTFT avg (ms)").unwrap();
+    let (ta, tb) = (
+        ja["time_to_first_token"]["avg"].as_f64().unwrap(),
+        jb["time_to_first_token"]["avg"].as_f64().unwrap(),
+    );
+    assert!((row.change.unwrap() - (tb - ta)).abs() < 1e-9);
+    // One run per point: no claim either way.
+    assert!(ab.verdict.starts_with("No significant difference"), "{}", ab.verdict);
+    assert_eq!(all[1].ab.as_ref().unwrap().b, "server.image=tcp");
+    assert_eq!(all[1].only_a, ["concurrency=4"]);
+
+    // The CLI: three values write one file per comparison with A.
+    let out_dir = tmp.path().join("cmp");
+    let out = sweeper()
+        .args(["compare", "--by", "server.image", "-o"])
+        .arg(&out_dir)
+        .arg(&batch)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("A (baseline): `server.image=ucx`"), "{stdout}");
+    for f in ["compare_libfabric.md", "compare_libfabric.csv", "compare_tcp.md", "compare_tcp.csv"]
+    {
+        assert!(out_dir.join(f).is_file(), "{f}");
+    }
+    // A batch without `ab` and no `--by`: a usage error that says what to do.
+    let out = sweeper().arg("compare").arg(&batch).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("needs a second batch") && err.contains("--by KEY"), "{err}");
+}

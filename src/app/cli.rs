@@ -167,11 +167,16 @@ pub enum Command {
     #[command(subcommand)]
     Export(ExportCommand),
     /// Compare two batches: match combinations by parameters, show each key metric's change.
+    /// With one batch, compare the values of one of its swept keys (an A/B batch: `ab:` in its
+    /// config, or `--by KEY`): the first value is A.
     Compare {
-        /// The baseline batch directory.
+        /// The baseline batch directory (or the A/B batch).
         batch_a: PathBuf,
-        /// The batch directory to compare with it.
-        batch_b: PathBuf,
+        /// The batch directory to compare with it (none: compare inside BATCH_A by a key).
+        batch_b: Option<PathBuf>,
+        /// Compare inside one batch by the values of this swept key (default: its `ab.by`).
+        #[arg(long, value_name = "KEY")]
+        by: Option<String>,
         /// Also write `compare.md` and `compare.csv` into this directory.
         #[arg(long, short = 'o', value_name = "DIR")]
         output: Option<PathBuf>,

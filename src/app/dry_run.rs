@@ -57,6 +57,9 @@ pub fn text_in(cfg: &Config, plan: &Plan, verbose: bool, batch_dir: &Path) -> St
     if let Some(ls) = &plan.load_search {
         load_search(&mut out, plan, ls);
     }
+    if let Some(ab) = &plan.ab {
+        ab_line(&mut out, plan, ab);
+    }
     let _ = writeln!(out);
     if !plan.combinations.is_empty() {
         table(&mut out, plan);
@@ -72,6 +75,36 @@ pub fn text_in(cfg: &Config, plan: &Plan, verbose: bool, batch_dir: &Path) -> St
         commands(&mut out, plan, &batch_dir, verbose);
     }
     out
+}
+
+/// What an A/B batch compares, how its servers run and what the interleaving costs.
+fn ab_line(out: &mut String, plan: &Plan, ab: &crate::records::Ab) {
+    let mut values: Vec<String> = Vec::new();
+    for v in plan.combinations.iter().filter_map(|c| plan::value_of(&c.params, &ab.by)) {
+        let v = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+        if !values.contains(&v) {
+            values.push(v);
+        }
+    }
+    let (starts, servers) = plan::server_starts(plan);
+    let how = match ab.servers {
+        crate::records::AbServers::Together => format!(
+            "servers: together: every value's server stays up, the values alternate point by point; {starts} server start{} (no restart)",
+            if starts == 1 { "" } else { "s" }
+        ),
+        crate::records::AbServers::Restart => format!(
+            "servers: restart: one server at a time, each repeat runs every point of one value, then of the next (A B, then B A); {starts} server starts where {servers} would do without interleaving: {} restart{} to interleave",
+            starts.saturating_sub(servers),
+            if starts.saturating_sub(servers) == 1 { "" } else { "s" }
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "ab: compares `{}` inside this batch: A = {}, B = {}; {how}. Verdict: `sweeper compare BATCH`",
+        ab.by,
+        values.first().map_or("-", String::as_str),
+        if values.len() > 1 { values[1..].join(", ") } else { "-".to_owned() },
+    );
 }
 
 /// What a `stop_when` or a `search` will do: its SLO, its bounds and the most runs it takes.

@@ -39,9 +39,13 @@ pub fn main(cli: Cli) -> ExitCode {
             check_cmd::plan_cmd(&file, shards, max_combinations)
         }
         Some(Command::Merge { dirs, partial }) => merge_cmd::merge_cmd(&dirs, partial),
-        Some(Command::Compare { batch_a, batch_b, output, gate }) => {
-            report_cmd::compare_cmd(&batch_a, &batch_b, output.as_deref(), &gate)
-        }
+        Some(Command::Compare { batch_a, batch_b, by, output, gate }) => report_cmd::compare_cmd(
+            &batch_a,
+            batch_b.as_deref(),
+            by.as_deref(),
+            output.as_deref(),
+            &gate,
+        ),
         Some(Command::Schema) => {
             out_text(&config::raw::schema_text());
             Ok(EXIT_OK)

@@ -95,23 +95,86 @@ pub(super) fn run_compare(
     let ra = crate::results::collect(a)?;
     let rb = crate::results::collect(b)?;
     let c = compare::compare(&ra, &rb, &opts)?;
-    let md = compare::render_markdown(&c)?;
-    out_text(&md);
-    if let Some(dir) = output {
-        fs_err::create_dir_all(dir)
-            .map_err(|source| report::ReportError::CreateDir { path: dir.to_path_buf(), source })?;
-        let csv = compare::render_csv(&c)?;
-        for (name, bytes) in [("compare.md", md.into_bytes()), ("compare.csv", csv)] {
-            let p = dir.join(name);
-            crate::records::write_derived(&p, &bytes)
-                .map_err(|source| report::ReportError::Write { path: p.clone(), source })?;
-            err_line(&format!("wrote {}", p.display()));
+    show_and_write(&[(c.clone(), "compare".to_owned())], output)?;
+    judge(&[c], gate)
+}
+
+/// Compares the values of `by` inside one batch (the first is A); with three or more values,
+/// A with each other value (`compare_<value>.md` in `output`).
+pub(super) fn run_compare_by(
+    batch: &Path,
+    by: Option<&str>,
+    output: Option<&Path>,
+    gate: &crate::app::cli::GateArgs,
+) -> Result<Vec<compare::Comparison>, Error> {
+    let opts = gate_options(gate)?;
+    let r = crate::results::collect(batch)?;
+    let by = match by.map(str::to_owned).or_else(|| r.ab.as_ref().map(|a| a.by.clone())) {
+        Some(by) => by,
+        None => {
+            return Err(Error::usage(
+                format!(
+                    "`compare {}` needs a second batch, or a key to compare by: this batch has no `ab` section",
+                    batch.display()
+                ),
+                "`sweeper compare A B` compares two batches; `sweeper compare BATCH --by KEY` compares the values of a swept key inside one",
+            ));
+        }
+    };
+    let all = report::compare_by::compare_by(&r, &by, &opts)?;
+    let named: Vec<(compare::Comparison, String)> = if all.len() == 1 {
+        all.into_iter().map(|c| (c, "compare".to_owned())).collect()
+    } else {
+        all.into_iter()
+            .map(|c| {
+                let stem = report::compare_by::file_stem(&c);
+                (c, stem)
+            })
+            .collect()
+    };
+    show_and_write(&named, output)?;
+    Ok(named.into_iter().map(|(c, _)| c).collect())
+}
+
+/// Prints each comparison and writes `<stem>.md`/`<stem>.csv` into `output`.
+fn show_and_write(
+    all: &[(compare::Comparison, String)],
+    output: Option<&Path>,
+) -> Result<(), Error> {
+    for (c, stem) in all {
+        let md = compare::render_markdown(c)?;
+        out_text(&md);
+        if let Some(dir) = output {
+            fs_err::create_dir_all(dir).map_err(|source| report::ReportError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            let csv = compare::render_csv(c)?;
+            for (name, bytes) in
+                [(format!("{stem}.md"), md.into_bytes()), (format!("{stem}.csv"), csv)]
+            {
+                let p = dir.join(name);
+                crate::records::write_derived(&p, &bytes)
+                    .map_err(|source| report::ReportError::Write { path: p.clone(), source })?;
+                err_line(&format!("wrote {}", p.display()));
+            }
         }
     }
-    if c.regressions > 0 {
+    Ok(())
+}
+
+/// The gate over comparisons: every regression counts; with `--fail-on-regression` any fails.
+fn judge(all: &[compare::Comparison], gate: &crate::app::cli::GateArgs) -> Result<u8, Error> {
+    for c in all {
+        if let Some(ab) = &c.ab {
+            err_line(&ab.verdict);
+        }
+    }
+    let regressions: usize = all.iter().map(|c| c.regressions).sum();
+    let Some(c) = all.first() else { return Ok(EXIT_OK) };
+    if regressions > 0 {
         let what = format!(
-            "{} regression(s) beyond {}% and significant at {}% confidence",
-            c.regressions,
+            "{regressions} regression(s) beyond {}% and significant at {}% confidence",
             number::fixed(c.threshold_pct, 1),
             number::fixed(c.confidence_pct, 0)
         );
@@ -128,12 +191,23 @@ pub(super) fn run_compare(
     Ok(EXIT_OK)
 }
 
-/// `sweeper compare A B [--output DIR] [--fail-on-regression]`.
+/// `sweeper compare A B` or `sweeper compare BATCH [--by KEY]`, with `--output DIR` and
+/// `--fail-on-regression`.
 pub(super) fn compare_cmd(
     a: &Path,
-    b: &Path,
+    b: Option<&Path>,
+    by: Option<&str>,
     output: Option<&Path>,
     gate: &crate::app::cli::GateArgs,
 ) -> Result<u8, Error> {
-    run_compare(a, b, output, gate)
+    match (b, by) {
+        (Some(b), None) => run_compare(a, b, output, gate),
+        (Some(_), Some(by)) => Err(Error::usage(
+            format!(
+                "--by {by} compares the values of a key inside one batch, but two batches were given"
+            ),
+            "drop the second batch (`sweeper compare BATCH --by KEY`), or drop `--by` to compare two batches",
+        )),
+        (None, by) => judge(&run_compare_by(a, by, output, gate)?, gate),
+    }
 }

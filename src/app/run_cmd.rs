@@ -67,7 +67,7 @@ pub(super) fn run_main(args: &RunArgs) -> Result<u8, Error> {
     for e in &problems {
         crate::app::error::print(e);
     }
-    let regressed = gate(args, &summary, &batch_dir);
+    let regressed = gate(args, &plan, &summary, &batch_dir);
     Ok(if summary.interrupted {
         EXIT_INTERRUPTED
     } else if regressed
@@ -116,9 +116,9 @@ fn check_gate(args: &RunArgs, plan: &Plan) -> Result<(), Error> {
                 plan.combinations.iter().map(|c| &c.params).collect();
             report::compare::check_common(&base, &planned, "this sweep")?;
         }
-    } else if args.gate.fail_on_regression {
+    } else if args.gate.fail_on_regression && plan.ab.is_none() {
         return Err(Error::usage(
-            "--fail-on-regression needs --baseline BATCH_DIR to compare the sweep with",
+            "--fail-on-regression needs --baseline BATCH_DIR to compare the sweep with (or an `ab` section that compares values inside the batch)",
             "`sweeper --config-file X.yaml --baseline <earlier batch dir> --fail-on-regression`",
         ));
     }
@@ -190,15 +190,25 @@ fn unfinished(summary: &Summary, file: &Path, batch_dir: &Path) -> Option<Error>
     }
 }
 
-/// The `--baseline` gate after the run: whether it found a regression (or could not compare
-/// with `--fail-on-regression`).
-fn gate(args: &RunArgs, summary: &Summary, batch_dir: &Path) -> bool {
-    let Some(base) = &args.baseline else { return false };
+/// The `--baseline` gate after the run, or an A/B batch's verdict (`compare.md` in the batch):
+/// whether it found a regression (or could not compare with `--fail-on-regression`). A shard
+/// holds part of the points: its merged batch is compared.
+fn gate(args: &RunArgs, plan: &Plan, summary: &Summary, batch_dir: &Path) -> bool {
     if summary.interrupted {
         return false;
     }
-    err_line(&format!("\nsweeper: comparing with the baseline {}", base.display()));
-    match run_compare(base, batch_dir, Some(batch_dir), &args.gate) {
+    let outcome = match (&args.baseline, &plan.ab) {
+        (Some(base), _) => {
+            err_line(&format!("\nsweeper: comparing with the baseline {}", base.display()));
+            run_compare(base, batch_dir, Some(batch_dir), &args.gate)
+        }
+        (None, Some(ab)) if args.shard.is_none() => {
+            err_line(&format!("\nsweeper: comparing the values of `{}` (A/B)", ab.by));
+            crate::app::report_cmd::compare_cmd(batch_dir, None, None, Some(batch_dir), &args.gate)
+        }
+        _ => return false,
+    };
+    match outcome {
         Ok(_) => false,
         Err(e) => {
             crate::app::error::print(&e);

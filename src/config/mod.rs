@@ -3,6 +3,7 @@
 //! Every problem is collected and reported at once ([`ConfigError`]), each with its file, line,
 //! column, key path and a hint. Nothing here touches the network or writes a file.
 
+mod ab;
 pub mod durations;
 pub mod error;
 pub mod locate;
@@ -57,6 +58,8 @@ pub struct Config {
     pub repeats: Option<crate::records::Repeats>,
     /// `stop_when` or `search` (its groups are filled by the plan).
     pub load_search: Option<crate::records::LoadSearch>,
+    /// `ab`: the values of one swept key compared inside the batch (checked).
+    pub ab: Option<raw::AbConfig>,
     /// The directory sweeper was started from: relative paths in aiperf options resolve here.
     pub base_dir: PathBuf,
     /// Every path value of an aiperf option (as written) -> the absolute path aiperf gets.

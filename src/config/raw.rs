@@ -76,6 +76,12 @@ pub struct RawConfig {
     #[serde(default)]
     pub repeats: Option<RepeatsConfig>,
 
+    /// Compare the values of one swept key inside this batch (`ab: {by: server.image}`): the
+    /// repeats of every point alternate between the values (A B, then B A, ...), so drift of
+    /// the machine or the server hits both alike; `sweeper compare BATCH` gives the verdict.
+    #[serde(default)]
+    pub ab: Option<AbConfig>,
+
     /// Stop each ladder of a swept load key at the first point that breaks an SLO (or stops
     /// gaining throughput): the larger values of that group are skipped.
     #[serde(default)]
@@ -333,6 +339,23 @@ pub struct TargetsConfig {
     /// Targets written in the config.
     #[serde(default)]
     pub points: Vec<TargetPoint>,
+}
+
+/// `ab`: an A/B comparison inside one batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AbConfig {
+    /// The `sweeps` key whose values are compared (`server.image`, `server.url`,
+    /// `extra_inputs`, ...); its first value is A, the baseline.
+    #[schemars(length(min = 1))]
+    pub by: String,
+    /// `restart`: one server at a time (the values' servers share a GPU), every switch of
+    /// value restarts the server, so each repeat runs all of A's points, then all of B's.
+    /// `together`: every value's server up at once (external servers, mock servers, servers
+    /// on ports of their own): the values alternate point by point. Default: `together` when
+    /// every server is external or a mock, else `restart`.
+    #[serde(default)]
+    pub servers: Option<crate::records::AbServers>,
 }
 
 /// `repeats: 3` or the full form.

@@ -79,6 +79,7 @@ pub(super) fn candidates_for(pointer: &str, work: &Value) -> Vec<String> {
         ["repeats"] => schema_keys("/$defs/RepeatsSpec"),
         ["stop_when"] => schema_keys("/$defs/StopWhenConfig"),
         ["search"] => schema_keys("/$defs/SearchConfig"),
+        ["ab"] => schema_keys("/$defs/AbConfig"),
         _ => Vec::new(),
     }
 }

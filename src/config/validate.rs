@@ -56,6 +56,7 @@ pub(super) fn validate(
     let (base_dir, resolved_paths) = resolve_paths(top, &mut diags, &at);
     let reference = load_reference(path, &raw_cfg, &mut diags, &at);
     let (repeats, load_search) = repeats_and_search(&raw_cfg, top, &mut diags, &at);
+    super::ab::check(&raw_cfg, repeats.as_ref(), |d, key| diags.push(at(d, key)));
     let tt_model_id = raw_cfg.tt.as_ref().and_then(|tt| {
         crate::tt::spec::model_id(tt, &tt_sources(&raw_cfg), |d, key| diags.push(at(d, key)))
     });
@@ -87,6 +88,7 @@ pub(super) fn validate(
         tt_model_id,
         repeats,
         load_search,
+        ab: raw_cfg.ab,
         index,
         warnings,
         source: text,

@@ -54,6 +54,7 @@ pub fn expand(config: &Config) -> Result<Plan, ConfigError> {
     }
     let warnings = config.error(warnings).diagnostics;
     let (load_search, templates) = load_search::with_groups(config, &mut combinations)?;
+    let ab = super::ab::resolve(config, &combinations)?;
     Ok(Plan {
         combinations,
         swept_keys,
@@ -62,6 +63,7 @@ pub fn expand(config: &Config) -> Result<Plan, ConfigError> {
         repeats: config.repeats,
         load_search,
         templates,
+        ab,
     })
 }
 

@@ -7,9 +7,10 @@
 //!
 //! Files: `expand` (the product, merging, excludes), `checks` (contradictions of a merged
 //! combination), `repeats` (interleaving), `load_search` (`stop_when` ladders, `search` groups
-//! and probes), `targets`, `id` (directory names), `argv` (aiperf's command line), `server`
-//! (each server kind's command).
+//! and probes), `ab` (A/B run order), `targets`, `id` (directory names), `argv` (aiperf's
+//! command line), `server` (each server kind's command).
 
+mod ab;
 pub mod argv;
 mod checks;
 mod expand;
@@ -26,6 +27,7 @@ use serde_json::{Map, Value};
 use crate::config::{Diagnostic, ServerConfig};
 use crate::model::options::canonical;
 use crate::records::{LoadSearch, Params, SearchMode, TargetCheck};
+pub use ab::{others as ab_point, server_starts, value_of};
 pub use argv::{Arg, ArgContext};
 pub use expand::expand;
 pub use load_search::probe;
@@ -110,6 +112,8 @@ pub struct Plan {
     /// `search`: one template per group (every setting but the searched variable); probes are
     /// made from them while running ([`probe`]). `combinations` is then empty.
     pub templates: Vec<Combination>,
+    /// `ab`: the swept key whose values are compared inside the batch, interleaved.
+    pub ab: Option<crate::records::Ab>,
 }
 
 impl Plan {
@@ -138,8 +142,12 @@ impl Plan {
     /// Indices in run order: grouped by server (first appearance order), expansion order inside
     /// a group, so a server is started once per distinct setting; with interleaved repeats,
     /// repeat 1 of every point of the group, then repeat 2, ...; with `stop_when`, ladder after
-    /// ladder, each in increasing order of its dimension. Indices do not change.
+    /// ladder, each in increasing order of its dimension; with `ab`, see [`ab::run_order`].
+    /// Indices do not change.
     pub fn run_order(&self) -> Vec<usize> {
+        if let Some(ab) = &self.ab {
+            return ab::run_order(self, ab);
+        }
         let ladder_rank: std::collections::HashMap<usize, (usize, usize)> = match &self.load_search
         {
             Some(LoadSearch { mode: SearchMode::StopWhen { .. }, groups, .. }) => groups

@@ -218,6 +218,28 @@ pub struct Repeats {
     pub noise_cv_max: f64,
 }
 
+/// `ab`: the values of one swept key compared inside one batch, their repeats interleaved
+/// (plan.json's `ab`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ab {
+    /// The swept key whose values are compared; its first value is A.
+    pub by: String,
+    /// Whether the servers of the values run one at a time or all at once.
+    pub servers: AbServers,
+}
+
+/// How the servers of an A/B batch run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AbServers {
+    /// One server at a time (one GPU holds one): each switch of value stops one server and
+    /// starts the other, so a repeat runs every point of A, then every point of B.
+    Restart,
+    /// Every value's server up at once (external servers, mock servers, servers on their own
+    /// ports): no restarts, so the values alternate point by point.
+    Together,
+}
+
 /// `plan.json`: the whole plan, written once when a batch starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlanRecord {
@@ -238,6 +260,9 @@ pub struct PlanRecord {
     /// `combinations` as it decides on them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load_search: Option<LoadSearch>,
+    /// `ab`: the swept key whose values this batch compares, interleaved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ab: Option<Ab>,
     /// A hash of the plan (see `plan::shard::plan_hash`): the shards of one batch agree on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_hash: Option<String>,

@@ -122,6 +122,8 @@ pub struct Comparison {
     pub notes: Vec<String>,
     pub regressions: usize,
     pub improvements: usize,
+    /// An A/B batch's comparison (`compare BATCH --by KEY`): which values A and B are.
+    pub ab: Option<super::compare_by::AbSides>,
 }
 
 /// Why two batches cannot be compared, or their comparison not rendered.
@@ -140,6 +142,9 @@ pub enum CompareError {
     /// Values no measurement gives (non-finite, beyond 1e100, negative): rejected, listed.
     #[error("unusable values, nothing judged:\n{list}")]
     Unusable { list: String },
+    /// `compare BATCH --by KEY` with a key that does not split the batch in two or more.
+    #[error("cannot compare `{batch}` by `{by}`: {why}")]
+    By { batch: String, by: String, why: String, hint: String },
 }
 
 impl CompareError {
@@ -149,6 +154,7 @@ impl CompareError {
             CompareError::NothingInCommon { .. } => Some("compare two batches of the same sweep (or of sweeps that share points: the same parameter names and values)".into()),
             CompareError::Render { .. } => None,
             CompareError::NothingCompared { .. } => Some("compare batches whose points have results (`sweeper report` shows why runs failed); rerun the failed points with `--resume`".into()),
+            CompareError::By { hint, .. } => Some(hint.clone()),
             CompareError::Unusable { .. } => Some("these exports were edited or damaged: rerun those points (or remove the repeat) before comparing".into()),
         }
     }
@@ -160,7 +166,7 @@ fn key(run: &RunResult) -> BTreeMap<String, String> {
 }
 
 /// Parameters with canonical keys and display values: the matching key.
-fn key_of(params: &crate::records::Params) -> BTreeMap<String, String> {
+pub(super) fn key_of(params: &crate::records::Params) -> BTreeMap<String, String> {
     params
         .iter()
         .map(|(k, v)| {
@@ -176,7 +182,7 @@ fn key_of(params: &crate::records::Params) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn label(k: &BTreeMap<String, String>) -> String {
+pub(super) fn label(k: &BTreeMap<String, String>) -> String {
     if k.is_empty() {
         return "-".into();
     }
@@ -260,6 +266,7 @@ pub fn compare(
         notes: notes(a, b),
         regressions,
         improvements,
+        ab: None,
     })
 }
 

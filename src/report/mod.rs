@@ -5,6 +5,7 @@
 //! directory, so a crash loses nothing and `sweeper report <dir>` gives the same files later.
 
 pub mod compare;
+pub mod compare_by;
 pub mod conditions;
 pub mod csv;
 mod error;

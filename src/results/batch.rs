@@ -30,6 +30,8 @@ pub struct BatchResults {
     pub repeats: Option<records::Repeats>,
     /// `stop_when` or `search` (plan.json).
     pub load_search: Option<records::LoadSearch>,
+    /// `ab`: the swept key whose values the batch compares (plan.json).
+    pub ab: Option<records::Ab>,
     /// How repeats are judged (from `repeats`, else defaults).
     #[serde(skip)]
     pub(super) judge: Judge,
@@ -150,6 +152,7 @@ pub fn collect(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
         tt_model_id: plan.as_ref().and_then(|p| p.tt_model_id.clone()),
         repeats,
         load_search: plan.as_ref().and_then(|p| p.load_search.clone()),
+        ab: plan.as_ref().and_then(|p| p.ab.clone()),
         judge,
         entries,
     })

@@ -55,6 +55,7 @@ pub(super) fn discover(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
         tt_model_id: None,
         repeats: None,
         load_search: None,
+        ab: None,
         judge,
         entries,
     })

@@ -151,6 +151,7 @@ impl Batch {
             tt_model_id: plan.tt_model_id.clone(),
             repeats: plan.repeats,
             load_search: plan.load_search.clone(),
+            ab: plan.ab.clone(),
             plan_hash: Some(crate::scaleout::shard::plan_hash(plan)),
             shard: shard.cloned(),
         };

@@ -154,7 +154,8 @@ pub fn execute(
         decide,
         groups: Groups::default(),
         batch_dir: batch.dir.clone(),
-        server: None,
+        servers: Vec::new(),
+        keep_up: plan.ab.as_ref().is_some_and(|a| a.servers == crate::records::AbServers::Together),
         failed_servers: HashMap::new(),
         summary: Summary { total: batch.manifest.runs.len(), ..Summary::default() },
         told_interrupt: false,
@@ -230,8 +231,11 @@ struct Runner<'a> {
     groups: Groups,
     /// The batch directory (absolute): every child is marked with it.
     batch_dir: PathBuf,
-    /// The server of the current group, while it runs.
-    server: Option<Server>,
+    /// The servers running now: the current group's; with `ab: {servers: together}`, every
+    /// value's server stays up until the batch ends.
+    servers: Vec<Server>,
+    /// Keep servers up when the next run needs another one (`ab` with `servers: together`).
+    keep_up: bool,
     /// Servers that could not start, with why: their combinations fail without trying again.
     failed_servers: HashMap<String, String>,
     summary: Summary,
@@ -320,7 +324,7 @@ impl Runner<'_> {
         {
             self.search_all(&ls, batch, &mut interrupts, obs).await;
         }
-        self.stop_server(obs).await;
+        self.stop_servers(obs).await;
         self.summary.interrupted |= *interrupts.borrow() > 0;
         if self.summary.interrupted {
             batch.skip_pending();
@@ -348,7 +352,7 @@ impl Runner<'_> {
             }
             Ok(true) => {
                 // A server just became ready: what it is goes into provenance.json.
-                if let Some(url) = self.server.as_ref().map(|s| s.url.clone()) {
+                if let Some(url) = self.server_of(c).map(|s| s.url.clone()) {
                     let key = c
                         .merged
                         .get("api_key_env_var")
@@ -381,12 +385,17 @@ impl Runner<'_> {
             dir: &batch.run_dir(c),
         });
         if outcome.server_died {
-            self.stop_server(obs).await;
+            self.stop_server(&c.server_id, obs).await;
         }
     }
 
-    /// Makes the server of `c` ready: reuses the running one (`Ok(false)`), or stops it and
-    /// starts the right one (`Ok(true)`). `Err` gives the status and reason to record when `c`
+    /// The running server of `c`, if any.
+    fn server_of(&mut self, c: &Combination) -> Option<&mut Server> {
+        self.servers.iter_mut().find(|s| s.id == c.server_id)
+    }
+
+    /// Makes the server of `c` ready: reuses its running one (`Ok(false)`), or stops the others
+    /// (unless they are kept up) and starts it (`Ok(true)`). `Err` gives the status and reason to record when `c`
     /// cannot run.
     async fn ensure_server(
         &mut self,
@@ -395,13 +404,15 @@ impl Runner<'_> {
         interrupts: &mut watch::Receiver<usize>,
         obs: &mut dyn Observer,
     ) -> Result<bool, (RunStatus, String)> {
-        if let Some(s) = self.server.as_mut()
-            && s.id == c.server_id
-            && s.exited().is_none()
-        {
-            return Ok(false);
+        if let Some(s) = self.server_of(c) {
+            if s.exited().is_none() {
+                return Ok(false);
+            }
+            self.stop_server(&c.server_id, obs).await;
         }
-        self.stop_server(obs).await;
+        if !self.keep_up {
+            self.stop_servers(obs).await;
+        }
         if let Some(reason) = self.failed_servers.get(&c.server_id) {
             obs.event(Event::ServerUnavailable { c, id: &c.server_id });
             return Err((RunStatus::Failed, reason.clone()));
@@ -415,7 +426,7 @@ impl Runner<'_> {
         };
         match server::start(c, &cx, interrupts, obs).await {
             Ok(s) => {
-                self.server = Some(s);
+                self.servers.push(s);
                 Ok(true)
             }
             Err(_) if *interrupts.borrow() > 0 => {
@@ -430,11 +441,20 @@ impl Runner<'_> {
         }
     }
 
-    async fn stop_server(&mut self, obs: &mut dyn Observer) {
-        if let Some(mut s) = self.server.take() {
+    /// Stops the server `id`, if it runs.
+    async fn stop_server(&mut self, id: &str, obs: &mut dyn Observer) {
+        if let Some(i) = self.servers.iter().position(|s| s.id == id) {
+            let mut s = self.servers.remove(i);
             self.groups.untrack(s.pgid());
             s.stop().await;
             obs.event(Event::ServerStopped { id: &s.id });
+        }
+    }
+
+    /// Stops every running server.
+    async fn stop_servers(&mut self, obs: &mut dyn Observer) {
+        while let Some(id) = self.servers.first().map(|s| s.id.clone()) {
+            self.stop_server(&id, obs).await;
         }
     }
 
@@ -497,7 +517,7 @@ impl Runner<'_> {
         interrupts: &mut watch::Receiver<usize>,
         obs: &mut dyn Observer,
     ) -> aiperf::Outcome {
-        let Some(server_url) = self.server.as_ref().map(|s| s.url.clone()) else {
+        let Some(server_url) = self.server_of(c).map(|s| s.url.clone()) else {
             return fail_outcome("no server");
         };
         let dir = batch.run_dir(c);
@@ -573,7 +593,7 @@ impl Runner<'_> {
         obs: &mut dyn Observer,
     ) -> (aiperf::Outcome, crate::records::Conditions) {
         let mut sampler = conditions::Sampler::start(&self.batch_dir);
-        let Some(srv) = self.server.as_mut() else {
+        let Some(srv) = self.servers.iter_mut().find(|s| s.id == c.server_id) else {
             return (fail_outcome("no server"), sampler.finish());
         };
         let (live_tx, mut live_rx) = mpsc::unbounded_channel();

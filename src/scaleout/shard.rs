@@ -135,25 +135,37 @@ fn atoms(plan: &Plan) -> Vec<Atom> {
         _ => Default::default(),
     };
     let interleaved = plan.repeats.is_some_and(|r| r.order == RepeatOrder::Interleaved);
+    // An A/B batch: every value and repeat of a point stays on one shard (one machine's drift
+    // hits A and B alike), and the points of all values form one group.
+    let mut ab_points: Vec<Vec<(String, String)>> = Vec::new();
     // (kind, id) of a unit -> (atom, unit) where it is.
     let mut where_: std::collections::HashMap<(u8, usize), (usize, usize)> = Default::default();
     for i in plan.run_order() {
         let c = &plan.combinations[i];
-        let key = match (ladder.get(&i), interleaved) {
-            (Some(g), _) => (0, *g),
-            (None, true) => (1, c.point),
-            (None, false) => (2, c.index),
+        let key = match (ladder.get(&i), interleaved, &plan.ab) {
+            (_, _, Some(ab)) => {
+                let p = crate::plan::ab_point(&c.params, &ab.by);
+                let r = ab_points.iter().position(|x| *x == p).unwrap_or_else(|| {
+                    ab_points.push(p);
+                    ab_points.len() - 1
+                });
+                (3, r)
+            }
+            (Some(g), _, _) => (0, *g),
+            (None, true, _) => (1, c.point),
+            (None, false, _) => (2, c.index),
         };
+        let server = if plan.ab.is_some() { AB_GROUP } else { c.server_id.as_str() };
         if let Some((a, u)) = where_.get(&key) {
             let unit = &mut atoms[*a].units[*u];
             unit.combinations.push(i);
             unit.cost += cost(c);
             continue;
         }
-        let a = match atoms.iter().position(|a| a.server == c.server_id) {
+        let a = match atoms.iter().position(|a| a.server == server) {
             Some(a) => a,
             None => {
-                atoms.push(Atom { server: c.server_id.clone(), units: Vec::new() });
+                atoms.push(Atom { server: server.to_owned(), units: Vec::new() });
                 atoms.len() - 1
             }
         };
@@ -233,8 +245,27 @@ fn split_largest(atoms: &mut Vec<Atom>) -> bool {
     true
 }
 
+/// The group of every combination of an A/B batch (its servers are listed per shard after).
+const AB_GROUP: &str = "\0ab";
+
 /// The assignment of `plan` to `n` shards (some may be empty when the plan has fewer units).
 pub fn assign(plan: &Plan, n: usize) -> Vec<ShardPlan> {
+    let mut shards = assign_groups(plan, n);
+    if plan.ab.is_some() {
+        for s in &mut shards {
+            s.servers.clear();
+            for i in plan.run_order().into_iter().filter(|i| s.combinations.contains(i)) {
+                let id = &plan.combinations[i].server_id;
+                if !s.servers.contains(id) {
+                    s.servers.push(id.clone());
+                }
+            }
+        }
+    }
+    shards
+}
+
+fn assign_groups(plan: &Plan, n: usize) -> Vec<ShardPlan> {
     let mut atoms = atoms(plan);
     if atoms.len() >= n {
         // Whole server groups.
@@ -319,5 +350,8 @@ pub fn plan_hash(plan: &Plan) -> String {
     }
     text.push_str(&serde_json::to_string(&plan.repeats).unwrap_or_default());
     text.push_str(&serde_json::to_string(&plan.load_search).unwrap_or_default());
+    if let Some(ab) = &plan.ab {
+        text.push_str(&serde_json::to_string(ab).unwrap_or_default());
+    }
     format!("{:016x}", fnv1a(&text))
 }

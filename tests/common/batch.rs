@@ -241,6 +241,7 @@ impl Batch {
                 tt_model_id: tt_model_id.map(str::to_owned),
                 repeats,
                 load_search: None,
+                ab: None,
                 plan_hash: None,
                 shard: None,
             },
@@ -292,6 +293,7 @@ pub fn plan_only(root: &Path, fixture: &str, params: Value, merged: Value) -> Pa
         tt_model_id: None,
         repeats: None,
         load_search: None,
+        ab: None,
         plan_hash: None,
         shard: None,
     };
