@@ -252,6 +252,7 @@ const CASES: &[(&str, Option<&str>, &str, &str)] = &[
         "needs the managed venv, but `aiperf.executable` is set",
     ),
     // Contradictions only visible in a merged combination.
+    ("llama_cpp_url_without_port", Some("5:8"), "server.url", "has no host and port"),
     // A/B inside one batch.
     ("ab_key_not_swept", Some("7:7"), "ab.by", "is not a key of `sweeps`"),
     ("ab_without_repeats", Some("4:1"), "ab", "`ab` needs repeats"),

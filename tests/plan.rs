@@ -519,3 +519,24 @@ fn ab_shards_keep_every_value_of_a_point_on_one_shard() {
         assert_eq!(s.servers, ["server-0", "server-1"], "{parts:?}");
     }
 }
+
+#[test]
+fn llama_cpp_servers_are_built_from_their_fields_and_sweep_like_any_other() {
+    let (cfg, p) = common::config::plan_of(
+        "server: {kind: llama-cpp, model: /m/tiny-llama.gguf, threads: 1, url: 'http://127.0.0.1:9123', extra_args: [--n-gpu-layers, '99']}\nbase_config: {model: tiny-llama}\nsweeps:\n  server.parallel: [2, 4]\n",
+    );
+    let ids: Vec<&str> = p.combinations.iter().map(|c| c.server_id.as_str()).collect();
+    assert_eq!(ids, ["server-0", "server-1"]);
+    let argv = sweeper::plan::server::llama_cpp_argv(p.combinations[0].server.as_ref().unwrap())
+        .unwrap()
+        .join(" ");
+    assert_eq!(
+        argv,
+        "llama-server -m /m/tiny-llama.gguf --alias tiny-llama --host 127.0.0.1 --port 9123 --parallel 2 -c 4096 --threads 1 --threads-batch 1 --metrics --no-webui --n-gpu-layers 99"
+    );
+    // aiperf is pointed at the server's URL; the dry run shows the command and its health check.
+    assert!(argv_of(&p, 1).contains(&"http://127.0.0.1:9123".to_owned()));
+    let dry = sweeper::app::dry_run_text(&cfg, &p, false);
+    assert!(dry.contains("--parallel 4 -c 8192"), "{dry}");
+    assert!(dry.contains("health: GET /health until 2xx at http://127.0.0.1:9123"), "{dry}");
+}

@@ -976,3 +976,43 @@ fn compare_by_splits_one_batch_by_a_swept_key_and_matches_the_rest() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("needs a second batch") && err.contains("--by KEY"), "{err}");
 }
+
+#[test]
+fn requests_failed_by_a_closed_connection_are_recognised_with_the_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = make_batch(
+        tmp.path(),
+        "closed",
+        &[
+            Run::ok("chat-partial-errors", vec![("concurrency", json!(4))])
+                .with_status(RunStatus::Partial, None),
+            Run::ok("chat-partial-errors", vec![("concurrency", json!(8))])
+                .with_status(RunStatus::Partial, None),
+        ],
+    );
+    // The second run's errors are aiohttp's, as aiperf reports them against llama-server.
+    let p = batch.join("concurrency8/profile_export_aiperf.json");
+    let mut j = read_json(&p);
+    j["error_summary"] = json!([
+        {"error_details": {"type": "ClientOSError", "message": "Cannot write to closing transport"}, "count": 3},
+        {"error_details": {"type": "ServerDisconnectedError", "message": "Server disconnected"}, "count": 2},
+    ]);
+    std::fs::write(&p, serde_json::to_string(&j).unwrap()).unwrap();
+
+    let r = sweeper::results::collect(&batch).unwrap();
+    let closed: Vec<usize> = r.runs.iter().map(|x| x.connection_closed).collect();
+    assert_eq!(closed, [0, 5], "a 500 error is not a closed connection");
+    let out = sweeper().arg("report").arg(&batch).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let hint = "Set `connection_reuse_strategy: never` in base_config";
+    assert!(
+        err.contains(
+            "5 request(s) of `concurrency8` failed because the server closed the connection"
+        ),
+        "{err}"
+    );
+    assert!(err.contains(hint), "{err}");
+    let md = std::fs::read_to_string(batch.join("report.md")).unwrap();
+    assert!(md.contains(hint), "{md}");
+    assert_eq!(md.matches(hint).count(), 1, "only the run with such errors: {md}");
+}

@@ -62,6 +62,10 @@ pub(super) fn run_main(args: &RunArgs) -> Result<u8, Error> {
             "\n{}",
             crate::app::output::results_table(&report, crate::app::output::use_color())
         ));
+        let closed: usize = results.runs.iter().map(|r| r.connection_closed).sum();
+        if closed > 0 {
+            err_line(&format!("warning: {}", crate::results::connection::warning("", closed)));
+        }
     }
     problems.extend(unfinished(&summary, file, &batch_dir));
     for e in &problems {

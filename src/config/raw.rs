@@ -157,6 +157,52 @@ pub enum ServerConfig {
         #[schemars(range(min = 0.0))]
         stop_grace_s: f64,
     },
+    /// llama.cpp's `llama-server`, its command line built from these fields: `-m MODEL --alias
+    /// ALIAS --host H --port P --parallel N -c CTX --metrics --no-webui`, then `extra_args`.
+    /// Every field can be swept (`server.parallel: [2, 4]`); health: `GET /health` (503 while
+    /// the model loads). aiperf's server metrics read its `llamacpp:*` Prometheus metrics.
+    LlamaCpp {
+        /// The GGUF model file (`-m`).
+        model: PathBuf,
+        /// The name the model is served as (`--alias`). Default: the file name without `.gguf`.
+        #[serde(default)]
+        alias: Option<String>,
+        /// Request slots (`--parallel`): more concurrent requests than this wait for a slot
+        /// (llama.cpp's `requests_deferred`), which is where TTFT's knee is.
+        #[serde(default = "default_llama_parallel")]
+        #[schemars(range(min = 1, max = 4096))]
+        parallel: u32,
+        /// Context tokens over all slots (`-c`). Default: 2048 per slot.
+        #[serde(default)]
+        #[schemars(range(min = 1))]
+        ctx_size: Option<u32>,
+        /// CPU threads for generation and for prompts (`--threads`, `--threads-batch`).
+        /// Default: llama.cpp's.
+        #[serde(default)]
+        #[schemars(range(min = 1, max = 4096))]
+        threads: Option<u32>,
+        /// More flags, after the ones above (e.g. `[--n-gpu-layers, "99"]`).
+        #[serde(default)]
+        extra_args: Vec<String>,
+        /// The program. Default: `llama-server` (found on PATH).
+        #[serde(default = "default_llama_server")]
+        #[schemars(length(min = 1))]
+        executable: String,
+        /// Where it listens (`http://HOST:PORT`): the host and port become `--host` and `--port`.
+        #[serde(default = "default_llama_url")]
+        url: String,
+        /// Extra environment variables.
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+        /// Seconds to wait for health after start (loading a large model takes a while).
+        #[serde(default = "default_startup_timeout")]
+        #[schemars(range(min = 0.0))]
+        startup_timeout_s: f64,
+        /// Seconds between SIGTERM and SIGKILL when stopping.
+        #[serde(default = "default_stop_grace")]
+        #[schemars(range(min = 0.0))]
+        stop_grace_s: f64,
+    },
     /// A container, started with `docker run`.
     Docker {
         /// Image, e.g. `vllm/vllm-openai:v0.14.1`.
@@ -242,6 +288,15 @@ fn default_tt_startup_timeout() -> f64 {
 fn default_stop_grace() -> f64 {
     10.0
 }
+fn default_llama_parallel() -> u32 {
+    4
+}
+fn default_llama_server() -> String {
+    "llama-server".into()
+}
+fn default_llama_url() -> String {
+    "http://127.0.0.1:8080".into()
+}
 fn default_docker() -> String {
     "docker".into()
 }
@@ -258,6 +313,7 @@ impl ServerConfig {
         match self {
             ServerConfig::External { .. } => "external",
             ServerConfig::Command { .. } => "command",
+            ServerConfig::LlamaCpp { .. } => "llama-cpp",
             ServerConfig::Docker { .. } => "docker",
             ServerConfig::TtInferenceServer { .. } => "tt-inference-server",
             ServerConfig::Mock(_) => "mock",

@@ -446,7 +446,14 @@ pub(super) fn server_problems(server: &ServerConfig) -> Vec<(&'static str, Strin
         ServerConfig::External { startup_timeout_s, .. } => {
             vec![("startup_timeout_s", *startup_timeout_s)]
         }
+        ServerConfig::LlamaCpp { url, .. } if crate::util::url::host_port(url).is_none() => {
+            return vec![(
+                "url",
+                format!("`{url}` has no host and port for `--host` and `--port`"),
+            )];
+        }
         ServerConfig::Command { startup_timeout_s, stop_grace_s, .. }
+        | ServerConfig::LlamaCpp { startup_timeout_s, stop_grace_s, .. }
         | ServerConfig::Docker { startup_timeout_s, stop_grace_s, .. }
         | ServerConfig::TtInferenceServer { startup_timeout_s, stop_grace_s, .. } => {
             vec![("startup_timeout_s", *startup_timeout_s), ("stop_grace_s", *stop_grace_s)]
@@ -461,7 +468,9 @@ pub(super) fn server_problems(server: &ServerConfig) -> Vec<(&'static str, Strin
 }
 
 pub(super) fn server_hint(field: &str) -> String {
-    if field.ends_with("_s") {
+    if field == "url" {
+        "write it as `http://HOST:PORT`, e.g. `http://127.0.0.1:8080`".into()
+    } else if field.ends_with("_s") {
         "give a number of seconds, at most 31536000 (one year)".into()
     } else {
         format!(

@@ -264,6 +264,7 @@ fn check_url_and_model(
             &cfg.server,
             Some(
                 ServerConfig::Command { .. }
+                    | ServerConfig::LlamaCpp { .. }
                     | ServerConfig::Docker { .. }
                     | ServerConfig::TtInferenceServer { .. }
             )

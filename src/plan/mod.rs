@@ -89,6 +89,7 @@ pub fn server_url(server: Option<&ServerConfig>) -> Option<String> {
     match server? {
         ServerConfig::External { url, .. } => url.clone(),
         ServerConfig::Command { url, .. }
+        | ServerConfig::LlamaCpp { url, .. }
         | ServerConfig::Docker { url, .. }
         | ServerConfig::TtInferenceServer { url, .. } => Some(url.clone()),
         ServerConfig::Mock(_) => None,

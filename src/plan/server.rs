@@ -66,7 +66,7 @@ impl Health {
 /// base_config's `health_check_endpoint` (the NeMo runner's key), else the probe list.
 pub fn health(server: Option<&ServerConfig>, health_check_endpoint: Option<&str>) -> Health {
     let configured = match server {
-        Some(ServerConfig::Mock(_)) => Some("/health".to_owned()),
+        Some(ServerConfig::Mock(_) | ServerConfig::LlamaCpp { .. }) => Some("/health".to_owned()),
         Some(
             ServerConfig::External { health_path, .. }
             | ServerConfig::Command { health_path, .. }
@@ -115,6 +115,7 @@ pub fn launch(
             cwd: cwd.clone(),
             ..started(argv.clone(), Some(url), health_path, *startup_timeout_s, *stop_grace_s)
         }),
+        ServerConfig::LlamaCpp { .. } => llama_cpp_launch(server),
         ServerConfig::Docker {
             image,
             args,
@@ -187,6 +188,54 @@ fn started(
         startup_timeout_s,
         stop_grace_s,
     }
+}
+
+/// The launch of a `llama-cpp` server: its command line, health at `/health`.
+fn llama_cpp_launch(server: &ServerConfig) -> Option<Launch> {
+    let ServerConfig::LlamaCpp { url, env, startup_timeout_s, stop_grace_s, .. } = server else {
+        return None;
+    };
+    let health = Some("/health".to_owned());
+    let argv = llama_cpp_argv(server)?;
+    Some(Launch {
+        env: env.clone(),
+        ..started(argv, Some(url), &health, *startup_timeout_s, *stop_grace_s)
+    })
+}
+
+/// `llama-server`'s command line for a `llama-cpp` server (`None` for another kind).
+pub fn llama_cpp_argv(server: &ServerConfig) -> Option<Vec<String>> {
+    let ServerConfig::LlamaCpp {
+        model,
+        alias,
+        parallel,
+        ctx_size,
+        threads,
+        extra_args,
+        executable,
+        url,
+        ..
+    } = server
+    else {
+        return None;
+    };
+    let (host, port) = crate::util::url::host_port(url).unwrap_or(("127.0.0.1".into(), 8080));
+    let alias = alias.clone().unwrap_or_else(|| {
+        model
+            .file_name()
+            .map_or_else(String::new, |f| f.to_string_lossy().trim_end_matches(".gguf").to_owned())
+    });
+    let mut argv = vec![executable.clone(), "-m".into(), model.display().to_string()];
+    argv.extend(["--alias".into(), alias, "--host".into(), host, "--port".into()]);
+    argv.push(port.to_string());
+    argv.extend(["--parallel".into(), parallel.to_string(), "-c".into()]);
+    argv.push(ctx_size.unwrap_or(parallel.saturating_mul(2048)).to_string());
+    if let Some(t) = threads {
+        argv.extend(["--threads".into(), t.to_string(), "--threads-batch".into(), t.to_string()]);
+    }
+    argv.extend(["--metrics".into(), "--no-webui".into()]);
+    argv.extend(extra_args.iter().cloned());
+    Some(argv)
 }
 
 /// The `docker run` options of a container's ports, mounts and environment.

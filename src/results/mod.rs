@@ -28,6 +28,7 @@
 pub mod aggregate_json;
 mod artifacts;
 mod batch;
+pub mod connection;
 mod convert;
 pub mod csv;
 mod discover;

@@ -99,6 +99,7 @@ pub(super) fn merge_point(
         reason,
         metrics: repeats::means(&repeats),
         error_lines: prefixed(&|u| &u.error_lines),
+        connection_closed: units.iter().map(|(_, u)| u.connection_closed).sum(),
         problems: prefixed(&|u| &u.problems),
         warnings: prefixed(&|u| &u.warnings),
         length_mismatches: good.map(|u| u.length_mismatches.clone()).unwrap_or_default(),

@@ -78,6 +78,8 @@ struct Findings {
     warnings: Vec<String>,
     /// Request errors by kind (see [`RunResult::error_lines`]).
     error_lines: Vec<String>,
+    /// Requests that failed because the server closed the connection.
+    connection_closed: usize,
 }
 
 /// aiperf's `--num-profile-runs` runs of one combination.
@@ -127,7 +129,7 @@ pub(super) fn load_run(
     if multi {
         // Each profile run's errors are listed by `read_profile_runs`.
     } else if let Some(a) = &aggregate {
-        found.error_lines.extend(error_summary_lines(a));
+        note_errors(a, None, &mut found);
     } else if metrics.is_none() && status_has_results(status) {
         metrics = metrics_from_jsonl_export(&run_dir, &mut found);
     }
@@ -148,9 +150,10 @@ pub(super) fn load_run(
             .or_else(|| aggregate.as_ref().and_then(|a| a.start_time.clone())),
         metrics,
         error_lines: found.error_lines,
+        connection_closed: found.connection_closed,
         targets: e.targets.clone(),
         problems: found.problems,
-        warnings: found.warnings,
+        warnings: with_connection_warning(found.warnings, &e.dir, found.connection_closed),
         aggregate,
         repeats: profile.repeats,
         spread: None,
@@ -305,7 +308,7 @@ fn read_profile_run(
     }
     match aggregate_json::read_cached(&run_dir.join(AGGREGATE_JSON_FILE)) {
         Ok(a) => {
-            found.error_lines.extend(error_summary_lines(&a).map(|l| format!("{label}: {l}")));
+            note_errors(&a, Some(label), found);
             let m = metrics_from_aggregate(&a);
             let errs = m.value(Metric::Errors).is_some_and(|e| e > 0.0);
             let st = if errs { RunStatus::Partial } else { RunStatus::Succeeded };
@@ -353,6 +356,42 @@ fn read_aggregate(
             None
         }
     }
+}
+
+/// aiperf's `error_summary` into `found`: one line per kind (prefixed with the profile run's
+/// `label`), and the requests that failed because the server closed the connection.
+fn note_errors(a: &AggregateExport, label: Option<&str>, found: &mut Findings) {
+    let lines = error_summary_lines(a);
+    match label {
+        Some(label) => found.error_lines.extend(lines.map(|l| format!("{label}: {l}"))),
+        None => found.error_lines.extend(lines),
+    }
+    found.connection_closed += closed_connections(a);
+}
+
+/// `warnings`, and what to do about requests failed by a closed connection, if any.
+fn with_connection_warning(mut warnings: Vec<String>, dir: &str, closed: usize) -> Vec<String> {
+    if closed > 0 {
+        warnings.push(super::connection::warning(dir, closed));
+    }
+    warnings
+}
+
+/// Requests of aiperf's `error_summary` that failed because the server closed the connection.
+fn closed_connections(a: &AggregateExport) -> usize {
+    a.error_summary
+        .iter()
+        .filter(|e| {
+            let d = &e["error_details"];
+            let text = format!(
+                "{} {}",
+                d["type"].as_str().unwrap_or_default(),
+                d["message"].as_str().unwrap_or_default()
+            );
+            super::connection::closed(&text)
+        })
+        .map(|e| e["count"].as_u64().unwrap_or(0) as usize)
+        .sum()
 }
 
 /// aiperf's `error_summary`, one line per kind: `Internal Server Error (500): 5`.
@@ -427,6 +466,9 @@ fn metrics_from_jsonl_export(run_dir: &Path, found: &mut Findings) -> Option<Key
     }
     for (k, n) in &s.error_kinds {
         found.error_lines.push(format!("{k}: {n}"));
+        if super::connection::closed(k) {
+            found.connection_closed += *n as usize;
+        }
     }
     if s.succeeded == 0 {
         return None;

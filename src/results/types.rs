@@ -60,6 +60,10 @@ pub struct RunResult {
     pub metrics: Option<KeyMetrics>,
     /// `error_summary` entries, one line each (`Internal Server Error (500): 5`).
     pub error_lines: Vec<String>,
+    /// Requests that failed because the server closed the connection under aiperf (a server
+    /// that closes it after each streamed response while advertising keep-alive): see
+    /// [`super::connection`].
+    pub connection_closed: usize,
     pub targets: Vec<TargetCheck>,
     /// Problems reading this run's files (corrupt or truncated artifacts), with file:line.
     pub problems: Vec<String>,

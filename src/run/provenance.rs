@@ -84,6 +84,9 @@ fn launch_line(c: &Combination, url: &str, redactor: &Redactor) -> String {
     let line = match &c.server {
         None | Some(ServerConfig::External { .. }) => format!("external at {url}"),
         Some(ServerConfig::Command { argv, .. }) => crate::plan::argv::shell_line(argv),
+        Some(s @ ServerConfig::LlamaCpp { .. }) => crate::plan::argv::shell_line(
+            &crate::plan::server::llama_cpp_argv(s).unwrap_or_default(),
+        ),
         Some(ServerConfig::Docker { image, args, .. }) => {
             let mut v = vec![image.clone()];
             v.extend(args.iter().cloned());

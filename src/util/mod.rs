@@ -5,3 +5,4 @@ pub mod number;
 pub mod redact;
 pub mod shell;
 pub mod term;
+pub mod url;
