@@ -26,6 +26,10 @@ if ! command -v sbatch >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-g
   bash scripts/slurm-local.sh install "$(mktemp -d)"
 fi
 
+# llama.cpp's llama-server and a tiny model made offline, for tests/llama_cpp.rs: built once per
+# version into a cache outside the clone (about 15 minutes on 2 cores the first time).
+bash scripts/llama-cpp.sh install >/dev/null
+
 cargo build --locked
 ./target/debug/sweeper setup
 # --no-fail-fast: every test binary runs even when one fails, so one failure hides no other.

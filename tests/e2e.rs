@@ -373,3 +373,46 @@ fn tt_named_results_from_real_aiperf_read_as_tts_own() {
         assert_eq!(std::fs::read(&path).unwrap(), bytes, "{} changed", path.display());
     }
 }
+
+/// A server that closes the connection after each response while advertising keep-alive (as
+/// llama.cpp's does after streamed responses; the mock's `close_after_response_ms` fault, with a
+/// window wide enough that aiperf's pooled connections always write into it): the failed
+/// requests are recognised, the terminal and the report say what to set, and that setting
+/// (`connection_reuse_strategy: never`) gives no error at all.
+#[test]
+fn closed_connections_are_recognised_and_the_suggested_setting_fixes_them() {
+    let _ = managed_aiperf();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |name: &str, reuse: &str| {
+        let f = MockSweep::new(name)
+            .output(&tmp.path().join("out"))
+            .server("close_after_response_ms: 20")
+            .base(&["request_count: 40", "concurrency: 2", "osl: 8", reuse])
+            .write(tmp.path(), &format!("{name}.yaml"));
+        let out = sweeper().arg("-c").arg(&f).output().unwrap();
+        (out.status.code(), text(&out), batch_dir(&tmp.path().join("out"), name))
+    };
+    let hint = "Set `connection_reuse_strategy: never` in base_config";
+    let (_, log, batch) = run("pooled", "connection_reuse_strategy: pooled");
+    assert!(log.contains("failed because the server closed the connection"), "{log}");
+    assert!(log.contains(hint), "{log}");
+    let md = std::fs::read_to_string(batch.join("report.md")).unwrap();
+    assert!(md.contains(hint), "{md}");
+    let pooled = read_json(&batch.join("profile_export_aiperf.json"));
+    let errors: u64 = pooled["error_summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["count"].as_u64().unwrap())
+        .sum();
+    assert!(errors >= 5, "{}", pooled["error_summary"]);
+    // Every failed request was recognised as a closed connection (none left unexplained).
+    assert!(log.contains(&format!("warning: {errors} request(s) failed because")), "{log}");
+
+    let (code, log, batch) = run("never", "connection_reuse_strategy: never");
+    assert_eq!(code, Some(0), "{log}");
+    assert!(!log.contains(hint), "{log}");
+    let never = read_json(&batch.join("profile_export_aiperf.json"));
+    assert!(never["error_summary"].as_array().is_none_or(Vec::is_empty), "{never}");
+    assert_eq!(never["request_count"]["avg"].as_f64(), Some(40.0));
+}

@@ -994,7 +994,7 @@ fn requests_failed_by_a_closed_connection_are_recognised_with_the_fix() {
     let p = batch.join("concurrency8/profile_export_aiperf.json");
     let mut j = read_json(&p);
     j["error_summary"] = json!([
-        {"error_details": {"type": "ClientOSError", "message": "Cannot write to closing transport"}, "count": 3},
+        {"error_details": {"type": "ClientOSError", "message": "ClientOSError(None, 'Can not write request body for http://127.0.0.1:8080/v1/chat/completions')", "cause": "ClientConnectionResetError('Cannot write to closing transport')", "cause_chain": ["ClientOSError", "ClientConnectionResetError"]}, "count": 3},
         {"error_details": {"type": "ServerDisconnectedError", "message": "Server disconnected"}, "count": 2},
     ]);
     std::fs::write(&p, serde_json::to_string(&j).unwrap()).unwrap();

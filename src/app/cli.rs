@@ -326,6 +326,10 @@ pub struct MockServerArgs {
     /// streaming response is in flight however long it runs). 0 = never.
     #[arg(long, default_value_t = 60_000)]
     pub idle_timeout_ms: u64,
+    /// Fault: close the connection this many ms after each response, whatever is in flight by
+    /// then (as llama.cpp's server does after streamed responses). 0 = off.
+    #[arg(long, default_value_t = 0)]
+    pub close_after_response_ms: u64,
     /// Fault: ms after start during which `/health` and inference answer HTTP 503.
     #[arg(long, default_value_t = 0)]
     pub startup_delay_ms: u64,
@@ -367,6 +371,7 @@ impl From<MockServerArgs> for MockParams {
             max_body_bytes: a.max_body_bytes,
             header_read_timeout_ms: a.header_read_timeout_ms,
             idle_timeout_ms: a.idle_timeout_ms,
+            close_after_response_ms: a.close_after_response_ms,
             startup_delay_ms: a.startup_delay_ms,
             error_rate: a.error_rate,
             stall_rate: a.stall_rate,

@@ -36,6 +36,9 @@ pub struct Limits {
     pub header_read: Option<Duration>,
     /// With no request in flight and no byte of the next one.
     pub idle: Option<Duration>,
+    /// After each response, whatever is in flight then (a fault: see
+    /// [`super::MockParams::close_after_response_ms`]).
+    pub close_after_response: Option<Duration>,
 }
 
 /// Serves one connection until the client closes it, a limit expires (the socket is then closed
@@ -47,13 +50,19 @@ pub async fn serve(
     limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) {
-    let activity = Arc::new(Activity::new());
+    let activity = Arc::new(Activity::new(limits.close_after_response));
     let io = TokioIo::new(Watched { inner: stream, activity: Arc::clone(&activity) });
     let tracker = Arc::clone(&activity);
     let service = service_fn(move |req| {
+        // The close-after-response fault: a request on a connection that is closing is never
+        // answered (the connection closes under it).
+        let closing = tracker.closing();
         let in_flight = tracker.request_started();
         let shared = Arc::clone(&shared);
         async move {
+            if closing {
+                std::future::pending::<()>().await;
+            }
             let response = http::handle(req, shared).await?;
             Ok::<_, Infallible>(response.map(|body| Tracked { body, _in_flight: in_flight }))
         }
@@ -78,6 +87,8 @@ struct Activity {
     state: Mutex<State>,
     /// Signalled on every change of `state` (one waiter: [`Activity::expired`]).
     changed: Notify,
+    /// The close-after-response fault's delay.
+    close_after: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -88,17 +99,25 @@ struct State {
     head_since: Option<Instant>,
     /// Since when nothing has been in flight: the accept, or the end of the last response.
     idle_since: Instant,
+    /// When the connection closes whatever is in flight (the close-after-response fault).
+    close_at: Option<Instant>,
 }
 
 impl Activity {
-    fn new() -> Self {
-        let state = State { in_flight: 0, head_since: None, idle_since: Instant::now() };
-        Self { state: Mutex::new(state), changed: Notify::new() }
+    fn new(close_after: Option<Duration>) -> Self {
+        let now = Instant::now();
+        let state = State { in_flight: 0, head_since: None, idle_since: now, close_at: None };
+        Self { state: Mutex::new(state), changed: Notify::new(), close_after }
     }
 
     /// The state; a panic elsewhere while holding the lock leaves it usable (plain counters).
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether the connection closes soon (the close-after-response fault).
+    fn closing(&self) -> bool {
+        self.state().close_at.is_some()
     }
 
     fn bytes_read(&self) {
@@ -125,6 +144,11 @@ impl Activity {
         if s.in_flight == 0 {
             s.idle_since = Instant::now();
         }
+        if let Some(d) = self.close_after
+            && s.close_at.is_none()
+        {
+            s.close_at = Instant::now().checked_add(d);
+        }
         drop(s);
         self.changed.notify_one();
     }
@@ -132,6 +156,9 @@ impl Activity {
     /// When the connection is to be closed if nothing changes; `None`: not while nothing does.
     fn deadline(&self, limits: Limits) -> Option<Instant> {
         let s = self.state();
+        if s.close_at.is_some() {
+            return s.close_at;
+        }
         if s.in_flight > 0 {
             return None;
         }
@@ -143,7 +170,10 @@ impl Activity {
 
     /// Completes once a limit has expired; never when there is none.
     async fn expired(&self, limits: Limits) {
-        if limits.header_read.is_none() && limits.idle.is_none() {
+        if limits.header_read.is_none()
+            && limits.idle.is_none()
+            && limits.close_after_response.is_none()
+        {
             return std::future::pending().await;
         }
         loop {

@@ -93,6 +93,11 @@ pub struct MockParams {
     /// is in flight however long it runs or pauses. 0 = never closed.
     #[schemars(range(max = 86400000))]
     pub idle_timeout_ms: u64,
+    /// Fault: after each response the connection is closed this many ms later, whatever is
+    /// in flight by then (a request sent on it meanwhile gets no answer), although every
+    /// response advertises keep-alive: how llama.cpp's server treats streamed responses, with a
+    /// window wide enough that a client reusing the connection always writes into it. 0 = off.
+    pub close_after_response_ms: u64,
     /// Fault: ms after start during which `/health` and inference answer HTTP 503.
     pub startup_delay_ms: u64,
     /// Fault: fraction (0 to 1) of valid inference requests answered HTTP 500, chosen by `seed`.
@@ -133,6 +138,7 @@ impl Default for MockParams {
             max_body_bytes: 4 * 1024 * 1024,
             header_read_timeout_ms: 10_000,
             idle_timeout_ms: 60_000,
+            close_after_response_ms: 0,
             startup_delay_ms: 0,
             error_rate: 0.0,
             stall_rate: 0.0,
@@ -227,6 +233,7 @@ impl MockParams {
         for (param, got) in [
             ("header_read_timeout_ms", self.header_read_timeout_ms),
             ("idle_timeout_ms", self.idle_timeout_ms),
+            ("close_after_response_ms", self.close_after_response_ms),
         ] {
             if got > MAX_TIMEOUT_MS {
                 out.push(ParamError::Timeout { param, got });
@@ -248,6 +255,7 @@ impl MockParams {
         conn::Limits {
             header_read: ms(self.header_read_timeout_ms),
             idle: ms(self.idle_timeout_ms),
+            close_after_response: ms(self.close_after_response_ms),
         }
     }
 
@@ -563,6 +571,9 @@ mod tests {
         let off =
             MockParams { header_read_timeout_ms: 0, idle_timeout_ms: 0, ..MockParams::default() };
         assert!(off.validate().is_ok());
-        assert_eq!(off.limits(), conn::Limits { header_read: None, idle: None });
+        assert_eq!(
+            off.limits(),
+            conn::Limits { header_read: None, idle: None, close_after_response: None }
+        );
     }
 }

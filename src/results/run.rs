@@ -383,11 +383,10 @@ fn closed_connections(a: &AggregateExport) -> usize {
         .iter()
         .filter(|e| {
             let d = &e["error_details"];
-            let text = format!(
-                "{} {}",
-                d["type"].as_str().unwrap_or_default(),
-                d["message"].as_str().unwrap_or_default()
-            );
+            // aiohttp's error, its message, and what caused it (`ClientOSError` caused by
+            // `ClientConnectionResetError('Cannot write to closing transport')`).
+            let text =
+                format!("{} {} {} {}", d["type"], d["message"], d["cause"], d["cause_chain"]);
             super::connection::closed(&text)
         })
         .map(|e| e["count"].as_u64().unwrap_or(0) as usize)
