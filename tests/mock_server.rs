@@ -104,13 +104,27 @@ async fn assert_error(resp: reqwest::Response, status: u16) -> Value {
     e.clone()
 }
 
-/// The integer value of metric `name` in a `/metrics` text.
+/// The integer value of metric `name` (its first sample, whatever its labels) in a `/metrics`
+/// text; gauges are written as floats (`4.0`).
 fn gauge(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+    let v: f64 = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| {
+            let rest = l.strip_prefix(name)?;
+            let rest = match rest.strip_prefix('{') {
+                Some(labelled) => &labelled[labelled.find('}')? + 1..],
+                None => rest,
+            };
+            rest.strip_prefix(' ')
+        })
         .unwrap_or_else(|| panic!("metric {name} missing from:\n{text}"))
         .parse()
-        .expect("metric value is an integer")
+        .expect("metric value is a number");
+    assert!(v >= 0.0 && v.fract() == 0.0, "{name} = {v} is not a count");
+    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "checked above")]
+    let n = v as u64;
+    n
 }
 
 async fn metric(c: &reqwest::Client, s: &MockServer, name: &str) -> u64 {
@@ -124,7 +138,7 @@ async fn poll_metrics(c: &reqwest::Client, s: &MockServer, ok: impl Fn(u64, u64)
     while Instant::now() < deadline {
         let text =
             c.get(s.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
-        if ok(gauge(&text, "mock_num_requests_running"), gauge(&text, "mock_num_requests_waiting"))
+        if ok(gauge(&text, "vllm:num_requests_running"), gauge(&text, "vllm:num_requests_waiting"))
         {
             return true;
         }
@@ -315,18 +329,27 @@ async fn models_health_and_metrics() {
     assert_eq!(r.status(), 400);
     let text = c.get(s.url("/metrics")).send().await.expect("sent").text().await.expect("text");
     for name in [
-        "mock_num_requests_running",
-        "mock_num_requests_waiting",
-        "mock_generation_tokens_total",
+        "vllm:num_requests_running",
+        "vllm:num_requests_waiting",
+        "vllm:generation_tokens_total",
         "mock_requests_total",
         "mock_request_errors_total",
     ] {
         assert!(text.contains(&format!("# TYPE {name} ")), "{name} in\n{text}");
     }
-    assert_eq!(metric(&c, &s, "mock_generation_tokens_total").await, 5);
+    for gone in ["mock_num_requests_running", "mock_num_requests_waiting", "mock_generation"] {
+        assert!(!text.contains(gone), "{gone} is still exported:\n{text}");
+    }
+    assert!(
+        text.contains(
+            "\nvllm:num_requests_running{model_name=\"org/some-model\",engine=\"0\"} 0.0\n"
+        ),
+        "vLLM's labels, the gauge a float:\n{text}"
+    );
+    assert_eq!(metric(&c, &s, "vllm:generation_tokens_total").await, 5);
     assert_eq!(metric(&c, &s, "mock_requests_total").await, 3);
     assert_eq!(metric(&c, &s, "mock_request_errors_total").await, 1);
-    assert_eq!(metric(&c, &s, "mock_num_requests_running").await, 0);
+    assert_eq!(metric(&c, &s, "vllm:num_requests_running").await, 0);
     assert_eq!(s.stop().await, ServeOutcome::Shutdown);
 }
 

@@ -312,6 +312,10 @@ pub struct MockServerArgs {
     /// Time in ms added to every decode step per running sequence.
     #[arg(long, default_value_t = 0.05)]
     pub decode_per_seq_ms: f64,
+    /// Tokens the KV cache holds (a sequence holds its prompt and emitted tokens; when full, the
+    /// newest sequences are preempted). Requests that cannot fit alone get HTTP 400.
+    #[arg(long, default_value_t = crate::mockserver::DEFAULT_KV_CACHE_TOKENS)]
+    pub kv_cache_tokens: u64,
     /// Output tokens when a request sets neither `max_tokens` nor `max_completion_tokens`.
     #[arg(long, default_value_t = 16)]
     pub default_max_tokens: u32,
@@ -367,6 +371,7 @@ impl From<MockServerArgs> for MockParams {
             prefill_per_token_ms: a.prefill_per_token_ms,
             decode_base_ms: a.decode_base_ms,
             decode_per_seq_ms: a.decode_per_seq_ms,
+            kv_cache_tokens: a.kv_cache_tokens,
             default_max_tokens: a.default_max_tokens,
             max_body_bytes: a.max_body_bytes,
             header_read_timeout_ms: a.header_read_timeout_ms,

@@ -1,6 +1,6 @@
 //! HTTP: routing, the inference handler (faults, the engine, then a response), and the
-//! Prometheus `/metrics` text. Requests are parsed in [`super::request`], answered in
-//! [`super::response`].
+//! Prometheus `/metrics` text (vLLM's metric names). Requests are parsed in [`super::request`],
+//! answered in [`super::response`].
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -15,7 +15,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
 
 use super::faults::{Fate, Faults};
-use super::model::Engine;
+use super::model::{Engine, Histogram, LATENCY_BUCKETS, SubmitError};
 use super::request::{Kind, parse_job, read_body};
 use super::response::{
     ApiError, MockBody, SseStream, chunk_head, complete_response, json_response, sse_response,
@@ -189,6 +189,8 @@ async fn inference(
         job.max_tokens = shared.default_max_tokens;
         job.limited = false;
     }
+    // A request that could never fit in the KV cache is invalid: refused before its fate is drawn.
+    shared.engine.check(job.prompt_tokens, job.max_tokens).map_err(|e| submit_error(e, kind))?;
     let fate = shared.faults.next_fate();
     if fate == Fate::Fail {
         return Err(ApiError::new(
@@ -202,14 +204,10 @@ async fn inference(
         Fate::Stall(k) => Some(k),
         _ => None,
     };
-    let tokens = shared.engine.submit(job.prompt_tokens, job.max_tokens).map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            Some("engine_stopped"),
-            "the mock engine has stopped",
-        )
-    })?;
+    let tokens = shared
+        .engine
+        .submit(job.prompt_tokens, job.max_tokens)
+        .map_err(|e| submit_error(e, kind))?;
     let n = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let id = match kind {
         Kind::Chat => format!("chatcmpl-mock-{n}"),
@@ -226,45 +224,215 @@ async fn inference(
     Ok(complete_response(tokens, &job, &id, created, stall_after).await)
 }
 
-/// The Prometheus text of the engine's and the server's counters.
+/// The answer to a sequence the engine refused.
+fn submit_error(e: SubmitError, kind: Kind) -> ApiError {
+    match e {
+        SubmitError::TooLarge { prompt_tokens, max_tokens, kv_cache_tokens } => {
+            let needed = u64::from(prompt_tokens) + u64::from(max_tokens);
+            let (param, what) = match kind {
+                Kind::Chat => ("messages", "messages"),
+                Kind::Text => ("prompt", "prompt"),
+            };
+            ApiError::invalid(
+                param,
+                "context_length_exceeded",
+                format!(
+                    "this request needs {needed} KV-cache tokens ({prompt_tokens} in the {what} and {max_tokens} to generate), but the KV cache holds {kv_cache_tokens} (--kv-cache-tokens); shorten the {what} or ask for fewer tokens"
+                ),
+            )
+        }
+        SubmitError::EngineGone => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            Some("engine_stopped"),
+            "the mock engine has stopped",
+        ),
+    }
+}
+
+/// The engine's counters: name, help, extra labels, value.
+fn engine_counters(
+    s: &super::model::EngineStats,
+) -> [(&'static str, &'static str, &'static str, u64); 6] {
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    [
+        (
+            "vllm:num_preemptions_total",
+            "Cumulative number of preemption from the engine.",
+            "",
+            load(&s.preemptions),
+        ),
+        (
+            "vllm:prompt_tokens_total",
+            "Number of prefill tokens processed.",
+            "",
+            load(&s.prompt_tokens),
+        ),
+        (
+            "vllm:generation_tokens_total",
+            "Number of generation tokens processed.",
+            "",
+            load(&s.tokens_generated),
+        ),
+        (
+            "vllm:request_success_total",
+            "Count of successfully processed requests.",
+            ",finished_reason=\"length\"",
+            load(&s.successes),
+        ),
+        (
+            "vllm:prefix_cache_queries_total",
+            "Prefix cache queries, in terms of number of queried tokens.",
+            "",
+            load(&s.prefix_cache_queries),
+        ),
+        (
+            "vllm:prefix_cache_hits_total",
+            "Prefix cache hits, in terms of number of cached tokens (the mock has no prefix cache).",
+            "",
+            0,
+        ),
+    ]
+}
+
+/// The Prometheus text (format 0.0.4) of the engine's metrics, under vLLM's (V1) names and
+/// labels, and the server's own HTTP counters.
 fn metrics(shared: &Shared) -> Response<MockBody> {
     let s = shared.engine.stats();
-    let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
-        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n");
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let mut m = Exposition {
+        out: String::with_capacity(8192),
+        labels: format!("model_name=\"{}\",engine=\"0\"", label_value(&shared.model)),
     };
-    metric(
-        "mock_num_requests_running",
-        "gauge",
-        "Sequences admitted and not finished (prefill or decode).",
-        s.running.load(Ordering::Relaxed),
+    m.gauge(
+        "vllm:num_requests_running",
+        "Number of requests in model execution batches.",
+        to_f64(load(&s.running)),
     );
-    metric(
-        "mock_num_requests_waiting",
-        "gauge",
-        "Sequences waiting in the FIFO queue for a free slot.",
-        s.waiting.load(Ordering::Relaxed),
+    m.gauge(
+        "vllm:num_requests_waiting",
+        "Number of requests waiting to be processed.",
+        to_f64(load(&s.waiting)),
     );
-    metric(
-        "mock_generation_tokens_total",
-        "counter",
-        "Output tokens generated.",
-        s.tokens_generated.load(Ordering::Relaxed),
+    m.gauge(
+        "vllm:kv_cache_usage_perc",
+        "KV-cache usage. 1 means 100 percent usage.",
+        to_f64(load(&s.kv_tokens_used)) / to_f64(shared.engine.kv_cache_tokens()),
     );
-    metric(
+    for (name, help, extra, v) in engine_counters(s) {
+        m.counter(name, help, extra, v);
+    }
+    m.histogram(
+        "vllm:time_to_first_token_seconds",
+        "Histogram of time to first token in seconds.",
+        &s.ttft,
+    );
+    m.histogram(
+        "vllm:request_queue_time_seconds",
+        "Histogram of time spent in WAITING phase for request.",
+        &s.queue_time,
+    );
+    // The server's own counters (HTTP, not the engine), without labels.
+    m.labels.clear();
+    m.counter(
         "mock_requests_total",
-        "counter",
         "Inference requests received (POST /v1/chat/completions and /v1/completions).",
-        shared.requests_total.load(Ordering::Relaxed),
+        "",
+        load(&shared.requests_total),
     );
-    metric(
+    m.counter(
         "mock_request_errors_total",
-        "counter",
         "Inference requests answered with an error status (4xx or 5xx).",
-        shared.errors_total.load(Ordering::Relaxed),
+        "",
+        load(&shared.errors_total),
     );
-    let mut r = Response::new(MockBody::Full(Some(Bytes::from(out))));
+    let mut r = Response::new(MockBody::Full(Some(Bytes::from(m.out))));
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     r
+}
+
+/// Prometheus text, every sample with the same labels.
+struct Exposition {
+    out: String,
+    /// `model_name="...",engine="0"` (escaped), or empty.
+    labels: String,
+}
+
+impl Exposition {
+    fn head(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = write!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
+    }
+
+    /// One sample: `name{labels,extra} value`; `extra` is empty or starts with a comma.
+    fn sample(&mut self, name: &str, extra: &str, value: impl std::fmt::Display) {
+        let labels = format!("{}{extra}", self.labels);
+        let labels = labels.strip_prefix(',').unwrap_or(&labels);
+        if labels.is_empty() {
+            let _ = writeln!(self.out, "{name} {value}");
+        } else {
+            let _ = writeln!(self.out, "{name}{{{labels}}} {value}");
+        }
+    }
+
+    /// A gauge, written as a float (`4.0`, `0.25`).
+    fn gauge(&mut self, name: &str, help: &str, value: f64) {
+        self.head(name, "gauge", help);
+        self.sample(name, "", PromFloat(value));
+    }
+
+    /// A counter (named with its `_total`, as Python's client writes it).
+    fn counter(&mut self, name: &str, help: &str, extra: &str, value: u64) {
+        self.head(name, "counter", help);
+        self.sample(name, extra, value);
+    }
+
+    /// A histogram: its cumulative `_bucket`s (`+Inf` last), `_sum` and `_count`.
+    fn histogram(&mut self, name: &str, help: &str, h: &Histogram) {
+        self.head(name, "histogram", help);
+        let (cumulative, sum) = h.snapshot();
+        let bucket = format!("{name}_bucket");
+        for (le, n) in LATENCY_BUCKETS.iter().zip(&cumulative) {
+            self.sample(&bucket, &format!(",le=\"{}\"", PromFloat(*le)), n);
+        }
+        let count = cumulative[LATENCY_BUCKETS.len()];
+        self.sample(&bucket, ",le=\"+Inf\"", count);
+        self.sample(&format!("{name}_sum"), "", PromFloat(sum));
+        self.sample(&format!("{name}_count"), "", count);
+    }
+}
+
+/// A float as Prometheus (and Python's client) write it: always with a decimal point or an
+/// exponent (`4.0`, `0.001`, `2560.0`, `1e-7`).
+struct PromFloat(f64);
+
+impl std::fmt::Display for PromFloat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            v if v.is_nan() => f.write_str("NaN"),
+            v if v.is_infinite() => f.write_str(if v > 0.0 { "+Inf" } else { "-Inf" }),
+            v => write!(f, "{v:?}"),
+        }
+    }
+}
+
+/// A count as a float, for a gauge.
+fn to_f64(v: u64) -> f64 {
+    #[expect(clippy::cast_precision_loss, reason = "counts and cache sizes are far below 2^52")]
+    let v = v as f64;
+    v
+}
+
+/// A label value escaped for the text format: backslash, double quote and line feed.
+fn label_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -3,7 +3,24 @@
 //!
 //! # Endpoints
 //! `POST /v1/chat/completions` and `POST /v1/completions` (streaming SSE and non-streaming JSON),
-//! `GET /v1/models`, `GET /health` (503 during `--startup-delay-ms`), `GET /metrics` (Prometheus).
+//! `GET /v1/models`, `GET /health` (503 during `--startup-delay-ms`), and `GET /metrics`:
+//! Prometheus text under vLLM's (V1) names, each sample labelled
+//! `model_name="<model>",engine="0"` as vLLM labels them, so anything that reads vLLM's metrics
+//! reads the mock's:
+//!
+//! * gauges `vllm:num_requests_running` (admitted, not finished), `vllm:num_requests_waiting`
+//!   (queued, preempted ones included) and `vllm:kv_cache_usage_perc` (KV tokens held /
+//!   `kv_cache_tokens`: a fraction, 1 = full, despite the name);
+//! * counters `vllm:num_preemptions_total`, `vllm:prompt_tokens_total` (at each sequence's first
+//!   admission), `vllm:generation_tokens_total`, `vllm:request_success_total`
+//!   (`finished_reason="length"`, for every sequence that emitted all its tokens),
+//!   `vllm:prefix_cache_queries_total` (tokens prefilled at every admission) and
+//!   `vllm:prefix_cache_hits_total` (always 0: the mock has no prefix cache);
+//! * histograms `vllm:time_to_first_token_seconds` (arrival to the first token's release) and
+//!   `vllm:request_queue_time_seconds` (arrival to first admission), over vLLM's TTFT buckets
+//!   (1 ms to 2560 s);
+//! * and the server's own counters, unlabelled: `mock_requests_total` (inference requests
+//!   received) and `mock_request_errors_total` (answered 4xx or 5xx).
 //!
 //! # Serving model (see [`model`])
 //! Every inference request becomes one sequence. With `P` = estimated prompt tokens
@@ -19,6 +36,20 @@
 //! So below saturation TTFT is the prefill time and ITL grows slowly with load; past
 //! `max_num_seqs` the queue makes TTFT grow while throughput plateaus at
 //! `max_num_seqs / (decode_base_ms + decode_per_seq_ms * max_num_seqs)` tokens per ms.
+//!
+//! The KV cache holds `kv_cache_tokens` tokens (by default so many that it never binds); a
+//! running sequence holds `P` plus the tokens it has emitted:
+//!
+//! * a waiting sequence is admitted only while a slot is free and its tokens (`P`, plus those it
+//!   streamed before a preemption, plus the one its prefill produces) fit beside the running
+//!   ones; when the head of the queue does not fit, nothing behind it is admitted;
+//! * each token takes one more slot; when none is free, the most recently admitted running
+//!   sequences are preempted until one is (vLLM's recompute preemption): a preempted sequence
+//!   frees its slots, goes back to the front of the queue, and when admitted again pays the
+//!   prefill over `P` plus the tokens it already streamed, then continues its stream where it
+//!   stopped (its client only sees a longer gap; it still gets exactly its tokens, in order);
+//! * a request whose `P` plus output tokens exceed the cache could never finish: it is answered
+//!   HTTP 400 (`context_length_exceeded`) at once.
 //!
 //! Each token is one short common English word with a leading space (" the", " and", ...), which
 //! re-tokenizes as exactly one token, so clients that count tokens by re-tokenizing agree with
@@ -79,6 +110,13 @@ pub struct MockParams {
     /// Time in ms added to every decode step per running sequence.
     #[schemars(range(min = 0.0))]
     pub decode_per_seq_ms: f64,
+    /// Tokens the KV cache holds. A running sequence holds its prompt tokens plus the tokens it
+    /// has emitted; a waiting one is admitted only if it fits, and when a token finds the cache
+    /// full the most recently admitted sequences are preempted (recomputed later, as vLLM does).
+    /// A request whose prompt plus output tokens exceed it is answered HTTP 400. The default is
+    /// too large to matter.
+    #[schemars(range(min = 1))]
+    pub kv_cache_tokens: u64,
     /// Output tokens when a request sets neither `max_tokens` nor `max_completion_tokens`.
     #[schemars(range(min = 1))]
     pub default_max_tokens: u32,
@@ -122,6 +160,10 @@ pub struct MockParams {
     pub ignore_max_tokens: bool,
 }
 
+/// Default `kv_cache_tokens`: 2^20, more than any ordinary load holds (64 sequences of 16,000
+/// tokens each), so by default the KV cache never binds.
+pub const DEFAULT_KV_CACHE_TOKENS: u64 = 1 << 20;
+
 /// Largest `header_read_timeout_ms` and `idle_timeout_ms`: one day.
 pub const MAX_TIMEOUT_MS: u64 = 86_400_000;
 
@@ -134,6 +176,7 @@ impl Default for MockParams {
             prefill_per_token_ms: 0.02,
             decode_base_ms: 5.0,
             decode_per_seq_ms: 0.05,
+            kv_cache_tokens: DEFAULT_KV_CACHE_TOKENS,
             default_max_tokens: 16,
             max_body_bytes: 4 * 1024 * 1024,
             header_read_timeout_ms: 10_000,
@@ -159,7 +202,8 @@ pub const MAX_DELAY_MS: u64 = 86_400_000;
 /// A mock-server parameter out of range.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ParamError {
-    /// A count that must be at least 1 (`max_num_seqs`, `default_max_tokens`) is 0.
+    /// A count that must be at least 1 (`max_num_seqs`, `kv_cache_tokens`, `default_max_tokens`)
+    /// is 0.
     #[error("`{param}` must be at least 1")]
     Zero { param: &'static str },
     /// A model time (prefill or decode part) outside 0 to [`MAX_MODEL_MS`]; `got` as shown.
@@ -211,6 +255,9 @@ impl MockParams {
         let mut out = Vec::new();
         if self.max_num_seqs == 0 {
             out.push(ParamError::Zero { param: "max_num_seqs" });
+        }
+        if self.kv_cache_tokens == 0 {
+            out.push(ParamError::Zero { param: "kv_cache_tokens" });
         }
         if self.default_max_tokens == 0 {
             out.push(ParamError::Zero { param: "default_max_tokens" });
@@ -266,6 +313,7 @@ impl MockParams {
             prefill_per_token_ms: self.prefill_per_token_ms,
             decode_base_ms: self.decode_base_ms,
             decode_per_seq_ms: self.decode_per_seq_ms,
+            kv_cache_tokens: self.kv_cache_tokens,
         }
     }
 }
@@ -559,6 +607,7 @@ mod tests {
     fn validate_rejects_bad_values() {
         let bad = [
             MockParams { max_num_seqs: 0, ..MockParams::default() },
+            MockParams { kv_cache_tokens: 0, ..MockParams::default() },
             MockParams { error_rate: 1.5, ..MockParams::default() },
             MockParams { decode_base_ms: f64::NAN, ..MockParams::default() },
             MockParams { prefill_base_ms: -1.0, ..MockParams::default() },

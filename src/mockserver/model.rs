@@ -1,5 +1,18 @@
 //! The serving model: prompt-token estimate, prefill and decode-step times, the FIFO admission
-//! queue, and the engine task that emits every running sequence's tokens on time.
+//! queue, the KV cache and its preemptions, and the engine task that emits every running
+//! sequence's tokens on time.
+//!
+//! # KV cache
+//! The cache holds [`Timing::kv_cache_tokens`] tokens; a running sequence holds its prompt tokens
+//! plus the tokens it has emitted. A waiting sequence is admitted only if its tokens, and the slot
+//! of the token its prefill produces, fit beside the running ones (FIFO: when the head of the
+//! queue does not fit, nothing behind it is admitted). Emitting a token takes one more slot; when
+//! none is free, the most recently admitted sequences are preempted until one is (vLLM's
+//! recompute preemption): a preempted sequence frees its slots and goes back to the front of the
+//! queue, keeps what it already streamed, and when admitted again pays a prefill over its prompt
+//! and those tokens before it continues its stream. The oldest running sequence is never
+//! preempted for another one, and a sequence whose prompt and output could not fit alone is
+//! refused ([`Engine::check`]), so every sequence finishes.
 //!
 //! The engine is a task in the server's runtime, woken by a Linux `timerfd` rather than by tokio
 //! timers: tokio's timer wheel has a 1 ms resolution, which alone would add up to 1 ms of jitter
@@ -15,7 +28,7 @@
 //! computed from the previous deadline, not from when it was released.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -38,11 +51,11 @@ pub struct Token {
     /// When the sequence arrived at the engine.
     pub arrived: Instant,
     /// When the sequence was admitted (its prefill started): its arrival, or the model time at
-    /// which a slot became free.
+    /// which a slot became free. After a preemption, when it was admitted again.
     pub admitted: Instant,
     /// The running-sequence count `R` of the decode step that made this token due
     /// (`decode_base_ms + decode_per_seq_ms * R` after the previous token); 0 for the first
-    /// token, which is due a prefill after admission.
+    /// token of an admission, which is due a prefill after it.
     pub step_running: u32,
 }
 
@@ -81,6 +94,9 @@ pub struct Timing {
     pub decode_base_ms: f64,
     /// Decode-step time added per running sequence.
     pub decode_per_seq_ms: f64,
+    /// Tokens the KV cache holds (at least 1): a running sequence holds its prompt tokens plus
+    /// the tokens it has emitted.
+    pub kv_cache_tokens: u64,
 }
 
 impl Timing {
@@ -104,35 +120,114 @@ fn ms(v: f64) -> Duration {
     Duration::from_secs_f64(if s.is_finite() { s.clamp(0.0, 1.0e9) } else { 0.0 })
 }
 
+/// Upper bounds in seconds of the buckets of the engine's latency histograms (vLLM's
+/// `time_to_first_token_seconds` buckets); a last bucket, `+Inf`, takes the rest.
+pub const LATENCY_BUCKETS: [f64; 22] = [
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+    20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
+];
+
+/// A latency histogram over [`LATENCY_BUCKETS`], written by the engine and read by `/metrics`.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    /// Observations per bucket (not cumulative); the last one is `+Inf`.
+    counts: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    /// Sum of the observations, in nanoseconds.
+    sum_ns: AtomicU64,
+}
+
+impl Histogram {
+    /// Counts one observation.
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let i = LATENCY_BUCKETS.iter().position(|&le| secs <= le).unwrap_or(LATENCY_BUCKETS.len());
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// The cumulative count of every bucket, the `+Inf` one last (it is the total count, so the
+    /// two always agree), and the sum in seconds.
+    pub fn snapshot(&self) -> ([u64; LATENCY_BUCKETS.len() + 1], f64) {
+        let mut cumulative = [0; LATENCY_BUCKETS.len() + 1];
+        let mut total = 0;
+        for (c, n) in cumulative.iter_mut().zip(&self.counts) {
+            total += n.load(Ordering::Relaxed);
+            *c = total;
+        }
+        #[expect(clippy::cast_precision_loss, reason = "a sum of latencies is far below 2^52 ns")]
+        let sum = self.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
+        (cumulative, sum)
+    }
+}
+
 /// Live counters of the engine, read by `/metrics`.
 #[derive(Debug, Default)]
 pub struct EngineStats {
     /// Sequences admitted and not finished (prefilling or decoding).
     pub running: AtomicU64,
-    /// Sequences waiting in the FIFO queue.
+    /// Sequences waiting in the FIFO queue, preempted ones included.
     pub waiting: AtomicU64,
+    /// KV-cache tokens held by the running sequences.
+    pub kv_tokens_used: AtomicU64,
+    /// Sequences preempted since start.
+    pub preemptions: AtomicU64,
+    /// Prompt tokens of the sequences admitted since start (each counted at its first admission).
+    pub prompt_tokens: AtomicU64,
     /// Tokens emitted since start.
     pub tokens_generated: AtomicU64,
+    /// Sequences that emitted all their tokens.
+    pub successes: AtomicU64,
+    /// Tokens looked up in the (absent) prefix cache: the tokens prefilled at every admission.
+    pub prefix_cache_queries: AtomicU64,
+    /// From arrival to the release of the first token.
+    pub ttft: Histogram,
+    /// From arrival to the first admission.
+    pub queue_time: Histogram,
 }
 
-/// One request submitted to the engine.
-struct Submit {
+/// A sequence in the waiting queue: a new request, or a preempted sequence.
+struct Waiting {
+    tokens: UnboundedSender<Token>,
     prompt_tokens: u32,
     max_tokens: u32,
+    /// Tokens already streamed (before a preemption).
+    emitted: u32,
     arrived: Instant,
-    tokens: UnboundedSender<Token>,
+    /// When it entered the queue: its arrival, or the model time it was preempted.
+    queued: Instant,
+    /// Admitted before (so preempted): its queue time and prompt tokens are counted already.
+    preempted: bool,
+}
+
+impl Waiting {
+    /// KV-cache tokens it needs to be admitted (and its prefill covers): prompt and streamed.
+    fn kv_tokens(&self) -> u64 {
+        u64::from(self.prompt_tokens) + u64::from(self.emitted)
+    }
 }
 
 /// Handle to the engine task. The task ends when the last handle is dropped.
 #[derive(Debug)]
 pub struct Engine {
-    tx: UnboundedSender<Submit>,
+    tx: UnboundedSender<Waiting>,
     stats: Arc<EngineStats>,
+    kv_cache_tokens: u64,
 }
 
-/// The engine task is gone (it only ends when every handle is dropped, so this is a bug).
-#[derive(Debug)]
-pub struct EngineGone;
+/// Why [`Engine::submit`] refused a sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmitError {
+    /// Its prompt and output tokens exceed the KV cache, so it could never finish.
+    TooLarge {
+        prompt_tokens: u32,
+        max_tokens: u32,
+        /// The cache's size in tokens.
+        kv_cache_tokens: u64,
+    },
+    /// The engine task is gone (it only ends when every handle is dropped, so this is a bug).
+    EngineGone,
+}
 
 impl Engine {
     /// Starts the engine task. Must be called inside a tokio runtime with I/O enabled.
@@ -144,22 +239,50 @@ impl Engine {
         let stats = Arc::new(EngineStats::default());
         let timer = Timer::new()?;
         tokio::spawn(run(rx, timer, timing, Arc::clone(&stats)));
-        Ok(Self { tx, stats })
+        Ok(Self { tx, stats, kv_cache_tokens: timing.kv_cache_tokens })
+    }
+
+    /// The KV cache's size in tokens.
+    pub fn kv_cache_tokens(&self) -> u64 {
+        self.kv_cache_tokens
+    }
+
+    /// Whether a sequence of `prompt_tokens` and `max_tokens` fits in the KV cache alone: to
+    /// emit its last token it holds its prompt and every token (`prompt_tokens + max_tokens`).
+    ///
+    /// # Errors
+    /// [`SubmitError::TooLarge`] when it does not fit, so could never finish.
+    pub fn check(&self, prompt_tokens: u32, max_tokens: u32) -> Result<(), SubmitError> {
+        let kv_cache_tokens = self.kv_cache_tokens;
+        if u64::from(prompt_tokens) + u64::from(max_tokens) > kv_cache_tokens {
+            return Err(SubmitError::TooLarge { prompt_tokens, max_tokens, kv_cache_tokens });
+        }
+        Ok(())
     }
 
     /// Queues a sequence. The receiver yields tokens with indices `0..max_tokens` at the model's times
     /// and then closes. Dropping the receiver cancels the sequence and frees its slot.
     ///
     /// # Errors
-    /// When the engine task has ended.
+    /// When the sequence fails [`check`](Self::check), or the engine task has ended.
     pub fn submit(
         &self,
         prompt_tokens: u32,
         max_tokens: u32,
-    ) -> Result<UnboundedReceiver<Token>, EngineGone> {
+    ) -> Result<UnboundedReceiver<Token>, SubmitError> {
+        self.check(prompt_tokens, max_tokens)?;
         let (tokens, rx) = unbounded_channel();
-        let submit = Submit { prompt_tokens, max_tokens, arrived: Instant::now(), tokens };
-        self.tx.send(submit).map_err(|_| EngineGone)?;
+        let arrived = Instant::now();
+        let submit = Waiting {
+            tokens,
+            prompt_tokens,
+            max_tokens,
+            emitted: 0,
+            arrived,
+            queued: arrived,
+            preempted: false,
+        };
+        self.tx.send(submit).map_err(|_| SubmitError::EngineGone)?;
         Ok(rx)
     }
 
@@ -171,50 +294,126 @@ impl Engine {
 
 struct Running {
     tokens: UnboundedSender<Token>,
+    prompt_tokens: u32,
     max_tokens: u32,
     emitted: u32,
     arrived: Instant,
     admitted: Instant,
-    /// `R` of the step that made the next token due (0 before the first token).
+    /// `R` of the step that made the next token due (0 before the first token of an admission).
     step_running: u32,
+}
+
+impl Running {
+    /// KV-cache tokens it holds: its prompt and the tokens it emitted.
+    fn kv_tokens(&self) -> u64 {
+        u64::from(self.prompt_tokens) + u64::from(self.emitted)
+    }
 }
 
 /// The engine state, owned by the engine task.
 struct Scheduler {
     timing: Timing,
-    waiting: VecDeque<Submit>,
-    running: HashMap<u64, Running>,
-    /// One entry per running sequence: when its next token is due.
+    waiting: VecDeque<Waiting>,
+    /// By admission number: the last entry is the most recently admitted.
+    running: BTreeMap<u64, Running>,
+    /// One entry per running sequence: when its next token is due. Entries of sequences that
+    /// left (preempted) stay until they are due and are skipped then.
     due: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// The next admission number.
     next_id: u64,
+    /// KV-cache tokens held by the running sequences.
+    kv_used: u64,
 }
 
 impl Scheduler {
-    /// Admits queued sequences into free slots. A sequence starts at the later of its arrival
-    /// and `freed_at` (the model time at which the slot became free), not at the moment the
-    /// engine got round to it, so engine wake-up latency does not accumulate.
-    fn admit(&mut self, freed_at: Option<Instant>) {
+    fn new(timing: Timing) -> Self {
+        Self {
+            timing,
+            waiting: VecDeque::new(),
+            running: BTreeMap::new(),
+            due: BinaryHeap::new(),
+            next_id: 0,
+            kv_used: 0,
+        }
+    }
+
+    /// Admits queued sequences, in order, while a slot is free and the head of the queue fits
+    /// in the KV cache (its prompt, the tokens it streamed before a preemption, and the slot of
+    /// the token its prefill produces). A sequence starts at the later of when it was queued and
+    /// `freed_at` (the model time at which room was made), not at the moment the engine got
+    /// round to it, so engine wake-up latency does not accumulate. A preempted sequence prefills its prompt and
+    /// the tokens it already streamed, then continues with its next token.
+    fn admit(&mut self, freed_at: Option<Instant>, stats: &EngineStats) {
         while self.running.len() < self.timing.max_num_seqs {
+            let Some(head) = self.waiting.front() else { break };
+            let need = head.kv_tokens();
+            let gone = head.emitted >= head.max_tokens || head.tokens.is_closed();
+            // Room for what it prefills and for the token the prefill produces: a sequence
+            // that just preempted itself for lack of that one slot waits for a sequence to
+            // finish instead of being prefilled again only to be preempted again.
+            if !gone && self.kv_used + need + 1 > self.timing.kv_cache_tokens {
+                break;
+            }
             let Some(s) = self.waiting.pop_front() else { break };
-            let start = freed_at.map_or(s.arrived, |f| f.max(s.arrived));
-            let id = self.next_id;
-            self.next_id += 1;
-            if s.max_tokens == 0 {
+            if gone {
+                // Nothing to emit, or the client left while it waited.
                 continue;
             }
-            self.due.push(Reverse((start + self.timing.prefill(s.prompt_tokens), id)));
+            let start = freed_at.map_or(s.queued, |f| f.max(s.queued));
+            if !s.preempted {
+                stats.queue_time.observe(start.saturating_duration_since(s.arrived));
+                stats.prompt_tokens.fetch_add(u64::from(s.prompt_tokens), Ordering::Relaxed);
+            }
+            stats.prefix_cache_queries.fetch_add(need, Ordering::Relaxed);
+            let id = self.next_id;
+            self.next_id += 1;
+            self.kv_used += need;
+            let prefill = self.timing.prefill(u32::try_from(need).unwrap_or(u32::MAX));
+            self.due.push(Reverse((start + prefill, id)));
             self.running.insert(
                 id,
                 Running {
                     tokens: s.tokens,
+                    prompt_tokens: s.prompt_tokens,
                     max_tokens: s.max_tokens,
-                    emitted: 0,
+                    emitted: s.emitted,
                     arrived: s.arrived,
                     admitted: start,
                     step_running: 0,
                 },
             );
         }
+    }
+
+    /// Removes running sequence `id` and frees its KV-cache tokens.
+    fn remove(&mut self, id: u64) -> Option<Running> {
+        let seq = self.running.remove(&id)?;
+        self.kv_used -= seq.kv_tokens();
+        Some(seq)
+    }
+
+    /// Makes room in the KV cache for one more token of running sequence `id`, at model time
+    /// `at`: while there is none, preempts the most recently admitted sequence (back to the
+    /// front of the queue, with what it streamed). False if `id` itself was preempted.
+    fn make_room(&mut self, id: u64, at: Instant, stats: &EngineStats) -> bool {
+        while self.kv_used + 1 > self.timing.kv_cache_tokens {
+            let Some(victim) = self.running.last_key_value().map(|(&v, _)| v) else { break };
+            let Some(seq) = self.remove(victim) else { break };
+            stats.preemptions.fetch_add(1, Ordering::Relaxed);
+            self.waiting.push_front(Waiting {
+                tokens: seq.tokens,
+                prompt_tokens: seq.prompt_tokens,
+                max_tokens: seq.max_tokens,
+                emitted: seq.emitted,
+                arrived: seq.arrived,
+                queued: at,
+                preempted: true,
+            });
+            if victim == id {
+                return false;
+            }
+        }
+        true
     }
 
     /// Sends every token due at or before `now` to its stream; returns how many were sent.
@@ -225,6 +424,18 @@ impl Scheduler {
                 break;
             }
             self.due.pop();
+            let Some(seq) = self.running.get(&id) else { continue };
+            // A closed channel means the client left: free the slot (and do not preempt anyone
+            // for a token nobody reads).
+            if seq.tokens.is_closed() {
+                self.remove(id);
+                self.admit(Some(due), stats);
+                continue;
+            }
+            if !self.make_room(id, due, stats) {
+                // Preempted itself: the token is emitted after its next admission and prefill.
+                continue;
+            }
             let running = self.running.len();
             let Some(seq) = self.running.get_mut(&id) else { continue };
             let token = Token {
@@ -235,22 +446,35 @@ impl Scheduler {
                 admitted: seq.admitted,
                 step_running: seq.step_running,
             };
-            // A closed channel means the client left: free the slot.
             let alive = seq.tokens.send(token).is_ok();
             if alive {
                 sent += 1;
                 seq.emitted += 1;
+                self.kv_used += 1;
                 stats.tokens_generated.fetch_add(1, Ordering::Relaxed);
+                if token.index == 0 {
+                    stats.ttft.observe(now.saturating_duration_since(seq.arrived));
+                }
             }
             if !alive || seq.emitted >= seq.max_tokens {
-                self.running.remove(&id);
-                self.admit(Some(due));
+                if alive {
+                    stats.successes.fetch_add(1, Ordering::Relaxed);
+                }
+                self.remove(id);
+                self.admit(Some(due), stats);
             } else {
                 seq.step_running = u32::try_from(running).unwrap_or(u32::MAX);
                 self.due.push(Reverse((due + self.timing.decode_step(running), id)));
             }
         }
         sent
+    }
+
+    /// Publishes the gauges.
+    fn publish(&self, stats: &EngineStats) {
+        stats.running.store(self.running.len() as u64, Ordering::Relaxed);
+        stats.waiting.store(self.waiting.len() as u64, Ordering::Relaxed);
+        stats.kv_tokens_used.store(self.kv_used, Ordering::Relaxed);
     }
 }
 
@@ -316,18 +540,12 @@ impl Timer {
 }
 
 async fn run(
-    mut rx: UnboundedReceiver<Submit>,
+    mut rx: UnboundedReceiver<Waiting>,
     timer: Timer,
     timing: Timing,
     stats: Arc<EngineStats>,
 ) {
-    let mut s = Scheduler {
-        timing,
-        waiting: VecDeque::new(),
-        running: HashMap::new(),
-        due: BinaryHeap::new(),
-        next_id: 0,
-    };
+    let mut s = Scheduler::new(timing);
     let mut released: Option<Instant> = None;
     loop {
         // Sleep until the next token is due (but at least a tick after the last release) or a
@@ -361,33 +579,11 @@ async fn run(
         if released.is_none_or(|r| now >= r + TICK) && s.emit_due(now, &stats) > 0 {
             released = Some(now);
         }
-        s.admit(None);
-        stats.running.store(s.running.len() as u64, Ordering::Relaxed);
-        stats.waiting.store(s.waiting.len() as u64, Ordering::Relaxed);
+        s.admit(None, &stats);
+        s.publish(&stats);
     }
 }
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn estimate_is_chars_over_four_rounded_up() {
-        assert_eq!(estimate_tokens(""), 0);
-        assert_eq!(estimate_tokens("abcd"), 1);
-        assert_eq!(estimate_tokens("abcde"), 2);
-        assert_eq!(estimate_tokens("ééé"), 1);
-    }
-
-    #[test]
-    fn formulas() {
-        let t = Timing {
-            max_num_seqs: 4,
-            prefill_base_ms: 10.0,
-            prefill_per_token_ms: 0.5,
-            decode_base_ms: 5.0,
-            decode_per_seq_ms: 1.0,
-        };
-        assert_eq!(t.prefill(10), Duration::from_millis(15));
-        assert_eq!(t.decode_step(3), Duration::from_millis(8));
-    }
-}
+#[path = "model_tests.rs"]
+mod tests;
