@@ -187,6 +187,7 @@ fn bench_render(dir: &Path) {
             repeats: None,
             load_search: None,
             ab: None,
+            cost: None,
             plan_hash: None,
             shard: None,
         },

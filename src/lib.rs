@@ -15,6 +15,7 @@
 
 pub mod app;
 pub mod config;
+pub mod cost;
 pub mod mockserver;
 pub mod model;
 pub mod plan;
@@ -24,6 +25,7 @@ pub mod results;
 pub mod run;
 pub mod scaleout;
 pub mod search;
+pub mod server_metrics;
 pub mod stats;
 pub mod tt;
 pub mod util;

@@ -17,14 +17,25 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("records", &["model", "util"]),
     ("stats", &["model", "records", "util"]),
     ("mockserver", &["util"]),
-    ("results", &["model", "records", "stats", "util"]),
+    ("server_metrics", &["model", "stats", "util"]),
+    ("cost", &["model", "records", "stats", "util"]),
+    ("results", &["model", "records", "stats", "server_metrics", "util"]),
     ("tt", &["model", "records", "results", "stats", "util"]),
-    ("search", &["model", "records", "results", "stats", "util"]),
-    ("config", &["model", "records", "stats", "tt", "search::spec", "mockserver", "util"]),
-    ("plan", &["config", "model", "records", "search::probe", "tt", "mockserver", "util"]),
+    ("search", &["model", "records", "results", "server_metrics", "cost", "stats", "util"]),
+    (
+        "config",
+        &["model", "records", "stats", "tt", "search::spec", "cost::spec", "mockserver", "util"],
+    ),
+    (
+        "plan",
+        &["config", "model", "records", "search::probe", "tt", "cost::spec", "mockserver", "util"],
+    ),
     ("scaleout", &["plan", "model", "records", "search::probe", "util"]),
     ("run", &["config", "plan", "model", "records", "scaleout::shard", "search::probe", "util"]),
-    ("report", &["results", "model", "records", "stats", "tt", "search", "util"]),
+    (
+        "report",
+        &["results", "model", "records", "server_metrics", "cost", "stats", "tt", "search", "util"],
+    ),
     ("app", &["*"]),
 ];
 

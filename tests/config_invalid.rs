@@ -262,6 +262,18 @@ const CASES: &[(&str, Option<&str>, &str, &str)] = &[
     ("ab_back_to_back", Some("4:10"), "repeats", "the repeats run back to back"),
     ("ab_together_same_port", Some("5:33"), "ab.servers", "both listen at http://127.0.0.1:8000"),
     ("streaming_embeddings", Some("6:14"), "base_config.streaming", "endpoint_type: embeddings"),
+    // The cost section.
+    ("cost_nothing_priced", Some("5:1"), "cost", "the cost section prices nothing"),
+    ("cost_priced_twice", Some("7:3"), "cost.usd_per_gpu_hour", "keep one"),
+    ("cost_negative", Some("5:22"), "cost.usd_per_hour", "less than or equal to the minimum of 0"),
+    (
+        "cost_sweep_zero",
+        Some("7:32"),
+        "sweeps.cost.usd_per_gpu_hour[1]",
+        "less than or equal to the minimum of 0",
+    ),
+    ("cost_sweep_unknown_field", Some("7:3"), "sweeps.cost.usd_per_gpu", "`cost.usd_per_gpu_hour`"),
+    ("cost_unknown_key", Some("6:3"), "cost.eur_per_hour", "unknown key `eur_per_hour`"),
     (
         "streaming_embeddings_swept",
         Some("5:14"),

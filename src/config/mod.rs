@@ -53,6 +53,8 @@ pub struct Config {
     /// tt-inference-server's model id (`id_{impl}_{model}_{device}`) from the `tt` section:
     /// the per-run result files are named with it.
     pub tt_model_id: Option<String>,
+    /// The `cost` section (checked); a combination's `cost.*` sweep values apply on top.
+    pub cost: Option<crate::cost::spec::CostConfig>,
     /// Repeats of every point (`None`: once). From `repeats`, or from aiperf's own
     /// `num_profile_runs` (>= 2) in base_config.
     pub repeats: Option<crate::records::Repeats>,

@@ -92,6 +92,12 @@ pub struct RawConfig {
     #[serde(default)]
     pub search: Option<SearchConfig>,
 
+    /// What an hour of the server costs (`usd_per_hour`, or `usd_per_gpu_hour` and `gpus`):
+    /// reports then give $ per 1M output, input and total tokens and tokens/s per GPU. Each
+    /// field is sweepable (`cost.usd_per_hour: [2.5, 4.1]`) to compare instance types.
+    #[serde(default)]
+    pub cost: Option<crate::cost::spec::CostConfig>,
+
     /// Name the per-run result files as tt-inference-server does, so its report code reads them
     /// as its own (`aiperf_benchmark_id_{impl}_{model}_{device}_...json`).
     #[serde(default)]

@@ -225,6 +225,11 @@ pub(super) fn sweeps_schema(_: &mut SchemaGenerator) -> Schema {
         "type": "object",
         "properties": props,
         "patternProperties": {
+            "^cost\\.(usd_per_hour|usd_per_gpu_hour|gpus)$": {
+                "type": "array", "minItems": 1,
+                "items": {"type": "number", "exclusiveMinimum": 0},
+                "description": "Sweep a field of the `cost` section (compare instance types)."
+            },
             SERVER_KEY_PATTERN: {
                 "type": "array", "minItems": 1,
                 "items": {"type": ["string", "number", "boolean"]},

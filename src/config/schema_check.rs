@@ -80,6 +80,7 @@ pub(super) fn candidates_for(pointer: &str, work: &Value) -> Vec<String> {
         ["stop_when"] => schema_keys("/$defs/StopWhenConfig"),
         ["search"] => schema_keys("/$defs/SearchConfig"),
         ["ab"] => schema_keys("/$defs/AbConfig"),
+        ["cost"] => schema_keys("/$defs/CostConfig"),
         _ => Vec::new(),
     }
 }
@@ -156,6 +157,10 @@ fn unknown_key(pointer: &str, k: &str, work: &Value, index: &LocationIndex) -> D
     let candidates = candidates_for(pointer, work);
     let d = Diagnostic::new(p.clone(), format!("unknown key `{k}`"));
     let d = match did_you_mean(k, &candidates) {
+        _ if pointer == "/sweeps" && k.starts_with("cost.") => d.hint(format!(
+            "the `cost` section's fields are {}",
+            crate::cost::spec::FIELDS.map(|f| format!("`cost.{f}`")).join(", ")
+        )),
         Some(s) => d.hint(format!("did you mean `{s}`?")),
         None if pointer.starts_with("/base_config") || pointer.starts_with("/sweeps") => d.hint(
             "not an aiperf 0.13 `profile` option; pass other flags verbatim with `extra_args: [\"--flag\", \"value\"]`",

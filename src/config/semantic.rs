@@ -29,6 +29,7 @@ pub(super) fn semantic(
     check_scenarios(cfg, &sweep_keys, diags, at);
     check_exclude(cfg, &sweep_keys, diags, at);
     check_server_sweeps(cfg, top, diags, at);
+    check_cost(cfg, diags, at);
     check_durations(cfg, diags, at);
     check_url_and_model(cfg, &sweep_keys, diags, at);
     warn(cfg, warnings, at);
@@ -319,5 +320,51 @@ fn warn(cfg: &RawConfig, warnings: &mut Vec<Diagnostic>, at: At<'_>) {
             )),
             false,
         ));
+    }
+}
+
+/// The `cost` section and `cost.*` sweeps: every combination's prices are complete, single and
+/// positive (checked per swept value against the section).
+fn check_cost(cfg: &RawConfig, diags: &mut Vec<Diagnostic>, at: At<'_>) {
+    let swept: Vec<(&String, &Value)> =
+        cfg.sweeps.iter().filter(|(k, _)| k.starts_with("cost.")).collect();
+    let base = cfg.cost.clone().unwrap_or_default();
+    if cfg.cost.is_some() || !swept.is_empty() {
+        // The section with each swept field at its first value: the combination's shape.
+        let mut shape = base.clone();
+        for (k, v) in &swept {
+            let first = v.as_array().and_then(|a| a.first()).cloned().unwrap_or(Value::Null);
+            let p: crate::records::Params = [((*k).clone(), first)].into_iter().collect();
+            shape = shape.with_params(&p);
+        }
+        for (field, msg) in shape.problems() {
+            let from_sweep = swept.iter().find(|(k, _)| k.strip_prefix("cost.") == Some(field));
+            let pointer = match from_sweep {
+                Some((k, _)) => format!("/sweeps/{}", escape_segment(k)),
+                None if cfg.cost.is_some() && msg.contains("prices nothing") => "/cost".into(),
+                None if cfg.cost.is_some() => format!("/cost/{field}"),
+                None => format!("/sweeps/{}", escape_segment(swept[0].0)),
+            };
+            diags.push(at(
+                Diagnostic::new(pointer, format!("`cost`: {msg}")).hint(
+                    "e.g. `cost: {usd_per_gpu_hour: 2.5, gpus: 8}` or `cost: {usd_per_hour: 20}`",
+                ),
+                true,
+            ));
+        }
+    }
+    for (k, v) in swept {
+        for (i, item) in v.as_array().into_iter().flatten().enumerate() {
+            if !item.as_f64().is_some_and(|x| x.is_finite() && x > 0.0 && x <= 1e9) {
+                diags.push(at(
+                    Diagnostic::new(
+                        format!("/sweeps/{}/{i}", escape_segment(k)),
+                        format!("`{k}` must be a positive number of at most 1e9, not {item}"),
+                    )
+                    .hint("prices are US dollars per hour (or per GPU-hour); GPUs a count"),
+                    false,
+                ));
+            }
+        }
     }
 }

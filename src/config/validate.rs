@@ -86,6 +86,7 @@ pub(super) fn validate(
         resolved_paths,
         max_combinations,
         tt_model_id,
+        cost: raw_cfg.cost,
         repeats,
         load_search,
         ab: raw_cfg.ab,

@@ -64,6 +64,7 @@ pub fn expand(config: &Config) -> Result<Plan, ConfigError> {
         load_search,
         templates,
         ab,
+        cost: config.cost.as_ref().and_then(crate::cost::spec::CostConfig::to_record),
     })
 }
 
@@ -176,6 +177,10 @@ fn merge(
             if let Some(s) = server_value.as_mut() {
                 s.insert(field.to_owned(), (*v).clone());
             }
+            continue;
+        }
+        // A price is no aiperf option: it stays in the params, read by the reports.
+        if k.starts_with("cost.") {
             continue;
         }
         let c = canonical(k);

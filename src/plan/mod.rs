@@ -115,6 +115,8 @@ pub struct Plan {
     pub templates: Vec<Combination>,
     /// `ab`: the swept key whose values are compared inside the batch, interleaved.
     pub ab: Option<crate::records::Ab>,
+    /// The config's `cost` section, as plan.json keeps it (`cost.*` sweep values are params).
+    pub cost: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Plan {

@@ -266,6 +266,9 @@ pub struct PlanRecord {
     /// A hash of the plan (see `plan::shard::plan_hash`): the shards of one batch agree on it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_hash: Option<String>,
+    /// The config's `cost` section (a combination's `cost.*` params apply on top).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<serde_json::Map<String, Value>>,
     /// This batch is one shard of a larger one: `combinations` is the whole plan, and this
     /// shard runs only its part.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -124,6 +124,8 @@ pub struct Comparison {
     pub improvements: usize,
     /// An A/B batch's comparison (`compare BATCH --by KEY`): which values A and B are.
     pub ab: Option<super::compare_by::AbSides>,
+    /// $ per 1M output tokens of the matched points with a `cost` section on both sides.
+    pub cost: Vec<super::cost::CostChange>,
 }
 
 /// Why two batches cannot be compared, or their comparison not rendered.
@@ -267,6 +269,7 @@ pub fn compare(
         regressions,
         improvements,
         ab: None,
+        cost: super::cost::changes(a, b, super::cost::matched(&ia, &ib, label).into_iter()),
     })
 }
 

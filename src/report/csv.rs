@@ -45,6 +45,62 @@ fn repeat_columns(report: &Report) -> Vec<String> {
     cols
 }
 
+/// The server figures any point has (`server_waiting_avg`, ...), each with its interval with
+/// repeats (`server_waiting_avg_ci_low`, `_ci_high`). Without server metrics, nothing.
+fn server_columns(report: &Report) -> Vec<String> {
+    let Some(t) = &report.server else { return Vec::new() };
+    let mut cols = Vec::new();
+    for c in &t.columns {
+        cols.push(format!("server_{}", c.key));
+        if report.uncertainty.is_some() {
+            cols.push(format!("server_{}_ci_low", c.key));
+            cols.push(format!("server_{}_ci_high", c.key));
+        }
+    }
+    cols
+}
+
+fn server_cells(report: &Report, r: &super::Row, rec: &mut Vec<String>) {
+    let Some(t) = &report.server else { return };
+    for c in &t.columns {
+        let f = r.server.as_ref().and_then(|s| s.figures.get(c.key));
+        rec.push(cell(f.map(|f| f.mean)));
+        if report.uncertainty.is_some() {
+            rec.push(cell(f.and_then(|f| f.ci_low)));
+            rec.push(cell(f.and_then(|f| f.ci_high)));
+        }
+    }
+}
+
+/// With a `cost` section: `usd_per_hour`, `gpus`, then each cost figure any point has
+/// (`usd_per_1m_output`, ...), with the interval with repeats (`_ci_low`, `_ci_high`).
+fn cost_columns(report: &Report) -> Vec<String> {
+    let Some(t) = &report.cost else { return Vec::new() };
+    let mut cols = vec!["usd_per_hour".to_string(), "gpus".to_string()];
+    for (k, _) in &t.columns {
+        cols.push((*k).to_string());
+        if report.uncertainty.is_some() {
+            cols.push(format!("{k}_ci_low"));
+            cols.push(format!("{k}_ci_high"));
+        }
+    }
+    cols
+}
+
+fn cost_cells(report: &Report, r: &super::Row, rec: &mut Vec<String>) {
+    let Some(t) = &report.cost else { return };
+    rec.push(cell(r.cost.as_ref().map(|c| c.usd_per_hour)));
+    rec.push(cell(r.cost.as_ref().and_then(|c| c.gpus)));
+    for (k, _) in &t.columns {
+        let v = r.cost.as_ref().and_then(|c| c.get(k));
+        rec.push(cell(v.map(|v| v.value)));
+        if report.uncertainty.is_some() {
+            rec.push(cell(v.and_then(|v| v.ci_low)));
+            rec.push(cell(v.and_then(|v| v.ci_high)));
+        }
+    }
+}
+
 /// The CSV bytes.
 pub fn render(report: &Report) -> Result<Vec<u8>, RenderError> {
     let mut fixed: Vec<String> = ["index", "dir", "status"].map(String::from).to_vec();
@@ -57,6 +113,8 @@ pub fn render(report: &Report) -> Result<Vec<u8>, RenderError> {
         .chain(metrics::scalars().map(|d| d.key.to_string()))
         .chain(["target_fails".to_string(), "reason".to_string()])
         .chain(repeat_columns(report))
+        .chain(server_columns(report))
+        .chain(cost_columns(report))
         .collect();
     // A parameter named like a fixed column gets a `param.` prefix.
     let param_cols: Vec<String> =
@@ -109,6 +167,8 @@ pub fn render(report: &Report) -> Result<Vec<u8>, RenderError> {
                     .unwrap_or_default(),
             );
         }
+        server_cells(report, r, &mut rec);
+        cost_cells(report, r, &mut rec);
         w.write_record(&rec).map_err(err)?;
     }
     w.into_inner().map_err(|e| RenderError::flush("summary.csv", e))

@@ -79,6 +79,9 @@ fn ci(r: &Row, metric: Metric, stat: Stat) -> Option<(f64, f64)> {
     r.spread.as_ref()?.get(metric, stat).map(|s| (s.ci_low, s.ci_high))
 }
 
+/// A figure's confidence interval (low, high), with repeats.
+type Interval = Option<(f64, f64)>;
+
 /// A chart as the template shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChartView {
@@ -114,6 +117,18 @@ impl<'a> LoadCharts<'a> {
 
     /// One series per group of a figure over load, with its confidence intervals (repeats).
     fn series(&self, name_suffix: &str, style: Style, metric: Metric, stat: Stat) -> Vec<Series> {
+        self.series_of(name_suffix, style, &|r: &Row| {
+            Some((r.metrics.as_ref()?.get(metric, stat)?, ci(r, metric, stat)))
+        })
+    }
+
+    /// One series per group of what `get` reads of a row (a value and its interval).
+    fn series_of(
+        &self,
+        name_suffix: &str,
+        style: Style,
+        get: &dyn Fn(&Row) -> Option<(f64, Interval)>,
+    ) -> Vec<Series> {
         self.groups
             .iter()
             .enumerate()
@@ -122,18 +137,27 @@ impl<'a> LoadCharts<'a> {
                     if name_suffix.is_empty() { g.clone() } else { format!("{g} {name_suffix}") };
                 let mut se = Series::new(name, Vec::new(), style, i);
                 for r in rows {
-                    let (Some(x), Some(y)) =
-                        (self.axis.x(r), r.metrics.as_ref().and_then(|m| m.get(metric, stat)))
-                    else {
+                    let (Some(x), Some((y, y_ci))) = (self.axis.x(r), get(r)) else {
                         continue;
                     };
                     se.points.push((x, y));
-                    se.y_ci.push(ci(r, metric, stat));
+                    se.y_ci.push(y_ci);
                     se.slo_pass.push(self.judged.get(&r.index).copied());
                 }
                 se
             })
             .collect()
+    }
+
+    /// A server figure's series (`waiting_avg`), with its interval with repeats.
+    fn server_series(&self, suffix: &str, style: Style, key: &'static str) -> Vec<Series> {
+        self.series_of(suffix, style, &|r: &Row| {
+            let f = r.server.as_ref()?.figures.get(key)?;
+            Some((f.mean, f.ci_low.zip(f.ci_high)))
+        })
+        .into_iter()
+        .filter(|se| !se.points.is_empty())
+        .collect()
     }
 
     /// A figure's p50 (solid) and p99 (dashed) series.
@@ -197,11 +221,56 @@ impl<'a> LoadCharts<'a> {
     }
 }
 
+impl LoadCharts<'_> {
+    /// $ per 1M output tokens vs tokens/s per user: every point with a cost, and the cheapest
+    /// price for each speed (the front: no point is both faster per user and cheaper).
+    fn cost_pareto(&self) -> ChartView {
+        let mut all = Vec::new();
+        let mut scatter: Vec<Series> = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, (g, rows))| {
+                let mut se = Series::new(g.clone(), Vec::new(), Style::Points, i);
+                for r in rows {
+                    let x = r.metrics.as_ref().and_then(|m| m.value(Metric::TputUser));
+                    let y = r.cost.as_ref().and_then(|c| c.usd_per_1m_output);
+                    let (Some(x), Some(y)) = (x, y) else { continue };
+                    se.points.push((x, y.value));
+                    se.x_ci.push(ci(r, Metric::TputUser, Stat::Avg));
+                    se.y_ci.push(y.ci_low.zip(y.ci_high));
+                }
+                // The front is computed on (speed, -cost): higher is better on both.
+                all.extend(se.points.iter().map(|(x, y)| (*x, -*y)));
+                se
+            })
+            .collect();
+        let front: Vec<(f64, f64)> = pareto_front(&all).into_iter().map(|(x, y)| (x, -y)).collect();
+        scatter.push(Series::new("cheapest for its speed", front, Style::Front, 0));
+        let id = "chart-cost";
+        ChartView {
+            id: id.into(),
+            title: "Cost per 1M output tokens vs tokens/s per user".into(),
+            svg: Chart {
+                id: id.into(),
+                title:
+                    "$ per 1M output tokens vs tokens/s per user (cheapest for its speed in red)"
+                        .into(),
+                x_label: "tokens/s per user (1000 / TPOT)".into(),
+                y_label: "$ per 1M output tokens".into(),
+                log_x: false,
+                series: scatter,
+            }
+            .render(),
+        }
+    }
+}
+
 /// Every chart of the report.
 pub fn charts(report: &Report) -> Vec<ChartView> {
     let c = LoadCharts::of(report);
     let load = c.axis.label();
-    vec![
+    let mut out = vec![
         c.chart(
             "chart-throughput",
             format!("Output throughput vs {load}"),
@@ -221,7 +290,33 @@ pub fn charts(report: &Report) -> Vec<ChartView> {
             c.p50_p99(Metric::Itl),
         ),
         c.pareto(),
-    ]
+    ];
+    if report.cost.is_some() {
+        out.push(c.cost_pareto());
+    }
+    if report.server.is_some() {
+        let mut queue = c.server_series("queue avg", Style::Line, "waiting_avg");
+        queue.extend(c.server_series("running avg", Style::Dashed, "running_avg"));
+        if !queue.is_empty() {
+            out.push(c.chart(
+                "chart-server-queue",
+                format!("Server: requests queued and running vs {load}"),
+                "requests (mean over scrapes)",
+                queue,
+            ));
+        }
+        let mut kv = c.server_series("max", Style::Line, "kv_cache_max_pct");
+        kv.extend(c.server_series("avg", Style::Dashed, "kv_cache_avg_pct"));
+        if !kv.is_empty() {
+            out.push(c.chart(
+                "chart-server-kv",
+                format!("Server: KV-cache use vs {load}"),
+                "KV cache in use (%)",
+                kv,
+            ));
+        }
+    }
+    out
 }
 
 /// Renders `templates/report.html.j2`.

@@ -7,11 +7,13 @@
 pub mod compare;
 pub mod compare_by;
 pub mod conditions;
+pub mod cost;
 pub mod csv;
 mod error;
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod server;
 pub mod svg;
 pub mod targets;
 mod template;
@@ -134,6 +136,10 @@ pub struct Row {
     pub repeats: usize,
     /// Every figure's spread across the repeats (`ttft_avg_ms: {mean, ci_low, ci_high, cv...}`).
     pub spread: Option<crate::stats::repeats::Spreads>,
+    /// What the server's `/metrics` showed (aiperf's server-metrics export), when it was read.
+    pub server: Option<crate::server_metrics::ServerSummary>,
+    /// $ per 1M tokens and tokens/s per GPU, with a `cost` section.
+    pub cost: Option<crate::cost::CostFigures>,
 }
 
 /// A key figure's confidence interval, as the Uncertainty table shows it.
@@ -259,6 +265,10 @@ pub struct Report {
     pub noise: Vec<NoiseRow>,
     /// With `stop_when` or `search`: the highest load under the SLO, per group.
     pub max_load: Option<crate::search::max_load::MaxLoad>,
+    /// What the server showed at each point (its `/metrics`, read from aiperf's export).
+    pub server: Option<server::ServerTable>,
+    /// With a `cost` section: each point's $ per 1M tokens.
+    pub cost: Option<cost::CostTable>,
     pub noise_hint: &'static str,
     pub warnings: Vec<String>,
 }
@@ -286,6 +296,7 @@ impl Report {
             (Vec::new(), Vec::new(), Vec::new());
         let mut warnings = results.warnings.clone();
         let mut confidence = None;
+        let mut costs = Vec::new();
         for run in &results.runs {
             counts.add(run.status);
             failures.extend(failure_of(run));
@@ -299,12 +310,22 @@ impl Report {
                 confidence = Some(sp.confidence);
             }
             noise.extend(noise_row(run, &point, cv_max_pct));
-            rows.push(row_of(run, target_results(run, extra)));
+            let mut row = row_of(run, target_results(run, extra));
+            row.cost = cost::figures_of(results, run);
+            if let Some(c) = &row.cost {
+                costs.push((run.index, point.clone(), c.clone()));
+            }
+            rows.push(row);
         }
         let uncertainty = confidence.map(|c| Uncertainty {
             confidence_pct: c * 100.0,
             columns: KEY_FIGURES.iter().map(|(m, st)| figure_label(*m, *st)).collect(),
             rows: uncertainty_rows,
+        });
+        let by_index: BTreeMap<usize, String> =
+            results.runs.iter().map(|r| (r.index, point_of(r))).collect();
+        let server = server::table(&rows, &|r: &Row| {
+            by_index.get(&r.index).cloned().unwrap_or_else(|| "-".into())
         });
         let target_fails = rows.iter().flat_map(|r| &r.targets).filter(|t| t.is_fail()).count();
         let target_passes =
@@ -328,6 +349,8 @@ impl Report {
             uncertainty,
             noise,
             max_load: crate::search::max_load::build(results),
+            server,
+            cost: cost::table(&costs),
             noise_hint: NOISE_HINT,
             warnings,
         }
@@ -491,6 +514,8 @@ fn row_of(run: &results::RunResult, targets: Vec<TargetResult>) -> Row {
         length_mismatches: run.length_mismatches.clone(),
         repeats: run.spread.as_ref().map_or(0, |s| s.n),
         spread: run.spread.clone(),
+        server: run.server.clone(),
+        cost: None,
     }
 }
 

@@ -32,6 +32,8 @@ pub struct BatchResults {
     pub load_search: Option<records::LoadSearch>,
     /// `ab`: the swept key whose values the batch compares (plan.json).
     pub ab: Option<records::Ab>,
+    /// The config's `cost` section (plan.json); each run's `cost.*` params apply on top.
+    pub cost: Option<serde_json::Map<String, serde_json::Value>>,
     /// How repeats are judged (from `repeats`, else defaults).
     #[serde(skip)]
     pub(super) judge: Judge,
@@ -153,6 +155,7 @@ pub fn collect(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
         repeats,
         load_search: plan.as_ref().and_then(|p| p.load_search.clone()),
         ab: plan.as_ref().and_then(|p| p.ab.clone()),
+        cost: plan.as_ref().and_then(|p| p.cost.clone()),
         judge,
         entries,
     })

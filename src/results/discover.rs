@@ -56,6 +56,7 @@ pub(super) fn discover(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
         repeats: None,
         load_search: None,
         ab: None,
+        cost: None,
         judge,
         entries,
     })

@@ -4,6 +4,7 @@
 use super::RunResult;
 use super::run::Entry;
 use crate::records::{self, RunStatus};
+use crate::server_metrics::ServerSummary;
 use crate::stats::confidence::DEFAULT_CONFIDENCE;
 use crate::stats::repeats::{self, DEFAULT_NOISE_CV_MAX, Repeat, Spreads};
 
@@ -27,6 +28,7 @@ impl Judge {
             .or_else(|| run.aiperf_repeats.as_ref().and_then(|a| a.confidence_level))
             .unwrap_or(DEFAULT_CONFIDENCE);
         run.spread = Spreads::of(&run.repeats, confidence);
+        run.server = ServerSummary::of(&run.server_runs, confidence);
         run.noisy = run
             .spread
             .as_ref()
@@ -110,6 +112,8 @@ pub(super) fn merge_point(
         noisy: Vec::new(),
         aiperf_repeats: None,
         conditions: units.iter().flat_map(|(_, u)| u.conditions.clone()).collect(),
+        server_runs: units.iter().flat_map(|(_, u)| u.server_runs.clone()).collect(),
+        server: None,
         ..first
     };
     judge.judge(&mut run);

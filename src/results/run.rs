@@ -18,6 +18,7 @@ use super::{
 };
 use crate::model::metrics::Metric;
 use crate::records::{self, PROCESS_RESULT_FILE, RUN_METADATA_FILE, RunStatus, TargetCheck};
+use crate::server_metrics::{self, ServerFigures};
 use crate::stats::repeats::{self, Repeat};
 
 /// What the plan (or the manifest) says of one combination: enough to read it from disk.
@@ -164,9 +165,32 @@ pub(super) fn load_run(
             Some(Process::Sweeper(p)) => p.conditions.into_iter().collect(),
             _ => Vec::new(),
         },
+        server_runs: Vec::new(),
+        server: None,
     };
+    run.server_runs = server_runs(&run_dir, multi, &mut run.warnings);
     judge.judge(&mut run);
     run
+}
+
+/// The server figures of each of the run's runs with aiperf's server-metrics export (each
+/// profile run of a multi-run layout). An unreadable export is a warning: the client figures
+/// stand without it.
+fn server_runs(run_dir: &Path, multi: bool, warnings: &mut Vec<String>) -> Vec<ServerFigures> {
+    let dirs: Vec<std::path::PathBuf> = if multi {
+        multirun::run_dirs(run_dir).into_iter().map(|(_, d)| d).collect()
+    } else {
+        vec![run_dir.to_path_buf()]
+    };
+    let mut out = Vec::new();
+    for d in dirs {
+        match server_metrics::export::read(&d) {
+            Ok(Some(e)) => out.push(ServerFigures::of(&e)),
+            Ok(None) => {}
+            Err(e) => warnings.push(format!("{e}; its server figures are left out")),
+        }
+    }
+    out
 }
 
 /// The run's `run_metadata.json` and `process_result.json`, those that are there (an unreadable

@@ -9,6 +9,7 @@ use super::aggregate_json::AggregateExport;
 use super::multirun;
 use crate::model::metrics::Values;
 use crate::records::{self, RunStatus, TargetCheck};
+use crate::server_metrics::{ServerFigures, ServerSummary};
 use crate::stats::repeats;
 
 /// The measured metrics of one run (see [`crate::model::metrics`] for the table of what they are).
@@ -89,6 +90,12 @@ pub struct RunResult {
     pub probe: Option<records::Probe>,
     /// What each of its runs ran on (one per repeat), from `process_result.json`.
     pub conditions: Vec<records::Conditions>,
+    /// What the server's `/metrics` showed during each of its runs that has aiperf's
+    /// server-metrics export (one per repeat).
+    #[serde(skip)]
+    pub server_runs: Vec<ServerFigures>,
+    /// The server figures of the point: one run's, or the means of its repeats' with intervals.
+    pub server: Option<ServerSummary>,
 }
 
 impl RunResult {

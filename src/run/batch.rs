@@ -148,6 +148,7 @@ impl Batch {
             config_file: cfg.file.display().to_string(),
             swept_keys: plan.swept_keys.clone(),
             combinations: planned,
+            cost: plan.cost.clone(),
             tt_model_id: plan.tt_model_id.clone(),
             repeats: plan.repeats,
             load_search: plan.load_search.clone(),

@@ -28,6 +28,8 @@ pub struct Ladders {
     member_at: HashMap<usize, Vec<(f64, usize)>>,
     /// A re-run the ladder waits for: (member index, group, value, which run).
     pending: Option<(usize, usize, f64, u32)>,
+    /// Per group: the last failing run's value and what the server showed then.
+    server_at_fail: HashMap<usize, (f64, String)>,
 }
 
 impl Ladders {
@@ -82,6 +84,11 @@ impl Ladders {
         }
         let run = &run();
         let verdict = judge(&ls, run);
+        if verdict != Judgement::Pass
+            && let Some(e) = run.server.as_ref().and_then(crate::server_metrics::explain)
+        {
+            self.server_at_fail.insert(g, (v, e.line()));
+        }
         let tried = self.tried.entry(g).or_default();
         tried.add(
             v,
@@ -102,7 +109,13 @@ impl Ladders {
         }
         if let Some((f, why)) = tried.fail() {
             let at = show(f);
-            self.stopped.entry(g).or_insert(format!("stopped: {why} at {} {at}", ls.variable));
+            let server = match self.server_at_fail.get(&g) {
+                Some((x, e)) if *x == f => format!("; the server showed {e}"),
+                _ => String::new(),
+            };
+            self.stopped
+                .entry(g)
+                .or_insert(format!("stopped: {why} at {} {at}{server}", ls.variable));
             return;
         }
         if !rerun {

@@ -43,6 +43,12 @@ pub struct MaxLoadRow {
     /// Re-runs that confirmed the boundary, and values whose verdict they changed.
     pub confirmations: usize,
     pub flips: usize,
+    /// What the server showed at the first failing value, and what bounded it (its
+    /// `/metrics`, when aiperf exported them): why the knee is where it is.
+    pub server_at_breach: Option<String>,
+    /// With a `cost` section: $ per 1M output tokens at `best`, and the hour's price.
+    pub usd_per_1m_output: Option<f64>,
+    pub usd_per_hour: Option<f64>,
 }
 
 /// A run that a ladder's early stop skipped.
@@ -92,7 +98,15 @@ pub fn build(results: &BatchResults) -> Option<MaxLoad> {
     let mut judged = Vec::new();
     for g in &ls.groups {
         let members = members_of(ls, g, results, &by_index);
-        let (row, verdicts) = group_row(ls, g, &members);
+        let (mut row, verdicts) = group_row(ls, g, &members);
+        if let Some(r) = row.best_index.and_then(|i| by_index.get(&i))
+            && let Some(b) = crate::cost::spec::basis_of(results.cost.as_ref(), &r.params)
+        {
+            row.usd_per_hour = Some(b.usd_per_hour);
+            row.usd_per_1m_output = row
+                .output_tok_s
+                .and_then(|t| crate::cost::figures::usd_per_million(b.usd_per_hour, t));
+        }
         judged.extend(verdicts);
         rows.push(row);
     }
@@ -200,6 +214,12 @@ fn group_row(
         capped: first_fail.is_none() && best.is_some_and(|(v, _, _)| at_top(ls, members, *v)),
         confirmations,
         flips,
+        server_at_breach: first_fail
+            .and_then(|(_, r, _)| r.server.as_ref())
+            .and_then(crate::server_metrics::explain)
+            .map(|e| e.line()),
+        usd_per_1m_output: None,
+        usd_per_hour: None,
     };
     (row, judged)
 }

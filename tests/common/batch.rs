@@ -97,17 +97,24 @@ pub struct Batch {
     base: Vec<(&'static str, Value)>,
     tt_model_id: Option<String>,
     repeats: Option<Repeats>,
+    cost: Option<serde_json::Map<String, Value>>,
 }
 
 impl Batch {
     /// A batch `name` with [`BASE`], no tt model id and no repeats.
     pub fn new(name: &str) -> Batch {
-        Batch { name: name.into(), base: base(), tt_model_id: None, repeats: None }
+        Batch { name: name.into(), base: base(), tt_model_id: None, repeats: None, cost: None }
     }
 
     /// This base config instead of [`BASE`].
     pub fn base(mut self, base: Vec<(&'static str, Value)>) -> Batch {
         self.base = base;
+        self
+    }
+
+    /// The config's `cost` section in plan.json.
+    pub fn cost(mut self, cost: Value) -> Batch {
+        self.cost = cost.as_object().cloned();
         self
     }
 
@@ -242,6 +249,7 @@ impl Batch {
                 repeats,
                 load_search: None,
                 ab: None,
+                cost: self.cost.clone(),
                 plan_hash: None,
                 shard: None,
             },
@@ -294,6 +302,7 @@ pub fn plan_only(root: &Path, fixture: &str, params: Value, merged: Value) -> Pa
         repeats: None,
         load_search: None,
         ab: None,
+        cost: None,
         plan_hash: None,
         shard: None,
     };

@@ -38,8 +38,9 @@ pub fn plan(yaml: &str) -> Plan {
 }
 
 /// A config running the real aiperf against the built-in mock server: `server: {kind: mock}`,
-/// and a `base_config` with `mock-model`, the offline tokenizer, streaming, and neither server
-/// metrics nor GPU telemetry (the mock has none), plus what the test adds.
+/// and a `base_config` with `mock-model`, the offline tokenizer, streaming, no GPU telemetry
+/// (the mock has none) and no server metrics (unless [`MockSweep::server_metrics`]), plus what
+/// the test adds.
 pub struct MockSweep {
     name: String,
     output: Option<String>,
@@ -47,6 +48,7 @@ pub struct MockSweep {
     model: String,
     base: Vec<String>,
     rest: String,
+    server_metrics: bool,
 }
 
 impl MockSweep {
@@ -59,6 +61,7 @@ impl MockSweep {
             model: "mock-model".into(),
             base: Vec::new(),
             rest: String::new(),
+            server_metrics: false,
         }
     }
 
@@ -86,6 +89,12 @@ impl MockSweep {
         self
     }
 
+    /// aiperf scrapes the mock's `/metrics` during each run (off by default: it costs time).
+    pub fn server_metrics(mut self) -> MockSweep {
+        self.server_metrics = true;
+        self
+    }
+
     /// Top-level YAML after `base_config` (sweeps, repeats, search...).
     pub fn rest(mut self, yaml: &str) -> MockSweep {
         self.rest.push_str(yaml);
@@ -96,12 +105,13 @@ impl MockSweep {
     pub fn text(&self) -> String {
         let output = self.output.as_ref().map(|o| format!("output_base_dir: {o}\n"));
         format!(
-            "batch_name: {}\n{}server: {{kind: mock{}}}\nbase_config:\n  model: {}\n  tokenizer: '@offline'\n  streaming: true\n{}  no_server_metrics: true\n  no_gpu_telemetry: true\n{}",
+            "batch_name: {}\n{}server: {{kind: mock{}}}\nbase_config:\n  model: {}\n  tokenizer: '@offline'\n  streaming: true\n{}{}  no_gpu_telemetry: true\n{}",
             self.name,
             output.unwrap_or_default(),
             self.server,
             self.model,
             self.base.concat(),
+            if self.server_metrics { "" } else { "  no_server_metrics: true\n" },
             self.rest
         )
     }
