@@ -95,6 +95,23 @@ fn quickstart_sweep_with_real_aiperf_against_the_mock_server() {
     let csv = std::fs::read_to_string(batch.join("summary.csv")).unwrap();
     assert_eq!(csv.lines().count(), 4, "{csv}");
     assert!(batch.join("report.html").is_file() && batch.join("summary.json").is_file());
+    // aiperf scraped the mock's `/metrics` (vLLM's names). The server's count of generated tokens
+    // over the profiling window is a counter's change between aiperf's first and last scrape in
+    // it: at most the 24 measured requests' 16 tokens each (the 2 warmup requests' excluded), at
+    // least that less what one scrape interval (0.333 s) can generate before the first scrape.
+    // Never more running than the concurrency, and no queue below the mock's 64 slots.
+    assert!(md.contains("## Server"), "{md}");
+    let s = read_json(&batch.join("summary.json"));
+    for r in s["rows"].as_array().unwrap() {
+        let f = &r["server"]["figures"];
+        assert_eq!(r["server"]["servers"], serde_json::json!(["vllm"]), "{r}");
+        let generated = f["generation_tokens"]["mean"].as_f64().unwrap();
+        let per_scrape = r["metrics"]["output_tok_s"].as_f64().unwrap() * 0.4;
+        assert!(generated <= 384.0 && generated >= 384.0 - per_scrape, "{generated}: {r}");
+        let c: f64 = r["params"]["concurrency"].as_str().unwrap().parse().unwrap();
+        assert!(f["running_max"]["mean"].as_f64().unwrap() <= c, "{r}");
+        assert_eq!(f["waiting_max"]["mean"], 0.0, "{r}");
+    }
 }
 
 #[test]

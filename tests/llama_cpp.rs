@@ -144,6 +144,20 @@ fn search_finds_the_knee_at_parallel() {
         .unwrap();
     assert!(md.contains("| server.parallel=2 | **2** |"), "{md}");
     assert!(md.contains("| server.parallel=4 | **4** |"), "{md}");
+    // llama.cpp's own `/metrics` (`llamacpp:*`), scraped by aiperf: at most `parallel` requests
+    // run, the rest are deferred, and the knee is explained by that queue.
+    let s = read_json(&batch_dir(&tmp.path().join("out"), "knee").join("summary.json"));
+    let rows: Vec<&serde_json::Value> =
+        s["rows"].as_array().unwrap().iter().filter(|r| r["server"].is_object()).collect();
+    assert!(!rows.is_empty(), "no server figures: {s}");
+    for r in &rows {
+        assert_eq!(r["server"]["servers"], serde_json::json!(["llama.cpp"]), "{r}");
+        let parallel: f64 = r["params"]["server.parallel"].as_str().unwrap().parse().unwrap();
+        let max = r["server"]["figures"]["running_max"]["mean"].as_f64().unwrap();
+        assert!(max <= parallel, "running {max} > parallel {parallel}: {r}");
+    }
+    assert!(md.contains("Why `server.parallel=2` breaks at 3: the server showed queue"), "{md}");
+    assert!(md.contains("admission-bound"), "{md}");
 }
 
 #[test]

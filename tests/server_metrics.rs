@@ -206,3 +206,15 @@ fn a_points_server_figures_are_the_means_of_its_repeats_with_intervals_in_every_
     assert_eq!(json["rows"][0]["server"]["figures"]["waiting_avg"]["mean"], json!(4.0));
     assert_eq!(json["rows"][0]["server"]["servers"], json!(["vllm"]));
 }
+
+/// The README lists every canonical figure and every name of the mapping table.
+#[test]
+fn the_readme_lists_the_mapping_table() {
+    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
+    for f in sweeper::server_metrics::names::FIGURES {
+        assert!(readme.contains(&format!("| `{}` |", f.key)), "README lacks figure {}", f.key);
+    }
+    for m in sweeper::server_metrics::names::MAPPINGS {
+        assert!(readme.contains(&format!("`{}`", m.name)), "README lacks {}", m.name);
+    }
+}

@@ -86,17 +86,21 @@ pub fn explain(s: &ServerSummary) -> Option<Explanation> {
         )
     } else if queued {
         let cap = s.mean("running_max").map(|m| format!(" (at most {} ran at once)", n(m)));
+        let room = if kv_max.is_some() { " while the KV cache had room" } else { "" };
         (
             Some(Bound::AdmissionBound),
             Some(format!(
-                "admission-bound: requests waited for a slot{} while the KV cache had room; more slots (`max_num_seqs`) move the knee",
+                "admission-bound: requests waited for a slot{}{room}; more slots (`max_num_seqs`, llama.cpp's `--parallel`) move the knee",
                 cap.unwrap_or_default()
             )),
         )
-    } else if waiting.is_some() || kv_max.is_some() {
+    } else if waiting.is_some() {
+        let room = if kv_max.is_some() { " and room in the KV cache" } else { "" };
         (
             Some(Bound::NotQueued),
-            Some("no queue and room in the KV cache: the server admitted every request, so the limit is its time per step (compute), or the client".to_owned()),
+            Some(format!(
+                "no queue{room}: the server admitted every request, so the limit is its time per step (compute), or the client"
+            )),
         )
     } else {
         (None, None)
@@ -140,5 +144,12 @@ mod tests {
         let e = explain(&summary(&[("waiting_avg", 0.1), ("kv_cache_max_pct", 40.0)])).unwrap();
         assert_eq!(e.bound, Some(Bound::NotQueued));
         assert!(explain(&summary(&[("prompt_tokens", 10.0)])).is_none());
+        // llama.cpp: no KV-cache gauge, so nothing is said of it.
+        let e = explain(&summary(&[("waiting_avg", 1.5), ("running_max", 2.0)])).unwrap();
+        assert_eq!(e.bound, Some(Bound::AdmissionBound));
+        assert!(!e.line().contains("KV"), "{}", e.line());
+        let e = explain(&summary(&[("waiting_avg", 0.0), ("waiting_max", 0.0)])).unwrap();
+        assert_eq!(e.bound, Some(Bound::NotQueued));
+        assert!(!e.line().contains("KV"), "{}", e.line());
     }
 }
