@@ -124,3 +124,32 @@ fn server_figures_explain_the_knee_and_every_point_is_priced() {
         assert!(html.contains(id), "{id} missing from report.html");
     }
 }
+
+/// aiperf's `--num-profile-runs` (back-to-back repeats) writes a server-metrics export per
+/// profile run: each is a repeat of the point's server figures, with an interval.
+#[test]
+fn each_profile_runs_export_is_a_repeat_of_the_server_figures() {
+    let _ = managed_aiperf();
+    let tmp = tempfile::tempdir().unwrap();
+    let f = MockSweep::new("npr")
+        .output(&tmp.path().join("out"))
+        .server("max_num_seqs: 4, prefill_base_ms: 20, decode_base_ms: 20")
+        .base(&["request_count: 16", "isl: 32", "osl: 10", "concurrency: 8"])
+        .server_metrics()
+        .rest("repeats: {count: 2, order: back_to_back}\n")
+        .write(tmp.path(), "npr.yaml");
+    let out = sweeper().arg("-c").arg(&f).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let batch = batch_dir(&tmp.path().join("out"), "npr");
+    for k in ["run_0001", "run_0002"] {
+        assert!(batch.join("profile_runs").join(k).join("server_metrics_export.json").is_file());
+    }
+    let s = read_json(&batch.join("summary.json"));
+    let server = &s["rows"][0]["server"];
+    assert_eq!(server["runs"], 2, "{server}");
+    let w = &server["figures"]["waiting_max"];
+    assert_eq!(w["n"], 2, "{server}");
+    assert!(w["mean"].as_f64().unwrap() >= 1.0, "8 requests on 4 slots queue: {server}");
+    assert!(w["ci_low"].is_number() && w["ci_high"].is_number(), "{server}");
+    assert_eq!(server["figures"]["running_max"]["mean"], 4.0, "{server}");
+}
