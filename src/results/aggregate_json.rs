@@ -76,8 +76,9 @@ pub enum AggregateError {
     NotAnObject { path: PathBuf },
 }
 
-/// Like [`read`], memoised per process by (path, size, mtime): a sweep re-renders its reports
-/// after every run, and the finished runs' exports do not change. A changed file is re-read.
+/// Like [`read`], memoised per process by (path, size, mtime) for the last [`CACHE_MAX`]
+/// files: a run's export is read by the artifact check and again by the results, and a changed
+/// file is re-read. Bounded, so reading a batch does not keep every export in memory.
 pub fn read_cached(path: &Path) -> Result<std::sync::Arc<AggregateExport>, AggregateError> {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex, OnceLock};
@@ -97,9 +98,37 @@ pub fn read_cached(path: &Path) -> Result<std::sync::Arc<AggregateExport>, Aggre
     if let Some(k) = key
         && let Ok(mut c) = cache.lock()
     {
+        if c.len() >= CACHE_MAX {
+            c.clear();
+        }
         c.insert(path.to_path_buf(), (k, v.clone()));
     }
     Ok(v)
+}
+
+/// Most exports [`read_cached`] keeps.
+pub const CACHE_MAX: usize = 16;
+
+/// The aggregate averages a run keeps once read (used after loading: goodput in the Max load
+/// section, the measured sequence lengths in tt's files), not the whole export.
+pub const KEPT: [&str; 3] = ["goodput", "input_sequence_length", "output_sequence_length"];
+
+/// What a run keeps of its aggregate export: the [`KEPT`] averages.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AggregateSummary {
+    avgs: [Option<f64>; KEPT.len()],
+}
+
+impl AggregateSummary {
+    /// The summary of an export.
+    pub fn of(a: &AggregateExport) -> AggregateSummary {
+        AggregateSummary { avgs: KEPT.map(|t| a.avg(t)) }
+    }
+
+    /// `avg` of a [`KEPT`] metric (`None` for any other).
+    pub fn avg(&self, tag: &str) -> Option<f64> {
+        KEPT.iter().position(|t| *t == tag).and_then(|i| self.avgs[i])
+    }
 }
 
 /// Reads and parses `path`.

@@ -23,10 +23,7 @@ impl Judge {
 
     /// Fills a point's spread and noisy figures from its repeats.
     pub(super) fn judge(&self, run: &mut RunResult) {
-        let confidence = self
-            .confidence
-            .or_else(|| run.aiperf_repeats.as_ref().and_then(|a| a.confidence_level))
-            .unwrap_or(DEFAULT_CONFIDENCE);
+        let confidence = self.confidence.or(run.aiperf_confidence).unwrap_or(DEFAULT_CONFIDENCE);
         run.spread = Spreads::of(&run.repeats, confidence);
         run.server = ServerSummary::of(&run.server_runs, confidence);
         run.noisy = run
@@ -110,7 +107,7 @@ pub(super) fn merge_point(
         repeats,
         spread: None,
         noisy: Vec::new(),
-        aiperf_repeats: None,
+        aiperf_confidence: None,
         conditions: units.iter().flat_map(|(_, u)| u.conditions.clone()).collect(),
         server_runs: units.iter().flat_map(|(_, u)| u.server_runs.clone()).collect(),
         server: None,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::aggregate_json::{self, AggregateExport};
+use super::aggregate_json::{self, AggregateExport, AggregateSummary};
 use super::convert::{metrics_from_aggregate, metrics_from_csv, metrics_from_jsonl};
 use super::point::{length_mismatches, load_point, model_ids};
 use super::points::Judge;
@@ -155,11 +155,11 @@ pub(super) fn load_run(
         targets: e.targets.clone(),
         problems: found.problems,
         warnings: with_connection_warning(found.warnings, &e.dir, found.connection_closed),
-        aggregate,
+        aggregate: aggregate.as_deref().map(AggregateSummary::of),
         repeats: profile.repeats,
         spread: None,
         noisy: Vec::new(),
-        aiperf_repeats: profile.aggregate,
+        aiperf_confidence: profile.aggregate.and_then(|a| a.confidence_level),
         probe: e.probe,
         conditions: match process {
             Some(Process::Sweeper(p)) => p.conditions.into_iter().collect(),

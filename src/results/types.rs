@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::aggregate_json::AggregateExport;
-use super::multirun;
+use super::aggregate_json::AggregateSummary;
 use crate::model::metrics::Values;
 use crate::records::{self, RunStatus, TargetCheck};
 use crate::server_metrics::{ServerFigures, ServerSummary};
@@ -71,10 +70,10 @@ pub struct RunResult {
     pub warnings: Vec<String>,
     /// Sequence lengths measured off the requested ones by more than [`LENGTH_TOLERANCE`].
     pub length_mismatches: Vec<LengthMismatch>,
-    /// The parsed aggregate export, shared with the per-process cache (see `read_cached`). For
-    /// a repeated point: its first successful repeat's.
+    /// What it keeps of its aggregate export (a few averages, not the export: a batch's results
+    /// stay small). For a repeated point: its first successful repeat's.
     #[serde(skip)]
-    pub aggregate: Option<std::sync::Arc<AggregateExport>>,
+    pub aggregate: Option<AggregateSummary>,
     /// The repeats of this point (interleaved runs, or aiperf's `--num-profile-runs` runs), in
     /// order; empty for a point measured once. `metrics` is then the mean over the successful
     /// ones.
@@ -83,9 +82,10 @@ pub struct RunResult {
     pub spread: Option<repeats::Spreads>,
     /// Key figures whose coefficient of variation across repeats exceeds `noise_cv_max`.
     pub noisy: Vec<repeats::Noisy>,
-    /// aiperf's own statistics across its `--num-profile-runs` runs.
+    /// The confidence level aiperf used across its `--num-profile-runs` runs (its intervals
+    /// are recomputed by sweeper from the runs; the level is what is kept of its aggregate).
     #[serde(skip)]
-    pub aiperf_repeats: Option<multirun::MultiAggregate>,
+    pub aiperf_confidence: Option<f64>,
     /// A search's probe: its group and value.
     pub probe: Option<records::Probe>,
     /// What each of its runs ran on (one per repeat), from `process_result.json`.

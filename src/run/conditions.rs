@@ -21,12 +21,21 @@ fn cpu_jiffies(stat: &str) -> Option<(u64, u64, u64)> {
 
 /// CPU jiffies (user + system) of the processes marked as this batch's (`marker` in their
 /// environment): the server and aiperf, whose load is the benchmark, not noise.
+///
+/// Only sweeper's descendants can carry the marker (supervisors adopt what their programs
+/// orphan), so those are read, not every process of the machine; where the kernel does not list
+/// children (`/proc/PID/task/TID/children`), every process is.
 fn batch_jiffies(marker: &[u8]) -> u64 {
+    let pids: Vec<u32> = descendants().unwrap_or_else(|| {
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+            .collect()
+    });
     let mut sum = 0;
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
+    for pid in pids {
         let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { continue };
         if !env.split(|b| *b == 0).any(|kv| kv == marker) {
             continue;
@@ -41,6 +50,54 @@ fn batch_jiffies(marker: &[u8]) -> u64 {
         }
     }
     sum
+}
+
+/// Every descendant of this process, from the kernel's children lists (`None` where it has
+/// none: `CONFIG_PROC_CHILDREN` off).
+fn descendants() -> Option<Vec<u32>> {
+    let me = std::process::id();
+    let mut out = Vec::new();
+    let mut stack = vec![me];
+    while let Some(p) = stack.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            if p == me {
+                return None;
+            }
+            continue;
+        };
+        for t in tasks.flatten() {
+            match std::fs::read_to_string(t.path().join("children")) {
+                Ok(s) => {
+                    for c in s.split_whitespace().filter_map(|x| x.parse::<u32>().ok()) {
+                        if out.len() < 100_000 {
+                            out.push(c);
+                            stack.push(c);
+                        }
+                    }
+                }
+                Err(_) if p == me => return None,
+                Err(_) => {}
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Whether `nvidia-smi` answers on this machine: looked up on PATH (no process started where
+/// it is not installed), then asked once per sweeper process.
+pub fn nvidia_smi_present() -> bool {
+    static PRESENT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PRESENT.get_or_init(|| {
+        let on_path = std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("nvidia-smi").is_file()));
+        on_path
+            && std::process::Command::new("nvidia-smi")
+                .arg("-L")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+    })
 }
 
 /// The mean `cpu MHz` of `/proc/cpuinfo`, where the kernel shows it.
@@ -124,12 +181,7 @@ impl Sampler {
     pub fn start(batch_dir: &Path) -> Sampler {
         let marker =
             format!("{}={}", super::supervise::BATCH_ENV, batch_dir.display()).into_bytes();
-        let nvidia_smi = std::process::Command::new("nvidia-smi")
-            .arg("-L")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
+        let nvidia_smi = nvidia_smi_present();
         let first = std::fs::read_to_string("/proc/stat").ok().and_then(|s| cpu_jiffies(&s));
         let batch_first = batch_jiffies(&marker);
         let mut s = Sampler {

@@ -44,6 +44,9 @@ fn output_within(cmd: &str, args: &[&str], limit: Duration) -> Option<String> {
 
 /// The GPUs `nvidia-smi` lists (none when it does not exist or does not answer in 10 s).
 pub fn gpus() -> Vec<Gpu> {
+    if !super::conditions::nvidia_smi_present() {
+        return Vec::new();
+    }
     let Some(out) = output_within(
         "nvidia-smi",
         &["--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],

@@ -213,6 +213,10 @@ pub fn main(args: &[String]) -> u8 {
     unsafe {
         #[cfg(target_os = "linux")]
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGUSR1);
+        // What the program orphans is re-parented to us, not to init: when the program has
+        // ended and we have no child left, nothing it started is alive (see `no_child_left`).
+        #[cfg(target_os = "linux")]
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
         if libc::getppid() != a.parent {
             // sweeper died before we could ask to be told.
             return 0;
@@ -243,9 +247,30 @@ pub fn main(args: &[String]) -> u8 {
             Err(_) => break std::process::ExitStatus::default(),
         }
     };
-    // The program is gone: nothing it started may outlive it.
-    stop_group(a.grace, None);
+    // The program is gone: nothing it started may outlive it. Without a child left there is
+    // nothing to stop, and no need to scan every process of the machine for our group.
+    if !no_child_left() {
+        stop_group(a.grace, None);
+    }
     exit_like(status)
+}
+
+/// Reaps the children that have exited (orphans we adopted as a subreaper); true when none is
+/// left. Our group's members are our descendants (a process outside them cannot join a group
+/// of our session), and as a subreaper every living descendant has a living ancestor among
+/// our children: no child, no member.
+fn no_child_left() -> bool {
+    for _ in 0..100_000 {
+        let mut status = 0;
+        // SAFETY: waitpid on any child of ours, non-blocking, status into a local int.
+        let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        match r {
+            0 => return false,
+            -1 => return std::io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD),
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Exits with the program's status: its exit code, or the signal that ended it.

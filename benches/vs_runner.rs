@@ -1,0 +1,237 @@
+//! Bench: sweeper against a reference runner loop, paired, on the same stub aiperf.
+//!
+//! The reference is what the NeMo runner does per combination, written here in Python (no NeMo
+//! code): spawn the stub, write `run_metadata.json` before and `process_result.json` after.
+//! The stub is a Python script that copies a real aiperf export into `--artifact-dir` and
+//! exits: both sides pay its ~10-20 ms per combination. A real HTTP server on loopback answers
+//! the health check. Each size runs sweeper and the reference back to back, alternating which
+//! goes first, `BENCH_ROUNDS` times (default 2); the medians are compared.
+//!
+//! Prints, at 1, 100 and 1,000 combinations: wall time of each, their ratio, the time per
+//! combination `(T(n) - T(1)) / (n - 1)`, start-up (T(1)), and peak RSS (of sweeper itself;
+//! of the Python loop); then `sweeper report`'s peak RSS on the 100 and 1,000 batches.
+//! Targets (issue 25): per combination <= the reference's; start-up <= 1/3 of the reference's;
+//! peak RSS at 1,000 <= 1.5x that at 100, for a run and for `sweeper report`.
+//!
+//!     cargo bench --bench vs_runner
+//!     BENCH_SIZES=1,100 BENCH_ROUNDS=1 cargo bench --bench vs_runner
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// The stub aiperf; its first line (`#!` and the interpreter) is written at run time.
+const STUB: &str = r#"
+import os, shutil, sys
+if "--version" in sys.argv:
+    print("0.13.0"); sys.exit(0)
+d = sys.argv[sys.argv.index("--artifact-dir") + 1]
+os.makedirs(d, exist_ok=True)
+src = os.environ["STUB_ARTIFACTS"]
+for f in os.listdir(src):
+    shutil.copy(os.path.join(src, f), os.path.join(d, f))
+"#;
+
+const RUNNER: &str = r#"
+import datetime, json, os, subprocess, sys, urllib.request
+stub, out, n, port = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+urllib.request.urlopen(f"http://127.0.0.1:{port}/health").read()
+batch = os.path.join(out, datetime.datetime.now().strftime("%Y%m%d_%H%M%S"))
+for i in range(1, n + 1):
+    d = os.path.join(batch, f"concurrency{i}")
+    os.makedirs(d, exist_ok=True)
+    args = [stub, "profile", "--model", "m", "--url", f"http://127.0.0.1:{port}",
+            "--concurrency", str(i), "--artifact-dir", d]
+    with open(os.path.join(d, "run_metadata.json"), "w") as f:
+        json.dump({"timestamp": datetime.datetime.now().isoformat(), "sweep_params": {"concurrency": i},
+                   "command": " ".join(args)}, f, indent=2)
+    r = subprocess.run(args, capture_output=True, text=True)
+    with open(os.path.join(d, "process_result.json"), "w") as f:
+        json.dump({"args": args, "returncode": r.returncode, "stdout": r.stdout, "stderr": r.stderr}, f, indent=2)
+"#;
+
+/// Wall seconds and peak RSS (MiB) of a command (the process itself, by `wait4`).
+#[expect(clippy::zombie_processes, reason = "the child is reaped by wait4, which std cannot see")]
+fn measure(cmd: &mut Command) -> (f64, f64) {
+    let start = Instant::now();
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let pid = i32::try_from(child.id()).unwrap();
+    let mut stderr = child.stderr.expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let mut status = 0;
+    // SAFETY: rusage is plain data; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4");
+    let wall = start.elapsed().as_secs_f64();
+    let err = reader.join().unwrap();
+    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "failed: {err}");
+    (wall, usage.ru_maxrss as f64 / 1024.0)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+struct Side {
+    wall: f64,
+    rss: f64,
+}
+
+fn sweeper_run(n: usize, tmp: &Path, stub: &Path, port: u16, art: &Path) -> (Side, PathBuf) {
+    let values: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
+    let out = tmp.join(format!("sweeper-{n}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let cfg = tmp.join(format!("bench-{n}.yaml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "batch_name: bench\noutput_base_dir: {}\nmax_combinations: {n}\naiperf:\n  executable: {}\nbase_config:\n  model: m\n  url: http://127.0.0.1:{port}\n  health_check_endpoint: /health\nsweeps:\n  concurrency: [{}]\n",
+            out.display(),
+            stub.display(),
+            values.join(", ")
+        ),
+    )
+    .unwrap();
+    let (wall, rss) = measure(
+        Command::new(env!("CARGO_BIN_EXE_sweeper"))
+            .arg("--config-file")
+            .arg(&cfg)
+            .env("STUB_ARTIFACTS", art),
+    );
+    let batch = std::fs::read_dir(out.join("bench")).unwrap().next().unwrap().unwrap().path();
+    (Side { wall, rss }, batch)
+}
+
+fn reference_run(n: usize, tmp: &Path, stub: &Path, port: u16, art: &Path, python: &str) -> Side {
+    let out = tmp.join(format!("ref-{n}"));
+    let _ = std::fs::remove_dir_all(&out);
+    let (wall, rss) = measure(
+        Command::new(python)
+            .arg("-c")
+            .arg(RUNNER)
+            .arg(stub)
+            .arg(&out)
+            .arg(n.to_string())
+            .arg(port.to_string())
+            .env("STUB_ARTIFACTS", art),
+    );
+    Side { wall, rss }
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 100, 1000]);
+    let rounds: usize =
+        std::env::var("BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let art = root.join("tests/fixtures/fake-aiperf/artifacts");
+    let tmp = tempfile::tempdir().unwrap();
+    // One interpreter, by its absolute path, for the stub and the reference loop: a `python3`
+    // found on PATH may be a shim (pyenv's is a chain of bash scripts costing ~80 ms a start),
+    // and which PATH each side's children see would then decide the result.
+    let python = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3");
+    let python = String::from_utf8(python.stdout).unwrap().trim().to_owned();
+    let stub = tmp.path().join("stub-aiperf");
+    std::fs::write(&stub, format!("#!{python}{STUB}")).unwrap();
+    Command::new("chmod").arg("+x").arg(&stub).status().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            let mut s = s;
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
+        }
+    });
+    println!(
+        "sweeper vs a reference runner loop (Python), the same stub aiperf, {rounds} paired rounds"
+    );
+    println!(
+        "{:>6}  {:>10} {:>10} {:>6}  {:>10} {:>10}",
+        "n", "sweeper s", "ref s", "ratio", "sweeper MiB", "ref MiB"
+    );
+    let mut rows: Vec<(usize, f64, f64, f64, f64)> = Vec::new();
+    let mut batches: Vec<(usize, PathBuf)> = Vec::new();
+    for &n in &sizes {
+        let (mut sw, mut rw, mut sr, mut rr) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for round in 0..rounds {
+            let mut one = |first_sweeper: bool| {
+                if first_sweeper {
+                    let (s, b) = sweeper_run(n, tmp.path(), &stub, port, &art);
+                    sw.push(s.wall);
+                    sr.push(s.rss);
+                    batches.retain(|(m, _)| *m != n);
+                    batches.push((n, b));
+                } else {
+                    let r = reference_run(n, tmp.path(), &stub, port, &art, &python);
+                    rw.push(r.wall);
+                    rr.push(r.rss);
+                }
+            };
+            let sweeper_first = round % 2 == 0;
+            one(sweeper_first);
+            one(!sweeper_first);
+        }
+        let row = (n, median(&mut sw), median(&mut rw), median(&mut sr), median(&mut rr));
+        println!(
+            "{:>6}  {:>10.3} {:>10.3} {:>6.2}  {:>10.1} {:>10.1}",
+            n,
+            row.1,
+            row.2,
+            row.1 / row.2,
+            row.3,
+            row.4
+        );
+        rows.push(row);
+    }
+    if let (Some(one), Some(big)) =
+        (rows.iter().find(|r| r.0 == 1), rows.iter().max_by_key(|r| r.0))
+        && big.0 > 1
+    {
+        let per = |t1: f64, tn: f64| (tn - t1) / (big.0 - 1) as f64 * 1000.0;
+        let (s, r) = (per(one.1, big.1), per(one.2, big.2));
+        println!(
+            "per combination (T({n}) - T(1)) / {m}: sweeper {s:.1} ms, reference {r:.1} ms, ratio {:.2} (target <= 1)",
+            s / r,
+            n = big.0,
+            m = big.0 - 1
+        );
+        println!(
+            "start-up T(1): sweeper {:.3} s, reference {:.3} s, ratio {:.2} (target <= 0.33)",
+            one.1,
+            one.2,
+            one.1 / one.2
+        );
+    }
+    let rss_at = |n: usize| rows.iter().find(|r| r.0 == n).map(|r| r.3);
+    if let (Some(a), Some(b)) = (rss_at(100), rss_at(1000)) {
+        println!("run peak RSS at 1,000 / at 100: {:.2} (target <= 1.5)", b / a);
+    }
+    let report_rss = |n: usize| {
+        let (_, b) = batches.iter().find(|(m, _)| *m == n)?;
+        let mut v: Vec<f64> = (0..rounds.max(1))
+            .map(|_| measure(Command::new(env!("CARGO_BIN_EXE_sweeper")).arg("report").arg(b)).1)
+            .collect();
+        Some(median(&mut v))
+    };
+    if let (Some(a), Some(b)) = (report_rss(100), report_rss(1000)) {
+        println!(
+            "`sweeper report` peak RSS: {a:.1} MiB at 100 runs, {b:.1} MiB at 1,000: {:.2} (target <= 1.5)",
+            b / a
+        );
+    }
+}
