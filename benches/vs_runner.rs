@@ -216,6 +216,13 @@ fn main() {
             one.2,
             one.1 / one.2
         );
+        // T(1) includes one combination, i.e. one start of the stub (~50 ms of Python) on both
+        // sides: what each side costs before and after its loop is T(1) minus that.
+        let (fs, fr) = (one.1 * 1000.0 - s, one.2 * 1000.0 - r);
+        println!(
+            "fixed cost T(1) - one combination: sweeper {fs:.1} ms, reference {fr:.1} ms, ratio {:.2}",
+            fs / fr
+        );
     }
     let rss_at = |n: usize| rows.iter().find(|r| r.0 == n).map(|r| r.3);
     if let (Some(a), Some(b)) = (rss_at(100), rss_at(1000)) {

@@ -1,6 +1,7 @@
 //! The reports of a running batch, kept current from the run stage's events: after each run
 //! only that run is read again and its tt file written; the batch reports are rendered from
-//! memory when the last render is old enough, and from disk when the batch finishes.
+//! memory when the last render is old enough (the first one an interval after the start), and
+//! from disk when the batch finishes.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -72,7 +73,12 @@ impl LiveReports {
 impl Observer for LiveReports {
     fn event(&mut self, e: Event<'_>) {
         match e {
-            Event::BatchStarted { dir, .. } => self.dir = Some(dir.to_path_buf()),
+            Event::BatchStarted { dir, .. } => {
+                self.dir = Some(dir.to_path_buf());
+                // The first live render comes an interval after the start: a batch shorter than
+                // that renders once, at its end (a 1-run batch would otherwise render twice).
+                self.last_render = Some(Instant::now());
+            }
             Event::RunFinished { c, .. } => {
                 for w in self.after_run(c.index) {
                     say(&format!("warning: {w}"));
