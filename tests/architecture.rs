@@ -59,10 +59,14 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The top-level module a file of `src/` belongs to (`None`: the crate root or `main.rs`).
+/// The top-level module a file of `src/` belongs to (`None`: the crate root, or an entry point:
+/// `main.rs` and the programs in `src/bin/`).
 fn module_of(rel: &Path) -> Option<String> {
     let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned());
     let first = parts.next()?;
+    if first == "bin" {
+        return None;
+    }
     if parts.next().is_some() {
         return Some(first);
     }
