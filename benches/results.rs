@@ -2,7 +2,8 @@
 //!
 //! 1. Streams a generated ~500 MB `profile_export.jsonl` (200,000 records copied from a real
 //!    aiperf fixture) and prints MB/s and peak RSS (VmHWM) before and after, first with running
-//!    statistics only (constant memory), then keeping samples for exact percentiles; then times
+//!    statistics only (constant memory), then with exact percentiles in bounded memory (values
+//!    up to the sample cap, selection passes past it), then keeping every value; then times
 //!    pandas `read_json(lines=True)` on the same file when a Python with pandas is found.
 //! 2. Renders every report of a 1,000-combination batch and prints the time.
 //!
@@ -80,19 +81,33 @@ fn bench_jsonl(dir: &Path) {
         while std::io::Read::read(&mut f, &mut buf).is_ok_and(|n| n > 0) {}
     }
 
-    for (label, keep) in [("running stats", false), ("with samples (exact percentiles)", true)] {
+    // Bounded first: peak RSS (VmHWM) only grows, so each mode's increase shows only in order.
+    let mut exact = Vec::new();
+    for (label, keep, cap) in [
+        ("running stats", false, None),
+        ("exact percentiles, bounded (default sample cap, selection passes past it)", true, None),
+        ("exact percentiles, every value kept", true, Some(usize::MAX)),
+    ] {
         let before = vm_hwm_mib();
         let t = Instant::now();
-        let s = summarize(&path, JsonlOptions { keep_samples: keep }).expect("parse");
+        let s =
+            summarize(&path, JsonlOptions { keep_samples: keep, sample_cap: cap }).expect("parse");
         let secs = t.elapsed().as_secs_f64();
         let after = vm_hwm_mib();
         println!(
-            "jsonl [{label}]: {} records in {secs:.2} s = {:.0} MB/s (one core); peak RSS {before:.1} MiB before, {after:.1} MiB after; ttft p99 {:?}",
+            "jsonl [{label}]: {} records in {secs:.2} s = {:.0} MB/s (one core); peak RSS {before:.1} MiB before, {after:.1} MiB after (+{:.1}); ttft p99 {:?}, itl p99 {:?} of {} values",
             s.succeeded,
             mb / secs,
-            s.ttft.p99
+            after - before,
+            s.ttft.p99,
+            s.itl.p99,
+            s.itl.count
         );
+        if keep {
+            exact.push([s.ttft, s.tpot, s.itl, s.e2el]);
+        }
     }
+    println!("jsonl: bounded and kept-every-value summaries identical: {}", exact[0] == exact[1]);
 
     match python_with_pandas() {
         Some(py) => {
@@ -107,7 +122,8 @@ fn bench_jsonl(dir: &Path) {
                 let secs: f64 =
                     o.split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN);
                 let t = Instant::now();
-                summarize(&path, JsonlOptions { keep_samples: true }).expect("parse");
+                summarize(&path, JsonlOptions { keep_samples: true, ..Default::default() })
+                    .expect("parse");
                 let ours = t.elapsed().as_secs_f64();
                 println!(
                     "pandas read_json(lines=True) [{py}]: {secs:.2} s = {:.0} MB/s (process {:.1} s); sweeper is {:.1}x faster",

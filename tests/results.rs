@@ -131,6 +131,41 @@ fn corrupt_csv_cell_is_an_error_naming_file_and_line() {
     );
 }
 
+/// The JSONL fallback in bounded memory (issue 25): with a cap of a few values per metric the
+/// percentiles come from selection passes over the file, and every figure is the same, to the
+/// bit, as from keeping and sorting every value (the fixtures have warmup and error records).
+#[test]
+fn jsonl_percentiles_past_the_sample_cap_are_the_exact_ones() {
+    let mut runs: Vec<&str> = WITH_AGGREGATE.to_vec();
+    runs.push("fail-noserver");
+    for run in runs {
+        let path = fixture(run, "profile_export.jsonl");
+        let all = jsonl::summarize(
+            &path,
+            jsonl::JsonlOptions { keep_samples: true, ..Default::default() },
+        )
+        .unwrap();
+        for cap in [1, 3, 7] {
+            let capped = jsonl::summarize(
+                &path,
+                jsonl::JsonlOptions { keep_samples: true, sample_cap: Some(cap) },
+            )
+            .unwrap();
+            for (a, b, what) in [
+                (&all.ttft, &capped.ttft, "ttft"),
+                (&all.tpot, &capped.tpot, "tpot"),
+                (&all.itl, &capped.itl, "itl"),
+                (&all.e2el, &capped.e2el, "e2el"),
+            ] {
+                assert_eq!(a, b, "{run} {what} cap {cap}");
+            }
+        }
+        if all.itl.count > 7 {
+            assert!(all.itl.p99.is_some(), "{run}: percentiles computed");
+        }
+    }
+}
+
 fn close(a: f64, b: f64) -> bool {
     // Relative 1e-9: both sides are the same doubles summed/interpolated in a different order.
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
@@ -141,7 +176,7 @@ fn jsonl_percentiles_and_token_totals_match_aiperf_json() {
     for run in WITH_AGGREGATE {
         let s = jsonl::summarize(
             &fixture(run, "profile_export.jsonl"),
-            jsonl::JsonlOptions { keep_samples: true },
+            jsonl::JsonlOptions { keep_samples: true, ..Default::default() },
         )
         .unwrap();
         let a = aggregate_json::read(&fixture(run, "profile_export_aiperf.json")).unwrap();
@@ -452,7 +487,8 @@ fn jsonl_tolerates_value_shapes_it_does_not_use() {
         "",
     ];
     std::fs::write(&p, lines.join("\n")).unwrap();
-    let s = jsonl::summarize(&p, jsonl::JsonlOptions { keep_samples: true }).unwrap();
+    let s = jsonl::summarize(&p, jsonl::JsonlOptions { keep_samples: true, ..Default::default() })
+        .unwrap();
     assert_eq!((s.succeeded, s.errors), (2, 2));
     assert_eq!(s.itl.count, 4);
     assert_eq!(s.itl.avg, Some(2.5));
@@ -492,7 +528,7 @@ fn records_only(s: &jsonl::JsonlSummary) -> Value {
 fn a_bad_jsonl_line_is_skipped_and_the_rest_summarized() {
     let tmp = tempfile::tempdir().unwrap();
     let (bad, good) = jsonl_with_a_bad_line(tmp.path());
-    let opts = jsonl::JsonlOptions { keep_samples: true };
+    let opts = jsonl::JsonlOptions { keep_samples: true, ..Default::default() };
     let s = jsonl::summarize(&bad, opts).expect("one bad line does not discard the file");
     let g = jsonl::summarize(&good, opts).unwrap();
     assert_eq!(g.succeeded, 19);
@@ -515,7 +551,9 @@ fn collect_warns_about_skipped_jsonl_lines_and_keeps_the_fallback() {
     std::fs::copy(&bad, run_dir.join("profile_export.jsonl")).unwrap();
     let run = &results::collect(&batch).unwrap().runs[0];
     let m = run.metrics.as_ref().expect("metrics recomputed from the good lines");
-    let g = jsonl::summarize(&good, jsonl::JsonlOptions { keep_samples: true }).unwrap();
+    let g =
+        jsonl::summarize(&good, jsonl::JsonlOptions { keep_samples: true, ..Default::default() })
+            .unwrap();
     assert_eq!(m.value(Metric::Completed), Some(19.0));
     assert_eq!(m.get(Metric::Ttft, Stat::P99), g.ttft.p99);
     assert_eq!(m.get(Metric::E2el, Stat::Avg), g.e2el.avg);

@@ -4,9 +4,11 @@
 //! thousands of good ones.
 //!
 //! Memory: the reader holds one line. The summary holds running sums (constant memory) and,
-//! only when [`JsonlOptions::keep_samples`] is set, one `f64` per request per latency metric
-//! (plus one per chunk for ITL) so that exact percentiles can be computed: 8 bytes per value,
-//! against ~2.5 KB per JSONL line.
+//! only when [`JsonlOptions::keep_samples`] is set, the latency values for exact percentiles
+//! (one `f64` per request per metric, one per chunk for ITL): up to [`DEFAULT_SAMPLE_CAP`]
+//! values per metric. A metric with more is selected exactly from further passes over the file
+//! ([`crate::stats::select`]: 2-5 passes, bounded counters), so memory stays bounded whatever
+//! the file's size; the percentiles are the same as from sorting every value.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -19,6 +21,7 @@ use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::stats::samples::{Samples, Summary};
+use crate::stats::select::{Selection, percentile_ranks};
 
 #[derive(Deserialize)]
 struct Line<'a> {
@@ -192,9 +195,21 @@ struct Metrics {
 /// What to keep while streaming.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonlOptions {
-    /// Keep every latency value to compute exact percentiles (8 bytes per value).
+    /// Compute exact percentiles (from the values kept, or by selection passes past the cap).
     pub keep_samples: bool,
+    /// Most values kept per metric (8 bytes each); `None`: [`DEFAULT_SAMPLE_CAP`].
+    pub sample_cap: Option<usize>,
 }
+
+/// Values kept per latency metric before percentiles are selected by passes over the file
+/// instead: 2 MiB per metric. A run of 1,000 requests of 200 tokens has 200,000 ITL values.
+pub const DEFAULT_SAMPLE_CAP: usize = 1 << 18;
+
+/// The latency metrics, in the order [`Latencies`] holds them.
+const TTFT: usize = 0;
+const TPOT: usize = 1;
+const ITL: usize = 2;
+const E2EL: usize = 3;
 
 /// Everything the stream yields. Latencies in ms, as aiperf writes them.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -244,13 +259,8 @@ pub enum JsonlError {
     NoRecords { path: PathBuf, line: u64, why: String, bad_lines: u64 },
 }
 
-/// The latency samples of the stream, until they are summarized.
-struct Latencies {
-    ttft: Samples,
-    tpot: Samples,
-    itl: Samples,
-    e2el: Samples,
-}
+/// The latency samples of the stream (TTFT, TPOT, ITL, E2EL), until they are summarized.
+type Latencies = [Samples; 4];
 
 /// Streams `path` and summarizes it. A line that is not a JSON record (the cut last line of a
 /// killed writer, say) is skipped and counted in [`JsonlSummary::bad_lines`]; the caller decides
@@ -265,12 +275,8 @@ pub fn summarize(path: &Path, opts: JsonlOptions) -> Result<JsonlSummary, JsonlE
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
     let mut s = JsonlSummary::default();
     let keep = opts.keep_samples;
-    let mut lat = Latencies {
-        ttft: Samples::new(keep),
-        tpot: Samples::new(keep),
-        itl: Samples::new(keep),
-        e2el: Samples::new(keep),
-    };
+    let cap = opts.sample_cap.unwrap_or(DEFAULT_SAMPLE_CAP);
+    let mut lat: Latencies = std::array::from_fn(|_| Samples::with_cap(keep, cap));
     let mut buf = Vec::with_capacity(64 * 1024);
     // Lines that parsed.
     let mut records = 0u64;
@@ -308,11 +314,95 @@ pub fn summarize(path: &Path, opts: JsonlOptions) -> Result<JsonlSummary, JsonlE
             bad_lines: s.bad_lines,
         });
     }
-    s.ttft = lat.ttft.finish();
-    s.tpot = lat.tpot.finish();
-    s.itl = lat.itl.finish();
-    s.e2el = lat.e2el.finish();
+    // Metrics with more values than the cap: their percentiles from selection passes.
+    let mut selections: [Option<Selection>; 4] = std::array::from_fn(|w| {
+        let l = &lat[w];
+        l.overflowed().then(|| {
+            let ranks: Vec<u64> = PERCENTILES
+                .iter()
+                .filter_map(|&p| percentile_ranks(l.count(), p))
+                .flat_map(|(lo, hi, _)| [lo, hi])
+                .collect();
+            Selection::new(l.count(), &ranks, cap)
+        })
+    });
+    select_passes(path, &mut selections)?;
+    let [ttft, tpot, itl, e2el] = lat;
+    let summaries = [ttft.finish(), tpot.finish(), itl.finish(), e2el.finish()];
+    let [ttft, tpot, itl, e2el] = std::array::from_fn(|w| {
+        let mut sum = summaries[w];
+        if let Some(sel) = &selections[w] {
+            let [p50, p90, p95, p99] = std::array::from_fn(|i| {
+                let (_, _, frac) = percentile_ranks(sum.count, PERCENTILES[i])?;
+                let (a, b) = (sel.value(2 * i)?, sel.value(2 * i + 1)?);
+                Some(a + (b - a) * frac)
+            });
+            (sum.p50, sum.p90, sum.p95, sum.p99) = (p50, p90, p95, p99);
+        }
+        sum
+    });
+    (s.ttft, s.tpot, s.itl, s.e2el) = (ttft, tpot, itl, e2el);
     Ok(s)
+}
+
+/// The percentiles a summary gives (the order of [`Summary`]'s fields).
+const PERCENTILES: [f64; 4] = [50.0, 90.0, 95.0, 99.0];
+
+/// Passes over the file until every selection is done: the same records and values as the
+/// first pass (profiling records without an error).
+fn select_passes(path: &Path, sel: &mut [Option<Selection>; 4]) -> Result<(), JsonlError> {
+    while sel.iter().flatten().any(|s| !s.done()) {
+        let mut passes: [Option<crate::stats::select::Pass>; 4] =
+            std::array::from_fn(|w| sel[w].as_ref().filter(|s| !s.done()).map(Selection::pass));
+        let file = std::fs::File::open(path)
+            .map_err(|source| JsonlError::Open { path: path.to_path_buf(), source })?;
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+        let mut buf = Vec::with_capacity(64 * 1024);
+        let mut line_no = 0u64;
+        loop {
+            buf.clear();
+            line_no += 1;
+            let n = reader.read_until(b'\n', &mut buf).map_err(|source| JsonlError::Read {
+                path: path.to_path_buf(),
+                line: line_no,
+                source,
+            })?;
+            if n == 0 {
+                break;
+            }
+            let Ok(rec) = serde_json::from_slice::<Line<'_>>(buf.trim_ascii()) else { continue };
+            if rec.metadata.benchmark_phase.as_deref() == Some("warmup") || rec.error.is_some() {
+                continue;
+            }
+            each_latency(&rec.metrics, |w, x| {
+                if let Some(p) = &mut passes[w] {
+                    p.push(x);
+                }
+            });
+        }
+        for (s, p) in sel.iter_mut().zip(passes) {
+            if let (Some(s), Some(p)) = (s, p) {
+                s.finish_pass(p);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The latency values of a successful profiling record: (metric, value).
+fn each_latency(m: &Metrics, mut f: impl FnMut(usize, f64)) {
+    if let Some(x) = m.time_to_first_token.value.one() {
+        f(TTFT, x);
+    }
+    if let Some(x) = m.inter_token_latency.value.one() {
+        f(TPOT, x);
+    }
+    for &x in m.inter_chunk_latency.value.all() {
+        f(ITL, x);
+    }
+    if let Some(x) = m.request_latency.value.one() {
+        f(E2EL, x);
+    }
 }
 
 /// Counts a line that is not a JSON record, and remembers the first one and why.
@@ -355,16 +445,5 @@ fn add_record(s: &mut JsonlSummary, lat: &mut Latencies, rec: Line<'_>) {
     if let Some(x) = m.output_sequence_length.value.one() {
         s.total_output_tokens += x;
     }
-    if let Some(x) = m.time_to_first_token.value.one() {
-        lat.ttft.push(x);
-    }
-    if let Some(x) = m.inter_token_latency.value.one() {
-        lat.tpot.push(x);
-    }
-    for &x in m.inter_chunk_latency.value.all() {
-        lat.itl.push(x);
-    }
-    if let Some(x) = m.request_latency.value.one() {
-        lat.e2el.push(x);
-    }
+    each_latency(&m, |w, x| lat[w].push(x));
 }

@@ -470,7 +470,10 @@ fn metrics_from_jsonl_export(run_dir: &Path, found: &mut Findings) -> Option<Key
     if !jl.exists() {
         return None;
     }
-    let s = match jsonl::summarize(&jl, jsonl::JsonlOptions { keep_samples: true }) {
+    let s = match jsonl::summarize(
+        &jl,
+        jsonl::JsonlOptions { keep_samples: true, ..Default::default() },
+    ) {
         Ok(s) => s,
         Err(e) => {
             found.problems.push(e.to_string());

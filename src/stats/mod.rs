@@ -5,3 +5,4 @@ pub mod confidence;
 pub mod gate;
 pub mod repeats;
 pub mod samples;
+pub mod select;

@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-/// Running statistics, with the samples themselves when percentiles are wanted.
+/// Running statistics, with the samples themselves when percentiles are wanted (up to a cap:
+/// past it they are dropped, and [`Samples::overflowed`] says the percentiles must be selected
+/// from the stream again, see [`super::select`]).
 #[derive(Debug, Clone)]
 pub struct Samples {
     count: u64,
@@ -12,10 +14,17 @@ pub struct Samples {
     min: f64,
     max: f64,
     values: Option<Vec<f64>>,
+    cap: usize,
+    overflowed: bool,
 }
 
 impl Samples {
     pub fn new(keep: bool) -> Self {
+        Self::with_cap(keep, usize::MAX)
+    }
+
+    /// Keeps at most `cap` values for the percentiles.
+    pub fn with_cap(keep: bool, cap: usize) -> Self {
         Samples {
             count: 0,
             mean: 0.0,
@@ -23,7 +32,18 @@ impl Samples {
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
             values: keep.then(Vec::new),
+            cap,
+            overflowed: false,
         }
+    }
+
+    /// More values came than the cap keeps: [`Samples::finish`] has no percentiles.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
     }
 
     /// Adds one value (Welford's update: stable mean and variance in constant memory).
@@ -35,7 +55,12 @@ impl Samples {
         self.min = self.min.min(x);
         self.max = self.max.max(x);
         if let Some(v) = &mut self.values {
-            v.push(x);
+            if v.len() < self.cap {
+                v.push(x);
+            } else {
+                self.values = None;
+                self.overflowed = true;
+            }
         }
     }
 
