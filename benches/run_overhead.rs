@@ -7,7 +7,8 @@
 //!     cargo bench --bench run_overhead                      # 100 and 1000
 //!     BENCH_COMBINATIONS=200 cargo bench --bench run_overhead
 
-use std::io::{Read, Write};
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -41,17 +42,7 @@ fn main() {
         .unwrap_or_else(|| vec![100, 1000]);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     // A real HTTP server on loopback that answers the health check.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in listener.incoming().flatten() {
-            let mut s = s;
-            let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf);
-            let _ =
-                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
-        }
-    });
+    let port = common::health_server();
     let measured: Vec<Measured> = sizes.iter().map(|&n| sweep(n, port, &root)).collect();
     if let (Some(small), Some(large)) = (measured.first(), measured.last())
         && small.n != large.n

@@ -16,7 +16,9 @@
 //!     cargo bench --bench vs_runner
 //!     BENCH_SIZES=1,100 BENCH_ROUNDS=1 cargo bench --bench vs_runner
 
-use std::io::{Read, Write};
+mod common;
+
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -146,17 +148,7 @@ fn main() {
     let stub = tmp.path().join("stub-aiperf");
     std::fs::write(&stub, format!("#!{python}{STUB}")).unwrap();
     Command::new("chmod").arg("+x").arg(&stub).status().unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in listener.incoming().flatten() {
-            let mut s = s;
-            let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf);
-            let _ =
-                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
-        }
-    });
+    let port = common::health_server();
     println!(
         "sweeper vs a reference runner loop (Python), the same stub aiperf, {rounds} paired rounds"
     );

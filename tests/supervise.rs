@@ -42,11 +42,10 @@ fn orphan_stopped_exit_code_kept(small: bool) {
     assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
     let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
     assert!(
-        wait_for(Duration::from_secs(5), || !pid_alive(pid)),
+        wait_for(Duration::from_secs(30), || !pid_alive(pid)),
         "the orphaned sleep {pid} survived"
     );
     // Nothing left behind: the fast path, same exit code.
-    // As sweeper starts it: the leader of a group of its own (it signals its whole group).
     let out = supervisor(small)
         .process_group(0)
         .args(["--parent", &std::process::id().to_string(), "--grace-s", "2", "--"])

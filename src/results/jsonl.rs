@@ -20,8 +20,8 @@ use std::fmt;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use crate::stats::samples::{Samples, Summary};
-use crate::stats::select::{Selection, percentile_ranks};
+use crate::stats::samples::{PERCENTILES, Samples, Summary, interpolate, percentile_ranks};
+use crate::stats::select::{Pass, Selection};
 
 #[derive(Deserialize)]
 struct Line<'a> {
@@ -335,7 +335,7 @@ pub fn summarize(path: &Path, opts: JsonlOptions) -> Result<JsonlSummary, JsonlE
             let [p50, p90, p95, p99] = std::array::from_fn(|i| {
                 let (_, _, frac) = percentile_ranks(sum.count, PERCENTILES[i])?;
                 let (a, b) = (sel.value(2 * i)?, sel.value(2 * i + 1)?);
-                Some(a + (b - a) * frac)
+                Some(interpolate(a, b, frac))
             });
             (sum.p50, sum.p90, sum.p95, sum.p99) = (p50, p90, p95, p99);
         }
@@ -345,14 +345,11 @@ pub fn summarize(path: &Path, opts: JsonlOptions) -> Result<JsonlSummary, JsonlE
     Ok(s)
 }
 
-/// The percentiles a summary gives (the order of [`Summary`]'s fields).
-const PERCENTILES: [f64; 4] = [50.0, 90.0, 95.0, 99.0];
-
 /// Passes over the file until every selection is done: the same records and values as the
 /// first pass (profiling records without an error).
 fn select_passes(path: &Path, sel: &mut [Option<Selection>; 4]) -> Result<(), JsonlError> {
     while sel.iter().flatten().any(|s| !s.done()) {
-        let mut passes: [Option<crate::stats::select::Pass>; 4] =
+        let mut passes: [Option<Pass>; 4] =
             std::array::from_fn(|w| sel[w].as_ref().filter(|s| !s.done()).map(Selection::pass));
         let file = std::fs::File::open(path)
             .map_err(|source| JsonlError::Open { path: path.to_path_buf(), source })?;

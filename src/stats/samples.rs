@@ -70,7 +70,7 @@ impl Samples {
         }
         let pct = self.values.map(|mut v| {
             v.sort_by(f64::total_cmp);
-            [50.0, 90.0, 95.0, 99.0].map(|p| percentile_linear(&v, p))
+            PERCENTILES.map(|p| percentile_linear(&v, p))
         });
         Summary {
             count: self.count,
@@ -100,17 +100,30 @@ pub struct Summary {
     pub p99: Option<f64>,
 }
 
+/// The percentiles a [`Summary`] gives, in the order of its fields.
+pub const PERCENTILES: [f64; 4] = [50.0, 90.0, 95.0, 99.0];
+
 /// numpy `percentile(a, p)` with the default `linear` method on sorted data:
 /// rank `h = (n - 1) * p / 100`, then interpolate between `a[floor(h)]` and `a[floor(h) + 1]`.
 pub fn percentile_linear(sorted: &[f64], p: f64) -> Option<f64> {
-    if sorted.is_empty() || !(0.0..=100.0).contains(&p) {
+    let (lo, hi, frac) = percentile_ranks(sorted.len() as u64, p)?;
+    Some(interpolate(sorted[lo as usize], sorted[hi as usize], frac))
+}
+
+/// The two ranks numpy's `linear` percentile `p` of `n` sorted values interpolates between,
+/// and the weight of the upper one.
+pub fn percentile_ranks(n: u64, p: f64) -> Option<(u64, u64, f64)> {
+    if n == 0 || !(0.0..=100.0).contains(&p) {
         return None;
     }
-    let h = (sorted.len() - 1) as f64 * p / 100.0;
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    let frac = h - lo as f64;
-    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * frac)
+    let h = (n - 1) as f64 * p / 100.0;
+    let lo = h.floor() as u64;
+    Some((lo, (lo + 1).min(n - 1), h - lo as f64))
+}
+
+/// The value between the values at ranks `lo` and `hi` ([`percentile_ranks`]).
+pub fn interpolate(lo: f64, hi: f64, frac: f64) -> f64 {
+    lo + (hi - lo) * frac
 }
 
 #[cfg(test)]

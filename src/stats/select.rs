@@ -132,12 +132,16 @@ impl Selection {
 
     /// Takes what a pass found: each open rank gets 16 more bits of its key, or its value.
     pub fn finish_pass(&mut self, mut pass: Pass) {
+        for (_, _, acc) in &mut pass.groups {
+            if let Acc::Values(v) = acc {
+                v.sort_by(f64::total_cmp);
+            }
+        }
         for (i, t) in self.targets.iter_mut().enumerate() {
             let Some(g) = pass.of[i] else { continue };
             let within = t.rank - t.below;
             match &mut pass.groups[g].2 {
                 Acc::Values(v) => {
-                    v.sort_by(f64::total_cmp);
                     match v.get(within as usize) {
                         // The collected values all share the prefix (checked by matches()).
                         Some(&x) if t.matches(key(x)) => t.value = Some(x),
@@ -176,21 +180,10 @@ impl Selection {
     }
 }
 
-/// numpy's `linear` percentile `p` of `n` sorted values: the two ranks it interpolates between
-/// and the weight of the upper one (as [`super::samples::percentile_linear`] computes it).
-pub fn percentile_ranks(n: u64, p: f64) -> Option<(u64, u64, f64)> {
-    if n == 0 || !(0.0..=100.0).contains(&p) {
-        return None;
-    }
-    let h = (n - 1) as f64 * p / 100.0;
-    let lo = h.floor() as u64;
-    Some((lo, (lo + 1).min(n - 1), h - lo as f64))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::samples::percentile_linear;
+    use crate::stats::samples::{interpolate, percentile_linear, percentile_ranks};
 
     /// Runs a selection over `v` as a stream (one pass = one iteration over `v`).
     fn select(v: &[f64], ranks: &[u64], cap: usize) -> (Vec<Option<f64>>, usize) {
@@ -270,7 +263,7 @@ mod tests {
             let (got, passes) = select(&v, &[lo, hi], 64);
             assert!(passes >= 2, "the cap forces digit passes");
             let (a, b) = (got[0].unwrap(), got[1].unwrap());
-            assert_eq!(Some(a + (b - a) * frac), percentile_linear(&sorted, p));
+            assert_eq!(Some(interpolate(a, b, frac)), percentile_linear(&sorted, p));
         }
     }
 }
