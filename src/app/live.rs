@@ -84,7 +84,12 @@ impl Observer for LiveReports {
                     say(&format!("warning: {w}"));
                 }
             }
-            Event::BatchFinished { dir, .. } => self.final_render = Some(render_final(dir)),
+            Event::BatchFinished { dir, .. } => {
+                // The final render reads the batch again: the live copy goes first, so that the
+                // two are never in memory at once.
+                self.results = None;
+                self.final_render = Some(render_final(dir));
+            }
             _ => {}
         }
     }

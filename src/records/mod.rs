@@ -20,6 +20,7 @@
 
 pub mod check;
 pub mod conditions;
+mod params;
 
 pub use conditions::{Conditions, GpuConditions, MeanMax};
 
@@ -41,9 +42,7 @@ pub const PROVENANCE_FILE: &str = "provenance.json";
 /// `<batch id>/shards/<K>/`: one shard's batch directory.
 pub const SHARDS_DIR: &str = "shards";
 
-/// Parameters of one combination: config key (as written in the file) -> value.
-/// A `BTreeMap`, so every export lists them in the same (sorted) order.
-pub type Params = BTreeMap<String, Value>;
+pub use params::{Params, SortedMap};
 
 /// `server.max_num_seqs=8 isl=128`, or `-` without parameters.
 pub fn describe_params(params: &Params) -> String {
@@ -423,14 +422,31 @@ pub fn write_derived(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()
     write_replace(path, bytes, false)
 }
 
+/// As [`write_derived`], with the bytes written by `fill` as it makes them (a large report is
+/// never held whole in memory). An error of `fill` leaves the old file as it was.
+pub fn write_derived_with(
+    path: &std::path::Path,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    replace_with(path, false, fill)
+}
+
 fn write_replace(path: &std::path::Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
-    use std::io::Write;
+    replace_with(path, sync, |f| f.write_all(bytes))
+}
+
+fn replace_with(
+    path: &std::path::Path,
+    sync: bool,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| std::path::Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let written = (|| {
-        let mut f = fs_err::File::create(&tmp)?;
-        f.write_all(bytes)?;
+        let mut f = std::io::BufWriter::with_capacity(64 * 1024, fs_err::File::create(&tmp)?);
+        fill(&mut f)?;
+        let f = f.into_inner().map_err(std::io::IntoInnerError::into_error)?;
         if sync {
             f.sync_all()?;
         }
@@ -448,6 +464,13 @@ pub fn write_json_atomic<T: Serialize>(path: &std::path::Path, value: &T) -> std
     let mut bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
     bytes.push(b'\n');
     write_atomic(path, &bytes)
+}
+
+/// As [`write_json_atomic`] without the flush to disk (see [`write_derived`]).
+pub fn write_json_derived<T: Serialize>(path: &std::path::Path, value: &T) -> std::io::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    bytes.push(b'\n');
+    write_derived(path, &bytes)
 }
 
 /// Why a JSON record could not be read.

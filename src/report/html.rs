@@ -321,9 +321,17 @@ pub fn charts(report: &Report) -> Vec<ChartView> {
 
 /// Renders `templates/report.html.j2`.
 pub fn render(report: &Report) -> Result<String, RenderError> {
+    let mut out = Vec::new();
+    render_to(report, &mut out)?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// As [`render`], into `w` as it renders.
+pub fn render_to(report: &Report, w: &mut dyn std::io::Write) -> Result<(), RenderError> {
     let (columns, perf) = super::performance_table(report);
-    Ok(template::render(
+    Ok(template::render_to(
         "report.html.j2",
         minijinja::context! { r => report, charts => charts(report), columns => columns, perf => perf },
+        w,
     )?)
 }

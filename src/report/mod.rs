@@ -74,7 +74,7 @@ pub struct Column {
 }
 
 /// The performance table: its columns, and per row (in `report.rows` order) one cell each.
-pub fn performance_table(report: &Report) -> (Vec<Column>, Vec<Vec<Option<f64>>>) {
+pub fn performance_table(report: &Report) -> (Vec<Column>, template::Lazy<Vec<Option<f64>>>) {
     let columns = PERFORMANCE_COLUMNS
         .iter()
         .map(|(m, s)| {
@@ -100,8 +100,8 @@ pub fn performance_table(report: &Report) -> (Vec<Column>, Vec<Vec<Option<f64>>>
                 .map(|(m, s)| r.metrics.as_ref().and_then(|v| v.get(*m, *s)))
                 .collect()
         })
-        .collect();
-    (columns, cells)
+        .collect::<Vec<Vec<Option<f64>>>>();
+    (columns, cells.into())
 }
 
 /// What [`render_batch`] did.
@@ -126,7 +126,7 @@ pub struct Row {
     pub dir: String,
     pub status: String,
     /// Parameters, values as display strings (strings unquoted).
-    pub params: BTreeMap<String, String>,
+    pub params: records::SortedMap<String>,
     pub load: LoadPoint,
     pub metrics: Option<KeyMetrics>,
     pub targets: Vec<TargetResult>,
@@ -253,7 +253,7 @@ pub struct Report {
     pub counts: Counts,
     pub target_passes: usize,
     pub target_fails: usize,
-    pub rows: Vec<Row>,
+    pub rows: template::Lazy<Row>,
     pub failures: Vec<Failure>,
     /// Points that did not measure what was asked (see [`LengthWarning`]).
     pub length_warnings: Vec<LengthWarning>,
@@ -342,7 +342,7 @@ impl Report {
             counts,
             target_passes,
             target_fails,
-            rows,
+            rows: rows.into(),
             failures,
             length_warnings,
             tt_skipped,
@@ -545,6 +545,31 @@ fn write(path: PathBuf, bytes: &[u8], written: &mut Vec<PathBuf>) -> Result<(), 
     Ok(())
 }
 
+/// Writes `path` (atomically) with what `render` writes as it goes; `name` is the report's
+/// name in an error.
+fn write_with(
+    path: PathBuf,
+    name: &'static str,
+    written: &mut Vec<PathBuf>,
+    render: impl FnOnce(&mut dyn std::io::Write) -> Result<(), RenderError>,
+) -> Result<(), ReportError> {
+    let mut failed = None;
+    let result = records::write_derived_with(&path, |w| {
+        render(w).map_err(|e| {
+            // The template's own error is kept; the write is abandoned with a stand-in.
+            let io = std::io::Error::other(e.to_string());
+            failed = Some(e);
+            io
+        })
+    });
+    if let Some(source) = failed {
+        return Err(ReportError::Render { name, source });
+    }
+    result.map_err(|source| ReportError::Write { path: path.clone(), source })?;
+    written.push(path);
+    Ok(())
+}
+
 fn rendered<T>(name: &'static str, r: Result<T, RenderError>) -> Result<T, ReportError> {
     r.map_err(|source| ReportError::Render { name, source })
 }
@@ -571,21 +596,28 @@ pub fn render_batch_to(
     let results = results::collect(batch_dir)?;
     fs_err::create_dir_all(out_dir)
         .map_err(|source| ReportError::CreateDir { path: out_dir.to_path_buf(), source })?;
-    let mut out = render_results_to(&results, out_dir, extra)?;
+    let report = Report::build(&results, extra);
+    let mut files = Vec::new();
+    let mut warnings = Vec::new();
     for run in &results.runs {
         if out_dir != batch_dir
             && run.metrics.is_some()
             && let Err(source) = fs_err::create_dir_all(run.run_dir(out_dir))
         {
-            out.warnings.push(source.to_string());
+            warnings.push(source.to_string());
             continue;
         }
         match crate::tt::standard::write(run, out_dir, results.tt_model_id.as_deref()) {
-            Ok(Some(p)) => out.files_written.push(p),
+            Ok(Some(p)) => files.push(p),
             Ok(None) => {}
-            Err(e) => out.warnings.push(e.to_string()),
+            Err(e) => warnings.push(e.to_string()),
         }
     }
+    // The report holds what it shows: the batch's results go before the reports are rendered.
+    drop(results);
+    let mut out = render_report(&report, out_dir)?;
+    out.files_written.extend(files);
+    out.warnings.extend(warnings);
     Ok(out)
 }
 
@@ -603,28 +635,26 @@ pub fn render_results_to(
     batch_dir: &Path,
     extra: Option<&ExtraTargets>,
 ) -> Result<RenderOutcome, ReportError> {
-    let report = Report::build(results, extra);
+    render_report(&Report::build(results, extra), batch_dir)
+}
+
+/// Writes the four reports of `report` into `batch_dir`, each as it renders.
+fn render_report(report: &Report, batch_dir: &Path) -> Result<RenderOutcome, ReportError> {
     let mut files = Vec::new();
-    write(
-        batch_dir.join(REPORT_MD_FILE),
-        rendered(REPORT_MD_FILE, markdown::render(&report))?.as_bytes(),
-        &mut files,
-    )?;
+    write_with(batch_dir.join(REPORT_MD_FILE), REPORT_MD_FILE, &mut files, |w| {
+        markdown::render_to(report, w)
+    })?;
     write(
         batch_dir.join(SUMMARY_CSV_FILE),
-        &rendered(SUMMARY_CSV_FILE, csv::render(&report))?,
+        &rendered(SUMMARY_CSV_FILE, csv::render(report))?,
         &mut files,
     )?;
-    write(
-        batch_dir.join(SUMMARY_JSON_FILE),
-        &rendered(SUMMARY_JSON_FILE, json::render(&report))?,
-        &mut files,
-    )?;
-    write(
-        batch_dir.join(REPORT_HTML_FILE),
-        rendered(REPORT_HTML_FILE, html::render(&report))?.as_bytes(),
-        &mut files,
-    )?;
+    write_with(batch_dir.join(SUMMARY_JSON_FILE), SUMMARY_JSON_FILE, &mut files, |w| {
+        json::render_to(report, w)
+    })?;
+    write_with(batch_dir.join(REPORT_HTML_FILE), REPORT_HTML_FILE, &mut files, |w| {
+        html::render_to(report, w)
+    })?;
     let mut warnings = report.warnings.clone();
     for f in &report.failures {
         warnings.extend(f.problems.iter().cloned());

@@ -1,6 +1,10 @@
 //! The minijinja environment: templates embedded from `templates/`, strict undefined, filters.
 
+use std::sync::Arc;
+
+use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
+use serde::Serialize;
 
 use crate::util::number;
 
@@ -41,6 +45,66 @@ fn load(v: Value) -> String {
     }
 }
 
+/// A list the templates read one item at a time: an item becomes a template value when a
+/// template reaches it, and is dropped after, so a report of 70,000 rows never holds 70,000
+/// rows of template values (several KB each). Serialized as the plain list it is everywhere
+/// else (`summary.json`).
+#[derive(Debug, Clone)]
+pub struct Lazy<T>(Arc<Vec<T>>);
+
+impl<T> From<Vec<T>> for Lazy<T> {
+    fn from(v: Vec<T>) -> Self {
+        Lazy(Arc::new(v))
+    }
+}
+
+impl<T> Default for Lazy<T> {
+    fn default() -> Self {
+        Lazy(Arc::new(Vec::new()))
+    }
+}
+
+impl<T> std::ops::Deref for Lazy<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        &self.0
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Lazy<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<T: Serialize + std::fmt::Debug + Send + Sync + 'static> Serialize for Lazy<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if minijinja::value::serializing_for_value() {
+            Value::from_object(Items(self.0.clone())).serialize(s)
+        } else {
+            self.0.serialize(s)
+        }
+    }
+}
+
+/// [`Lazy`] as a template sees it: a sequence whose items are made on demand.
+#[derive(Debug)]
+struct Items<T>(Arc<Vec<T>>);
+
+impl<T: Serialize + std::fmt::Debug + Send + Sync + 'static> Object for Items<T> {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0.get(key.as_usize()?).map(Value::from_serialize)
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.0.len())
+    }
+}
+
 /// Why a template could not be rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -78,14 +142,31 @@ pub fn env() -> Environment<'static> {
     env
 }
 
+/// Template `name` of the process's environment.
+fn template(name: &str) -> Result<minijinja::Template<'static, 'static>, TemplateError> {
+    static ENV: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
+    ENV.get_or_init(env)
+        .get_template(name)
+        .map_err(|source| TemplateError::Load { name: name.to_owned(), source })
+}
+
 /// Renders `name` with `ctx`.
 pub fn render<S: serde::Serialize>(name: &str, ctx: S) -> Result<String, TemplateError> {
-    static ENV: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
-    let t = ENV
-        .get_or_init(env)
-        .get_template(name)
-        .map_err(|source| TemplateError::Load { name: name.to_owned(), source })?;
-    t.render(ctx).map_err(|source| TemplateError::Render { name: name.to_owned(), source })
+    template(name)?
+        .render(ctx)
+        .map_err(|source| TemplateError::Render { name: name.to_owned(), source })
+}
+
+/// Renders `name` with `ctx` into `w` as it goes (a large report is never held whole).
+pub fn render_to<S: serde::Serialize>(
+    name: &str,
+    ctx: S,
+    w: &mut dyn std::io::Write,
+) -> Result<(), TemplateError> {
+    template(name)?
+        .render_captured_to(ctx, w)
+        .map(|_| ())
+        .map_err(|source| TemplateError::Render { name: name.to_owned(), source })
 }
 
 #[cfg(test)]

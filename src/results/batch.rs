@@ -114,8 +114,9 @@ pub fn is_safe_run_dir(dir: &str) -> bool {
 /// Loads `plan.json` and `batch_manifest.json` (either may be missing, not both) and every run.
 pub fn collect(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
     let mut warnings = Vec::new();
-    let plan: Option<PlanRecord> = read_record(&batch_dir.join(records::PLAN_FILE), &mut warnings);
-    let manifest: Option<BatchManifest> =
+    let mut plan: Option<PlanRecord> =
+        read_record(&batch_dir.join(records::PLAN_FILE), &mut warnings);
+    let mut manifest: Option<BatchManifest> =
         read_record(&batch_dir.join(records::MANIFEST_FILE), &mut warnings);
     if plan.is_none() && manifest.is_none() {
         if warnings.is_empty() {
@@ -130,8 +131,15 @@ pub fn collect(batch_dir: &Path) -> Result<BatchResults, ResultsError> {
     let entries = own_part(plan.as_ref(), entries_of(plan.as_ref(), manifest.as_ref()));
     check_run_dirs(batch_dir, &entries)?;
     check_records(batch_dir, plan.as_ref(), manifest.as_ref(), &entries)?;
+    // The records are checked and their combinations known: what is kept of them from here on
+    // is the batch's settings and each run's manifest line, not every combination's merged
+    // config and argv (a large plan.json would otherwise stay in memory beside its results).
+    if let Some(p) = plan.as_mut() {
+        p.combinations = Vec::new();
+    }
+    let manifest_runs = manifest.as_mut().map(|m| std::mem::take(&mut m.runs)).unwrap_or_default();
     let manifest_by_index: BTreeMap<usize, &records::ManifestEntry> =
-        manifest.iter().flat_map(|m| m.runs.iter()).map(|r| (r.index, r)).collect();
+        manifest_runs.iter().map(|r| (r.index, r)).collect();
     let repeats = plan.as_ref().and_then(|p| p.repeats);
     let judge = Judge::of(repeats.as_ref());
     let units: Vec<RunResult> = entries
@@ -203,7 +211,7 @@ fn entries_of(plan: Option<&PlanRecord>, manifest: Option<&BatchManifest>) -> Ve
                 index: c.index,
                 dir: c.dir.clone(),
                 params: c.params.clone(),
-                merged: c.merged.clone(),
+                merged: super::point::looked_up(&c.merged),
                 targets: c.targets.clone(),
                 repeat: c.repeat,
                 point: c.point.unwrap_or(c.index),

@@ -118,7 +118,7 @@ fn entries_of(batch_dir: &Path, dirs: Vec<String>) -> (Vec<Entry>, bool) {
         for (k, v) in &params {
             merged.insert(k.clone(), v.clone());
         }
-        entries.push(Entry::single(index, dir, params, merged));
+        entries.push(Entry::single(index, dir, params, super::point::looked_up(&merged)));
     }
     (entries, from_records)
 }

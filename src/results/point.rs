@@ -18,6 +18,21 @@ fn num(v: &Value) -> Option<f64> {
     }
 }
 
+/// The keys of the merged config a run's results look up (see [`load_point`], [`model_ids`]).
+const LOOKED_UP: [&str; 7] =
+    ["isl", "osl", "concurrency", "request_rate", "request_count", "model", "tokenizer"];
+
+/// What a batch keeps of a combination's merged config: the keys its results look up, not the
+/// whole config (every aiperf option: ~2 KB a run).
+pub(super) fn looked_up(merged: &serde_json::Map<String, Value>) -> serde_json::Map<String, Value> {
+    let wanted = LOOKED_UP.map(canonical);
+    merged
+        .iter()
+        .filter(|(k, _)| wanted.contains(&canonical(k)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// Finds a parameter by canonical key in `params`, then `merged`.
 fn param(
     params: &records::Params,

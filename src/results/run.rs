@@ -67,7 +67,7 @@ pub fn read_one(
     merged: &serde_json::Map<String, Value>,
     repeats: Option<&records::Repeats>,
 ) -> RunResult {
-    let e = Entry::single(index, dir.to_owned(), params.clone(), merged.clone());
+    let e = Entry::single(index, dir.to_owned(), params.clone(), super::point::looked_up(merged));
     load_run(batch_dir, &e, None, &Judge::of(repeats))
 }
 
@@ -102,7 +102,7 @@ pub(super) fn load_run(
     let mut found = Findings::default();
     let (meta, process) = read_records(&run_dir, &mut found);
     let merged = match &meta {
-        Some(m) if e.merged.is_empty() => m.base_config.clone(),
+        Some(m) if e.merged.is_empty() => super::point::looked_up(&m.base_config),
         _ => e.merged.clone(),
     };
     let (mut status, reason) = run_status(&run_dir, meta.is_some(), process.as_ref(), manifest);

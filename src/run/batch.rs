@@ -4,6 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::resume::{
+    check_same_shard, manifest_difference, plan_difference, remove_stale_temp_files,
+    statuses_from_disk,
+};
 use crate::config::Config;
 use crate::plan::{ArgContext, Combination, Plan, argv};
 use crate::records::{
@@ -88,7 +92,10 @@ pub struct Batch {
     pub manifest: BatchManifest,
     /// `provenance.json` as written last.
     pub provenance: records::Provenance,
-    /// `plan.json` as written last (a search appends its probes).
+    /// `plan.json` as written last (a search appends its probes). Its combinations are kept
+    /// only when the batch has a `load_search`, which appends probes and rewrites the file: a
+    /// plain sweep's plan never changes once written, and a copy of every combination's config
+    /// and command would grow sweeper's memory with the batch.
     pub plan_record: PlanRecord,
     /// Combination index -> position in `manifest.runs`.
     position: std::collections::HashMap<usize, usize>,
@@ -113,6 +120,14 @@ fn planned_one(c: &Combination, dir: &Path) -> PlannedCombination {
         repeat: c.repeat,
         point: c.repeat.map(|_| c.point),
         probe: c.probe,
+    }
+}
+
+/// Drops the combinations of a plan record that no search will append to (see
+/// [`Batch::plan_record`]).
+fn forget_fixed_combinations(record: &mut PlanRecord) {
+    if record.load_search.is_none() {
+        record.combinations = Vec::new();
     }
 }
 
@@ -158,6 +173,8 @@ impl Batch {
         };
         let plan_path = dir.join(records::PLAN_FILE);
         write(plan_path.clone(), records::write_json_atomic(&plan_path, &plan_record))?;
+        let mut plan_record = plan_record;
+        forget_fixed_combinations(&mut plan_record);
         let mut batch = Batch {
             dir,
             provenance: records::Provenance::default(),
@@ -236,6 +253,7 @@ impl Batch {
         manifest.finished = false;
         manifest.interrupted = false;
         statuses_from_disk(&dir, &mut manifest, artifacts);
+        forget_fixed_combinations(&mut old);
         let mut batch = Batch {
             dir,
             manifest,
@@ -345,8 +363,18 @@ impl Batch {
             .map_or(RunStatus::Pending, |e| e.status)
     }
 
-    /// Rewrites `batch_manifest.json` (atomically).
+    /// Rewrites `batch_manifest.json` (atomically, and flushed to disk).
     pub fn write_manifest(&mut self) -> Result<(), BatchError> {
+        self.rewrite_manifest(true)
+    }
+
+    /// Rewrites `batch_manifest.json` atomically; `durable`: flushed to disk before returning.
+    ///
+    /// A run's start and end update the manifest without the flush: after a crash of the
+    /// machine the manifest may lag, as it may after `kill -9`, and every reader takes a run's
+    /// status from its own `process_result.json` (flushed) first (`--resume`, `report`). What
+    /// only the manifest records (a ladder's skipped runs, the batch's end) is flushed.
+    fn rewrite_manifest(&mut self, durable: bool) -> Result<(), BatchError> {
         self.manifest.updated_at = now();
         let path = self.dir.join(records::MANIFEST_FILE);
         // Compact: it is rewritten twice per run, and its size grows with the batch.
@@ -355,24 +383,33 @@ impl Batch {
             source: std::io::Error::other(e),
         })?;
         bytes.push(b'\n');
-        records::write_atomic(&path, &bytes).map_err(|source| BatchError::Write { path, source })
+        let written = if durable {
+            records::write_atomic(&path, &bytes)
+        } else {
+            records::write_derived(&path, &bytes)
+        };
+        written.map_err(|source| BatchError::Write { path, source })
     }
 
     /// Writes `run_metadata.json` and marks the combination `running` in the manifest.
+    ///
+    /// Neither is flushed to disk (both are atomic): a run that a crash interrupts has no
+    /// `process_result.json` and runs again on `--resume` whatever these say.
     pub fn start_run(&mut self, c: &Combination, meta: &RunMetadata) -> Result<(), BatchError> {
         let path = self.run_dir(c).join(records::RUN_METADATA_FILE);
-        let meta_result = records::write_json_atomic(&path, meta)
+        let meta_result = records::write_json_derived(&path, meta)
             .map_err(|source| BatchError::Write { path, source });
         if let Some(e) = self.entry_mut(c.index) {
             e.status = RunStatus::Running;
             e.reason = None;
         }
-        let manifest_result = self.write_manifest();
+        let manifest_result = self.rewrite_manifest(false);
         meta_result.and(manifest_result)
     }
 
-    /// Writes a combination's `process_result.json`, then its line of the manifest: the one
-    /// place a combination's outcome is recorded.
+    /// Writes a combination's `process_result.json` (flushed to disk before the next run
+    /// starts: it is the record of the outcome), then its line of the manifest (not flushed:
+    /// see [`Batch::rewrite_manifest`]).
     pub fn record(&mut self, c: &Combination, pr: &ProcessResult) -> Result<(), BatchError> {
         let path = self.run_dir(c).join(records::PROCESS_RESULT_FILE);
         let pr_result = records::write_json_atomic(&path, pr)
@@ -382,7 +419,7 @@ impl Batch {
             e.reason = pr.reason.clone();
             e.duration_s = Some(pr.duration_s);
         }
-        let manifest_result = self.write_manifest();
+        let manifest_result = self.rewrite_manifest(false);
         pr_result.and(manifest_result)
     }
 
@@ -437,43 +474,6 @@ impl Batch {
     }
 }
 
-/// Removes the temp files of atomic writes (`.<name>.tmp.<pid>`) that a killed session left in
-/// the batch directory and its run directories.
-fn remove_stale_temp_files(dir: &Path) {
-    let is_temp = |name: &str| {
-        name.starts_with('.')
-            && name
-                .rsplit_once(".tmp.")
-                .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
-    };
-    // The batch dir, run dirs, and interleaved repeats' `<point>/repeat_<k>`.
-    let subdirs = |d: &Path| -> Vec<PathBuf> {
-        std::fs::read_dir(d)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .map(|e| e.path())
-            .collect()
-    };
-    let mut dirs = vec![dir.to_path_buf()];
-    for d in subdirs(dir) {
-        dirs.extend(subdirs(&d).into_iter().filter(|r| {
-            r.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("repeat_"))
-        }));
-        dirs.push(d);
-    }
-    for d in dirs {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.file_name().to_str().is_some_and(is_temp)
-                && e.file_type().is_ok_and(|t| t.is_file())
-            {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
-}
-
 /// Records a hard stop (the second Ctrl-C) in the manifest on disk, the last state written:
 /// the run in progress becomes `interrupted`, those not started `skipped`, and the batch
 /// `interrupted` and finished. Called from the signal handler's task just before everything is
@@ -502,63 +502,6 @@ pub fn record_hard_kill(dir: &Path) {
 
 fn now_date() -> String {
     chrono::Local::now().format("%Y-%m-%d %H:%M").to_string()
-}
-
-/// What differs between the plan a batch was started with and the one given now, if anything.
-fn plan_difference(old: &PlanRecord, plan: &Plan) -> Option<String> {
-    if let Some(what) = search_difference(old.load_search.as_ref(), plan.load_search.as_ref()) {
-        return Some(what);
-    }
-    let planned = old.combinations.iter().filter(|c| c.probe.is_none()).count();
-    let (then, now) = (planned, plan.combinations.len());
-    if let (Some(a), Some(b)) = (&old.load_search, &plan.load_search)
-        && a.groups
-            .iter()
-            .map(|g| (&g.params, &g.server_id))
-            .ne(b.groups.iter().map(|g| (&g.params, &g.server_id)))
-    {
-        return Some("the groups of the load search changed".into());
-    }
-    if then != now {
-        return Some(format!("{now} combinations now, {then} then"));
-    }
-    for (a, b) in old.combinations.iter().filter(|c| c.probe.is_none()).zip(&plan.combinations) {
-        if a.index != b.index || a.dir != b.dir {
-            return Some(format!(
-                "combination #{} is `{}` now, it was #{} `{}`",
-                b.index, b.dir, a.index, a.dir
-            ));
-        }
-        if a.merged != b.merged {
-            return Some(format!("the settings of combination #{} `{}` changed", b.index, b.dir));
-        }
-    }
-    None
-}
-
-/// How the load search (`stop_when`, `search`) differs: its SLO decides which runs happen,
-/// so a changed SLO is a changed plan (old and new probes would mix).
-fn search_difference(
-    old: Option<&records::LoadSearch>,
-    new: Option<&records::LoadSearch>,
-) -> Option<String> {
-    let slo = |l: &records::LoadSearch| {
-        let b: Vec<String> = l.slo.iter().map(|(k, v)| format!("{k} <= {v}")).collect();
-        format!("{} on the {:?}", b.join(", "), l.slo_on).to_lowercase()
-    };
-    match (old, new) {
-        (None, None) => None,
-        (Some(_), None) => Some("the config has no load search now (`search`/`stop_when`)".into()),
-        (None, Some(_)) => Some("the config has a load search now (`search`/`stop_when`)".into()),
-        (Some(a), Some(b)) if a.slo != b.slo || a.slo_on != b.slo_on => {
-            Some(format!("the load search's SLO changed: {} then, {} now", slo(a), slo(b)))
-        }
-        (Some(a), Some(b)) if a.variable != b.variable || a.mode != b.mode => Some(format!(
-            "the load search changed: {} {:?} then, {} {:?} now",
-            a.variable, a.mode, b.variable, b.mode
-        )),
-        _ => None,
-    }
 }
 
 /// A new batch directory: `<parent>/<YYYYMMDD_HHMMSS>[_n]/`, or a shard's
@@ -597,98 +540,4 @@ fn new_dir(parent: &Path, shard: Option<&records::ShardRecord>) -> Result<PathBu
             dir
         }
     })
-}
-
-/// Each entry's status as the run's `process_result.json` says (the manifest may lag a
-/// `kill -9`); a success counts only with usable results (the reports judge the same way).
-fn statuses_from_disk(
-    dir: &Path,
-    manifest: &mut BatchManifest,
-    artifacts: super::decide::ArtifactCheck,
-) {
-    for entry in &mut manifest.runs {
-        let run_dir = dir.join(&entry.dir);
-        let pr: Option<ProcessResult> =
-            records::read_json(&run_dir.join(records::PROCESS_RESULT_FILE)).ok();
-        entry.status = match pr {
-            // A success counts only with usable results (the reports judge the same way).
-            Some(p) if p.status.is_success() => match artifacts(&run_dir) {
-                super::decide::Artifacts::Complete { .. } => p.status,
-                super::decide::Artifacts::Incomplete(why) => {
-                    entry.reason = Some(format!("results unusable: {why}"));
-                    RunStatus::Pending
-                }
-            },
-            Some(p) => {
-                entry.reason = p.reason;
-                p.status
-            }
-            None => RunStatus::Pending,
-        };
-    }
-}
-
-/// A shard resumes as the shard it was (`--shard` may be left out, not changed).
-fn check_same_shard(
-    dir: &Path,
-    shard: Option<&crate::scaleout::shard::Shard>,
-    old: Option<&records::ShardRecord>,
-) -> Result<(), BatchError> {
-    match (shard, old) {
-        (Some(s), Some(o)) if (s.k, s.n) != (o.k, o.n) => {
-            return Err(BatchError::ShardMismatch {
-                dir: dir.to_path_buf(),
-                shard: s.to_string(),
-                what: format!("it is shard {}/{}", o.k, o.n),
-            });
-        }
-        (Some(s), None) => {
-            return Err(BatchError::ShardMismatch {
-                dir: dir.to_path_buf(),
-                shard: s.to_string(),
-                what: "it is a whole batch, not a shard".into(),
-            });
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-/// What differs between a manifest and the plan it should follow (same length, an entry per
-/// index in order, the same directories), if anything.
-fn manifest_difference(m: &BatchManifest, plan: &Plan, record: &PlanRecord) -> Option<String> {
-    // The plan's combinations (a shard's part of them), then a search's probes in the order
-    // they were added.
-    let expected: Vec<(usize, &str)> = plan
-        .combinations
-        .iter()
-        .filter(|c| record.shard.as_ref().is_none_or(|s| s.runs(c.index)))
-        .map(|c| (c.index, c.dir.as_str()))
-        .chain(
-            record
-                .combinations
-                .iter()
-                .filter(|c| c.probe.is_some())
-                .map(|c| (c.index, c.dir.as_str())),
-        )
-        .collect();
-    let (have, want) = (m.runs.len(), expected.len());
-    if have != want {
-        return Some(format!("it lists {have} runs, the plan has {want} combinations"));
-    }
-    for (pos, (e, (index, dir))) in m.runs.iter().zip(expected).enumerate() {
-        if e.index != index {
-            return Some(format!(
-                "entry {pos} is run #{}, the plan's combination {pos} is #{index}",
-                e.index
-            ));
-        }
-        if e.dir != dir {
-            return Some(format!(
-                "run #{} has directory `{}`, the plan says `{dir}`",
-                e.index, e.dir
-            ));
-        }
-    }
-    None
 }

@@ -17,6 +17,7 @@ pub mod event;
 pub mod probes;
 pub mod process;
 pub mod provenance;
+mod resume;
 pub mod server;
 pub mod signals;
 pub mod supervise;
