@@ -200,6 +200,10 @@ fn server(out: &mut String, cfg: &Config, sid: &str, c: &Combination) {
         c.merged.get("health_check_endpoint").and_then(|v| v.as_str()),
     )
     .describe();
+    if let Some(crate::config::ServerConfig::Kubernetes(k)) = &c.server {
+        kubernetes(out, cfg, sid, k, &health);
+        return;
+    }
     let launch =
         c.server.as_ref().and_then(|s| plan::server::launch(s, &cfg.batch_name, sid, "sweeper"));
     let (Some(s), Some(l)) = (&c.server, launch) else {
@@ -225,6 +229,53 @@ fn server(out: &mut String, cfg: &Config, sid: &str, c: &Combination) {
         "    health: {health} at {} within {}s",
         l.url.as_deref().unwrap_or("http://127.0.0.1:<port>"),
         l.startup_timeout_s
+    );
+}
+
+/// A `kubernetes` server: the objects its rendered manifest declares, how readiness is judged,
+/// how it is reached and torn down (the manifest was rendered when the plan was checked).
+fn kubernetes(
+    out: &mut String,
+    cfg: &Config,
+    sid: &str,
+    k: &crate::config::raw::KubernetesServer,
+    health: &str,
+) {
+    let Ok(d) = plan::kube::deployment(k, &cfg.batch_name, sid) else { return };
+    let scope = argv::shell_line(&d.scope);
+    let kubectl =
+        if scope.is_empty() { k.kubectl.clone() } else { format!("{} {scope}", k.kubectl) };
+    let refs: Vec<String> = d.objects.iter().map(plan::kube::Object::reference).collect();
+    let _ = writeln!(out, "{sid}: kubernetes server, deployed with:");
+    let _ = writeln!(
+        out,
+        "    {kubectl} apply --server-side -f <{} rendered: {}>",
+        k.manifest.display(),
+        refs.join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "    ready: {} on {}, polled every {}s, within {}s",
+        d.rule.describe(),
+        d.ready_object,
+        k.poll_interval_s,
+        k.startup_timeout_s
+    );
+    if let plan::kube::Reach::Forward { service, port, local } = &d.reach {
+        let _ =
+            writeln!(out, "    reached by: {kubectl} port-forward svc/{service} {local}:{port}");
+    }
+    let _ = writeln!(out, "    health: {health} at {}", d.url());
+    let _ = writeln!(
+        out,
+        "    at the end: {}",
+        match k.teardown {
+            crate::config::raw::KubernetesTeardown::Delete => format!(
+                "{kubectl} delete --wait {} (after collecting the pods' logs)",
+                refs.join(" ")
+            ),
+            crate::config::raw::KubernetesTeardown::Keep => "kept running".to_owned(),
+        }
     );
 }
 

@@ -6,6 +6,7 @@
 mod ab;
 pub mod durations;
 pub mod error;
+mod kubernetes;
 pub mod locate;
 pub mod paths;
 pub mod raw;

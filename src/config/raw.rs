@@ -280,7 +280,17 @@ pub enum ServerConfig {
     },
     /// The built-in server (`sweeper mock-server`), on a free port of 127.0.0.1.
     Mock(crate::mockserver::MockParams),
+    /// A deployment on a Kubernetes cluster, through `kubectl` (the cluster and credentials come
+    /// from `KUBECONFIG` or the default kubeconfig, never from this file): `manifest` is
+    /// rendered with `vars` (each `vars.<name>` can be swept: `server.vars.kv_backend: [UCX,
+    /// LIBFABRIC]`), applied, waited for (`ready`), reached (`reach`), and deleted when its
+    /// setting is done (`teardown`). One deployment per server setting.
+    Kubernetes(KubernetesServer),
 }
+
+pub use super::kubernetes::{
+    KubernetesPreset, KubernetesReach, KubernetesReady, KubernetesServer, KubernetesTeardown,
+};
 
 fn default_external_timeout() -> f64 {
     30.0
@@ -313,6 +323,25 @@ fn default_tt_url() -> String {
     "http://127.0.0.1:8000".into()
 }
 
+/// Sets the swept server setting `field` in a server section: a plain field (`parallel`), or
+/// one entry of a map field (`vars.kv_backend`: the `kv_backend` entry of `vars`).
+pub fn set_server_field(server: &mut Map<String, Value>, field: &str, value: Value) {
+    if let Some((map, key)) = field.split_once('.').filter(|(m, _)| MAP_FIELDS.contains(m)) {
+        let entry = server.entry(map.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        if let Some(m) = entry.as_object_mut() {
+            m.insert(key.to_owned(), value);
+        }
+        return;
+    }
+    server.insert(field.to_owned(), value);
+}
+
+/// Server fields that are maps whose entries are swept one by one (`server.vars.<name>`).
+pub const MAP_FIELDS: [&str; 1] = ["vars"];
+
 impl ServerConfig {
     /// The `kind` as written in the config.
     pub fn kind(&self) -> &'static str {
@@ -323,6 +352,7 @@ impl ServerConfig {
             ServerConfig::Docker { .. } => "docker",
             ServerConfig::TtInferenceServer { .. } => "tt-inference-server",
             ServerConfig::Mock(_) => "mock",
+            ServerConfig::Kubernetes(_) => "kubernetes",
         }
     }
 }

@@ -191,7 +191,7 @@ pub fn base_config_properties(minimums: bool) -> Map<String, Value> {
     props
 }
 
-const SERVER_KEY_PATTERN: &str = "^server\\.[a-z_]+$";
+const SERVER_KEY_PATTERN: &str = "^server\\.([a-z_]+|vars\\.[A-Za-z0-9_]+)$";
 
 pub(super) fn base_config_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({

@@ -103,7 +103,8 @@ pub(super) fn server_variant_schema(kind: &str) -> Option<Value> {
         .cloned()
 }
 
-const SERVER_KINDS: &[&str] = &["external", "command", "docker", "tt-inference-server", "mock"];
+const SERVER_KINDS: &[&str] =
+    &["external", "command", "docker", "tt-inference-server", "mock", "llama-cpp", "kubernetes"];
 
 /// The diagnostics of one schema error, by its kind (one arm per kind of error sweeper
 /// describes better than the validator's message).
@@ -466,6 +467,11 @@ pub(super) fn server_problems(server: &ServerConfig) -> Vec<(&'static str, Strin
         ServerConfig::Mock(p) => {
             return p.problems().into_iter().map(|e| (e.param(), e.to_string())).collect();
         }
+        ServerConfig::Kubernetes(k) => vec![
+            ("startup_timeout_s", k.startup_timeout_s),
+            ("poll_interval_s", k.poll_interval_s),
+            ("delete_timeout_s", k.delete_timeout_s),
+        ],
     };
     secs.into_iter()
         .filter_map(|(f, v)| durations::check_seconds(v).err().map(|e| (f, e.to_string())))

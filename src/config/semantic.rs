@@ -159,7 +159,10 @@ fn check_server_sweeps(
         };
         let kind = server.get("kind").and_then(Value::as_str).unwrap_or("");
         let fields = server_fields(kind);
-        if field == "kind" || !fields.iter().any(|f| f == field) {
+        let map_entry = field.split_once('.').is_some_and(|(m, k)| {
+            !k.is_empty() && super::raw::MAP_FIELDS.contains(&m) && fields.iter().any(|f| f == m)
+        });
+        if field == "kind" || (!map_entry && !fields.iter().any(|f| f == field)) {
             diags.push(at(unknown_server_field(&p, kind, field, &fields), true));
             continue;
         }
@@ -191,7 +194,7 @@ fn check_server_value(
     at: At<'_>,
 ) {
     let mut merged = server.clone();
-    merged.insert(field.to_owned(), item.clone());
+    super::raw::set_server_field(&mut merged, field, item.clone());
     match serde_json::from_value::<ServerConfig>(Value::Object(merged)) {
         Err(e) => diags.push(at(
             Diagnostic::new(pointer, format!("invalid value for `server.{field}`: {e}"))
@@ -268,6 +271,7 @@ fn check_url_and_model(
                     | ServerConfig::LlamaCpp { .. }
                     | ServerConfig::Docker { .. }
                     | ServerConfig::TtInferenceServer { .. }
+                    | ServerConfig::Kubernetes(_)
             )
         );
     if !has_url {

@@ -131,15 +131,30 @@ fn combination(
         None => None,
     };
     let key = server_value.map(Value::Object).unwrap_or(Value::Null);
-    let group = match server_ids.iter().position(|s| *s == key) {
-        Some(i) => i,
-        None => {
-            server_ids.push(key);
-            server_ids.len() - 1
-        }
-    };
+    let group =
+        match server_ids.iter().position(|s| *s == key) {
+            Some(i) => i,
+            None => {
+                server_ids.push(key);
+                // A new server setting: a kubernetes manifest must render with its vars.
+                if let Some(ServerConfig::Kubernetes(k)) = &server
+                    && let Err(e) = super::kube::deployment(
+                        k,
+                        &config.batch_name,
+                        &format!("server-{}", server_ids.len() - 1),
+                    )
+                {
+                    diags.push(Diagnostic::new("/server/manifest", e.0).hint(
+                        "fix the manifest or `server.vars`; `--dry-run` shows what it declares",
+                    ));
+                    return None;
+                }
+                server_ids.len() - 1
+            }
+        };
     let mut applied_defaults = apply_nemo_defaults(&mut merged);
     applied_defaults.extend(apply_back_to_back(config, &mut merged));
+    applied_defaults.extend(apply_metrics_urls(server.as_ref(), &mut merged));
     absolute_paths(config, &mut merged);
     checks::check_combination(&merged, pairs, diags);
     let mock = matches!(server, Some(ServerConfig::Mock(_)));
@@ -175,7 +190,7 @@ fn merge(
         params.insert((*k).clone(), (*v).clone());
         if let Some(field) = k.strip_prefix("server.") {
             if let Some(s) = server_value.as_mut() {
-                s.insert(field.to_owned(), (*v).clone());
+                crate::config::raw::set_server_field(s, field, (*v).clone());
             }
             continue;
         }
@@ -190,6 +205,25 @@ fn merge(
         merged.insert((*k).clone(), (*v).clone());
     }
     (params, merged, server_value)
+}
+
+/// A `kubernetes` server's `metrics_urls` become aiperf's `--server-metrics` endpoints (beside
+/// the frontend's own `/metrics`, which aiperf scrapes anyway), unless base_config names some.
+fn apply_metrics_urls(
+    server: Option<&ServerConfig>,
+    merged: &mut Map<String, Value>,
+) -> Vec<(String, Value, &'static str)> {
+    let Some(ServerConfig::Kubernetes(k)) = server else { return Vec::new() };
+    if k.metrics_urls.is_empty() || merged.keys().any(|key| canonical(key) == "server_metrics") {
+        return Vec::new();
+    }
+    let v = Value::from(k.metrics_urls.clone());
+    merged.insert("server_metrics".into(), v.clone());
+    vec![(
+        "server_metrics".into(),
+        v,
+        "server.metrics_urls (the deployment's Prometheus endpoints)",
+    )]
 }
 
 /// `repeats: back_to_back`: aiperf repeats the point itself (`num_profile_runs` and

@@ -15,6 +15,7 @@ pub mod argv;
 mod checks;
 mod expand;
 pub mod id;
+pub mod kube;
 mod load_search;
 mod repeats;
 pub mod server;
@@ -93,6 +94,7 @@ pub fn server_url(server: Option<&ServerConfig>) -> Option<String> {
         | ServerConfig::Docker { url, .. }
         | ServerConfig::TtInferenceServer { url, .. } => Some(url.clone()),
         ServerConfig::Mock(_) => None,
+        ServerConfig::Kubernetes(k) => kube::url_of(k),
     }
 }
 

@@ -73,6 +73,7 @@ pub fn health(server: Option<&ServerConfig>, health_check_endpoint: Option<&str>
             | ServerConfig::Docker { health_path, .. }
             | ServerConfig::TtInferenceServer { health_path, .. },
         ) => health_path.clone(),
+        Some(ServerConfig::Kubernetes(k)) => k.health_path.clone(),
         None => None,
     };
     match configured.or_else(|| health_check_endpoint.map(str::to_owned)) {
@@ -101,7 +102,8 @@ pub fn launch(
     program: &str,
 ) -> Option<Launch> {
     match server {
-        ServerConfig::External { .. } => None,
+        // Nothing to start here: the run stage deploys it with kubectl (`run::kube`).
+        ServerConfig::External { .. } | ServerConfig::Kubernetes(_) => None,
         ServerConfig::Command {
             argv,
             env,

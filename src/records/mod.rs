@@ -545,6 +545,39 @@ pub struct ServerIdentity {
     /// The ids `GET /v1/models` listed (sorted), and its whole answer.
     pub served_models: Vec<String>,
     pub v1_models: Option<Value>,
+    /// A `kubernetes` server: its objects, the rendered manifest kept in the batch directory,
+    /// and what its pods ran (as far as the cluster shows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubeIdentity>,
+}
+
+/// What a Kubernetes deployment ran.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KubeIdentity {
+    /// As kubectl names them (`dynamographdeployment.nvidia.com/qwen-ucx`).
+    pub objects: Vec<String>,
+    /// The rendered manifest (secrets masked), relative to the batch directory.
+    pub manifest_file: String,
+    /// Each container of its pods: the image and, when the cluster reports it, its digest.
+    pub images: Vec<KubeImage>,
+    /// The nodes its pods ran on, with their GPU type (`nvidia.com/gpu.product`).
+    pub nodes: Vec<KubeNode>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KubeImage {
+    pub pod: String,
+    pub container: String,
+    pub image: String,
+    /// `...@sha256:...` (the container runtime's `imageID`).
+    pub image_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KubeNode {
+    pub name: String,
+    pub gpu_product: Option<String>,
+    pub gpu_count: Option<String>,
 }
 
 /// What aiperf left in a run directory, judged one way by the run stage (did the run

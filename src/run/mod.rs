@@ -14,6 +14,8 @@ pub mod batch;
 pub mod conditions;
 pub mod decide;
 pub mod event;
+pub mod kube;
+mod kube_ready;
 pub mod probes;
 pub mod process;
 pub mod provenance;
@@ -359,7 +361,11 @@ impl Runner<'_> {
                         .get("api_key_env_var")
                         .and_then(serde_json::Value::as_str)
                         .and_then(|v| std::env::var(v).ok());
-                    let id = provenance::identity(c, &url, key.as_deref(), &self.redactor).await;
+                    let mut id =
+                        provenance::identity(c, &url, key.as_deref(), &self.redactor).await;
+                    if let Some(k) = self.server_of(c).and_then(|s| s.kube()) {
+                        id.kubernetes = Some(k.identity().await);
+                    }
                     if let Err(e) = batch.record_server(&c.server_id, id) {
                         self.record_failed(&e, obs);
                     }
@@ -385,7 +391,8 @@ impl Runner<'_> {
             duration: took,
             dir: &batch.run_dir(c),
         });
-        if outcome.server_died {
+        // A deployment that lost its port-forward lives on: the next run forwards it again.
+        if outcome.server_died && !self.server_of(c).is_some_and(|s| s.reconnectable()) {
             self.stop_server(&c.server_id, obs).await;
         }
     }
@@ -406,8 +413,20 @@ impl Runner<'_> {
         obs: &mut dyn Observer,
     ) -> Result<bool, (RunStatus, String)> {
         if let Some(s) = self.server_of(c) {
-            if s.exited().is_none() {
-                return Ok(false);
+            let Some(why) = s.exited() else { return Ok(false) };
+            // A deployment whose port-forward died: forwarded again, not deployed again.
+            if s.reconnectable() {
+                let old = s.pgid();
+                obs.event(Event::Warning(&format!("{}: {why}; starting it again", c.server_id)));
+                let again = s.reconnect().await;
+                self.groups.untrack(old);
+                match again {
+                    Ok(pgid) => {
+                        self.groups.track(pgid);
+                        return Ok(false);
+                    }
+                    Err(e) => obs.event(Event::Warning(&self.redactor.redact(&e.0))),
+                }
             }
             self.stop_server(&c.server_id, obs).await;
         }

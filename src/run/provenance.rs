@@ -106,6 +106,10 @@ fn launch_line(c: &Combination, url: &str, redactor: &Redactor) -> String {
             v.extend(extra_args.iter().cloned());
             crate::plan::argv::shell_line(&v)
         }
+        Some(ServerConfig::Kubernetes(k)) => {
+            let vars: Vec<String> = k.vars.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            format!("kubectl apply -f {} (vars: {})", k.manifest.display(), vars.join(", "))
+        }
         Some(ServerConfig::Mock(p)) => {
             format!("sweeper mock-server {}", serde_json::to_string(p).unwrap_or_default())
         }
@@ -155,5 +159,6 @@ pub async fn identity(
         models,
         served_models,
         v1_models,
+        kubernetes: None,
     }
 }

@@ -29,6 +29,8 @@ pub struct Server {
     log_start: u64,
     stop_grace: Duration,
     container: Option<(String, String)>,
+    /// A `kubernetes` server: its deployment (no process of its own but the port-forward).
+    kube: Option<super::kube::Kube>,
 }
 
 /// Why a server could not be used (secrets masked).
@@ -99,7 +101,34 @@ impl Server {
             log_start: 0,
             stop_grace: Duration::ZERO,
             container: None,
+            kube: None,
         }
+    }
+
+    /// A deployment that is ready (and forwarded): its health is checked next.
+    fn kubernetes(id: &str, kube: super::kube::Kube, health: Health) -> Self {
+        let mut s = Self::external(id, &kube.dep.url(), health);
+        s.log = Some(kube_log(&kube));
+        s.kube = Some(kube);
+        s
+    }
+
+    /// The deployment of a `kubernetes` server.
+    pub fn kube(&self) -> Option<&super::kube::Kube> {
+        self.kube.as_ref()
+    }
+
+    /// A server that can be reached again without starting it again: a deployment whose
+    /// port-forward died (the deployment itself lives on in the cluster).
+    pub fn reconnectable(&self) -> bool {
+        self.kube.is_some()
+    }
+
+    /// Starts the port-forward of a deployment again. Returns its new process group.
+    pub async fn reconnect(&mut self) -> Result<i32, ServerError> {
+        let Some(k) = self.kube.as_mut() else { return Err("nothing to reconnect".into()) };
+        k.stop_forward().await;
+        k.forward().await.map_err(|e| ServerError(e.0))
     }
 
     /// Starts `launch` under a supervisor, with its output appended to `log` (each start is
@@ -164,6 +193,7 @@ impl Server {
             log_start,
             stop_grace,
             container: launch.container.clone().map(|c| (docker_bin, c)),
+            kube: None,
         })
     }
 
@@ -273,8 +303,11 @@ impl Server {
         }
     }
 
-    /// `Some(reason)` when the server process has exited.
+    /// `Some(reason)` when the server process has exited (for a deployment: its port-forward).
     pub fn exited(&mut self) -> Option<String> {
+        if let Some(k) = self.kube.as_mut() {
+            return k.forward_exited();
+        }
         let (child, _) = self.child.as_mut()?;
         match child.try_wait() {
             Ok(Some(st)) => Some(process::describe_status(&st)),
@@ -282,8 +315,12 @@ impl Server {
         }
     }
 
-    /// Resolves when the server process exits (never for an external server).
+    /// Resolves when the server process exits (never for an external server; for a
+    /// deployment, when its port-forward exits).
     pub async fn died(&mut self) -> String {
+        if let Some(k) = self.kube.as_mut() {
+            return k.forward_died().await;
+        }
         match self.child.as_mut() {
             Some((child, _)) => match child.wait().await {
                 Ok(st) => process::describe_status(&st),
@@ -344,6 +381,11 @@ impl Server {
     /// Stops the server and its process group (SIGTERM, grace, SIGKILL); for docker also
     /// `docker stop`s the container, which a killed client would leave running.
     pub async fn stop(&mut self) {
+        if let Some(k) = self.kube.as_mut() {
+            // A delete that did not finish is in the server log; the sentinel is gone then,
+            // and what is left is the cluster's to finish.
+            let _ = k.teardown().await;
+        }
         if let Some((child, pgid)) = self.child.as_mut() {
             process::stop_group(child, *pgid, self.stop_grace).await;
         }
@@ -359,9 +401,78 @@ impl Server {
         self.child = None;
     }
 
-    /// Process group id (0 for external), for the second-Ctrl-C hard kill.
+    /// Process group id (0 for external; a deployment's port-forward), for the second-Ctrl-C
+    /// hard kill. (A deployment's sentinel is not in it: killed with sweeper, its supervisor
+    /// deletes the deployment.)
     pub fn pgid(&self) -> i32 {
+        if let Some(k) = &self.kube {
+            return k.forward_pgid();
+        }
         self.child.as_ref().map_or(0, |(_, p)| *p)
+    }
+}
+
+/// An `external` server (or none configured): only its health is checked, within its timeout.
+fn external(
+    c: &Combination,
+    health: Health,
+    obs: &mut dyn Observer,
+) -> Result<(Server, f64), ServerError> {
+    let url = c.url().ok_or(ServerError::from("no url to benchmark"))?;
+    let timeout = match &c.server {
+        Some(ServerConfig::External { startup_timeout_s, .. }) => *startup_timeout_s,
+        _ => 30.0,
+    };
+    let what = match &health {
+        Health::Path(p) => join_url(&url, p),
+        Health::Probe => format!("{url} (probing {})", PROBE_PATHS.join(", ")),
+    };
+    obs.event(Event::ServerChecking { id: &c.server_id, url: &what });
+    Ok((Server::external(&c.server_id, &url, health), timeout))
+}
+
+fn kube_log(k: &super::kube::Kube) -> PathBuf {
+    k.log_file().to_path_buf()
+}
+
+/// Deploys a `kubernetes` server setting: renders and applies its manifest, waits for its
+/// readiness rule, forwards its port. On failure (or Ctrl-C) what was applied is deleted.
+async fn deploy(
+    k: &crate::config::raw::KubernetesServer,
+    c: &Combination,
+    cx: &StartContext<'_>,
+    interrupts: &mut watch::Receiver<usize>,
+    obs: &mut dyn Observer,
+) -> Result<super::kube::Kube, ServerError> {
+    let redact = |e: String| ServerError(cx.redactor.redact(&e));
+    let dep =
+        crate::plan::kube::deployment(k, cx.batch_name, &c.server_id).map_err(|e| redact(e.0))?;
+    let file = crate::plan::kube::manifest_file(cx.batch_dir, &c.server_id);
+    let command = format!(
+        "{} apply -f {} ({})",
+        k.kubectl,
+        file.display(),
+        dep.objects.iter().map(crate::plan::kube::Object::reference).collect::<Vec<_>>().join(", ")
+    );
+    obs.event(Event::ServerStarting { id: &c.server_id, kind: "kubernetes", command: &command });
+    let sup = Supervision { exe: cx.program.into(), batch_dir: cx.batch_dir.to_path_buf() };
+    let mut kube = super::kube::Kube::new(k, dep, &c.server_id, cx.batch_dir, sup, cx.redactor)
+        .map_err(|e| redact(e.0))?;
+    kube.start_sentinel().map_err(|e| redact(e.0))?;
+    let poll = super::aiperf::secs(k.poll_interval_s);
+    let timeout = super::aiperf::secs(k.startup_timeout_s);
+    let up = async {
+        kube.apply().await?;
+        kube.wait_ready(poll, timeout, interrupts).await?;
+        kube.forward().await
+    }
+    .await;
+    match up {
+        Ok(_) => Ok(kube),
+        Err(e) => {
+            let _ = kube.teardown().await;
+            Err(redact(e.0))
+        }
     }
 }
 
@@ -395,19 +506,15 @@ pub async fn start(
         c.merged.get("health_check_endpoint").and_then(Value::as_str),
     );
     let (mut srv, timeout) = match &c.server {
-        None | Some(ServerConfig::External { .. }) => {
-            let url = c.url().ok_or(ServerError::from("no url to benchmark"))?;
-            let timeout = match &c.server {
-                Some(ServerConfig::External { startup_timeout_s, .. }) => *startup_timeout_s,
-                _ => 30.0,
-            };
-            let what = match &health {
-                Health::Path(p) => join_url(&url, p),
-                Health::Probe => format!("{url} (probing {})", PROBE_PATHS.join(", ")),
-            };
-            obs.event(Event::ServerChecking { id: &c.server_id, url: &what });
-            (Server::external(&c.server_id, &url, health), timeout)
+        Some(ServerConfig::Kubernetes(k)) => {
+            let started = Instant::now();
+            let kube = deploy(k, c, cx, interrupts, obs).await?;
+            let srv = Server::kubernetes(&c.server_id, kube, health);
+            cx.groups.track(srv.pgid());
+            // Health shares the start-up budget with readiness.
+            (srv, (k.startup_timeout_s - started.elapsed().as_secs_f64()).max(1.0))
         }
+        None | Some(ServerConfig::External { .. }) => external(c, health, obs)?,
         Some(s) => {
             let program = cx.program.display().to_string();
             let launch = crate::plan::server::launch(s, cx.batch_name, &c.server_id, &program)
