@@ -126,6 +126,12 @@ const CASES: &[(&str, Option<&str>, &str, &str)] = &[
     ("bad_request_rate_mode", Some("6:22"), "base_config.request_rate_mode", "poisson"),
     ("bad_server_kind", Some("3:9"), "server.kind", "did you mean `docker`?"),
     ("server_without_kind", Some("2:1"), "server", "needs a `kind`"),
+    (
+        "kubernetes_manifest_undefined_var",
+        Some("4:13"),
+        "server.manifest",
+        "failed to render the manifest",
+    ),
     // Numbers out of range (judged after merging placeholders).
     (
         "negative_concurrency_in_sweep",

@@ -540,3 +540,36 @@ fn llama_cpp_servers_are_built_from_their_fields_and_sweep_like_any_other() {
     assert!(dry.contains("--parallel 4 -c 8192"), "{dry}");
     assert!(dry.contains("health: GET /health until 2xx at http://127.0.0.1:9123"), "{dry}");
 }
+
+/// A `kubernetes` server: `server.vars.<name>` sweeps make one deployment per value (their
+/// manifests rendered when the plan is made), and `metrics_urls` reach aiperf as the values of one
+/// `--server-metrics` flag, as aiperf documents (`--server-metrics node1:8081 node2:9090/metrics`).
+#[test]
+fn kubernetes_vars_are_swept_and_metrics_urls_reach_aiperf() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("m.yaml");
+    std::fs::write(
+        &manifest,
+        "apiVersion: nvidia.com/v1alpha1\nkind: DynamoGraphDeployment\nmetadata:\n  name: q-{{ vars.kv | lower }}\n",
+    )
+    .unwrap();
+    let p = plan(&format!(
+        "base_config:\n  model: m\nserver:\n  kind: kubernetes\n  manifest: {}\n  vars: {{kv: UCX}}\n  metrics_urls: [http://w1:9090/metrics, http://w2:9090/metrics]\nsweeps:\n  server.vars.kv: [UCX, LIBFABRIC]\n",
+        manifest.display()
+    ));
+    let ids: Vec<&str> = p.combinations.iter().map(|c| c.server_id.as_str()).collect();
+    assert_eq!(ids, ["server-0", "server-1"]);
+    let Some(sweeper::config::ServerConfig::Kubernetes(k)) = &p.combinations[1].server else {
+        panic!("not a kubernetes server");
+    };
+    assert_eq!(k.vars["kv"], json!("LIBFABRIC"));
+    let d = sweeper::plan::kube::deployment(k, "b", "server-1").unwrap();
+    assert_eq!(d.objects[0].name, "q-libfabric");
+    let a = argv_of(&p, 0);
+    let at = a.iter().position(|x| x == "--server-metrics").expect("--server-metrics");
+    assert_eq!(a[at + 1..at + 3], ["http://w1:9090/metrics", "http://w2:9090/metrics"]);
+    assert_eq!(a.iter().filter(|x| *x == "--server-metrics").count(), 1);
+    // The DGD's frontend, forwarded to 8000, is aiperf's URL.
+    let u = a.iter().position(|x| x == "--url").unwrap();
+    assert_eq!(a[u + 1], "http://127.0.0.1:8000");
+}

@@ -260,6 +260,12 @@ fn option_args(opt: &options::AiperfOption, flag: String, value: &Value, args: &
                 args.push(Arg::Lit(scalar_text(it)));
             }
         }
+        // aiperf takes extra Prometheus endpoints as the values of ONE flag:
+        // `--server-metrics node1:8081 node2:9090/metrics`.
+        (OptKind::Str, Value::Array(items)) if opt.flags[0] == "server-metrics" => {
+            args.push(Arg::Lit(flag));
+            args.extend(items.iter().map(|it| Arg::Lit(scalar_text(it))));
+        }
         (OptKind::KeyValues, Value::Object(m)) => {
             for (k, v) in m {
                 args.push(Arg::Lit(flag.clone()));
