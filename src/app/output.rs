@@ -132,6 +132,7 @@ impl Observer for Terminal {
             Event::ServerUnavailable { c, id } => {
                 say(&format!("#{} FAILED: {id} did not start (see above)", c.index));
             }
+            Event::ServerStopping { id, what } => say(&format!("{id}: {what}")),
             Event::ServerStopped { id } if self.verbose => say(&format!("{id}: stopped")),
             Event::ServerStopped { .. } => {}
             Event::RunStarted { command, .. } if self.verbose => {

@@ -75,6 +75,12 @@ pub enum Event<'a> {
         c: &'a Combination,
         id: &'a str,
     },
+    /// A server is being torn down in a way that can take a while (a Kubernetes deployment's
+    /// delete, waited for): what is being done.
+    ServerStopping {
+        id: &'a str,
+        what: &'a str,
+    },
     ServerStopped {
         id: &'a str,
     },

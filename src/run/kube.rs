@@ -443,6 +443,17 @@ impl Kube {
         id
     }
 
+    /// What [`Kube::teardown`] will wait for, in words (`None` when it deletes nothing).
+    pub fn teardown_plan(&self) -> Option<String> {
+        (self.teardown == KubernetesTeardown::Delete).then(|| {
+            format!(
+                "deleting {} and waiting until it is gone (at most {}s)",
+                self.refs().join(", "),
+                self.delete_timeout.as_secs()
+            )
+        })
+    }
+
     /// Collects the pods' logs into `<server_id>.pods.log`, then (unless `teardown: keep`)
     /// deletes the objects and waits until they are gone; stops the port-forward and the
     /// sentinel. Returns a warning when the delete did not finish.

@@ -466,6 +466,9 @@ impl Runner<'_> {
         if let Some(i) = self.servers.iter().position(|s| s.id == id) {
             let mut s = self.servers.remove(i);
             self.groups.untrack(s.pgid());
+            if let Some(what) = s.kube().and_then(kube::Kube::teardown_plan) {
+                obs.event(Event::ServerStopping { id: &s.id, what: &what });
+            }
             s.stop().await;
             obs.event(Event::ServerStopped { id: &s.id });
         }

@@ -470,6 +470,9 @@ async fn deploy(
     match up {
         Ok(_) => Ok(kube),
         Err(e) => {
+            if let Some(what) = kube.teardown_plan() {
+                obs.event(Event::ServerStopping { id: &c.server_id, what: &what });
+            }
             let _ = kube.teardown().await;
             Err(redact(e.0))
         }
@@ -505,6 +508,7 @@ pub async fn start(
         c.server.as_ref(),
         c.merged.get("health_check_endpoint").and_then(Value::as_str),
     );
+    let begun = Instant::now();
     let (mut srv, timeout) = match &c.server {
         Some(ServerConfig::Kubernetes(k)) => {
             let started = Instant::now();
@@ -558,7 +562,9 @@ pub async fn start(
             if let Some(w) = warning {
                 obs.event(Event::Warning(&cx.redactor.redact(&w)));
             }
-            obs.event(Event::ServerReady { id: &c.server_id, url: &srv.url, after: t });
+            // A deployment's time to ready includes its apply and readiness wait.
+            let after = if srv.kube().is_some() { begun.elapsed() } else { t };
+            obs.event(Event::ServerReady { id: &c.server_id, url: &srv.url, after });
             Ok(srv)
         }
         Err(e) => {
