@@ -510,6 +510,44 @@ fn a_failed_deployment_fails_at_once_with_its_pod_logs() {
     nothing_left(&batch, Duration::from_secs(10));
 }
 
+/// `teardown: keep`: the deployment outlives the batch, whether sweeper ends on its own or is
+/// killed (no sentinel deletes it); its pods' logs are still collected.
+#[test]
+fn teardown_keep_leaves_the_deployment_even_after_kill_9() {
+    let k = Cluster::start(0.5);
+    let mock = MockProcess::start(&["--port", "0"], &[]);
+    let server = format!("{}  teardown: keep\n", dgd_server("ready", 60, &mock.url));
+    let cfg = fake_aiperf_config(&k, &server);
+    let mut sweep = k.sweeper(&cfg, &[]);
+    let st = sweep.wait(Duration::from_secs(90));
+    assert_eq!(st.code(), Some(0), "{}", sweep.log());
+    let batch = batch_dir(&k.dir().join("out"), "k8s");
+    assert!(!k.saw(Duration::ZERO, "delete", DGD, "vllm-disagg-ucx"), "{}", shown(&k.requests()));
+    assert_eq!(k.items("dgd").len(), 1, "the DGD is kept");
+    assert!(std::fs::read_to_string(batch.join("server-0.pods.log")).unwrap().contains("[pod/"));
+    nothing_left(&batch, Duration::from_secs(10));
+    // Killed while deploying a second time (the same name: applied again, kept again).
+    std::fs::remove_dir_all(k.dir().join("out")).unwrap();
+    let slow = k.dir().join("slow.yaml");
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("startup_timeout_s: 60", "startup_timeout_s: 61");
+    std::fs::write(&slow, text).unwrap();
+    let sweep = k.sweeper(&slow, &[]);
+    assert!(wait_for(Duration::from_secs(30), || {
+        k.requests().iter().filter(|r| r.kind == DGD && r.verb == "apply").count() == 2
+    }));
+    sweep.signal(libc::SIGKILL);
+    let batch = batch_dir(&k.dir().join("out"), "k8s");
+    nothing_left(&batch, Duration::from_secs(10));
+    assert!(
+        !k.saw(Duration::from_secs(2), "delete", DGD, "vllm-disagg-ucx"),
+        "{}",
+        shown(&k.requests())
+    );
+    assert_eq!(k.items("dgd").len(), 1, "the DGD is kept");
+}
+
 #[test]
 fn ctrl_c_while_deploying_deletes_the_deployment() {
     let k = Cluster::start(60.0);

@@ -167,8 +167,11 @@ impl Kube {
     }
 
     /// Starts the sentinel: a supervised `sleep infinity` whose supervisor deletes the objects
-    /// if sweeper dies before it deletes them itself.
+    /// if sweeper dies before it deletes them itself (none with `teardown: keep`).
     pub fn start_sentinel(&mut self) -> Result<i32, KubeError> {
+        if self.teardown == KubernetesTeardown::Keep {
+            return Ok(0);
+        }
         let mut on_exit = vec![self.kubectl.clone()];
         on_exit.extend(self.dep.scope.iter().cloned());
         on_exit.extend(["delete".into(), "--ignore-not-found".into(), "--wait=false".into()]);
