@@ -90,6 +90,9 @@ fn every_accepted_config_is_valid_under_the_committed_schema_alone() {
     let validator = jsonschema::validator_for(&schema).expect("the committed schema compiles");
     let tmp = tempfile::tempdir().unwrap();
     nemo_datasets(tmp.path());
+    // The examples name files relative to where sweeper starts (the repo root), as the README
+    // runs them: the kubernetes example's manifest template is rendered when it is validated.
+    common::copy_dir(&root().join("aiperf_configs/k8s"), &tmp.path().join("aiperf_configs/k8s"));
     for (name, text) in accepted_configs() {
         // sweeper accepts it (the NeMo datasets resolve in the temp dir)...
         let f = common::config::write(tmp.path(), "c.yaml", &text);
