@@ -273,12 +273,16 @@ fn reach_of(k: &KubernetesServer, first: &Object, file: &str) -> Result<Reach, M
 }
 
 /// Whether `reference` (`dgd/x`, `deployment.apps/x`, `Deployment/x`) names object `o`.
+/// kubectl's short names of the kinds whose readiness sweeper knows.
+const SHORT_NAMES: [(&str, &str); 3] =
+    [("dgd", "dynamographdeployment"), ("deploy", "deployment"), ("sts", "statefulset")];
+
 fn names(o: &Object, reference: &str) -> bool {
     let Some((kind, name)) = reference.split_once('/') else { return false };
     let kind = kind.split('.').next().unwrap_or(kind).to_ascii_lowercase();
     let own = o.kind.to_ascii_lowercase();
-    name == o.name
-        && (kind == own || format!("{kind}s") == format!("{own}s") || own.starts_with(&kind))
+    let long = SHORT_NAMES.iter().find(|(s, _)| *s == kind).map_or(kind.as_str(), |(_, l)| l);
+    name == o.name && (long == own || long.strip_suffix('s') == Some(own.as_str()))
 }
 
 /// A Deployment's `spec.selector.matchLabels` as a selector (`a=b,c=d`).
@@ -309,9 +313,14 @@ fn render(
     })
 }
 
+/// The name of a setting's rendered manifest in the batch directory.
+pub fn manifest_name(server_id: &str) -> String {
+    format!("{server_id}.k8s.yaml")
+}
+
 /// Where a setting's rendered manifest is kept in the batch directory.
 pub fn manifest_file(batch_dir: &Path, server_id: &str) -> std::path::PathBuf {
-    batch_dir.join(format!("{server_id}.k8s.yaml"))
+    batch_dir.join(manifest_name(server_id))
 }
 
 #[cfg(test)]
@@ -358,6 +367,11 @@ mod tests {
         assert_eq!(d.url(), "http://vllm.default.svc.cluster.local:8000");
         assert_eq!(d.objects.len(), 2);
         assert_eq!(d.objects[1].reference(), "service/vllm");
+        // `ready.object` by kubectl's names: kind, plural, short name, with a group.
+        for r in ["deployment/vllm", "deployments/vllm", "deploy/vllm", "deployment.apps/vllm"] {
+            assert!(names(&d.objects[0], r), "{r}");
+        }
+        assert!(!names(&d.objects[0], "service/vllm") && !names(&d.objects[0], "deploy/other"));
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub(super) struct Entry {
     pub(super) index: usize,
     pub(super) dir: String,
     pub(super) params: records::Params,
+    /// The merged config's keys the results look up ([`super::point::looked_up`]).
     pub(super) merged: serde_json::Map<String, Value>,
     pub(super) targets: Vec<TargetCheck>,
     /// Interleaved repeats: its repeat (1-based) and point.

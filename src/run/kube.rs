@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 use super::kube_ready::{self, Verdict};
 use super::process;
+use super::server::ServerError;
 use super::supervise::Supervision;
 use crate::config::raw::{KubernetesServer, KubernetesTeardown};
 use crate::plan::kube::{Deployment, Reach, Rule};
@@ -42,28 +43,13 @@ pub struct Kube {
     /// `<server_id>.pods.log`: the pods' logs, collected before the objects are deleted.
     pods_log: PathBuf,
     sentinel: Option<(Child, i32)>,
+    /// `kubectl apply` succeeded (a teardown then has something to delete).
+    applied: bool,
     forward: Option<(Child, i32)>,
     teardown: KubernetesTeardown,
     delete_timeout: Duration,
     sup: Supervision,
     redactor: Redactor,
-}
-
-/// Why a deployment could not be made, reached or read (secrets masked by the caller).
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct KubeError(pub String);
-
-impl From<&str> for KubeError {
-    fn from(s: &str) -> Self {
-        KubeError(s.to_owned())
-    }
-}
-
-impl From<String> for KubeError {
-    fn from(s: String) -> Self {
-        KubeError(s)
-    }
 }
 
 /// What kubectl answered.
@@ -82,7 +68,7 @@ impl Kube {
         batch_dir: &Path,
         sup: Supervision,
         redactor: &Redactor,
-    ) -> Result<Kube, KubeError> {
+    ) -> Result<Kube, ServerError> {
         let file = crate::plan::kube::manifest_file(batch_dir, id);
         crate::records::write_derived(&file, redactor.redact(&dep.manifest).as_bytes())
             .map_err(|e| format!("failed to write `{}`: {e}", file.display()))?;
@@ -93,6 +79,7 @@ impl Kube {
             log: batch_dir.join(format!("{id}.log")),
             pods_log: batch_dir.join(format!("{id}.pods.log")),
             sentinel: None,
+            applied: false,
             forward: None,
             teardown: k.teardown,
             delete_timeout: super::aiperf::secs(k.delete_timeout_s),
@@ -168,7 +155,7 @@ impl Kube {
 
     /// Starts the sentinel: a supervised `sleep infinity` whose supervisor deletes the objects
     /// if sweeper dies before it deletes them itself (none with `teardown: keep`).
-    pub fn start_sentinel(&mut self) -> Result<i32, KubeError> {
+    pub fn start_sentinel(&mut self) -> Result<i32, ServerError> {
         if self.teardown == KubernetesTeardown::Keep {
             return Ok(0);
         }
@@ -187,19 +174,23 @@ impl Kube {
     }
 
     /// `kubectl apply` of the manifest (server-side, on stdin).
-    pub async fn apply(&self) -> Result<(), KubeError> {
+    pub async fn apply(&mut self) -> Result<(), ServerError> {
         let args =
             ["apply", "--server-side", "--field-manager=sweeper", "--force-conflicts", "-f", "-"]
                 .map(str::to_owned);
         let a = self.call(&args, Some(&self.dep.manifest), CALL_TIMEOUT).await;
-        if a.ok {
-            Ok(())
-        } else {
-            Err(KubeError(format!(
-                "`kubectl apply` failed: {}",
-                self.redactor.redact(a.stderr.trim())
-            )))
+        if !a.ok {
+            let context = match self.dep.scope.iter().position(|s| s == "--context") {
+                Some(i) => format!("context `{}`", self.dep.scope[i + 1]),
+                None => "the current context of KUBECONFIG (or ~/.kube/config)".to_owned(),
+            };
+            return Err(ServerError(format!(
+                "`kubectl apply` failed: {}; check that kubectl reaches the cluster of {context} (`kubectl cluster-info`) and may create these objects",
+                a.stderr.trim()
+            )));
         }
+        self.applied = true;
+        Ok(())
     }
 
     /// One look at the readiness rule.
@@ -234,7 +225,7 @@ impl Kube {
         poll: Duration,
         timeout: Duration,
         interrupts: &mut watch::Receiver<usize>,
-    ) -> Result<Duration, KubeError> {
+    ) -> Result<Duration, ServerError> {
         let start = Instant::now();
         loop {
             let verdict = tokio::select! {
@@ -244,14 +235,14 @@ impl Kube {
             match verdict {
                 Verdict::Ready => return Ok(start.elapsed()),
                 Verdict::Failed(why) => {
-                    return Err(KubeError(format!(
+                    return Err(ServerError(format!(
                         "`{}` will not become ready: {why}{}",
                         self.dep.ready_object,
                         self.pod_tail().await
                     )));
                 }
                 Verdict::Waiting(status) if start.elapsed() >= timeout => {
-                    return Err(KubeError(format!(
+                    return Err(ServerError(format!(
                         "`{}` not ready within {:.0}s ({}); its status: {status}{}",
                         self.dep.ready_object,
                         timeout.as_secs_f64(),
@@ -286,12 +277,12 @@ impl Kube {
         if lines.is_empty() {
             return String::new();
         }
-        format!("; last lines of its pods:\n    {}", self.redactor.redact(&lines.join("\n    ")))
+        format!("; last lines of its pods:\n    {}", lines.join("\n    "))
     }
 
     /// Starts `kubectl port-forward` (when the server is reached that way) and waits until the
     /// local port accepts connections. Returns the forward's process group (0: none).
-    pub async fn forward(&mut self) -> Result<i32, KubeError> {
+    pub async fn forward(&mut self) -> Result<i32, ServerError> {
         let Reach::Forward { service, port, local } = self.dep.reach.clone() else { return Ok(0) };
         let mut program = vec![self.kubectl.clone()];
         program.extend(self.dep.scope.iter().cloned());
@@ -305,7 +296,7 @@ impl Kube {
         let (out, err) = match (open(&self.log), open(&self.log)) {
             (Ok(a), Ok(b)) => (a, b),
             (Err(e), _) | (_, Err(e)) => {
-                return Err(KubeError(format!("failed to open `{}`: {e}", self.log.display())));
+                return Err(ServerError(format!("failed to open `{}`: {e}", self.log.display())));
             }
         };
         let mut cmd = self.sup.command(&program, Duration::from_secs(2), None);
@@ -317,7 +308,7 @@ impl Kube {
         loop {
             if let Ok(Some(st)) = child.try_wait() {
                 process::stop_group(&mut child, pgid, Duration::from_secs(1)).await;
-                return Err(KubeError(format!(
+                return Err(ServerError(format!(
                     "`kubectl port-forward svc/{service} {local}:{port}` exited ({}); last lines of `{}`: {}",
                     process::describe_status(&st),
                     self.log.display(),
@@ -329,7 +320,7 @@ impl Kube {
             }
             if start.elapsed() >= FORWARD_TIMEOUT {
                 process::stop_group(&mut child, pgid, Duration::from_secs(1)).await;
-                return Err(KubeError(format!(
+                return Err(ServerError(format!(
                     "`kubectl port-forward svc/{service} {local}:{port}` did not open 127.0.0.1:{local} within {}s",
                     FORWARD_TIMEOUT.as_secs()
                 )));
@@ -386,9 +377,7 @@ impl Kube {
     pub async fn identity(&self) -> KubeIdentity {
         let mut id = KubeIdentity {
             objects: self.refs(),
-            manifest_file: crate::plan::kube::manifest_file(Path::new(""), &self.id)
-                .display()
-                .to_string(),
+            manifest_file: crate::plan::kube::manifest_name(&self.id),
             images: Vec::new(),
             nodes: Vec::new(),
         };
@@ -446,9 +435,10 @@ impl Kube {
         id
     }
 
-    /// What [`Kube::teardown`] will wait for, in words (`None` when it deletes nothing).
+    /// What [`Kube::teardown`] will wait for, in words (`None` when it deletes nothing that
+    /// was applied).
     pub fn teardown_plan(&self) -> Option<String> {
-        (self.teardown == KubernetesTeardown::Delete).then(|| {
+        (self.applied && self.teardown == KubernetesTeardown::Delete).then(|| {
             format!(
                 "deleting {} and waiting until it is gone (at most {}s)",
                 self.refs().join(", "),
@@ -489,9 +479,11 @@ impl Kube {
             let a = self.call(&args, None, self.delete_timeout + CALL_TIMEOUT).await;
             if !a.ok {
                 warning = Some(format!(
-                    "{}: deleting its objects did not finish: {}",
+                    "{}: deleting its objects did not finish: {}; check with `{} get {}` and delete what is left",
                     self.id,
-                    self.redactor.redact(a.stderr.trim())
+                    a.stderr.trim(),
+                    self.kubectl,
+                    self.refs().join(" ")
                 ));
             }
         }

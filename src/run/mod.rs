@@ -469,7 +469,9 @@ impl Runner<'_> {
             if let Some(what) = s.kube().and_then(kube::Kube::teardown_plan) {
                 obs.event(Event::ServerStopping { id: &s.id, what: &what });
             }
-            s.stop().await;
+            if let Some(w) = s.stop().await {
+                obs.event(Event::Warning(&self.redactor.redact(&w)));
+            }
             obs.event(Event::ServerStopped { id: &s.id });
         }
     }

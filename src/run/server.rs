@@ -44,6 +44,12 @@ impl From<&str> for ServerError {
     }
 }
 
+impl From<String> for ServerError {
+    fn from(s: String) -> Self {
+        ServerError(s)
+    }
+}
+
 /// What one health path answered.
 enum Answer {
     Status(u16),
@@ -108,7 +114,7 @@ impl Server {
     /// A deployment that is ready (and forwarded): its health is checked next.
     fn kubernetes(id: &str, kube: super::kube::Kube, health: Health) -> Self {
         let mut s = Self::external(id, &kube.dep.url(), health);
-        s.log = Some(kube_log(&kube));
+        s.log = Some(kube.log_file().to_path_buf());
         s.kube = Some(kube);
         s
     }
@@ -128,7 +134,7 @@ impl Server {
     pub async fn reconnect(&mut self) -> Result<i32, ServerError> {
         let Some(k) = self.kube.as_mut() else { return Err("nothing to reconnect".into()) };
         k.stop_forward().await;
-        k.forward().await.map_err(|e| ServerError(e.0))
+        k.forward().await
     }
 
     /// Starts `launch` under a supervisor, with its output appended to `log` (each start is
@@ -379,13 +385,14 @@ impl Server {
     }
 
     /// Stops the server and its process group (SIGTERM, grace, SIGKILL); for docker also
-    /// `docker stop`s the container, which a killed client would leave running.
-    pub async fn stop(&mut self) {
-        if let Some(k) = self.kube.as_mut() {
-            // A delete that did not finish is in the server log; the sentinel is gone then,
-            // and what is left is the cluster's to finish.
-            let _ = k.teardown().await;
-        }
+    /// `docker stop`s the container, which a killed client would leave running; for a
+    /// deployment, deletes it. Returns a warning when something may be left (a delete that
+    /// did not finish: what is left is then the cluster's to finish).
+    pub async fn stop(&mut self) -> Option<String> {
+        let left = match self.kube.as_mut() {
+            Some(k) => k.teardown().await,
+            None => None,
+        };
         if let Some((child, pgid)) = self.child.as_mut() {
             process::stop_group(child, *pgid, self.stop_grace).await;
         }
@@ -399,6 +406,7 @@ impl Server {
                 .await;
         }
         self.child = None;
+        left
     }
 
     /// Process group id (0 for external; a deployment's port-forward), for the second-Ctrl-C
@@ -431,12 +439,9 @@ fn external(
     Ok((Server::external(&c.server_id, &url, health), timeout))
 }
 
-fn kube_log(k: &super::kube::Kube) -> PathBuf {
-    k.log_file().to_path_buf()
-}
-
 /// Deploys a `kubernetes` server setting: renders and applies its manifest, waits for its
 /// readiness rule, forwards its port. On failure (or Ctrl-C) what was applied is deleted.
+/// Errors are the caller's to mask.
 async fn deploy(
     k: &crate::config::raw::KubernetesServer,
     c: &Combination,
@@ -444,9 +449,8 @@ async fn deploy(
     interrupts: &mut watch::Receiver<usize>,
     obs: &mut dyn Observer,
 ) -> Result<super::kube::Kube, ServerError> {
-    let redact = |e: String| ServerError(cx.redactor.redact(&e));
-    let dep =
-        crate::plan::kube::deployment(k, cx.batch_name, &c.server_id).map_err(|e| redact(e.0))?;
+    let dep = crate::plan::kube::deployment(k, cx.batch_name, &c.server_id)
+        .map_err(|e| ServerError(e.0))?;
     let file = crate::plan::kube::manifest_file(cx.batch_dir, &c.server_id);
     let command = format!(
         "{} apply -f {} ({})",
@@ -456,9 +460,8 @@ async fn deploy(
     );
     obs.event(Event::ServerStarting { id: &c.server_id, kind: "kubernetes", command: &command });
     let sup = Supervision { exe: cx.program.into(), batch_dir: cx.batch_dir.to_path_buf() };
-    let mut kube = super::kube::Kube::new(k, dep, &c.server_id, cx.batch_dir, sup, cx.redactor)
-        .map_err(|e| redact(e.0))?;
-    kube.start_sentinel().map_err(|e| redact(e.0))?;
+    let mut kube = super::kube::Kube::new(k, dep, &c.server_id, cx.batch_dir, sup, cx.redactor)?;
+    kube.start_sentinel()?;
     let poll = super::aiperf::secs(k.poll_interval_s);
     let timeout = super::aiperf::secs(k.startup_timeout_s);
     let up = async {
@@ -474,7 +477,7 @@ async fn deploy(
                 obs.event(Event::ServerStopping { id: &c.server_id, what: &what });
             }
             let _ = kube.teardown().await;
-            Err(redact(e.0))
+            Err(e)
         }
     }
 }
@@ -512,7 +515,9 @@ pub async fn start(
     let (mut srv, timeout) = match &c.server {
         Some(ServerConfig::Kubernetes(k)) => {
             let started = Instant::now();
-            let kube = deploy(k, c, cx, interrupts, obs).await?;
+            let kube = deploy(k, c, cx, interrupts, obs)
+                .await
+                .map_err(|e| ServerError(cx.redactor.redact(&e.0)))?;
             let srv = Server::kubernetes(&c.server_id, kube, health);
             cx.groups.track(srv.pgid());
             // Health shares the start-up budget with readiness.
@@ -544,7 +549,7 @@ pub async fn start(
                     srv.learn_url_from_log(super::aiperf::secs(launch.startup_timeout_s)).await
             {
                 cx.groups.untrack(srv.pgid());
-                srv.stop().await;
+                let _ = srv.stop().await;
                 return Err(e);
             }
             (srv, launch.startup_timeout_s)
@@ -569,7 +574,7 @@ pub async fn start(
         }
         Err(e) => {
             cx.groups.untrack(srv.pgid());
-            srv.stop().await;
+            let _ = srv.stop().await;
             Err(ServerError(cx.redactor.redact(&e.0)))
         }
     }
