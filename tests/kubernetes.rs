@@ -448,23 +448,38 @@ fn two_settings_are_applied_waited_for_run_and_deleted() {
     // Nothing left in the cluster, nothing left running.
     assert_eq!(k.items("dgd"), Vec::<Value>::new());
     assert_eq!(k.items("pods"), Vec::<Value>::new());
-    nothing_left(&batch, Duration::from_secs(10));
+    nothing_left(&batch, Duration::from_secs(60));
+}
+
+/// A DGD setting with `behavior` that never gets to run aiperf: sweeper's exit, how long it
+/// took, its output, the first run's recorded reason, and the cluster (to check what is left).
+fn failing_setting(
+    behavior: &str,
+    startup_timeout_s: u32,
+) -> (Cluster, ExitStatus, Duration, String, String) {
+    let k = Cluster::start(1.0);
+    let cfg =
+        fake_aiperf_config(&k, &dgd_server(behavior, startup_timeout_s, "http://127.0.0.1:9"));
+    let start = Instant::now();
+    let mut sweep = k.sweeper(&cfg, &[]);
+    let st = sweep.wait(Duration::from_secs(u64::from(startup_timeout_s) + 300));
+    let took = start.elapsed();
+    let log = sweep.log();
+    let batch = batch_dir(&k.dir().join("out"), "k8s");
+    let reason = first_result(&batch)["reason"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(runs(&batch)[0].0, "failed", "{log}");
+    assert!(k.saw(Duration::ZERO, "delete", DGD, "vllm-disagg-ucx"), "{}", shown(&k.requests()));
+    assert_eq!(k.items("dgd"), Vec::<Value>::new());
+    nothing_left(&batch, Duration::from_secs(60));
+    (k, st, took, log, reason)
 }
 
 #[test]
 fn readiness_timeout_is_reported_with_status_and_pod_logs_and_deleted() {
-    let k = Cluster::start(1.0);
-    let cfg = fake_aiperf_config(&k, &dgd_server("never", 3, "http://127.0.0.1:9"));
-    let start = Instant::now();
-    let mut sweep = k.sweeper(&cfg, &[]);
-    let st = sweep.wait(Duration::from_secs(60));
-    let took = start.elapsed();
-    let log = sweep.log();
+    let (_k, st, took, log, reason) = failing_setting("never", 3);
     assert_eq!(st.code(), Some(1), "{log}");
+    // A lower bound only: a slow machine waits longer, never less.
     assert!(took >= Duration::from_secs(3), "gave up after {took:?}, before its 3 s");
-    let batch = batch_dir(&k.dir().join("out"), "k8s");
-    let pr = first_result(&batch);
-    let reason = pr["reason"].as_str().unwrap_or_default();
     for want in [
         "`dynamographdeployment.nvidia.com/vllm-disagg-ucx` not ready within 3s",
         "(condition Ready=True and .status.state=successful)",
@@ -475,27 +490,16 @@ fn readiness_timeout_is_reported_with_status_and_pod_logs_and_deleted() {
     ] {
         assert!(reason.contains(want), "no {want:?} in the reason:\n{reason}\n{log}");
     }
-    assert_eq!(runs(&batch)[0].0, "failed", "{log}");
     assert!(log.contains("not ready within 3s"), "{log}");
-    assert!(k.saw(Duration::ZERO, "delete", DGD, "vllm-disagg-ucx"), "{}", shown(&k.requests()));
-    assert_eq!(k.items("dgd"), Vec::<Value>::new());
-    nothing_left(&batch, Duration::from_secs(10));
 }
 
 #[test]
 fn a_failed_deployment_fails_at_once_with_its_pod_logs() {
-    let k = Cluster::start(1.0);
-    let cfg = fake_aiperf_config(&k, &dgd_server("fail", 60, "http://127.0.0.1:9"));
-    let start = Instant::now();
-    let mut sweep = k.sweeper(&cfg, &[]);
-    let st = sweep.wait(Duration::from_secs(90));
-    let took = start.elapsed();
-    let log = sweep.log();
+    // The timeout is long, so that "at once" holds on any machine: it fails after the mock's
+    // 1 s, far from 600 s (the bound is half of it, which no slow machine reaches).
+    let (_k, st, took, log, reason) = failing_setting("fail", 600);
     assert_eq!(st.code(), Some(1), "{log}");
-    // Failed after --ready-after 1: the 60 s startup timeout is not waited for.
-    assert!(took < Duration::from_secs(20), "took {took:?}: {log}");
-    let batch = batch_dir(&k.dir().join("out"), "k8s");
-    let reason = first_result(&batch)["reason"].as_str().unwrap_or_default().to_owned();
+    assert!(took < Duration::from_secs(300), "took {took:?}: {log}");
     for want in [
         "`dynamographdeployment.nvidia.com/vllm-disagg-ucx` will not become ready: the deployment failed: state failed",
         "Ready=False (PodCrashLoop: pod vllm-disagg-ucx-",
@@ -505,9 +509,6 @@ fn a_failed_deployment_fails_at_once_with_its_pod_logs() {
         assert!(reason.contains(want), "no {want:?} in the reason:\n{reason}\n{log}");
     }
     assert!(!reason.contains("not ready within"), "{reason}");
-    assert!(k.saw(Duration::ZERO, "delete", DGD, "vllm-disagg-ucx"), "{}", shown(&k.requests()));
-    assert_eq!(k.items("dgd"), Vec::<Value>::new());
-    nothing_left(&batch, Duration::from_secs(10));
 }
 
 /// `teardown: keep`: the deployment outlives the batch, whether sweeper ends on its own or is
@@ -525,7 +526,7 @@ fn teardown_keep_leaves_the_deployment_even_after_kill_9() {
     assert!(!k.saw(Duration::ZERO, "delete", DGD, "vllm-disagg-ucx"), "{}", shown(&k.requests()));
     assert_eq!(k.items("dgd").len(), 1, "the DGD is kept");
     assert!(std::fs::read_to_string(batch.join("server-0.pods.log")).unwrap().contains("[pod/"));
-    nothing_left(&batch, Duration::from_secs(10));
+    nothing_left(&batch, Duration::from_secs(60));
     // Killed while deploying a second time (the same name: applied again, kept again).
     std::fs::remove_dir_all(k.dir().join("out")).unwrap();
     let slow = k.dir().join("slow.yaml");
@@ -534,12 +535,12 @@ fn teardown_keep_leaves_the_deployment_even_after_kill_9() {
         .replace("startup_timeout_s: 60", "startup_timeout_s: 61");
     std::fs::write(&slow, text).unwrap();
     let sweep = k.sweeper(&slow, &[]);
-    assert!(wait_for(Duration::from_secs(30), || {
+    assert!(wait_for(Duration::from_secs(60), || {
         k.requests().iter().filter(|r| r.kind == DGD && r.verb == "apply").count() == 2
     }));
     sweep.signal(libc::SIGKILL);
     let batch = batch_dir(&k.dir().join("out"), "k8s");
-    nothing_left(&batch, Duration::from_secs(10));
+    nothing_left(&batch, Duration::from_secs(60));
     assert!(
         !k.saw(Duration::from_secs(2), "delete", DGD, "vllm-disagg-ucx"),
         "{}",
@@ -563,21 +564,22 @@ fn ctrl_c_while_deploying_deletes_the_deployment() {
     assert!(k.saw(Duration::ZERO, "apply", DGD, "vllm-disagg-ucx"));
     let interrupted = Instant::now();
     sweep.signal(libc::SIGINT);
-    let st = sweep.wait(Duration::from_secs(60));
+    let st = sweep.wait(Duration::from_secs(200));
     let log = sweep.log();
     assert_eq!(st.code(), Some(130), "{log}");
     assert!(
-        k.saw(Duration::from_secs(5), "delete", DGD, "vllm-disagg-ucx"),
+        k.saw(Duration::from_secs(30), "delete", DGD, "vllm-disagg-ucx"),
         "no DELETE after Ctrl-C:\n{}\n{log}",
         shown(&k.requests())
     );
-    assert!(interrupted.elapsed() < Duration::from_secs(20), "{:?}", interrupted.elapsed());
+    // Not the 300 s readiness wait: half of it, a bound no slow machine reaches.
+    assert!(interrupted.elapsed() < Duration::from_secs(150), "{:?}", interrupted.elapsed());
     let batch = batch_dir(&k.dir().join("out"), "k8s");
     let m = read_json(&batch.join("batch_manifest.json"));
     assert_eq!(m["interrupted"], true, "{m}");
     assert_eq!(m["runs"][0]["status"], "interrupted", "{m}");
-    assert!(wait_for(Duration::from_secs(5), || k.items("dgd").is_empty()), "the DGD is left");
-    nothing_left(&batch, Duration::from_secs(10));
+    assert!(wait_for(Duration::from_secs(30), || k.items("dgd").is_empty()), "the DGD is left");
+    nothing_left(&batch, Duration::from_secs(60));
 }
 
 #[test]
@@ -602,16 +604,16 @@ fn kill_9_while_deploying_still_deletes_it() {
     assert_eq!(sentinels.len(), 1, "one sentinel (`sleep infinity`) of the batch");
     assert!(!k.saw(Duration::ZERO, "delete", DGD, "vllm-disagg-ucx"));
     sweep.signal(libc::SIGKILL); // no cleanup code in sweeper runs
-    sweep.wait(Duration::from_secs(10));
+    sweep.wait(Duration::from_secs(30));
     // The sentinel's supervisor sees sweeper die and deletes the deployment itself.
     assert!(
-        k.saw(Duration::from_secs(10), "delete", DGD, "vllm-disagg-ucx"),
-        "no DELETE within 10 s of kill -9:\n{}",
+        k.saw(Duration::from_secs(60), "delete", DGD, "vllm-disagg-ucx"),
+        "no DELETE within 60 s of kill -9:\n{}",
         shown(&k.requests())
     );
-    assert!(wait_for(Duration::from_secs(10), || !pid_alive(sentinels[0])), "sentinel left");
-    nothing_left(&batch, Duration::from_secs(10));
-    assert!(wait_for(Duration::from_secs(5), || k.items("dgd").is_empty()), "the DGD is left");
+    assert!(wait_for(Duration::from_secs(60), || !pid_alive(sentinels[0])), "sentinel left");
+    nothing_left(&batch, Duration::from_secs(60));
+    assert!(wait_for(Duration::from_secs(30), || k.items("dgd").is_empty()), "the DGD is left");
     // The batch says what it knew when it died: the run had not started (its server was still
     // deploying), so a `--resume` runs it.
     assert_eq!(runs(&batch)[0].0, "pending");
@@ -673,7 +675,7 @@ fn port_forward_is_supervised_restarted_and_a_lost_one_fails_its_run() {
         assert_eq!((n("apply"), n("delete")), (1, 1), "{kind}:\n{}", shown(&reqs));
     }
     // No forwarder left: the local port is closed, and nothing of the batch runs.
-    nothing_left(&batch, Duration::from_secs(10));
+    nothing_left(&batch, Duration::from_secs(60));
     assert!(!listening(local), "a forwarder still listens on {local}");
     for l in &lines {
         let pid: i32 = l.split_whitespace().next().unwrap().parse().unwrap();
