@@ -242,16 +242,14 @@ fn kubernetes(
     health: &str,
 ) {
     let Ok(d) = plan::kube::deployment(k, &cfg.batch_name, sid) else { return };
-    let scope = argv::shell_line(&d.scope);
-    let kubectl =
-        if scope.is_empty() { k.kubectl.clone() } else { format!("{} {scope}", k.kubectl) };
-    let refs: Vec<String> = d.objects.iter().map(plan::kube::Object::reference).collect();
+    let line = |args: &[String]| argv::shell_line(&d.kubectl(&k.kubectl, args));
     let _ = writeln!(out, "{sid}: kubernetes server, deployed with:");
     let _ = writeln!(
         out,
-        "    {kubectl} apply --server-side -f <{} rendered: {}>",
+        "    {} (stdin: {} rendered, declaring {})",
+        line(&plan::kube::APPLY_ARGS.map(str::to_owned)),
         k.manifest.display(),
-        refs.join(", ")
+        d.references().join(", ")
     );
     let _ = writeln!(
         out,
@@ -261,22 +259,18 @@ fn kubernetes(
         k.poll_interval_s,
         k.startup_timeout_s
     );
-    if let plan::kube::Reach::Forward { service, port, local } = &d.reach {
-        let _ =
-            writeln!(out, "    reached by: {kubectl} port-forward svc/{service} {local}:{port}");
+    if let Some(args) = d.forward_args() {
+        let _ = writeln!(out, "    reached by: {}", line(&args));
     }
     let _ = writeln!(out, "    health: {health} at {}", d.url());
-    let _ = writeln!(
-        out,
-        "    at the end: {}",
-        match k.teardown {
-            crate::config::raw::KubernetesTeardown::Delete => format!(
-                "{kubectl} delete --wait {} (after collecting the pods' logs)",
-                refs.join(" ")
-            ),
-            crate::config::raw::KubernetesTeardown::Keep => "kept running".to_owned(),
-        }
-    );
+    let end = match k.teardown {
+        crate::config::raw::KubernetesTeardown::Delete => format!(
+            "{} (after collecting the pods' logs)",
+            line(&d.delete_args(Some(k.delete_timeout_s as u64)))
+        ),
+        crate::config::raw::KubernetesTeardown::Keep => "kept running".to_owned(),
+    };
+    let _ = writeln!(out, "    at the end: {end}");
 }
 
 /// Settings sweeper added because the config left them out, once each, with how many

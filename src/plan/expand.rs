@@ -131,27 +131,17 @@ fn combination(
         None => None,
     };
     let key = server_value.map(Value::Object).unwrap_or(Value::Null);
-    let group =
-        match server_ids.iter().position(|s| *s == key) {
-            Some(i) => i,
-            None => {
-                server_ids.push(key);
-                // A new server setting: a kubernetes manifest must render with its vars.
-                if let Some(ServerConfig::Kubernetes(k)) = &server
-                    && let Err(e) = super::kube::deployment(
-                        k,
-                        &config.batch_name,
-                        &format!("server-{}", server_ids.len() - 1),
-                    )
-                {
-                    diags.push(Diagnostic::new("/server/manifest", e.0).hint(
-                        "fix the manifest or `server.vars`; `--dry-run` shows what it declares",
-                    ));
-                    return None;
-                }
-                server_ids.len() - 1
+    let group = match server_ids.iter().position(|s| *s == key) {
+        Some(i) => i,
+        None => {
+            server_ids.push(key);
+            let id = format!("server-{}", server_ids.len() - 1);
+            if !manifest_renders(config, server.as_ref(), &id, diags) {
+                return None;
             }
-        };
+            server_ids.len() - 1
+        }
+    };
     let mut applied_defaults = apply_nemo_defaults(&mut merged);
     applied_defaults.extend(apply_back_to_back(config, &mut merged));
     applied_defaults.extend(apply_metrics_urls(server.as_ref(), &mut merged));
@@ -205,6 +195,27 @@ fn merge(
         merged.insert((*k).clone(), (*v).clone());
     }
     (params, merged, server_value)
+}
+
+/// A new kubernetes server setting: its manifest must render with its vars (a config error
+/// at `server.manifest` otherwise). True for every other kind.
+fn manifest_renders(
+    config: &Config,
+    server: Option<&ServerConfig>,
+    id: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> bool {
+    let Some(ServerConfig::Kubernetes(k)) = server else { return true };
+    match super::kube::deployment(k, &config.batch_name, id) {
+        Ok(_) => true,
+        Err(e) => {
+            diags.push(
+                Diagnostic::new("/server/manifest", e.0)
+                    .hint("fix the manifest or `server.vars`; `--dry-run` shows what it declares"),
+            );
+            false
+        }
+    }
 }
 
 /// A `kubernetes` server's `metrics_urls` become aiperf's `--server-metrics` endpoints (beside

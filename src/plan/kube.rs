@@ -100,7 +100,42 @@ pub struct Deployment {
     pub namespace: Option<String>,
 }
 
+/// `kubectl apply`'s arguments: server-side, the manifest on stdin.
+pub const APPLY_ARGS: [&str; 6] =
+    ["apply", "--server-side", "--field-manager=sweeper", "--force-conflicts", "-f", "-"];
+
 impl Deployment {
+    /// `kubectl <--namespace/--context> args`: a command on this deployment's cluster.
+    pub fn kubectl(&self, kubectl: &str, args: &[String]) -> Vec<String> {
+        std::iter::once(kubectl.to_owned())
+            .chain(self.scope.iter().cloned())
+            .chain(args.iter().cloned())
+            .collect()
+    }
+
+    /// The objects, as kubectl names them.
+    pub fn references(&self) -> Vec<String> {
+        self.objects.iter().map(Object::reference).collect()
+    }
+
+    /// `kubectl delete`'s arguments for its objects: waiting up to `wait_s` seconds until they
+    /// are gone, or (`None`) not waiting.
+    pub fn delete_args(&self, wait_s: Option<u64>) -> Vec<String> {
+        let mut args = vec!["delete".to_owned(), "--ignore-not-found".into()];
+        match wait_s {
+            Some(s) => args.extend(["--wait=true".into(), format!("--timeout={}s", s.max(1))]),
+            None => args.push("--wait=false".into()),
+        }
+        args.extend(self.references());
+        args
+    }
+
+    /// `kubectl port-forward`'s arguments, when the server is reached that way.
+    pub fn forward_args(&self) -> Option<Vec<String>> {
+        let Reach::Forward { service, port, local } = &self.reach else { return None };
+        Some(vec!["port-forward".into(), format!("svc/{service}"), format!("{local}:{port}")])
+    }
+
     /// The server's base URL.
     pub fn url(&self) -> String {
         match &self.reach {

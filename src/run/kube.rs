@@ -93,10 +93,6 @@ impl Kube {
         &self.log
     }
 
-    fn refs(&self) -> Vec<String> {
-        self.dep.objects.iter().map(crate::plan::kube::Object::reference).collect()
-    }
-
     /// `kubectl <scope> args` (with `stdin`), its output appended to the server log.
     async fn call(&self, args: &[String], stdin: Option<&str>, timeout: Duration) -> Answer {
         let mut cmd = Command::new(&self.kubectl);
@@ -106,13 +102,7 @@ impl Kube {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let shown = crate::plan::argv::shell_line(
-            &[self.kubectl.clone()]
-                .into_iter()
-                .chain(self.dep.scope.iter().cloned())
-                .chain(args.iter().cloned())
-                .collect::<Vec<_>>(),
-        );
+        let shown = crate::plan::argv::shell_line(&self.dep.kubectl(&self.kubectl, args));
         let answer = async {
             let mut child =
                 cmd.spawn().map_err(|e| format!("failed to run `{}`: {e}", self.kubectl))?;
@@ -159,10 +149,7 @@ impl Kube {
         if self.teardown == KubernetesTeardown::Keep {
             return Ok(0);
         }
-        let mut on_exit = vec![self.kubectl.clone()];
-        on_exit.extend(self.dep.scope.iter().cloned());
-        on_exit.extend(["delete".into(), "--ignore-not-found".into(), "--wait=false".into()]);
-        on_exit.extend(self.refs());
+        let on_exit = self.dep.kubectl(&self.kubectl, &self.dep.delete_args(None));
         let program = ["sleep".to_owned(), "infinity".to_owned()];
         let mut cmd = self.sup.command(&program, Duration::from_secs(1), Some(&on_exit));
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
@@ -175,9 +162,7 @@ impl Kube {
 
     /// `kubectl apply` of the manifest (server-side, on stdin).
     pub async fn apply(&mut self) -> Result<(), ServerError> {
-        let args =
-            ["apply", "--server-side", "--field-manager=sweeper", "--force-conflicts", "-f", "-"]
-                .map(str::to_owned);
+        let args = crate::plan::kube::APPLY_ARGS.map(str::to_owned);
         let a = self.call(&args, Some(&self.dep.manifest), CALL_TIMEOUT).await;
         if !a.ok {
             let context = match self.dep.scope.iter().position(|s| s == "--context") {
@@ -284,13 +269,7 @@ impl Kube {
     /// local port accepts connections. Returns the forward's process group (0: none).
     pub async fn forward(&mut self) -> Result<i32, ServerError> {
         let Reach::Forward { service, port, local } = self.dep.reach.clone() else { return Ok(0) };
-        let mut program = vec![self.kubectl.clone()];
-        program.extend(self.dep.scope.iter().cloned());
-        program.extend([
-            "port-forward".to_owned(),
-            format!("svc/{service}"),
-            format!("{local}:{port}"),
-        ]);
+        let program = self.dep.kubectl(&self.kubectl, &self.dep.forward_args().unwrap_or_default());
         self.append(&self.log, &format!("$ {}\n", crate::plan::argv::shell_line(&program)));
         let open = |p: &Path| std::fs::OpenOptions::new().create(true).append(true).open(p);
         let (out, err) = match (open(&self.log), open(&self.log)) {
@@ -376,7 +355,7 @@ impl Kube {
     /// as far as the cluster shows them.
     pub async fn identity(&self) -> KubeIdentity {
         let mut id = KubeIdentity {
-            objects: self.refs(),
+            objects: self.dep.references(),
             manifest_file: crate::plan::kube::manifest_name(&self.id),
             images: Vec::new(),
             nodes: Vec::new(),
@@ -441,7 +420,7 @@ impl Kube {
         (self.applied && self.teardown == KubernetesTeardown::Delete).then(|| {
             format!(
                 "deleting {} and waiting until it is gone (at most {}s)",
-                self.refs().join(", "),
+                self.dep.references().join(", "),
                 self.delete_timeout.as_secs()
             )
         })
@@ -469,13 +448,7 @@ impl Kube {
         }
         let mut warning = None;
         if self.teardown == KubernetesTeardown::Delete {
-            let mut args = vec![
-                "delete".to_owned(),
-                "--ignore-not-found".into(),
-                "--wait=true".into(),
-                format!("--timeout={}s", self.delete_timeout.as_secs().max(1)),
-            ];
-            args.extend(self.refs());
+            let args = self.dep.delete_args(Some(self.delete_timeout.as_secs()));
             let a = self.call(&args, None, self.delete_timeout + CALL_TIMEOUT).await;
             if !a.ok {
                 warning = Some(format!(
@@ -483,7 +456,7 @@ impl Kube {
                     self.id,
                     a.stderr.trim(),
                     self.kubectl,
-                    self.refs().join(" ")
+                    self.dep.references().join(" ")
                 ));
             }
         }
