@@ -428,7 +428,12 @@ pub fn write_derived_with(
     path: &std::path::Path,
     fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    replace_with(path, false, fill)
+    // Renderers write in small pieces: buffered here, not for the records written whole.
+    replace_with(path, false, |f| {
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, f);
+        fill(&mut w)?;
+        std::io::Write::flush(&mut w)
+    })
 }
 
 fn write_replace(path: &std::path::Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
@@ -444,9 +449,8 @@ fn replace_with(
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let written = (|| {
-        let mut f = std::io::BufWriter::with_capacity(64 * 1024, fs_err::File::create(&tmp)?);
+        let mut f = fs_err::File::create(&tmp)?;
         fill(&mut f)?;
-        let f = f.into_inner().map_err(std::io::IntoInnerError::into_error)?;
         if sync {
             f.sync_all()?;
         }

@@ -58,12 +58,6 @@ impl<T> From<Vec<T>> for Lazy<T> {
     }
 }
 
-impl<T> Default for Lazy<T> {
-    fn default() -> Self {
-        Lazy(Arc::new(Vec::new()))
-    }
-}
-
 impl<T> std::ops::Deref for Lazy<T> {
     type Target = [T];
     fn deref(&self) -> &[T] {
