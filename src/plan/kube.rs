@@ -175,8 +175,13 @@ pub fn deployment(
     batch_name: &str,
     server_id: &str,
 ) -> Result<Deployment, ManifestError> {
-    let source = std::fs::read_to_string(&k.manifest)
-        .map_err(|e| format!("failed to read the manifest `{}`: {e}", k.manifest.display()))?;
+    let source = std::fs::read_to_string(&k.manifest).map_err(|e| {
+        let from = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+        format!(
+            "failed to read the manifest `{}`: {e} (a relative path is read from the directory sweeper was started in, `{from}`: run sweeper from the repository, or give an absolute path)",
+            k.manifest.display()
+        )
+    })?;
     deployment_from(k, &source, batch_name, server_id)
 }
 
