@@ -2,8 +2,8 @@
 //!
 //! The reference is what the NeMo runner does per combination, written here in Python (no NeMo
 //! code): spawn the stub, write `run_metadata.json` before and `process_result.json` after.
-//! The stub is a Python script that copies a real aiperf export into `--artifact-dir` and
-//! exits: both sides pay its ~10-20 ms per combination. A real HTTP server on loopback answers
+//! The stub copies a real aiperf export (`.aiperf_results_ready.json` included) into
+//! `--artifact-dir` and exits: both sides pay its cost per combination. A real HTTP server on loopback answers
 //! the health check. Each size runs sweeper and the reference back to back, alternating which
 //! goes first, `BENCH_ROUNDS` times (default 2); the medians are compared.
 //!
@@ -23,8 +23,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// The stub aiperf; its first line (`#!` and the interpreter) is written at run time.
-const STUB: &str = r#"
+/// The stub aiperf: `sh` and `cp` copying a real export into `--artifact-dir` (~5 ms a run on
+/// the development VM; the issue's stub took ~11 ms). `BENCH_STUB=python` uses a Python script
+/// instead (~45 ms a run here, most of it the interpreter's start and `import shutil`), which
+/// makes T(1) mostly the stub's.
+const SH_STUB: &str = r#"#!/bin/sh
+case " $* " in *" --version "*) echo 0.13.0; exit 0;; esac
+d=""; prev=""
+for a in "$@"; do [ "$prev" = "--artifact-dir" ] && d="$a"; prev="$a"; done
+mkdir -p "$d" && cp -r "$STUB_ARTIFACTS"/. "$d"/
+"#;
+
+/// The Python stub (`BENCH_STUB=python`); its first line (`#!` and the interpreter) is written
+/// at run time.
+const PY_STUB: &str = r#"
 import os, shutil, sys
 if "--version" in sys.argv:
     print("0.13.0"); sys.exit(0)
@@ -146,11 +158,17 @@ fn main() {
         .expect("python3");
     let python = String::from_utf8(python.stdout).unwrap().trim().to_owned();
     let stub = tmp.path().join("stub-aiperf");
-    std::fs::write(&stub, format!("#!{python}{STUB}")).unwrap();
+    let python_stub = std::env::var("BENCH_STUB").is_ok_and(|v| v == "python");
+    if python_stub {
+        std::fs::write(&stub, format!("#!{python}{PY_STUB}")).unwrap();
+    } else {
+        std::fs::write(&stub, SH_STUB).unwrap();
+    }
     Command::new("chmod").arg("+x").arg(&stub).status().unwrap();
     let port = common::health_server();
     println!(
-        "sweeper vs a reference runner loop (Python), the same stub aiperf, {rounds} paired rounds"
+        "sweeper vs a reference runner loop (Python), the same {} stub aiperf, {rounds} paired rounds",
+        if python_stub { "Python" } else { "sh" }
     );
     println!(
         "{:>6}  {:>10} {:>10} {:>6}  {:>10} {:>10}",

@@ -1,9 +1,11 @@
-//! The reports of a running batch, kept current from the run stage's events: after each run
-//! only that run is read again and its tt file written; the batch reports are rendered from
-//! memory when the last render is old enough (the first one an interval after the start), and
-//! from disk when the batch finishes.
+//! The reports of a running batch, kept current from the run stage's events by a worker
+//! thread, so that the next run never waits for them: after each run only that run is read
+//! again and its tt file written; the batch reports are rendered from memory when the last
+//! render is old enough (the first one an interval after the start), and from disk when the
+//! batch finishes (after the worker has caught up).
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::app::output::say;
@@ -17,56 +19,117 @@ const MIN_RENDER_INTERVAL: Duration = Duration::from_secs(2);
 /// with the batch) takes at most about 2% of the time: the cost per run does not grow with it.
 const RENDER_SPACING: u32 = 50;
 
-/// Keeps the reports of a running batch current: after every run, that run's results are read
-/// (only that run), its standardized JSON written, and the batch reports rendered from memory
-/// when the last render is old enough.
+/// Keeps the reports of a running batch current (see the module's doc).
 #[derive(Default)]
 pub struct LiveReports {
-    dir: Option<PathBuf>,
-    results: Option<BatchResults>,
-    last_render: Option<Instant>,
-    /// How long the last render took: renders are spaced at least [`RENDER_SPACING`]x apart.
-    last_cost: Duration,
+    worker: Option<Worker>,
     /// The final render, made when the batch finished.
     pub final_render: Option<Result<RenderOutcome, ReportError>>,
 }
 
-impl LiveReports {
-    fn after_run(&mut self, index: usize) -> Vec<String> {
-        let Some(dir) = self.dir.clone() else { return Vec::new() };
-        let mut warnings = Vec::new();
-        let results = match &mut self.results {
-            // A search's new probe is not in the batch read before: read it again.
-            Some(r) if r.run_of(index).is_none() => match results::collect(&dir) {
-                Ok(fresh) => self.results.insert(fresh),
-                Err(e) => return vec![format!("failed to render reports: {e}")],
-            },
-            Some(r) => {
-                r.reload(index);
-                r
-            }
-            None => match results::collect(&dir) {
-                Ok(r) => self.results.insert(r),
-                Err(e) => return vec![format!("failed to render reports: {e}")],
-            },
-        };
-        if let Some(run) = results.run_of(index)
-            && let Err(e) = crate::tt::standard::write(run, &dir, results.tt_model_id.as_deref())
-        {
-            warnings.push(e.to_string());
+/// The thread that reads each finished run and renders, and how to reach it.
+struct Worker {
+    runs: mpsc::Sender<usize>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Worker {
+    fn start(dir: PathBuf) -> Option<Worker> {
+        let (runs, rx) = mpsc::channel::<usize>();
+        let thread = std::thread::Builder::new()
+            .name("live-reports".into())
+            .spawn(move || {
+                let mut live = Live {
+                    dir,
+                    results: None,
+                    // The first live render comes an interval after the start: a batch
+                    // shorter than that renders once, at its end.
+                    last_render: Instant::now(),
+                    last_cost: Duration::ZERO,
+                };
+                while let Ok(index) = rx.recv() {
+                    // Runs that finished meanwhile are read first; one render covers them all.
+                    let mut batch = vec![index];
+                    batch.extend(rx.try_iter());
+                    for w in live.after_runs(&batch) {
+                        say(&format!("warning: {w}"));
+                    }
+                }
+            })
+            .ok()?;
+        Some(Worker { runs, thread })
+    }
+
+    /// Waits until every finished run has been read and the thread has ended.
+    fn finish(self) {
+        drop(self.runs);
+        let _ = self.thread.join();
+        // What the thread freed stays in its malloc arena unless given back: the final render,
+        // which reads the batch again, would otherwise add to it.
+        #[cfg(target_env = "gnu")]
+        // SAFETY: malloc_trim only returns free memory to the system.
+        unsafe {
+            libc::malloc_trim(0);
         }
-        let due = self.last_render.is_none_or(|t| {
-            t.elapsed() >= MIN_RENDER_INTERVAL.max(self.last_cost * RENDER_SPACING)
-        });
-        if due {
+    }
+}
+
+/// What the worker keeps: the batch's results, read once and then one run at a time.
+struct Live {
+    dir: PathBuf,
+    results: Option<BatchResults>,
+    last_render: Instant,
+    /// How long the last render took: renders are spaced at least [`RENDER_SPACING`]x apart.
+    last_cost: Duration,
+}
+
+impl Live {
+    fn after_runs(&mut self, indices: &[usize]) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for &index in indices {
+            let results = match &mut self.results {
+                // A search's new probe is not in the batch read before: read it again.
+                Some(r) if r.run_of(index).is_none() => match results::collect(&self.dir) {
+                    Ok(fresh) => self.results.insert(fresh),
+                    Err(e) => return vec![format!("failed to render reports: {e}")],
+                },
+                Some(r) => {
+                    r.reload(index);
+                    r
+                }
+                None => match results::collect(&self.dir) {
+                    Ok(r) => self.results.insert(r),
+                    Err(e) => return vec![format!("failed to render reports: {e}")],
+                },
+            };
+            if let Some(run) = results.run_of(index)
+                && let Err(e) =
+                    crate::tt::standard::write(run, &self.dir, results.tt_model_id.as_deref())
+            {
+                warnings.push(e.to_string());
+            }
+        }
+        let due =
+            self.last_render.elapsed() >= MIN_RENDER_INTERVAL.max(self.last_cost * RENDER_SPACING);
+        if due && let Some(results) = &self.results {
             let start = Instant::now();
             if let Err(e) = report::render_results(results, None) {
                 warnings.push(format!("failed to render reports: {e}"));
             }
             self.last_cost = start.elapsed();
-            self.last_render = Some(Instant::now());
+            self.last_render = Instant::now();
         }
         warnings
+    }
+}
+
+impl Drop for LiveReports {
+    /// A batch that ends without its `BatchFinished` (an error) still lets the worker finish
+    /// what it writes: no half-written report is left.
+    fn drop(&mut self) {
+        if let Some(w) = self.worker.take() {
+            w.finish();
+        }
     }
 }
 
@@ -74,20 +137,22 @@ impl Observer for LiveReports {
     fn event(&mut self, e: Event<'_>) {
         match e {
             Event::BatchStarted { dir, .. } => {
-                self.dir = Some(dir.to_path_buf());
-                // The first live render comes an interval after the start: a batch shorter than
-                // that renders once, at its end (a 1-run batch would otherwise render twice).
-                self.last_render = Some(Instant::now());
+                if let Some(w) = self.worker.take() {
+                    w.finish();
+                }
+                self.worker = Worker::start(dir.to_path_buf());
             }
             Event::RunFinished { c, .. } => {
-                for w in self.after_run(c.index) {
-                    say(&format!("warning: {w}"));
+                if let Some(w) = &self.worker {
+                    let _ = w.runs.send(c.index);
                 }
             }
             Event::BatchFinished { dir, .. } => {
-                // The final render reads the batch again: the live copy goes first, so that the
-                // two are never in memory at once.
-                self.results = None;
+                // The final render reads the batch again: the worker (and its copy) goes
+                // first, so that the two are never in memory at once.
+                if let Some(w) = self.worker.take() {
+                    w.finish();
+                }
                 self.final_render = Some(render_final(dir));
             }
             _ => {}

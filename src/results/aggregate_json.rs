@@ -138,21 +138,35 @@ pub fn read(path: &Path) -> Result<AggregateExport, AggregateError> {
     parse_str(&text, path)
 }
 
+/// The two counts that judge a run (`request_count` and `error_request_count`, their `avg`s),
+/// read from `path` the way [`read`] would (the same errors for the same files) without
+/// building the export: the check between two runs reads only these.
+pub fn read_counts(path: &Path) -> Result<(Option<f64>, Option<f64>), AggregateError> {
+    const COUNTS: &[&str] = &["request_count", "error_request_count"];
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| AggregateError::Read { path: path.to_path_buf(), source })?;
+    let entries = top_level(&text, path, Some(COUNTS))?;
+    let avg = |tag: &str| match entries.get(tag) {
+        Some(Entry::Metric(Some(m))) => m.get("avg"),
+        _ => None,
+    };
+    Ok((avg(COUNTS[0]), avg(COUNTS[1])))
+}
+
 /// Parses the text of a `profile_export_aiperf.json`; `path` only names the file in messages.
 pub fn parse_str(text: &str, path: &Path) -> Result<AggregateExport, AggregateError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| AggregateError::Parse {
-        path: path.to_path_buf(),
-        line: e.line(),
-        column: e.column(),
-        source: e,
-    })?;
-    let Value::Object(map) = value else {
-        return Err(AggregateError::NotAnObject { path: path.to_path_buf() });
-    };
     let mut out = AggregateExport::default();
     // A schema_version that is there but neither a string nor a number (warned about once).
     let mut mistyped_schema = false;
-    for (key, v) in map {
+    for (key, entry) in top_level(text, path, None)? {
+        let v = match entry {
+            Entry::Metric(Some(stats)) => {
+                out.metrics.insert(key, stats);
+                continue;
+            }
+            Entry::Metric(None) => continue,
+            Entry::Named(v) => v,
+        };
         match key.as_str() {
             "schema_version" => mistyped_schema |= read_schema_version(&mut out, v, path),
             "aiperf_version" => out.aiperf_version = v.as_str().map(str::to_owned),
@@ -168,18 +182,181 @@ pub fn parse_str(text: &str, path: &Path) -> Result<AggregateExport, AggregateEr
             "is_complete" => out.is_complete = v.as_bool(),
             "start_time" => out.start_time = v.as_str().map(str::to_owned),
             "end_time" => out.end_time = v.as_str().map(str::to_owned),
-            "telemetry_data" | "run_info" => {}
-            _ => {
-                if let Some(stats) = metric_stats(&v) {
-                    out.metrics.insert(key, stats);
-                }
-            }
+            _ => {}
         }
     }
     if let Some(w) = schema_warning(out.schema_version.as_deref(), mistyped_schema, path) {
         out.warnings.push(w);
     }
     Ok(out)
+}
+
+/// The top-level keys that are not metrics: kept as JSON values.
+const NAMED: &[&str] = &[
+    "schema_version",
+    "aiperf_version",
+    "benchmark_id",
+    "input_config",
+    "error_summary",
+    "was_cancelled",
+    "is_complete",
+    "start_time",
+    "end_time",
+];
+/// Top-level keys read past (still checked as JSON).
+const SKIPPED: &[&str] = &["telemetry_data", "run_info"];
+
+/// A top-level entry as the streaming parse keeps it.
+enum Entry {
+    /// One of [`NAMED`], as is.
+    Named(Value),
+    /// Anything else: a metric's statistics (None: not a metric, see [`MetricSeed`]).
+    Metric(Option<MetricStats>),
+}
+
+/// The top level of an export, streamed: metrics become their statistics as they are read,
+/// without a JSON tree of the file (what made reading it slow), [`SKIPPED`] keys are only
+/// checked, and with `only` every other key too. A later duplicate key wins, as in a JSON object.
+/// The same errors as parsing the whole text as JSON: bad syntax, trailing text, not an object.
+fn top_level(
+    text: &str,
+    path: &Path,
+    only: Option<&[&str]>,
+) -> Result<BTreeMap<String, Entry>, AggregateError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let top = serde::Deserializer::deserialize_any(&mut de, TopVisitor { only })
+        .and_then(|t| de.end().map(|()| t));
+    match top {
+        Ok(Some(entries)) => Ok(entries),
+        Ok(None) => Err(AggregateError::NotAnObject { path: path.to_path_buf() }),
+        Err(e) => Err(AggregateError::Parse {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            source: e,
+        }),
+    }
+}
+
+/// Visits the top level for [`top_level`]: None for JSON that is not an object.
+struct TopVisitor<'a> {
+    only: Option<&'a [&'a str]>,
+}
+
+impl<'de> serde::de::Visitor<'de> for TopVisitor<'_> {
+    type Value = Option<BTreeMap<String, Entry>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = BTreeMap::new();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let key = key.as_ref();
+            let wanted = self.only.is_none_or(|o| o.contains(&key));
+            if !wanted || SKIPPED.contains(&key) {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            }
+            let entry = if NAMED.contains(&key) {
+                Entry::Named(map.next_value()?)
+            } else {
+                Entry::Metric(map.next_value::<MetricSeed>()?.0)
+            };
+            out.insert(key.to_owned(), entry);
+        }
+        Ok(Some(out))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// A metric: an object with a `unit`, whose numeric fields are its statistics (a later duplicate
+/// field wins); anything else is None (not a metric: ignored).
+struct MetricSeed(Option<MetricStats>);
+
+impl<'de> serde::Deserialize<'de> for MetricSeed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(MetricVisitor).map(MetricSeed)
+    }
+}
+
+struct MetricVisitor;
+
+impl<'de> serde::de::Visitor<'de> for MetricVisitor {
+    type Value = Option<MetricStats>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut stats = MetricStats::default();
+        let mut has_unit = false;
+        while let Some(key) = map.next_key::<String>()? {
+            let v: Value = map.next_value()?;
+            if key == "unit" {
+                has_unit = true;
+                stats.unit = v.as_str().unwrap_or_default().to_owned();
+            }
+            match v.as_f64() {
+                Some(f) => {
+                    stats.stats.insert(key, f);
+                }
+                None => {
+                    stats.stats.remove(&key);
+                }
+            }
+        }
+        Ok(has_unit.then_some(stats))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
 }
 
 /// Reads `schema_version` into `out`: a string, or a number (`99`, `1.4`) as its text. Anything
@@ -202,25 +379,6 @@ fn read_schema_version(out: &mut AggregateExport, v: Value, path: &Path) -> bool
     false
 }
 
-/// A metric is an object with a `unit`: its numeric fields are its statistics. Anything else
-/// unknown is ignored (`None`).
-fn metric_stats(v: &Value) -> Option<MetricStats> {
-    let Value::Object(m) = v else { return None };
-    if !m.contains_key("unit") {
-        return None;
-    }
-    let mut stats = MetricStats {
-        unit: m.get("unit").and_then(Value::as_str).unwrap_or_default().to_owned(),
-        stats: BTreeMap::new(),
-    };
-    for (s, x) in m {
-        if let Some(f) = x.as_f64() {
-            stats.stats.insert(s.clone(), f);
-        }
-    }
-    Some(stats)
-}
-
 /// The warning a schema version deserves: none for a known one (or one already warned about as
 /// mistyped), else unknown or missing.
 fn schema_warning(version: Option<&str>, mistyped: bool, path: &Path) -> Option<String> {
@@ -241,4 +399,154 @@ fn schema_warning(version: Option<&str>, mistyped: bool, path: &Path) -> Option<
 /// `s` cut to `n` characters (with `…`), so that a hostile value cannot fill a warning.
 fn truncated(s: &str, n: usize) -> String {
     if s.chars().count() <= n { s.to_owned() } else { s.chars().take(n).chain(['…']).collect() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the streaming parse replaced: the whole file as a JSON tree, then each entry.
+    fn parse_as_tree(text: &str, path: &Path) -> Result<AggregateExport, AggregateError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| AggregateError::Parse {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            source: e,
+        })?;
+        let Value::Object(map) = value else {
+            return Err(AggregateError::NotAnObject { path: path.to_path_buf() });
+        };
+        let mut out = AggregateExport::default();
+        let mut mistyped_schema = false;
+        for (key, v) in map {
+            match key.as_str() {
+                "schema_version" => mistyped_schema |= read_schema_version(&mut out, v, path),
+                "aiperf_version" => out.aiperf_version = v.as_str().map(str::to_owned),
+                "benchmark_id" => out.benchmark_id = v.as_str().map(str::to_owned),
+                "input_config" => out.input_config = Some(v),
+                "error_summary" => {
+                    out.error_summary = match v {
+                        Value::Array(a) => a,
+                        _ => Vec::new(),
+                    }
+                }
+                "was_cancelled" => out.was_cancelled = v.as_bool(),
+                "is_complete" => out.is_complete = v.as_bool(),
+                "start_time" => out.start_time = v.as_str().map(str::to_owned),
+                "end_time" => out.end_time = v.as_str().map(str::to_owned),
+                "telemetry_data" | "run_info" => {}
+                _ => {
+                    let Value::Object(m) = &v else { continue };
+                    if !m.contains_key("unit") {
+                        continue;
+                    }
+                    let unit = m.get("unit").and_then(Value::as_str).unwrap_or_default();
+                    let mut stats = MetricStats { unit: unit.to_owned(), stats: BTreeMap::new() };
+                    for (s, x) in m {
+                        if let Some(f) = x.as_f64() {
+                            stats.stats.insert(s.clone(), f);
+                        }
+                    }
+                    out.metrics.insert(key, stats);
+                }
+            }
+        }
+        if let Some(w) = schema_warning(out.schema_version.as_deref(), mistyped_schema, path) {
+            out.warnings.push(w);
+        }
+        Ok(out)
+    }
+
+    /// Every real export in the fixtures, and hostile ones.
+    fn cases() -> Vec<String> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut files = Vec::new();
+        let mut stack = vec![root];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.file_name().is_some_and(|n| n == "profile_export_aiperf.json") {
+                    files.push(std::fs::read_to_string(&p).unwrap());
+                }
+            }
+        }
+        assert!(files.len() >= 5, "only {} fixture exports", files.len());
+        let m = |body: &str| format!("{{\"request_count\": {body}}}");
+        files.extend(
+            [
+                "{}",
+                "[]",
+                "[1, {\"request_count\": {\"unit\": \"requests\", \"avg\": 3}}]",
+                "\"text\"",
+                "null",
+                "7",
+                "",
+                "{\"request_count\": {\"unit\": \"requests\", \"avg\": 3}",
+                "{\"request_count\": {\"unit\": \"requests\", \"avg\": 3}} trailing",
+                "{\"request_count\": {\"unit\": \"requests\", \"avg\": 3}, \"request_count\": {\"unit\": \"requests\", \"avg\": 5}}",
+                "{\"request_count\": {\"unit\": \"r\", \"avg\": 3}, \"request_count\": 4}",
+                "{\"request\\u005fcount\": {\"unit\": \"requests\", \"avg\": 4}, \"error_request_count\": {\"unit\": \"requests\", \"avg\": 2.0}}",
+                "{\"schema_version\": [1], \"schema_version\": \"1.4\", \"telemetry_data\": {\"a\": [1, 2]}}",
+                "{\"schema_version\": 99, \"run_info\": null, \"error_summary\": {}, \"was_cancelled\": 1}",
+                "{\"telemetry_data\": {\"a\": [1, 2}}",
+            ]
+            .map(str::to_owned),
+        );
+        for body in [
+            "{\"avg\": 3}",
+            "{\"unit\": 5, \"avg\": 3}",
+            "{\"unit\": \"ms\", \"avg\": \"3\"}",
+            "{\"unit\": \"ms\", \"avg\": 3, \"avg\": \"x\"}",
+            "{\"unit\": \"ms\", \"avg\": \"x\", \"avg\": 3}",
+            "{\"unit\": \"ms\", \"unit\": null, \"p99\": -1e308, \"n\": {\"x\": 1}}",
+            "{\"unit\": \"ms\", \"max\": 18446744073709551615, \"min\": -9223372036854775808}",
+            "[1, 2]",
+            "\"ms\"",
+            "null",
+        ] {
+            files.push(m(body));
+        }
+        files
+    }
+
+    /// The streaming parse reads every export as the JSON tree did (and fails where it failed).
+    #[test]
+    fn streaming_parse_agrees_with_the_json_tree() {
+        let path = Path::new("profile_export_aiperf.json");
+        for text in cases() {
+            let tree = parse_as_tree(&text, path);
+            let streamed = parse_str(&text, path);
+            match (&tree, &streamed) {
+                (Ok(t), Ok(s)) => assert_eq!(t, s, "{text}"),
+                (Err(t), Err(s)) => assert_eq!(t.to_string(), s.to_string(), "{text}"),
+                _ => panic!("{text}: {tree:?} / {streamed:?}"),
+            }
+        }
+    }
+
+    /// The check between runs reads two counts; it must judge every file as the full read does.
+    #[test]
+    fn read_counts_agrees_with_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("profile_export_aiperf.json");
+        for text in cases() {
+            std::fs::write(&path, &text).unwrap();
+            let full = read(&path).map(|a| (a.avg("request_count"), a.avg("error_request_count")));
+            match (&full, &read_counts(&path)) {
+                (Ok(f), Ok(l)) => assert_eq!(f, l, "{text}"),
+                (Err(f), Err(l)) => assert_eq!(f.to_string(), l.to_string(), "{text}"),
+                (f, l) => panic!("{text}: {f:?} / {l:?}"),
+            }
+        }
+        // The fake aiperf's export: 20 requests, none failed.
+        let fake = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/fake-aiperf/artifacts/profile_export_aiperf.json"
+        );
+        let (requests, errors) = read_counts(Path::new(fake)).unwrap();
+        assert_eq!(requests, Some(20.0));
+        assert!(errors.is_none_or(|e| e == 0.0), "{errors:?}");
+    }
 }

@@ -11,6 +11,23 @@ use super::{AGGREGATE_JSON_FILE, READY_MARKER_FILE, aggregate_json, multirun};
 
 /// Checks a run directory's artifacts (see [`Artifacts`]).
 pub fn check_artifacts(run_dir: &Path) -> Artifacts {
+    check_with(run_dir, aggregate_json::read_counts)
+}
+
+/// [`check_artifacts`] for a reader of the results: the whole export is read (and cached),
+/// as the results read it next.
+pub(super) fn check_artifacts_reading_all(run_dir: &Path) -> Artifacts {
+    check_with(run_dir, |p| {
+        aggregate_json::read_cached(p)
+            .map(|a| (a.avg("request_count"), a.avg("error_request_count")))
+    })
+}
+
+/// The judgement, with `counts` reading the request and error counts of an export.
+fn check_with(
+    run_dir: &Path,
+    counts: impl Fn(&Path) -> Result<(Option<f64>, Option<f64>), aggregate_json::AggregateError>,
+) -> Artifacts {
     if multirun::is_multi_run(run_dir) {
         return check_multi_run(run_dir);
     }
@@ -35,17 +52,17 @@ pub fn check_artifacts(run_dir: &Path) -> Artifacts {
     if !agg.is_file() {
         return Artifacts::Incomplete(format!("{AGGREGATE_JSON_FILE} missing"));
     }
-    match aggregate_json::read_cached(&agg) {
+    match counts(&agg) {
         // An export without its request count (`{}`, a count that is not a number) has no
         // figures to report: not a success.
-        Ok(a) if !a.avg("request_count").is_some_and(|n| n.is_finite() && n >= 0.0) => {
+        Ok((requests, _)) if !requests.is_some_and(|n| n.is_finite() && n >= 0.0) => {
             Artifacts::Incomplete(format!(
                 "{AGGREGATE_JSON_FILE} holds no request count: no figures to report"
             ))
         }
-        Ok(a) => Artifacts::Complete {
-            errors: a.avg("error_request_count").filter(|e| *e > 0.0).map_or(0, |e| e as u64),
-        },
+        Ok((_, errors)) => {
+            Artifacts::Complete { errors: errors.filter(|e| *e > 0.0).map_or(0, |e| e as u64) }
+        }
         Err(e) => Artifacts::Incomplete(format!("{AGGREGATE_JSON_FILE} unreadable: {e}")),
     }
 }

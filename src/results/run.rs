@@ -14,7 +14,7 @@ use super::points::Judge;
 use super::run_records::{Meta, Process, read_meta, read_process};
 use super::{
     AGGREGATE_CSV_FILE, AGGREGATE_JSON_FILE, Artifacts, JSONL_FILE, KeyMetrics, READY_MARKER_FILE,
-    RunResult, check_artifacts, csv, jsonl, multirun,
+    RunResult, artifacts, csv, jsonl, multirun,
 };
 use crate::model::metrics::Metric;
 use crate::records::{self, PROCESS_RESULT_FILE, RUN_METADATA_FILE, RunStatus, TargetCheck};
@@ -232,7 +232,7 @@ fn run_status(
     // A success only counts when its results are there and parse: the same judgement as the
     // run stage's and `--resume`'s (which runs such a combination again).
     if status.is_success()
-        && let Artifacts::Incomplete(why) = check_artifacts(run_dir)
+        && let Artifacts::Incomplete(why) = artifacts::check_artifacts_reading_all(run_dir)
     {
         status = RunStatus::Failed;
         reason = Some(format!("recorded as succeeded, but its results are unusable: {why}"));

@@ -16,7 +16,7 @@ use super::decide::{ArtifactCheck, Artifacts};
 use super::process;
 use super::server::Server;
 use super::signals::Groups;
-use super::supervise::Supervision;
+use super::supervise::{Supervision, Warm};
 use crate::config::AiperfSettings;
 use crate::plan::Combination;
 use crate::records::RunStatus;
@@ -67,6 +67,9 @@ pub struct Launch<'a> {
     pub live: Option<mpsc::UnboundedSender<String>>,
     /// aiperf runs under a supervisor, so its whole process tree dies with sweeper.
     pub supervision: &'a Supervision,
+    /// A supervisor started ahead (used for this run when there is one), and where the one
+    /// for the next run goes: started as soon as this run's program is.
+    pub warm: &'a mut Option<Warm>,
 }
 
 /// A duration from seconds, clamped to what a `Duration` can hold (no input can panic here).
@@ -156,16 +159,29 @@ pub async fn run(
     let Some(program) = l.argv.first() else {
         return Outcome::failed("empty aiperf command".into());
     };
-    let mut cmd = l.supervision.command(l.argv, l.grace, None);
-    cmd.envs(l.env)
-        .env("TMPDIR", l.tmp)
-        .current_dir(l.dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = match cmd.spawn() {
-        Ok(ch) => ch,
-        Err(e) => return Outcome::failed(format!("failed to start aiperf `{program}`: {e}")),
+    let warm = match l.warm.take() {
+        Some(w) => w.go(l.argv, l.dir, l.tmp).await.ok(),
+        None => None,
     };
+    let mut child = match warm {
+        Some(ch) => ch,
+        None => {
+            let mut cmd = l.supervision.command(l.argv, l.grace, None);
+            cmd.envs(l.env)
+                .env("TMPDIR", l.tmp)
+                .current_dir(l.dir)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            match cmd.spawn() {
+                Ok(ch) => ch,
+                Err(e) => {
+                    return Outcome::failed(format!("failed to start aiperf `{program}`: {e}"));
+                }
+            }
+        }
+    };
+    // The next run's supervisor starts while this one runs (a failure: it starts cold).
+    *l.warm = l.supervision.warm(l.env, l.grace).ok();
     let pgid = child.id().map_or(0, |p| p.cast_signed());
     groups.track(pgid);
     let log = Arc::new(tokio::sync::Mutex::new(log_file));

@@ -99,6 +99,9 @@ pub struct Batch {
     pub plan_record: PlanRecord,
     /// Combination index -> position in `manifest.runs`.
     position: std::collections::HashMap<usize, usize>,
+    /// A run's outcome is in `manifest` but not yet in `batch_manifest.json` (see
+    /// [`Batch::record`]).
+    unwritten: bool,
 }
 
 fn planned(plan: &Plan, dir: &Path) -> Vec<PlannedCombination> {
@@ -180,6 +183,7 @@ impl Batch {
             provenance: records::Provenance::default(),
             plan_record,
             position: Default::default(),
+            unwritten: false,
             manifest: BatchManifest {
                 format_version: FORMAT_VERSION,
                 batch_name: cfg.batch_name.clone(),
@@ -260,6 +264,7 @@ impl Batch {
             provenance: records::Provenance::default(),
             plan_record: old,
             position: Default::default(),
+            unwritten: false,
         };
         batch.reindex();
         Ok(batch)
@@ -375,6 +380,7 @@ impl Batch {
     /// status from its own `process_result.json` (flushed) first (`--resume`, `report`). What
     /// only the manifest records (a ladder's skipped runs, the batch's end) is flushed.
     fn rewrite_manifest(&mut self, durable: bool) -> Result<(), BatchError> {
+        self.unwritten = false;
         self.manifest.updated_at = now();
         let path = self.dir.join(records::MANIFEST_FILE);
         // Compact: it is rewritten twice per run, and its size grows with the batch.
@@ -408,8 +414,12 @@ impl Batch {
     }
 
     /// Writes a combination's `process_result.json` (flushed to disk before the next run
-    /// starts: it is the record of the outcome), then its line of the manifest (not flushed:
-    /// see [`Batch::rewrite_manifest`]).
+    /// starts: it is the record of the outcome), and its line of the manifest in memory: the
+    /// manifest on disk gets it with the next write, which comes with the next run's start
+    /// (one rewrite per run, not two: the manifest grows with the batch), or before anything
+    /// that may take long ([`Batch::settle`]), or at the batch's end. Until then it may say
+    /// `running` for a run whose `process_result.json` is written, which every reader takes
+    /// first (`--resume`, `report`).
     pub fn record(&mut self, c: &Combination, pr: &ProcessResult) -> Result<(), BatchError> {
         let path = self.run_dir(c).join(records::PROCESS_RESULT_FILE);
         let pr_result = records::write_json_atomic(&path, pr)
@@ -419,8 +429,13 @@ impl Batch {
             e.reason = pr.reason.clone();
             e.duration_s = Some(pr.duration_s);
         }
-        let manifest_result = self.rewrite_manifest(false);
-        pr_result.and(manifest_result)
+        self.unwritten = true;
+        pr_result
+    }
+
+    /// Writes the manifest if an outcome is not in it yet (before a server starts, say).
+    pub fn settle(&mut self) -> Result<(), BatchError> {
+        if self.unwritten { self.rewrite_manifest(false) } else { Ok(()) }
     }
 
     /// Records a combination that did not run (its server failed, or Ctrl-C came first).

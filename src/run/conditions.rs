@@ -174,6 +174,9 @@ pub struct Sampler {
     pressure: Series,
     gpus: Vec<GpuSeries>,
     nvidia_smi: bool,
+    /// When `/proc/cpuinfo` was read last: at most once a second (the kernel asks every CPU
+    /// for its clock to write it, which costs about as much as the rest of a sample).
+    mhz_at: Option<Instant>,
 }
 
 impl Sampler {
@@ -195,6 +198,7 @@ impl Sampler {
             pressure: Series::default(),
             gpus: Vec::new(),
             nvidia_smi,
+            mhz_at: None,
         };
         s.sample();
         s
@@ -209,8 +213,11 @@ impl Sampler {
         {
             self.load.add(l);
         }
-        if let Some(m) = read("/proc/cpuinfo").as_deref().and_then(cpu_mhz) {
-            self.mhz.add(m);
+        if self.mhz_at.is_none_or(|t| t.elapsed().as_secs_f64() >= 1.0) {
+            self.mhz_at = Some(Instant::now());
+            if let Some(m) = read("/proc/cpuinfo").as_deref().and_then(cpu_mhz) {
+                self.mhz.add(m);
+            }
         }
         if let Some(p) = read("/proc/pressure/memory").as_deref().and_then(memory_pressure) {
             self.pressure.add(p);
@@ -248,7 +255,10 @@ impl Sampler {
     /// The conditions over the whole run.
     pub fn finish(mut self) -> Conditions {
         self.sample();
-        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        // The CPUs sweeper may use (cgroup quota included): read once per process.
+        static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let cpus = *CPUS
+            .get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
         let last = std::fs::read_to_string("/proc/stat").ok().and_then(|s| cpu_jiffies(&s));
         let batch = batch_jiffies(&self.marker).saturating_sub(self.batch_first);
         let (other_cpu, steal) = match (self.first, last) {

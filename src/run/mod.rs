@@ -162,6 +162,7 @@ pub fn execute(
         failed_servers: HashMap::new(),
         summary: Summary { total: batch.manifest.runs.len(), ..Summary::default() },
         told_interrupt: false,
+        warm: None,
     };
     runtime.block_on(runner.run_all(&mut batch, obs));
     runtime.shutdown_timeout(Duration::from_secs(2));
@@ -244,6 +245,8 @@ struct Runner<'a> {
     summary: Summary,
     /// The observer was told about Ctrl-C.
     told_interrupt: bool,
+    /// The next run's supervisor, started while the run before it runs.
+    warm: Option<supervise::Warm>,
 }
 
 /// One run, ready to start: its argv (which holds no secret: an API key goes through
@@ -327,6 +330,9 @@ impl Runner<'_> {
         {
             self.search_all(&ls, batch, &mut interrupts, obs).await;
         }
+        if let Some(w) = self.warm.take() {
+            w.dismiss().await;
+        }
         self.stop_servers(obs).await;
         self.summary.interrupted |= *interrupts.borrow() > 0;
         if self.summary.interrupted {
@@ -343,6 +349,13 @@ impl Runner<'_> {
         interrupts: &mut watch::Receiver<usize>,
         obs: &mut dyn Observer,
     ) {
+        // Starting a server may take minutes: the manifest first gets the outcomes recorded
+        // since it was last written (otherwise the next run's start writes them).
+        if self.server_of(c).is_none()
+            && let Err(e) = batch.settle()
+        {
+            self.record_failed(&e, obs);
+        }
         match self.ensure_server(c, batch, interrupts, obs).await {
             Err((status, reason)) => {
                 self.record_not_run(c, batch, status, &reason, obs);
@@ -638,6 +651,7 @@ impl Runner<'_> {
             artifacts: self.opts.artifacts,
             live: self.opts.verbose.then_some(live_tx),
             supervision: &supervision,
+            warm: &mut self.warm,
         };
         let mut notice = interrupts.clone();
         let mut told = self.told_interrupt;
