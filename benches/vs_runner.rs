@@ -31,6 +31,7 @@ const SH_STUB: &str = r#"#!/bin/sh
 case " $* " in *" --version "*) echo 0.13.0; exit 0;; esac
 d=""; prev=""
 for a in "$@"; do [ "$prev" = "--artifact-dir" ] && d="$a"; prev="$a"; done
+[ -n "$d" ] && [ -d "${STUB_ARTIFACTS:?}" ] || exit 2
 mkdir -p "$d" && cp -r "$STUB_ARTIFACTS"/. "$d"/
 "#;
 

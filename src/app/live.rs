@@ -39,6 +39,7 @@ impl Worker {
         let thread = std::thread::Builder::new()
             .name("live-reports".into())
             .spawn(move || {
+                report::prepare_templates();
                 let mut live = Live {
                     dir,
                     results: None,

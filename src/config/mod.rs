@@ -20,6 +20,14 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 pub use error::{ConfigError, Diagnostic};
+
+/// Builds the schema's validator on a thread of its own, while the caller goes on (reading and
+/// parsing the config): a config check waits only for what is left of it.
+pub fn prepare_schema() {
+    let _ = std::thread::Builder::new().name("schema".into()).spawn(|| {
+        let _ = schema_check::compiled_schema();
+    });
+}
 pub use locate::{LocationIndex, Pos};
 pub use raw::{AiperfSettings, ServerConfig, TargetsConfig};
 

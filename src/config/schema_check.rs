@@ -13,10 +13,16 @@ use super::raw::{self, SWEEPER_KEYS, ServerConfig};
 pub(crate) use crate::model::diagnostic::did_you_mean;
 use crate::model::options::{self};
 
-/// The generated schema, built once per process.
+/// `schemas/sweeper.schema.json`, the generator's output committed with the code (a test keeps
+/// the two equal: `the_embedded_schema_is_the_generated_one`, and `tests/schema.rs`).
+const EMBEDDED_SCHEMA: &str = include_str!("../../schemas/sweeper.schema.json");
+
+/// The schema generated from the config types, read once per process: from its committed copy
+/// (parsing it takes a tenth of generating it again, which every start of sweeper paid), or
+/// generated when that copy does not parse.
 pub(super) fn schema_value() -> &'static Value {
     static S: OnceLock<Value> = OnceLock::new();
-    S.get_or_init(raw::schema)
+    S.get_or_init(|| serde_json::from_str(EMBEDDED_SCHEMA).unwrap_or_else(|_| raw::schema()))
 }
 
 /// The generated schema that does not compile (a bug of sweeper's, never of a config).
@@ -487,5 +493,21 @@ pub(super) fn server_hint(field: &str) -> String {
         format!(
             "see `{field}` in the mock server's parameters (README, `sweeper mock-server --help`)"
         )
+    }
+}
+
+#[cfg(test)]
+mod embedded_tests {
+    use super::*;
+
+    /// The committed schema that validates configs is what the types generate now.
+    #[test]
+    fn the_embedded_schema_is_the_generated_one() {
+        let embedded: Value = serde_json::from_str(EMBEDDED_SCHEMA).unwrap();
+        assert!(
+            embedded == raw::schema(),
+            "schemas/sweeper.schema.json is stale; regenerate it with:\n    cargo run -- schema > schemas/sweeper.schema.json"
+        );
+        assert!(compiled_schema().is_ok());
     }
 }

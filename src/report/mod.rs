@@ -17,6 +17,7 @@ pub mod server;
 pub mod svg;
 pub mod targets;
 mod template;
+pub use template::prepare as prepare_templates;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -136,6 +136,14 @@ pub fn env() -> Environment<'static> {
     env
 }
 
+/// Compiles the templates of a run's reports ahead of their first render (sweeper's live
+/// reports do it on their own thread when a batch starts, so its end does not wait for it).
+pub fn prepare() {
+    for name in ["report.md.j2", "report.html.j2"] {
+        let _ = template(name);
+    }
+}
+
 /// Template `name` of the process's environment.
 fn template(name: &str) -> Result<minijinja::Template<'static, 'static>, TemplateError> {
     static ENV: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
