@@ -5,7 +5,8 @@
 //! batch finishes (after the worker has caught up).
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::app::output::say;
@@ -25,17 +26,25 @@ pub struct LiveReports {
     worker: Option<Worker>,
     /// The final render, made when the batch finished.
     pub final_render: Option<Result<RenderOutcome, ReportError>>,
+    /// The end-of-run table for the terminal and how many runs saw their connection closed,
+    /// made from what the final render read.
+    pub final_table: Option<(String, usize)>,
 }
 
 /// The thread that reads each finished run and renders, and how to reach it.
 struct Worker {
     runs: mpsc::Sender<usize>,
+    /// Set when the batch ended: the final render reads every run again and writes every tt
+    /// file, so what the thread has not done yet is left undone.
+    ended: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<()>,
 }
 
 impl Worker {
     fn start(dir: PathBuf) -> Option<Worker> {
         let (runs, rx) = mpsc::channel::<usize>();
+        let ended = Arc::new(AtomicBool::new(false));
+        let stop = ended.clone();
         let thread = std::thread::Builder::new()
             .name("live-reports".into())
             .spawn(move || {
@@ -52,17 +61,19 @@ impl Worker {
                     // Runs that finished meanwhile are read first; one render covers them all.
                     let mut batch = vec![index];
                     batch.extend(rx.try_iter());
-                    for w in live.after_runs(&batch) {
+                    for w in live.after_runs(&batch, &stop) {
                         say(&format!("warning: {w}"));
                     }
                 }
             })
             .ok()?;
-        Some(Worker { runs, thread })
+        Some(Worker { runs, ended, thread })
     }
 
-    /// Waits until every finished run has been read and the thread has ended.
+    /// Ends the thread and waits for it: what it is doing is finished, what it has not started
+    /// is dropped (the final render does it all again).
     fn finish(self) {
+        self.ended.store(true, Ordering::SeqCst);
         drop(self.runs);
         let _ = self.thread.join();
         // What the thread freed stays in its malloc arena unless given back: the final render,
@@ -85,9 +96,12 @@ struct Live {
 }
 
 impl Live {
-    fn after_runs(&mut self, indices: &[usize]) -> Vec<String> {
+    fn after_runs(&mut self, indices: &[usize], ended: &AtomicBool) -> Vec<String> {
         let mut warnings = Vec::new();
         for &index in indices {
+            if ended.load(Ordering::SeqCst) {
+                return warnings;
+            }
             let results = match &mut self.results {
                 // A search's new probe is not in the batch read before: read it again.
                 Some(r) if r.run_of(index).is_none() => match results::collect(&self.dir) {
@@ -110,8 +124,9 @@ impl Live {
                 warnings.push(e.to_string());
             }
         }
-        let due =
-            self.last_render.elapsed() >= MIN_RENDER_INTERVAL.max(self.last_cost * RENDER_SPACING);
+        let due = !ended.load(Ordering::SeqCst)
+            && self.last_render.elapsed()
+                >= MIN_RENDER_INTERVAL.max(self.last_cost * RENDER_SPACING);
         if due && let Some(results) = &self.results {
             let start = Instant::now();
             if let Err(e) = report::render_results(results, None) {
@@ -154,7 +169,9 @@ impl Observer for LiveReports {
                 if let Some(w) = self.worker.take() {
                     w.finish();
                 }
-                self.final_render = Some(render_final(dir));
+                let (rendered, table) = render_final(dir);
+                self.final_render = Some(rendered);
+                self.final_table = table;
             }
             _ => {}
         }
@@ -172,7 +189,11 @@ impl Observer for Tee<'_> {
     }
 }
 
-/// The reports at the end of a batch: rendered from disk, exactly as `sweeper report` would.
-fn render_final(dir: &Path) -> Result<RenderOutcome, ReportError> {
-    report::render_batch(dir, None)
+/// The reports at the end of a batch: rendered from disk, exactly as `sweeper report` would;
+/// and the terminal's table of the points, from the same read.
+fn render_final(dir: &Path) -> (Result<RenderOutcome, ReportError>, Option<(String, usize)>) {
+    report::render_batch_then(dir, None, |results, report| {
+        let table = crate::app::output::results_table(report, crate::app::output::use_color());
+        (table, results.runs.iter().map(|r| r.connection_closed).sum())
+    })
 }

@@ -56,13 +56,8 @@ pub(super) fn run_main(args: &RunArgs) -> Result<u8, Error> {
     };
     let reports_failed = !problems.is_empty();
     print_summary(&summary, &batch_dir, target_fails);
-    if let Ok(results) = crate::results::collect(&batch_dir) {
-        let report = report::Report::build(&results, None);
-        err_text(&format!(
-            "\n{}",
-            crate::app::output::results_table(&report, crate::app::output::use_color())
-        ));
-        let closed: usize = results.runs.iter().map(|r| r.connection_closed).sum();
+    if let Some((table, closed)) = live.final_table.take() {
+        err_text(&format!("\n{table}"));
         if closed > 0 {
             err_line(&format!("warning: {}", crate::results::connection::warning("", closed)));
         }

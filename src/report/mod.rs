@@ -594,10 +594,35 @@ pub fn render_batch_to(
     out_dir: &Path,
     extra: Option<&ExtraTargets>,
 ) -> Result<RenderOutcome, ReportError> {
-    let results = results::collect(batch_dir)?;
-    fs_err::create_dir_all(out_dir)
-        .map_err(|source| ReportError::CreateDir { path: out_dir.to_path_buf(), source })?;
+    render_batch_inner(batch_dir, out_dir, extra, |_, _| ()).0
+}
+
+/// As [`render_batch`]; `then` is given the results and the report before anything is written
+/// (the run stage makes its terminal table from them rather than reading the batch a second
+/// time), and what it returns comes back even when writing fails.
+pub fn render_batch_then<T>(
+    batch_dir: &Path,
+    extra: Option<&ExtraTargets>,
+    then: impl FnOnce(&BatchResults, &Report) -> T,
+) -> (Result<RenderOutcome, ReportError>, Option<T>) {
+    render_batch_inner(batch_dir, batch_dir, extra, then)
+}
+
+fn render_batch_inner<T>(
+    batch_dir: &Path,
+    out_dir: &Path,
+    extra: Option<&ExtraTargets>,
+    then: impl FnOnce(&BatchResults, &Report) -> T,
+) -> (Result<RenderOutcome, ReportError>, Option<T>) {
+    let results = match results::collect(batch_dir) {
+        Ok(r) => r,
+        Err(e) => return (Err(e.into()), None),
+    };
     let report = Report::build(&results, extra);
+    let seen = then(&results, &report);
+    if let Err(source) = fs_err::create_dir_all(out_dir) {
+        return (Err(ReportError::CreateDir { path: out_dir.to_path_buf(), source }), Some(seen));
+    }
     let mut files = Vec::new();
     let mut warnings = Vec::new();
     for run in &results.runs {
@@ -616,10 +641,12 @@ pub fn render_batch_to(
     }
     // The report holds what it shows: the batch's results go before the reports are rendered.
     drop(results);
-    let mut out = render_report(&report, out_dir)?;
-    out.files_written.extend(files);
-    out.warnings.extend(warnings);
-    Ok(out)
+    let rendered = render_report(&report, out_dir).map(|mut out| {
+        out.files_written.extend(files);
+        out.warnings.extend(warnings);
+        out
+    });
+    (rendered, Some(seen))
 }
 
 /// Renders the four batch reports of `results` (already collected) into its batch directory.
