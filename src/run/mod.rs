@@ -1,5 +1,5 @@
 //! Execute a plan: managed aiperf venv, server lifecycle, one aiperf per combination, records
-//! that lose nothing (every file atomic, the manifest rewritten after every run). Reports what
+//! that lose nothing (every file atomic, the manifest rewritten once per run). Reports what
 //! happens as [`Event`]s to an [`Observer`]; never prints, never renders a report.
 //!
 //! tokio is used here because the waiting is truly concurrent: aiperf's exit, its timeout, the
