@@ -153,7 +153,8 @@ pub async fn run(
     interrupts: &mut watch::Receiver<usize>,
     groups: &Groups,
 ) -> Outcome {
-    let Ok(log_file) = tokio::fs::File::create(l.log).await else {
+    // Created here, not on tokio's blocking pool: the run starts without waiting for a thread.
+    let Ok(log_file) = std::fs::File::create(l.log).map(tokio::fs::File::from_std) else {
         return Outcome::failed(format!("failed to create `{}`", l.log.display()));
     };
     let Some(program) = l.argv.first() else {

@@ -397,7 +397,9 @@ impl Batch {
         written.map_err(|source| BatchError::Write { path, source })
     }
 
-    /// Writes `run_metadata.json` and marks the combination `running` in the manifest.
+    /// Writes `run_metadata.json` and marks the combination `running` in the manifest in
+    /// memory; the manifest on disk follows with [`Batch::settle`], which the run stage calls
+    /// once aiperf has started (the manifest grows with the batch: the run does not wait for it).
     ///
     /// Neither is flushed to disk (both are atomic): a run that a crash interrupts has no
     /// `process_result.json` and runs again on `--resume` whatever these say.
@@ -409,13 +411,13 @@ impl Batch {
             e.status = RunStatus::Running;
             e.reason = None;
         }
-        let manifest_result = self.rewrite_manifest(false);
-        meta_result.and(manifest_result)
+        self.unwritten = true;
+        meta_result
     }
 
     /// Writes a combination's `process_result.json` (flushed to disk before the next run
     /// starts: it is the record of the outcome), and its line of the manifest in memory: the
-    /// manifest on disk gets it with the next write, which comes with the next run's start
+    /// manifest on disk gets it with the next write, which comes when the next run has started
     /// (one rewrite per run, not two: the manifest grows with the batch), or before anything
     /// that may take long ([`Batch::settle`]), or at the batch's end. Until then it may say
     /// `running` for a run whose `process_result.json` is written, which every reader takes

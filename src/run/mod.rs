@@ -255,6 +255,8 @@ struct Prepared {
     dir: PathBuf,
     /// aiperf's private TMPDIR, created when the run starts.
     tmp: PathBuf,
+    /// `aiperf.log` in `dir`.
+    log: PathBuf,
     argv: Vec<String>,
     meta: RunMetadata,
 }
@@ -543,7 +545,8 @@ impl Runner<'_> {
             sweeper_version: batch::SWEEPER_VERSION.into(),
             aiperf_version: self.aiperf.version.clone(),
         };
-        Prepared { dir, tmp: PathBuf::new(), argv, meta }
+        let log = dir.join(crate::records::AIPERF_LOG_FILE);
+        Prepared { dir, tmp: PathBuf::new(), log, argv, meta }
     }
 
     /// Runs aiperf for `c` and records the outcome (`process_result.json` and the manifest).
@@ -584,9 +587,9 @@ impl Runner<'_> {
             return fail_outcome(&format!("its records could not be written: {e}"));
         }
         obs.event(Event::RunStarted { c, pos, of, command: &p.meta.command });
-        let log_path = p.dir.join(crate::records::AIPERF_LOG_FILE);
+        let log_path = p.log.clone();
         let started = Instant::now();
-        let (outcome, conditions) = self.watch(c, &p, &log_path, (pos, of), interrupts, obs).await;
+        let (outcome, conditions) = self.watch(c, &p, batch, (pos, of), interrupts, obs).await;
         let _ = std::fs::remove_dir_all(&p.tmp);
         let log_tail = (!outcome.status.is_success())
             .then(|| self.redactor.redact(&process::tail(&log_path, 30)));
@@ -625,15 +628,21 @@ impl Runner<'_> {
         &mut self,
         c: &Combination,
         p: &Prepared,
-        log: &Path,
+        batch: &mut Batch,
         (pos, of): (usize, usize),
         interrupts: &mut watch::Receiver<usize>,
         obs: &mut dyn Observer,
     ) -> (aiperf::Outcome, crate::records::Conditions) {
-        let mut sampler = conditions::Sampler::start(&self.batch_dir);
         let Some(srv) = self.servers.iter_mut().find(|s| s.id == c.server_id) else {
-            return (fail_outcome("no server"), sampler.finish());
+            return (
+                fail_outcome("no server"),
+                conditions::Sampler::start(&self.batch_dir).finish(),
+            );
         };
+        // Started at the first tick, which comes once aiperf has been started (`biased` below:
+        // the run is polled first), as does the manifest's write: neither delays the start.
+        let mut sampler: Option<conditions::Sampler> = None;
+        let mut manifest_error = None;
         let (live_tx, mut live_rx) = mpsc::unbounded_channel();
         let supervision = supervise::Supervision {
             exe: self.opts.program.clone(),
@@ -644,7 +653,7 @@ impl Runner<'_> {
             env: &self.cfg.aiperf.env,
             dir: &p.dir,
             tmp: &p.tmp,
-            log,
+            log: &p.log,
             redactor: &self.redactor,
             timeout: aiperf::timeout_for(&self.cfg.aiperf, c),
             grace: aiperf::secs(self.cfg.aiperf.stop_grace_s),
@@ -655,30 +664,44 @@ impl Runner<'_> {
         };
         let mut notice = interrupts.clone();
         let mut told = self.told_interrupt;
-        let run = aiperf::run(launch, srv, interrupts, &self.groups);
-        tokio::pin!(run);
-        let started = Instant::now();
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let (outcome, told) = loop {
-            tokio::select! {
-                o = &mut run => {
-                    while let Ok(line) = live_rx.try_recv() {
-                        obs.event(Event::AiperfOutput(&line));
+        // The run's future goes at the block's end: what it borrows of `self` is free after.
+        let (outcome, told) = {
+            let run = aiperf::run(launch, srv, interrupts, &self.groups);
+            tokio::pin!(run);
+            let started = Instant::now();
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    biased;
+                    o = &mut run => {
+                        while let Ok(line) = live_rx.try_recv() {
+                            obs.event(Event::AiperfOutput(&line));
+                        }
+                        break (o, told);
                     }
-                    break (o, told);
-                }
-                Some(line) = live_rx.recv() => obs.event(Event::AiperfOutput(&line)),
-                Ok(()) = notice.changed(), if !told => {
-                    told = true;
-                    obs.event(Event::Interrupted);
-                }
-                _ = tick.tick() => {
-                    sampler.sample();
-                    obs.event(Event::RunProgress { c, pos, of, elapsed: started.elapsed() });
+                    Some(line) = live_rx.recv() => obs.event(Event::AiperfOutput(&line)),
+                    Ok(()) = notice.changed(), if !told => {
+                        told = true;
+                        obs.event(Event::Interrupted);
+                    }
+                    _ = tick.tick() => {
+                        match sampler.as_mut() {
+                            Some(s) => s.sample(),
+                            None => {
+                                sampler = Some(conditions::Sampler::start(&self.batch_dir));
+                                manifest_error = batch.settle().err();
+                            }
+                        }
+                        obs.event(Event::RunProgress { c, pos, of, elapsed: started.elapsed() });
+                    }
                 }
             }
         };
         self.told_interrupt = told;
+        if let Some(e) = manifest_error {
+            self.record_failed(&e, obs);
+        }
+        let sampler = sampler.unwrap_or_else(|| conditions::Sampler::start(&self.batch_dir));
         (outcome, sampler.finish())
     }
 }
