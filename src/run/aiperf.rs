@@ -148,7 +148,7 @@ pub fn remove_stale_tmp_dirs(batch_dir: &Path) -> usize {
 
 /// Runs aiperf to its end (or until it is stopped) and judges the outcome.
 pub async fn run(
-    l: Launch<'_>,
+    mut l: Launch<'_>,
     srv: &mut Server,
     interrupts: &mut watch::Receiver<usize>,
     groups: &Groups,
@@ -157,29 +157,9 @@ pub async fn run(
     let Ok(log_file) = std::fs::File::create(l.log).map(tokio::fs::File::from_std) else {
         return Outcome::failed(format!("failed to create `{}`", l.log.display()));
     };
-    let Some(program) = l.argv.first() else {
-        return Outcome::failed("empty aiperf command".into());
-    };
-    let warm = match l.warm.take() {
-        Some(w) => w.go(l.argv, l.dir, l.tmp).await.ok(),
-        None => None,
-    };
-    let mut child = match warm {
-        Some(ch) => ch,
-        None => {
-            let mut cmd = l.supervision.command(l.argv, l.grace, None);
-            cmd.envs(l.env)
-                .env("TMPDIR", l.tmp)
-                .current_dir(l.dir)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped());
-            match cmd.spawn() {
-                Ok(ch) => ch,
-                Err(e) => {
-                    return Outcome::failed(format!("failed to start aiperf `{program}`: {e}"));
-                }
-            }
-        }
+    let mut child = match start(&mut l).await {
+        Ok(ch) => ch,
+        Err(o) => return o,
     };
     // The next run's supervisor starts while this one runs (a failure: it starts cold).
     *l.warm = l.supervision.warm(l.env, l.grace).ok();
@@ -233,6 +213,27 @@ pub async fn run(
         },
         End::Interrupted => stopped(RunStatus::Interrupted, "interrupted by Ctrl-C".into()),
     }
+}
+
+/// Starts aiperf under its supervisor: the one started ahead when there is one, else a new one.
+async fn start(l: &mut Launch<'_>) -> Result<tokio::process::Child, Outcome> {
+    let Some(program) = l.argv.first() else {
+        return Err(Outcome::failed("empty aiperf command".into()));
+    };
+    let warm = match l.warm.take() {
+        Some(w) => w.go(l.argv, l.dir, l.tmp).await.ok(),
+        None => None,
+    };
+    if let Some(ch) = warm {
+        return Ok(ch);
+    }
+    let mut cmd = l.supervision.command(l.argv, l.grace, None);
+    cmd.envs(l.env)
+        .env("TMPDIR", l.tmp)
+        .current_dir(l.dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.spawn().map_err(|e| Outcome::failed(format!("failed to start aiperf `{program}`: {e}")))
 }
 
 /// Copies aiperf's stdout and stderr, line by line and secrets masked, into the log (and to
