@@ -76,8 +76,8 @@ impl Worker {
         self.ended.store(true, Ordering::SeqCst);
         drop(self.runs);
         let _ = self.thread.join();
-        // What the thread freed stays in its malloc arena unless given back: the final render,
-        // which reads the batch again, would otherwise add to it.
+        // What the thread freed (its copy of the batch's results) goes back to the system
+        // before the final render reads the batch again, rather than staying in the heap.
         #[cfg(target_env = "gnu")]
         // SAFETY: malloc_trim only returns free memory to the system.
         unsafe {

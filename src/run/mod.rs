@@ -588,12 +588,11 @@ impl Runner<'_> {
             return fail_outcome(&format!("its records could not be written: {e}"));
         }
         obs.event(Event::RunStarted { c, pos, of, command: &p.meta.command });
-        let log_path = p.log.clone();
         let started = Instant::now();
         let (outcome, conditions) = self.watch(c, &p, batch, (pos, of), interrupts, obs).await;
         let _ = std::fs::remove_dir_all(&p.tmp);
         let log_tail = (!outcome.status.is_success())
-            .then(|| self.redactor.redact(&process::tail(&log_path, 30)));
+            .then(|| self.redactor.redact(&process::tail(&p.log, 30)));
         let pr = ProcessResult {
             format_version: FORMAT_VERSION,
             args: self.redactor.redact_args(&p.argv),
