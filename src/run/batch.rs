@@ -102,7 +102,18 @@ pub struct Batch {
     /// A run's outcome is in `manifest` but not yet in `batch_manifest.json` (see
     /// [`Batch::record`]).
     unwritten: bool,
+    /// `process_result.json` files in place but not yet flushed to disk (see [`Batch::record`]).
+    unflushed: Vec<PathBuf>,
+    /// When the last [`Batch::settle`] ended and how long it took.
+    last_settle: Option<(std::time::Instant, std::time::Duration)>,
 }
+
+/// While runs follow each other, [`Batch::settle`] comes at least this many times its own
+/// last duration apart ([`Batch::settle_while_running`]), so that it takes at most ~2% of the
+/// time: the manifest grows with the batch (~125 bytes a run) and a flush waits for the disk,
+/// and doing both after every run made a sweep of short runs cost O(n) per run. A run of
+/// aiperf's usual length (seconds) still gets both as soon as it has started.
+pub const SETTLE_SPACING: u32 = 50;
 
 fn planned(plan: &Plan, dir: &Path) -> Vec<PlannedCombination> {
     plan.combinations.iter().map(|c| planned_one(c, dir)).collect()
@@ -184,6 +195,8 @@ impl Batch {
             plan_record,
             position: Default::default(),
             unwritten: false,
+            unflushed: Vec::new(),
+            last_settle: None,
             manifest: BatchManifest {
                 format_version: FORMAT_VERSION,
                 batch_name: cfg.batch_name.clone(),
@@ -265,6 +278,8 @@ impl Batch {
             plan_record: old,
             position: Default::default(),
             unwritten: false,
+            unflushed: Vec::new(),
+            last_settle: None,
         };
         batch.reindex();
         Ok(batch)
@@ -368,9 +383,11 @@ impl Batch {
             .map_or(RunStatus::Pending, |e| e.status)
     }
 
-    /// Rewrites `batch_manifest.json` (atomically, and flushed to disk).
+    /// Rewrites `batch_manifest.json` (atomically, and flushed to disk, as is every
+    /// `process_result.json` before it).
     pub fn write_manifest(&mut self) -> Result<(), BatchError> {
-        self.rewrite_manifest(true)
+        let flushed = self.flush_results();
+        self.rewrite_manifest(true).and(flushed)
     }
 
     /// Rewrites `batch_manifest.json` atomically; `durable`: flushed to disk before returning.
@@ -398,8 +415,9 @@ impl Batch {
     }
 
     /// Writes `run_metadata.json` and marks the combination `running` in the manifest in
-    /// memory; the manifest on disk follows with [`Batch::settle`], which the run stage calls
-    /// once aiperf has started (the manifest grows with the batch: the run does not wait for it).
+    /// memory; the manifest on disk follows with [`Batch::settle_while_running`], which the run
+    /// stage calls once aiperf has started and every second of its run (the manifest grows with
+    /// the batch: the run does not wait for it).
     ///
     /// Neither is flushed to disk (both are atomic): a run that a crash interrupts has no
     /// `process_result.json` and runs again on `--resume` whatever these say.
@@ -415,17 +433,28 @@ impl Batch {
         meta_result
     }
 
-    /// Writes a combination's `process_result.json` (flushed to disk before the next run
-    /// starts: it is the record of the outcome), and its line of the manifest in memory: the
-    /// manifest on disk gets it with the next write, which comes when the next run has started
-    /// (one rewrite per run, not two: the manifest grows with the batch), or before anything
-    /// that may take long ([`Batch::settle`]), or at the batch's end. Until then it may say
-    /// `running` for a run whose `process_result.json` is written, which every reader takes
-    /// first (`--resume`, `report`).
+    /// Writes a combination's `process_result.json`, the record of the outcome, and its line
+    /// of the manifest in memory.
+    ///
+    /// The file is in place (atomically: a temp file renamed) before this returns, so neither
+    /// `kill -9` nor any crash of sweeper loses it; it is flushed to disk by the next
+    /// [`Batch::settle_while_running`] (once the next run has started) or manifest write, not
+    /// between two runs: a crash of the machine in between can leave it empty or missing, and
+    /// such a run counts as not run (`--resume` runs it again, `report` names the file).
+    ///
+    /// The manifest on disk gets the outcome with a later write: while the next run runs
+    /// ([`Batch::settle_while_running`]), before a server starts ([`Batch::settle`]), or at the
+    /// batch's end. Until then it may say `running` (or `pending`) for a run whose
+    /// `process_result.json` is written, which every reader takes first (`--resume`, `report`).
     pub fn record(&mut self, c: &Combination, pr: &ProcessResult) -> Result<(), BatchError> {
         let path = self.run_dir(c).join(records::PROCESS_RESULT_FILE);
-        let pr_result = records::write_json_atomic(&path, pr)
-            .map_err(|source| BatchError::Write { path, source });
+        let pr_result = match records::write_json_derived(&path, pr) {
+            Ok(()) => {
+                self.unflushed.push(path);
+                Ok(())
+            }
+            Err(source) => Err(BatchError::Write { path, source }),
+        };
         if let Some(e) = self.entry_mut(c.index) {
             e.status = pr.status;
             e.reason = pr.reason.clone();
@@ -435,9 +464,35 @@ impl Batch {
         pr_result
     }
 
-    /// Writes the manifest if an outcome is not in it yet (before a server starts, say).
+    /// Flushes the outcomes recorded since the last call to disk, and writes the manifest if
+    /// one is not in it yet: before a server starts (which may take minutes).
     pub fn settle(&mut self) -> Result<(), BatchError> {
-        if self.unwritten { self.rewrite_manifest(false) } else { Ok(()) }
+        let start = std::time::Instant::now();
+        let flushed = self.flush_results();
+        let written = if self.unwritten { self.rewrite_manifest(false) } else { Ok(()) };
+        self.last_settle = Some((std::time::Instant::now(), start.elapsed()));
+        flushed.and(written)
+    }
+
+    /// As [`Batch::settle`] while a run runs (once it has started, then every second), when
+    /// the last one ended [`SETTLE_SPACING`] times its duration ago or more.
+    pub fn settle_while_running(&mut self) -> Result<(), BatchError> {
+        let due = self.last_settle.is_none_or(|(at, took)| at.elapsed() >= took * SETTLE_SPACING);
+        if due { self.settle() } else { Ok(()) }
+    }
+
+    /// Flushes the `process_result.json` files [`Batch::record`] left unflushed (the first
+    /// error is returned; every file is tried).
+    fn flush_results(&mut self) -> Result<(), BatchError> {
+        let mut first = Ok(());
+        for path in self.unflushed.drain(..) {
+            if let Err(source) = std::fs::File::open(&path).and_then(|f| f.sync_all())
+                && first.is_ok()
+            {
+                first = Err(BatchError::Write { path, source });
+            }
+        }
+        first
     }
 
     /// Records a combination that did not run (its server failed, or Ctrl-C came first).

@@ -164,6 +164,7 @@ pub fn execute(
         summary: Summary { total: batch.manifest.runs.len(), ..Summary::default() },
         told_interrupt: false,
         warm: None,
+        finished_tmp: Vec::new(),
     };
     runtime.block_on(runner.run_all(&mut batch, obs));
     runtime.shutdown_timeout(Duration::from_secs(2));
@@ -248,6 +249,9 @@ struct Runner<'a> {
     told_interrupt: bool,
     /// The next run's supervisor, started while the run before it runs.
     warm: Option<supervise::Warm>,
+    /// Private temp dirs of finished runs, removed once the next run has started (or when the
+    /// batch ends): not between two runs. One that `kill -9` leaves is removed by `--resume`.
+    finished_tmp: Vec<PathBuf>,
 }
 
 /// One run, ready to start: its argv (which holds no secret: an API key goes through
@@ -336,6 +340,7 @@ impl Runner<'_> {
         if let Some(w) = self.warm.take() {
             w.dismiss().await;
         }
+        remove_dirs(&mut self.finished_tmp);
         self.stop_servers(obs).await;
         self.summary.interrupted |= *interrupts.borrow() > 0;
         if self.summary.interrupted {
@@ -590,7 +595,7 @@ impl Runner<'_> {
         obs.event(Event::RunStarted { c, pos, of, command: &p.meta.command });
         let started = Instant::now();
         let (outcome, conditions) = self.watch(c, &p, batch, (pos, of), interrupts, obs).await;
-        let _ = std::fs::remove_dir_all(&p.tmp);
+        self.finished_tmp.push(p.tmp);
         let log_tail = (!outcome.status.is_success())
             .then(|| self.redactor.redact(&process::tail(&p.log, 30)));
         let pr = ProcessResult {
@@ -621,6 +626,13 @@ impl Runner<'_> {
             };
         }
         outcome
+    }
+}
+
+/// Removes the directories (and their contents) in `dirs`, and forgets them.
+fn remove_dirs(dirs: &mut Vec<PathBuf>) {
+    for d in dirs.drain(..) {
+        let _ = std::fs::remove_dir_all(d);
     }
 }
 

@@ -28,8 +28,11 @@ impl Runner<'_> {
             );
         };
         // Started at the first tick, which comes once aiperf has been started (`biased` below:
-        // the run is polled first), as does the manifest's write: neither delays the start.
+        // the run is polled first), as do the manifest's write and the flush of the last run's
+        // `process_result.json` (when due: `Batch::settle_while_running`) and the removal of
+        // its temp dir: none delays the start.
         let mut sampler: Option<conditions::Sampler> = None;
+        let mut finished_tmp = std::mem::take(&mut self.finished_tmp);
         let mut manifest_error = None;
         let (live_tx, mut live_rx) = mpsc::unbounded_channel();
         let supervision = supervise::Supervision {
@@ -74,10 +77,16 @@ impl Runner<'_> {
                     }
                     _ = tick.tick() => {
                         match sampler.as_mut() {
-                            Some(s) => s.sample(),
+                            Some(s) => {
+                                s.sample();
+                                if let Err(e) = batch.settle_while_running() {
+                                    manifest_error.get_or_insert(e);
+                                }
+                            }
                             None => {
                                 sampler = Some(conditions::Sampler::start(&self.batch_dir));
-                                manifest_error = batch.settle().err();
+                                manifest_error = batch.settle_while_running().err();
+                                super::remove_dirs(&mut finished_tmp);
                             }
                         }
                         obs.event(Event::RunProgress { c, pos, of, elapsed: started.elapsed() });
@@ -86,6 +95,7 @@ impl Runner<'_> {
             }
         };
         self.told_interrupt = told;
+        super::remove_dirs(&mut finished_tmp);
         if let Some(e) = manifest_error {
             self.record_failed(&e, obs);
         }
