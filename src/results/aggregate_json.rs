@@ -76,7 +76,7 @@ pub enum AggregateError {
     NotAnObject { path: PathBuf },
 }
 
-/// Like [`read`], memoised per process by (path, size, mtime) for the last [`CACHE_MAX`]
+/// Like [`read_used`], memoised per process by (path, size, mtime) for the last [`CACHE_MAX`]
 /// files: a run's export is read by the artifact check and again by the results, and a changed
 /// file is re-read. Bounded, so reading a batch does not keep every export in memory.
 pub fn read_cached(path: &Path) -> Result<std::sync::Arc<AggregateExport>, AggregateError> {
@@ -94,7 +94,7 @@ pub fn read_cached(path: &Path) -> Result<std::sync::Arc<AggregateExport>, Aggre
     {
         return Ok(v.clone());
     }
-    let v = Arc::new(read(path)?);
+    let v = Arc::new(read_used(path)?);
     if let Some(k) = key
         && let Ok(mut c) = cache.lock()
     {
@@ -138,6 +138,26 @@ pub fn read(path: &Path) -> Result<AggregateExport, AggregateError> {
     parse_str(&text, path)
 }
 
+/// Like [`read`], keeping only the metrics sweeper reads ([`is_used`]; aiperf 0.13 writes ~70,
+/// sweeper's results take ~20): the others are read past, still checked as JSON. The same
+/// errors and warnings as [`read`] for the same file.
+pub fn read_used(path: &Path) -> Result<AggregateExport, AggregateError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| AggregateError::Read { path: path.to_path_buf(), source })?;
+    parse_keeping(&text, path, &|key| NAMED.contains(&key) || is_used(key))
+}
+
+/// Whether sweeper reads the metric `tag` of an export: the metric table's ([`METRICS`]), the
+/// older name of the output token total, the request counts the artifact check judges by, and
+/// the [`KEPT`] averages.
+///
+/// [`METRICS`]: crate::model::metrics::METRICS
+pub fn is_used(tag: &str) -> bool {
+    ["total_output_tokens", "request_count", "error_request_count"].contains(&tag)
+        || KEPT.contains(&tag)
+        || crate::model::metrics::METRICS.iter().any(|d| d.aiperf == Some(tag))
+}
+
 /// The two counts that judge a run (`request_count` and `error_request_count`, their `avg`s),
 /// read from `path` the way [`read`] would (the same errors for the same files) without
 /// building the export: the check between two runs reads only these.
@@ -145,7 +165,7 @@ pub fn read_counts(path: &Path) -> Result<(Option<f64>, Option<f64>), AggregateE
     const COUNTS: &[&str] = &["request_count", "error_request_count"];
     let text = std::fs::read_to_string(path)
         .map_err(|source| AggregateError::Read { path: path.to_path_buf(), source })?;
-    let entries = top_level(&text, path, Some(COUNTS))?;
+    let entries = top_level(&text, path, &|key| COUNTS.contains(&key))?;
     let avg = |tag: &str| match entries.get(tag) {
         Some(Entry::Metric(Some(m))) => m.get("avg"),
         _ => None,
@@ -155,10 +175,19 @@ pub fn read_counts(path: &Path) -> Result<(Option<f64>, Option<f64>), AggregateE
 
 /// Parses the text of a `profile_export_aiperf.json`; `path` only names the file in messages.
 pub fn parse_str(text: &str, path: &Path) -> Result<AggregateExport, AggregateError> {
+    parse_keeping(text, path, &|_| true)
+}
+
+/// [`parse_str`], keeping the top-level entries whose key `keep` accepts.
+fn parse_keeping(
+    text: &str,
+    path: &Path,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<AggregateExport, AggregateError> {
     let mut out = AggregateExport::default();
     // A schema_version that is there but neither a string nor a number (warned about once).
     let mut mistyped_schema = false;
-    for (key, entry) in top_level(text, path, None)? {
+    for (key, entry) in top_level(text, path, keep)? {
         let v = match entry {
             Entry::Metric(Some(stats)) => {
                 out.metrics.insert(key, stats);
@@ -215,16 +244,16 @@ enum Entry {
 }
 
 /// The top level of an export, streamed: metrics become their statistics as they are read,
-/// without a JSON tree of the file (what made reading it slow), [`SKIPPED`] keys are only
-/// checked, and with `only` every other key too. A later duplicate key wins, as in a JSON object.
+/// without a JSON tree of the file (what made reading it slow); [`SKIPPED`] keys and those
+/// `keep` refuses are only checked. A later duplicate key wins, as in a JSON object.
 /// The same errors as parsing the whole text as JSON: bad syntax, trailing text, not an object.
 fn top_level(
     text: &str,
     path: &Path,
-    only: Option<&[&str]>,
+    keep: &dyn Fn(&str) -> bool,
 ) -> Result<BTreeMap<String, Entry>, AggregateError> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let top = serde::Deserializer::deserialize_any(&mut de, TopVisitor { only })
+    let top = serde::Deserializer::deserialize_any(&mut de, TopVisitor { keep })
         .and_then(|t| de.end().map(|()| t));
     match top {
         Ok(Some(entries)) => Ok(entries),
@@ -272,7 +301,7 @@ macro_rules! not_an_object {
 
 /// Visits the top level for [`top_level`]: None for JSON that is not an object.
 struct TopVisitor<'a> {
-    only: Option<&'a [&'a str]>,
+    keep: &'a dyn Fn(&str) -> bool,
 }
 
 impl<'de> serde::de::Visitor<'de> for TopVisitor<'_> {
@@ -286,8 +315,7 @@ impl<'de> serde::de::Visitor<'de> for TopVisitor<'_> {
         let mut out = BTreeMap::new();
         while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             let key = key.as_ref();
-            let wanted = self.only.is_none_or(|o| o.contains(&key));
-            if !wanted || SKIPPED.contains(&key) {
+            if !(self.keep)(key) || SKIPPED.contains(&key) {
                 map.next_value::<serde::de::IgnoredAny>()?;
                 continue;
             }
@@ -327,16 +355,19 @@ impl<'de> serde::de::Visitor<'de> for MetricVisitor {
         let mut stats = MetricStats::default();
         let mut has_unit = false;
         while let Some(key) = map.next_key::<String>()? {
-            let v: Value = map.next_value()?;
+            let v: Field = map.next_value()?;
             if key == "unit" {
                 has_unit = true;
-                stats.unit = v.as_str().unwrap_or_default().to_owned();
+                stats.unit = match &v {
+                    Field::Str(u) => u.clone(),
+                    _ => String::new(),
+                };
             }
-            match v.as_f64() {
-                Some(f) => {
+            match v {
+                Field::Num(f) => {
                     stats.stats.insert(key, f);
                 }
-                None => {
+                _ => {
                     stats.stats.remove(&key);
                 }
             }
@@ -345,6 +376,58 @@ impl<'de> serde::de::Visitor<'de> for MetricVisitor {
     }
 
     not_an_object!('de);
+}
+
+/// A field of a metric as its statistics need it, without a JSON tree: a number (as
+/// `serde_json::Value::as_f64` reads it), a string (the `unit`), or anything else (read past).
+enum Field {
+    Num(f64),
+    Str(String),
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for Field {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(FieldVisitor)
+    }
+}
+
+struct FieldVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FieldVisitor {
+    type Value = Field;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Field, E> {
+        Ok(Field::Other)
+    }
+    #[expect(clippy::cast_precision_loss, reason = "as serde_json's Value::as_f64 reads it")]
+    fn visit_i64<E>(self, v: i64) -> Result<Field, E> {
+        Ok(Field::Num(v as f64))
+    }
+    #[expect(clippy::cast_precision_loss, reason = "as serde_json's Value::as_f64 reads it")]
+    fn visit_u64<E>(self, v: u64) -> Result<Field, E> {
+        Ok(Field::Num(v as f64))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Field, E> {
+        Ok(Field::Num(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Field, E> {
+        Ok(Field::Str(v.to_owned()))
+    }
+    fn visit_unit<E>(self) -> Result<Field, E> {
+        Ok(Field::Other)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Field, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Field::Other)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Field, A::Error> {
+        while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+        Ok(Field::Other)
+    }
 }
 
 /// Reads `schema_version` into `out`: a string, or a number (`99`, `1.4`) as its text. Anything
@@ -512,6 +595,43 @@ mod tests {
                 _ => panic!("{text}: {tree:?} / {streamed:?}"),
             }
         }
+    }
+
+    /// What the results read of an export: every named field and used metric as the full read
+    /// has them, no other metric, the same errors and warnings.
+    #[test]
+    fn read_used_keeps_what_the_results_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("profile_export_aiperf.json");
+        let mut dropped = 0;
+        for text in cases() {
+            std::fs::write(&path, &text).unwrap();
+            match (read(&path), read_used(&path)) {
+                (Ok(mut full), Ok(used)) => {
+                    let before = full.metrics.len();
+                    full.metrics.retain(|tag, _| is_used(tag));
+                    dropped += before - full.metrics.len();
+                    assert_eq!(full, used, "{text}");
+                }
+                (Err(f), Err(u)) => assert_eq!(f.to_string(), u.to_string(), "{text}"),
+                (f, u) => panic!("{text}: {f:?} / {u:?}"),
+            }
+        }
+        // The real exports hold metrics sweeper does not read; the ones it reads are there.
+        assert!(dropped > 100, "{dropped}");
+        let fake = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/fake-aiperf/artifacts/profile_export_aiperf.json"
+        );
+        let used = read_used(Path::new(fake)).unwrap();
+        for tag in ["time_to_first_token", "inter_token_latency", "request_count", "goodput"]
+            .iter()
+            .filter(|t| read(Path::new(fake)).unwrap().metrics.contains_key(**t))
+        {
+            assert!(used.metrics.contains_key(*tag), "{tag}");
+        }
+        assert!(!used.metrics.contains_key("http_req_blocked"));
+        assert!(used.input_config.is_some());
     }
 
     /// The check between runs reads two counts; it must judge every file as the full read does.
