@@ -338,6 +338,15 @@ fn kill_9_then_resume_runs_only_what_did_not_succeed() {
         wait_for(Duration::from_secs(30), || pids_in(&pids).len() >= 3),
         "the hanging run never started"
     );
+    // The manifest follows once due (`Batch::settle_while_running`: at most ~2% of the time
+    // goes to it, so within a second here); run 1's outcome is in its process_result.json at once.
+    let batch = batch_dir(&tmp.path().join("out"), "t");
+    assert!(
+        wait_for(Duration::from_secs(30), || statuses(&batch)
+            == ["succeeded", "running", "pending"]),
+        "{:?}",
+        statuses(&batch)
+    );
     child.kill().unwrap(); // SIGKILL: no cleanup code in sweeper runs
     child.wait().unwrap();
     // Its children die with it (PR_SET_PDEATHSIG): the aiperf leader and the server.
@@ -350,7 +359,6 @@ fn kill_9_then_resume_runs_only_what_did_not_succeed() {
     for p in pids_in(&pids) {
         unsafe { libc::kill(p, libc::SIGKILL) }; // the fake's own background child, if any
     }
-    let batch = batch_dir(&tmp.path().join("out"), "t");
     assert_eq!(statuses(&batch), ["succeeded", "running", "pending"]);
     let first = std::fs::read_to_string(batch.join("concurrency1/process_result.json")).unwrap();
 

@@ -1,9 +1,8 @@
 //! The supervisor (`sweeper __supervise`, and the same code as the small program
 //! `sweeper-supervise` that sweeper starts when it lies next to it): what a program leaves behind
 //! when it exits is stopped (adopted orphans included, the scan-free path when nothing is left),
-//! and it exits as the program did; a supervisor started ahead of its run (`--program-on-stdin`)
-//! runs what it is sent, where and with the `TMPDIR` it is sent, and exits at once when it is
-//! not needed.
+//! and it exits as the program did; the batch's guardian (`--guard`) stops the aiperf groups it
+//! was told of when sweeper dies, and nothing when the batch ends.
 
 mod common;
 use common::{pid_alive, sweeper, wait_for};
@@ -57,75 +56,85 @@ fn orphan_stopped_exit_code_kept(small: bool) {
     assert_eq!(out.status.code(), Some(0));
 }
 
-/// A supervisor started ahead of its run: `(dir, tmp, argv)` as NUL-terminated fields on stdin.
-fn warm(small: bool, message: &[u8]) -> std::process::Output {
-    use std::io::Write;
-    let mut child = supervisor(small)
+/// The batch's guardian (`--guard`), its stdin piped: what sweeper writes to it.
+fn guardian(small: bool) -> std::process::Child {
+    supervisor(small)
         .process_group(0)
-        .args(["--parent", &std::process::id().to_string(), "--grace-s", "2"])
-        .arg("--program-on-stdin")
+        .args(["--parent", &std::process::id().to_string(), "--grace-s", "2", "--guard"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
+        .unwrap()
+}
+
+/// A `sleep 300` leading a process group of its own, with a background child in the same
+/// group: (leader pid = pgid, the child's pid).
+fn group(tmp: &std::path::Path, name: &str) -> (i32, i32) {
+    let pidfile = tmp.join(name);
+    let leader = std::process::Command::new("sh")
+        .args(["-c", &format!("sleep 300 & echo $! > {}; exec sleep 300", pidfile.display())])
+        .process_group(0)
+        .spawn()
         .unwrap();
-    // It is up (and has waited) before it learns what to run.
-    std::thread::sleep(Duration::from_millis(200));
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(message).unwrap();
-    drop(stdin);
-    child.wait_with_output().unwrap()
+    assert!(wait_for(Duration::from_secs(30), || std::fs::read_to_string(&pidfile)
+        .is_ok_and(|s| s.ends_with('\n'))));
+    let child = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    // Reaped by a thread when it dies: a zombie would count as alive.
+    let pid = leader.id() as i32;
+    std::thread::spawn(move || {
+        let mut leader = leader;
+        let _ = leader.wait();
+    });
+    (pid, child)
 }
 
-fn fields(parts: &[&str]) -> Vec<u8> {
-    parts.iter().flat_map(|p| p.bytes().chain([0])).collect()
-}
-
+/// sweeper died (its end of the pipe closed without `end`): every group it was told of and not
+/// told is gone is stopped, members and all, lines written just before the death included; a
+/// group it was told is gone is left alone.
 #[test]
-fn a_warm_supervisor_runs_what_it_is_sent_where_it_is_told() {
+fn a_guardian_stops_the_groups_it_was_told_of_when_sweeper_dies() {
+    use std::io::Write;
     for small in [true, false] {
         let tmp = tempfile::tempdir().unwrap();
-        let run = tmp.path().join("run dir");
-        let private = tmp.path().join("tmp");
-        std::fs::create_dir_all(&run).unwrap();
-        std::fs::create_dir_all(&private).unwrap();
-        let pidfile = run.join("pid");
-        let script = "pwd; echo \"$TMPDIR\"; echo \"$1\"; read x && echo \"stdin: $x\"; sleep 300 & echo $! > pid; exit 3";
-        let msg = fields(&[
-            run.to_str().unwrap(),
-            private.to_str().unwrap(),
-            "sh",
-            "-c",
-            script,
-            "sh",
-            "an argument with spaces",
-        ]);
-        let out = warm(small, &msg);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(3), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(
-            stdout.lines().collect::<Vec<_>>(),
-            [run.to_str().unwrap(), private.to_str().unwrap(), "an argument with spaces"],
-            "the program reads no stdin (none is given), and runs in its dir with its TMPDIR"
-        );
-        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
-        assert!(
-            wait_for(Duration::from_secs(30), || !pid_alive(pid)),
-            "what the program left ({pid}) survived"
-        );
+        let (a, a_child) = group(tmp.path(), "a");
+        let (b, b_child) = group(tmp.path(), "b");
+        let (c, c_child) = group(tmp.path(), "c");
+        let mut g = guardian(small);
+        let mut stdin = g.stdin.take().unwrap();
+        write!(stdin, "+{a}\n+{b}\n+{c}\n-{b}\n").unwrap();
+        drop(stdin); // as the kernel closes it when sweeper is killed
+        let out = g.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        for p in [a, a_child, c, c_child] {
+            assert!(wait_for(Duration::from_secs(30), || !pid_alive(p)), "{p} survived");
+        }
+        for p in [b, b_child] {
+            assert!(pid_alive(p), "{p} was stopped though sweeper said its group was gone");
+            unsafe { libc::kill(p, libc::SIGKILL) };
+        }
     }
 }
 
+/// The batch ended (`end`, then the pipe closes): the guardian stops nothing and exits at once.
 #[test]
-fn a_warm_supervisor_that_is_not_needed_exits_at_once_and_runs_nothing() {
+fn a_dismissed_guardian_stops_nothing_and_exits_at_once() {
+    use std::io::Write;
     for small in [true, false] {
-        for message in [&b""[..], b"/tmp\0/tmp\0", b"/tmp\0/tmp\0sh\0-c\0touch /tmp/never"] {
-            let start = std::time::Instant::now();
-            let out = warm(small, message);
-            assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-            assert!(out.stdout.is_empty() && out.stderr.is_empty());
-            assert!(start.elapsed() < Duration::from_secs(20));
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, a_child) = group(tmp.path(), "a");
+        let start = std::time::Instant::now();
+        let mut g = guardian(small);
+        let mut stdin = g.stdin.take().unwrap();
+        write!(stdin, "+{a}\nend\n").unwrap();
+        drop(stdin);
+        let out = g.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stdout.is_empty() && out.stderr.is_empty());
+        assert!(start.elapsed() < Duration::from_secs(20));
+        for p in [a, a_child] {
+            assert!(pid_alive(p), "{p} was stopped by a dismissed guardian");
+            unsafe { libc::kill(p, libc::SIGKILL) };
         }
-        assert!(!std::path::Path::new("/tmp/never").exists());
     }
 }

@@ -16,7 +16,7 @@ use super::decide::{ArtifactCheck, Artifacts};
 use super::process;
 use super::server::Server;
 use super::signals::Groups;
-use super::supervise::{Supervision, Warm};
+use super::supervise::{Guardian, Supervision};
 use crate::config::AiperfSettings;
 use crate::plan::Combination;
 use crate::records::RunStatus;
@@ -65,11 +65,10 @@ pub struct Launch<'a> {
     pub artifacts: ArtifactCheck,
     /// Where aiperf's output lines go live (`--verbose`), secrets masked.
     pub live: Option<mpsc::UnboundedSender<String>>,
-    /// aiperf runs under a supervisor, so its whole process tree dies with sweeper.
+    /// How aiperf's whole process tree dies with sweeper: the batch's guardian is told of its
+    /// group, or without one it runs under a supervisor of its own.
     pub supervision: &'a Supervision,
-    /// A supervisor started ahead (used for this run when there is one), and where the one
-    /// for the next run goes: started as soon as this run's program is.
-    pub warm: &'a mut Option<Warm>,
+    pub guardian: &'a mut Option<Guardian>,
 }
 
 /// A duration from seconds, clamped to what a `Duration` can hold (no input can panic here).
@@ -161,8 +160,6 @@ pub async fn run(
         Ok(ch) => ch,
         Err(o) => return o,
     };
-    // The next run's supervisor starts while this one runs (a failure: it starts cold).
-    *l.warm = l.supervision.warm(l.env, l.grace).ok();
     let pgid = child.id().map_or(0, |p| p.cast_signed());
     groups.track(pgid);
     let log = Arc::new(tokio::sync::Mutex::new(log_file));
@@ -182,6 +179,11 @@ pub async fn run(
     // Whatever happened, nothing of aiperf's may outlive this run.
     process::stop_group(&mut child, pgid, l.grace).await;
     groups.untrack(pgid);
+    if let Some(g) = l.guardian.as_mut()
+        && g.untrack(pgid).await.is_err()
+    {
+        *l.guardian = None;
+    }
     for p in pumps {
         let _ = tokio::time::timeout(Duration::from_secs(5), p).await;
     }
@@ -215,25 +217,33 @@ pub async fn run(
     }
 }
 
-/// Starts aiperf under its supervisor: the one started ahead when there is one, else a new one.
+/// Starts aiperf: itself, its group told to the batch's guardian; without a guardian (it could
+/// not start, or died), under a supervisor of its own.
 async fn start(l: &mut Launch<'_>) -> Result<tokio::process::Child, Outcome> {
     let Some(program) = l.argv.first() else {
         return Err(Outcome::failed("empty aiperf command".into()));
     };
-    let warm = match l.warm.take() {
-        Some(w) => w.go(l.argv, l.dir, l.tmp).await.ok(),
-        None => None,
+    let mut cmd = if l.guardian.is_some() {
+        l.supervision.guarded(l.argv)
+    } else {
+        l.supervision.command(l.argv, l.grace, None)
     };
-    if let Some(ch) = warm {
-        return Ok(ch);
-    }
-    let mut cmd = l.supervision.command(l.argv, l.grace, None);
     cmd.envs(l.env)
         .env("TMPDIR", l.tmp)
         .current_dir(l.dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    cmd.spawn().map_err(|e| Outcome::failed(format!("failed to start aiperf `{program}`: {e}")))
+    let child = cmd
+        .spawn()
+        .map_err(|e| Outcome::failed(format!("failed to start aiperf `{program}`: {e}")))?;
+    // A guardian that is gone cannot be told: this run goes unguarded (`--resume` finds what
+    // a kill -9 would leave of it by its marker), the next ones start under a supervisor.
+    if let (Some(g), Some(pid)) = (l.guardian.as_mut(), child.id())
+        && g.track(pid.cast_signed()).await.is_err()
+    {
+        *l.guardian = None;
+    }
+    Ok(child)
 }
 
 /// Copies aiperf's stdout and stderr, line by line and secrets masked, into the log (and to

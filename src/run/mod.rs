@@ -163,7 +163,8 @@ pub fn execute(
         failed_servers: HashMap::new(),
         summary: Summary { total: batch.manifest.runs.len(), ..Summary::default() },
         told_interrupt: false,
-        warm: None,
+        guardian: None,
+        guardian_tried: false,
         finished_tmp: Vec::new(),
     };
     runtime.block_on(runner.run_all(&mut batch, obs));
@@ -247,8 +248,10 @@ struct Runner<'a> {
     summary: Summary,
     /// The observer was told about Ctrl-C.
     told_interrupt: bool,
-    /// The next run's supervisor, started while the run before it runs.
-    warm: Option<supervise::Warm>,
+    /// The batch's guardian of aiperf runs, started with the first run (`None` before, or
+    /// when it could not start or is gone: aiperf then runs under a supervisor of its own).
+    guardian: Option<supervise::Guardian>,
+    guardian_tried: bool,
     /// Private temp dirs of finished runs, removed once the next run has started (or when the
     /// batch ends): not between two runs. One that `kill -9` leaves is removed by `--resume`.
     finished_tmp: Vec<PathBuf>,
@@ -337,8 +340,8 @@ impl Runner<'_> {
         {
             self.search_all(&ls, batch, &mut interrupts, obs).await;
         }
-        if let Some(w) = self.warm.take() {
-            w.dismiss().await;
+        if let Some(g) = self.guardian.take() {
+            g.dismiss().await;
         }
         remove_dirs(&mut self.finished_tmp);
         self.stop_servers(obs).await;

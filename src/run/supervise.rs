@@ -1,7 +1,9 @@
 //! The supervisor that makes every server and every aiperf die with sweeper, however sweeper
-//! dies: `sweeper __supervise --parent PID --grace-s G [--on-exit CMD] -- PROGRAM ARGS...`.
+//! dies: `sweeper __supervise --parent PID --grace-s G [--on-exit CMD] -- PROGRAM ARGS...`,
+//! and the batch's [`Guardian`] (`--guard`), which does it for aiperf runs.
 //!
-//! sweeper starts each child through one of these, as the leader of a new process group. The
+//! sweeper starts each server through one of these, as the leader of a new process group (and
+//! each aiperf when the guardian could not start). The
 //! supervisor asks the kernel for SIGUSR1 when sweeper dies (`PR_SET_PDEATHSIG`, which reaches
 //! direct children only), starts the program in its own group, and waits. When sweeper dies --
 //! even by `kill -9` -- it stops the whole group (SIGTERM, the grace period, SIGKILL), which
@@ -111,61 +113,124 @@ impl Supervision {
     }
 }
 
-/// A supervisor started before its run is due, waiting on stdin for what to run
-/// (`--program-on-stdin`). Starting one costs an exec and a dynamic link (~1.5 ms here); a
-/// warm one pays that while the run before it runs, not between the two.
-pub struct Warm(tokio::process::Child);
+/// The batch's guardian: one process, started with the batch's first aiperf run, that stops
+/// every aiperf process group sweeper tells it of when sweeper dies (`kill -9` included).
+///
+/// aiperf runs are started by sweeper itself, not through a supervisor each: a supervisor sat
+/// between aiperf's exit and sweeper (its own exit and SIGCHLD) and between sweeper and the next
+/// run's start (a wake-up and a fork), each a wake-up of another CPU, ~0.5 ms a run on a VM;
+/// and it cost an exec per run. sweeper writes `+PGID` when a run starts and `-PGID` once its
+/// group is gone; `end` before it closes the pipe on its way out. When the pipe closes without
+/// `end` (sweeper died: the kernel closed it), the guardian has read every line written before
+/// (they stay in the pipe), and stops the groups still listed: SIGTERM, the grace period,
+/// SIGKILL. What a run's processes leave behind is stopped by the run stage itself
+/// ([`super::process::stop_group`]); what leaves the group (`setsid`) is found by its
+/// [`BATCH_ENV`] marker on `--resume`.
+pub struct Guardian {
+    stdin: tokio::process::ChildStdin,
+    child: tokio::process::Child,
+}
 
 impl Supervision {
-    /// Starts a supervisor that waits for its program ([`Warm::go`]), with the environment of
-    /// [`Supervision::command`] and `env`, stdout and stderr piped.
-    pub fn warm(
-        &self,
-        env: &std::collections::BTreeMap<String, String>,
-        grace: Duration,
-    ) -> std::io::Result<Warm> {
+    /// Starts the batch's guardian (`--guard`), in a process group of its own so that the
+    /// terminal's Ctrl-C does not reach it.
+    pub fn guardian(&self, grace: Duration) -> std::io::Result<Guardian> {
         let mut argv = wrap(&self.exe, grace, None, &[]);
-        argv.pop(); // "--": the program comes on stdin.
-        argv.push("--program-on-stdin".to_owned());
-        let mut cmd = tokio::process::Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .envs(env)
+        argv.pop(); // "--": a guardian runs no program.
+        argv.push(GUARD.to_owned());
+        let mut child = tokio::process::Command::new(&argv[0])
+            .args(&argv[1..])
             .env(BATCH_ENV, &self.batch_dir)
             .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .process_group(0)
+            .kill_on_drop(false)
+            .spawn()?;
+        let stdin = child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?;
+        Ok(Guardian { stdin, child })
+    }
+
+    /// A command that runs `program` directly (no supervisor: the batch's [`Guardian`] is told
+    /// its group), as the leader of a new process group, with stdin closed and the batch marker
+    /// in its environment.
+    pub fn guarded(&self, program: &[String]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(&program[0]);
+        cmd.args(&program[1..])
+            .env(BATCH_ENV, &self.batch_dir)
+            .stdin(std::process::Stdio::null())
             .process_group(0)
             .kill_on_drop(false);
-        cmd.spawn().map(Warm)
+        cmd
     }
 }
 
-impl Warm {
-    /// Runs `program` in `dir` with `TMPDIR=tmp`: from here on the supervisor is what
-    /// [`Supervision::command`] would have started (the group's leader, exiting as its program
-    /// does). An error when it is gone (the caller starts a cold one).
-    pub async fn go(
-        mut self,
-        program: &[String],
-        dir: &std::path::Path,
-        tmp: &std::path::Path,
-    ) -> std::io::Result<tokio::process::Child> {
-        use tokio::io::AsyncWriteExt;
-        let mut stdin = self.0.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?;
-        stdin.write_all(&deferred_message(dir, tmp, program)).await?;
-        stdin.shutdown().await?;
-        drop(stdin);
-        Ok(self.0)
+impl Guardian {
+    /// Tells it of a group to stop if sweeper dies. An error: the guardian is gone.
+    pub async fn track(&mut self, pgid: i32) -> std::io::Result<()> {
+        self.say(&format!("+{pgid}\n")).await
     }
 
-    /// Ends one that was not needed: its stdin closes and it exits at once (waited for, so
-    /// that nothing of the batch is left when the batch ends).
+    /// Tells it a group is gone (stopped by the run stage).
+    pub async fn untrack(&mut self, pgid: i32) -> std::io::Result<()> {
+        self.say(&format!("-{pgid}\n")).await
+    }
+
+    async fn say(&mut self, line: &str) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.stdin.write_all(line.as_bytes()).await
+    }
+
+    /// Ends it when the batch ends (`end`, then the pipe closes): it stops nothing and exits
+    /// at once; waited for, so that nothing of the batch is left.
     pub async fn dismiss(mut self) {
-        drop(self.0.stdin.take());
-        if tokio::time::timeout(Duration::from_secs(5), self.0.wait()).await.is_err() {
-            let _ = self.0.start_kill();
-            let _ = self.0.wait().await;
+        use tokio::io::AsyncWriteExt;
+        let _ = self.stdin.write_all(b"end\n").await;
+        drop(self.stdin);
+        if tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await.is_err() {
+            let _ = self.child.start_kill();
+            let _ = self.child.wait().await;
         }
+    }
+}
+
+/// The option that makes the supervisor a [`Guardian`].
+pub const GUARD: &str = "--guard";
+
+/// Runs a guardian (see [`Guardian`]): reads `+PGID`, `-PGID` and `end` lines from stdin until
+/// it closes; stops the groups still listed unless `end` came first.
+fn guard(grace: Duration) -> u8 {
+    use std::io::BufRead;
+    let mut groups = std::collections::BTreeSet::new();
+    let mut ended = false;
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let line = line.trim();
+        if line == "end" {
+            ended = true;
+        } else if let Some(g) = line.strip_prefix('+').and_then(|g| g.parse::<i32>().ok()) {
+            groups.insert(g);
+        } else if let Some(g) = line.strip_prefix('-').and_then(|g| g.parse::<i32>().ok()) {
+            groups.remove(&g);
+        }
+    }
+    if !ended {
+        stop_groups(&groups, grace);
+    }
+    0
+}
+
+/// SIGTERM to each group, up to `grace` for them all to go, then SIGKILL to those left.
+fn stop_groups(groups: &std::collections::BTreeSet<i32>, grace: Duration) {
+    let alive = |g: i32| super::process::group_alive(g);
+    for &g in groups {
+        super::process::signal_group(g, libc::SIGTERM);
+    }
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline && groups.iter().any(|&g| alive(g)) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for &g in groups.iter().filter(|&&g| alive(g)) {
+        super::process::signal_group(g, libc::SIGKILL);
     }
 }
 
@@ -213,46 +278,8 @@ struct Args {
     grace: Duration,
     on_exit: Option<Vec<String>>,
     program: Vec<String>,
-    /// `--program-on-stdin`: started ahead of its run (see [`Supervision::warm`]), it reads
-    /// the working directory, `TMPDIR` and the program from stdin, then runs it.
-    on_stdin: bool,
-}
-
-/// A run for a supervisor started ahead of it: where and what to run.
-struct Deferred {
-    dir: String,
-    tmp: String,
-    program: Vec<String>,
-}
-
-/// The message a warm supervisor reads: NUL-terminated fields, the working directory, `TMPDIR`,
-/// then the program's argv. None when it is incomplete (sweeper closed stdin without a run:
-/// the supervisor was not needed).
-fn parse_deferred(msg: &[u8]) -> Option<Deferred> {
-    let mut fields: Vec<String> =
-        msg.split(|b| *b == 0).map(|f| String::from_utf8_lossy(f).into_owned()).collect();
-    // The last field ends with a NUL: what follows it is empty.
-    if fields.pop().is_none_or(|tail| !tail.is_empty()) || fields.len() < 3 {
-        return None;
-    }
-    let program = fields.split_off(2);
-    let tmp = fields.pop()?;
-    let dir = fields.pop()?;
-    Some(Deferred { dir, tmp, program })
-}
-
-/// The message [`parse_deferred`] reads.
-fn deferred_message(dir: &std::path::Path, tmp: &std::path::Path, program: &[String]) -> Vec<u8> {
-    use std::os::unix::ffi::OsStrExt;
-    let mut m = Vec::new();
-    for f in [dir.as_os_str().as_bytes(), tmp.as_os_str().as_bytes()]
-        .into_iter()
-        .chain(program.iter().map(|a| a.as_bytes()))
-    {
-        m.extend_from_slice(f);
-        m.push(0);
-    }
-    m
+    /// `--guard`: the batch's [`Guardian`], which runs no program.
+    guard: bool,
 }
 
 /// Why the supervisor's arguments are wrong (sweeper wrote them: a bug if it happens).
@@ -266,7 +293,7 @@ enum ArgsError {
     OnExitWords(#[from] shell_words::ParseError),
     #[error("unknown option `{0}`")]
     Unknown(String),
-    #[error("no program to supervise (or one after --program-on-stdin)")]
+    #[error("no program to supervise (or one after --guard)")]
     NoProgram,
     #[error("--parent PID is required")]
     NoParent,
@@ -276,7 +303,7 @@ fn parse(args: &[String]) -> Result<Args, ArgsError> {
     let mut parent = None;
     let mut grace = Duration::from_secs(10);
     let mut on_exit = None;
-    let mut on_stdin = false;
+    let mut guard = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -289,16 +316,16 @@ fn parse(args: &[String]) -> Result<Args, ArgsError> {
                 let cmd = it.next().ok_or(ArgsError::OnExit)?;
                 on_exit = Some(shell_words::split(cmd)?);
             }
-            "--program-on-stdin" => on_stdin = true,
+            GUARD => guard = true,
             "--" => break,
             other => return Err(ArgsError::Unknown(other.into())),
         }
     }
     let program: Vec<String> = it.cloned().collect();
-    if program.is_empty() != on_stdin {
+    if program.is_empty() != guard {
         return Err(ArgsError::NoProgram);
     }
-    Ok(Args { parent: parent.ok_or(ArgsError::NoParent)?, grace, on_exit, program, on_stdin })
+    Ok(Args { parent: parent.ok_or(ArgsError::NoParent)?, grace, on_exit, program, guard })
 }
 
 fn install(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
@@ -320,6 +347,9 @@ pub fn main(args: &[String]) -> u8 {
             return 2;
         }
     };
+    if a.guard {
+        return guard(a.grace);
+    }
     install(libc::SIGUSR1, on_parent_death);
     install(libc::SIGTERM, on_stop_request);
     install(libc::SIGINT, on_stop_request);
@@ -336,23 +366,9 @@ pub fn main(args: &[String]) -> u8 {
             return 0;
         }
     }
-    let (program, deferred) = if a.on_stdin {
-        // Started ahead of its run: the run comes on stdin when it is due (EOF without one:
-        // not needed; sweeper's death also closes the pipe).
-        let mut msg = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut msg);
-        match parse_deferred(&msg) {
-            Some(d) if !PARENT_DIED.load(Ordering::SeqCst) => (d.program.clone(), Some(d)),
-            _ => return 0,
-        }
-    } else {
-        (a.program.clone(), None)
-    };
+    let program = &a.program;
     let mut cmd = std::process::Command::new(&program[0]);
     cmd.args(&program[1..]).stdin(std::process::Stdio::null());
-    if let Some(d) = &deferred {
-        cmd.current_dir(&d.dir).env("TMPDIR", &d.tmp);
-    }
     crate::run::process::die_with_parent(&mut cmd);
     let mut child = match cmd.spawn() {
         Ok(c) => c,

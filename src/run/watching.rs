@@ -39,6 +39,11 @@ impl Runner<'_> {
             exe: self.opts.program.clone(),
             batch_dir: self.batch_dir.clone(),
         };
+        let grace = aiperf::secs(self.cfg.aiperf.stop_grace_s);
+        if !self.guardian_tried {
+            self.guardian_tried = true;
+            self.guardian = supervision.guardian(grace).ok();
+        }
         let launch = aiperf::Launch {
             argv: &p.argv,
             env: &self.cfg.aiperf.env,
@@ -47,11 +52,11 @@ impl Runner<'_> {
             log: &p.log,
             redactor: &self.redactor,
             timeout: aiperf::timeout_for(&self.cfg.aiperf, c),
-            grace: aiperf::secs(self.cfg.aiperf.stop_grace_s),
+            grace,
             artifacts: self.opts.artifacts,
             live: self.opts.verbose.then_some(live_tx),
             supervision: &supervision,
-            warm: &mut self.warm,
+            guardian: &mut self.guardian,
         };
         let mut notice = interrupts.clone();
         let mut told = self.told_interrupt;
