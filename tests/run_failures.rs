@@ -902,3 +902,70 @@ fn a_sweep_ends_with_a_table_of_what_it_measured() {
     }
     assert!(!log.contains('\x1b'), "color codes without a terminal");
 }
+
+/// The reports and tt files a sweep ends with, with the generation time blanked.
+fn rendered_files(batch: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut dirs = vec![batch.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if ["report.md", "report.html", "summary.json", "summary.csv"]
+                .contains(&name.as_str())
+                || (name.starts_with("aiperf_benchmark_") && name.ends_with(".json"))
+            {
+                let mut text = std::fs::read_to_string(&p).unwrap();
+                for marker in ["generated ", "\"generated_at\": \""] {
+                    let mut from = 0;
+                    while let Some(i) = text[from..].find(marker) {
+                        let at = from + i + marker.len();
+                        // 2026-12-04T22:29:57+00:00
+                        text.replace_range(at..(at + 25).min(text.len()), "<time>");
+                        from = at;
+                    }
+                }
+                out.push((p.strip_prefix(batch).unwrap().display().to_string(), text));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The final render uses the results the live reports kept when they are the whole batch
+/// (every run read again after it ended), and reads the batch from disk otherwise (here: a
+/// resumed batch, whose earlier runs were not read again): both give byte for byte the files
+/// `sweeper report` renders from disk afterwards (the generation time aside).
+#[test]
+fn the_reports_a_sweep_ends_with_are_what_report_renders_from_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let targets = "targets:\n  points:\n    - match: {concurrency: 1}\n      ttft_ms: 1000\n";
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 30, targets);
+    let sweep = fake_sweep(&cfg, tmp.path())
+        .arg("--verbose")
+        .env("FAKE_AIPERF_MODE_2", "fail")
+        .output()
+        .unwrap();
+    let log = text(&sweep);
+    assert_eq!(sweep.status.code(), Some(1), "{log}");
+    assert!(log.contains("reports: rendered from the results kept during the run"), "{log}");
+    let batch = batch_dir(&tmp.path().join("out"), "t");
+    let report_again = |why: &str| {
+        let at_end = rendered_files(&batch);
+        assert!(at_end.len() >= 6, "{why}: {at_end:?}");
+        let out = sweeper().arg("report").arg(&batch).output().unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+        assert_eq!(at_end, rendered_files(&batch), "{why}");
+    };
+    report_again("kept results");
+    let resumed =
+        fake_sweep(&cfg, tmp.path()).arg("--verbose").arg("--resume").arg(&batch).output().unwrap();
+    let log = text(&resumed);
+    assert_eq!(resumed.status.code(), Some(0), "{log}");
+    assert!(log.contains("reports: reading the batch from disk"), "{log}");
+    report_again("read from disk");
+}

@@ -1,9 +1,12 @@
 //! The reports of a running batch, kept current from the run stage's events by a worker
 //! thread, so that the next run never waits for them: after each run only that run is read
 //! again and its tt file written; the batch reports are rendered from memory when the last
-//! render is old enough (the first one an interval after the start), and from disk when the
-//! batch finishes (after the worker has caught up).
+//! render is old enough (the first one an interval after the start). When the batch finishes
+//! the worker catches up and the final render uses what it holds when that is the whole batch
+//! as on disk (every run read again after its end, nothing interrupted or skipped), else reads
+//! the batch from disk.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
@@ -12,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::app::output::say;
 use crate::report::{self, RenderOutcome, ReportError};
 use crate::results::{self, BatchResults};
-use crate::run::{Event, Observer};
+use crate::run::{Event, Observer, Summary};
 
 /// Reports are rendered at most this often while a sweep runs (and always at its end).
 const MIN_RENDER_INTERVAL: Duration = Duration::from_secs(2);
@@ -29,22 +32,26 @@ pub struct LiveReports {
     /// The end-of-run table for the terminal and how many runs saw their connection closed,
     /// made from what the final render read.
     pub final_table: Option<(String, usize)>,
+    /// `--verbose`: say where the final render's results came from.
+    pub verbose: bool,
 }
 
 /// The thread that reads each finished run and renders, and how to reach it.
 struct Worker {
     runs: mpsc::Sender<usize>,
-    /// Set when the batch ended: the final render reads every run again and writes every tt
-    /// file, so what the thread has not done yet is left undone.
+    /// Set when the batch ended with an error: what the thread has not done yet is left undone.
     ended: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<()>,
+    /// Set when the batch finished: the thread reads the runs it was told of, renders nothing.
+    draining: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Live>,
 }
 
 impl Worker {
     fn start(dir: PathBuf) -> Option<Worker> {
         let (runs, rx) = mpsc::channel::<usize>();
         let ended = Arc::new(AtomicBool::new(false));
-        let stop = ended.clone();
+        let draining = Arc::new(AtomicBool::new(false));
+        let (stop, no_render) = (ended.clone(), draining.clone());
         let thread = std::thread::Builder::new()
             .name("live-reports".into())
             .spawn(move || {
@@ -53,6 +60,7 @@ impl Worker {
                 let mut live = Live {
                     dir,
                     results: None,
+                    current: HashSet::new(),
                     // The first live render comes an interval after the start: a batch
                     // shorter than that renders once, at its end.
                     last_render: Instant::now(),
@@ -62,13 +70,21 @@ impl Worker {
                     // Runs that finished meanwhile are read first; one render covers them all.
                     let mut batch = vec![index];
                     batch.extend(rx.try_iter());
-                    for w in live.after_runs(&batch, &stop) {
+                    for w in live.after_runs(&batch, &stop, &no_render) {
                         say(&format!("warning: {w}"));
                     }
                 }
+                live
             })
             .ok()?;
-        Some(Worker { runs, ended, thread })
+        Some(Worker { runs, ended, draining, thread })
+    }
+
+    /// Ends the thread once it has read every run it was told of, and returns what it holds.
+    fn drain(self) -> Option<Live> {
+        self.draining.store(true, Ordering::SeqCst);
+        drop(self.runs);
+        self.thread.join().ok()
     }
 
     /// Ends the thread and waits for it: what it is doing is finished, what it has not started
@@ -107,13 +123,20 @@ fn idle_priority() {
 struct Live {
     dir: PathBuf,
     results: Option<BatchResults>,
+    /// Combinations read (again) from disk after they ended: current in `results`.
+    current: HashSet<usize>,
     last_render: Instant,
     /// How long the last render took: renders are spaced at least [`RENDER_SPACING`]x apart.
     last_cost: Duration,
 }
 
 impl Live {
-    fn after_runs(&mut self, indices: &[usize], ended: &AtomicBool) -> Vec<String> {
+    fn after_runs(
+        &mut self,
+        indices: &[usize],
+        ended: &AtomicBool,
+        no_render: &AtomicBool,
+    ) -> Vec<String> {
         let mut warnings = Vec::new();
         for &index in indices {
             if ended.load(Ordering::SeqCst) {
@@ -134,6 +157,7 @@ impl Live {
                     Err(e) => return vec![format!("failed to render reports: {e}")],
                 },
             };
+            self.current.insert(index);
             if let Some(run) = results.run_of(index)
                 && let Err(e) =
                     crate::tt::standard::write(run, &self.dir, results.tt_model_id.as_deref())
@@ -142,6 +166,7 @@ impl Live {
             }
         }
         let due = !ended.load(Ordering::SeqCst)
+            && !no_render.load(Ordering::SeqCst)
             && self.last_render.elapsed()
                 >= MIN_RENDER_INTERVAL.max(self.last_cost * RENDER_SPACING);
         if due && let Some(results) = &self.results {
@@ -153,6 +178,23 @@ impl Live {
             self.last_render = Instant::now();
         }
         warnings
+    }
+
+    /// What it holds, when that is the batch as on disk now: every combination read again
+    /// after it ended, the batch neither interrupted nor stopped, no record unwritten, no load
+    /// search (whose probes change the plan), and the batch finished (its manifest says so).
+    fn into_current(self, summary: &Summary) -> Option<BatchResults> {
+        let mut r = self.results?;
+        let clean = !summary.interrupted
+            && summary.stopped.is_none()
+            && summary.record_errors == 0
+            && r.load_search.is_none();
+        let covered = r.combination_indices().all(|i| self.current.contains(&i));
+        (clean && covered).then(|| {
+            r.finished = true;
+            r.interrupted = false;
+            r
+        })
     }
 }
 
@@ -180,13 +222,19 @@ impl Observer for LiveReports {
                     let _ = w.runs.send(c.index);
                 }
             }
-            Event::BatchFinished { dir, .. } => {
-                // The final render reads the batch again: the worker (and its copy) goes
-                // first, so that the two are never in memory at once.
-                if let Some(w) = self.worker.take() {
-                    w.finish();
+            Event::BatchFinished { dir, summary } => {
+                // The worker's copy is rendered when it is the whole batch; else it goes before
+                // the batch is read again, so that the two are never in memory at once.
+                let current = self.worker.take().and_then(Worker::drain);
+                let current = current.and_then(|live| live.into_current(summary));
+                if self.verbose {
+                    say(if current.is_some() {
+                        "reports: rendered from the results kept during the run (every run was read again after it ended)"
+                    } else {
+                        "reports: reading the batch from disk"
+                    });
                 }
-                let (rendered, table) = render_final(dir);
+                let (rendered, table) = render_final(dir, current);
                 self.final_render = Some(rendered);
                 self.final_table = table;
             }
@@ -206,11 +254,19 @@ impl Observer for Tee<'_> {
     }
 }
 
-/// The reports at the end of a batch: rendered from disk, exactly as `sweeper report` would;
-/// and the terminal's table of the points, from the same read.
-fn render_final(dir: &Path) -> (Result<RenderOutcome, ReportError>, Option<(String, usize)>) {
-    report::render_batch_then(dir, None, |results, report| {
+/// The reports at the end of a batch, exactly as `sweeper report` would render them: from
+/// `current` (the live worker's results, when they are the batch as on disk), else from disk;
+/// and the terminal's table of the points, from the same results.
+fn render_final(
+    dir: &Path,
+    current: Option<BatchResults>,
+) -> (Result<RenderOutcome, ReportError>, Option<(String, usize)>) {
+    let then = |results: &BatchResults, report: &report::Report| {
         let table = crate::app::output::results_table(report, crate::app::output::use_color());
         (table, results.runs.iter().map(|r| r.connection_closed).sum())
-    })
+    };
+    match current {
+        Some(results) => report::render_collected_then(results, then),
+        None => report::render_batch_then(dir, None, then),
+    }
 }

@@ -35,6 +35,7 @@ pub(super) fn run_main(args: &RunArgs) -> Result<u8, Error> {
     };
     let mut term = crate::app::output::Terminal::new(args.verbose);
     let mut live = crate::app::live::LiveReports::default();
+    live.verbose = args.verbose;
     let (batch_dir, summary) = crate::run::execute(
         &cfg,
         &plan,

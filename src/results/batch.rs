@@ -54,6 +54,11 @@ impl BatchResults {
         self.runs.iter().find(|r| r.index == point)
     }
 
+    /// The combinations the results were read from (every repeat of a point, each probe).
+    pub fn combination_indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.entries.iter().map(|e| e.index)
+    }
+
     /// Reads combination `index` again from disk (after it ran), leaving the others as they are:
     /// what keeps re-rendering reports during a sweep from re-reading every run each time.
     pub fn reload(&mut self, index: usize) {
