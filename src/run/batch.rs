@@ -102,7 +102,8 @@ pub struct Batch {
     /// A run's outcome is in `manifest` but not yet in `batch_manifest.json` (see
     /// [`Batch::record`]).
     unwritten: bool,
-    /// `process_result.json` files in place but not yet flushed to disk (see [`Batch::record`]).
+    /// Records in place but not yet flushed to disk: the batch's own when it was created, its
+    /// provenance, each run's `process_result.json` (see [`Batch::record`]).
     unflushed: Vec<PathBuf>,
     /// When the last [`Batch::settle`] ended and how long it took.
     last_settle: Option<(std::time::Instant, std::time::Duration)>,
@@ -155,7 +156,9 @@ fn absolute(dir: &Path) -> Result<PathBuf, BatchError> {
 
 impl Batch {
     /// Creates `<output_base_dir>/<batch_name>/<YYYYMMDD_HHMMSS>/` (never an existing one) with
-    /// its config copy, plan and manifest.
+    /// its config copy, plan and manifest, each atomic and flushed to disk by the first
+    /// [`Batch::settle`] (once the first run has started, or before a server starts): a crash
+    /// of the machine before can leave them unreadable, and nothing was measured yet.
     pub fn create(
         cfg: &Config,
         plan: &Plan,
@@ -170,7 +173,7 @@ impl Batch {
             r.map_err(|source| BatchError::Write { path, source })
         };
         let copy = dir.join(records::CONFIG_COPY_FILE);
-        write(copy.clone(), records::write_atomic(&copy, cfg.source.as_bytes()))?;
+        write(copy.clone(), records::write_derived(&copy, cfg.source.as_bytes()))?;
         let plan_record = PlanRecord {
             format_version: FORMAT_VERSION,
             batch_name: cfg.batch_name.clone(),
@@ -186,7 +189,7 @@ impl Batch {
             shard: shard.cloned(),
         };
         let plan_path = dir.join(records::PLAN_FILE);
-        write(plan_path.clone(), records::write_json_atomic(&plan_path, &plan_record))?;
+        write(plan_path.clone(), records::write_json_derived(&plan_path, &plan_record))?;
         let mut plan_record = plan_record;
         forget_fixed_combinations(&mut plan_record);
         let mut batch = Batch {
@@ -195,7 +198,7 @@ impl Batch {
             plan_record,
             position: Default::default(),
             unwritten: false,
-            unflushed: Vec::new(),
+            unflushed: vec![copy, plan_path],
             last_settle: None,
             manifest: BatchManifest {
                 format_version: FORMAT_VERSION,
@@ -216,7 +219,8 @@ impl Batch {
             },
         };
         batch.reindex();
-        batch.write_manifest()?;
+        batch.rewrite_manifest(false)?;
+        batch.unflushed.push(batch.dir.join(records::MANIFEST_FILE));
         Ok(batch)
     }
 
@@ -364,10 +368,13 @@ impl Batch {
         self.write_provenance()
     }
 
-    fn write_provenance(&self) -> Result<(), BatchError> {
+    /// Writes `provenance.json` (atomically; flushed to disk by the next [`Batch::settle`]).
+    fn write_provenance(&mut self) -> Result<(), BatchError> {
         let path = self.dir.join(records::PROVENANCE_FILE);
-        records::write_json_atomic(&path, &self.provenance)
-            .map_err(|source| BatchError::Write { path, source })
+        records::write_json_derived(&path, &self.provenance)
+            .map_err(|source| BatchError::Write { path: path.clone(), source })?;
+        self.unflushed.push(path);
+        Ok(())
     }
 
     /// A combination's directory.
@@ -386,7 +393,7 @@ impl Batch {
     /// Rewrites `batch_manifest.json` (atomically, and flushed to disk, as is every
     /// `process_result.json` before it).
     pub fn write_manifest(&mut self) -> Result<(), BatchError> {
-        let flushed = self.flush_results();
+        let flushed = self.flush_records();
         self.rewrite_manifest(true).and(flushed)
     }
 
@@ -468,7 +475,7 @@ impl Batch {
     /// one is not in it yet: before a server starts (which may take minutes).
     pub fn settle(&mut self) -> Result<(), BatchError> {
         let start = std::time::Instant::now();
-        let flushed = self.flush_results();
+        let flushed = self.flush_records();
         let written = if self.unwritten { self.rewrite_manifest(false) } else { Ok(()) };
         self.last_settle = Some((std::time::Instant::now(), start.elapsed()));
         flushed.and(written)
@@ -481,10 +488,12 @@ impl Batch {
         if due { self.settle() } else { Ok(()) }
     }
 
-    /// Flushes the `process_result.json` files [`Batch::record`] left unflushed (the first
-    /// error is returned; every file is tried).
-    fn flush_results(&mut self) -> Result<(), BatchError> {
+    /// Flushes the records left unflushed (the first error is returned; every file is tried;
+    /// one written twice since is flushed once).
+    fn flush_records(&mut self) -> Result<(), BatchError> {
         let mut first = Ok(());
+        self.unflushed.sort_unstable();
+        self.unflushed.dedup();
         for path in self.unflushed.drain(..) {
             if let Err(source) = std::fs::File::open(&path).and_then(|f| f.sync_all())
                 && first.is_ok()

@@ -360,9 +360,11 @@ impl Runner<'_> {
         interrupts: &mut watch::Receiver<usize>,
         obs: &mut dyn Observer,
     ) {
-        // Starting a server may take minutes: the manifest first gets the outcomes recorded
-        // since it was last written (otherwise the next run's start writes them).
+        // Starting a server may take minutes: the records written since the last settle are
+        // flushed and the manifest gets the outcomes first (otherwise the next run's start
+        // does it). An external server is only checked: the next run's start will do.
         if self.server_of(c).is_none()
+            && server::launches(c)
             && let Err(e) = batch.settle()
         {
             self.record_failed(&e, obs);

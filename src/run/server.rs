@@ -420,6 +420,12 @@ impl Server {
     }
 }
 
+/// Whether `c`'s server is started (a command, a container, a deployment), which may take
+/// minutes, rather than only checked (`external`, or none configured).
+pub fn launches(c: &Combination) -> bool {
+    !matches!(c.server, None | Some(ServerConfig::External { .. }))
+}
+
 /// An `external` server (or none configured): only its health is checked, within its timeout.
 fn external(
     c: &Combination,
