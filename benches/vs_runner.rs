@@ -177,6 +177,9 @@ fn main() {
     );
     let mut rows: Vec<(usize, f64, f64, f64, f64)> = Vec::new();
     let mut batches: Vec<(usize, PathBuf)> = Vec::new();
+    // Each side's fastest round per size: the machine's noise (a busy neighbour) only ever
+    // slows a round down.
+    let mut best: Vec<(usize, f64, f64)> = Vec::new();
     for &n in &sizes {
         let (mut sw, mut rw, mut sr, mut rr) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for round in 0..rounds {
@@ -197,6 +200,10 @@ fn main() {
             one(sweeper_first);
             one(!sweeper_first);
         }
+        let fastest = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+        best.push((n, fastest(&sw), fastest(&rw)));
+        let rounds_shown: Vec<String> =
+            sw.iter().zip(&rw).map(|(s, r)| format!("{s:.3}/{r:.3}")).collect();
         let row = (n, median(&mut sw), median(&mut rw), median(&mut sr), median(&mut rr));
         println!(
             "{:>6}  {:>10.3} {:>10.3} {:>6.2}  {:>10.1} {:>10.1}",
@@ -207,6 +214,9 @@ fn main() {
             row.3,
             row.4
         );
+        if rounds > 1 {
+            println!("        rounds (sweeper/reference s): {}", rounds_shown.join("  "));
+        }
         rows.push(row);
     }
     if let (Some(one), Some(big)) =
@@ -227,6 +237,17 @@ fn main() {
             one.2,
             one.1 / one.2
         );
+        if let (Some(b1), Some(bn)) =
+            (best.iter().find(|b| b.0 == 1), best.iter().find(|b| b.0 == big.0))
+            && rounds > 1
+        {
+            let (s, r) = (per(b1.1, bn.1), per(b1.2, bn.2));
+            println!(
+                "  from each side's fastest round: sweeper {s:.1} ms, reference {r:.1} ms, ratio {:.2}; start-up {:.2}",
+                s / r,
+                b1.1 / b1.2
+            );
+        }
         // T(1) includes one combination, i.e. one start of the stub (~50 ms of Python) on both
         // sides: what each side costs before and after its loop is T(1) minus that.
         let (fs, fr) = (one.1 * 1000.0 - s, one.2 * 1000.0 - r);
