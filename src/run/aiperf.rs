@@ -179,10 +179,8 @@ pub async fn run(
     // Whatever happened, nothing of aiperf's may outlive this run.
     process::stop_group(&mut child, pgid, l.grace).await;
     groups.untrack(pgid);
-    if let Some(g) = l.guardian.as_mut()
-        && g.untrack(pgid).await.is_err()
-    {
-        *l.guardian = None;
+    if let Some(g) = l.guardian.as_mut() {
+        g.untrack(pgid);
     }
     for p in pumps {
         let _ = tokio::time::timeout(Duration::from_secs(5), p).await;

@@ -363,11 +363,15 @@ impl Runner<'_> {
         // Starting a server may take minutes: the records written since the last settle are
         // flushed and the manifest gets the outcomes first (otherwise the next run's start
         // does it). An external server is only checked: the next run's start will do.
-        if self.server_of(c).is_none()
-            && server::launches(c)
-            && let Err(e) = batch.settle()
-        {
-            self.record_failed(&e, obs);
+        if self.server_of(c).is_none() && server::launches(c) {
+            if let Err(e) = batch.settle() {
+                self.record_failed(&e, obs);
+            }
+            if let Some(g) = self.guardian.as_mut()
+                && g.tell_gone().await.is_err()
+            {
+                self.guardian = None;
+            }
         }
         match self.ensure_server(c, batch, interrupts, obs).await {
             Err((status, reason)) => {

@@ -129,6 +129,9 @@ impl Supervision {
 pub struct Guardian {
     stdin: tokio::process::ChildStdin,
     child: tokio::process::Child,
+    /// Groups gone whose `-PGID` goes out with the next line: one write (one wake-up of the
+    /// guardian) per run, not two.
+    gone: String,
 }
 
 impl Supervision {
@@ -147,7 +150,7 @@ impl Supervision {
             .kill_on_drop(false)
             .spawn()?;
         let stdin = child.stdin.take().ok_or_else(|| std::io::Error::other("no stdin"))?;
-        Ok(Guardian { stdin, child })
+        Ok(Guardian { stdin, child, gone: String::new() })
     }
 
     /// A command that runs `program` directly (no supervisor: the batch's [`Guardian`] is told
@@ -165,19 +168,31 @@ impl Supervision {
 }
 
 impl Guardian {
-    /// Tells it of a group to stop if sweeper dies. An error: the guardian is gone.
+    /// Tells it of a group to stop if sweeper dies (and of the groups gone since the last
+    /// call). An error: the guardian is gone.
     pub async fn track(&mut self, pgid: i32) -> std::io::Result<()> {
-        self.say(&format!("+{pgid}\n")).await
-    }
-
-    /// Tells it a group is gone (stopped by the run stage).
-    pub async fn untrack(&mut self, pgid: i32) -> std::io::Result<()> {
-        self.say(&format!("-{pgid}\n")).await
-    }
-
-    async fn say(&mut self, line: &str) -> std::io::Result<()> {
         use tokio::io::AsyncWriteExt;
-        self.stdin.write_all(line.as_bytes()).await
+        let lines = format!("{}+{pgid}\n", std::mem::take(&mut self.gone));
+        self.stdin.write_all(lines.as_bytes()).await
+    }
+
+    /// Notes that a group is gone (stopped by the run stage): the guardian is told with the
+    /// next [`Guardian::track`], or [`Guardian::tell_gone`] before a long wait. Should sweeper
+    /// die before, stopping a group that is gone signals nothing (its id is not reused within
+    /// the moment between two runs).
+    pub fn untrack(&mut self, pgid: i32) {
+        self.gone.push_str(&format!("-{pgid}\n"));
+    }
+
+    /// Tells it of the groups gone now, before a wait that may be long (a server's start): a
+    /// group id may be reused by then, and it must not stop that group should sweeper die.
+    pub async fn tell_gone(&mut self) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        if self.gone.is_empty() {
+            return Ok(());
+        }
+        let lines = std::mem::take(&mut self.gone);
+        self.stdin.write_all(lines.as_bytes()).await
     }
 
     /// Ends it when the batch ends (`end`, then the pipe closes): it stops nothing and exits
