@@ -107,8 +107,9 @@ impl Worker {
 /// wants. Woken by a run's end, the worker would otherwise preempt the run stage on its own CPU
 /// (the scheduler favours a thread that slept) and delay the next run's start by its whole
 /// read of the run (~0.4 ms a run measured here); and it never takes CPU from aiperf or a local
-/// server while they measure. The reports lag when every CPU is busy; the final render, made
-/// when the batch ends, does not depend on the worker. Where the call fails nothing changes.
+/// server while they measure. The reports lag when every CPU is busy; at the batch's end, when
+/// nothing else runs, the final render waits for it to catch up. Where the call fails nothing
+/// changes.
 fn idle_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: sched_setscheduler on the calling thread (0) with a plain parameter struct;

@@ -157,8 +157,10 @@ impl Supervision {
     /// its group), as the leader of a new process group, with stdin closed and the batch marker
     /// in its environment.
     pub fn guarded(&self, program: &[String]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(&program[0]);
-        cmd.args(&program[1..])
+        // An empty program fails to start (the caller refuses one first).
+        let (exe, args) = program.split_first().map_or(("", &[][..]), |(e, a)| (e.as_str(), a));
+        let mut cmd = tokio::process::Command::new(exe);
+        cmd.args(args)
             .env(BATCH_ENV, &self.batch_dir)
             .stdin(std::process::Stdio::null())
             .process_group(0)
