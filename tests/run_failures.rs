@@ -339,7 +339,8 @@ fn kill_9_then_resume_runs_only_what_did_not_succeed() {
         "the hanging run never started"
     );
     // The manifest follows once due (`Batch::settle_while_running`: at most ~2% of the time
-    // goes to it, so within a second here); run 1's outcome is in its process_result.json at once.
+    // goes to it, and never more than 5 s apart); run 1's outcome is in its process_result.json
+    // at once.
     let batch = batch_dir(&tmp.path().join("out"), "t");
     assert!(
         wait_for(Duration::from_secs(30), || statuses(&batch)

@@ -93,13 +93,16 @@ impl Worker {
         self.ended.store(true, Ordering::SeqCst);
         drop(self.runs);
         let _ = self.thread.join();
-        // What the thread freed (its copy of the batch's results) goes back to the system
-        // before the final render reads the batch again, rather than staying in the heap.
-        #[cfg(target_env = "gnu")]
-        // SAFETY: malloc_trim only returns free memory to the system.
-        unsafe {
-            libc::malloc_trim(0);
-        }
+    }
+}
+
+/// Gives what the heap holds free back to the system: the worker's copy of the batch's results,
+/// dropped, before the final render reads the batch again (rather than staying in the heap).
+fn trim_heap() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only returns free memory to the system.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -183,7 +186,7 @@ impl Live {
 
     /// What it holds, when that is the batch as on disk now: every combination read again
     /// after it ended, the batch neither interrupted nor stopped, no record unwritten, no load
-    /// search (whose probes change the plan), and the batch finished (its manifest says so).
+    /// search (whose probes change the plan); marked finished, as the final manifest is.
     fn into_current(self, summary: &Summary) -> Option<BatchResults> {
         let mut r = self.results?;
         let clean = !summary.interrupted
@@ -228,6 +231,9 @@ impl Observer for LiveReports {
                 // the batch is read again, so that the two are never in memory at once.
                 let current = self.worker.take().and_then(Worker::drain);
                 let current = current.and_then(|live| live.into_current(summary));
+                if current.is_none() {
+                    trim_heap();
+                }
                 if self.verbose {
                     say(if current.is_some() {
                         "reports: rendered from the results kept during the run (every run was read again after it ended)"

@@ -115,6 +115,9 @@ pub struct Batch {
 /// and doing both after every run made a sweep of short runs cost O(n) per run. A run of
 /// aiperf's usual length (seconds) still gets both as soon as it has started.
 pub const SETTLE_SPACING: u32 = 50;
+/// ... and never further apart than this while a run runs (a slow disk would otherwise leave
+/// the manifest behind for minutes).
+pub const SETTLE_INTERVAL_MAX: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn planned(plan: &Plan, dir: &Path) -> Vec<PlannedCombination> {
     plan.combinations.iter().map(|c| planned_one(c, dir)).collect()
@@ -390,8 +393,8 @@ impl Batch {
             .map_or(RunStatus::Pending, |e| e.status)
     }
 
-    /// Rewrites `batch_manifest.json` (atomically, and flushed to disk, as is every
-    /// `process_result.json` before it).
+    /// Rewrites `batch_manifest.json` (atomically, and flushed to disk, as is every record
+    /// left unflushed before it).
     pub fn write_manifest(&mut self) -> Result<(), BatchError> {
         let flushed = self.flush_records();
         self.rewrite_manifest(true).and(flushed)
@@ -482,9 +485,12 @@ impl Batch {
     }
 
     /// As [`Batch::settle`] while a run runs (once it has started, then every second), when
-    /// the last one ended [`SETTLE_SPACING`] times its duration ago or more.
+    /// the last one ended [`SETTLE_SPACING`] times its duration ago or more (at most
+    /// [`SETTLE_INTERVAL_MAX`]).
     pub fn settle_while_running(&mut self) -> Result<(), BatchError> {
-        let due = self.last_settle.is_none_or(|(at, took)| at.elapsed() >= took * SETTLE_SPACING);
+        let due = self.last_settle.is_none_or(|(at, took)| {
+            at.elapsed() >= (took * SETTLE_SPACING).min(SETTLE_INTERVAL_MAX)
+        });
         if due { self.settle() } else { Ok(()) }
     }
 
