@@ -21,11 +21,12 @@ use serde_json::{Map, Value};
 
 pub use error::{ConfigError, Diagnostic};
 
-/// Builds the schema's validator on a thread of its own, while the caller goes on (reading and
-/// parsing the config): a config check waits only for what is left of it.
+/// Reads the schema (a 400 KB JSON text) on a thread of its own, while the caller goes on
+/// (reading and parsing the config): a config check waits only for what is left of it. The
+/// validator is compiled for the config's own keys once it is parsed.
 pub fn prepare_schema() {
     let _ = std::thread::Builder::new().name("schema".into()).spawn(|| {
-        let _ = schema_check::compiled_schema();
+        let _ = schema_check::schema_value();
     });
 }
 pub use locate::{LocationIndex, Pos};

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::error::{ConfigError, Diagnostic};
 use super::locate::{LocationIndex, Pos, escape_segment};
 use super::raw::{FORBIDDEN_KEYS, RawConfig, ServerConfig};
-use super::schema_check::{compiled_schema, kind_of, schema_diagnostic};
+use super::schema_check::{kind_of, schema_diagnostic, validator_for};
 use super::semantic::semantic;
 use super::{Config, DEFAULT_MAX_COMBINATIONS, LoadOptions};
 use crate::model::options::canonical;
@@ -194,7 +194,7 @@ fn schema_problems(
         base.retain(|k, _| !overridden.contains(&canonical(k)));
     }
     alias_duplicates(top, &mut diags, at);
-    match compiled_schema() {
+    match validator_for(&work) {
         Ok(validator) => {
             for e in validator.iter_errors(&work) {
                 diags.extend(schema_diagnostic(&e, &work, index));
