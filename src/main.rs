@@ -3,7 +3,7 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    // One malloc arena for all of sweeper's threads (live reports, the schema's, tokio's): they
+    // One malloc arena for all of sweeper's threads (live reports, tokio's): they
     // seldom allocate at once, and an arena per thread keeps what one frees from the others
     // (a run's peak RSS at 1,000 combinations: 38.5 MiB with them, 35.3 MiB without).
     #[cfg(target_env = "gnu")]
@@ -16,13 +16,6 @@ fn main() -> std::process::ExitCode {
     // arguments are passed through untouched.
     if args.get(1).map(String::as_str) == Some(sweeper::run::supervise::SUBCOMMAND) {
         return std::process::ExitCode::from(sweeper::run::supervise::main(&args[2..]));
-    }
-    // Every command but a few checks a config: its schema starts compiling now.
-    if !matches!(
-        args.get(1).map(String::as_str),
-        Some("mock-server" | "report" | "compare" | "merge" | "export" | "schema")
-    ) {
-        sweeper::config::prepare_schema();
     }
     let cli = sweeper::app::cli::Cli::parse();
     sweeper::app::main(cli)

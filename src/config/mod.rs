@@ -12,6 +12,7 @@ pub mod paths;
 pub mod raw;
 mod raw_schema;
 mod schema_check;
+mod schema_cut;
 mod semantic;
 mod validate;
 
@@ -21,14 +22,6 @@ use serde_json::{Map, Value};
 
 pub use error::{ConfigError, Diagnostic};
 
-/// Reads the schema (a 400 KB JSON text) on a thread of its own, while the caller goes on
-/// (reading and parsing the config): a config check waits only for what is left of it. The
-/// validator is compiled for the config's own keys once it is parsed.
-pub fn prepare_schema() {
-    let _ = std::thread::Builder::new().name("schema".into()).spawn(|| {
-        let _ = schema_check::schema_value();
-    });
-}
 pub use locate::{LocationIndex, Pos};
 pub use raw::{AiperfSettings, ServerConfig, TargetsConfig};
 

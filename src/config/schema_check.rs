@@ -15,11 +15,12 @@ use crate::model::options::{self};
 
 /// `schemas/sweeper.schema.json`, the generator's output committed with the code (a test keeps
 /// the two equal: `the_embedded_schema_is_the_generated_one`, and `tests/schema.rs`).
-const EMBEDDED_SCHEMA: &str = include_str!("../../schemas/sweeper.schema.json");
+pub(super) const EMBEDDED_SCHEMA: &str = include_str!("../../schemas/sweeper.schema.json");
 
 /// The schema generated from the config types, read once per process: from its committed copy
 /// (parsing it takes a tenth of generating it again, which every start of sweeper paid), or
-/// generated when that copy does not parse.
+/// generated when that copy does not parse. Only the diagnostics of a config with problems read
+/// it whole; a config check compiles the part its config reaches ([`super::schema_cut`]).
 pub(super) fn schema_value() -> &'static Value {
     static S: OnceLock<Value> = OnceLock::new();
     S.get_or_init(|| serde_json::from_str(EMBEDDED_SCHEMA).unwrap_or_else(|_| raw::schema()))
@@ -31,93 +32,6 @@ pub(super) enum SchemaError {
     /// The validator refused the schema: its message.
     #[error("{message}")]
     DoesNotCompile { message: String },
-}
-
-/// The validator of `doc`: the schema cut to what `doc` reaches ([`reachable_schema`]),
-/// compiled. It reports exactly what the whole schema's validator reports for `doc`; compiling
-/// the whole schema (its ~300 aiperf options four times over, and the check of the schema
-/// itself against its meta-schema) took ~6 ms, most of sweeper's start-up, for a config that
-/// names a dozen of them.
-pub(super) fn validator_for(doc: &Value) -> Result<jsonschema::Validator, SchemaError> {
-    jsonschema::validator_for(&reachable_schema(doc))
-        .map_err(|e| SchemaError::DoesNotCompile { message: e.to_string() })
-}
-
-/// The schema with each `properties` list cut to the keys the instances at that place have,
-/// descending through `properties` and `items` (copied whole below anything else: `$ref`,
-/// `oneOf`, ...). The same errors for `doc` as the whole schema: a property `doc` lacks
-/// constrains nothing, every key `doc` has keeps its schema, and `additionalProperties: false`
-/// still refuses exactly the keys outside the whole list and its patterns.
-/// Of `$defs`, only the definitions the cut refers to (directly or through each other), and no
-/// `description` (an annotation: it reports nothing).
-pub(super) fn reachable_schema(doc: &Value) -> Value {
-    let root = schema_value();
-    let mut out = cut(root, &[doc]);
-    let defs = root.get("$defs").and_then(Value::as_object);
-    if let (Some(obj), Some(defs)) = (out.as_object_mut(), defs) {
-        obj.remove("$defs");
-        let mut wanted: Vec<String> = Vec::new();
-        refs_in(&Value::Object(obj.clone()), &mut wanted);
-        let mut kept = serde_json::Map::new();
-        while let Some(name) = wanted.pop() {
-            if kept.contains_key(&name) {
-                continue;
-            }
-            let Some(def) = defs.get(&name) else {
-                // A reference of another form: every definition, as in the whole schema.
-                kept.clone_from(defs);
-                break;
-            };
-            refs_in(def, &mut wanted);
-            kept.insert(name, def.clone());
-        }
-        obj.insert("$defs".to_owned(), Value::Object(kept));
-    }
-    out
-}
-
-/// The names of the `#/$defs/NAME` references in `v`.
-fn refs_in(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(m) => {
-            if let Some(name) =
-                m.get("$ref").and_then(Value::as_str).and_then(|r| r.strip_prefix("#/$defs/"))
-            {
-                out.push(name.to_owned());
-            }
-            m.values().for_each(|x| refs_in(x, out));
-        }
-        Value::Array(a) => a.iter().for_each(|x| refs_in(x, out)),
-        _ => {}
-    }
-}
-
-fn cut(schema: &Value, instances: &[&Value]) -> Value {
-    let Some(obj) = schema.as_object() else { return schema.clone() };
-    let mut out = serde_json::Map::with_capacity(obj.len());
-    for (keyword, sub) in obj {
-        let kept = match (keyword.as_str(), sub) {
-            ("description", _) => continue,
-            ("properties", Value::Object(props)) => {
-                let mut keep = serde_json::Map::new();
-                for (name, prop) in props {
-                    let at: Vec<&Value> = instances.iter().filter_map(|i| i.get(name)).collect();
-                    if !at.is_empty() {
-                        keep.insert(name.clone(), cut(prop, &at));
-                    }
-                }
-                Value::Object(keep)
-            }
-            ("items", Value::Object(_)) => {
-                let elements: Vec<&Value> =
-                    instances.iter().filter_map(|i| i.as_array()).flat_map(|a| a.iter()).collect();
-                cut(sub, &elements)
-            }
-            _ => sub.clone(),
-        };
-        out.insert(keyword.clone(), kept);
-    }
-    Value::Object(out)
 }
 
 /// The whole schema's validator (tests: the generated schema compiles and checks itself).
@@ -186,8 +100,8 @@ pub(crate) fn server_fields(kind: &str) -> Vec<String> {
 }
 
 pub(super) fn server_variant_schema(kind: &str) -> Option<Value> {
-    schema_value()
-        .pointer("/$defs/ServerConfig/oneOf")?
+    super::schema_cut::definition("ServerConfig")?
+        .get("oneOf")?
         .as_array()?
         .iter()
         .find(|v| v.pointer("/properties/kind/const").and_then(Value::as_str) == Some(kind))
@@ -594,76 +508,5 @@ mod embedded_tests {
             "schemas/sweeper.schema.json is stale; regenerate it with:\n    cargo run -- schema > schemas/sweeper.schema.json"
         );
         assert!(compiled_schema().is_ok());
-    }
-
-    /// Every error of a validator, as (instance path, schema path, message), sorted.
-    fn errors(v: &jsonschema::Validator, doc: &Value) -> Vec<(String, String, String)> {
-        let mut out: Vec<_> = v
-            .iter_errors(doc)
-            .map(|e| {
-                (e.instance_path().as_str().to_owned(), e.schema_path().to_string(), e.to_string())
-            })
-            .collect();
-        out.sort();
-        out
-    }
-
-    /// The cut schema reports for a config exactly what the whole schema reports: every config
-    /// of the repository (examples, valid and invalid fixtures, NeMo configs) and hostile
-    /// documents at each level (unknown keys, wrong types, pattern keys, sections of the wrong
-    /// kind); the cut is a fraction of the whole.
-    #[test]
-    fn the_cut_schema_reports_what_the_whole_schema_reports() {
-        let whole = compiled_schema().unwrap();
-        let mut docs: Vec<Value> = Vec::new();
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        for dir in [
-            "aiperf_configs",
-            "aiperf_configs/k8s",
-            "tests/fixtures/invalid",
-            "tests/fixtures/valid",
-            "tests/fixtures/nemo-configs",
-        ] {
-            for e in std::fs::read_dir(root.join(dir)).unwrap().flatten() {
-                let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-                if e.path().extension().is_some_and(|x| x == "yaml")
-                    && let Ok(v) = serde_saphyr::from_str::<Value>(&text)
-                {
-                    docs.push(v);
-                }
-            }
-        }
-        assert!(docs.len() > 80, "{} configs read", docs.len());
-        docs.extend([
-            serde_json::json!({}),
-            serde_json::json!([1, 2]),
-            serde_json::json!("text"),
-            serde_json::json!({"base_config": [1], "sweeps": "x", "scenarios": {}, "exclude": 3}),
-            serde_json::json!({"batch_name": 3, "bogus": 1, "base_config": {"model": "m",
-                "url": "http://h:1", "concurency": 2, "streaming": "yes", "endpoint_type": "chatt"}}),
-            serde_json::json!({"base_config": {"model": "m"}, "sweeps": {"concurrency": [],
-                "isl": [1, "x"], "server.port": [1], "server.BAD": [1], "cost.gpus": [0],
-                "cost.nope": [1], "nope": [1]}}),
-            serde_json::json!({"base_config": {"model": "m"}, "scenarios": [{"isl": 1}, 3,
-                {"osl": "x", "server.vars.A": 1, "typo": 1}, {}], "exclude": [{"nope": 1},
-                {"concurrency": {}}]}),
-            serde_json::json!({"base_config": {}, "server": {"kind": "mock", "typo": 1},
-                "repeats": {"count": -1}, "cost": {"usd_per_hour": "x"}, "max_combinations": 0,
-                "aiperf": {"executable": 1}, "targets": {"points": [{}]}, "ab": {}, "tt": 1}),
-        ]);
-        let whole_size = serde_json::to_string(schema_value()).unwrap().len();
-        for doc in &docs {
-            let cut = reachable_schema(doc);
-            let part = jsonschema::validator_for(&cut).unwrap();
-            assert_eq!(errors(&part, doc), errors(&whole, doc), "config: {doc}");
-            let size = serde_json::to_string(&cut).unwrap().len();
-            assert!(size < whole_size, "{size} of {whole_size}");
-        }
-        let quickstart = serde_saphyr::from_str::<Value>(
-            &std::fs::read_to_string(root.join("aiperf_configs/quickstart.yaml")).unwrap(),
-        )
-        .unwrap();
-        let size = serde_json::to_string(&reachable_schema(&quickstart)).unwrap().len();
-        assert!(size * 10 < whole_size, "quickstart's cut: {size} of {whole_size}");
     }
 }
