@@ -162,6 +162,9 @@ struct GpuSeries {
     throttle: Vec<String>,
 }
 
+/// The shortest run whose CPU shares (other processes', steal) are measured.
+pub const SHARE_WINDOW_MIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Samples a run's conditions; [`Sampler::finish`] gives them.
 pub struct Sampler {
     marker: Vec<u8>,
@@ -253,12 +256,16 @@ impl Sampler {
     }
 
     /// The conditions over the whole run.
+    ///
+    /// A run shorter than [`SHARE_WINDOW_MIN`] keeps the sample of its start and gets no CPU
+    /// shares: the kernel counts CPU time in 10 ms ticks, so a share of a shorter window is
+    /// mostly rounding; and between two runs of a fast sweep, a sample, `/proc/stat` and a walk
+    /// of sweeper's descendants (~20 /proc files) were most of sweeper's own time.
     pub fn finish(mut self) -> Conditions {
+        if self.started.elapsed() < SHARE_WINDOW_MIN {
+            return self.conditions(None, None);
+        }
         self.sample();
-        // The CPUs sweeper may use (cgroup quota included): read once per process.
-        static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-        let cpus = *CPUS
-            .get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
         let last = std::fs::read_to_string("/proc/stat").ok().and_then(|s| cpu_jiffies(&s));
         let batch = batch_jiffies(&self.marker).saturating_sub(self.batch_first);
         let (other_cpu, steal) = match (self.first, last) {
@@ -270,6 +277,14 @@ impl Sampler {
             }
             _ => (None, None),
         };
+        self.conditions(other_cpu, steal)
+    }
+
+    fn conditions(self, other_cpu: Option<f64>, steal: Option<f64>) -> Conditions {
+        // The CPUs sweeper may use (cgroup quota included): read once per process.
+        static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let cpus = *CPUS
+            .get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
         Conditions {
             samples: self.samples,
             seconds: self.started.elapsed().as_secs_f64(),
@@ -322,10 +337,23 @@ mod tests {
             .spawn()
             .unwrap();
         hog.wait().unwrap();
+        // Shares are measured over a window of a second or more.
+        std::thread::sleep(SHARE_WINDOW_MIN.saturating_sub(s.started.elapsed()));
         let c = s.finish();
         assert!(c.samples >= 2 && c.cpus >= 1, "{c:?}");
         let other = c.other_cpu.expect("other CPU time is measured on Linux");
         assert!(other > 0.0 && other <= 1.0, "{c:?}");
+        assert!(c.load_avg_1m.is_some(), "{c:?}");
+    }
+
+    /// A run too short for a window of CPU time keeps its first sample and gets no shares.
+    #[test]
+    fn a_short_run_gets_one_sample_and_no_cpu_shares() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Sampler::start(dir.path()).finish();
+        assert_eq!(c.samples, 1, "{c:?}");
+        assert!(c.cpus >= 1 && c.seconds < 1.0, "{c:?}");
+        assert!(c.other_cpu.is_none() && c.steal.is_none(), "{c:?}");
         assert!(c.load_avg_1m.is_some(), "{c:?}");
     }
 }
