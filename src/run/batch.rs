@@ -410,18 +410,9 @@ impl Batch {
         self.unwritten = false;
         self.manifest.updated_at = now();
         let path = self.dir.join(records::MANIFEST_FILE);
-        // Compact: it is rewritten twice per run, and its size grows with the batch.
-        let mut bytes = serde_json::to_vec(&self.manifest).map_err(|e| BatchError::Write {
-            path: path.clone(),
-            source: std::io::Error::other(e),
-        })?;
-        bytes.push(b'\n');
-        let written = if durable {
-            records::write_atomic(&path, &bytes)
-        } else {
-            records::write_derived(&path, &bytes)
-        };
-        written.map_err(|source| BatchError::Write { path, source })
+        // Compact: it is rewritten as runs end, and its size grows with the batch.
+        records::write_json_compact(&path, &self.manifest, durable)
+            .map_err(|source| BatchError::Write { path, source })
     }
 
     /// Writes `run_metadata.json` and marks the combination `running` in the manifest in
