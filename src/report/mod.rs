@@ -134,7 +134,7 @@ pub struct Row {
     /// Parameters, values as display strings (strings unquoted).
     pub params: records::SortedMap<String>,
     pub load: LoadPoint,
-    pub metrics: Option<KeyMetrics>,
+    pub metrics: Option<std::sync::Arc<KeyMetrics>>,
     pub targets: Vec<TargetResult>,
     /// The point did not measure the requested input or output length.
     pub length_mismatches: Vec<results::LengthMismatch>,

@@ -80,7 +80,7 @@ pub(super) fn merge_point(
             dir: u.dir.clone(),
             status: u.status,
             reason: u.reason.clone(),
-            metrics: u.metrics.clone(),
+            metrics: u.metrics.as_deref().cloned(),
         })
         .collect();
     let (status, reason) = merged_status(&units);
@@ -96,7 +96,7 @@ pub(super) fn merge_point(
         dir,
         status,
         reason,
-        metrics: repeats::means(&repeats),
+        metrics: repeats::means(&repeats).map(std::sync::Arc::new),
         error_lines: prefixed(&|u| &u.error_lines),
         connection_closed: units.iter().map(|(_, u)| u.connection_closed).sum(),
         problems: prefixed(&|u| &u.problems),

@@ -150,7 +150,7 @@ pub(super) fn load_run(
         timestamp: meta
             .and_then(|m| m.timestamp)
             .or_else(|| aggregate.as_ref().and_then(|a| a.start_time.clone())),
-        metrics,
+        metrics: metrics.map(std::sync::Arc::new),
         error_lines: found.error_lines,
         connection_closed: found.connection_closed,
         targets: e.targets.clone(),

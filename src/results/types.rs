@@ -57,7 +57,7 @@ pub struct RunResult {
     /// When the run started (run_metadata.json), ISO 8601.
     pub timestamp: Option<String>,
     /// Present when results could be read.
-    pub metrics: Option<KeyMetrics>,
+    pub metrics: Option<std::sync::Arc<KeyMetrics>>,
     /// `error_summary` entries, one line each (`Internal Server Error (500): 5`).
     pub error_lines: Vec<String>,
     /// Requests that failed because the server closed the connection under aiperf (a server
