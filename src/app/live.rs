@@ -224,15 +224,9 @@ impl Observer for LiveReports {
     /// start 1.0 ms with it, 0.78 ms without (each file operation of that path took half).
     fn event(&mut self, e: Event<'_>) {
         match e {
-            Event::RunFinished { c, .. } => self.held.push(c.index),
-            Event::RunQueued { .. } | Event::RunStarted { .. } | Event::RunSkipped { .. } => {}
-            _ => {
-                if let Some(w) = &self.worker {
-                    for i in self.held.drain(..) {
-                        let _ = w.runs.send(i);
-                    }
-                }
-            }
+            Event::RunFinished { c, .. } => return self.held.push(c.index),
+            Event::RunQueued { .. } | Event::RunStarted { .. } | Event::RunSkipped { .. } => return,
+            _ => self.hand_over(),
         }
         match e {
             Event::BatchStarted { dir, .. } => {
@@ -261,6 +255,17 @@ impl Observer for LiveReports {
                 self.final_table = table;
             }
             _ => {}
+        }
+    }
+}
+
+impl LiveReports {
+    /// Tells the worker of the runs held since they finished.
+    fn hand_over(&mut self) {
+        if let Some(w) = &self.worker {
+            for i in self.held.drain(..) {
+                let _ = w.runs.send(i);
+            }
         }
     }
 }

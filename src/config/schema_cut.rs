@@ -54,16 +54,20 @@ pub(super) fn reachable_schema(doc: &Value) -> Value {
             kept = defs().iter().map(|(k, v)| (k.clone(), parse(v))).collect();
             break;
         };
-        refs_in(&def, &mut wanted);
-        kept.insert(name, def);
+        refs_in(def, &mut wanted);
+        kept.insert(name, def.clone());
     }
     out.insert("$defs".to_owned(), Value::Object(kept));
     Value::Object(out)
 }
 
-/// The schema's definition `name` (`$defs`), parsed.
-pub(super) fn definition(name: &str) -> Option<Value> {
-    defs().iter().find(|(k, _)| k == name).map(|(_, v)| parse(v))
+/// The schema's definition `name` (`$defs`), parsed once per process (the server's is read by
+/// every check of a swept `server.*` key and every diagnostic of the server section).
+pub(super) fn definition(name: &str) -> Option<&'static Value> {
+    static PARSED: OnceLock<Vec<OnceLock<Value>>> = OnceLock::new();
+    let parsed = PARSED.get_or_init(|| defs().iter().map(|_| OnceLock::new()).collect());
+    let i = defs().iter().position(|(k, _)| k == name)?;
+    Some(parsed[i].get_or_init(|| parse(defs()[i].1)))
 }
 
 /// The schema's top-level keywords, each as its JSON text: the committed copy's, or (when that
@@ -250,10 +254,7 @@ mod tests {
     #[test]
     fn a_definition_is_the_whole_schemas() {
         for name in ["ServerConfig", "RepeatsSpec", "CostConfig"] {
-            assert_eq!(
-                definition(name).as_ref(),
-                schema_value().pointer(&format!("/$defs/{name}"))
-            );
+            assert_eq!(definition(name), schema_value().pointer(&format!("/$defs/{name}")));
         }
         assert_eq!(definition("Nope"), None);
     }

@@ -482,7 +482,8 @@ pub fn write_json_compact<T: Serialize>(
     replace_with(path, durable, |f| json_into(f, value, false))
 }
 
-/// `value` as pretty JSON and a newline, serialized into the file through a small buffer:
+/// `value` as JSON (`pretty` or compact) and a newline, serialized into the file through a
+/// small buffer:
 /// never whole in memory (plan.json at 1,000 combinations is 640 KB, the manifest 210 KB, and
 /// a buffer of that size left the heap that much larger for the rest of the run).
 fn json_into<T: Serialize>(

@@ -163,7 +163,7 @@ struct GpuSeries {
 }
 
 /// The shortest run whose CPU shares (other processes', steal) are measured.
-pub const SHARE_WINDOW_MIN: std::time::Duration = std::time::Duration::from_secs(1);
+const SHARE_WINDOW_MIN: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Samples a run's conditions; [`Sampler::finish`] gives them.
 pub struct Sampler {
