@@ -119,6 +119,13 @@ const CASES: &[(&str, Option<&str>, &str, &str)] = &[
         "did you mean `concurrency`?",
     ),
     ("unknown_base_config_key_no_match", Some("5:3"), "base_config.frobnicate_level", "extra_args"),
+    // Regression: a scenario's (or exclude entry's) unknown option got every option listed.
+    (
+        "unknown_scenario_key_no_match",
+        Some("6:16"),
+        "scenarios[0].frobnicate_level",
+        "not an aiperf 0.13 `profile` option",
+    ),
     ("unknown_server_field", Some("4:3"), "server.argvs", "did you mean `argv`?"),
     ("unknown_aiperf_key", Some("6:3"), "aiperf.verison", "did you mean `version`?"),
     // Bad enum values.

@@ -64,12 +64,19 @@ pub(super) fn kind_of(v: &Value) -> &'static str {
     }
 }
 
+/// Whether the mapping at `pointer` takes aiperf's options (and sweeper's per-run keys):
+/// `base_config`, `sweeps`, each scenario and each exclude entry.
+fn takes_aiperf_options(pointer: &str) -> bool {
+    let segs: Vec<&str> = pointer.split('/').skip(1).collect();
+    matches!(segs.as_slice(), ["base_config"] | ["sweeps"] | ["scenarios", _] | ["exclude", _])
+}
+
 /// The keys allowed where an "unknown key" error was found, for "did you mean".
 pub(super) fn candidates_for(pointer: &str, work: &Value) -> Vec<String> {
     let segs: Vec<&str> = pointer.split('/').skip(1).collect();
     match segs.as_slice() {
         [] => schema_keys(""),
-        ["base_config"] | ["sweeps"] | ["scenarios", _] | ["exclude", _] => {
+        _ if takes_aiperf_options(pointer) => {
             let mut v: Vec<String> = options::all_keys().collect();
             v.extend(SWEEPER_KEYS.iter().map(|(k, _)| (*k).to_owned()));
             v
@@ -168,7 +175,7 @@ fn unknown_key(pointer: &str, k: &str, work: &Value, index: &LocationIndex) -> D
             crate::cost::spec::FIELDS.map(|f| format!("`cost.{f}`")).join(", ")
         )),
         Some(s) => d.hint(format!("did you mean `{s}`?")),
-        None if pointer.starts_with("/base_config") || pointer.starts_with("/sweeps") => d.hint(
+        None if takes_aiperf_options(pointer) => d.hint(
             "not an aiperf 0.13 `profile` option; pass other flags verbatim with `extra_args: [\"--flag\", \"value\"]`",
         ),
         None => d.hint(format!("allowed here: {}", candidates.join(", "))),
