@@ -96,6 +96,7 @@ fn success_records_and_crash() {
     let cfg = fake_config(tmp.path(), &http_server(port), port, 30, "");
     let out = fake_sweep(&cfg, tmp.path())
         .env("FAKE_AIPERF_MODE_2", "crash")
+        .env("FAKE_AIPERF_LEAVE_TMP_1", "1")
         .env("FAKE_AIPERF_TMPDIRS", tmp.path().join("tmpdirs"))
         .output()
         .unwrap();
@@ -115,15 +116,18 @@ fn success_records_and_crash() {
         assert!(batch.join(f).is_file(), "{f} missing");
     }
     assert!(batch.join("concurrency4/profile_export_aiperf.json").is_file());
-    // Each run had its own short TMPDIR (aiperf's IPC socket paths must fit 107 bytes):
-    // regression (issue 11), no longer a predictable name trusted if it existed, but a new
-    // directory with a random name and mode 0700 (mkdtemp), removed after the run.
+    // Each run had a short private TMPDIR (aiperf's IPC socket paths must fit 107 bytes):
+    // regression (issue 11), no longer a predictable name trusted if it existed, but a
+    // directory with a random name and mode 0700 (mkdtemp), removed after the batch. A run
+    // that leaves something in it (run 1, as aiperf leaves `aiperf_mmap_*`) hands the next run
+    // a new one; a run that leaves it empty (run 2) hands it on (issue 25: no directory made
+    // and deleted per run).
     let tmpdirs = std::fs::read_to_string(tmp.path().join("tmpdirs")).unwrap();
     let dirs: Vec<(&str, &str)> =
         tmpdirs.lines().map(|l| l.split_once(' ').unwrap_or((l, ""))).collect();
     assert_eq!(dirs.len(), 3, "{tmpdirs}");
-    let names: std::collections::BTreeSet<&str> = dirs.iter().map(|(d, _)| *d).collect();
-    assert_eq!(names.len(), 3, "not unique: {tmpdirs}");
+    assert_ne!(dirs[0].0, dirs[1].0, "a used TMPDIR was handed on: {tmpdirs}");
+    assert_eq!(dirs[1].0, dirs[2].0, "an empty TMPDIR was not handed on: {tmpdirs}");
     for (d, mode) in &dirs {
         assert!(d.len() < 40 && d.contains("/swp"), "TMPDIR `{d}`");
         assert_eq!(*mode, "700", "TMPDIR `{d}` is not private");

@@ -11,7 +11,7 @@
 //!   <combination dir>/       one per combination ("concurrency1_prompt_input_tokens_mean100")
 //!     run_metadata.json      RunMetadata, written before aiperf starts
 //!     process_result.json    ProcessResult, written after it ends, whatever the outcome
-//!     aiperf.log             aiperf's stdout and stderr
+//!     aiperf.log             aiperf's stdout and stderr (created with its first line)
 //!     profile_export*        aiperf's own artifacts
 //! ```
 //!

@@ -152,17 +152,13 @@ pub async fn run(
     interrupts: &mut watch::Receiver<usize>,
     groups: &Groups,
 ) -> Outcome {
-    // Created here, not on tokio's blocking pool: the run starts without waiting for a thread.
-    let Ok(log_file) = std::fs::File::create(l.log).map(tokio::fs::File::from_std) else {
-        return Outcome::failed(format!("failed to create `{}`", l.log.display()));
-    };
     let mut child = match start(&mut l).await {
         Ok(ch) => ch,
         Err(o) => return o,
     };
     let pgid = child.id().map_or(0, |p| p.cast_signed());
     groups.track(pgid);
-    let log = Arc::new(tokio::sync::Mutex::new(log_file));
+    let log = Arc::new(tokio::sync::Mutex::new(Log::new(l.log)));
     let pumps = pump(&mut child, &log, l.redactor, l.live.as_ref());
     enum End {
         Exited(std::io::Result<std::process::ExitStatus>),
@@ -185,7 +181,7 @@ pub async fn run(
     for p in pumps {
         let _ = tokio::time::timeout(Duration::from_secs(5), p).await;
     }
-    let _ = log.lock().await.flush().await;
+    log.lock().await.flush().await;
     let stopped = |status, reason: String| Outcome {
         status,
         returncode: None,
@@ -244,11 +240,44 @@ async fn start(l: &mut Launch<'_>) -> Result<tokio::process::Child, Outcome> {
     Ok(child)
 }
 
+/// `aiperf.log`, created with aiperf's first line of output: a run that prints nothing leaves
+/// no empty file, and costs no file creation between two runs. The run directory was just
+/// written to (`run_metadata.json`); should the log still fail to open, its lines are lost and
+/// the run is judged by its exit and its artifacts as ever.
+struct Log {
+    path: PathBuf,
+    file: Option<tokio::fs::File>,
+    failed: bool,
+}
+
+impl Log {
+    fn new(path: &Path) -> Self {
+        Log { path: path.to_owned(), file: None, failed: false }
+    }
+
+    async fn line(&mut self, line: &str) {
+        if self.file.is_none() && !self.failed {
+            self.file = tokio::fs::File::create(&self.path).await.ok();
+            self.failed = self.file.is_none();
+        }
+        if let Some(f) = self.file.as_mut() {
+            let _ = f.write_all(line.as_bytes()).await;
+            let _ = f.write_all(b"\n").await;
+        }
+    }
+
+    async fn flush(&mut self) {
+        if let Some(f) = self.file.as_mut() {
+            let _ = f.flush().await;
+        }
+    }
+}
+
 /// Copies aiperf's stdout and stderr, line by line and secrets masked, into the log (and to
 /// `live`); returns the pump tasks.
 fn pump(
     child: &mut tokio::process::Child,
-    log: &Arc<tokio::sync::Mutex<tokio::fs::File>>,
+    log: &Arc<tokio::sync::Mutex<Log>>,
     redactor: &Redactor,
     live: Option<&mpsc::UnboundedSender<String>>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
@@ -267,9 +296,7 @@ fn pump(
                 if let Some(tx) = &live {
                     let _ = tx.send(line.clone());
                 }
-                let mut f = log.lock().await;
-                let _ = f.write_all(line.as_bytes()).await;
-                let _ = f.write_all(b"\n").await;
+                log.lock().await.line(&line).await;
             }
         }));
     }
@@ -328,4 +355,28 @@ fn aiperf_reason(log: &Path) -> String {
         return l.chars().take(300).collect();
     }
     lines.last().map_or_else(|| "no output".to_owned(), |l| l.chars().take(300).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Log;
+
+    /// `aiperf.log` exists once aiperf printed a line, and not before (issue 25: a run that
+    /// prints nothing creates no file).
+    #[test]
+    fn the_log_is_created_with_the_first_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let (silent, talks) = (tmp.path().join("silent.log"), tmp.path().join("talks.log"));
+        rt.block_on(async {
+            let mut log = Log::new(&silent);
+            log.flush().await;
+            let mut log = Log::new(&talks);
+            log.line("one").await;
+            log.line("two").await;
+            log.flush().await;
+        });
+        assert!(!silent.exists(), "a silent run left a log");
+        assert_eq!(std::fs::read_to_string(&talks).unwrap(), "one\ntwo\n");
+    }
 }

@@ -166,6 +166,7 @@ pub fn execute(
         guardian: None,
         guardian_tried: false,
         finished_tmp: Vec::new(),
+        spare_tmp: None,
     };
     runtime.block_on(runner.run_all(&mut batch, obs));
     runtime.shutdown_timeout(Duration::from_secs(2));
@@ -255,6 +256,10 @@ struct Runner<'a> {
     /// Private temp dirs of finished runs, removed once the next run has started (or when the
     /// batch ends): not between two runs. One that `kill -9` leaves is removed by `--resume`.
     finished_tmp: Vec<PathBuf>,
+    /// The last run's private temp dir when that run left it empty: the next run's, so that a
+    /// run whose aiperf cleans up after itself creates and deletes no directory (see
+    /// [`Runner::release_tmp`]).
+    spare_tmp: Option<PathBuf>,
 }
 
 /// One run, ready to start: its argv (which holds no secret: an API key goes through
@@ -343,6 +348,7 @@ impl Runner<'_> {
         if let Some(g) = self.guardian.take() {
             g.dismiss().await;
         }
+        self.finished_tmp.extend(self.spare_tmp.take());
         remove_dirs(&mut self.finished_tmp);
         self.stop_servers(obs).await;
         self.summary.interrupted |= *interrupts.borrow() > 0;
@@ -591,12 +597,13 @@ impl Runner<'_> {
                 return fail_outcome(&format!("its records could not be written: {e}"));
             }
         }
-        p.tmp = match aiperf::private_tmp_dir(&batch.dir) {
+        p.tmp = match self.spare_tmp.take().map_or_else(|| aiperf::private_tmp_dir(&batch.dir), Ok)
+        {
             Ok(t) => t,
             Err(e) => return fail_outcome(&format!("failed to create a private temp dir: {e}")),
         };
         if let Err(e) = batch.start_run(c, &p.meta) {
-            let _ = std::fs::remove_dir_all(&p.tmp);
+            self.release_tmp(p.tmp);
             // Without its metadata a run's results cannot be trusted: it is not started.
             self.record_failed(&e, obs);
             return fail_outcome(&format!("its records could not be written: {e}"));
@@ -604,7 +611,7 @@ impl Runner<'_> {
         obs.event(Event::RunStarted { c, pos, of, command: &p.meta.command });
         let started = Instant::now();
         let (outcome, conditions) = self.watch(c, &p, batch, (pos, of), interrupts, obs).await;
-        self.finished_tmp.push(p.tmp);
+        self.release_tmp(p.tmp);
         let log_tail = (!outcome.status.is_success())
             .then(|| self.redactor.redact(&process::tail(&p.log, 30)));
         let pr = ProcessResult {
@@ -635,6 +642,21 @@ impl Runner<'_> {
             };
         }
         outcome
+    }
+}
+
+impl Runner<'_> {
+    /// Done with a run's private temp dir: kept for the next run when the run left nothing in
+    /// it (a fresh empty directory and this one are alike to aiperf; on a file system that
+    /// delays reusing a deleted inode, ext4 without a journal, each deletion also slows every
+    /// later file creation for a minute), else removed once the next run has started.
+    fn release_tmp(&mut self, tmp: PathBuf) {
+        let empty = std::fs::read_dir(&tmp).is_ok_and(|mut d| d.next().is_none());
+        if empty && self.spare_tmp.is_none() {
+            self.spare_tmp = Some(tmp);
+        } else {
+            self.finished_tmp.push(tmp);
+        }
     }
 }
 
