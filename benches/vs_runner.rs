@@ -5,7 +5,11 @@
 //! The stub copies a real aiperf export (`.aiperf_results_ready.json` included) into
 //! `--artifact-dir` and exits: both sides pay its cost per combination. A real HTTP server on loopback answers
 //! the health check. Each size runs sweeper and the reference back to back, alternating which
-//! goes first, `BENCH_ROUNDS` times (default 2); the medians are compared.
+//! goes first, `BENCH_ROUNDS` times (default 2); the medians are compared. Every round writes
+//! into directories of its own, all removed at the end, not before the next round: on ext4
+//! without a journal (this VM's) each deleted inode is skipped by every file creation for
+//! some 30 s (ext4's `recently_deleted`), so deleting a round's ~8,000 files slowed the rounds after it, whichever
+//! side ran them, the side creating more files the most.
 //!
 //! Prints, at 1, 100 and 1,000 combinations: wall time of each, their ratio, the time per
 //! combination `(T(n) - T(1)) / (n - 1)`, start-up (T(1)), and peak RSS (of sweeper itself;
@@ -99,10 +103,15 @@ struct Side {
     rss: f64,
 }
 
-fn sweeper_run(n: usize, tmp: &Path, stub: &Path, port: u16, art: &Path) -> (Side, PathBuf) {
+fn sweeper_run(
+    (n, round): (usize, usize),
+    tmp: &Path,
+    stub: &Path,
+    port: u16,
+    art: &Path,
+) -> (Side, PathBuf) {
     let values: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
-    let out = tmp.join(format!("sweeper-{n}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+    let out = tmp.join(format!("sweeper-{n}-{round}"));
     let cfg = tmp.join(format!("bench-{n}.yaml"));
     std::fs::write(
         &cfg,
@@ -124,9 +133,15 @@ fn sweeper_run(n: usize, tmp: &Path, stub: &Path, port: u16, art: &Path) -> (Sid
     (Side { wall, rss }, batch)
 }
 
-fn reference_run(n: usize, tmp: &Path, stub: &Path, port: u16, art: &Path, python: &str) -> Side {
-    let out = tmp.join(format!("ref-{n}"));
-    let _ = std::fs::remove_dir_all(&out);
+fn reference_run(
+    (n, round): (usize, usize),
+    tmp: &Path,
+    stub: &Path,
+    port: u16,
+    art: &Path,
+    python: &str,
+) -> Side {
+    let out = tmp.join(format!("ref-{n}-{round}"));
     let (wall, rss) = measure(
         Command::new(python)
             .arg("-c")
@@ -185,13 +200,13 @@ fn main() {
         for round in 0..rounds {
             let mut one = |first_sweeper: bool| {
                 if first_sweeper {
-                    let (s, b) = sweeper_run(n, tmp.path(), &stub, port, &art);
+                    let (s, b) = sweeper_run((n, round), tmp.path(), &stub, port, &art);
                     sw.push(s.wall);
                     sr.push(s.rss);
                     batches.retain(|(m, _)| *m != n);
                     batches.push((n, b));
                 } else {
-                    let r = reference_run(n, tmp.path(), &stub, port, &art, &python);
+                    let r = reference_run((n, round), tmp.path(), &stub, port, &art, &python);
                     rw.push(r.wall);
                     rr.push(r.rss);
                 }
