@@ -7,9 +7,9 @@
 //! the health check. Each size runs sweeper and the reference back to back, alternating which
 //! goes first, `BENCH_ROUNDS` times (default 2); the medians are compared. Every round writes
 //! into directories of its own, all removed at the end, not before the next round: on ext4
-//! without a journal (this VM's) each deleted inode is skipped by every file creation for
-//! some 30 s (ext4's `recently_deleted`), so deleting a round's ~8,000 files slowed the rounds after it, whichever
-//! side ran them, the side creating more files the most.
+//! without a journal (this VM's) each deleted inode is skipped by every file creation for some
+//! 30 s (ext4's `recently_deleted`), so deleting a round's ~8,000 files slowed the rounds after
+//! it, whichever side ran them, the side creating more files the most.
 //!
 //! Prints, at 1, 100 and 1,000 combinations: wall time of each, their ratio, the time per
 //! combination `(T(n) - T(1)) / (n - 1)`, start-up (T(1)), and peak RSS (of sweeper itself;
