@@ -23,10 +23,13 @@ pub fn group_alive(pgid: i32) -> bool {
 /// Stops a child and its whole process group: SIGTERM, wait up to `grace`, SIGKILL.
 /// Returns once the leader is reaped and no member of the group is left (or after a bound).
 pub async fn stop_group(child: &mut Child, pgid: i32, grace: Duration) {
-    if child.try_wait().ok().flatten().is_none() || group_alive(pgid) {
-        signal_group(pgid, libc::SIGTERM);
-        let _ = tokio::time::timeout(grace, child.wait()).await;
+    let exited = child.try_wait().ok().flatten().is_some();
+    // The usual end: the leader exited and took its group with it.
+    if exited && !group_alive(pgid) {
+        return;
     }
+    signal_group(pgid, libc::SIGTERM);
+    let _ = tokio::time::timeout(grace, child.wait()).await;
     // Members that outlive the leader (or ignore SIGTERM) get SIGKILL.
     let deadline = tokio::time::Instant::now() + grace;
     while group_alive(pgid) && tokio::time::Instant::now() < deadline {

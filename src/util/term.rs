@@ -5,8 +5,11 @@ use std::io::Write;
 
 /// Writes a line to stderr; a closed or broken stderr is ignored.
 pub fn err_line(s: &str) {
-    let mut e = std::io::stderr().lock();
-    let _ = writeln!(e, "{s}");
+    // One write: stderr is unbuffered, and `writeln!` writes the text and the newline apart.
+    let mut line = String::with_capacity(s.len() + 1);
+    line.push_str(s);
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// Writes to stderr without a newline; errors ignored.
