@@ -331,7 +331,13 @@ pub fn render_to(report: &Report, w: &mut dyn std::io::Write) -> Result<(), Rend
     let (columns, perf) = super::performance_table(report);
     Ok(template::render_to(
         "report.html.j2",
-        minijinja::context! { r => report, charts => charts(report), columns => columns, perf => perf },
+        minijinja::context! {
+            r => report,
+            charts => charts(report),
+            columns => columns,
+            perf => perf,
+            any_targets => super::any_targets(report),
+        },
         w,
     )?)
 }

@@ -14,7 +14,12 @@ pub fn render_to(report: &Report, w: &mut dyn std::io::Write) -> Result<(), Rend
     let (columns, perf) = performance_table(report);
     Ok(template::render_to(
         "report.md.j2",
-        minijinja::context! { columns => columns, perf => perf, ..minijinja::Value::from_serialize(report) },
+        minijinja::context! {
+            columns => columns,
+            perf => perf,
+            any_targets => super::any_targets(report),
+            ..minijinja::Value::from_serialize(report)
+        },
         w,
     )?)
 }

