@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::flusher::Flusher;
 use super::resume::{
     check_same_shard, manifest_difference, plan_difference, remove_stale_temp_files,
     statuses_from_disk,
@@ -102,9 +103,10 @@ pub struct Batch {
     /// A run's outcome is in `manifest` but not yet in `batch_manifest.json` (see
     /// [`Batch::record`]).
     unwritten: bool,
-    /// Records in place but not yet flushed to disk: the batch's own when it was created, its
-    /// provenance, each run's `process_result.json` (see [`Batch::record`]).
-    unflushed: Vec<PathBuf>,
+    /// Flushes the records to disk as they are written, on a thread of its own: the batch's own
+    /// when it was created, its provenance, each run's `process_result.json` (see
+    /// [`Batch::record`]).
+    flusher: Flusher,
     /// When the last [`Batch::settle`] ended and how long it took.
     last_settle: Option<(std::time::Instant, std::time::Duration)>,
 }
@@ -159,9 +161,9 @@ fn absolute(dir: &Path) -> Result<PathBuf, BatchError> {
 
 impl Batch {
     /// Creates `<output_base_dir>/<batch_name>/<YYYYMMDD_HHMMSS>/` (never an existing one) with
-    /// its config copy, plan and manifest, each atomic and flushed to disk by the first
-    /// [`Batch::settle`] (once the first run has started, or before a server starts): a crash
-    /// of the machine before can leave them unreadable, and nothing was measured yet.
+    /// its config copy, plan and manifest, each atomic and flushed to disk by the batch's
+    /// flushing thread as soon as written (a crash of the machine before can leave them
+    /// unreadable, and nothing was measured yet).
     pub fn create(
         cfg: &Config,
         plan: &Plan,
@@ -201,7 +203,7 @@ impl Batch {
             plan_record,
             position: Default::default(),
             unwritten: false,
-            unflushed: vec![copy, plan_path],
+            flusher: Flusher::default(),
             last_settle: None,
             manifest: BatchManifest {
                 format_version: FORMAT_VERSION,
@@ -221,9 +223,11 @@ impl Batch {
                     .collect(),
             },
         };
+        batch.flusher.push(copy);
+        batch.flusher.push(plan_path);
         batch.reindex();
         batch.rewrite_manifest(false)?;
-        batch.unflushed.push(batch.dir.join(records::MANIFEST_FILE));
+        batch.flusher.push(batch.dir.join(records::MANIFEST_FILE));
         Ok(batch)
     }
 
@@ -285,7 +289,7 @@ impl Batch {
             plan_record: old,
             position: Default::default(),
             unwritten: false,
-            unflushed: Vec::new(),
+            flusher: Flusher::default(),
             last_settle: None,
         };
         batch.reindex();
@@ -371,12 +375,12 @@ impl Batch {
         self.write_provenance()
     }
 
-    /// Writes `provenance.json` (atomically; flushed to disk by the next [`Batch::settle`]).
+    /// Writes `provenance.json` (atomically; flushed to disk by the flushing thread).
     fn write_provenance(&mut self) -> Result<(), BatchError> {
         let path = self.dir.join(records::PROVENANCE_FILE);
         records::write_json_derived(&path, &self.provenance)
             .map_err(|source| BatchError::Write { path: path.clone(), source })?;
-        self.unflushed.push(path);
+        self.flusher.push(path);
         Ok(())
     }
 
@@ -393,8 +397,8 @@ impl Batch {
             .map_or(RunStatus::Pending, |e| e.status)
     }
 
-    /// Rewrites `batch_manifest.json` (atomically, and flushed to disk, as is every record
-    /// left unflushed before it).
+    /// Rewrites `batch_manifest.json` (atomically, and flushed to disk, once every record
+    /// written before it is).
     pub fn write_manifest(&mut self) -> Result<(), BatchError> {
         let flushed = self.flush_records();
         self.rewrite_manifest(true).and(flushed)
@@ -438,10 +442,10 @@ impl Batch {
     /// of the manifest in memory.
     ///
     /// The file is in place (atomically: a temp file renamed) before this returns, so neither
-    /// `kill -9` nor any crash of sweeper loses it; it is flushed to disk by the next
-    /// [`Batch::settle_while_running`] (once the next run has started) or manifest write, not
-    /// between two runs: a crash of the machine in between can leave it empty or missing, and
-    /// such a run counts as not run (`--resume` runs it again, `report` names the file).
+    /// `kill -9` nor any crash of sweeper loses it; it is flushed to disk by the batch's
+    /// flushing thread while the next run starts, which never waits for the disk: a crash of
+    /// the machine before can leave it empty or missing, and such a run counts as not run
+    /// (`--resume` runs it again, `report` names the file).
     ///
     /// The manifest on disk gets the outcome with a later write: while the next run runs
     /// ([`Batch::settle_while_running`]), before a server starts ([`Batch::settle`]), or at the
@@ -451,7 +455,7 @@ impl Batch {
         let path = self.run_dir(c).join(records::PROCESS_RESULT_FILE);
         let pr_result = match records::write_json_derived(&path, pr) {
             Ok(()) => {
-                self.unflushed.push(path);
+                self.flusher.push(path);
                 Ok(())
             }
             Err(source) => Err(BatchError::Write { path, source }),
@@ -465,40 +469,45 @@ impl Batch {
         pr_result
     }
 
-    /// Flushes the outcomes recorded since the last call to disk, and writes the manifest if
-    /// one is not in it yet: before a server starts (which may take minutes).
+    /// Waits until the records written so far are on disk, and writes the manifest if one is
+    /// not in it yet: before a server starts (which may take minutes).
     pub fn settle(&mut self) -> Result<(), BatchError> {
+        self.flusher.wait();
+        self.settle_now()
+    }
+
+    /// As [`Batch::settle`] while a run runs (once it has started, then every second), when
+    /// the last one ended [`SETTLE_SPACING`] times its duration ago or more (at most
+    /// [`SETTLE_INTERVAL_MAX`]). It does not wait for the records' flush, which goes on beside
+    /// the runs; a flush that failed meanwhile is returned.
+    pub fn settle_while_running(&mut self) -> Result<(), BatchError> {
+        let due = self.last_settle.is_none_or(|(at, took)| {
+            at.elapsed() >= (took * SETTLE_SPACING).min(SETTLE_INTERVAL_MAX)
+        });
+        if due { self.settle_now() } else { Ok(()) }
+    }
+
+    /// The first failed flush, and the manifest written if it is behind.
+    fn settle_now(&mut self) -> Result<(), BatchError> {
         let start = std::time::Instant::now();
-        let flushed = self.flush_records();
+        let flushed = self.flush_error();
         let written = if self.unwritten { self.rewrite_manifest(false) } else { Ok(()) };
         self.last_settle = Some((std::time::Instant::now(), start.elapsed()));
         flushed.and(written)
     }
 
-    /// As [`Batch::settle`] while a run runs (once it has started, then every second), when
-    /// the last one ended [`SETTLE_SPACING`] times its duration ago or more (at most
-    /// [`SETTLE_INTERVAL_MAX`]).
-    pub fn settle_while_running(&mut self) -> Result<(), BatchError> {
-        let due = self.last_settle.is_none_or(|(at, took)| {
-            at.elapsed() >= (took * SETTLE_SPACING).min(SETTLE_INTERVAL_MAX)
-        });
-        if due { self.settle() } else { Ok(()) }
+    /// Waits until every record written so far is flushed; the first that failed is returned.
+    fn flush_records(&mut self) -> Result<(), BatchError> {
+        self.flusher.wait();
+        self.flush_error()
     }
 
-    /// Flushes the records left unflushed (the first error is returned; every file is tried;
-    /// one written twice since is flushed once).
-    fn flush_records(&mut self) -> Result<(), BatchError> {
-        let mut first = Ok(());
-        self.unflushed.sort_unstable();
-        self.unflushed.dedup();
-        for path in self.unflushed.drain(..) {
-            if let Err(source) = std::fs::File::open(&path).and_then(|f| f.sync_all())
-                && first.is_ok()
-            {
-                first = Err(BatchError::Write { path, source });
-            }
+    /// The first flush that failed since the last call.
+    fn flush_error(&self) -> Result<(), BatchError> {
+        match self.flusher.take_error() {
+            Some((path, source)) => Err(BatchError::Write { path, source }),
+            None => Ok(()),
         }
-        first
     }
 
     /// Records a combination that did not run (its server failed, or Ctrl-C came first).

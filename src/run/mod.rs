@@ -14,6 +14,7 @@ pub mod batch;
 pub mod conditions;
 pub mod decide;
 pub mod event;
+mod flusher;
 pub mod kube;
 mod kube_ready;
 pub mod probes;
