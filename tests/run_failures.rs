@@ -412,7 +412,10 @@ fn second_ctrl_c_kills_at_once() {
         yaml.replace("  run_timeout_s: 600\n", "  run_timeout_s: 600\n  stop_grace_s: 600\n")
     });
     let pids = tmp.path().join("pids");
+    // A session killed at once leaves its private temp dir (a later --resume removes it): here,
+    // in the test's own temp dir rather than the machine's /tmp.
     let child = fake_sweep(&cfg, tmp.path())
+        .env("TMPDIR", tmp.path())
         .env("FAKE_AIPERF_MODE", "hang-ignore-term")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -602,7 +605,9 @@ fn kill_9_leaves_no_process_of_the_batch_behind() {
         format!("[bash, -c, \"sleep 4321 & exec python3 -m http.server {port} --bind 127.0.0.1\"]");
     let cfg = fake_config(tmp.path(), &server, port, 600, "");
     let pids = tmp.path().join("pids");
+    // The killed session's private temp dir stays in the test's own temp dir, not in /tmp.
     let mut child = fake_sweep(&cfg, tmp.path())
+        .env("TMPDIR", tmp.path())
         .env("FAKE_AIPERF_MODE", "hang")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
