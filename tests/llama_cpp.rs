@@ -190,8 +190,16 @@ fn a_server_that_cannot_load_its_model_is_reported_with_its_log() {
 /// Starts a long sweep and waits until its llama-server is up and aiperf runs against it.
 fn start_long(dir: &Path, port: u16) -> std::process::Child {
     let f = config(dir, "long", port, "", &["benchmark_duration: 120", "concurrency: 2"], "");
-    let child =
-        sweeper().arg("-c").arg(&f).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // A session killed with -9 leaves its private temp dir (a later --resume removes it): here,
+    // in the test's own temp dir rather than the machine's /tmp.
+    let child = sweeper()
+        .arg("-c")
+        .arg(&f)
+        .env("TMPDIR", dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     assert!(
         wait_for(Duration::from_secs(120), || {
             !llama_servers(port).is_empty()
