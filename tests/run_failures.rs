@@ -412,8 +412,7 @@ fn second_ctrl_c_kills_at_once() {
         yaml.replace("  run_timeout_s: 600\n", "  run_timeout_s: 600\n  stop_grace_s: 600\n")
     });
     let pids = tmp.path().join("pids");
-    // A session killed at once leaves its private temp dir (a later --resume removes it): here,
-    // in the test's own temp dir rather than the machine's /tmp.
+    // The runs' private temp dirs go in the test's own temp dir, where they are looked for.
     let child = fake_sweep(&cfg, tmp.path())
         .env("TMPDIR", tmp.path())
         .env("FAKE_AIPERF_MODE", "hang-ignore-term")
@@ -447,6 +446,22 @@ fn second_ctrl_c_kills_at_once() {
         assert!(wait_for(Duration::from_secs(30), || !pid_alive(p)), "process {p} orphaned");
     }
     assert!(wait_for(Duration::from_secs(30), || !listening(port)));
+    // A sweeper killed at once cannot remove its runs' private temp dirs: its guardian does.
+    assert!(
+        wait_for(Duration::from_secs(30), || temp_dirs_of_runs(tmp.path()).is_empty()),
+        "left: {:?}",
+        temp_dirs_of_runs(tmp.path())
+    );
+}
+
+/// The runs' private temp dirs (`swp<batch>.<random>`) in `dir`.
+fn temp_dirs_of_runs(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with("swp"))
+        .collect()
 }
 
 #[test]
@@ -605,7 +620,7 @@ fn kill_9_leaves_no_process_of_the_batch_behind() {
         format!("[bash, -c, \"sleep 4321 & exec python3 -m http.server {port} --bind 127.0.0.1\"]");
     let cfg = fake_config(tmp.path(), &server, port, 600, "");
     let pids = tmp.path().join("pids");
-    // The killed session's private temp dir stays in the test's own temp dir, not in /tmp.
+    // The runs' private temp dirs go in the test's own temp dir, where they are looked for.
     let mut child = fake_sweep(&cfg, tmp.path())
         .env("TMPDIR", tmp.path())
         .env("FAKE_AIPERF_MODE", "hang")
@@ -632,6 +647,12 @@ fn kill_9_leaves_no_process_of_the_batch_behind() {
         assert!(!pid_alive(p), "process {p} outlived sweeper");
     }
     assert!(!listening(port), "server left running");
+    // Nor its runs' private temp dirs: the guardian removes them once it has stopped aiperf.
+    assert!(
+        wait_for(Duration::from_secs(30), || temp_dirs_of_runs(tmp.path()).is_empty()),
+        "left: {:?}",
+        temp_dirs_of_runs(tmp.path())
+    );
 }
 
 /// A process an earlier session left running (one that escaped its group, say) is found by its

@@ -122,7 +122,8 @@ pub fn private_tmp_dir(batch_dir: &Path) -> std::io::Result<PathBuf> {
     Ok(PathBuf::from(std::ffi::OsString::from_vec(buf)))
 }
 
-/// Removes this batch's temp dirs that an earlier session left (killed before it could);
+/// Removes this batch's temp dirs that a session left (killed before it could): by `--resume`,
+/// and by the batch's guardian once it has stopped what a dead sweeper left running;
 /// only directories owned by this user. Returns how many.
 pub fn remove_stale_tmp_dirs(batch_dir: &Path) -> usize {
     use std::os::unix::fs::MetadataExt;

@@ -123,7 +123,8 @@ impl Supervision {
 /// group is gone; `end` before it closes the pipe on its way out. When the pipe closes without
 /// `end` (sweeper died: the kernel closed it), the guardian has read every line written before
 /// (they stay in the pipe), and stops the groups still listed: SIGTERM, the grace period,
-/// SIGKILL. What a run's processes leave behind is stopped by the run stage itself
+/// SIGKILL; then it removes the batch's private temp dirs, which only sweeper's own end (or a
+/// later `--resume`) would have. What a run's processes leave behind is stopped by the run stage itself
 /// ([`super::process::stop_group`]); what leaves the group (`setsid`) is found by its
 /// [`BATCH_ENV`] marker on `--resume`.
 pub struct Guardian {
@@ -232,6 +233,11 @@ fn guard(grace: Duration) -> u8 {
     }
     if !ended {
         stop_groups(&groups, grace);
+        // sweeper died without removing its runs' private temp dirs (in use, and the spare);
+        // the guardian has the same TMPDIR and batch directory.
+        if let Some(dir) = std::env::var_os(BATCH_ENV) {
+            super::aiperf::remove_stale_tmp_dirs(std::path::Path::new(&dir));
+        }
     }
     0
 }
