@@ -159,8 +159,7 @@ pub fn render_results_to(
 
 /// Writes the four reports of `report` into `batch_dir`, each as it renders. The HTML report,
 /// the longest, renders on a second thread while the others render here: with two cores or
-/// more a batch's reports are written in about half the time (no more memory: each report is
-/// written as it renders). The files are listed in the same order either way; an error of the
+/// more a batch's reports are written sooner (each report is still written as it renders). The files are listed in the same order either way; an error of the
 /// Markdown, CSV or JSON report is returned before one of the HTML report.
 fn render_report(report: &Report, batch_dir: &Path) -> Result<RenderOutcome, ReportError> {
     let (rest, html) = std::thread::scope(|s| {

@@ -247,28 +247,37 @@ async fn start(l: &mut Launch<'_>) -> Result<tokio::process::Child, Outcome> {
 /// the run is judged by its exit and its artifacts as ever.
 struct Log {
     path: PathBuf,
-    file: Option<tokio::fs::File>,
-    failed: bool,
+    file: LogFile,
+}
+
+enum LogFile {
+    /// No line yet.
+    NotYet,
+    Open(tokio::fs::File),
+    /// It could not be created: the lines are dropped.
+    Failed,
 }
 
 impl Log {
     fn new(path: &Path) -> Self {
-        Log { path: path.to_owned(), file: None, failed: false }
+        Log { path: path.to_owned(), file: LogFile::NotYet }
     }
 
     async fn line(&mut self, line: &str) {
-        if self.file.is_none() && !self.failed {
-            self.file = tokio::fs::File::create(&self.path).await.ok();
-            self.failed = self.file.is_none();
+        if let LogFile::NotYet = self.file {
+            self.file = match tokio::fs::File::create(&self.path).await {
+                Ok(f) => LogFile::Open(f),
+                Err(_) => LogFile::Failed,
+            };
         }
-        if let Some(f) = self.file.as_mut() {
+        if let LogFile::Open(f) = &mut self.file {
             let _ = f.write_all(line.as_bytes()).await;
             let _ = f.write_all(b"\n").await;
         }
     }
 
     async fn flush(&mut self) {
-        if let Some(f) = self.file.as_mut() {
+        if let LogFile::Open(f) = &mut self.file {
             let _ = f.flush().await;
         }
     }

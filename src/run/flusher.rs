@@ -36,15 +36,11 @@ impl Flusher {
         if self.jobs.is_none() {
             self.start();
         }
-        let path = match &self.jobs {
-            Some(jobs) => match jobs.send(Job::Flush(path)) {
-                Ok(()) => return,
-                Err(mpsc::SendError(Job::Flush(path))) => path,
-                Err(_) => return,
-            },
-            None => path,
-        };
-        flush(path, &self.error);
+        let sent =
+            self.jobs.as_ref().is_some_and(|jobs| jobs.send(Job::Flush(path.clone())).is_ok());
+        if !sent {
+            flush(path, &self.error);
+        }
     }
 
     /// Returns once every path pushed so far is flushed (or failed to be).
