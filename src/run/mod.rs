@@ -144,8 +144,10 @@ pub fn execute(
         stop_leftovers(&batch.dir, "left running by an earlier session of this batch", obs);
         aiperf::remove_stale_tmp_dirs(&batch.dir);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: a run's end (aiperf's exit, its pipes' end) is seen by the thread that starts
+    // the next run, without waking another CPU (~0.1 ms a run on a VM). Ctrl-C is watched on a
+    // thread of its own ([`signals::watch`]).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(RunError::Runtime)?;
