@@ -48,6 +48,20 @@ fn runs_on_a_busy_machine_are_flagged_and_compared_as_not_like_for_like() {
         "{c}"
     );
 
+    // A run that ends before its first sample (100 ms after aiperf's start: the fake aiperf
+    // takes milliseconds) records none, and its report renders without them (issue 25: the
+    // first sample took the CPU aiperf's own start needs).
+    let fast = tmp.path().join("fast");
+    std::fs::create_dir_all(&fast).unwrap();
+    let port = free_port();
+    let cfg = fake_config(&fast, &http_server(port), port, 60, "");
+    let out = fake_sweep(&cfg, &fast).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let fast = batch_dir(&fast.join("out"), "t");
+    let pr = read_json(&fast.join("concurrency1/process_result.json"));
+    assert!(pr["conditions"].is_null(), "{pr}");
+    assert!(fast.join("report.md").is_file());
+
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
     let _hogs = Hogs(
         (0..=cpus)

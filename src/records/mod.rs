@@ -362,7 +362,8 @@ pub struct ProcessResult {
     /// The last lines of `aiperf.log` when the run failed (secrets masked).
     #[serde(default)]
     pub log_tail: Option<String>,
-    /// What the run ran on, sampled during it.
+    /// What the run ran on, sampled during it; none for a run that ended before its first
+    /// sample (100 ms after aiperf's start: one that failed at once).
     #[serde(default)]
     pub conditions: Option<Conditions>,
 }

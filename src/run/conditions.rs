@@ -257,7 +257,7 @@ impl Sampler {
 
     /// The conditions over the whole run.
     ///
-    /// A run shorter than [`SHARE_WINDOW_MIN`] keeps the sample of its start and gets no CPU
+    /// A window shorter than [`SHARE_WINDOW_MIN`] keeps its first sample and gets no CPU
     /// shares: the kernel counts CPU time in 10 ms ticks, so a share of a shorter window is
     /// mostly rounding; and between two runs of a fast sweep, a sample, `/proc/stat` and a walk
     /// of sweeper's descendants (~20 /proc files) were most of sweeper's own time.

@@ -634,7 +634,7 @@ impl Runner<'_> {
             sweeper_version: batch::SWEEPER_VERSION.into(),
             aiperf_version: self.aiperf.version.clone(),
             log_tail,
-            conditions: Some(conditions),
+            conditions,
         };
         if let Err(e) = batch.record(c, &pr) {
             self.record_failed(&e, obs);

@@ -12,10 +12,19 @@ use super::{
 };
 use crate::plan::Combination;
 
-/// What a run's ticks do besides telling its progress. Started at the first tick, which comes
-/// once aiperf has been started (`biased` in [`Runner::watch`]: the run is polled first): the
-/// conditions sampler, the flush of the records and the manifest's write (when due:
-/// `Batch::settle_while_running`), the removal of the last run's temp dir. None delays the start.
+/// When a run's conditions are first sampled, after aiperf's start (see [`Ticks`]). aiperf
+/// takes seconds to start its services before it measures anything; a run that ends sooner
+/// (one that failed at once, a stub) records no conditions.
+const FIRST_SAMPLE: Duration = Duration::from_millis(100);
+
+/// What a run's ticks do besides telling its progress. The first tick comes once aiperf has
+/// been started (`biased` in [`Runner::watch`]: the run is polled first): the manifest's write
+/// (when due: `Batch::settle_while_running`), the removal of the last run's temp dir; later
+/// ticks also sample the conditions. None delays the start.
+///
+/// The conditions sampler starts [`FIRST_SAMPLE`] after aiperf, not with it: its first sample
+/// (`/proc/stat`, the batch's processes, `/proc/cpuinfo`, which interrupts every CPU) took the
+/// CPU aiperf's own start needs, and a run that ends sooner has nothing to measure.
 struct Ticks {
     sampler: Option<conditions::Sampler>,
     finished_tmp: Vec<std::path::PathBuf>,
@@ -23,10 +32,9 @@ struct Ticks {
 }
 
 impl Ticks {
-    fn tick(&mut self, batch: &mut Batch, batch_dir: &std::path::Path) {
-        match self.sampler.as_mut() {
-            Some(s) => s.sample(),
-            None => self.sampler = Some(conditions::Sampler::start(batch_dir)),
+    fn tick(&mut self, batch: &mut Batch) {
+        if let Some(s) = self.sampler.as_mut() {
+            s.sample();
         }
         if let Err(e) = batch.settle_while_running() {
             self.error.get_or_insert(e);
@@ -54,7 +62,7 @@ impl Runner<'_> {
         (pos, of): (usize, usize),
         interrupts: &mut watch::Receiver<usize>,
         obs: &mut dyn Observer,
-    ) -> (aiperf::Outcome, crate::records::Conditions) {
+    ) -> (aiperf::Outcome, Option<crate::records::Conditions>) {
         let supervision = supervise::Supervision {
             exe: self.opts.program.clone(),
             batch_dir: self.batch_dir.clone(),
@@ -62,10 +70,7 @@ impl Runner<'_> {
         let grace = aiperf::secs(self.cfg.aiperf.stop_grace_s);
         self.start_guardian(&supervision, grace);
         let Some(srv) = self.servers.iter_mut().find(|s| s.id == c.server_id) else {
-            return (
-                fail_outcome("no server"),
-                conditions::Sampler::start(&self.batch_dir).finish(),
-            );
+            return (fail_outcome("no server"), None);
         };
         let mut ticks = Ticks {
             sampler: None,
@@ -95,6 +100,8 @@ impl Runner<'_> {
             tokio::pin!(run);
             let started = Instant::now();
             let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let first_sample = tokio::time::sleep(FIRST_SAMPLE);
+            tokio::pin!(first_sample);
             loop {
                 tokio::select! {
                     biased;
@@ -109,8 +116,11 @@ impl Runner<'_> {
                         told = true;
                         obs.event(Event::Interrupted);
                     }
+                    () = &mut first_sample, if ticks.sampler.is_none() => {
+                        ticks.sampler = Some(conditions::Sampler::start(&self.batch_dir));
+                    }
                     _ = tick.tick() => {
-                        ticks.tick(batch, &self.batch_dir);
+                        ticks.tick(batch);
                         obs.event(Event::RunProgress { c, pos, of, elapsed: started.elapsed() });
                     }
                 }
@@ -121,7 +131,6 @@ impl Runner<'_> {
         if let Some(e) = ticks.error {
             self.record_failed(&e, obs);
         }
-        let sampler = ticks.sampler.unwrap_or_else(|| conditions::Sampler::start(&self.batch_dir));
-        (outcome, sampler.finish())
+        (outcome, ticks.sampler.map(conditions::Sampler::finish))
     }
 }
