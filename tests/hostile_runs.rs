@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::config::edit;
-use common::stub::{fake_config, fake_sweep, http_server};
+use common::stub::{fake_aiperf, fake_config, fake_sweep, http_server, stub_aiperf};
 use common::*;
 
 #[test]
@@ -109,6 +109,31 @@ fn a_search_whose_answer_is_its_max_says_at_least() {
     let md =
         std::fs::read_to_string(batch_dir(&tmp.path().join("out"), "t").join("report.md")).unwrap();
     assert!(md.contains("at least **4** (the most it tried)"), "{md}");
+}
+
+/// Issue 25: the run stage judges a run's artifacts by what its plan asked of aiperf (held in
+/// memory), not by `run_metadata.json` read back from the run's directory, which aiperf writes
+/// into. This aiperf removes that file, then writes one run's results for a point that asked
+/// for three: still not a success (reading the file back, the run was judged as asked for one).
+#[test]
+fn what_was_asked_of_aiperf_is_judged_from_the_plan_not_from_its_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let hostile = tmp.path().join("aiperf-removes-metadata");
+    stub_aiperf(&hostile, "rm -f run_metadata.json");
+    let extra = "repeats: {count: 3, order: back_to_back}\n";
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 30, extra);
+    edit(&cfg, |t| t.replace(&fake_aiperf().display().to_string(), &hostile.display().to_string()));
+    let out = fake_sweep(&cfg, tmp.path()).output().unwrap();
+    let log = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    let batch = batch_dir(&tmp.path().join("out"), "t");
+    for c in ["concurrency1", "concurrency2", "concurrency4"] {
+        assert!(!batch.join(c).join("run_metadata.json").exists(), "the stub ran");
+        let pr = read_json(&batch.join(c).join("process_result.json"));
+        assert_eq!(pr["status"], "failed", "{pr}");
+        assert!(pr["reason"].as_str().unwrap().contains("asked for 3 profile runs"), "{pr}");
+    }
 }
 
 #[test]

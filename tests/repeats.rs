@@ -45,7 +45,7 @@ fn num_profile_runs_layout_is_a_success_and_its_statistics_agree_with_aiperf() {
     let batch = npr_batch(tmp.path());
     let run_dir = batch.join("concurrency2");
     assert!(multirun::is_multi_run(&run_dir));
-    assert_eq!(results::check_artifacts(&run_dir), Artifacts::Complete { errors: 0 });
+    assert_eq!(results::check_artifacts(&run_dir, Some(3)), Artifacts::Complete { errors: 0 });
     let r = results::collect(&batch).unwrap();
     let run = &r.runs[0];
     assert_eq!(run.status, RunStatus::Succeeded, "{:?} {:?}", run.reason, run.problems);
@@ -138,7 +138,7 @@ fn num_profile_runs_without_an_aggregate_is_not_a_success() {
         )
         .unwrap();
     }
-    let Artifacts::Incomplete(why) = results::check_artifacts(&run_dir) else { panic!() };
+    let Artifacts::Incomplete(why) = results::check_artifacts(&run_dir, Some(3)) else { panic!() };
     assert!(why.contains("1 of its 3 profile runs succeeded, at least 2 are needed"), "{why}");
     let run = &results::collect(&batch).unwrap().runs[0];
     assert_eq!(run.status, RunStatus::Failed);

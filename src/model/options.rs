@@ -54,6 +54,12 @@ use std::sync::OnceLock;
 
 use super::aiperf_options::OPTIONS;
 
+/// `num_profile_runs` of a merged config (under any of its spellings), when set: what aiperf
+/// was asked for, which decides the layout of its results.
+pub fn num_profile_runs(config: &serde_json::Map<String, serde_json::Value>) -> Option<u64> {
+    config.iter().find(|(k, _)| canonical(k) == "num_profile_runs").and_then(|(_, v)| v.as_u64())
+}
+
 /// Looks up an option by config key (`prompt_input_tokens_mean`, `isl`, `request_rate_mode`...)
 /// or by flag (`prompt-input-tokens-mean`). Every long alias of a flag is a valid key.
 pub fn lookup(key: &str) -> Option<&'static AiperfOption> {

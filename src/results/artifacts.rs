@@ -9,15 +9,16 @@ pub use crate::records::Artifacts;
 
 use super::{AGGREGATE_JSON_FILE, READY_MARKER_FILE, aggregate_json, multirun};
 
-/// Checks a run directory's artifacts (see [`Artifacts`]).
-pub fn check_artifacts(run_dir: &Path) -> Artifacts {
-    check_with(run_dir, aggregate_json::read_counts)
+/// Checks a run directory's artifacts (see [`Artifacts`]); `profile_runs`: the run's
+/// `num_profile_runs`, as its plan says (the run stage and `--resume` have it in memory).
+pub fn check_artifacts(run_dir: &Path, profile_runs: Option<u64>) -> Artifacts {
+    check_with(run_dir, profile_runs, aggregate_json::read_counts)
 }
 
 /// [`check_artifacts`] for a reader of the results: the whole export is read (and cached),
 /// as the results read it next.
 pub(super) fn check_artifacts_reading_all(run_dir: &Path) -> Artifacts {
-    check_with(run_dir, |p| {
+    check_with(run_dir, profile_runs_asked(run_dir), |p| {
         aggregate_json::read_cached(p)
             .map(|a| (a.avg("request_count"), a.avg("error_request_count")))
     })
@@ -26,13 +27,14 @@ pub(super) fn check_artifacts_reading_all(run_dir: &Path) -> Artifacts {
 /// The judgement, with `counts` reading the request and error counts of an export.
 fn check_with(
     run_dir: &Path,
+    profile_runs: Option<u64>,
     counts: impl Fn(&Path) -> Result<(Option<f64>, Option<f64>), aggregate_json::AggregateError>,
 ) -> Artifacts {
     if multirun::is_multi_run(run_dir) {
         return check_multi_run(run_dir);
     }
     // Asked for aiperf's repeats: single-run figures are not what was asked for.
-    if let Some(n) = profile_runs_asked(run_dir).filter(|n| *n >= 2) {
+    if let Some(n) = profile_runs.filter(|n| *n >= 2) {
         return Artifacts::Incomplete(format!(
             "aiperf was asked for {n} profile runs (`--num-profile-runs`) but wrote no multi-run layout (`{}/`, `{}/{}`): a success needs the aggregate",
             multirun::PROFILE_RUNS_DIR,
@@ -100,8 +102,5 @@ fn check_multi_run(run_dir: &Path) -> Artifacts {
 fn profile_runs_asked(run_dir: &Path) -> Option<u64> {
     let meta: crate::records::RunMetadata =
         crate::records::read_json(&run_dir.join(crate::records::RUN_METADATA_FILE)).ok()?;
-    meta.base_config
-        .iter()
-        .find(|(k, _)| crate::model::options::canonical(k) == "num_profile_runs")
-        .and_then(|(_, v)| v.as_u64())
+    crate::model::options::num_profile_runs(&meta.base_config)
 }

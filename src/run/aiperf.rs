@@ -63,6 +63,8 @@ pub struct Launch<'a> {
     pub grace: Duration,
     /// Whether the artifacts aiperf left are usable.
     pub artifacts: ArtifactCheck,
+    /// The run's `num_profile_runs`, for that check (from the plan: not read back from disk).
+    pub profile_runs: Option<u64>,
     /// Where aiperf's output lines go live (`--verbose`), secrets masked.
     pub live: Option<mpsc::UnboundedSender<String>>,
     /// How aiperf's whole process tree dies with sweeper: the batch's guardian is told of its
@@ -192,7 +194,7 @@ pub async fn run(
         server_died: false,
     };
     match end {
-        End::Exited(Ok(st)) => classify(l.dir, l.log, &st, l.artifacts),
+        End::Exited(Ok(st)) => classify(l.dir, l.log, &st, (l.artifacts, l.profile_runs)),
         End::Exited(Err(e)) => Outcome::failed(format!("failed to wait for aiperf: {e}")),
         End::TimedOut => stopped(
             RunStatus::TimedOut,
@@ -319,7 +321,7 @@ fn classify(
     dir: &Path,
     log_path: &Path,
     st: &std::process::ExitStatus,
-    artifacts: ArtifactCheck,
+    (artifacts, profile_runs): (ArtifactCheck, Option<u64>),
 ) -> Outcome {
     use std::os::unix::process::ExitStatusExt;
     let code = st.code();
@@ -332,7 +334,7 @@ fn classify(
         ));
         return o;
     }
-    match artifacts(dir) {
+    match artifacts(dir, profile_runs) {
         // aiperf 0.13 exits 0 after some internal failures: say what its log says.
         Artifacts::Incomplete(why) => {
             o.reason = Some(format!(

@@ -7,8 +7,9 @@ use std::path::Path;
 use crate::plan::Combination;
 pub use crate::records::Artifacts;
 
-/// Whether aiperf's output in a run directory is complete (a run succeeds only if it is).
-pub type ArtifactCheck = fn(&Path) -> Artifacts;
+/// Whether aiperf's output in a run directory is complete (a run succeeds only if it is),
+/// given the run's `num_profile_runs` (which decides the layout aiperf writes).
+pub type ArtifactCheck = fn(&Path, Option<u64>) -> Artifacts;
 
 /// The verdict on one run of a load search.
 #[derive(Debug, Clone, PartialEq)]

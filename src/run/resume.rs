@@ -115,7 +115,7 @@ pub(super) fn statuses_from_disk(
             records::read_json(&run_dir.join(records::PROCESS_RESULT_FILE)).ok();
         entry.status = match pr {
             // A success counts only with usable results (the reports judge the same way).
-            Some(p) if p.status.is_success() => match artifacts(&run_dir) {
+            Some(p) if p.status.is_success() => match artifacts(&run_dir, profile_runs(&run_dir)) {
                 super::decide::Artifacts::Complete { .. } => p.status,
                 super::decide::Artifacts::Incomplete(why) => {
                     entry.reason = Some(format!("results unusable: {why}"));
@@ -129,6 +129,14 @@ pub(super) fn statuses_from_disk(
             None => RunStatus::Pending,
         };
     }
+}
+
+/// The `num_profile_runs` a finished run was started with (its `run_metadata.json`; a search's
+/// probes are not in the plan).
+fn profile_runs(run_dir: &Path) -> Option<u64> {
+    let meta: records::RunMetadata =
+        records::read_json(&run_dir.join(records::RUN_METADATA_FILE)).ok()?;
+    crate::model::options::num_profile_runs(&meta.base_config)
 }
 
 /// A shard resumes as the shard it was (`--shard` may be left out, not changed).

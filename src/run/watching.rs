@@ -88,6 +88,7 @@ impl Runner<'_> {
             timeout: aiperf::timeout_for(&self.cfg.aiperf, c),
             grace,
             artifacts: self.opts.artifacts,
+            profile_runs: crate::model::options::num_profile_runs(&c.merged),
             live: self.opts.verbose.then_some(live_tx),
             supervision: &supervision,
             guardian: &mut self.guardian,
