@@ -80,13 +80,25 @@ pub fn render_batch_then<T>(
 }
 
 /// As [`render_batch_then`], from `results` already collected (and current: the run stage's
-/// live reports kept them so): the same files, without reading the batch again.
+/// live reports kept them so): the same batch reports, without reading the batch again. The
+/// per-run tt files are not written again: whoever kept the results current wrote each run's
+/// when it read the run after its end (the live reports do), and a tt file depends on its run
+/// alone (at 1,000 runs, checking them again was most of the batch's end: ~1,000 reads and
+/// directory listings).
 pub fn render_collected_then<T>(
     results: BatchResults,
     then: impl FnOnce(&BatchResults, &Report) -> T,
 ) -> (Result<RenderOutcome, ReportError>, Option<T>) {
     let dir = results.batch_dir.clone();
-    render_from(results, &dir, &dir, None, then)
+    render_from(results, (&dir, &dir), TtFiles::Written, None, then)
+}
+
+/// Whether [`render_from`] writes the per-run tt files.
+#[derive(Clone, Copy, PartialEq)]
+enum TtFiles {
+    Write,
+    /// Already written for these results.
+    Written,
 }
 
 fn render_batch_inner<T>(
@@ -96,7 +108,7 @@ fn render_batch_inner<T>(
     then: impl FnOnce(&BatchResults, &Report) -> T,
 ) -> (Result<RenderOutcome, ReportError>, Option<T>) {
     match results::collect(batch_dir) {
-        Ok(results) => render_from(results, batch_dir, out_dir, extra, then),
+        Ok(results) => render_from(results, (batch_dir, out_dir), TtFiles::Write, extra, then),
         Err(e) => (Err(e.into()), None),
     }
 }
@@ -104,8 +116,8 @@ fn render_batch_inner<T>(
 /// The per-run tt files and the batch reports of `results` (of `batch_dir`) into `out_dir`.
 fn render_from<T>(
     results: BatchResults,
-    batch_dir: &Path,
-    out_dir: &Path,
+    (batch_dir, out_dir): (&Path, &Path),
+    tt_files: TtFiles,
     extra: Option<&ExtraTargets>,
     then: impl FnOnce(&BatchResults, &Report) -> T,
 ) -> (Result<RenderOutcome, ReportError>, Option<T>) {
@@ -116,7 +128,7 @@ fn render_from<T>(
     }
     let mut files = Vec::new();
     let mut warnings = Vec::new();
-    for run in &results.runs {
+    for run in results.runs.iter().filter(|_| tt_files == TtFiles::Write) {
         if out_dir != batch_dir
             && run.metrics.is_some()
             && let Err(source) = fs_err::create_dir_all(run.run_dir(out_dir))
