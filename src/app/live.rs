@@ -23,6 +23,11 @@ const MIN_RENDER_INTERVAL: Duration = Duration::from_secs(2);
 /// with the batch) takes at most about 2% of the time: the cost per run does not grow with it.
 const RENDER_SPACING: u32 = 50;
 
+/// Finished runs are handed to the worker at most this often while runs start (each one
+/// wakes it): runs shorter than this are handed over together. Any other event hands over
+/// what is held at once.
+const HAND_OVER_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Keeps the reports of a running batch current (see the module's doc).
 #[derive(Default)]
 pub struct LiveReports {
@@ -37,6 +42,8 @@ pub struct LiveReports {
     /// Runs finished since the next one started: the worker is told of them once the run stage
     /// waits again (see [`LiveReports::event`]).
     held: Vec<usize>,
+    /// When runs were last handed over.
+    handed_at: Option<Instant>,
 }
 
 /// The thread that reads each finished run and renders, and how to reach it.
@@ -217,7 +224,7 @@ impl Drop for LiveReports {
 
 impl Observer for LiveReports {
     /// A finished run is handed to the worker once the next run has started (its first
-    /// progress), a server is being started or checked, or the batch ends: not in between,
+    /// progress; runs shorter than [`HAND_OVER_INTERVAL`] together), a server is being started or checked, or the batch ends: not in between,
     /// where the run stage writes the run's records and starts the next one. The worker's
     /// reading took the CPU and the allocator's lock (one arena) the run stage needs there:
     /// traced over 200 runs on the development VM, from one aiperf's exit to the next one's
@@ -226,6 +233,11 @@ impl Observer for LiveReports {
         match e {
             Event::RunFinished { c, .. } => return self.held.push(c.index),
             Event::RunQueued { .. } | Event::RunStarted { .. } | Event::RunSkipped { .. } => return,
+            Event::RunProgress { .. }
+                if self.handed_at.is_some_and(|t| t.elapsed() < HAND_OVER_INTERVAL) =>
+            {
+                return;
+            }
             _ => self.hand_over(),
         }
         match e {
@@ -262,7 +274,10 @@ impl Observer for LiveReports {
 impl LiveReports {
     /// Tells the worker of the runs held since they finished.
     fn hand_over(&mut self) {
-        if let Some(w) = &self.worker {
+        if let Some(w) = &self.worker
+            && !self.held.is_empty()
+        {
+            self.handed_at = Some(Instant::now());
             for i in self.held.drain(..) {
                 let _ = w.runs.send(i);
             }

@@ -100,7 +100,15 @@ impl Runner<'_> {
             let run = aiperf::run(launch, srv, interrupts, &self.groups);
             tokio::pin!(run);
             let started = Instant::now();
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            // The first tick comes once aiperf is started (`biased`: the run is polled first),
+            // the others each second. Not the interval's own first tick: tokio's timers fire on
+            // a 1 ms wheel, and waiting for it woke the run stage once more per run, in the
+            // middle of aiperf's start.
+            let mut first_tick = true;
+            let mut tick = tokio::time::interval_at(
+                tokio::time::Instant::now() + Duration::from_secs(1),
+                Duration::from_secs(1),
+            );
             let first_sample = tokio::time::sleep(FIRST_SAMPLE);
             tokio::pin!(first_sample);
             loop {
@@ -119,6 +127,11 @@ impl Runner<'_> {
                     }
                     () = &mut first_sample, if ticks.sampler.is_none() => {
                         ticks.sampler = Some(conditions::Sampler::start(&self.batch_dir));
+                    }
+                    () = std::future::ready(()), if first_tick => {
+                        first_tick = false;
+                        ticks.tick(batch);
+                        obs.event(Event::RunProgress { c, pos, of, elapsed: started.elapsed() });
                     }
                     _ = tick.tick() => {
                         ticks.tick(batch);
