@@ -43,14 +43,38 @@ impl Ticks {
     }
 }
 
+/// The ticks after a run's first: each second, the first a second after aiperf's start.
+///
+/// The first tick comes once aiperf is started ([`next_tick`]), not as the interval's own:
+/// tokio's timers fire on a 1 ms wheel, and waiting for it woke the run stage once more per run,
+/// in the middle of aiperf's start.
+fn ticker() -> tokio::time::Interval {
+    let second = Duration::from_secs(1);
+    tokio::time::interval_at(tokio::time::Instant::now() + second, second)
+}
+
+/// The next tick: at once the first time (`first`, then cleared), else the interval's.
+async fn next_tick(tick: &mut tokio::time::Interval, first: &mut bool) {
+    if !std::mem::take(first) {
+        tick.tick().await;
+    }
+}
+
 impl Runner<'_> {
-    /// Starts the batch's guardian with its first run (once: without it, aiperf runs under a
-    /// supervisor of its own).
-    fn start_guardian(&mut self, supervision: &supervise::Supervision, grace: Duration) {
+    /// How aiperf's process tree dies with sweeper, and its stop grace; starts the batch's
+    /// guardian with its first run (once: without it, aiperf runs under a supervisor of its
+    /// own).
+    fn supervision(&mut self) -> (supervise::Supervision, Duration) {
+        let supervision = supervise::Supervision {
+            exe: self.opts.program.clone(),
+            batch_dir: self.batch_dir.clone(),
+        };
+        let grace = aiperf::secs(self.cfg.aiperf.stop_grace_s);
         if !self.guardian_tried {
             self.guardian_tried = true;
             self.guardian = supervision.guardian(grace).ok();
         }
+        (supervision, grace)
     }
 
     /// Runs aiperf, telling `obs` about progress (and aiperf's output with `--verbose`).
@@ -63,12 +87,7 @@ impl Runner<'_> {
         interrupts: &mut watch::Receiver<usize>,
         obs: &mut dyn Observer,
     ) -> (aiperf::Outcome, Option<crate::records::Conditions>) {
-        let supervision = supervise::Supervision {
-            exe: self.opts.program.clone(),
-            batch_dir: self.batch_dir.clone(),
-        };
-        let grace = aiperf::secs(self.cfg.aiperf.stop_grace_s);
-        self.start_guardian(&supervision, grace);
+        let (supervision, grace) = self.supervision();
         let Some(srv) = self.servers.iter_mut().find(|s| s.id == c.server_id) else {
             return (fail_outcome("no server"), None);
         };
@@ -100,15 +119,8 @@ impl Runner<'_> {
             let run = aiperf::run(launch, srv, interrupts, &self.groups);
             tokio::pin!(run);
             let started = Instant::now();
-            // The first tick comes once aiperf is started (`biased`: the run is polled first),
-            // the others each second. Not the interval's own first tick: tokio's timers fire on
-            // a 1 ms wheel, and waiting for it woke the run stage once more per run, in the
-            // middle of aiperf's start.
-            let mut first_tick = true;
-            let mut tick = tokio::time::interval_at(
-                tokio::time::Instant::now() + Duration::from_secs(1),
-                Duration::from_secs(1),
-            );
+            // `biased`: the run is polled first, so the first tick comes once aiperf is started.
+            let (mut tick, mut first_tick) = (ticker(), true);
             let first_sample = tokio::time::sleep(FIRST_SAMPLE);
             tokio::pin!(first_sample);
             loop {
@@ -128,12 +140,7 @@ impl Runner<'_> {
                     () = &mut first_sample, if ticks.sampler.is_none() => {
                         ticks.sampler = Some(conditions::Sampler::start(&self.batch_dir));
                     }
-                    () = std::future::ready(()), if first_tick => {
-                        first_tick = false;
-                        ticks.tick(batch);
-                        obs.event(Event::RunProgress { c, pos, of, elapsed: started.elapsed() });
-                    }
-                    _ = tick.tick() => {
+                    () = next_tick(&mut tick, &mut first_tick) => {
                         ticks.tick(batch);
                         obs.event(Event::RunProgress { c, pos, of, elapsed: started.elapsed() });
                     }
