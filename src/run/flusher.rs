@@ -9,13 +9,16 @@
 //! file's inode table block, which a new file's creation then waits for, so flushes spread
 //! over a run stalled the run's own file creations (aiperf's exports) once each; gathered,
 //! far fewer times (paired 1,000-run rounds with a stub aiperf: ~2% of the batch's time).
+//! Only a round's first record wakes the thread: woken by each one, it preempted the run
+//! stage on its CPU once per run, between two runs (traced over 1,000 runs: 777 times; none
+//! since, though the batch's time did not change measurably on the development VM).
 //! [`Flusher::wait`] is the barrier for those who need every record on disk, answered at
 //! once (what gathered is flushed first): the manifest's durable writes, a server's start
 //! (which may take minutes), the batch's end.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long records gather after the first before they are flushed (see the module's doc): a
@@ -27,39 +30,62 @@ type FirstError = Arc<Mutex<Option<(PathBuf, std::io::Error)>>>;
 
 enum Job {
     Flush(PathBuf),
-    /// Answered once every job sent before it is done.
+    /// Answered once every job queued before it is done.
     Barrier(mpsc::SyncSender<()>),
 }
+
+/// What the run stage and the flushing thread share: the jobs not yet taken, and whether a
+/// barrier is among them or the [`Flusher`] went (either ends a round's gathering at once).
+#[derive(Default)]
+struct Queue {
+    jobs: Vec<Job>,
+    barrier: bool,
+    closed: bool,
+}
+
+type Shared = Arc<(Mutex<Queue>, Condvar)>;
 
 /// The flushing thread (started with the first record) and its first error.
 #[derive(Default)]
 pub struct Flusher {
-    jobs: Option<mpsc::Sender<Job>>,
+    queue: Option<Shared>,
     thread: Option<std::thread::JoinHandle<()>>,
     error: FirstError,
 }
 
+/// The queue, usable whatever a thread that panicked holding it left.
+fn lock(queue: &Mutex<Queue>) -> std::sync::MutexGuard<'_, Queue> {
+    queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Flusher {
-    /// Queues `path` to be flushed to disk. Without a thread (none could be started), it is
-    /// flushed here and now.
+    /// Queues `path` to be flushed to disk. Only a round's first record wakes the thread (the
+    /// others wait in the queue: a wake-up per record preempted the run stage on its CPU
+    /// between two runs). Without a thread (none could be started), it is flushed here and now.
     pub fn push(&mut self, path: PathBuf) {
-        if self.jobs.is_none() {
+        if self.queue.is_none() {
             self.start();
         }
-        let sent =
-            self.jobs.as_ref().is_some_and(|jobs| jobs.send(Job::Flush(path.clone())).is_ok());
-        if !sent {
-            flush(path, &self.error);
+        let Some(shared) = &self.queue else { return flush(path, &self.error) };
+        let mut q = lock(&shared.0);
+        let first = q.jobs.is_empty();
+        q.jobs.push(Job::Flush(path));
+        drop(q);
+        if first {
+            shared.1.notify_one();
         }
     }
 
     /// Returns once every path pushed so far is flushed (or failed to be).
     pub fn wait(&mut self) {
-        let Some(jobs) = &self.jobs else { return };
+        let Some(shared) = &self.queue else { return };
         let (tx, rx) = mpsc::sync_channel(1);
-        if jobs.send(Job::Barrier(tx)).is_ok() {
-            let _ = rx.recv();
-        }
+        let mut q = lock(&shared.0);
+        q.jobs.push(Job::Barrier(tx));
+        q.barrier = true;
+        drop(q);
+        shared.1.notify_one();
+        let _ = rx.recv();
     }
 
     /// The first flush that failed since the last call, if one did.
@@ -68,13 +94,13 @@ impl Flusher {
     }
 
     fn start(&mut self) {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let error = self.error.clone();
+        let shared = Shared::default();
+        let (theirs, error) = (shared.clone(), self.error.clone());
         let spawned = std::thread::Builder::new()
             .name("flush-records".into())
-            .spawn(move || flush_in_rounds(&rx, &error));
+            .spawn(move || flush_in_rounds(&theirs, &error));
         if let Ok(thread) = spawned {
-            self.jobs = Some(tx);
+            self.queue = Some(shared);
             self.thread = Some(thread);
         }
     }
@@ -89,22 +115,40 @@ impl std::fmt::Debug for Flusher {
 impl Drop for Flusher {
     /// What was pushed is flushed before the flusher goes.
     fn drop(&mut self) {
-        self.jobs = None;
+        if let Some(shared) = self.queue.take() {
+            lock(&shared.0).closed = true;
+            shared.1.notify_one();
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-/// The flushing thread: each round gathers what comes within [`GATHER`] of its first job,
-/// then flushes it; a barrier flushes what gathered before it is answered. It ends (all
-/// flushed) when the [`Flusher`] goes.
-fn flush_in_rounds(jobs: &mpsc::Receiver<Job>, error: &FirstError) {
-    let mut gathered = Vec::new();
-    while let Ok(first) = jobs.recv() {
+/// The flushing thread: each round gathers what is queued within [`GATHER`] of its first job
+/// (woken once for it, and again only by a barrier or the end), then flushes it in order, a
+/// barrier answered once what was queued before it is flushed. It ends (all flushed) when the
+/// [`Flusher`] goes.
+fn flush_in_rounds(shared: &Shared, error: &FirstError) {
+    let (queue, woken) = (&shared.0, &shared.1);
+    loop {
+        let mut q = lock(queue);
+        while q.jobs.is_empty() && !q.closed {
+            q = woken.wait(q).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        if q.jobs.is_empty() {
+            return;
+        }
         let deadline = Instant::now() + GATHER;
-        let mut next = Some(first);
-        while let Some(job) = next.take() {
+        while !q.barrier && !q.closed {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else { break };
+            q = woken.wait_timeout(q, left).unwrap_or_else(std::sync::PoisonError::into_inner).0;
+        }
+        let jobs = std::mem::take(&mut q.jobs);
+        q.barrier = false;
+        drop(q);
+        let mut gathered = Vec::new();
+        for job in jobs {
             match job {
                 Job::Flush(path) => gathered.push(path),
                 Job::Barrier(done) => {
@@ -112,9 +156,6 @@ fn flush_in_rounds(jobs: &mpsc::Receiver<Job>, error: &FirstError) {
                     let _ = done.send(());
                 }
             }
-            next = deadline
-                .checked_duration_since(Instant::now())
-                .and_then(|left| jobs.recv_timeout(left).ok());
         }
         gathered.drain(..).for_each(|p| flush(p, error));
     }
