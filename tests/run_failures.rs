@@ -1000,3 +1000,27 @@ fn the_reports_a_sweep_ends_with_are_what_report_renders_from_disk() {
     assert!(log.contains("reports: reading the batch from disk"), "{log}");
     report_again("read from disk");
 }
+
+/// The live reports render while runs are left (the first render is due 2 s after the start:
+/// here with the second or the first of three 1.2 s runs read), and when the batch ends they
+/// read its last runs without rendering them: the final render follows at once. A live render
+/// due at that moment was made in full and thrown away, and the batch's end waited for it (35
+/// of the 75 ms after the last of 1,000 runs).
+#[test]
+fn live_reports_render_while_runs_are_left_and_the_end_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = fake_config(tmp.path(), &http_server(port), port, 30, "");
+    let sweep = fake_sweep(&cfg, tmp.path())
+        .arg("--verbose")
+        .env("FAKE_AIPERF_SLEEP", "1.2")
+        .output()
+        .unwrap();
+    let log = text(&sweep);
+    assert_eq!(sweep.status.code(), Some(0), "{log}");
+    assert!(log.contains("reports: rendered from the results kept during the run"), "{log}");
+    let line = log.lines().find(|l| l.contains("while the batch ran")).expect("the renders line");
+    assert!(line.contains("reports: rendered 1 time"), "rendered while runs were left: {line}");
+    assert!(line.ends_with("with 1 run read") || line.ends_with("with 2 runs read"), "{line}");
+    assert_eq!(statuses(&batch_dir(&tmp.path().join("out"), "t")), ["succeeded"; 3]);
+}

@@ -75,6 +75,8 @@ impl Worker {
                     // shorter than that renders once, at its end.
                     last_render: Instant::now(),
                     last_cost: Duration::ZERO,
+                    renders: 0,
+                    read_at_last_render: 0,
                 };
                 while let Ok(index) = rx.recv() {
                     // Runs that finished meanwhile are read first; one render covers them all.
@@ -142,6 +144,9 @@ struct Live {
     last_render: Instant,
     /// How long the last render took: renders are spaced at least [`RENDER_SPACING`]x apart.
     last_cost: Duration,
+    /// Renders made (`--verbose` says how many), and how many runs were read at the last.
+    renders: usize,
+    read_at_last_render: usize,
 }
 
 impl Live {
@@ -190,6 +195,8 @@ impl Live {
             }
             self.last_cost = start.elapsed();
             self.last_render = Instant::now();
+            self.renders += 1;
+            self.read_at_last_render = self.current.len();
         }
         warnings
     }
@@ -223,22 +230,31 @@ impl Drop for LiveReports {
 }
 
 impl Observer for LiveReports {
-    /// A finished run is handed to the worker once the next run has started (its first
-    /// progress; runs shorter than [`HAND_OVER_INTERVAL`] together), a server is being started or checked, or the batch ends: not in between,
-    /// where the run stage writes the run's records and starts the next one. The worker's
-    /// reading took the CPU and the allocator's lock (one arena) the run stage needs there:
-    /// traced over 200 runs on the development VM, from one aiperf's exit to the next one's
-    /// start 1.0 ms with it, 0.78 ms without (each file operation of that path took half).
+    /// A finished run is handed to the worker once the next run has started (its progress,
+    /// at most every [`HAND_OVER_INTERVAL`]: runs shorter than that together) or a server is
+    /// being started or checked (a wait that may be long): not in between, where the run stage
+    /// writes the run's records and starts the next one. The worker's reading took the CPU and
+    /// the allocator's lock (one arena) the run stage needs there: traced over 200 runs on the
+    /// development VM, from one aiperf's exit to the next one's start 1.0 ms with it, 0.78 ms
+    /// without (each file operation of that path took half). Nor after the last run: at the
+    /// batch's end the last runs are read, not rendered, since the final render follows at
+    /// once (handed over by the server's stop or the batch's end, a live render due then was
+    /// made in full and thrown away: 35 of the 75 ms after a 1,000-run batch's last run).
     fn event(&mut self, e: Event<'_>) {
         match e {
             Event::RunFinished { c, .. } => return self.held.push(c.index),
-            Event::RunQueued { .. } | Event::RunStarted { .. } | Event::RunSkipped { .. } => return,
             Event::RunProgress { .. }
-                if self.handed_at.is_some_and(|t| t.elapsed() < HAND_OVER_INTERVAL) =>
-            {
-                return;
+                if self.handed_at.is_some_and(|t| t.elapsed() < HAND_OVER_INTERVAL) => {}
+            Event::RunProgress { .. }
+            | Event::ServerChecking { .. }
+            | Event::ServerStarting { .. } => self.hand_over(),
+            Event::BatchFinished { .. } => {
+                if let Some(w) = &self.worker {
+                    w.draining.store(true, Ordering::SeqCst);
+                }
+                self.hand_over();
             }
-            _ => self.hand_over(),
+            _ => {}
         }
         match e {
             Event::BatchStarted { dir, .. } => {
@@ -250,8 +266,13 @@ impl Observer for LiveReports {
             Event::BatchFinished { dir, summary } => {
                 // The worker's copy is rendered when it is the whole batch; else it goes before
                 // the batch is read again, so that the two are never in memory at once.
-                let current = self.worker.take().and_then(Worker::drain);
-                let current = current.and_then(|live| live.into_current(summary));
+                let live = self.worker.take().and_then(Worker::drain);
+                if self.verbose
+                    && let Some(l) = &live
+                {
+                    say(&renders_line(l.renders, l.read_at_last_render));
+                }
+                let current = live.and_then(|live| live.into_current(summary));
                 if current.is_none() {
                     trim_heap();
                 }
@@ -282,6 +303,18 @@ impl LiveReports {
                 let _ = w.runs.send(i);
             }
         }
+    }
+}
+
+/// `--verbose`: how often the reports were rendered while the batch ran.
+fn renders_line(renders: usize, read_at_last: usize) -> String {
+    match renders {
+        0 => "reports: not rendered while the batch ran".to_owned(),
+        n => format!(
+            "reports: rendered {n} time{} while the batch ran, the last with {read_at_last} run{} read",
+            if n == 1 { "" } else { "s" },
+            if read_at_last == 1 { "" } else { "s" }
+        ),
     }
 }
 
