@@ -32,7 +32,7 @@ const HAND_OVER_INTERVAL: Duration = Duration::from_millis(100);
 #[derive(Default)]
 pub struct LiveReports {
     worker: Option<Worker>,
-    /// The final render, made when the batch finished.
+    /// The final render, made by [`LiveReports::render_final`] once the batch finished.
     pub final_render: Option<Result<RenderOutcome, ReportError>>,
     /// The end-of-run table for the terminal and how many runs saw their connection closed,
     /// made from what the final render read.
@@ -44,6 +44,9 @@ pub struct LiveReports {
     held: Vec<usize>,
     /// When runs were last handed over.
     handed_at: Option<Instant>,
+    /// The finished batch's directory and, when they are the batch as on disk, the results
+    /// kept while it ran: rendered by [`LiveReports::render_final`].
+    pending: Option<(PathBuf, Option<BatchResults>)>,
 }
 
 /// The thread that reads each finished run and renders, and how to reach it.
@@ -283,9 +286,7 @@ impl Observer for LiveReports {
                         "reports: reading the batch from disk"
                     });
                 }
-                let (rendered, table) = render_final(dir, current);
-                self.final_render = Some(rendered);
-                self.final_table = table;
+                self.pending = Some((dir.to_path_buf(), current));
             }
             _ => {}
         }
@@ -293,6 +294,16 @@ impl Observer for LiveReports {
 }
 
 impl LiveReports {
+    /// Renders the finished batch's reports (and the end-of-run table), once the caller has let
+    /// go of what the run stage held (the plan): the render's memory is not added to it.
+    pub fn render_final(&mut self) {
+        if let Some((dir, current)) = self.pending.take() {
+            let (rendered, table) = render_final(&dir, current);
+            self.final_render = Some(rendered);
+            self.final_table = table;
+        }
+    }
+
     /// Tells the worker of the runs held since they finished.
     fn hand_over(&mut self) {
         if let Some(w) = &self.worker

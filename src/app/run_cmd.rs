@@ -43,6 +43,11 @@ pub(super) fn run_main(args: &RunArgs) -> Result<u8, Error> {
         &mut crate::app::decide::SearchDecisions::new(&plan),
         &mut crate::app::live::Tee(vec![&mut term, &mut live]),
     )?;
+    // The reports render once the plan is let go (at 1,000 combinations a few MB of merged
+    // configs and argv): the batch's peak memory is the larger of the two, not their sum.
+    let ab = plan.ab.clone();
+    drop((cfg, plan));
+    live.render_final();
     let mut problems = Vec::new();
     let target_fails = match live.final_render.take() {
         Some(Ok(o)) => o.target_fails,
@@ -67,7 +72,7 @@ pub(super) fn run_main(args: &RunArgs) -> Result<u8, Error> {
     for e in &problems {
         crate::app::error::print(e);
     }
-    let regressed = gate(args, &plan, &summary, &batch_dir);
+    let regressed = gate(args, ab.as_ref(), &summary, &batch_dir);
     Ok(if summary.interrupted {
         EXIT_INTERRUPTED
     } else if regressed
@@ -193,11 +198,16 @@ fn unfinished(summary: &Summary, file: &Path, batch_dir: &Path) -> Option<Error>
 /// The `--baseline` gate after the run, or an A/B batch's verdict (`compare.md` in the batch):
 /// whether it found a regression (or could not compare with `--fail-on-regression`). A shard
 /// holds part of the points: its merged batch is compared.
-fn gate(args: &RunArgs, plan: &Plan, summary: &Summary, batch_dir: &Path) -> bool {
+fn gate(
+    args: &RunArgs,
+    ab: Option<&crate::records::Ab>,
+    summary: &Summary,
+    batch_dir: &Path,
+) -> bool {
     if summary.interrupted {
         return false;
     }
-    let outcome = match (&args.baseline, &plan.ab) {
+    let outcome = match (&args.baseline, ab) {
         (Some(base), _) => {
             err_line(&format!("\nsweeper: comparing with the baseline {}", base.display()));
             run_compare(base, batch_dir, Some(batch_dir), &args.gate)
