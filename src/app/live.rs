@@ -24,8 +24,8 @@ const MIN_RENDER_INTERVAL: Duration = Duration::from_secs(2);
 const RENDER_SPACING: u32 = 50;
 
 /// Finished runs are handed to the worker at most this often while runs start (each one
-/// wakes it): runs shorter than this are handed over together. Any other event hands over
-/// what is held at once.
+/// wakes it): runs shorter than this are handed over together. A server being started or
+/// checked hands over what is held at once; the batch's end, to be read and not rendered.
 const HAND_OVER_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Keeps the reports of a running batch current (see the module's doc).
