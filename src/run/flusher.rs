@@ -66,7 +66,7 @@ impl Flusher {
         if self.queue.is_none() {
             self.start();
         }
-        let Some(shared) = &self.queue else { return flush(path, &self.error) };
+        let Some(shared) = self.live_queue() else { return flush(path, &self.error) };
         let mut q = lock(&shared.0);
         let first = q.jobs.is_empty();
         q.jobs.push(Job::Flush(path));
@@ -78,7 +78,7 @@ impl Flusher {
 
     /// Returns once every path pushed so far is flushed (or failed to be).
     pub fn wait(&mut self) {
-        let Some(shared) = &self.queue else { return };
+        let Some(shared) = self.live_queue() else { return };
         let (tx, rx) = mpsc::sync_channel(1);
         let mut q = lock(&shared.0);
         q.jobs.push(Job::Barrier(tx));
@@ -91,6 +91,19 @@ impl Flusher {
     /// The first flush that failed since the last call, if one did.
     pub fn take_error(&self) -> Option<(PathBuf, std::io::Error)> {
         self.error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+    }
+
+    /// The queue, while its thread is there to take from it. A thread that is gone (it returns
+    /// only when the `Flusher` goes: short of a panic, never) has what it left flushed here, and
+    /// nothing is queued for it again: a barrier queued for no one would never be answered.
+    fn live_queue(&mut self) -> Option<&Shared> {
+        if self.thread.as_ref().is_some_and(std::thread::JoinHandle::is_finished) {
+            self.thread = None;
+            if let Some(shared) = self.queue.take() {
+                flush_jobs(std::mem::take(&mut lock(&shared.0).jobs), &self.error);
+            }
+        }
+        self.queue.as_ref()
     }
 
     fn start(&mut self) {
@@ -147,17 +160,19 @@ fn flush_in_rounds(shared: &Shared, error: &FirstError) {
         let jobs = std::mem::take(&mut q.jobs);
         q.barrier = false;
         drop(q);
-        let mut gathered = Vec::new();
-        for job in jobs {
-            match job {
-                Job::Flush(path) => gathered.push(path),
-                Job::Barrier(done) => {
-                    gathered.drain(..).for_each(|p| flush(p, error));
-                    let _ = done.send(());
-                }
+        flush_jobs(jobs, error);
+    }
+}
+
+/// Flushes `jobs` in order; a barrier is answered once what was queued before it is flushed.
+fn flush_jobs(jobs: Vec<Job>, error: &FirstError) {
+    for job in jobs {
+        match job {
+            Job::Flush(path) => flush(path, error),
+            Job::Barrier(done) => {
+                let _ = done.send(());
             }
         }
-        gathered.drain(..).for_each(|p| flush(p, error));
     }
 }
 
@@ -216,6 +231,35 @@ mod tests {
         }
         let (path, _) = failed.expect("the round was never flushed");
         assert_eq!(path, dir.path().join("a-file").join("x"));
+    }
+
+    /// Should the flushing thread be gone (it would take a panic), records are flushed where
+    /// they are pushed and a barrier returns: with a queue nobody takes from, it waited forever.
+    #[test]
+    fn a_flusher_whose_thread_is_gone_flushes_and_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = std::thread::spawn(|| ());
+        while !gone.is_finished() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let mut f = Flusher {
+            queue: Some(Shared::default()),
+            thread: Some(gone),
+            error: FirstError::default(),
+        };
+        std::fs::write(dir.path().join("a-file"), "").unwrap();
+        let bad = dir.path().join("a-file").join("x");
+        let (done, waited) = mpsc::channel();
+        let watched = std::thread::spawn(move || {
+            f.push(bad);
+            f.wait();
+            let _ = done.send(f.take_error());
+        });
+        let failed =
+            waited.recv_timeout(Duration::from_secs(30)).expect("the barrier never returned");
+        let (path, _) = failed.expect("the record was not flushed (its failure not kept)");
+        assert_eq!(path, dir.path().join("a-file").join("x"));
+        watched.join().unwrap();
     }
 
     #[test]
