@@ -4,7 +4,9 @@
 //! render is old enough (the first one an interval after the start). When the batch finishes
 //! the worker catches up and the final render uses what it holds when that is the whole batch
 //! as on disk (every run read again after its end, nothing interrupted or skipped), else reads
-//! the batch from disk.
+//! the batch from disk. The worker runs at idle priority (it never takes CPU from aiperf):
+//! when it falls behind because every CPU is busy, the batch's end leaves it (its writes are
+//! gated off) rather than wait for it.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::app::output::say;
+use crate::records::WriteGate;
 use crate::report::{self, RenderOutcome, ReportError};
 use crate::results::{self, BatchResults};
 use crate::run::{Event, Observer, Summary};
@@ -56,20 +59,29 @@ struct Worker {
     ended: Arc<AtomicBool>,
     /// Set when the batch finished: the thread reads the runs it was told of, renders nothing.
     draining: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<Live>,
+    /// What the thread holds, sent once it is told there are no more runs.
+    done: mpsc::Receiver<Box<Live>>,
+    /// Its writes: closed when it is left behind (see [`Worker::end`]).
+    gate: Arc<WriteGate>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl Worker {
     fn start(dir: PathBuf) -> Option<Worker> {
         let (runs, rx) = mpsc::channel::<usize>();
+        let (done_tx, done) = mpsc::channel::<Box<Live>>();
         let ended = Arc::new(AtomicBool::new(false));
         let draining = Arc::new(AtomicBool::new(false));
-        let (stop, no_render) = (ended.clone(), draining.clone());
+        let gate = Arc::new(WriteGate::default());
+        let (stop, no_render, its_gate) = (ended.clone(), draining.clone(), gate.clone());
         let thread = std::thread::Builder::new()
             .name("live-reports".into())
             .spawn(move || {
-                idle_priority();
+                WriteGate::enter(&its_gate);
+                // Compiled before the thread goes idle: the final render, made by the run
+                // stage's thread when this one is left behind, would wait for the compile.
                 report::prepare_templates();
+                idle_priority();
                 let mut live = Live {
                     dir,
                     results: None,
@@ -85,29 +97,98 @@ impl Worker {
                     // Runs that finished meanwhile are read first; one render covers them all.
                     let mut batch = vec![index];
                     batch.extend(rx.try_iter());
-                    for w in live.after_runs(&batch, &stop, &no_render) {
-                        say(&format!("warning: {w}"));
+                    let warnings = live.after_runs(&batch, &stop, &no_render);
+                    // Left behind, its writes failed on purpose: nothing to warn of.
+                    if !stop.load(Ordering::SeqCst) {
+                        for w in warnings {
+                            say(&format!("warning: {w}"));
+                        }
                     }
                 }
-                live
+                let _ = done_tx.send(Box::new(live));
             })
             .ok()?;
-        Some(Worker { runs, ended, draining, thread })
+        Some(Worker { runs, ended, draining, done, gate, thread })
     }
 
-    /// Ends the thread once it has read every run it was told of, and returns what it holds.
-    fn drain(self) -> Option<Live> {
-        self.draining.store(true, Ordering::SeqCst);
+    /// Tells the thread there are no more runs (`drain`: it reads those it was told of, else it
+    /// stops at the next run) and waits for what it holds while it gets the CPU. At idle
+    /// priority it gets next to none on a machine whose every CPU is busy (another job, a
+    /// local server's threads), and an unprivileged thread cannot leave that class: left
+    /// behind then, its gate is closed so that nothing it finishes late is written, and the
+    /// caller reads the batch from disk itself.
+    fn end(self, drain: bool) -> Ended {
+        if drain {
+            self.draining.store(true, Ordering::SeqCst);
+        } else {
+            self.ended.store(true, Ordering::SeqCst);
+        }
         drop(self.runs);
-        self.thread.join().ok()
+        let cpu = ThreadCpu::of(&self.thread);
+        let mut used = cpu.as_ref().and_then(ThreadCpu::used);
+        loop {
+            match self.done.recv_timeout(STARVED_AFTER) {
+                Ok(live) => {
+                    let _ = self.thread.join();
+                    return Ended::Done(live);
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Ended::Gone,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let now = cpu.as_ref().and_then(ThreadCpu::used);
+                    let progressing = match (used, now) {
+                        (Some(a), Some(b)) => b.saturating_sub(a) * MIN_CPU_SHARE >= STARVED_AFTER,
+                        // Its CPU time unknown: it is given one more period, then left.
+                        _ => std::mem::take(&mut used).is_some(),
+                    };
+                    if !progressing {
+                        self.ended.store(true, Ordering::SeqCst);
+                        self.gate.close();
+                        return Ended::LeftBehind;
+                    }
+                    used = now;
+                }
+            }
+        }
+    }
+}
+
+/// How a [`Worker`] ended.
+enum Ended {
+    /// It read every run it was told of: what it holds.
+    Done(Box<Live>),
+    /// It got too little CPU to finish soon: its gate is closed, it is let go.
+    LeftBehind,
+    /// It had died (a panic): nothing.
+    Gone,
+}
+
+/// How long the batch's end waits for the worker before it checks that the worker got at least
+/// 1/[`MIN_CPU_SHARE`] of a CPU meanwhile (else it is left behind: see [`Worker::end`]).
+const STARVED_AFTER: Duration = Duration::from_millis(200);
+const MIN_CPU_SHARE: u32 = 10;
+
+/// The CPU time of another thread of this process (its clock).
+struct ThreadCpu(libc::clockid_t);
+
+impl ThreadCpu {
+    fn of<T>(thread: &std::thread::JoinHandle<T>) -> Option<Self> {
+        use std::os::unix::thread::JoinHandleExt;
+        let mut clock: libc::clockid_t = 0;
+        // SAFETY: the thread is not joined while the handle lives; the call only fills `clock`.
+        let r = unsafe { libc::pthread_getcpuclockid(thread.as_pthread_t(), &raw mut clock) };
+        (r == 0).then_some(ThreadCpu(clock))
     }
 
-    /// Ends the thread and waits for it: what it is doing is finished, what it has not started
-    /// is dropped (the final render does it all again).
-    fn finish(self) {
-        self.ended.store(true, Ordering::SeqCst);
-        drop(self.runs);
-        let _ = self.thread.join();
+    fn used(&self) -> Option<Duration> {
+        let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime fills a plain struct; a clock of a thread that ended fails.
+        let r = unsafe { libc::clock_gettime(self.0, &raw mut t) };
+        (r == 0).then(|| {
+            Duration::new(
+                u64::try_from(t.tv_sec).unwrap_or(0),
+                u32::try_from(t.tv_nsec).unwrap_or(0),
+            )
+        })
     }
 }
 
@@ -227,7 +308,7 @@ impl Drop for LiveReports {
     /// what it writes: no half-written report is left.
     fn drop(&mut self) {
         if let Some(w) = self.worker.take() {
-            w.finish();
+            w.end(false);
         }
     }
 }
@@ -262,18 +343,25 @@ impl Observer for LiveReports {
         match e {
             Event::BatchStarted { dir, .. } => {
                 if let Some(w) = self.worker.take() {
-                    w.finish();
+                    w.end(false);
                 }
                 self.worker = Worker::start(dir.to_path_buf());
             }
             Event::BatchFinished { dir, summary } => {
                 // The worker's copy is rendered when it is the whole batch; else it goes before
                 // the batch is read again, so that the two are never in memory at once.
-                let live = self.worker.take().and_then(Worker::drain);
+                let (live, left_behind) = match self.worker.take().map(|w| w.end(true)) {
+                    Some(Ended::Done(l)) => (Some(*l), false),
+                    Some(Ended::LeftBehind) => (None, true),
+                    Some(Ended::Gone) | None => (None, false),
+                };
                 if self.verbose
                     && let Some(l) = &live
                 {
                     say(&renders_line(l.renders, l.read_at_last_render));
+                }
+                if self.verbose && left_behind {
+                    say("reports: the live reports fell behind (every CPU busy) and were left");
                 }
                 let current = live.and_then(|live| live.into_current(summary));
                 if current.is_none() {

@@ -1,0 +1,112 @@
+//! A batch's end on a machine whose every CPU is busy (another job, a local server's threads).
+//! The live reports' worker runs at idle priority, so that it never takes CPU from aiperf; on
+//! such a machine it gets next to none, and the batch's end waited for it to read every run it
+//! had been told of: after 150 runs of the fake aiperf, 26-29 s on the development VM. Its own
+//! test binary: the CPU burners would slow every test running beside it.
+
+mod common;
+
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::stub::{fake_aiperf, fake_sweep, http_server};
+use common::*;
+
+/// Processes that keep every CPU busy while they live.
+struct Burners(Vec<Child>);
+
+impl Burners {
+    fn start() -> Self {
+        let n = std::thread::available_parallelism().map_or(2, usize::from) + 1;
+        Burners(
+            (0..n)
+                .map(|_| {
+                    Command::new("sha256sum")
+                        .arg("/dev/zero")
+                        .stdout(Stdio::null())
+                        .spawn()
+                        .unwrap()
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Burners {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn a_batch_ends_soon_on_a_busy_machine_with_its_reports_whole() {
+    const RUNS: usize = 150;
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let out = tmp.path().join("out");
+    let values: Vec<String> = (1..=RUNS).map(|i| i.to_string()).collect();
+    let cfg = common::config::write(
+        tmp.path(),
+        "cfg.yaml",
+        &format!(
+            "batch_name: t\noutput_base_dir: {}\nserver:\n  kind: command\n  argv: {}\n  url: http://127.0.0.1:{port}\n  health_path: /\n  startup_timeout_s: 60\n  stop_grace_s: 2\naiperf:\n  executable: {}\n  run_timeout_s: 120\nbase_config:\n  model: m\nsweeps:\n  concurrency: [{}]\n",
+            out.display(),
+            http_server(port),
+            fake_aiperf().display(),
+            values.join(", ")
+        ),
+    );
+    let _burners = Burners::start();
+    let mut child = fake_sweep(&cfg, tmp.path())
+        .arg("--verbose")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let drain = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
+    // The last run's end, seen in the verbose log as it comes.
+    let last = format!("run {RUNS}/{RUNS} ");
+    let (mut log, mut last_run_at) = (String::new(), None);
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if last_run_at.is_none() && line.contains(&last) {
+            last_run_at = Some(Instant::now());
+        }
+        log.push_str(&line);
+        log.push('\n');
+    }
+    let status = child.wait().unwrap();
+    let ended = Instant::now();
+    log.push_str(&drain.join().unwrap());
+    assert_eq!(status.code(), Some(0), "{log}");
+    let last_run_at = last_run_at.unwrap_or_else(|| panic!("no `{last}` line:\n{log}"));
+    // Here the last run itself (a fake aiperf among the burners) and the final render from
+    // disk took 0.5-2.5 s; the wait for the starved worker 26-29 s.
+    let end = ended - last_run_at;
+    assert!(end < Duration::from_secs(10), "the batch's end took {end:?}:\n{log}");
+    assert!(log.contains("reports: the live reports fell behind"), "{log}");
+    let batch = batch_dir(&out, "t");
+    let csv = std::fs::read_to_string(batch.join("summary.csv")).unwrap();
+    assert_eq!(csv.lines().count(), RUNS + 1, "{csv}");
+    let md = std::fs::read_to_string(batch.join("report.md")).unwrap();
+    assert!(md.contains(&format!("{RUNS} combinations: {RUNS} succeeded,")), "{md}");
+    // Nothing the left-behind worker was writing stays behind.
+    let mut temps = Vec::new();
+    let mut dirs = vec![batch.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.file_name().unwrap().to_string_lossy().contains(".tmp.") {
+                temps.push(p);
+            }
+        }
+    }
+    assert!(temps.is_empty(), "temp files left: {temps:?}");
+}
