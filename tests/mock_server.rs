@@ -896,8 +896,12 @@ async fn aiperf(s: &MockServer, args: &[&str]) -> (Value, Value) {
         tokio::task::spawn_blocking(common::managed_aiperf).await.expect("venv");
     let _one_at_a_time = TIMING.lock().await;
     let dir = tempfile::tempdir().expect("temp dir");
+    // aiperf 0.13 leaves an empty `aiperf_mmap_<id>` directory in its TMPDIR after every run
+    // (sweeper gives each run a private one): here, in a temp dir of the test's own.
+    let aiperf_tmp = tempfile::tempdir().expect("temp dir");
     let mut cmd = tokio::process::Command::new(&aiperf);
-    cmd.args(["profile", "--model", "mock-model", "--url", &format!("http://{}", s.addr)])
+    cmd.env("TMPDIR", aiperf_tmp.path())
+        .args(["profile", "--model", "mock-model", "--url", &format!("http://{}", s.addr)])
         .args(["--ui", "none", "--no-server-metrics", "--no-gpu-telemetry"])
         .arg("--tokenizer")
         .arg(&tokenizer)
