@@ -559,7 +559,8 @@ fn kubernetes_vars_are_swept_and_metrics_urls_reach_aiperf() {
     ));
     let ids: Vec<&str> = p.combinations.iter().map(|c| c.server_id.as_str()).collect();
     assert_eq!(ids, ["server-0", "server-1"]);
-    let Some(sweeper::config::ServerConfig::Kubernetes(k)) = &p.combinations[1].server else {
+    let Some(sweeper::config::ServerConfig::Kubernetes(k)) = p.combinations[1].server.as_deref()
+    else {
         panic!("not a kubernetes server");
     };
     assert_eq!(k.vars["kv"], json!("LIBFABRIC"));

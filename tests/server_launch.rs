@@ -56,7 +56,7 @@ server:
     assert_eq!(l.container.as_deref(), Some("sweeper-ucx-server-0"));
     // No health path configured: the probe list decides (see plan::server::health).
     assert_eq!(l.health_path, None);
-    assert_eq!(plan::server::health(c.server.as_ref(), None), plan::server::Health::Probe);
+    assert_eq!(plan::server::health(c.server.as_deref(), None), plan::server::Health::Probe);
     // aiperf is pointed at the server's URL.
     let argv = plan::argv::render(&c.args, &Default::default());
     let i = argv.iter().position(|a| a == "--url").unwrap();

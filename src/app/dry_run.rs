@@ -196,16 +196,16 @@ fn table(out: &mut String, plan: &Plan) {
 /// One server: how it is started (or where it is), and its health check.
 fn server(out: &mut String, cfg: &Config, sid: &str, c: &Combination) {
     let health = plan::server::health(
-        c.server.as_ref(),
+        c.server.as_deref(),
         c.merged.get("health_check_endpoint").and_then(|v| v.as_str()),
     )
     .describe();
-    if let Some(crate::config::ServerConfig::Kubernetes(k)) = &c.server {
+    if let Some(crate::config::ServerConfig::Kubernetes(k)) = c.server.as_deref() {
         kubernetes(out, cfg, sid, k, &health);
         return;
     }
     let launch =
-        c.server.as_ref().and_then(|s| plan::server::launch(s, &cfg.batch_name, sid, "sweeper"));
+        c.server.as_deref().and_then(|s| plan::server::launch(s, &cfg.batch_name, sid, "sweeper"));
     let (Some(s), Some(l)) = (&c.server, launch) else {
         let _ = writeln!(
             out,

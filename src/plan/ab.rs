@@ -16,18 +16,18 @@ use crate::records::{Ab, AbServers, Params};
 /// `together` with two servers sweeper starts at one URL is an error: they cannot both listen.
 pub(super) fn resolve(config: &Config, combos: &[Combination]) -> Result<Option<Ab>, ConfigError> {
     let Some(ab) = &config.ab else { return Ok(None) };
-    let fits = |s: &Option<ServerConfig>| {
+    let fits = |s: Option<&ServerConfig>| {
         matches!(s, None | Some(ServerConfig::External { .. }) | Some(ServerConfig::Mock(_)))
     };
-    let servers = ab.servers.unwrap_or(if combos.iter().all(|c| fits(&c.server)) {
+    let servers = ab.servers.unwrap_or(if combos.iter().all(|c| fits(c.server.as_deref())) {
         AbServers::Together
     } else {
         AbServers::Restart
     });
     if servers == AbServers::Together {
         let mut at_url: HashMap<String, &str> = HashMap::new();
-        for c in combos.iter().filter(|c| !fits(&c.server)) {
-            let Some(url) = server_url(c.server.as_ref()) else { continue };
+        for c in combos.iter().filter(|c| !fits(c.server.as_deref())) {
+            let Some(url) = server_url(c.server.as_deref()) else { continue };
             match at_url.get(&url) {
                 Some(id) if *id != c.server_id => {
                     return Err(config.error(vec![
@@ -111,7 +111,9 @@ pub(super) fn run_order(plan: &Plan, ab: &Ab) -> Vec<usize> {
 /// Server starts in run order, and without interleaving (each server once): what the
 /// interleaving costs. External servers are never started.
 pub fn server_starts(plan: &Plan) -> (usize, usize) {
-    let started = |c: &Combination| !matches!(c.server, None | Some(ServerConfig::External { .. }));
+    let started = |c: &Combination| {
+        !matches!(c.server.as_deref(), None | Some(ServerConfig::External { .. }))
+    };
     let together = plan.ab.as_ref().is_some_and(|a| a.servers == AbServers::Together);
     let mut distinct: Vec<&str> = Vec::new();
     let (mut starts, mut current) = (0, None);

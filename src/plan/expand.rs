@@ -2,7 +2,10 @@
 //! (with its server, defaults and absolute paths) and checked, exclude entries applied, and the
 //! warnings about entries that match nothing.
 
+use std::sync::Arc;
+
 use itertools::Itertools;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::targets::targets_for;
@@ -24,7 +27,7 @@ pub fn expand(config: &Config) -> Result<Plan, ConfigError> {
     let mut diags: Vec<Diagnostic> = Vec::new();
     let mut exclude_hits = vec![0usize; config.exclude.len()];
     let mut combinations = Vec::with_capacity(points.len());
-    let mut server_ids: Vec<Value> = Vec::new();
+    let mut server_ids: Vec<(Value, Option<Arc<ServerConfig>>)> = Vec::new();
     for point in points {
         let pairs: Vec<Pair<'_>> =
             point.iter().flat_map(|(kv, src)| kv.iter().map(move |(k, v)| (k, v, src))).collect();
@@ -116,39 +119,42 @@ fn combination(
     config: &Config,
     pairs: &[Pair<'_>],
     index: usize,
-    server_ids: &mut Vec<Value>,
+    server_ids: &mut Vec<(Value, Option<Arc<ServerConfig>>)>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Combination> {
     let (params, mut merged, server_value) = merge(config, pairs);
-    let server: Option<ServerConfig> = match &server_value {
-        Some(v) => match serde_json::from_value(Value::Object(v.clone())) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                diags.push(Diagnostic::new("/server", format!("invalid server settings: {e}")));
-                return None;
-            }
-        },
-        None => None,
-    };
     let key = server_value.map(Value::Object).unwrap_or(Value::Null);
-    let group = match server_ids.iter().position(|s| *s == key) {
-        Some(i) => i,
+    let (group, server) = match server_ids.iter().position(|(s, _)| *s == key) {
+        Some(i) => (i, server_ids[i].1.clone()),
         None => {
-            server_ids.push(key);
+            let server: Option<Arc<ServerConfig>> = match &key {
+                Value::Null => None,
+                v => match ServerConfig::deserialize(v) {
+                    Ok(s) => Some(Arc::new(s)),
+                    Err(e) => {
+                        diags.push(Diagnostic::new(
+                            "/server",
+                            format!("invalid server settings: {e}"),
+                        ));
+                        return None;
+                    }
+                },
+            };
+            server_ids.push((key, server.clone()));
             let id = format!("server-{}", server_ids.len() - 1);
-            if !manifest_renders(config, server.as_ref(), &id, diags) {
+            if !manifest_renders(config, server.as_deref(), &id, diags) {
                 return None;
             }
-            server_ids.len() - 1
+            (server_ids.len() - 1, server)
         }
     };
     let mut applied_defaults = apply_nemo_defaults(&mut merged);
     applied_defaults.extend(apply_back_to_back(config, &mut merged));
-    applied_defaults.extend(apply_metrics_urls(server.as_ref(), &mut merged));
+    applied_defaults.extend(apply_metrics_urls(server.as_deref(), &mut merged));
     absolute_paths(config, &mut merged);
     checks::check_combination(&merged, pairs, diags);
-    let mock = matches!(server, Some(ServerConfig::Mock(_)));
-    let args = argv::build(&merged, server_url(server.as_ref()).as_deref(), mock);
+    let mock = matches!(server.as_deref(), Some(ServerConfig::Mock(_)));
+    let args = argv::build(&merged, server_url(server.as_deref()).as_deref(), mock);
     let mut c = Combination {
         index,
         dir: String::new(),

@@ -138,8 +138,8 @@ pub fn probe(
     c.params.insert(variable.to_owned(), v.clone());
     c.merged.retain(|k, _| canonical(k) != var);
     c.merged.insert(variable.to_owned(), v);
-    let mock = matches!(c.server, Some(ServerConfig::Mock(_)));
-    c.args = argv::build(&c.merged, server_url(c.server.as_ref()).as_deref(), mock);
+    let mock = matches!(c.server.as_deref(), Some(ServerConfig::Mock(_)));
+    c.args = argv::build(&c.merged, server_url(c.server.as_deref()).as_deref(), mock);
     c.index = index;
     c.point = index;
     c.dir = id::dir_name(&c.params);

@@ -44,8 +44,9 @@ pub struct Combination {
     pub params: Params,
     /// base_config with this combination's values applied.
     pub merged: Map<String, Value>,
-    /// The server of this combination (`None`: external at the base URL).
-    pub server: Option<ServerConfig>,
+    /// The server of this combination (`None`: external at the base URL), shared by every
+    /// combination with the same `server_id` (one copy, not one per combination).
+    pub server: Option<std::sync::Arc<ServerConfig>>,
     /// Combinations with equal `server_id` share one server process.
     pub server_id: String,
     /// aiperf arguments after the program.
@@ -73,7 +74,7 @@ impl Combination {
                 Value::Array(a) => a.first().and_then(Value::as_str).map(str::to_owned),
                 _ => None,
             })
-            .or_else(|| server_url(self.server.as_ref()))
+            .or_else(|| server_url(self.server.as_deref()))
     }
 
     /// A value of the merged config by any alias of its key.

@@ -84,7 +84,7 @@ pub fn host() -> Host {
 
 /// How the server of `c` was started, in one line (secrets masked).
 fn launch_line(c: &Combination, url: &str, redactor: &Redactor) -> String {
-    let line = match &c.server {
+    let line = match c.server.as_deref() {
         None | Some(ServerConfig::External { .. }) => format!("external at {url}"),
         Some(ServerConfig::Command { argv, .. }) => crate::plan::argv::shell_line(argv),
         Some(s @ ServerConfig::LlamaCpp { .. }) => crate::plan::argv::shell_line(
@@ -153,7 +153,7 @@ pub async fn identity(
         .collect();
     served_models.sort();
     ServerIdentity {
-        kind: c.server.as_ref().map_or("external", |s| s.kind()).to_owned(),
+        kind: c.server.as_deref().map_or("external", |s| s.kind()).to_owned(),
         launch: launch_line(c, url, redactor),
         url: url.to_owned(),
         models,

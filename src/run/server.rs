@@ -423,7 +423,7 @@ impl Server {
 /// Whether `c`'s server is started (a command, a container, a deployment), which may take
 /// minutes, rather than only checked (`external`, or none configured).
 pub fn launches(c: &Combination) -> bool {
-    !matches!(c.server, None | Some(ServerConfig::External { .. }))
+    !matches!(c.server.as_deref(), None | Some(ServerConfig::External { .. }))
 }
 
 /// An `external` server (or none configured): only its health is checked, within its timeout.
@@ -433,7 +433,7 @@ fn external(
     obs: &mut dyn Observer,
 ) -> Result<(Server, f64), ServerError> {
     let url = c.url().ok_or(ServerError::from("no url to benchmark"))?;
-    let timeout = match &c.server {
+    let timeout = match c.server.as_deref() {
         Some(ServerConfig::External { startup_timeout_s, .. }) => *startup_timeout_s,
         _ => 30.0,
     };
@@ -514,11 +514,11 @@ pub async fn start(
     obs: &mut dyn Observer,
 ) -> Result<Server, ServerError> {
     let health = crate::plan::server::health(
-        c.server.as_ref(),
+        c.server.as_deref(),
         c.merged.get("health_check_endpoint").and_then(Value::as_str),
     );
     let begun = Instant::now();
-    let (mut srv, timeout) = match &c.server {
+    let (mut srv, timeout) = match c.server.as_deref() {
         Some(ServerConfig::Kubernetes(k)) => {
             let started = Instant::now();
             let kube = deploy(k, c, cx, interrupts, obs)
