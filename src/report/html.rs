@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use super::svg::{Chart, Series, Style, pareto_front};
 use super::{RenderError, Report, Row, template};
 use crate::model::metrics::{Metric, Stat};
@@ -82,12 +80,25 @@ fn ci(r: &Row, metric: Metric, stat: Stat) -> Option<(f64, f64)> {
 /// A figure's confidence interval (low, high), with repeats.
 type Interval = Option<(f64, f64)>;
 
-/// A chart as the template shows it.
-#[derive(Debug, Clone, Serialize)]
+/// A chart as the template shows it: `id`, `title` and `svg`, the SVG text made when the
+/// template writes it and dropped once written (a large batch's charts, ~0.8 MB of SVG at 1,000
+/// runs, were all in memory at once, the largest part of a live render's peak).
+#[derive(Debug, Clone)]
 pub struct ChartView {
     pub id: String,
     pub title: String,
-    pub svg: String,
+    pub chart: Chart,
+}
+
+impl minijinja::value::Object for ChartView {
+    fn get_value(self: &std::sync::Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        match key.as_str()? {
+            "id" => Some(self.id.as_str().into()),
+            "title" => Some(self.title.as_str().into()),
+            "svg" => Some(minijinja::Value::from_safe_string(self.chart.render())),
+            _ => None,
+        }
+    }
 }
 
 /// The rows with results grouped into series (see [`group`]), over the load axis.
@@ -177,7 +188,7 @@ impl<'a> LoadCharts<'a> {
             log_x: self.log_x,
             series,
         };
-        ChartView { id: id.into(), title, svg: chart.render() }
+        ChartView { id: id.into(), title, chart }
     }
 
     /// Tokens/s per user vs total output tokens/s: every point, and the Pareto front.
@@ -208,15 +219,14 @@ impl<'a> LoadCharts<'a> {
         ChartView {
             id: "chart-pareto".into(),
             title: "Tokens/s per user vs total output tokens/s".into(),
-            svg: Chart {
+            chart: Chart {
                 id: "chart-pareto".into(),
                 title: "Tokens/s per user vs total output tokens/s (Pareto front in red)".into(),
                 x_label: "total output tokens/s".into(),
                 y_label: "tokens/s per user (1000 / TPOT)".into(),
                 log_x: false,
                 series: scatter,
-            }
-            .render(),
+            },
         }
     }
 }
@@ -251,7 +261,7 @@ impl LoadCharts<'_> {
         ChartView {
             id: id.into(),
             title: "Cost per 1M output tokens vs tokens/s per user".into(),
-            svg: Chart {
+            chart: Chart {
                 id: id.into(),
                 title:
                     "$ per 1M output tokens vs tokens/s per user (cheapest for its speed in red)"
@@ -260,8 +270,7 @@ impl LoadCharts<'_> {
                 y_label: "$ per 1M output tokens".into(),
                 log_x: false,
                 series: scatter,
-            }
-            .render(),
+            },
         }
     }
 }
@@ -333,7 +342,7 @@ pub fn render_to(report: &Report, w: &mut dyn std::io::Write) -> Result<(), Rend
         "report.html.j2",
         minijinja::context! {
             r => report,
-            charts => charts(report),
+            charts => charts(report).into_iter().map(minijinja::Value::from_object).collect::<Vec<_>>(),
             columns => columns,
             perf => perf,
             any_targets => super::any_targets(report),
