@@ -20,12 +20,9 @@
 
 pub mod check;
 pub mod conditions;
-pub mod gate;
 mod params;
 
 pub use conditions::{Conditions, GpuConditions, MeanMax};
-use gate::replace_with;
-pub use gate::{WriteGate, remove_derived};
 
 use std::collections::BTreeMap;
 
@@ -442,6 +439,29 @@ pub fn write_derived_with(
 
 fn write_replace(path: &std::path::Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
     replace_with(path, sync, |f| f.write_all(bytes))
+}
+
+fn replace_with(
+    path: &std::path::Path,
+    sync: bool,
+    fill: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or_else(|| std::path::Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let written = (|| {
+        let mut f = fs_err::File::create(&tmp)?;
+        fill(&mut f)?;
+        if sync {
+            f.sync_all()?;
+        }
+        fs_err::rename(&tmp, path)
+    })();
+    // A failed write never leaves its temp file behind.
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Serializes `value` as pretty JSON and writes it atomically.

@@ -273,7 +273,7 @@ fn remove_stale(dir: &Path, keep: Option<&Path>) -> Result<(), TtError> {
             && keep.is_none_or(|k| k != path)
             && written_by_sweeper(&path);
         if stale {
-            crate::records::remove_derived(&path)
+            std::fs::remove_file(&path)
                 .map_err(|source| TtError::Remove { path: path.clone(), source })?;
         }
     }
