@@ -80,22 +80,17 @@ fn ci(r: &Row, metric: Metric, stat: Stat) -> Option<(f64, f64)> {
 /// A figure's confidence interval (low, high), with repeats.
 type Interval = Option<(f64, f64)>;
 
-/// A chart as the template shows it: `id`, `title` and `svg`, the SVG text made when the
-/// template writes it and dropped once written (a large batch's charts, ~0.8 MB of SVG at 1,000
-/// runs, were all in memory at once, the largest part of a live render's peak).
+/// A chart as the template shows it: its `id`, and `svg`, the SVG text made when the template
+/// writes it and dropped once written (a large batch's charts, ~0.8 MB of SVG at 1,000 runs,
+/// were all in memory at once, the largest part of a live render's peak).
 #[derive(Debug, Clone)]
-pub struct ChartView {
-    pub id: String,
-    pub title: String,
-    pub chart: Chart,
-}
+pub struct ChartView(pub Chart);
 
 impl minijinja::value::Object for ChartView {
     fn get_value(self: &std::sync::Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
         match key.as_str()? {
-            "id" => Some(self.id.as_str().into()),
-            "title" => Some(self.title.as_str().into()),
-            "svg" => Some(minijinja::Value::from_safe_string(self.chart.render())),
+            "id" => Some(self.0.id.as_str().into()),
+            "svg" => Some(minijinja::Value::from_safe_string(self.0.render())),
             _ => None,
         }
     }
@@ -180,15 +175,14 @@ impl<'a> LoadCharts<'a> {
 
     /// A chart over the load axis.
     fn chart(&self, id: &str, title: String, y_label: &str, series: Vec<Series>) -> ChartView {
-        let chart = Chart {
+        ChartView(Chart {
             id: id.into(),
-            title: title.clone(),
+            title,
             x_label: self.axis.label().into(),
             y_label: y_label.into(),
             log_x: self.log_x,
             series,
-        };
-        ChartView { id: id.into(), title, chart }
+        })
     }
 
     /// Tokens/s per user vs total output tokens/s: every point, and the Pareto front.
@@ -216,18 +210,14 @@ impl<'a> LoadCharts<'a> {
             })
             .collect();
         scatter.push(Series::new("Pareto front", pareto_front(&all), Style::Front, 0));
-        ChartView {
+        ChartView(Chart {
             id: "chart-pareto".into(),
-            title: "Tokens/s per user vs total output tokens/s".into(),
-            chart: Chart {
-                id: "chart-pareto".into(),
-                title: "Tokens/s per user vs total output tokens/s (Pareto front in red)".into(),
-                x_label: "total output tokens/s".into(),
-                y_label: "tokens/s per user (1000 / TPOT)".into(),
-                log_x: false,
-                series: scatter,
-            },
-        }
+            title: "Tokens/s per user vs total output tokens/s (Pareto front in red)".into(),
+            x_label: "total output tokens/s".into(),
+            y_label: "tokens/s per user (1000 / TPOT)".into(),
+            log_x: false,
+            series: scatter,
+        })
     }
 }
 
@@ -257,21 +247,15 @@ impl LoadCharts<'_> {
             .collect();
         let front: Vec<(f64, f64)> = pareto_front(&all).into_iter().map(|(x, y)| (x, -y)).collect();
         scatter.push(Series::new("cheapest for its speed", front, Style::Front, 0));
-        let id = "chart-cost";
-        ChartView {
-            id: id.into(),
-            title: "Cost per 1M output tokens vs tokens/s per user".into(),
-            chart: Chart {
-                id: id.into(),
-                title:
-                    "$ per 1M output tokens vs tokens/s per user (cheapest for its speed in red)"
-                        .into(),
-                x_label: "tokens/s per user (1000 / TPOT)".into(),
-                y_label: "$ per 1M output tokens".into(),
-                log_x: false,
-                series: scatter,
-            },
-        }
+        ChartView(Chart {
+            id: "chart-cost".into(),
+            title: "$ per 1M output tokens vs tokens/s per user (cheapest for its speed in red)"
+                .into(),
+            x_label: "tokens/s per user (1000 / TPOT)".into(),
+            y_label: "$ per 1M output tokens".into(),
+            log_x: false,
+            series: scatter,
+        })
     }
 }
 
