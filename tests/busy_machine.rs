@@ -1,7 +1,7 @@
 //! A batch on a machine whose every CPU is busy (another job, a local server's threads). The
 //! live reports' worker ran at `SCHED_IDLE`: on such a machine it got next to none of the CPU,
 //! and the batch's end waited for it to read every run it had been told of (after 150 runs of
-//! the fake aiperf, 15-29 s on the development VM). Its own test binary: the CPU burners would
+//! the fake aiperf, 15-60 s on the development VM). Its own test binary: the CPU burners would
 //! slow every test running beside it.
 
 mod common;
@@ -69,11 +69,14 @@ fn a_batch_ends_soon_on_a_busy_machine_with_its_reports_whole() {
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let drain = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap_or_default());
-    // The last run's end, seen in the verbose log as it comes.
-    let last = format!("run {RUNS}/{RUNS} ");
-    let (mut log, mut last_run_at) = (String::new(), None);
+    // The first and the last run's start, seen in the verbose log as they come.
+    let (first, last) = (format!("run 1/{RUNS} "), format!("run {RUNS}/{RUNS} "));
+    let (mut log, mut first_run_at, mut last_run_at) = (String::new(), None, None);
     for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
         let line = line.unwrap();
+        if first_run_at.is_none() && line.contains(&first) {
+            first_run_at = Some(Instant::now());
+        }
         if last_run_at.is_none() && line.contains(&last) {
             last_run_at = Some(Instant::now());
         }
@@ -84,11 +87,18 @@ fn a_batch_ends_soon_on_a_busy_machine_with_its_reports_whole() {
     let ended = Instant::now();
     log.push_str(&drain.join().unwrap());
     assert_eq!(status.code(), Some(0), "{log}");
-    let last_run_at = last_run_at.unwrap_or_else(|| panic!("no `{last}` line:\n{log}"));
-    // The last run itself (a fake aiperf among the burners) and the final render: here
-    // 0.06-0.09 s with the worker at a fair share of the CPU; 15-29 s at `SCHED_IDLE`.
-    let end = ended - last_run_at;
-    assert!(end < Duration::from_secs(5), "the batch's end took {end:?}:\n{log}");
+    let seen =
+        |at: Option<Instant>, what: &str| at.unwrap_or_else(|| panic!("no `{what}` line:\n{log}"));
+    let (first_run_at, last_run_at) = (seen(first_run_at, &first), seen(last_run_at, &last));
+    // The end (the last run itself and the final render) against the other 149 runs, both
+    // measured here among the same burners, so a slower or busier machine stretches both: on
+    // the development VM the end took 0.06-0.09 s of 4 s with the worker at a fair share of
+    // the CPU, and 15-60 s at `SCHED_IDLE`, 3-12 times the runs. The 2 s floor only loosens it.
+    let (runs, end) = (last_run_at - first_run_at, ended - last_run_at);
+    assert!(
+        end < (runs / 2).max(Duration::from_secs(2)),
+        "the batch's end took {end:?} after {runs:?} of runs:\n{log}"
+    );
     assert!(log.contains("reports: rendered from the results kept during the run"), "{log}");
     let batch = batch_dir(&out, "t");
     let csv = std::fs::read_to_string(batch.join("summary.csv")).unwrap();
