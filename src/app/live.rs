@@ -129,9 +129,10 @@ fn trim_heap() {
 /// on a machine whose every CPU was busy starved it while it held what the run stage needed
 /// (a directory's lock, the one malloc arena's): 300 stub runs among three CPU burners took 5.4
 /// s (median of 5) against 3.5-3.9 s with it at a fair share, and the batch's end waited for
-/// it to read every run (15-29 s after 150 runs: `tests/busy_machine.rs`). On an idle machine
-/// the two are alike (1,000 stub runs: 3.87 s against 3.80 s, medians of 5). Where the call
-/// fails nothing changes.
+/// it to read every run (15-60 s after 150 runs: `tests/busy_machine.rs`). On an idle machine
+/// it costs about 1% (eight paired rounds of 1,000 stub runs against `SCHED_IDLE`: 1.003-1.019
+/// the time, median 1.009): a run-stage wake-up on its CPU no longer preempts it at once. Where
+/// the call fails nothing changes.
 fn batch_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: sched_setscheduler on the calling thread (0) with a plain parameter struct;
