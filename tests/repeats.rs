@@ -454,3 +454,27 @@ fn compare_with_repeats_and_bad_input() {
     let out = sweeper().args(["compare", "--confidence", "1.5"]).arg(&a).arg(&b).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A run whose `run_metadata.json` asked aiperf for 3 profile runs but whose directory holds a
+/// single run's export is not a success for the reports either: what it measured is not what
+/// was asked for (the judgement the run stage makes from its plan, made by the reader from the
+/// record it has read once).
+#[test]
+fn a_single_run_export_where_profile_runs_were_asked_is_not_a_success() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = [Run::ok("chat-stream", vec![("concurrency", json!(2))])];
+    let batch = Batch::new("asked")
+        .base(vec![("model", json!("mock-model")), ("num_profile_runs", json!(3))])
+        .write(tmp.path(), &runs);
+    let run = &results::collect(&batch).unwrap().runs[0];
+    assert_eq!(run.status, RunStatus::Failed);
+    let reason = run.reason.as_deref().unwrap();
+    assert!(reason.contains("aiperf was asked for 3 profile runs"), "{reason}");
+
+    // Asked for one: the single run's export is what was asked for.
+    let tmp = tempfile::tempdir().unwrap();
+    let batch = Batch::new("asked")
+        .base(vec![("model", json!("mock-model")), ("num_profile_runs", json!(1))])
+        .write(tmp.path(), &runs);
+    assert_eq!(results::collect(&batch).unwrap().runs[0].status, RunStatus::Succeeded);
+}

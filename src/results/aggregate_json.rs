@@ -1,5 +1,6 @@
 //! `profile_export_aiperf.json`: aiperf's aggregate statistics, every statistic optional.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +16,22 @@ pub const KNOWN_SCHEMA_VERSIONS: &[&str] = &["1.0", "1.1", "1.2", "1.3", "1.4"];
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MetricStats {
     pub unit: String,
-    pub stats: BTreeMap<String, f64>,
+    /// The statistics by name; aiperf's usual names are static strings, not a copy per metric.
+    pub stats: BTreeMap<Cow<'static, str>, f64>,
+}
+
+/// The statistic names aiperf 0.13 writes: a metric's names are these, not allocated.
+const STAT_NAMES: [&str; 16] = [
+    "avg", "min", "max", "std", "count", "sum", "p1", "p5", "p10", "p25", "p50", "p75", "p90",
+    "p95", "p99", "p999",
+];
+
+/// A statistic's name as [`MetricStats::stats`] keeps it.
+fn stat_name(name: &str) -> Cow<'static, str> {
+    STAT_NAMES
+        .iter()
+        .find(|n| **n == name)
+        .map_or_else(|| Cow::Owned(name.to_owned()), |n| Cow::Borrowed(*n))
 }
 
 impl MetricStats {
@@ -313,7 +329,7 @@ impl<'de> serde::de::Visitor<'de> for TopVisitor<'_> {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = BTreeMap::new();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             let key = key.as_ref();
             if !(self.keep)(key) || SKIPPED.contains(&key) {
                 map.next_value::<serde::de::IgnoredAny>()?;
@@ -354,7 +370,7 @@ impl<'de> serde::de::Visitor<'de> for MetricVisitor {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut stats = MetricStats::default();
         let mut has_unit = false;
-        while let Some(key) = map.next_key::<String>()? {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             let v: Field = map.next_value()?;
             if key == "unit" {
                 has_unit = true;
@@ -365,10 +381,10 @@ impl<'de> serde::de::Visitor<'de> for MetricVisitor {
             }
             match v {
                 Field::Num(f) => {
-                    stats.stats.insert(key, f);
+                    stats.stats.insert(stat_name(&key), f);
                 }
                 _ => {
-                    stats.stats.remove(&key);
+                    stats.stats.remove(key.as_ref());
                 }
             }
         }
@@ -376,6 +392,29 @@ impl<'de> serde::de::Visitor<'de> for MetricVisitor {
     }
 
     not_an_object!('de);
+}
+
+/// An object's key, borrowed from the text when it has no escapes (serde's `Cow` is always
+/// a copy).
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
 }
 
 /// A field of a metric as its statistics need it, without a JSON tree: a number (as
@@ -515,7 +554,7 @@ mod tests {
                     let mut stats = MetricStats { unit: unit.to_owned(), stats: BTreeMap::new() };
                     for (s, x) in m {
                         if let Some(f) = x.as_f64() {
-                            stats.stats.insert(s.clone(), f);
+                            stats.stats.insert(stat_name(s), f);
                         }
                     }
                     out.metrics.insert(key, stats);
@@ -559,6 +598,8 @@ mod tests {
                 "{\"request_count\": {\"unit\": \"requests\", \"avg\": 3}, \"request_count\": {\"unit\": \"requests\", \"avg\": 5}}",
                 "{\"request_count\": {\"unit\": \"r\", \"avg\": 3}, \"request_count\": 4}",
                 "{\"request\\u005fcount\": {\"unit\": \"requests\", \"avg\": 4}, \"error_request_count\": {\"unit\": \"requests\", \"avg\": 2.0}}",
+                // Statistic names escaped, unknown, or given twice (the later wins).
+                "{\"time_to_first_token\": {\"unit\": \"ms\", \"p\\u0039\\u0039\": 3, \"a\\u0076g\": 1, \"p42\": 2, \"avg\": 5}}",
                 "{\"schema_version\": [1], \"schema_version\": \"1.4\", \"telemetry_data\": {\"a\": [1, 2]}}",
                 "{\"schema_version\": 99, \"run_info\": null, \"error_summary\": {}, \"was_cancelled\": 1}",
                 "{\"telemetry_data\": {\"a\": [1, 2}}",

@@ -12,13 +12,20 @@ use super::{AGGREGATE_JSON_FILE, READY_MARKER_FILE, aggregate_json, multirun};
 /// Checks a run directory's artifacts (see [`Artifacts`]); `profile_runs`: the run's
 /// `num_profile_runs`, as its plan says (the run stage and `--resume` have it in memory).
 pub fn check_artifacts(run_dir: &Path, profile_runs: Option<u64>) -> Artifacts {
-    check_with(run_dir, profile_runs, aggregate_json::read_counts)
+    check_with(run_dir, multirun::is_multi_run(run_dir), profile_runs, aggregate_json::read_counts)
 }
 
-/// [`check_artifacts`] for a reader of the results: the whole export is read (and cached),
-/// as the results read it next.
-pub(super) fn check_artifacts_reading_all(run_dir: &Path) -> Artifacts {
-    check_with(run_dir, profile_runs_asked(run_dir), |p| {
+/// [`check_artifacts`] for a reader of the results, which has read the run's records and
+/// looked at its layout already: `multi`, whether it is aiperf's multi-run layout
+/// ([`multirun::is_multi_run`]); `profile_runs`, the `num_profile_runs` its
+/// `run_metadata.json` asked for. The whole export is read (and cached), as the results read
+/// it next.
+pub(super) fn check_artifacts_reading_all(
+    run_dir: &Path,
+    multi: bool,
+    profile_runs: Option<u64>,
+) -> Artifacts {
+    check_with(run_dir, multi, profile_runs, |p| {
         aggregate_json::read_cached(p)
             .map(|a| (a.avg("request_count"), a.avg("error_request_count")))
     })
@@ -27,10 +34,11 @@ pub(super) fn check_artifacts_reading_all(run_dir: &Path) -> Artifacts {
 /// The judgement, with `counts` reading the request and error counts of an export.
 fn check_with(
     run_dir: &Path,
+    multi: bool,
     profile_runs: Option<u64>,
     counts: impl Fn(&Path) -> Result<(Option<f64>, Option<f64>), aggregate_json::AggregateError>,
 ) -> Artifacts {
-    if multirun::is_multi_run(run_dir) {
+    if multi {
         return check_multi_run(run_dir);
     }
     // Asked for aiperf's repeats: single-run figures are not what was asked for.
@@ -96,11 +104,4 @@ fn check_multi_run(run_dir: &Path) -> Artifacts {
         },
         Err(e) => Artifacts::Incomplete(format!("aiperf's multi-run aggregate is unreadable: {e}")),
     }
-}
-
-/// `num_profile_runs` of the run's merged config (its `run_metadata.json`), when set.
-fn profile_runs_asked(run_dir: &Path) -> Option<u64> {
-    let meta: crate::records::RunMetadata =
-        crate::records::read_json(&run_dir.join(crate::records::RUN_METADATA_FILE)).ok()?;
-    crate::model::options::num_profile_runs(&meta.base_config)
 }

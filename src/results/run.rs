@@ -11,7 +11,7 @@ use super::aggregate_json::{self, AggregateExport, AggregateSummary};
 use super::convert::{metrics_from_aggregate, metrics_from_csv, metrics_from_jsonl};
 use super::point::{length_mismatches, load_point, model_ids};
 use super::points::Judge;
-use super::run_records::{Meta, Process, read_meta, read_process};
+use super::run_records::{Meta, Process, RecordError, read_meta, read_process};
 use super::{
     AGGREGATE_CSV_FILE, AGGREGATE_JSON_FILE, Artifacts, JSONL_FILE, KeyMetrics, READY_MARKER_FILE,
     RunResult, artifacts, csv, jsonl, multirun,
@@ -106,8 +106,10 @@ pub(super) fn load_run(
         Some(m) if e.merged.is_empty() => super::point::looked_up(&m.base_config),
         _ => e.merged.clone(),
     };
-    let (mut status, reason) = run_status(&run_dir, meta.is_some(), process.as_ref(), manifest);
     let multi = multirun::is_multi_run(&run_dir);
+    let profile_runs = meta.as_ref().and_then(|m| m.profile_runs);
+    let (mut status, reason) =
+        run_status(&run_dir, multi, meta.is_some(), profile_runs, process.as_ref(), manifest);
     let profile = if multi {
         read_profile_runs(&run_dir, &e.dir, &mut status, &mut found)
     } else {
@@ -197,17 +199,21 @@ fn server_runs(run_dir: &Path, multi: bool, warnings: &mut Vec<String>) -> Vec<S
 /// The run's `run_metadata.json` and `process_result.json`, those that are there (an unreadable
 /// one is a problem).
 fn read_records(run_dir: &Path, found: &mut Findings) -> (Option<Meta>, Option<Process>) {
-    let meta_path = run_dir.join(RUN_METADATA_FILE);
-    let meta = meta_path
-        .exists()
-        .then(|| read_meta(&meta_path))
-        .and_then(|r| r.map_err(|e| found.problems.push(e.to_string())).ok());
-    let pr_path = run_dir.join(PROCESS_RESULT_FILE);
-    let process = pr_path
-        .exists()
-        .then(|| read_process(&pr_path))
-        .and_then(|r| r.map_err(|e| found.problems.push(e.to_string())).ok());
+    let meta = kept(read_meta(&run_dir.join(RUN_METADATA_FILE)), found);
+    let process = kept(read_process(&run_dir.join(PROCESS_RESULT_FILE)), found);
     (meta, process)
+}
+
+/// A record as read: none when it is not written (yet), else its problem noted in `found`.
+fn kept<T>(read: Result<T, RecordError>, found: &mut Findings) -> Option<T> {
+    match read {
+        Ok(v) => Some(v),
+        Err(RecordError::Read(e)) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            found.problems.push(e.to_string());
+            None
+        }
+    }
 }
 
 /// The run's status and why: what its records say, corrected by what is on disk (aiperf's
@@ -215,7 +221,9 @@ fn read_records(run_dir: &Path, found: &mut Findings) -> (Option<Meta>, Option<P
 /// does.
 fn run_status(
     run_dir: &Path,
+    multi: bool,
     has_meta: bool,
+    profile_runs: Option<u64>,
     process: Option<&Process>,
     manifest: Option<&records::ManifestEntry>,
 ) -> (RunStatus, Option<String>) {
@@ -224,7 +232,7 @@ fn run_status(
     // success): sweeper was stopped between aiperf's exit and process_result.json.
     let ready = run_dir.join(READY_MARKER_FILE);
     let unfinished = matches!(status, RunStatus::Pending | RunStatus::Running);
-    let multi_done = multirun::is_multi_run(run_dir)
+    let multi_done = multi
         && run_dir.join(multirun::AGGREGATE_DIR).join(multirun::MULTI_AGGREGATE_FILE).is_file();
     if unfinished && process.is_none() && (ready.exists() || multi_done) {
         status = RunStatus::Succeeded;
@@ -232,7 +240,8 @@ fn run_status(
     // A success only counts when its results are there and parse: the same judgement as the
     // run stage's and `--resume`'s (which runs such a combination again).
     if status.is_success()
-        && let Artifacts::Incomplete(why) = artifacts::check_artifacts_reading_all(run_dir)
+        && let Artifacts::Incomplete(why) =
+            artifacts::check_artifacts_reading_all(run_dir, multi, profile_runs)
     {
         status = RunStatus::Failed;
         reason = Some(format!("recorded as succeeded, but its results are unusable: {why}"));
@@ -362,19 +371,21 @@ fn read_aggregate(
             .filter(|(_, d)| multirun::run_ready(d))
             .find_map(|(_, d)| aggregate_json::read_cached(&d.join(AGGREGATE_JSON_FILE)).ok());
     }
-    if !agg_path.exists() {
-        if status.is_success() {
-            found.problems.push(format!(
-                "`{}` is missing although the run is marked {status:?}",
-                agg_path.display()
-            ));
-        }
-        return None;
-    }
     match aggregate_json::read_cached(&agg_path) {
         Ok(a) => {
             found.warnings.extend(a.warnings.iter().cloned());
             Some(a)
+        }
+        Err(aggregate_json::AggregateError::Read { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            if status.is_success() {
+                found.problems.push(format!(
+                    "`{}` is missing although the run is marked {status:?}",
+                    agg_path.display()
+                ));
+            }
+            None
         }
         Err(e) => {
             found.problems.push(e.to_string());

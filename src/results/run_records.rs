@@ -30,6 +30,9 @@ pub(super) struct Meta {
     pub(super) timestamp: Option<String>,
     pub(super) base_config: serde_json::Map<String, Value>,
     pub(super) sweep_params: Option<serde_json::Map<String, Value>>,
+    /// `num_profile_runs` of sweeper's record's merged config, when set (None for a record
+    /// that is not sweeper's: the NeMo runner's has no merged config).
+    pub(super) profile_runs: Option<u64>,
 }
 
 /// `process_result.json`: sweeper's, or the NeMo runner's (`subprocess.CompletedProcess`'s
@@ -54,7 +57,20 @@ pub(super) fn read_meta(path: &Path) -> Result<Meta, RecordError> {
     let Value::Object(o) = v else {
         return Err(RecordError::NotAnObject { path: path.to_path_buf() });
     };
+    // Only sweeper's whole record is asked: the same answer as reading it as `RunMetadata`,
+    // checked only when the merged config sets the count (rare) rather than for every run.
+    let profile_runs = o
+        .get("base_config")
+        .and_then(Value::as_object)
+        .and_then(crate::model::options::num_profile_runs)
+        .filter(|_| {
+            <crate::records::RunMetadata as serde::Deserialize>::deserialize(&Value::Object(
+                o.clone(),
+            ))
+            .is_ok()
+        });
     Ok(Meta {
+        profile_runs,
         timestamp: o.get("timestamp").and_then(Value::as_str).map(str::to_owned),
         base_config: o.get("base_config").and_then(Value::as_object).cloned().unwrap_or_default(),
         sweep_params: o.get("sweep_params").and_then(Value::as_object).cloned(),
