@@ -45,11 +45,19 @@ pub fn percent(x: f64) -> String {
 /// For machines (CSV): the shortest text that parses back to exactly `x`, with an exponent when
 /// `|x| >= 1e21` or `0 < |x| < 1e-7` (JavaScript's rule), so `1.7e308` is not 309 digits.
 pub fn exact(x: f64) -> String {
-    if x == 0.0 || !x.is_finite() || (1e-7..1e21).contains(&x.abs()) {
-        x.to_string()
+    let mut s = String::new();
+    write_exact(&mut s, x);
+    s
+}
+
+/// [`exact`], appended to `out` (no allocation of its own: a CSV writes ~100 of them a row).
+pub fn write_exact(out: &mut String, x: f64) {
+    use std::fmt::Write;
+    let _ = if x == 0.0 || !x.is_finite() || (1e-7..1e21).contains(&x.abs()) {
+        write!(out, "{x}")
     } else {
-        format!("{x:e}")
-    }
+        write!(out, "{x:e}")
+    };
 }
 
 #[cfg(test)]
