@@ -20,7 +20,7 @@ pub struct MetricStats {
     pub stats: BTreeMap<Cow<'static, str>, f64>,
 }
 
-/// The statistic names aiperf 0.13 writes: a metric's names are these, not allocated.
+/// The statistic names aiperf 0.13 writes, kept without an allocation.
 const STAT_NAMES: [&str; 16] = [
     "avg", "min", "max", "std", "count", "sum", "p1", "p5", "p10", "p25", "p50", "p75", "p90",
     "p95", "p99", "p999",
@@ -394,8 +394,7 @@ impl<'de> serde::de::Visitor<'de> for MetricVisitor {
     not_an_object!('de);
 }
 
-/// An object's key, borrowed from the text when it has no escapes (serde's `Cow` is always
-/// a copy).
+/// An object's key, borrowed from the text when it has no escapes (serde's `Cow` copies).
 struct Key<'de>(Cow<'de, str>);
 
 impl<'de> serde::Deserialize<'de> for Key<'de> {

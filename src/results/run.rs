@@ -107,14 +107,9 @@ pub(super) fn load_run(
         _ => e.merged.clone(),
     };
     let multi = multirun::is_multi_run(&run_dir);
-    let profile_runs = meta.as_ref().and_then(|m| m.profile_runs);
     let (mut status, reason) =
-        run_status(&run_dir, multi, meta.is_some(), profile_runs, process.as_ref(), manifest);
-    let profile = if multi {
-        read_profile_runs(&run_dir, &e.dir, &mut status, &mut found)
-    } else {
-        ProfileRuns::default()
-    };
+        run_status(&run_dir, multi, meta.as_ref(), process.as_ref(), manifest);
+    let profile = read_profile_runs(&run_dir, multi, &e.dir, &mut status, &mut found);
     let aggregate = read_aggregate(&run_dir, multi, status, &mut found);
     let mut metrics = if multi {
         repeats::means(&profile.repeats)
@@ -222,12 +217,11 @@ fn kept<T>(read: Result<T, RecordError>, found: &mut Findings) -> Option<T> {
 fn run_status(
     run_dir: &Path,
     multi: bool,
-    has_meta: bool,
-    profile_runs: Option<u64>,
+    meta: Option<&Meta>,
     process: Option<&Process>,
     manifest: Option<&records::ManifestEntry>,
 ) -> (RunStatus, Option<String>) {
-    let (mut status, mut reason) = recorded_status(has_meta, process, manifest);
+    let (mut status, mut reason) = recorded_status(meta.is_some(), process, manifest);
     // Neither record says it finished, but aiperf wrote its ready marker (written last, only on
     // success): sweeper was stopped between aiperf's exit and process_result.json.
     let ready = run_dir.join(READY_MARKER_FILE);
@@ -240,8 +234,11 @@ fn run_status(
     // A success only counts when its results are there and parse: the same judgement as the
     // run stage's and `--resume`'s (which runs such a combination again).
     if status.is_success()
-        && let Artifacts::Incomplete(why) =
-            artifacts::check_artifacts_reading_all(run_dir, multi, profile_runs)
+        && let Artifacts::Incomplete(why) = artifacts::check_artifacts_reading_all(
+            run_dir,
+            multi,
+            meta.and_then(|m| m.profile_runs),
+        )
     {
         status = RunStatus::Failed;
         reason = Some(format!("recorded as succeeded, but its results are unusable: {why}"));
@@ -281,14 +278,19 @@ fn recorded_status(
 
 /// aiperf's `--num-profile-runs` layout: each profile run a repeat (its errors listed with its
 /// label), and aiperf's aggregate over them. A success with a failed or partial profile run
-/// says so (`status` becomes partial for the latter).
+/// says so (`status` becomes partial for the latter). Nothing when the run is not in that
+/// layout (`multi`: [`multirun::is_multi_run`]).
 fn read_profile_runs(
     run_dir: &Path,
+    multi: bool,
     dir: &str,
     status: &mut RunStatus,
     found: &mut Findings,
 ) -> ProfileRuns {
     let mut out = ProfileRuns::default();
+    if !multi {
+        return out;
+    }
     let mut first_good = None;
     for (i, (label, d)) in multirun::run_dirs(run_dir).into_iter().enumerate() {
         let rel = if dir.is_empty() {
