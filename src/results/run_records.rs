@@ -54,21 +54,16 @@ fn read_json_value(path: &Path) -> Result<Value, RecordError> {
 
 pub(super) fn read_meta(path: &Path) -> Result<Meta, RecordError> {
     let v = read_json_value(path)?;
-    let Value::Object(o) = v else {
-        return Err(RecordError::NotAnObject { path: path.to_path_buf() });
-    };
     // Only sweeper's whole record is asked: the same answer as reading it as `RunMetadata`,
     // checked only when the merged config sets the count (rare) rather than for every run.
-    let profile_runs = o
+    let profile_runs = v
         .get("base_config")
         .and_then(Value::as_object)
         .and_then(crate::model::options::num_profile_runs)
-        .filter(|_| {
-            <crate::records::RunMetadata as serde::Deserialize>::deserialize(&Value::Object(
-                o.clone(),
-            ))
-            .is_ok()
-        });
+        .filter(|_| <crate::records::RunMetadata as serde::Deserialize>::deserialize(&v).is_ok());
+    let Value::Object(o) = v else {
+        return Err(RecordError::NotAnObject { path: path.to_path_buf() });
+    };
     Ok(Meta {
         profile_runs,
         timestamp: o.get("timestamp").and_then(Value::as_str).map(str::to_owned),
