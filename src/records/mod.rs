@@ -21,6 +21,7 @@
 pub mod check;
 pub mod conditions;
 mod params;
+pub mod reserve;
 
 pub use conditions::{Conditions, GpuConditions, MeanMax};
 
@@ -472,6 +473,19 @@ pub fn write_json_atomic<T: Serialize>(path: &std::path::Path, value: &T) -> std
 /// As [`write_json_atomic`] without the flush to disk (see [`write_derived`]).
 pub fn write_json_derived<T: Serialize>(path: &std::path::Path, value: &T) -> std::io::Result<()> {
     replace_with(path, false, |f| json_into(f, value, true))
+}
+
+/// As [`write_json_derived`], for a file that does not exist yet: made from `reserve`'s
+/// anonymous files when it has one (see [`reserve`]).
+pub fn write_json_new<T: Serialize>(
+    reserve: &mut reserve::Reserve,
+    path: &std::path::Path,
+    value: &T,
+) -> std::io::Result<()> {
+    if reserve.write_new(path, |f| json_into(f, value, true))? {
+        return Ok(());
+    }
+    write_json_derived(path, value)
 }
 
 /// Compact JSON, written atomically; `durable`: flushed to disk before returning.

@@ -11,6 +11,7 @@ use super::resume::{
 };
 use crate::config::Config;
 use crate::plan::{ArgContext, Combination, Plan, argv};
+use crate::records::reserve::Reserve;
 use crate::records::{
     self, BatchManifest, FORMAT_VERSION, ManifestEntry, PlanRecord, PlannedCombination,
     ProcessResult, RunMetadata, RunStatus,
@@ -109,6 +110,8 @@ pub struct Batch {
     flusher: Flusher,
     /// When the last [`Batch::settle`] ended and how long it took.
     last_settle: Option<(std::time::Instant, std::time::Duration)>,
+    /// The next run's directory and records, made while a run runs ([`Batch::refill_reserve`]).
+    reserve: Reserve,
 }
 
 /// While runs follow each other, [`Batch::settle`] comes at least this many times its own
@@ -198,6 +201,7 @@ impl Batch {
         let mut plan_record = plan_record;
         forget_fixed_combinations(&mut plan_record);
         let mut batch = Batch {
+            reserve: Reserve::new(&dir),
             dir,
             provenance: records::Provenance::default(),
             plan_record,
@@ -283,6 +287,7 @@ impl Batch {
         statuses_from_disk(&dir, &mut manifest, artifacts);
         forget_fixed_combinations(&mut old);
         let mut batch = Batch {
+            reserve: Reserve::new(&dir),
             dir,
             manifest,
             provenance: records::Provenance::default(),
@@ -389,6 +394,16 @@ impl Batch {
         self.dir.join(&c.dir)
     }
 
+    /// Creates a run's directory `dir` (see [`Reserve`]).
+    pub fn create_run_dir(&mut self, dir: &Path) -> std::io::Result<()> {
+        self.reserve.create_dir_all(dir)
+    }
+
+    /// Makes the next run's directory and records' inodes ahead: while a run runs.
+    pub fn refill_reserve(&mut self) {
+        self.reserve.refill();
+    }
+
     /// The manifest's status of combination `index`.
     pub fn status(&self, index: usize) -> RunStatus {
         self.position
@@ -428,7 +443,7 @@ impl Batch {
     /// `process_result.json` and runs again on `--resume` whatever these say.
     pub fn start_run(&mut self, c: &Combination, meta: &RunMetadata) -> Result<(), BatchError> {
         let path = self.run_dir(c).join(records::RUN_METADATA_FILE);
-        let meta_result = records::write_json_derived(&path, meta)
+        let meta_result = records::write_json_new(&mut self.reserve, &path, meta)
             .map_err(|source| BatchError::Write { path, source });
         if let Some(e) = self.entry_mut(c.index) {
             e.status = RunStatus::Running;
@@ -441,7 +456,7 @@ impl Batch {
     /// Writes a combination's `process_result.json`, the record of the outcome, and its line
     /// of the manifest in memory.
     ///
-    /// The file is in place (atomically: a temp file renamed) before this returns, so neither
+    /// The file is in place (atomically: written whole, then named) before this returns, so neither
     /// `kill -9` nor any crash of sweeper loses it; it is flushed to disk by the batch's
     /// flushing thread while the next run starts, which never waits for the disk: a crash of
     /// the machine before can leave it empty or missing, and such a run counts as not run
@@ -453,7 +468,7 @@ impl Batch {
     /// `process_result.json` is written, which every reader takes first (`--resume`, `report`).
     pub fn record(&mut self, c: &Combination, pr: &ProcessResult) -> Result<(), BatchError> {
         let path = self.run_dir(c).join(records::PROCESS_RESULT_FILE);
-        let pr_result = match records::write_json_derived(&path, pr) {
+        let pr_result = match records::write_json_new(&mut self.reserve, &path, pr) {
             Ok(()) => {
                 self.flusher.push(path);
                 Ok(())
@@ -555,6 +570,7 @@ impl Batch {
 
     /// The final manifest: finished, and whether it was interrupted.
     pub fn finish(&mut self, interrupted: bool) -> Result<(), BatchError> {
+        self.reserve.release();
         self.manifest.finished = true;
         self.manifest.interrupted = interrupted;
         self.write_manifest()

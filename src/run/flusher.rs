@@ -1,5 +1,5 @@
 //! Flushing the batch's records to disk on a thread of their own, so that no run waits for the
-//! disk: each record is renamed into place whole by the run stage (a crash of sweeper never
+//! disk: each record is put in place whole by the run stage (a crash of sweeper never
 //! loses it), then handed here to be fsynced (so a crash of the machine does not either).
 //!
 //! A flush costs a disk round trip (0.1-0.3 ms on this VM's virtio disk, far more on a busy

@@ -590,7 +590,7 @@ impl Runner<'_> {
         if !c.dir.is_empty() && dir.exists() {
             let _ = std::fs::remove_dir_all(&dir);
         }
-        let _ = std::fs::create_dir_all(&dir);
+        let _ = batch.create_run_dir(&dir);
         let mut p = self.prepare(c, dir, &server_url);
         if let Some(Arg::KeyConfig(k)) = c.args.iter().find(|a| matches!(a, Arg::KeyConfig(_))) {
             let path = p.dir.join(argv::KEY_CONFIG_FILE);

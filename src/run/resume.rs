@@ -9,7 +9,7 @@ use crate::plan::Plan;
 use crate::records::{self, BatchManifest, PlanRecord, ProcessResult, RunStatus};
 
 /// Removes the temp files of atomic writes (`.<name>.tmp.<pid>`) that a killed session left in
-/// the batch directory and its run directories.
+/// the batch directory and its run directories, and its empty spare run directory.
 pub(super) fn remove_stale_temp_files(dir: &Path) {
     let is_temp = |name: &str| {
         name.starts_with('.')
@@ -36,10 +36,14 @@ pub(super) fn remove_stale_temp_files(dir: &Path) {
     }
     for d in dirs {
         for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.file_name().to_str().is_some_and(is_temp)
-                && e.file_type().is_ok_and(|t| t.is_file())
-            {
-                let _ = std::fs::remove_file(e.path());
+            if !e.file_name().to_str().is_some_and(is_temp) {
+                continue;
+            }
+            match e.file_type() {
+                Ok(t) if t.is_file() => drop(std::fs::remove_file(e.path())),
+                // The spare run directory (`records::reserve`): removed only when empty.
+                Ok(t) if t.is_dir() => drop(std::fs::remove_dir(e.path())),
+                _ => {}
             }
         }
     }

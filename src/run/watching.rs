@@ -19,8 +19,10 @@ const FIRST_SAMPLE: Duration = Duration::from_millis(100);
 
 /// What a run's ticks do besides telling its progress. The first tick comes once aiperf has
 /// been started (`biased` in [`Runner::watch`]: the run is polled first): the manifest's write
-/// (when due: `Batch::settle_while_running`), the removal of the last run's temp dir; later
-/// ticks also sample the conditions. None delays the start.
+/// (when due: `Batch::settle_while_running`), the removal of the last run's temp dir, the
+/// request for the next run's directory and records to be made ahead (`Batch::refill_reserve`:
+/// made on a thread of their own); later ticks also sample the conditions. None delays the
+/// start.
 ///
 /// The conditions sampler starts [`FIRST_SAMPLE`] after aiperf, not with it: its first sample
 /// (`/proc/stat`, the batch's processes, `/proc/cpuinfo`, which interrupts every CPU) took the
@@ -40,6 +42,7 @@ impl Ticks {
             self.error.get_or_insert(e);
         }
         super::remove_dirs(&mut self.finished_tmp);
+        batch.refill_reserve();
     }
 }
 
