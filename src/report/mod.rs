@@ -14,6 +14,7 @@ pub mod html;
 pub mod json;
 pub mod markdown;
 mod render;
+mod row_fields;
 pub mod server;
 pub mod svg;
 pub mod targets;

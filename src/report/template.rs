@@ -73,7 +73,18 @@ impl<'a, T> IntoIterator for &'a Lazy<T> {
     }
 }
 
-impl<T: Serialize + std::fmt::Debug + Send + Sync + 'static> Serialize for Lazy<T> {
+/// How one item of a [`Lazy`] list becomes a template value: whole, unless the type gives its
+/// fields one at a time (a report row: see `row_fields`).
+pub trait Item: Serialize + std::fmt::Debug + Send + Sync + Sized + 'static {
+    /// Item `i` of `items` as a template value.
+    fn value(items: &Arc<Vec<Self>>, i: usize) -> Value {
+        Value::from_serialize(&items[i])
+    }
+}
+
+impl Item for Vec<Option<f64>> {}
+
+impl<T: Item> Serialize for Lazy<T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if minijinja::value::serializing_for_value() {
             Value::from_object(Items(self.0.clone())).serialize(s)
@@ -87,12 +98,13 @@ impl<T: Serialize + std::fmt::Debug + Send + Sync + 'static> Serialize for Lazy<
 #[derive(Debug)]
 struct Items<T>(Arc<Vec<T>>);
 
-impl<T: Serialize + std::fmt::Debug + Send + Sync + 'static> Object for Items<T> {
+impl<T: Item> Object for Items<T> {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Seq
     }
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.0.get(key.as_usize()?).map(Value::from_serialize)
+        let i = key.as_usize().filter(|i| *i < self.0.len())?;
+        Some(T::value(&self.0, i))
     }
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::Seq(self.0.len())
