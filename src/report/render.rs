@@ -10,13 +10,6 @@ use super::{
 use crate::records;
 use crate::results::{self, BatchResults};
 
-fn write(path: PathBuf, bytes: &[u8], written: &mut Vec<PathBuf>) -> Result<(), ReportError> {
-    records::write_derived(&path, bytes)
-        .map_err(|source| ReportError::Write { path: path.clone(), source })?;
-    written.push(path);
-    Ok(())
-}
-
 /// Writes `path` (atomically) with what `render` writes as it goes; `name` is the report's
 /// name in an error.
 fn write_with(
@@ -40,10 +33,6 @@ fn write_with(
     result.map_err(|source| ReportError::Write { path: path.clone(), source })?;
     written.push(path);
     Ok(())
-}
-
-fn rendered<T>(name: &'static str, r: Result<T, RenderError>) -> Result<T, ReportError> {
-    r.map_err(|source| ReportError::Render { name, source })
 }
 
 /// Renders every report of `batch_dir` (also a partial batch) and the per-run standardized JSON
@@ -217,11 +206,9 @@ fn render_text_reports(report: &Report, batch_dir: &Path) -> Result<Vec<PathBuf>
     write_with(batch_dir.join(REPORT_MD_FILE), REPORT_MD_FILE, &mut files, |w| {
         markdown::render_to(report, w)
     })?;
-    write(
-        batch_dir.join(SUMMARY_CSV_FILE),
-        &rendered(SUMMARY_CSV_FILE, csv::render(report))?,
-        &mut files,
-    )?;
+    write_with(batch_dir.join(SUMMARY_CSV_FILE), SUMMARY_CSV_FILE, &mut files, |w| {
+        csv::render_to(report, w)
+    })?;
     write_with(batch_dir.join(SUMMARY_JSON_FILE), SUMMARY_JSON_FILE, &mut files, |w| {
         json::render_to(report, w)
     })?;
