@@ -12,8 +12,9 @@
 //! it, whichever side ran them, the side creating more files the most.
 //!
 //! Prints, at 1, 100 and 1,000 combinations: wall time of each, their ratio, the time per
-//! combination `(T(n) - T(1)) / (n - 1)`, start-up (T(1)), and peak RSS (of sweeper itself;
-//! of the Python loop); then `sweeper report`'s peak RSS on the 100 and 1,000 batches.
+//! combination `(T(n) - T(1)) / (n - 1)` (from the medians, from each side's fastest round, and
+//! paired: the median of each round's own ratio), start-up (T(1)), and peak RSS (of sweeper
+//! itself; of the Python loop); then `sweeper report`'s peak RSS on the 100 and 1,000 batches.
 //! Targets (issue 25): per combination <= the reference's; start-up <= 1/3 of the reference's;
 //! peak RSS at 1,000 <= 1.5x that at 100, for a run and for `sweeper report`.
 //!
@@ -195,6 +196,8 @@ fn main() {
     // Each side's fastest round per size: the machine's noise (a busy neighbour) only ever
     // slows a round down.
     let mut best: Vec<(usize, f64, f64)> = Vec::new();
+    // Each size's rounds in the order run (sweeper, reference): round k of every size pairs.
+    let mut by_round: Vec<(usize, Vec<f64>, Vec<f64>)> = Vec::new();
     for &n in &sizes {
         let (mut sw, mut rw, mut sr, mut rr) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for round in 0..rounds {
@@ -217,6 +220,7 @@ fn main() {
         }
         let fastest = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
         best.push((n, fastest(&sw), fastest(&rw)));
+        by_round.push((n, sw.clone(), rw.clone()));
         let rounds_shown: Vec<String> =
             sw.iter().zip(&rw).map(|(s, r)| format!("{s:.3}/{r:.3}")).collect();
         let row = (n, median(&mut sw), median(&mut rw), median(&mut sr), median(&mut rr));
@@ -261,6 +265,22 @@ fn main() {
                 "  from each side's fastest round: sweeper {s:.1} ms, reference {r:.1} ms, ratio {:.2}; start-up {:.2}",
                 s / r,
                 b1.1 / b1.2
+            );
+        }
+        // Paired: each round's own per-combination ratio (its T(1000) and T(1) minus the
+        // reference's in the same round), then their median. The two sides of a round run
+        // back to back, so a drift of the machine between rounds cancels out of each ratio.
+        if let (Some((_, s1, r1)), Some((_, sn, rn))) =
+            (by_round.iter().find(|b| b.0 == 1), by_round.iter().find(|b| b.0 == big.0))
+            && rounds > 1
+        {
+            let mut ratios: Vec<f64> =
+                (0..rounds).map(|k| per(s1[k], sn[k]) / per(r1[k], rn[k])).collect();
+            let shown: Vec<String> = ratios.iter().map(|x| format!("{x:.3}")).collect();
+            println!(
+                "  paired, each round's own ratio: {}; median {:.3}",
+                shown.join(" "),
+                median(&mut ratios)
             );
         }
         // T(1) includes one combination, i.e. one start of the stub (~50 ms of Python) on both
