@@ -8,7 +8,10 @@ mod common;
 use std::process::{Child, Command, Stdio};
 
 use common::config::edit;
-use common::stub::{fake_aiperf, fake_config, fake_sweep, http_server, stub_aiperf};
+use common::stub::{
+    fake_aiperf, fake_artifacts, fake_config, fake_sweep, http_server, stub_aiperf,
+    write_executable,
+};
 use common::*;
 
 /// CPU hogs, killed when dropped.
@@ -55,10 +58,22 @@ fn runs_on_a_busy_machine_are_flagged_and_compared_as_not_like_for_like() {
     std::fs::create_dir_all(&fast).unwrap();
     let port = free_port();
     let cfg = fake_config(&fast, &http_server(port), port, 60, "");
+    // `sh` copying the artifacts, as the runner bench's stub (~5 ms; the fake aiperf, a bash
+    // script with more to do, took 0.17-0.2 s on a day the VM's hypervisor took 10-15% of it).
+    let quick = fast.join("quick-aiperf");
+    write_executable(
+        &quick,
+        &format!(
+            "#!/bin/sh\ncase \" $* \" in *\" --version \"*) echo 0.13.0; exit 0;; esac\nd=\"\"; prev=\"\"\nfor a in \"$@\"; do [ \"$prev\" = \"--artifact-dir\" ] && d=\"$a\"; prev=\"$a\"; done\nmkdir -p \"$d\" && cp -r {}/. \"$d\"/\n",
+            fake_artifacts().display()
+        ),
+    );
+    edit(&cfg, |t| t.replace(&fake_aiperf().display().to_string(), &quick.display().to_string()));
     let out = fake_sweep(&cfg, &fast).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let fast = batch_dir(&fast.join("out"), "t");
     let pr = read_json(&fast.join("concurrency1/process_result.json"));
+    assert!(pr["duration_s"].as_f64().unwrap() < 0.1, "{pr}");
     assert!(pr["conditions"].is_null(), "{pr}");
     assert!(fast.join("report.md").is_file());
 
@@ -80,6 +95,22 @@ fn runs_on_a_busy_machine_are_flagged_and_compared_as_not_like_for_like() {
     let out = sweeper().arg("compare").arg(&quiet).arg(&busy).output().unwrap();
     let t = text(&out);
     assert!(t.contains("## Not like for like"), "{t}");
-    assert!(t.contains("| runs measured on a busy machine | 0 of 3 | 3 of 3 |"), "{t}");
+    // The quiet batch had no hogs, but a VM's hypervisor may have taken more than 5% of its CPU
+    // time (`BUSY_STEAL`; 9-15% seen on the development VM on some days): those runs count as
+    // busy too, said so in their report, and only the hogs' share tells the batches apart.
+    let quiet_md = std::fs::read_to_string(quiet.join("report.md")).unwrap();
+    let stolen = [1, 2, 4]
+        .iter()
+        .filter(|i| {
+            let pr = read_json(&quiet.join(format!("concurrency{i}/process_result.json")));
+            pr["conditions"]["steal"].as_f64().is_some_and(|s| s > 0.05)
+        })
+        .count();
+    if stolen == 0 {
+        assert!(t.contains("| runs measured on a busy machine | 0 of 3 | 3 of 3 |"), "{t}");
+        assert!(!quiet_md.contains("was measured on a busy machine"), "{quiet_md}");
+    } else {
+        assert!(quiet_md.contains("was stolen by the hypervisor"), "{quiet_md}");
+    }
     assert!(t.contains("| CPU taken by other processes |"), "{t}");
 }
