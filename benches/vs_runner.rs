@@ -32,13 +32,7 @@ use std::time::Instant;
 /// the development VM; the issue's stub took ~11 ms). `BENCH_STUB=python` uses a Python script
 /// instead (~45 ms a run here, most of it the interpreter's start and `import shutil`), which
 /// makes T(1) mostly the stub's.
-const SH_STUB: &str = r#"#!/bin/sh
-case " $* " in *" --version "*) echo 0.13.0; exit 0;; esac
-d=""; prev=""
-for a in "$@"; do [ "$prev" = "--artifact-dir" ] && d="$a"; prev="$a"; done
-[ -n "$d" ] && [ -d "${STUB_ARTIFACTS:?}" ] || exit 2
-mkdir -p "$d" && cp -r "$STUB_ARTIFACTS"/. "$d"/
-"#;
+const SH_STUB: &str = include_str!("../tests/fixtures/bin/quick-aiperf");
 
 /// The Python stub (`BENCH_STUB=python`); its first line (`#!` and the interpreter) is written
 /// at run time.

@@ -8,10 +8,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 
 use common::config::edit;
-use common::stub::{
-    fake_aiperf, fake_artifacts, fake_config, fake_sweep, http_server, stub_aiperf,
-    write_executable,
-};
+use common::stub::{fake_aiperf, fake_config, fake_sweep, http_server, stub_aiperf};
 use common::*;
 
 /// CPU hogs, killed when dropped.
@@ -67,16 +64,9 @@ fn runs_on_a_busy_machine_are_flagged_and_compared_as_not_like_for_like() {
     std::fs::create_dir_all(&fast).unwrap();
     let port = free_port();
     let cfg = fake_config(&fast, &http_server(port), port, 60, "");
-    // `sh` copying the artifacts, as the runner bench's stub (~5 ms; the fake aiperf, a bash
+    // `sh` copying the artifacts, the runner bench's stub (~5 ms; the fake aiperf, a bash
     // script with more to do, took 0.17-0.2 s on a day the VM's hypervisor took 10-15% of it).
-    let quick = fast.join("quick-aiperf");
-    write_executable(
-        &quick,
-        &format!(
-            "#!/bin/sh\ncase \" $* \" in *\" --version \"*) echo 0.13.0; exit 0;; esac\nd=\"\"; prev=\"\"\nfor a in \"$@\"; do [ \"$prev\" = \"--artifact-dir\" ] && d=\"$a\"; prev=\"$a\"; done\nmkdir -p \"$d\" && cp -r {}/. \"$d\"/\n",
-            fake_artifacts().display()
-        ),
-    );
+    let quick = root().join("tests/fixtures/bin/quick-aiperf");
     edit(&cfg, |t| t.replace(&fake_aiperf().display().to_string(), &quick.display().to_string()));
     let out = fake_sweep(&cfg, &fast).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

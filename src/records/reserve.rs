@@ -197,6 +197,7 @@ fn make(dir: &Path, shared: &Shared) {
         stock.off |= failed;
     }
 }
+
 /// Set once linking by descriptor (`AT_EMPTY_PATH`: root, or Linux 6.10 and later for the
 /// file's opener) was refused: [`link`] names the file `/proc/self/fd/N` from then on.
 static BY_PROC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
