@@ -128,25 +128,44 @@ fn search_finds_the_knee_at_parallel() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_port();
     // Up to `parallel` requests are served at once (TTFT tens of ms); one more waits for a slot,
-    // i.e. for up to a whole response (32 steps of 10-15 ms): its p95 is far above 150 ms.
-    let f = config(
-        tmp.path(),
-        "knee",
-        port,
-        "",
-        &["request_count: 40", "osl: 32", "connection_reuse_strategy: never"],
-        "sweeps:\n  server.parallel: [2, 4]\nsearch: {variable: concurrency, min: 1, max: 16, slo: {ttft_p95_ms: 150}}\n",
-    );
-    let out = sweeper().arg("-c").arg(&f).output().unwrap();
-    let log = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{log}");
-    let md = std::fs::read_to_string(batch_dir(&tmp.path().join("out"), "knee").join("report.md"))
-        .unwrap();
-    assert!(md.contains("| server.parallel=2 | **2** |"), "{md}");
-    assert!(md.contains("| server.parallel=4 | **4** |"), "{md}");
+    // i.e. for up to a whole response: 128 steps of ~3.6 ms on a quiet machine, its p95 ~550 ms
+    // and up (with 64 steps, 264-312 ms: too near any SLO above the served side's noise, which
+    // reached 160-320 ms). The engine computes on the CPUs, so a VM whose hypervisor steals CPU
+    // time slows both sides alike: steps of 8-29 ms were seen, and once 40 ms (steal 62-69%). No
+    // fixed SLO separates the two sides across a 10x slowdown, so an attempt whose answer is
+    // off counts only when sweeper measured its runs on a quiet machine: one with a run flagged
+    // "measured on a busy machine" (hypervisor steal over 5%, other processes over 25% of the
+    // CPUs) is run again, up to 3 attempts; a wrong answer from quiet runs fails at once.
+    let mut attempts = Vec::new();
+    let (md, batch) = loop {
+        let dir = tmp.path().join(format!("attempt{}", attempts.len() + 1));
+        let f = config(
+            &dir,
+            "knee",
+            port,
+            "",
+            &["request_count: 40", "osl: 128", "connection_reuse_strategy: never"],
+            "sweeps:\n  server.parallel: [2, 4]\nsearch: {variable: concurrency, min: 1, max: 16, slo: {ttft_p95_ms: 350}}\n",
+        );
+        let out = sweeper().arg("-c").arg(&f).output().unwrap();
+        let log = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{log}");
+        let batch = batch_dir(&dir.join("out"), "knee");
+        let md = std::fs::read_to_string(batch.join("report.md")).unwrap();
+        let right = md.contains("| server.parallel=2 | **2** |")
+            && md.contains("| server.parallel=4 | **4** |");
+        if right {
+            break (md, batch);
+        }
+        let busy = md.contains("was measured on a busy machine");
+        assert!(busy, "a wrong answer from runs on a quiet machine:\n{md}");
+        attempts.push(md);
+        assert!(attempts.len() < 3, "3 attempts, each on a busy machine:\n{}", attempts.join("\n"));
+        eprintln!("attempt {} answered on a busy machine; again", attempts.len());
+    };
     // llama.cpp's own `/metrics` (`llamacpp:*`), scraped by aiperf: at most `parallel` requests
     // run, the rest are deferred, and the knee is explained by that queue.
-    let s = read_json(&batch_dir(&tmp.path().join("out"), "knee").join("summary.json"));
+    let s = read_json(&batch.join("summary.json"));
     let rows: Vec<&serde_json::Value> =
         s["rows"].as_array().unwrap().iter().filter(|r| r["server"].is_object()).collect();
     assert!(!rows.is_empty(), "no server figures: {s}");
