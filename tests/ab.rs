@@ -89,7 +89,9 @@ fn ab_batch_names_the_slower_server_while_hogs_start_halfway() {
     assert_eq!(log.matches(": ready after ").count(), 2, "{log}");
     let batch = batch_dir(&out, "ab");
 
-    // The burners took the CPUs during runs of both values.
+    // The burners took the CPUs during runs of both values: sweeper calls those runs busy (other
+    // processes over 25% of the CPUs). Not half: on a VM whose hypervisor steals CPU time the
+    // burners get only what is left (a run beside them measured under 50% here, 2026-12-06).
     for v in ["4", "6"] {
         let runs: Vec<_> = all_files(&batch)
             .into_iter()
@@ -101,7 +103,8 @@ fn ab_batch_names_the_slower_server_while_hogs_start_halfway() {
         assert_eq!(runs.len(), 4, "{runs:?}");
         let busy = runs
             .iter()
-            .filter(|p| read_json(p)["conditions"]["other_cpu"].as_f64().unwrap_or(0.0) > 0.5)
+            .map(|p| read_json(p)["conditions"]["other_cpu"].as_f64().unwrap_or(0.0))
+            .filter(|o| *o > sweeper::records::conditions::BUSY_OTHER_CPU)
             .count();
         assert!(busy >= 1, "no run of decode_base_ms={v} ran beside the burners\n{log}");
     }
