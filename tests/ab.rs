@@ -8,23 +8,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::config::MockSweep;
 use common::*;
-
-/// CPU burners, stopped when dropped.
-struct Burners(Vec<Child>);
-
-impl Drop for Burners {
-    fn drop(&mut self) {
-        for b in &mut self.0 {
-            let _ = b.kill();
-            let _ = b.wait();
-        }
-    }
-}
 
 /// Runs aiperf that have finished in the batch under `out` (their `process_result.json`).
 fn finished(out: &Path) -> usize {
@@ -75,13 +63,7 @@ fn ab_batch_names_the_slower_server_while_hogs_start_halfway() {
         "{}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
-    let _burners = Burners(
-        (0..2)
-            .map(|_| {
-                Command::new("sha256sum").arg("/dev/zero").stdout(Stdio::null()).spawn().unwrap()
-            })
-            .collect(),
-    );
+    let _burners = Burners::start(2);
     let status = child.wait().unwrap();
     let log = std::fs::read_to_string(&log).unwrap();
     assert_eq!(status.code(), Some(0), "{log}");

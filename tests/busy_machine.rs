@@ -7,40 +7,11 @@
 mod common;
 
 use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::stub::{fake_aiperf, fake_sweep, http_server};
 use common::*;
-
-/// Processes that keep every CPU busy while they live.
-struct Burners(Vec<Child>);
-
-impl Burners {
-    fn start() -> Self {
-        let n = std::thread::available_parallelism().map_or(2, usize::from) + 1;
-        Burners(
-            (0..n)
-                .map(|_| {
-                    Command::new("sha256sum")
-                        .arg("/dev/zero")
-                        .stdout(Stdio::null())
-                        .spawn()
-                        .unwrap()
-                })
-                .collect(),
-        )
-    }
-}
-
-impl Drop for Burners {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
 
 #[test]
 fn a_batch_ends_soon_on_a_busy_machine_with_its_reports_whole() {
@@ -60,7 +31,7 @@ fn a_batch_ends_soon_on_a_busy_machine_with_its_reports_whole() {
             values.join(", ")
         ),
     );
-    let _burners = Burners::start();
+    let _burners = Burners::start(std::thread::available_parallelism().map_or(2, usize::from) + 1);
     let mut child = fake_sweep(&cfg, tmp.path())
         .arg("--verbose")
         .stdout(Stdio::piped())

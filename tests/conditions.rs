@@ -5,23 +5,9 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-
 use common::config::edit;
 use common::stub::{fake_aiperf, fake_config, fake_sweep, http_server, stub_aiperf};
 use common::*;
-
-/// CPU hogs, killed when dropped.
-struct Hogs(Vec<Child>);
-
-impl Drop for Hogs {
-    fn drop(&mut self) {
-        for h in &mut self.0 {
-            let _ = h.kill();
-            let _ = h.wait();
-        }
-    }
-}
 
 /// A batch of three runs under `<dir>/out/t/`, each aiperf first running `before` (2 s).
 fn batch(dir: &std::path::Path, before: &str) -> std::path::PathBuf {
@@ -77,13 +63,7 @@ fn runs_on_a_busy_machine_are_flagged_and_compared_as_not_like_for_like() {
     assert!(fast.join("report.md").is_file());
 
     let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let _hogs = Hogs(
-        (0..=cpus)
-            .map(|_| {
-                Command::new("sha256sum").arg("/dev/zero").stdout(Stdio::null()).spawn().unwrap()
-            })
-            .collect(),
-    );
+    let _hogs = Burners::start(cpus + 1);
     let busy = batch(&tmp.path().join("busy"), "sleep 2");
     let pr = read_json(&busy.join("concurrency1/process_result.json"));
     let other = pr["conditions"]["other_cpu"].as_f64().unwrap();

@@ -15,22 +15,8 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-
 use common::config::MockSweep;
 use common::*;
-
-/// CPU burners, stopped when dropped.
-struct Burners(Vec<Child>);
-
-impl Drop for Burners {
-    fn drop(&mut self) {
-        for b in &mut self.0 {
-            let _ = b.kill();
-            let _ = b.wait();
-        }
-    }
-}
 
 /// Runs batch `name` with `rest` (the search or the ladder) and returns its terminal output and
 /// report.md.
@@ -62,13 +48,7 @@ fn confirmations(md: &str) -> usize {
 fn search_and_ladder_answer_4_in_5_of_5_batches_on_a_busy_machine() {
     let _ = managed_aiperf();
     let tmp = tempfile::tempdir().unwrap();
-    let _burners = Burners(
-        (0..2)
-            .map(|_| {
-                Command::new("sha256sum").arg("/dev/zero").stdout(Stdio::null()).spawn().unwrap()
-            })
-            .collect(),
-    );
+    let _burners = Burners::start(2);
     let slo = "slo: {ttft_p99_ms: 400}";
     for i in 0..5 {
         let (log, md) = run(

@@ -207,3 +207,32 @@ pub fn pids_with_env(key: &str, value: &str) -> Vec<i32> {
     }
     out
 }
+
+/// `n` CPU burners (`sha256sum /dev/zero`), the busy machine of the tests that need one;
+/// stopped when dropped.
+pub struct Burners(Vec<std::process::Child>);
+
+impl Burners {
+    pub fn start(n: usize) -> Burners {
+        Burners(
+            (0..n)
+                .map(|_| {
+                    std::process::Command::new("sha256sum")
+                        .arg("/dev/zero")
+                        .stdout(std::process::Stdio::null())
+                        .spawn()
+                        .expect("start `sha256sum /dev/zero` (coreutils)")
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Drop for Burners {
+    fn drop(&mut self) {
+        for b in &mut self.0 {
+            let _ = b.kill();
+            let _ = b.wait();
+        }
+    }
+}
