@@ -13,7 +13,8 @@
 //!
 //! Prints, at 1, 100 and 1,000 combinations: wall time of each, their ratio, the time per
 //! combination `(T(n) - T(1)) / (n - 1)` (from the medians, from each side's fastest round, and
-//! paired: the median of each round's own ratio), start-up (T(1)), and peak RSS (of sweeper
+//! paired: the median of each round's own ratio, and their geometric mean with a 95% confidence
+//! interval), start-up (T(1)), and peak RSS (of sweeper
 //! itself; of the Python loop); then `sweeper report`'s peak RSS on the 100 and 1,000 batches.
 //! Targets (issue 25): per combination <= the reference's; start-up <= 1/3 of the reference's;
 //! peak RSS at 1,000 <= 1.5x that at 100, for a run and for `sweeper report`.
@@ -22,6 +23,8 @@
 //!     BENCH_SIZES=1,100 BENCH_ROUNDS=1 cargo bench --bench vs_runner
 
 mod common;
+#[path = "common/proc_events.rs"]
+mod proc_events;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -65,9 +68,27 @@ for i in range(1, n + 1):
         json.dump({"args": args, "returncode": r.returncode, "stdout": r.stdout, "stderr": r.stderr}, f, indent=2)
 "#;
 
-/// Wall seconds and peak RSS (MiB) of a command (the process itself, by `wait4`).
+/// The sweeper to measure: this build's, or `BENCH_SWEEPER` (another build, to compare two).
+fn sweeper_exe() -> PathBuf {
+    std::env::var_os("BENCH_SWEEPER")
+        .map_or_else(|| env!("CARGO_BIN_EXE_sweeper").into(), PathBuf::from)
+}
+
+/// What one measured command took: wall seconds, peak RSS (MiB, of the process itself, by
+/// `wait4`), and the lives of its stub processes (seconds; `None` without process events, or
+/// when the kernel dropped some).
+struct Measured {
+    wall: f64,
+    rss: f64,
+    stubs: Option<Vec<f64>>,
+}
+
 #[expect(clippy::zombie_processes, reason = "the child is reaped by wait4, which std cannot see")]
-fn measure(cmd: &mut Command) -> (f64, f64) {
+fn measure(cmd: &mut Command, events: Option<&proc_events::Listener>) -> Measured {
+    if let Some(l) = events {
+        l.take();
+        l.lost.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
     let start = Instant::now();
     let child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn");
     let pid = i32::try_from(child.id()).unwrap();
@@ -85,7 +106,12 @@ fn measure(cmd: &mut Command) -> (f64, f64) {
     let wall = start.elapsed().as_secs_f64();
     let err = reader.join().unwrap();
     assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "failed: {err}");
-    (wall, usage.ru_maxrss as f64 / 1024.0)
+    let stubs = events.and_then(|l| {
+        l.settle(pid);
+        let lives = proc_events::stub_lives(&l.take(), pid);
+        (!l.lost.load(std::sync::atomic::Ordering::SeqCst)).then_some(lives)
+    });
+    Measured { wall, rss: usage.ru_maxrss as f64 / 1024.0, stubs }
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -93,9 +119,30 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// A value per round of one size (`None` where it was not measured).
+type PerRound = Vec<Option<f64>>;
+
 struct Side {
     wall: f64,
     rss: f64,
+    /// Wall time minus the lives of its stubs (the runner's own time), when known.
+    own: Option<f64>,
+    /// Its stubs' mean life, seconds.
+    stub_life: Option<f64>,
+}
+
+impl Side {
+    /// `m` of a run of `n` combinations; its own time only when every stub was seen.
+    fn of(m: Measured, n: usize) -> Side {
+        let stubs = m.stubs.filter(|s| s.len() == n);
+        let sum = stubs.as_ref().map(|s| s.iter().sum::<f64>());
+        Side {
+            wall: m.wall,
+            rss: m.rss,
+            own: sum.map(|t| m.wall - t),
+            stub_life: sum.map(|t| t / n as f64),
+        }
+    }
 }
 
 fn sweeper_run(
@@ -104,6 +151,7 @@ fn sweeper_run(
     stub: &Path,
     port: u16,
     art: &Path,
+    events: Option<&proc_events::Listener>,
 ) -> (Side, PathBuf) {
     let values: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
     let out = tmp.join(format!("sweeper-{n}-{round}"));
@@ -118,14 +166,12 @@ fn sweeper_run(
         ),
     )
     .unwrap();
-    let (wall, rss) = measure(
-        Command::new(env!("CARGO_BIN_EXE_sweeper"))
-            .arg("--config-file")
-            .arg(&cfg)
-            .env("STUB_ARTIFACTS", art),
+    let m = measure(
+        Command::new(sweeper_exe()).arg("--config-file").arg(&cfg).env("STUB_ARTIFACTS", art),
+        events,
     );
     let batch = std::fs::read_dir(out.join("bench")).unwrap().next().unwrap().unwrap().path();
-    (Side { wall, rss }, batch)
+    (Side::of(m, n), batch)
 }
 
 fn reference_run(
@@ -133,11 +179,11 @@ fn reference_run(
     tmp: &Path,
     stub: &Path,
     port: u16,
-    art: &Path,
-    python: &str,
+    (art, python): (&Path, &str),
+    events: Option<&proc_events::Listener>,
 ) -> Side {
     let out = tmp.join(format!("ref-{n}-{round}"));
-    let (wall, rss) = measure(
+    let m = measure(
         Command::new(python)
             .arg("-c")
             .arg(RUNNER)
@@ -146,8 +192,9 @@ fn reference_run(
             .arg(n.to_string())
             .arg(port.to_string())
             .env("STUB_ARTIFACTS", art),
+        events,
     );
-    Side { wall, rss }
+    Side::of(m, n)
 }
 
 fn main() {
@@ -177,6 +224,9 @@ fn main() {
     }
     Command::new("chmod").arg("+x").arg(&stub).status().unwrap();
     let port = common::health_server();
+    // The kernel's process events (root only): each stub's life, so that each side's own time
+    // (its wall time minus its stubs' lives) can be compared without the stub's noise.
+    let events = if python_stub { None } else { proc_events::Listener::start() };
     println!(
         "sweeper vs a reference runner loop (Python), the same {} stub aiperf, {rounds} paired rounds",
         if python_stub { "Python" } else { "sh" }
@@ -192,20 +242,36 @@ fn main() {
     let mut best: Vec<(usize, f64, f64)> = Vec::new();
     // Each size's rounds in the order run (sweeper, reference): round k of every size pairs.
     let mut by_round: Vec<(usize, Vec<f64>, Vec<f64>)> = Vec::new();
+    // The same for each side's own time, and each side's stub lives (mean per run, per round).
+    let mut own_by_round: Vec<(usize, PerRound, PerRound)> = Vec::new();
+    let mut stub_life: Vec<(usize, PerRound, PerRound)> = Vec::new();
     for &n in &sizes {
         let (mut sw, mut rw, mut sr, mut rr) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut so, mut ro, mut sl, mut rl) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for round in 0..rounds {
             let mut one = |first_sweeper: bool| {
                 if first_sweeper {
-                    let (s, b) = sweeper_run((n, round), tmp.path(), &stub, port, &art);
+                    let (s, b) =
+                        sweeper_run((n, round), tmp.path(), &stub, port, &art, events.as_ref());
                     sw.push(s.wall);
                     sr.push(s.rss);
+                    so.push(s.own);
+                    sl.push(s.stub_life);
                     batches.retain(|(m, _)| *m != n);
                     batches.push((n, b));
                 } else {
-                    let r = reference_run((n, round), tmp.path(), &stub, port, &art, &python);
+                    let r = reference_run(
+                        (n, round),
+                        tmp.path(),
+                        &stub,
+                        port,
+                        (&art, &python),
+                        events.as_ref(),
+                    );
                     rw.push(r.wall);
                     rr.push(r.rss);
+                    ro.push(r.own);
+                    rl.push(r.stub_life);
                 }
             };
             let sweeper_first = round % 2 == 0;
@@ -215,6 +281,8 @@ fn main() {
         let fastest = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
         best.push((n, fastest(&sw), fastest(&rw)));
         by_round.push((n, sw.clone(), rw.clone()));
+        own_by_round.push((n, so, ro));
+        stub_life.push((n, sl, rl));
         let rounds_shown: Vec<String> =
             sw.iter().zip(&rw).map(|(s, r)| format!("{s:.3}/{r:.3}")).collect();
         let row = (n, median(&mut sw), median(&mut rw), median(&mut sr), median(&mut rr));
@@ -276,6 +344,103 @@ fn main() {
                 shown.join(" "),
                 median(&mut ratios)
             );
+            // Their geometric mean with a 95% confidence interval (Student's t over the rounds'
+            // log ratios, as the gate pools a batch's points): the target is met beyond this
+            // machine's noise when the whole interval is below 1.
+            if let Some(p) = sweeper::stats::gate::pooled(&ratios, 0.95) {
+                let r = |pct: f64| 1.0 + pct / 100.0;
+                println!(
+                    "  paired geometric mean {:.3}, 95% CI [{:.3}, {:.3}] over {} rounds: {}",
+                    r(p.change_pct),
+                    r(p.ci_low_pct),
+                    r(p.ci_high_pct),
+                    p.points,
+                    if p.ci_high_pct < 0.0 {
+                        "below 1 beyond the noise (target met)"
+                    } else if p.change_pct <= 0.0 {
+                        "at or below 1, within the noise"
+                    } else {
+                        "above 1"
+                    }
+                );
+            }
+        }
+        // Each side's own time: its wall time minus its stubs' lives (exec to exit, from the
+        // kernel's process events), per combination as above, paired by round. The stub's
+        // noise (most of each round's time) is gone from it; the stubs' mean lives are shown
+        // beside it, since a runner that slowed its stubs would hide that cost there.
+        if let (Some((_, s1, r1)), Some((_, sn, rn))) =
+            (own_by_round.iter().find(|b| b.0 == 1), own_by_round.iter().find(|b| b.0 == big.0))
+        {
+            let pairs: Vec<(f64, f64)> = (0..rounds)
+                .filter_map(|k| Some((per(s1[k]?, sn[k]?), per(r1[k]?, rn[k]?))))
+                .collect();
+            if pairs.is_empty() {
+                println!(
+                    "  own time: not measured (the kernel's process events need root, and the sh stub)"
+                );
+            } else {
+                let (mut s_own, mut r_own): (Vec<f64>, Vec<f64>) = pairs.iter().copied().unzip();
+                let ratios: Vec<f64> = pairs.iter().map(|(s, r)| s / r).collect();
+                let (sm, rm) = (median(&mut s_own), median(&mut r_own));
+                println!(
+                    "own time per combination (wall minus the stubs' lives, {} rounds): sweeper {sm:.3} ms, reference {rm:.3} ms, ratio {:.2} (target <= 1)",
+                    pairs.len(),
+                    sm / rm
+                );
+                // Whether sweeper's stubs lived longer than the reference's (a runner that slowed
+                // its stubs would hide that cost from its own time): each round's ratio of the
+                // two sides' mean stub life at the largest size, pooled the same way.
+                let lives = stub_life.iter().find(|b| b.0 == big.0).map(|(_, sl, rl)| {
+                    let both: Vec<(f64, f64)> =
+                        sl.iter().zip(rl).filter_map(|(s, r)| Some(((*s)?, (*r)?))).collect();
+                    let ratios: Vec<f64> = both.iter().map(|(s, r)| s / r).collect();
+                    let mean = |v: &mut dyn Iterator<Item = f64>| {
+                        v.sum::<f64>() / both.len().max(1) as f64 * 1000.0
+                    };
+                    (
+                        mean(&mut both.iter().map(|b| b.0)),
+                        mean(&mut both.iter().map(|b| b.1)),
+                        sweeper::stats::gate::pooled(&ratios, 0.95),
+                    )
+                });
+                let r = |pct: f64| 1.0 + pct / 100.0;
+                if let Some((s_life, r_life, pooled)) = &lives {
+                    let ci = pooled.as_ref().map_or(String::new(), |p| {
+                        format!(
+                            ", paired {:.3} [{:.3}, {:.3}]",
+                            r(p.change_pct),
+                            r(p.ci_low_pct),
+                            r(p.ci_high_pct)
+                        )
+                    });
+                    println!(
+                        "  a stub's life (exec to exit) at {}: sweeper's {s_life:.3} ms, the reference's {r_life:.3} ms, ratio {:.3}{ci}",
+                        big.0,
+                        s_life / r_life
+                    );
+                }
+                if let Some(p) = sweeper::stats::gate::pooled(&ratios, 0.95) {
+                    let stubs_not_slower = lives
+                        .as_ref()
+                        .and_then(|l| l.2.as_ref())
+                        .is_some_and(|l| l.ci_low_pct <= 0.0);
+                    println!(
+                        "  own time paired geometric mean {:.3}, 95% CI [{:.3}, {:.3}] over {} rounds: {}",
+                        r(p.change_pct),
+                        r(p.ci_low_pct),
+                        r(p.ci_high_pct),
+                        p.points,
+                        match (p.ci_high_pct < 0.0, stubs_not_slower) {
+                            (true, true) =>
+                                "below 1 beyond the noise, its stubs not slower (target met)",
+                            (true, false) => "below 1, but its stubs lived longer: not met",
+                            (false, _) if p.change_pct <= 0.0 => "at or below 1, within the noise",
+                            _ => "above 1",
+                        }
+                    );
+                }
+            }
         }
         // T(1) includes one combination, i.e. one start of the stub (~50 ms of Python) on both
         // sides: what each side costs before and after its loop is T(1) minus that.
@@ -292,7 +457,9 @@ fn main() {
     let report_rss = |n: usize| {
         let (_, b) = batches.iter().find(|(m, _)| *m == n)?;
         let mut v: Vec<f64> = (0..rounds.max(1))
-            .map(|_| measure(Command::new(env!("CARGO_BIN_EXE_sweeper")).arg("report").arg(b)).1)
+            .map(|_| {
+                measure(Command::new(env!("CARGO_BIN_EXE_sweeper")).arg("report").arg(b), None).rss
+            })
             .collect();
         Some(median(&mut v))
     };
