@@ -180,7 +180,7 @@ pub fn stub_lives(events: &[Event], runner: i32) -> Vec<f64> {
     let (mut exec, mut exit): (HashMap<i32, u64>, HashMap<i32, u64>) = Default::default();
     for e in events {
         match *e {
-            Event::Fork { parent: p, child, .. } => {
+            Event::Fork { parent: p, child } => {
                 parent.insert(child, p);
             }
             Event::Exec { pid, ns } => {
